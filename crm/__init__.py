@@ -1,0 +1,1 @@
+"""The database: calls, transcripts and (later) leads; analysis; the admin API."""

@@ -1,0 +1,150 @@
+"""The aiohttp application: config in, routes mounted, models and workers started and stopped."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from loguru import logger
+from sqlalchemy import text
+
+from agent.assistants import AssistantBook
+from agent.llm import LLMEndpoint
+from agent.local_llm import DEMO_MODEL_NOTICE, LocalModel, gguf_path
+from config import Settings
+from crm import api as crm_api
+from crm.calls import CallStore
+from crm.db import Database
+from telephony.services import CallServices, TwilioConfig
+from telephony.twilio import routes as twilio_routes
+from voice.engines import SpeechConfig, load_speech_models
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+
+health = web.RouteTableDef()
+
+
+@health.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness and readiness: the database answers and the models are loaded."""
+    try:
+        async with request.app[DATABASE].session() as session:
+            await session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception as e:
+        database = f"error: {e.__class__.__name__}"
+    services = request.app.get(twilio_routes.SERVICES)
+    body = {
+        "status": "ok" if database == "ok" and services else "starting",
+        "database": database,
+        "liveCalls": len(services.live) if services else 0,
+    }
+    return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the application; models, database and workers start with it and stop with it."""
+    app = web.Application(middlewares=[crm_api.require_api_key], client_max_size=1024**2)
+    app[SETTINGS] = settings
+    app[crm_api.API_KEY] = settings.ensure_api_key()[0]
+    app.add_routes(health)
+    app.add_routes(crm_api.routes)
+    app.add_routes(twilio_routes.routes)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_call_services)
+    app.on_shutdown.append(_end_live_calls)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    database = Database(app[SETTINGS].resolved_database_url)
+    await database.migrate()
+    app[DATABASE] = database
+    app[crm_api.STORE] = CallStore(database)
+    yield
+    await database.close()
+
+
+async def _call_services(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assistants = AssistantBook.load(settings.assistants_dir)
+    speech = await asyncio.to_thread(
+        load_speech_models,
+        SpeechConfig(
+            models_dir=settings.models_dir,
+            whisper_model=settings.whisper_model,
+            piper_voice=settings.piper_voice,
+            stt_threads=settings.stt_threads,
+            stt_workers=settings.stt_workers,
+        ),
+    )
+    llm = LLMEndpoint(base_url=settings.llm_base_url, api_key=settings.llm_api_key, model=settings.llm_model)
+    if any(llm.uses_local(a) for a in assistants.assistants.values()):
+        path = gguf_path(settings.local_llm_model, settings.models_dir)
+        llm.local = await asyncio.to_thread(LocalModel.load, path, threads=settings.local_llm_threads)
+        if not settings.local_llm_model:
+            logger.warning(DEMO_MODEL_NOTICE)
+    if not settings.twilio_auth_token:
+        logger.warning("TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted unsigned (local use only)")
+    app[twilio_routes.SERVICES] = CallServices(
+        speech=speech,
+        llm=llm,
+        assistants=assistants,
+        calls=app[crm_api.STORE],
+        twilio=TwilioConfig(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            public_url=settings.base_url,
+            stream_url=settings.stream_url,
+            api_base_url=settings.twilio_api_base_url,
+        ),
+        signing_secret=settings.signing_secret(),
+    )
+    logger.info(f"Assistants: {', '.join(assistants.assistants)} (default: {assistants.default_name})")
+    yield
+
+
+async def _end_live_calls(app: web.Application) -> None:
+    services = app.get(twilio_routes.SERVICES)
+    if services:
+        await services.live.end_all("server-shutdown")
+
+
+def _banner(settings: Settings, key_created: bool) -> str:
+    listen = f"http://{settings.host}:{settings.port}"
+    key_line = (
+        f"API key (new, saved in {settings.data_dir / 'api_key'}): {settings.api_key}"
+        if key_created
+        else f"API key: from API_KEY or {settings.data_dir / 'api_key'}"
+    )
+    return (
+        f"\n  Phone agent listening on {listen}\n"
+        f"  Twilio voice webhook: {settings.base_url}/twilio/voice  (media: {settings.stream_url})\n"
+        f"  {key_line}\n"
+        f"  Place a test call:  .venv/bin/phoneagent-call --server {listen} --say \"Hi, I'd like to book a visit.\"\n"
+        f"  Read the calls:     curl -H 'Authorization: Bearer <API key>' {listen}/api/calls\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the server: ``phoneagent-server [--host H] [--port P]`` (environment for the rest)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", help="interface to bind (HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (PORT, default 8080)")
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = Settings(**overrides)
+    logger.remove()
+    logger.add(sys.stderr, level=settings.log_level.upper())
+    _, created = settings.ensure_api_key()
+    app = create_app(settings)
+    print(_banner(settings, created), flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=15)
+
+
+if __name__ == "__main__":
+    main()

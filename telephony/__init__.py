@@ -1,0 +1,1 @@
+"""Carriers and calls: Twilio webhooks and media streams, sessions, simulators."""

@@ -1,0 +1,117 @@
+"""``phoneagent-call``: place a simulated Twilio call to a running server and print how it went."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from telephony.caller_audio import CallerAudioError, speech_ulaw, wav_ulaw, write_stereo_wav
+from telephony.simulator import CallSimulator, SimulatorError
+
+
+def _api_key(given: str) -> str:
+    if given:
+        return given
+    if os.environ.get("API_KEY"):
+        return os.environ["API_KEY"]
+    stored = Path(os.environ.get("DATA_DIR", "data")) / "api_key"
+    return stored.read_text().strip() if stored.exists() else ""
+
+
+async def _print_transcript(server: str, api_key: str, call_id: str) -> None:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with aiohttp.ClientSession() as http:
+        for _ in range(20):  # the server finalizes the call just after hang-up
+            async with http.get(f"{server}/api/calls/{call_id}", headers=headers) as response:
+                if response.status != 200:
+                    print(f"  (could not read the call from the API: HTTP {response.status})")
+                    return
+                call = await response.json()
+            if call.get("endedAt"):
+                break
+            await asyncio.sleep(0.25)
+    print(f"\nTranscript stored by the server (call {call_id}, {call.get('endReason')}):")
+    for line in call.get("transcript", []):
+        cut = " [interrupted]" if line.get("interrupted") else ""
+        print(f"  {line['role']:>9}: {line['text']}{cut}")
+    latency = call.get("latency") or {}
+    if latency:
+        print(
+            "Server-side latency: greeting {greeting_ms} ms; voice-to-voice p50 {voice_to_voice_p50_ms} ms "
+            "(end of speech {end_of_speech_p50_ms}, STT {stt_p50_ms}, LLM first token {llm_ttft_p50_ms}, "
+            "TTS first audio {tts_first_audio_p50_ms})".format(**{k: latency.get(k) for k in [
+                "greeting_ms", "voice_to_voice_p50_ms", "end_of_speech_p50_ms", "stt_p50_ms",
+                "llm_ttft_p50_ms", "tts_first_audio_p50_ms"]})
+        )
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Hold the conversation the arguments describe; returns an exit status."""
+    lines: list[tuple[str, bytes]] = []
+    try:
+        lines += [(text, speech_ulaw(text)) for text in args.say]
+        lines += [(str(path), wav_ulaw(path)) for path in args.wav]
+    except CallerAudioError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    server = args.server.rstrip("/")
+    try:
+        call = CallSimulator(
+            server,
+            auth_token=args.auth_token,
+            public_url=args.public_url,
+            from_number=args.from_number,
+            to_number=args.to_number,
+        )
+        await call.start()
+    except (aiohttp.ClientError, SimulatorError, OSError) as e:
+        print(f"error: cannot place the call to {server}: {e}", file=sys.stderr)
+        return 1
+    print(f"Calling {server} as {args.from_number} (Twilio call {call.call_sid})")
+    try:
+        heard = await call.wait_for_bot(timeout=args.timeout)
+        print(f"  bot     : greeting, {heard:.1f}s of speech, first audio {call.greeting_ms:.0f} ms after connect")
+        for label, audio in lines:
+            turn = await call.say(audio, label, reply_timeout=args.timeout)
+            v2v = f"{turn.voice_to_voice_ms:.0f} ms" if turn.voice_to_voice_ms is not None else "no reply"
+            print(f"  caller  : {label!r} ({turn.speech_secs:.1f}s)")
+            print(f"  bot     : {turn.reply_secs:.1f}s of speech, voice-to-voice {v2v}")
+    except TimeoutError as e:
+        print(f"  (gave up waiting: {e})")
+    finally:
+        await call.hang_up()
+    if args.save_audio:
+        write_stereo_wav(Path(args.save_audio), *call.audio())
+        print(f"Saved the call to {args.save_audio} (left: caller, right: what the caller heard)")
+    api_key = _api_key(args.api_key)
+    if api_key and call.call_id:
+        await _print_transcript(server, api_key, call.call_id)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``phoneagent-call``."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--server", default="http://127.0.0.1:8080", help="where the server listens")
+    parser.add_argument("--say", action="append", default=[], help="a line the caller says (espeak-ng); repeat")
+    parser.add_argument("--wav", action="append", default=[], type=Path, help="a WAV file the caller plays; repeat")
+    parser.add_argument("--save-audio", default="call.wav", help="stereo WAV of the call ('' to skip)")
+    parser.add_argument("--auth-token", default=os.environ.get("TWILIO_AUTH_TOKEN", ""), help="sign webhooks with it")
+    parser.add_argument("--public-url", default=os.environ.get("PUBLIC_URL", ""), help="the server's PUBLIC_URL")
+    parser.add_argument("--api-key", default="", help="read the stored transcript (default: API_KEY or data/api_key)")
+    parser.add_argument("--from", dest="from_number", default="+15555550100")
+    parser.add_argument("--to", dest="to_number", default="+15555550199")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the bot")
+    args = parser.parse_args(argv)
+    if not args.say and not args.wav:
+        args.say = ["Hi, I would like to book an appointment for next Tuesday."]
+    sys.exit(asyncio.run(run(args)))
+
+
+if __name__ == "__main__":
+    main()

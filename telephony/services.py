@@ -1,0 +1,78 @@
+"""What every call shares: models, assistants, the database, and the calls now live."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
+from agent.assistants import AssistantBook
+from agent.llm import LLMEndpoint
+from crm.calls import CallStore
+from voice.engines import SpeechModels
+
+if TYPE_CHECKING:
+    from telephony.session import CallSession
+
+
+@dataclass
+class TwilioConfig:
+    """Twilio settings.
+
+    Parameters:
+        account_sid: TWILIO_ACCOUNT_SID.
+        auth_token: TWILIO_AUTH_TOKEN; when set, every webhook must be signed with it.
+        public_url: The base URL Twilio signs requests against (PUBLIC_URL).
+        stream_url: The Media Streams URL given in TwiML (wss://host/twilio/stream).
+        api_base_url: Twilio REST root; empty for https://api.twilio.com.
+    """
+
+    account_sid: str
+    auth_token: str
+    public_url: str
+    stream_url: str
+    api_base_url: str = ""
+
+
+@dataclass
+class LiveCalls:
+    """The calls in progress in this process."""
+
+    sessions: dict[str, CallSession] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    async def end_all(self, reason: str, timeout: float = 10.0) -> None:
+        """End every live call (e.g. on shutdown) and wait for each to be finalized."""
+        sessions = list(self.sessions.values())
+        if not sessions:
+            return
+        logger.info(f"Ending {len(sessions)} live call(s): {reason}")
+        await asyncio.gather(*(s.end(reason) for s in sessions), return_exceptions=True)
+        await asyncio.wait([asyncio.ensure_future(s.finished.wait()) for s in sessions], timeout=timeout)
+
+
+@dataclass
+class CallServices:
+    """Process-wide dependencies of a call, built once at start.
+
+    Parameters:
+        speech: Loaded speech models.
+        llm: The LLM endpoint (and embedded model, if loaded).
+        assistants: Loaded assistant files.
+        calls: The call store.
+        twilio: Twilio settings.
+        signing_secret: Secret for the per-call stream tokens we put in TwiML.
+        live: Calls now in progress.
+    """
+
+    speech: SpeechModels
+    llm: LLMEndpoint
+    assistants: AssistantBook
+    calls: CallStore
+    twilio: TwilioConfig
+    signing_secret: str
+    live: LiveCalls = field(default_factory=LiveCalls)

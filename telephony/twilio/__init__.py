@@ -1,0 +1,1 @@
+"""Twilio: voice webhook, status callbacks, Media Streams."""

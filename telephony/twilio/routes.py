@@ -1,0 +1,171 @@
+"""Twilio's public paths: the voice webhook, status callbacks and the Media Streams socket."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from loguru import logger
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import Connect, VoiceResponse
+
+from crm.calls import NewCall
+from telephony.services import CallServices
+from telephony.session import CallSession
+from telephony.twilio.serializer import TwilioMediaSerializer
+
+routes = web.RouteTableDef()
+
+SERVICES = web.AppKey("call_services", CallServices)
+
+START_TIMEOUT_SECS = 10.0
+MAX_MESSAGE_BYTES = 64 * 1024  # Media Streams messages are a few hundred bytes
+
+
+def stream_token(secret: str, call_id: str) -> str:
+    """The token that ties a media stream to the call our webhook opened."""
+    return hmac.new(secret.encode(), call_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+async def signed_form(request: web.Request) -> dict[str, str]:
+    """The webhook's form fields, once its X-Twilio-Signature checks out.
+
+    Raises:
+        web.HTTPForbidden: TWILIO_AUTH_TOKEN is set and the signature is missing or wrong.
+    """
+    form = {k: str(v) for k, v in (await request.post()).items()}
+    twilio = request.app[SERVICES].twilio
+    if twilio.auth_token:
+        url = twilio.public_url + request.path_qs
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature or not RequestValidator(twilio.auth_token).validate(url, form, signature):
+            logger.warning(f"{request.path}: rejected a request with a missing or invalid signature")
+            raise web.HTTPForbidden(text="invalid Twilio signature")
+    return form
+
+
+def _twiml(response: VoiceResponse) -> web.Response:
+    return web.Response(text=str(response), content_type="application/xml")
+
+
+@routes.post("/twilio/voice")
+async def voice_webhook(request: web.Request) -> web.Response:
+    """A call arrives (or an outbound call is answered): open the call and connect its audio."""
+    form = await signed_form(request)
+    services = request.app[SERVICES]
+    call_sid = form.get("CallSid")
+    if not call_sid:
+        raise web.HTTPBadRequest(text="CallSid is required")
+    direction = "outbound" if form.get("Direction", "").startswith("outbound") else "inbound"
+    assistant = services.assistants.for_number(form.get("To") if direction == "inbound" else form.get("From"))
+    call = await services.calls.open(
+        NewCall(
+            provider="twilio",
+            provider_call_id=call_sid,
+            provider_account_id=form.get("AccountSid"),
+            direction=direction,
+            from_number=form.get("From"),
+            to_number=form.get("To"),
+            assistant=assistant.name,
+            status=form.get("CallStatus") or "ringing",
+        )
+    )
+    logger.info(f"call {call.id}: {direction} Twilio call {call_sid} → assistant '{assistant.name}'")
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=services.twilio.stream_url)
+    stream.parameter(name="callId", value=call.id)
+    stream.parameter(name="token", value=stream_token(services.signing_secret, call.id))
+    response.append(connect)
+    return _twiml(response)
+
+
+@routes.post("/twilio/status")
+async def status_callback(request: web.Request) -> web.Response:
+    """Twilio reports a call's progress (ringing, answered, completed, no-answer...)."""
+    form = await signed_form(request)
+    call_sid, status = form.get("CallSid"), form.get("CallStatus")
+    if not call_sid or not status:
+        raise web.HTTPBadRequest(text="CallSid and CallStatus are required")
+    duration = form.get("CallDuration")
+    call = await request.app[SERVICES].calls.provider_status(
+        "twilio",
+        call_sid,
+        status,
+        duration_seconds=float(duration) if duration and duration.isdigit() else None,
+    )
+    if call is None:
+        logger.info(f"status callback for unknown call {call_sid}: {status}")
+    return web.Response(status=204)
+
+
+async def _read_start(ws: web.WebSocketResponse) -> dict[str, Any] | None:
+    """Skip ``connected`` (and anything early) until the stream's ``start``; None if it never comes."""
+    async with asyncio.timeout(START_TIMEOUT_SECS):
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                logger.warning(f"stream: ignoring a {message.type.name} message before start")
+                continue
+            try:
+                event = json.loads(message.data)
+            except json.JSONDecodeError:
+                logger.warning("stream: ignoring malformed JSON before start")
+                continue
+            kind = event.get("event") if isinstance(event, dict) else None
+            if kind == "start" and isinstance(event.get("start"), dict):
+                return event["start"]
+            if kind == "stop":
+                return None
+            if kind != "connected":
+                logger.warning(f"stream: ignoring {str(kind)[:40]!r} before start")
+    return None
+
+
+@routes.get("/twilio/stream")
+async def media_stream(request: web.Request) -> web.WebSocketResponse:
+    """Twilio Media Streams (bidirectional): one pipeline per call."""
+    services = request.app[SERVICES]
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
+    await ws.prepare(request)
+    try:
+        start = await _read_start(ws)
+    except TimeoutError:
+        start = None
+    if start is None:
+        logger.warning("stream: closed without a valid start event")
+        await ws.close()
+        return ws
+
+    parameters = start.get("customParameters") or {}
+    call_id, token = str(parameters.get("callId", "")), str(parameters.get("token", ""))
+    call = await services.calls.get(call_id) if call_id else None
+    if call is None or not hmac.compare_digest(token, stream_token(services.signing_secret, call_id)):
+        logger.warning("stream: refused a stream with an unknown call or a bad token")
+        await ws.close(code=1008, message=b"unknown call")
+        return ws
+    if call.ended_at is not None:
+        logger.warning(f"call {call.id}: refused a stream for a call that already ended")
+        await ws.close(code=1008, message=b"call ended")
+        return ws
+
+    stream_sid = str(start.get("streamSid") or "")
+    await services.calls.stream_started(call.id, stream_sid)
+    session = CallSession(
+        services,
+        call,
+        services.assistants.get(call.assistant),
+        ws,
+        TwilioMediaSerializer(stream_sid, start.get("callSid") or call.provider_call_id),
+    )
+    services.live.sessions[call.id] = session
+    try:
+        await session.run()
+    finally:
+        services.live.sessions.pop(call.id, None)
+        if not ws.closed:
+            await ws.close()
+    return ws

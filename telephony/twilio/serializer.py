@@ -1,0 +1,81 @@
+"""Twilio Media Streams: pipecat's serializer, plus marks, stop and strict input checks."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from loguru import logger
+from pipecat.frames.frames import EndTaskFrame, Frame
+from pipecat.serializers.twilio import TwilioFrameSerializer
+
+from voice.frames import OutputPlaybackMarkFrame, PlaybackMarkFrame
+
+
+class MalformedMessage(ValueError):
+    """A Media Streams message we cannot use (logged by the transport, then skipped)."""
+
+
+class TwilioMediaSerializer(TwilioFrameSerializer):
+    """Adds what a phone agent needs to pipecat's Twilio serializer.
+
+    - ``mark`` out after each spoken sentence, and mark echoes in as
+      :class:`PlaybackMarkFrame`, so we know what the caller heard;
+    - ``stop`` in ends the call gracefully (``EndTaskFrame``), with no REST
+      hang-up: the stream also stops when a transfer moves the call elsewhere,
+      and closing our side of the socket is enough to end ``<Connect>``;
+    - malformed JSON, bad base64 and unknown events raise or are ignored instead
+      of reaching the audio path.
+    """
+
+    def __init__(self, stream_sid: str, call_sid: str | None = None):
+        """Create the serializer for one stream."""
+        super().__init__(
+            stream_sid,
+            call_sid,
+            params=TwilioFrameSerializer.InputParams(auto_hang_up=False),
+        )
+        self.stopped = False
+
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        """Frames to Twilio messages; playback marks become ``mark`` events."""
+        if isinstance(frame, OutputPlaybackMarkFrame):
+            return json.dumps(
+                {"event": "mark", "streamSid": self._stream_sid, "mark": {"name": frame.mark}}
+            )
+        return await super().serialize(frame)
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        """Twilio messages to frames.
+
+        Raises:
+            MalformedMessage: Not a JSON object, or a ``media`` payload that is not base64.
+        """
+        try:
+            message = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise MalformedMessage(f"not JSON: {e}") from None
+        if not isinstance(message, dict):
+            raise MalformedMessage("not a JSON object")
+        event = message.get("event")
+        if event == "media":
+            payload = (message.get("media") or {}).get("payload")
+            if not isinstance(payload, str):
+                raise MalformedMessage("media without a payload")
+            try:
+                base64.b64decode(payload, validate=True)
+            except binascii.Error as e:
+                raise MalformedMessage(f"media payload is not base64: {e}") from None
+            return await super().deserialize(data)
+        if event == "dtmf":
+            return await super().deserialize(data)
+        if event == "mark":
+            name = (message.get("mark") or {}).get("name")
+            return PlaybackMarkFrame(mark=name) if isinstance(name, str) else None
+        if event == "stop":
+            self.stopped = True
+            return EndTaskFrame(reason="stream stopped")
+        if event not in ("connected", "start"):
+            logger.debug(f"ignoring Media Streams event {str(event)[:40]!r}")
+        return None

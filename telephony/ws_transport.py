@@ -1,0 +1,242 @@
+"""A pipecat transport over an aiohttp websocket and a carrier's frame serializer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiohttp import WSMsgType, web
+from loguru import logger
+from pipecat.frames.frames import (
+    CancelFrame,
+    CancelTaskFrame,
+    ClientConnectedFrame,
+    EndFrame,
+    EndTaskFrame,
+    Frame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+    OutputTransportMessageFrame,
+    OutputTransportMessageUrgentFrame,
+    StartFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessorSetup
+from pipecat.serializers.base_serializer import FrameSerializer
+from pipecat.transports.base_input import BaseInputTransport
+from pipecat.transports.base_output import BaseOutputTransport
+from pipecat.transports.base_transport import BaseTransport, TransportParams
+
+
+class WebsocketCallParams(TransportParams):
+    """Transport settings for a carrier media websocket.
+
+    Parameters:
+        serializer: The carrier's serializer (mu-law <-> PCM, marks, clear...).
+        playout_lead_secs: How far ahead of real time audio is sent. The carrier
+            buffers what we send; keeping that buffer short makes ``clear`` (barge-in)
+            cut the bot off at once and keeps "sent" close to "heard", while the lead
+            absorbs network jitter.
+    """
+
+    serializer: FrameSerializer
+    playout_lead_secs: float = 0.4
+
+
+class _Socket:
+    """The websocket shared by the input and output halves of one call."""
+
+    def __init__(self, ws: web.WebSocketResponse):
+        self.ws = ws
+        self.closing = False
+
+    @property
+    def open(self) -> bool:
+        return not self.ws.closed and not self.closing
+
+    async def send(self, payload: str | bytes) -> bool:
+        if not self.open:
+            return False
+        try:
+            if isinstance(payload, bytes):
+                await self.ws.send_bytes(payload)
+            else:
+                await self.ws.send_str(payload)
+            return True
+        except (ConnectionError, RuntimeError) as e:
+            logger.debug(f"websocket send failed: {e}")
+            return False
+
+    async def close(self) -> None:
+        if self.open:
+            self.closing = True
+            try:
+                await asyncio.wait_for(self.ws.close(), timeout=1.0)
+            except (TimeoutError, ConnectionError, RuntimeError):
+                pass
+
+
+class WebsocketCallInput(BaseInputTransport):
+    """Reads carrier messages, turns them into frames and pushes them into the pipeline.
+
+    Malformed messages are logged and skipped; the call goes on. A serializer that
+    returns ``EndTaskFrame`` (the carrier stopped the stream) ends the call gracefully.
+    """
+
+    def __init__(self, transport: WebsocketCallTransport, socket: _Socket, params: WebsocketCallParams, **kwargs):
+        super().__init__(params, **kwargs)
+        self._transport = transport
+        self._socket = socket
+        self._params = params
+        self._receive_task: asyncio.Task | None = None
+
+    async def setup(self, setup: FrameProcessorSetup):
+        await super().setup(setup)
+        await self._params.serializer.setup(setup)
+
+    async def start(self, frame: StartFrame):
+        await super().start(frame)
+        await self._transport.call_event("on_client_connected")
+        await self.push_frame(ClientConnectedFrame())
+        if not self._receive_task:
+            self._receive_task = self.create_task(self._receive())
+        await self.set_transport_ready(frame)
+
+    async def stop(self, frame: EndFrame):
+        await super().stop(frame)
+        await self._stop_receiving()
+
+    async def cancel(self, frame: CancelFrame):
+        await super().cancel(frame)
+        await self._stop_receiving()
+
+    async def cleanup(self):
+        await super().cleanup()
+        await self._stop_receiving()
+
+    async def _stop_receiving(self) -> None:
+        if self._receive_task:
+            await self.cancel_task(self._receive_task)
+            self._receive_task = None
+
+    async def _receive(self) -> None:
+        async for message in self._socket.ws:
+            if message.type == WSMsgType.TEXT:
+                await self._handle(message.data)
+            elif message.type == WSMsgType.BINARY:
+                logger.warning(f"{self}: ignoring a binary frame ({len(message.data)} bytes)")
+            elif message.type == WSMsgType.ERROR:
+                logger.warning(f"{self}: websocket error: {self._socket.ws.exception()}")
+                break
+        if not self._socket.closing:
+            await self._transport.call_event("on_client_disconnected")
+
+    async def _handle(self, data: str) -> None:
+        try:
+            frame = await self._params.serializer.deserialize(data)
+        except Exception as e:  # one bad message must not end the call
+            logger.warning(f"{self}: dropped a malformed message ({e.__class__.__name__}: {e})")
+            return
+        if frame is None:
+            return
+        if isinstance(frame, InputAudioRawFrame):
+            await self.push_audio_frame(frame)
+        elif isinstance(frame, (EndTaskFrame, CancelTaskFrame)):
+            await self.push_frame(frame, FrameDirection.UPSTREAM)
+        else:
+            await self.push_frame(frame)
+
+
+class WebsocketCallOutput(BaseOutputTransport):
+    """Writes audio and carrier messages out, paced at real time plus a small lead."""
+
+    def __init__(self, transport: WebsocketCallTransport, socket: _Socket, params: WebsocketCallParams, **kwargs):
+        super().__init__(params, **kwargs)
+        self._transport = transport
+        self._socket = socket
+        self._params = params
+        self._playout_end = 0.0  # when the carrier will have played everything sent
+
+    async def setup(self, setup: FrameProcessorSetup):
+        await super().setup(setup)
+        await self._params.serializer.setup(setup)
+
+    async def start(self, frame: StartFrame):
+        await super().start(frame)
+        await self.set_transport_ready(frame)
+
+    async def stop(self, frame: EndFrame):
+        await super().stop(frame)
+        await self._write(frame)
+        await self._socket.close()
+
+    async def cancel(self, frame: CancelFrame):
+        await super().cancel(frame)
+        await self._write(frame)
+        await self._socket.close()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InterruptionFrame):
+            await self._write(frame)
+            self._playout_end = 0.0
+
+    async def send_message(self, frame: OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
+        await self._write(frame)
+
+    async def write_transport_frame(self, frame: Frame):
+        """Frames queued in order with the audio (e.g. playback marks) go to the serializer."""
+        await self._write(frame)
+
+    async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
+        if not self._socket.open:
+            return False
+        if not await self._write(frame):
+            return False
+        now = time.monotonic()
+        duration = len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
+        self._playout_end = max(self._playout_end, now) + duration
+        ahead = self._playout_end - now - self._params.playout_lead_secs
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+        return True
+
+    async def _write(self, frame: Frame) -> bool:
+        try:
+            payload = await self._params.serializer.serialize(frame)
+        except Exception as e:
+            logger.error(f"{self}: could not serialize {frame}: {e}")
+            return False
+        if payload is None:
+            return True
+        return await self._socket.send(payload)
+
+
+class WebsocketCallTransport(BaseTransport):
+    """One call's media over an aiohttp websocket (already accepted and past its handshake).
+
+    Events:
+        on_client_connected(transport): the pipeline started reading the socket.
+        on_client_disconnected(transport): the peer closed the socket (not us).
+    """
+
+    def __init__(self, ws: web.WebSocketResponse, params: WebsocketCallParams):
+        """Wrap an open websocket."""
+        super().__init__()
+        socket = _Socket(ws)
+        self._input = WebsocketCallInput(self, socket, params, name=self._input_name)
+        self._output = WebsocketCallOutput(self, socket, params, name=self._output_name)
+        self._register_event_handler("on_client_connected")
+        self._register_event_handler("on_client_disconnected")
+
+    def input(self) -> WebsocketCallInput:
+        """The half that reads the socket."""
+        return self._input
+
+    def output(self) -> WebsocketCallOutput:
+        """The half that writes the socket."""
+        return self._output
+
+    async def call_event(self, name: str) -> None:
+        """Fire one of this transport's events."""
+        await self._call_event_handler(name)

@@ -1,0 +1,1 @@
+"""Speech: codecs, VAD, STT, TTS, the per-call pipeline, latency and model files."""

@@ -1,0 +1,141 @@
+"""Speech models loaded once per process and shared by every call."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+from faster_whisper import WhisperModel
+from loguru import logger
+from piper import PiperVoice
+
+from voice.model_files import piper_voice, whisper_dir
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    """Which speech models to load and how.
+
+    Parameters:
+        models_dir: The models/ folder, searched for configured names.
+        whisper_model: Empty for the packaged tiny.en, else a folder path or name.
+        piper_voice: Empty for the packaged en_US-joe-medium, else a path or name.
+        stt_threads: CPU threads per Whisper inference (0: CTranslate2's default).
+        stt_workers: Whisper inferences that may run at once (calls beyond wait).
+    """
+
+    models_dir: Path
+    whisper_model: str = ""
+    piper_voice: str = ""
+    stt_threads: int = 0
+    stt_workers: int = 1
+
+
+@dataclass
+class WhisperEngine:
+    """A loaded faster-whisper model and how we call it.
+
+    ``transcribe`` is the seam for tuning recognition: the encoder input length
+    (``pad_seconds``; Whisper pads to 30 s, CTranslate2 accepts shorter), decoding
+    options and hot words all live here, not in the pipeline.
+    """
+
+    model: WhisperModel
+    name: str
+    multilingual: bool
+    beam_size: int = 1
+
+    def transcribe(self, audio: np.ndarray, language: str | None) -> list[tuple[str, float]]:
+        """Transcribe 16 kHz mono float32 audio; blocking, call it from a worker thread.
+
+        Returns:
+            (text, no_speech_probability) per segment.
+        """
+        segments, _ = self.model.transcribe(
+            audio,
+            language=language if self.multilingual else "en",
+            beam_size=self.beam_size,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+        )
+        return [(s.text, s.no_speech_prob) for s in segments]
+
+
+@dataclass
+class SpeechModels:
+    """Everything the per-call speech pipeline shares: loaded once, used by all calls."""
+
+    config: SpeechConfig
+    whisper: WhisperEngine
+    default_voice: Path
+    silero: onnxruntime.InferenceSession
+    smart_turn: onnxruntime.InferenceSession
+    _voices: dict[Path, PiperVoice] = field(default_factory=dict)
+    _voices_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def voice(self, path: Path | None = None) -> PiperVoice:
+        """The Piper voice at ``path`` (default voice if None), loaded on first use."""
+        path = path or self.default_voice
+        with self._voices_lock:
+            if path not in self._voices:
+                started = time.perf_counter()
+                self._voices[path] = PiperVoice.load(str(path))
+                logger.info(f"Loaded Piper voice {path.name} in {time.perf_counter() - started:.2f}s")
+            return self._voices[path]
+
+
+def _packaged(package: str, name: str) -> str:
+    return str(resources.files(package).joinpath(name))
+
+
+def _onnx_session(path: str, threads: int = 1) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    options.inter_op_num_threads = 1
+    options.intra_op_num_threads = threads
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    return onnxruntime.InferenceSession(
+        path, sess_options=options, providers=["CPUExecutionProvider"]
+    )
+
+
+def load_speech_models(config: SpeechConfig) -> SpeechModels:
+    """Load Whisper, the default Piper voice, Silero VAD and smart-turn; blocking.
+
+    Raises:
+        ModelNotFoundError: A configured or default model is missing.
+    """
+    started = time.perf_counter()
+    model_dir = whisper_dir(config.whisper_model, config.models_dir)
+    whisper = WhisperModel(
+        str(model_dir),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=config.stt_threads or min(4, os.cpu_count() or 1),
+        num_workers=max(1, config.stt_workers),
+    )
+    engine = WhisperEngine(
+        model=whisper, name=model_dir.name, multilingual=bool(whisper.model.is_multilingual)
+    )
+    voice_path = piper_voice(config.piper_voice, config.models_dir)
+    models = SpeechModels(
+        config=config,
+        whisper=engine,
+        default_voice=voice_path,
+        silero=_onnx_session(_packaged("pipecat.audio.vad.data", "silero_vad.onnx")),
+        smart_turn=_onnx_session(
+            _packaged("pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx")
+        ),
+    )
+    models.voice()
+    logger.info(
+        f"Speech models ready in {time.perf_counter() - started:.2f}s: whisper={model_dir} "
+        f"({'multilingual' if engine.multilingual else 'English-only'}), voice={voice_path.name}"
+    )
+    return models

@@ -1,0 +1,144 @@
+"""The per-call pipeline: transport in → VAD → STT → LLM → TTS → playback marks → transport out."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipecat.observers.user_bot_latency_observer import LatencyBreakdown, UserBotLatencyObserver
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.transports.base_transport import BaseTransport
+
+from voice.engines import SpeechModels
+from voice.latency import turn_latency
+from voice.playback import BotTurn, PlaybackTracker
+from voice.stt import LocalWhisperSTTService
+from voice.transcript import CallerTranscriptObserver, UserSaid
+from voice.tts import LocalPiperTTSService
+from voice.turns import TurnTaking, user_turn_strategies, vad_analyzer
+
+# Whisper needs 16 kHz in; phone audio goes out at 8 kHz.
+AUDIO_IN_RATE = 16000
+AUDIO_OUT_RATE = 8000
+# Safety net only: local Whisper marks every transcript final, which ends the wait at once.
+STT_P99_SECS = 2.0
+
+
+@dataclass
+class CallSpeech:
+    """Per-call speech choices (from the assistant).
+
+    Parameters:
+        language: ISO 639-1 code the caller speaks.
+        voice: A Piper voice file, or None for the default voice.
+        speed: Speaking rate (1.0 = the voice's own).
+        turns: Turn-taking settings.
+    """
+
+    language: str = "en"
+    voice: Path | None = None
+    speed: float = 1.0
+    turns: TurnTaking = field(default_factory=TurnTaking)
+
+
+@dataclass
+class CallHooks:
+    """Where the pipeline reports what happens in the call.
+
+    Parameters:
+        on_user_said: Each final caller transcription, with when it was spoken.
+        on_bot_turn: Each bot turn as the caller heard it.
+        on_latency: Each turn's latency breakdown (see ``voice.latency``).
+    """
+
+    on_user_said: UserSaid
+    on_bot_turn: Callable[[BotTurn], Awaitable[None]]
+    on_latency: Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def build_call_worker(
+    *,
+    transport: BaseTransport,
+    llm: FrameProcessor,
+    context: LLMContext,
+    models: SpeechModels,
+    speech: CallSpeech,
+    hooks: CallHooks,
+    idle_timeout_secs: float | None = 300,
+) -> PipelineWorker:
+    """Assemble one call's pipeline on the shared speech models.
+
+    Args:
+        transport: The call's media transport (e.g. a Twilio media stream).
+        llm: The LLM service for this call.
+        context: The conversation context the aggregators keep.
+        models: Process-wide speech models.
+        speech: Language, voice and turn-taking for this call.
+        hooks: Callbacks for transcript lines and latency.
+        idle_timeout_secs: End a call where nobody said anything for this long.
+
+    Returns:
+        A worker to run with pipecat's ``WorkerRunner``.
+    """
+    stt = LocalWhisperSTTService(
+        engine=models.whisper, language=speech.language, ttfs_p99_latency=STT_P99_SECS
+    )
+    voice_path = speech.voice or models.default_voice
+    tts = LocalPiperTTSService(
+        voice=models.voice(voice_path), voice_name=voice_path.stem, speed=speech.speed
+    )
+    aggregators = LLMContextAggregatorPair(
+        context,
+        user_params=LLMUserAggregatorParams(
+            user_turn_strategies=user_turn_strategies(models.smart_turn, speech.turns),
+        ),
+    )
+    tracker = PlaybackTracker()
+
+    async def on_bot_turn(_tracker: PlaybackTracker, turn: BotTurn) -> None:
+        await hooks.on_bot_turn(turn)
+
+    tracker.add_event_handler("on_bot_turn", on_bot_turn)
+
+    pipeline = Pipeline(
+        [
+            transport.input(),
+            VADProcessor(vad_analyzer=vad_analyzer(models.silero, speech.turns)),
+            stt,
+            aggregators.user(),
+            llm,
+            tts,
+            tracker,
+            transport.output(),
+            aggregators.assistant(),
+        ]
+    )
+
+    latency = UserBotLatencyObserver()
+
+    async def on_breakdown(_observer: Any, breakdown: LatencyBreakdown) -> None:
+        await hooks.on_latency(turn_latency(breakdown))
+
+    latency.add_event_handler("on_latency_breakdown", on_breakdown)
+
+    return PipelineWorker(
+        pipeline,
+        params=PipelineParams(
+            audio_in_sample_rate=AUDIO_IN_RATE,
+            audio_out_sample_rate=AUDIO_OUT_RATE,
+            enable_metrics=True,
+        ),
+        observers=[latency, CallerTranscriptObserver(hooks.on_user_said)],
+        enable_rtvi=False,
+        idle_timeout_secs=idle_timeout_secs,
+    )

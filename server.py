@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator
 
@@ -42,8 +43,17 @@ async def healthz(request: web.Request) -> web.Response:
         "status": "ok" if database == "ok" and services else "starting",
         "database": database,
         "liveCalls": len(services.live) if services else 0,
+        "memoryMb": _resident_mb(),
     }
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+
+
+def _resident_mb() -> float | None:
+    try:
+        pages = int(open("/proc/self/statm").read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -22,9 +22,19 @@ class CallerAudioError(RuntimeError):
     """The caller's speech could not be produced (missing espeak-ng, unreadable WAV)."""
 
 
+def _trim_silence(samples: np.ndarray, rate: int, threshold: float = 0.01) -> np.ndarray:
+    """Cut leading and trailing silence, so the first and last frames are speech."""
+    window = max(1, rate // 100)
+    loud = np.flatnonzero(np.abs(samples) > threshold)
+    if loud.size == 0:
+        return samples
+    return samples[max(0, loud[0] - window) : loud[-1] + window]
+
+
 def _to_ulaw(samples: np.ndarray, rate: int) -> bytes:
     if samples.ndim > 1:
         samples = samples.mean(axis=1)
+    samples = _trim_silence(samples, rate)
     if rate != RATE:
         samples = soxr.resample(samples, rate, RATE)
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()

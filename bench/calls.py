@@ -1,0 +1,148 @@
+"""Benchmark: N simulated calls against a running server; prints latency percentiles and memory.
+
+    python bench/calls.py --server http://127.0.0.1:8080 --calls 10 --concurrency 1
+
+Caller-side figures come from the simulator (what a phone caller would feel);
+per-stage figures come from the server's own per-turn breakdown (GET /api/calls/{id}).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from telephony.caller_audio import speech_ulaw  # noqa: E402
+from telephony.simulator import CallSimulator  # noqa: E402
+from voice.latency import percentile  # noqa: E402
+
+LINES = [
+    "Hi, I would like to book an appointment for next Tuesday.",
+    "Do you have anything in the morning?",
+    "Great, please book it for ten o'clock.",
+    "My name is John Smith.",
+    "Thank you, that's all.",
+]
+STAGES = [
+    ("end of speech (VAD + turn)", "end_of_speech_ms"),
+    ("STT", "stt_ms"),
+    ("LLM first token", "llm_ttft_ms"),
+    ("sentence aggregation", "sentence_ms"),
+    ("TTS first audio", "tts_first_audio_ms"),
+    ("server voice-to-voice", "voice_to_voice_ms"),
+]
+
+
+async def health(http: aiohttp.ClientSession, server: str) -> dict:
+    async with http.get(f"{server}/healthz") as response:
+        return await response.json()
+
+
+async def one_call(server: str, api_key: str, turns: int, auth_token: str, audio: list[bytes]) -> dict:
+    result: dict = {"caller_v2v": [], "server_turns": [], "greeting_caller": None, "unanswered": 0}
+    async with CallSimulator(server, auth_token=auth_token) as call:
+        await call.wait_for_bot(timeout=60)
+        result["greeting_caller"] = call.greeting_ms
+        for i in range(turns):
+            turn = await call.say(audio[i % len(audio)], LINES[i % len(LINES)], reply_timeout=60)
+            if turn.voice_to_voice_ms is None:
+                result["unanswered"] += 1
+            else:
+                result["caller_v2v"].append(turn.voice_to_voice_ms)
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with aiohttp.ClientSession() as http:
+        for _ in range(40):
+            async with http.get(f"{server}/api/calls/{call.call_id}", headers=headers) as response:
+                body = await response.json()
+            if body.get("endedAt"):
+                break
+            await asyncio.sleep(0.25)
+    per_turn = (body.get("latency") or {}).get("per_turn", [])
+    result["server_turns"] = [t for t in per_turn if t.get("kind") == "turn"]
+    greeting = [t for t in per_turn if t.get("kind") == "greeting"]
+    result["greeting_server"] = greeting[0]["voice_to_voice_ms"] if greeting else None
+    return result
+
+
+def row(label: str, values: list[float]) -> str:
+    if not values:
+        return f"  {label:<30} {'-':>8} {'-':>8} {0:>5}"
+    return (
+        f"  {label:<30} {percentile(values, 50):>8.0f} {percentile(values, 95):>8.0f} {len(values):>5}"
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    server = args.server.rstrip("/")
+    audio = [speech_ulaw(line) for line in LINES]
+    print("Warming up with one call (model arenas are allocated on first use)...")
+    await one_call(server, args.api_key, 1, args.auth_token, audio)
+    async with aiohttp.ClientSession() as http:
+        before = await health(http, server)
+    started = time.monotonic()
+    results: list[dict] = []
+    peak_memory = before.get("memoryMb") or 0.0
+    semaphore = asyncio.Semaphore(args.concurrency)
+
+    async def guarded() -> None:
+        async with semaphore:
+            results.append(await one_call(server, args.api_key, args.turns, args.auth_token, audio))
+
+    async def sample_memory(stop: asyncio.Event) -> None:
+        nonlocal peak_memory
+        async with aiohttp.ClientSession() as http:
+            while not stop.is_set():
+                peak_memory = max(peak_memory, (await health(http, server)).get("memoryMb") or 0.0)
+                await asyncio.sleep(0.5)
+
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_memory(stop))
+    await asyncio.gather(*(guarded() for _ in range(args.calls)))
+    stop.set()
+    await sampler
+    elapsed = time.monotonic() - started
+
+    caller = [v for r in results for v in r["caller_v2v"]]
+    turns = [t for r in results for t in r["server_turns"]]
+    unanswered = sum(r["unanswered"] for r in results)
+    print(f"\n{args.calls} calls x {args.turns} turns, {args.concurrency} at a time, in {elapsed:.0f}s")
+    print(f"  {'figure (ms)':<30} {'p50':>8} {'p95':>8} {'n':>5}")
+    print(row("greeting, caller-side", [r["greeting_caller"] for r in results if r["greeting_caller"]]))
+    print(row("greeting, server-side", [r["greeting_server"] for r in results if r.get("greeting_server")]))
+    print(row("voice-to-voice, caller-side", caller))
+    for label, key in STAGES:
+        print(row(label, [t[key] for t in turns if t.get(key) is not None]))
+    print(f"  unanswered turns: {unanswered}")
+    idle = before.get("memoryMb")
+    if idle:
+        extra = (peak_memory - idle) / max(1, args.concurrency)
+        print(f"  server memory: idle (warm) {idle:.0f} MB, peak {peak_memory:.0f} MB "
+              f"(+{extra:.0f} MB per concurrent call)")
+    if caller:
+        print(f"  caller-side voice-to-voice mean {statistics.mean(caller):.0f} ms")
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", default="http://127.0.0.1:8080")
+    parser.add_argument("--calls", type=int, default=5)
+    parser.add_argument("--turns", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--api-key", default=os.environ.get("API_KEY", ""))
+    parser.add_argument("--auth-token", default=os.environ.get("TWILIO_AUTH_TOKEN", ""))
+    args = parser.parse_args()
+    if not args.api_key and Path("data/api_key").exists():
+        args.api_key = Path("data/api_key").read_text().strip()
+    return args
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))

@@ -1,0 +1,206 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), the fake LLM, and real server processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+
+from crm.db import Database
+from tests.fakes.openai_server import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TWILIO_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+
+
+# Databases
+
+async def _create_postgres_database() -> str:
+    """A fresh PostgreSQL database for this test run; returns its URL."""
+    name = f"phoneagent_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    except (OSError, asyncpg.PostgresError) as e:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({e}); database tests run on "
+            "SQLite and PostgreSQL. Start it or set TEST_POSTGRES_URL."
+        )
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def _drop_postgres_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    """A PostgreSQL database created for the session and dropped after it."""
+    url = await _create_postgres_database()
+    yield url
+    await _drop_postgres_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated, empty database: each test runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+    else:
+        url = await _create_postgres_database()
+    db = Database(url)
+    await db.migrate()
+    yield db
+    await db.close()
+    if request.param == "postgresql":
+        await _drop_postgres_database(url)
+
+
+# The fake LLM
+
+@pytest.fixture(scope="session")
+async def fake_llm() -> AsyncIterator[FakeOpenAI]:
+    """The scripted OpenAI-compatible server every test server talks to."""
+    server = await FakeOpenAI().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def llm(fake_llm: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """The fake LLM with an empty script and no recorded requests for this test."""
+    fake_llm.script.clear()
+    fake_llm.requests.clear()
+    yield fake_llm
+    fake_llm.script.clear()
+
+
+# Real server processes
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    """A server started the way a user starts it, on a free port."""
+
+    url: str
+    api_key: str
+    auth_token: str
+    data_dir: Path
+    log: Path
+    process: subprocess.Popen
+
+    async def get_json(self, path: str) -> tuple[int, dict]:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(
+                self.url + path, headers={"Authorization": f"Bearer {self.api_key}"}
+            ) as response:
+                return response.status, await response.json()
+
+    async def call(self, call_id: str, *, ended: bool = True, timeout: float = 20.0) -> dict:
+        """A call from the API, waiting (when ``ended``) until the server finalized it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, body = await self.get_json(f"/api/calls/{call_id}")
+            assert status == 200, body
+            if not ended or body.get("endedAt") or time.monotonic() > deadline:
+                return body
+            await asyncio.sleep(0.2)
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+async def start_server(tmp: Path, **env: str) -> ServerProcess:
+    """Start ``server.py`` with the given environment and wait until /healthz says ok."""
+    port = free_port()
+    data_dir = tmp / f"data-{port}"
+    log = tmp / f"server-{port}.log"
+    environment = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATA_DIR": str(data_dir),
+        "API_KEY": "test-api-key",
+        "LOG_LEVEL": "DEBUG",
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py")],
+        cwd=tmp,
+        env=environment,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    server = ServerProcess(
+        url=f"http://127.0.0.1:{port}",
+        api_key="test-api-key",
+        auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
+        data_dir=data_dir,
+        log=log,
+        process=process,
+    )
+    deadline = time.monotonic() + 120
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}:\n{server.logs()[-3000:]}")
+            try:
+                async with http.get(server.url + "/healthz") as response:
+                    if response.status == 200:
+                        return server
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.25)
+    server.stop()
+    raise RuntimeError(f"server did not become healthy:\n{server.logs()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+async def server(fake_llm: FakeOpenAI, tmp_path_factory) -> AsyncIterator[ServerProcess]:
+    """The real server on SQLite, with the real speech models, signed webhooks and the fake LLM."""
+    tmp = tmp_path_factory.mktemp("server")
+    process = await start_server(
+        tmp,
+        DATABASE_URL=f"sqlite:///{tmp / 'calls.db'}",
+        LLM_BASE_URL=fake_llm.url,
+        LLM_API_KEY="test",
+        LLM_MODEL="fake-model",
+        TWILIO_AUTH_TOKEN=TWILIO_AUTH_TOKEN,
+        ASSISTANTS_DIR=str(ROOT / "assistants"),
+    )
+    yield process
+    process.stop()

@@ -1,0 +1,92 @@
+"""A real server, real speech models, a real websocket: calls placed as Twilio places them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from telephony.caller_audio import speech_ulaw
+from telephony.simulator import CallSimulator
+from tests.conftest import TWILIO_AUTH_TOKEN, ServerProcess
+from tests.fakes.openai_server import FakeOpenAI, Reply
+
+pytestmark = pytest.mark.slow
+
+LINE = "Hi, I would like to book an appointment for next Tuesday."
+REPLY = "Of course. Tuesday at ten in the morning is open. Shall I book it for you?"
+LONG_REPLY = (
+    "Let me tell you about our opening hours and our services in some detail. "
+    "We are open from nine in the morning until six in the evening on weekdays. "
+    "On Saturdays we open at ten and close at two in the afternoon. "
+    "We offer cleanings, check ups, whitening and emergency visits for existing patients."
+)
+
+
+def simulator(server: ServerProcess) -> CallSimulator:
+    return CallSimulator(server.url, auth_token=TWILIO_AUTH_TOKEN)
+
+
+async def test_two_turn_conversation_lands_in_the_database(server: ServerProcess, llm: FakeOpenAI):
+    llm.script.append(Reply(REPLY))
+    async with simulator(server) as call:
+        greeting = await call.wait_for_bot()
+        turn = await call.say(speech_ulaw(LINE), LINE)
+        second = await call.say(speech_ulaw("Yes please."), "Yes please.")
+
+    assert greeting > 1.0, "the greeting should be heard"
+    assert turn.voice_to_voice_ms is not None and turn.reply_secs > 1.0, "a spoken reply"
+    assert second.voice_to_voice_ms is not None
+    assert call.marks_echoed, "the server marks its audio so it knows what was heard"
+
+    body = await server.call(call.call_id)
+    assert body["endReason"] == "caller-hangup"
+    assert body["status"] == "completed" and body["durationSeconds"] > 0
+    transcript = body["transcript"]
+    roles = [line["role"] for line in transcript]
+    assert roles[0] == "assistant" and "user" in roles
+    user_text = " ".join(line["text"] for line in transcript if line["role"] == "user").lower()
+    assert "appointment" in user_text, f"the caller's words reach the transcript: {user_text!r}"
+    assert any(line["text"] == REPLY for line in transcript), transcript
+    assert not any(line["interrupted"] for line in transcript)
+    # What the real STT heard is what the LLM was asked about.
+    assert any("appointment" in m.lower() for m in llm.user_messages())
+    latency = body["latency"]
+    assert latency["greeting_ms"] is not None and latency["turns"] >= 1
+    assert latency["voice_to_voice_p50_ms"] > 0
+    assert all("stt_ms" in t for t in latency["per_turn"] if t["kind"] == "turn")
+
+
+async def test_talking_over_the_bot_clears_its_audio(server: ServerProcess, llm: FakeOpenAI):
+    llm.script.append(Reply(LONG_REPLY))
+    async with simulator(server) as call:
+        await call.wait_for_bot()
+        call._first_media_after = None
+        ended = await call.speak(speech_ulaw("What are your opening hours?"))
+        while call._playback.speech_frames == 0 or not call.bot_speaking:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(2.0)  # let the long answer play for a while
+        barge = await call.barge_in(speech_ulaw("Sorry, just the Saturday hours please."), "barge-in")
+        await asyncio.sleep(1.0)
+    assert ended
+    assert call.clears >= 1 and barge.clear_ms is not None, "the server sent clear"
+
+    body = await server.call(call.call_id)
+    cut = [line for line in body["transcript"] if line["role"] == "assistant" and line["interrupted"]]
+    assert cut, body["transcript"]
+    heard = cut[0]["text"]
+    assert heard and LONG_REPLY.startswith(heard.rstrip(".")[: len(heard) // 2])
+    assert len(heard) < len(LONG_REPLY), "only what the caller heard is kept"
+
+
+async def test_dropped_line_finalizes_the_call_and_keeps_what_was_said(server: ServerProcess, llm: FakeOpenAI):
+    llm.script.append(Reply(REPLY))
+    async with simulator(server) as call:
+        await call.wait_for_bot()
+        await call.say(speech_ulaw(LINE), LINE)
+        await call.hang_up(abrupt=True)
+    body = await server.call(call.call_id)
+    assert body["endReason"] == "disconnected"
+    assert body["endedAt"] is not None
+    user_lines = [line["text"] for line in body["transcript"] if line["role"] == "user"]
+    assert any("appointment" in text.lower() for text in user_lines), body["transcript"]

@@ -1,0 +1,54 @@
+"""Whole-server behaviour: the embedded LLM with no configuration, and shutdown during a call."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from crm.calls import CallStore
+from crm.db import Database
+from telephony.caller_audio import speech_ulaw
+from telephony.simulator import CallSimulator
+from tests.conftest import ROOT, start_server
+from tests.e2e.test_call import LINE
+from tests.fakes.openai_server import FakeOpenAI
+
+pytestmark = pytest.mark.slow
+
+
+async def test_embedded_model_answers_with_no_configuration(tmp_path: Path):
+    server = await start_server(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", LLM_BASE_URL="")
+    try:
+        assert "tiny demo model" in server.logs()
+        async with CallSimulator(server.url) as call:
+            await call.wait_for_bot()
+            turn = await call.say(speech_ulaw(LINE), LINE, reply_timeout=60)
+        assert turn.voice_to_voice_ms is not None and turn.reply_secs > 0
+        body = await server.call(call.call_id)
+        assert [line["role"] for line in body["transcript"]][:3] == ["assistant", "user", "assistant"]
+    finally:
+        server.stop()
+
+
+async def test_shutdown_finalizes_live_calls_on_postgresql(tmp_path: Path, postgres_url: str, llm: FakeOpenAI):
+    server = await start_server(
+        tmp_path, DATABASE_URL=postgres_url, LLM_BASE_URL=llm.url, ASSISTANTS_DIR=str(ROOT / "assistants")
+    )
+    try:
+        async with CallSimulator(server.url) as call:
+            await call.wait_for_bot()
+            await call.say(speech_ulaw(LINE), LINE)
+            await asyncio.to_thread(server.stop)
+            assert server.process.returncode == 0, server.logs()[-2000:]
+    finally:
+        server.stop()
+    database = Database(postgres_url)
+    try:
+        stored = await CallStore(database).get(call.call_id, with_transcript=True)
+    finally:
+        await database.close()
+    assert stored.end_reason == "server-shutdown" and stored.ended_at is not None
+    assert any(u.role == "user" and "appointment" in u.text.lower() for u in stored.utterances)
+    assert any(u.role == "assistant" for u in stored.utterances)

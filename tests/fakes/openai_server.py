@@ -1,0 +1,118 @@
+"""A scripted OpenAI-compatible chat-completions server (streaming SSE), on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+DEFAULT_REPLY = "Sure, I can help with that. What day works best for you?"
+
+
+@dataclass
+class Reply:
+    """One scripted answer.
+
+    Parameters:
+        text: What the assistant says, streamed a few words per chunk.
+        first_token_delay: Seconds before the first chunk (a slow model).
+        status: An HTTP error status to answer instead (e.g. 500).
+    """
+
+    text: str = DEFAULT_REPLY
+    first_token_delay: float = 0.0
+    status: int = 200
+
+
+@dataclass
+class FakeOpenAI:
+    """Answers POST /v1/chat/completions from a script, in OpenAI's streaming wire format.
+
+    Replies are taken from ``script`` in order; when it is empty, ``DEFAULT_REPLY``.
+    Every request body is kept in ``requests``.
+    """
+
+    script: list[Reply] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> FakeOpenAI:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._completions)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/v1"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    def user_messages(self) -> list[str]:
+        """The text of every user message the server has been sent, in order of requests."""
+        texts = []
+        for request in self.requests:
+            for message in request.get("messages", []):
+                if message.get("role") == "user" and isinstance(message.get("content"), str):
+                    texts.append(message["content"])
+        return texts
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        reply = self.script.pop(0) if self.script else Reply()
+        if reply.status != 200:
+            return web.json_response({"error": {"message": "scripted failure"}}, status=reply.status)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await asyncio.sleep(reply.first_token_delay)
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:12]}"
+
+        async def send(delta: dict[str, Any], finish: str | None = None, usage: dict | None = None):
+            chunk = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            if usage:
+                chunk["usage"] = usage
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+
+        await send({"role": "assistant", "content": ""})
+        words = reply.text.split(" ")
+        for i in range(0, len(words), 3):
+            await send({"content": " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")})
+            await asyncio.sleep(0.01)
+        await send({}, finish="stop")
+        await send({}, usage={"prompt_tokens": 10, "completion_tokens": len(words), "total_tokens": 10 + len(words)})
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+async def _serve(port: int) -> None:
+    server = FakeOpenAI()
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", server._completions)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    print(f"Scripted OpenAI-compatible LLM on http://127.0.0.1:{port}/v1 (always: {DEFAULT_REPLY!r})")
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(_serve(int(sys.argv[1]) if len(sys.argv) > 1 else 8011))

@@ -1,0 +1,97 @@
+"""What the caller heard, from marks: whole turns, barge-ins and marks flushed by clear."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pipecat.frames.frames import (
+    InterruptionFrame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+    TTSTextFrame,
+)
+from pipecat.tests.utils import SleepFrame, run_test
+
+from voice.frames import OutputPlaybackMarkFrame, PlaybackMarkFrame
+from voice.playback import BotTurn, PlaybackTracker
+
+RATE = 8000
+
+
+def audio(secs: float, ctx: str = "c1") -> TTSAudioRawFrame:
+    return TTSAudioRawFrame(audio=b"\x00\x00" * int(RATE * secs), sample_rate=RATE, num_channels=1, context_id=ctx)
+
+
+def text(words: str, ctx: str = "c1") -> TTSTextFrame:
+    frame = TTSTextFrame(words, text_type="sentence")
+    frame.context_id = ctx
+    return frame
+
+
+def tracker_with_log() -> tuple[PlaybackTracker, list[BotTurn]]:
+    turns: list[BotTurn] = []
+    tracker = PlaybackTracker()
+
+    async def on_turn(_tracker, turn):
+        turns.append(turn)
+
+    tracker.add_event_handler("on_bot_turn", on_turn)
+    return tracker, turns
+
+
+async def test_a_turn_is_heard_when_every_mark_comes_back():
+    tracker, turns = tracker_with_log()
+    down, _ = await run_test(
+        tracker,
+        frames_to_send=[
+            TTSStartedFrame(context_id="c1"),
+            audio(1.0), text("Hello there."),
+            audio(1.0), text("How can I help?"),
+            TTSStoppedFrame(context_id="c1"),
+            SleepFrame(0.05),  # echoes come back after the marks went out
+            PlaybackMarkFrame(mark="s1"),
+            PlaybackMarkFrame(mark="s2"),
+            SleepFrame(0.05),
+        ],
+    )
+    marks = [f.mark for f in down if isinstance(f, OutputPlaybackMarkFrame)]
+    assert marks == ["s1", "s2"]
+    assert not any(isinstance(f, PlaybackMarkFrame) for f in down), "echoes are consumed"
+    assert len(turns) == 1
+    assert turns[0].text == "Hello there. How can I help?" and not turns[0].interrupted
+
+
+async def test_barge_in_keeps_heard_sentences_and_the_played_part_of_the_next():
+    tracker, turns = tracker_with_log()
+    await run_test(
+        tracker,
+        frames_to_send=[
+            TTSStartedFrame(context_id="c1"),
+            audio(0.4), text("Hi."),
+            audio(2.0), text("one two three four five six seven eight nine ten"),
+            audio(2.0), text("This part was never heard."),
+            SleepFrame(0.05),
+            PlaybackMarkFrame(mark="s1"),
+            SleepFrame(1.0),  # half of the second sentence plays
+            InterruptionFrame(),
+            PlaybackMarkFrame(mark="s2"),  # flushed by clear: must not count
+            PlaybackMarkFrame(mark="s3"),
+            SleepFrame(0.05),
+        ],
+    )
+    assert len(turns) == 1 and turns[0].interrupted
+    heard = turns[0].text
+    assert heard.startswith("Hi. one two three")
+    assert "never heard" not in heard and "ten" not in heard
+    assert turns[0].spoken_text.endswith("This part was never heard.")
+
+
+async def test_end_of_call_reports_an_unfinished_turn():
+    tracker, turns = tracker_with_log()
+    await run_test(
+        tracker,
+        frames_to_send=[TTSStartedFrame(context_id="c2"), audio(0.2, "c2"), text("Bye now.", "c2"), SleepFrame(0.3)],
+    )
+    await asyncio.sleep(0)
+    assert [t.text for t in turns] == ["Bye now."]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -56,16 +56,7 @@ class CallStore:
             existing = await _by_provider_id(session, new.provider, new.provider_call_id)
             if existing:
                 return existing
-            call = Call(
-                provider=new.provider,
-                provider_call_id=new.provider_call_id,
-                provider_account_id=new.provider_account_id,
-                direction=new.direction,
-                from_number=new.from_number,
-                to_number=new.to_number,
-                assistant=new.assistant,
-                status=new.status,
-            )
+            call = Call(**asdict(new))
             session.add(call)
         return call
 
@@ -97,18 +88,7 @@ class CallStore:
                 select(func.max(Utterance.seq)).where(Utterance.call_id == call_id)
             )
             seq = (last or 0) + 1
-            session.add(
-                Utterance(
-                    call_id=call_id,
-                    seq=seq,
-                    role=line.role,
-                    text=line.text,
-                    started_at=line.started_at,
-                    ended_at=line.ended_at,
-                    interrupted=line.interrupted,
-                    latency=line.latency,
-                )
-            )
+            session.add(Utterance(call_id=call_id, seq=seq, **asdict(line)))
         return seq
 
     async def finalize(

@@ -147,9 +147,9 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
         logger.warning("stream: refused a stream with an unknown call or a bad token")
         await ws.close(code=1008, message=b"unknown call")
         return ws
-    if call.ended_at is not None:
-        logger.warning(f"call {call.id}: refused a stream for a call that already ended")
-        await ws.close(code=1008, message=b"call ended")
+    if call.ended_at is not None or call.id in services.live.sessions:
+        logger.warning(f"call {call.id}: refused a second stream (call ended or already streaming)")
+        await ws.close(code=1008, message=b"call ended or already streaming")
         return ws
 
     stream_sid = str(start.get("streamSid") or "")

@@ -19,6 +19,7 @@ from config import Settings
 from crm import api as crm_api
 from crm.calls import CallStore
 from crm.db import Database
+from crm.leads import LeadStore
 from telephony.services import CallServices, TwilioConfig
 from telephony.twilio import routes as twilio_routes
 from voice.engines import SpeechConfig, load_speech_models
@@ -105,6 +106,7 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
         llm=llm,
         assistants=assistants,
         calls=app[crm_api.STORE],
+        leads=LeadStore(app[DATABASE]),
         twilio=TwilioConfig(
             account_sid=settings.twilio_account_sid,
             auth_token=settings.twilio_auth_token,

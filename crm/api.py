@@ -87,6 +87,8 @@ def call_summary(call: Call) -> dict[str, Any]:
         "from": call.from_number,
         "to": call.to_number,
         "assistant": call.assistant,
+        "leadId": call.lead_id,
+        "campaignId": call.campaign_id,
         "status": call.status,
         "createdAt": _iso(call.created_at),
         "startedAt": _iso(call.started_at),

@@ -29,6 +29,8 @@ class NewCall:
     assistant: str | None = None
     provider_account_id: str | None = None
     status: str = "ringing"
+    lead_id: str | None = None
+    campaign_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,46 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
+class Lead(Base):
+    """A person the business talks to, keyed by phone number (E.164)."""
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        Index("ix_leads_stage", "stage"),
+        Index("ix_leads_score", "score"),
+        Index("ix_leads_created_at", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    phone: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    company: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(64))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+    stage: Mapped[str] = mapped_column(String(32), default="new")
+    score: Mapped[int] = mapped_column(Integer, default=0)
+    band: Mapped[str | None] = mapped_column(String(24))
+    score_explanation: Mapped[dict[str, Any] | None] = mapped_column()
+    budget: Mapped[str | None] = mapped_column(Text)
+    authority: Mapped[str | None] = mapped_column(Text)
+    need: Mapped[str | None] = mapped_column(Text)
+    timeline: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_calls: Mapped[bool | None] = mapped_column(Boolean)
+    consent_recording: Mapped[bool | None] = mapped_column(Boolean)
+    consent_marketing: Mapped[bool | None] = mapped_column(Boolean)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    last_contacted_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    calls: Mapped[list[Call]] = relationship(back_populates="lead", passive_deletes=True)
+
+
 class Call(Base):
     """One phone call, inbound or outbound, from the first webhook to hang-up."""
 
@@ -80,6 +120,11 @@ class Call(Base):
         UniqueConstraint("provider", "provider_call_id", name="uq_calls_provider_call"),
         Index("ix_calls_created_at", "created_at"),
         Index("ix_calls_status", "status"),
+        Index("ix_calls_outcome", "outcome"),
+        Index("ix_calls_assistant", "assistant"),
+        Index("ix_calls_campaign_id", "campaign_id"),
+        Index("ix_calls_lead_id", "lead_id"),
+        Index("ix_calls_lead_score", "lead_score"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -102,6 +147,31 @@ class Call(Base):
     latency: Mapped[dict[str, Any] | None] = mapped_column()
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
+    lead_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("leads.id", ondelete="SET NULL")
+    )
+    campaign_id: Mapped[str | None] = mapped_column(String(32))
+    answered_by: Mapped[str | None] = mapped_column(String(24))  # human, machine, unknown
+    transfer_target: Mapped[str | None] = mapped_column(String(200))
+    recording_url: Mapped[str | None] = mapped_column(Text)
+    cost: Mapped[float | None] = mapped_column(Float)
+    # Post-call analysis
+    analysis_status: Mapped[str | None] = mapped_column(String(16))  # pending, done, fallback, failed
+    analyzed_at: Mapped[datetime | None] = mapped_column()
+    summary: Mapped[str | None] = mapped_column(Text)
+    sentiment_score: Mapped[float | None] = mapped_column(Float)  # -1..1
+    sentiment_label: Mapped[str | None] = mapped_column(String(16))
+    intent: Mapped[str | None] = mapped_column(String(24))
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    lead_score: Mapped[int | None] = mapped_column(Integer)
+    structured_data: Mapped[dict[str, Any] | None] = mapped_column()
+    success_evaluation: Mapped[str | None] = mapped_column(Text)
+    analysis: Mapped[dict[str, Any] | None] = mapped_column()
+
+    lead: Mapped[Lead | None] = relationship(back_populates="calls")
+    tool_calls: Mapped[list[ToolCall]] = relationship(
+        back_populates="call", order_by="ToolCall.id", cascade="all, delete-orphan", passive_deletes=True
+    )
     utterances: Mapped[list[Utterance]] = relationship(
         back_populates="call",
         order_by="Utterance.seq",
@@ -127,6 +197,181 @@ class Utterance(Base):
     ended_at: Mapped[datetime | None] = mapped_column()
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
     latency: Mapped[dict[str, Any] | None] = mapped_column()
+    sentiment: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     call: Mapped[Call] = relationship(back_populates="utterances")
+
+
+class ToolCall(Base):
+    """A tool the assistant called during a call: arguments, result, success, duration."""
+
+    __tablename__ = "tool_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("calls.id", ondelete="CASCADE"), index=True
+    )
+    tool_call_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[Any | None] = mapped_column(JSON)
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    call: Mapped[Call] = relationship(back_populates="tool_calls")
+
+
+class Appointment(Base):
+    """A booked slot (e.g. a visit or a demo) for a lead."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (Index("ix_appointments_starts_at", "starts_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    lead_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    call_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("calls.id", ondelete="SET NULL"))
+    resource: Mapped[str] = mapped_column(String(64), default="default")
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="booked")  # booked, cancelled, done
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Task(Base):
+    """Something to do for a lead: a callback to dial, or a task for a person."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_status_due_at", "status", "due_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16), default="task")  # callback, task
+    lead_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    call_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("calls.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, dialing, done, cancelled
+    assigned_to: Mapped[str | None] = mapped_column(String(128))
+    created_by: Mapped[str] = mapped_column(String(64), default="system")  # assistant, rule:<id>, api
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column()
+
+
+class Note(Base):
+    """A free-text note on a lead."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    call_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("calls.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(64), default="system")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StageChange(Base):
+    """A lead moving from one pipeline stage to another, with why and who."""
+
+    __tablename__ = "stage_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    call_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("calls.id", ondelete="SET NULL"))
+    from_stage: Mapped[str | None] = mapped_column(String(32))
+    to_stage: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64), default="system")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DoNotCall(Base):
+    """A number that must never be dialled."""
+
+    __tablename__ = "do_not_call"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    phone: Mapped[str] = mapped_column(String(32), unique=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(64), default="system")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AutomationRun(Base):
+    """One automation rule run for one trigger (idempotent per rule, call and trigger)."""
+
+    __tablename__ = "automation_runs"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "trigger", "subject", name="uq_automation_runs_once"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule_id: Mapped[str] = mapped_column(String(128))
+    trigger: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128))  # what it ran for, e.g. the call id
+    call_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("calls.id", ondelete="CASCADE"), index=True
+    )
+    lead_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))  # ok, skipped, error
+    result: Mapped[dict[str, Any] | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """An outgoing webhook and every attempt to deliver it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_key", "url", name="uq_webhook_deliveries_event_url"),
+        Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event: Mapped[str] = mapped_column(String(64))
+    event_key: Mapped[str] = mapped_column(String(160))  # idempotency: e.g. end-of-call-report:<call id>
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    call_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("calls.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditLog(Base):
+    """Who changed what, through the API or automatically."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any] | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,6 +11,7 @@ from loguru import logger
 from agent.assistants import AssistantBook
 from agent.llm import LLMEndpoint
 from crm.calls import CallStore
+from crm.leads import LeadStore
 from voice.engines import SpeechModels
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class CallServices:
         llm: The LLM endpoint (and embedded model, if loaded).
         assistants: Loaded assistant files.
         calls: The call store.
+        leads: The lead store.
         twilio: Twilio settings.
         signing_secret: Secret for the per-call stream tokens we put in TwiML.
         live: Calls now in progress.
@@ -73,6 +75,7 @@ class CallServices:
     llm: LLMEndpoint
     assistants: AssistantBook
     calls: CallStore
+    leads: LeadStore
     twilio: TwilioConfig
     signing_secret: str
     live: LiveCalls = field(default_factory=LiveCalls)

@@ -14,6 +14,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from crm.calls import NewCall
+from crm.phone_numbers import maybe_e164
 from telephony.services import CallServices
 from telephony.session import CallSession
 from telephony.twilio.serializer import TwilioMediaSerializer
@@ -61,7 +62,10 @@ async def voice_webhook(request: web.Request) -> web.Response:
     if not call_sid:
         raise web.HTTPBadRequest(text="CallSid is required")
     direction = "outbound" if form.get("Direction", "").startswith("outbound") else "inbound"
-    assistant = services.assistants.for_number(form.get("To") if direction == "inbound" else form.get("From"))
+    ours, theirs = (form.get("To"), form.get("From")) if direction == "inbound" else (form.get("From"), form.get("To"))
+    assistant = services.assistants.for_number(ours)
+    contact = maybe_e164(theirs)
+    lead = await services.leads.get_or_create(contact, source=f"{direction}-call") if contact else None
     call = await services.calls.open(
         NewCall(
             provider="twilio",
@@ -72,6 +76,7 @@ async def voice_webhook(request: web.Request) -> web.Response:
             to_number=form.get("To"),
             assistant=assistant.name,
             status=form.get("CallStatus") or "ringing",
+            lead_id=lead.id if lead else None,
         )
     )
     logger.info(f"call {call.id}: {direction} Twilio call {call_sid} → assistant '{assistant.name}'")

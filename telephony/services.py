@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,9 @@ class CallServices:
         twilio: Twilio settings.
         signing_secret: Secret for the per-call stream tokens we put in TwiML.
         live: Calls now in progress.
+        after_call: Called with the call id once a call is finalized (post-call
+            analysis, rules, webhooks). Each runs in the background: a slow or
+            failing hook never delays or breaks the call or another hook.
     """
 
     speech: SpeechModels
@@ -79,3 +83,19 @@ class CallServices:
     twilio: TwilioConfig
     signing_secret: str
     live: LiveCalls = field(default_factory=LiveCalls)
+    after_call: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
+    _background: set[asyncio.Task] = field(default_factory=set)
+
+    def call_ended(self, call_id: str) -> None:
+        """Start the after-call hooks for a finalized call, in the background."""
+        for hook in self.after_call:
+            task = asyncio.create_task(self._run_hook(hook, call_id))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    async def _run_hook(hook: Callable[[str], Awaitable[None]], call_id: str) -> None:
+        try:
+            await hook(call_id)
+        except Exception as e:
+            logger.exception(f"call {call_id}: after-call hook {getattr(hook, '__qualname__', hook)} failed: {e}")

@@ -169,6 +169,7 @@ class CallSession:
                 latency=call_latency_summary(self._latency) | {"per_turn": self._latency},
             )
             logger.info(f"call {self.call_id}: ended ({self._final_reason()}), {self._journal.written} lines")
+            self._services.call_ended(self.call_id)
         except Exception as e:
             logger.exception(f"call {self.call_id}: could not finalize: {e}")
         finally:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from crm.db import Database
-from crm.models import Call, Utterance, utcnow
+from crm.models import Call, ToolCall, Utterance, utcnow
 
 # Provider statuses after which a call can change no more.
 FINAL_STATUSES = frozenset({"completed", "failed", "busy", "no-answer", "canceled"})
@@ -92,6 +92,33 @@ class CallStore:
             seq = (last or 0) + 1
             session.add(Utterance(call_id=call_id, seq=seq, **asdict(line)))
         return seq
+
+    async def add_tool_call(
+        self,
+        call_id: str,
+        *,
+        name: str,
+        arguments: dict[str, Any],
+        result: Any,
+        ok: bool,
+        error: str | None,
+        duration_ms: float,
+        tool_call_id: str | None = None,
+    ) -> None:
+        """Record a tool the assistant called during the call."""
+        async with self._db.session() as session:
+            session.add(
+                ToolCall(
+                    call_id=call_id,
+                    tool_call_id=tool_call_id,
+                    name=name,
+                    arguments=arguments,
+                    result=result,
+                    ok=ok,
+                    error=error,
+                    duration_ms=duration_ms,
+                )
+            )
 
     async def finalize(
         self, call_id: str, *, end_reason: str, latency: dict[str, Any] | None = None

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     assistants_dir: Path = ROOT / "assistants"
+    campaigns_dir: Path = ROOT / "campaigns"
     models_dir: Path = ROOT / "models"
 
     # Speech
@@ -63,6 +64,13 @@ class Settings(BaseSettings):
     # Twilio
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
+    twilio_from_number: str = Field(default="", description="caller ID for outbound calls (E.164)")
+
+    # Outbound dialer
+    dialer_enabled: bool = True
+    dialer_tick_secs: float = 2.0
+    dialer_instance: str = Field(default="", description="a unique name per server instance")
+
     twilio_api_base_url: str = Field(
         default="",
         description="Twilio REST API root (scheme and host); empty means https://api.twilio.com.",

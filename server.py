@@ -18,8 +18,16 @@ from agent.local_llm import DEMO_MODEL_NOTICE, LocalModel, gguf_path
 from config import Settings
 from crm import api as crm_api
 from crm.calls import CallStore
+from crm import campaigns_api
+from crm.campaign_spec import load_campaign_files
+from crm.campaigns import sync_campaign_files
 from crm.db import Database
+from crm.dial_outcomes import call_finished
+from crm.dialing import FINAL_CALL_STATUSES
+from crm.models import Call, utcnow
 from crm.leads import LeadStore
+from telephony.dialer import Dialer
+from telephony.outbound import OutboundProvider, TwilioOutbound
 from telephony.services import CallServices, TwilioConfig
 from telephony.twilio import routes as twilio_routes
 from voice.engines import SpeechConfig, load_speech_models
@@ -65,8 +73,10 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health)
     app.add_routes(crm_api.routes)
     app.add_routes(twilio_routes.routes)
+    app.add_routes(campaigns_api.routes)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_call_services)
+    app.cleanup_ctx.append(_dialer)
     app.on_shutdown.append(_end_live_calls)
     return app
 
@@ -76,6 +86,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await database.migrate()
     app[DATABASE] = database
     app[crm_api.STORE] = CallStore(database)
+    app[campaigns_api.DATABASE] = database
     yield
     await database.close()
 
@@ -118,6 +129,41 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
     )
     logger.info(f"Assistants: {', '.join(assistants.assistants)} (default: {assistants.default_name})")
     yield
+
+
+async def _dialer(app: web.Application) -> AsyncIterator[None]:
+    settings, database = app[SETTINGS], app[DATABASE]
+    await sync_campaign_files(database, load_campaign_files(settings.campaigns_dir))
+    providers: dict[str, OutboundProvider] = {}
+    if settings.twilio_account_sid and settings.twilio_auth_token:
+        providers["twilio"] = TwilioOutbound(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            settings.base_url,
+            api_base_url=settings.twilio_api_base_url,
+        )
+
+    async def settle_campaign_call(call: Call) -> None:
+        if call.campaign_id and call.status in FINAL_CALL_STATUSES:
+            await call_finished(database, call.id, utcnow())
+
+    app[twilio_routes.SERVICES].on_call_status.append(settle_campaign_call)
+    task = None
+    if settings.dialer_enabled:
+        dialer = Dialer(
+            database,
+            providers,
+            default_from=settings.twilio_from_number,
+            tick_secs=settings.dialer_tick_secs,
+            instance=settings.dialer_instance or None,
+        )
+        task = asyncio.create_task(dialer.run(), name="dialer")
+    yield
+    if task:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    for provider in providers.values():
+        await provider.close()
 
 
 async def _end_live_calls(app: web.Application) -> None:

@@ -148,17 +148,30 @@ class CallStore:
         provider_call_id: str,
         status: str,
         *,
+        call_id: str | None = None,
         duration_seconds: float | None = None,
+        answered_by: str | None = None,
     ) -> Call | None:
-        """Apply a provider status callback; returns the call, or None if unknown."""
+        """Apply a provider status callback; returns the call, or None if unknown.
+
+        ``call_id`` (our id, carried on outbound callback URLs) finds calls whose
+        provider id we have not stored yet.
+        """
         async with self._db.session() as session:
-            call = await _by_provider_id(session, provider, provider_call_id)
+            call = await session.get(Call, call_id) if call_id else None
+            call = call or await _by_provider_id(session, provider, provider_call_id)
             if call is None:
                 return None
+            call.provider_call_id = call.provider_call_id or provider_call_id
             if call.status not in FINAL_STATUSES:
                 call.status = status
+            now = utcnow()
+            if status == "in-progress" and call.answered_at is None:
+                call.answered_at = now
+            if answered_by:
+                call.answered_by = answered_by
             if status in FINAL_STATUSES and call.ended_at is None:
-                call.ended_at = utcnow()
+                call.ended_at = now
                 call.end_reason = call.end_reason or f"provider-{status}"
             if duration_seconds is not None:
                 call.duration_seconds = duration_seconds

@@ -375,3 +375,76 @@ class AuditLog(Base):
     entity_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(Base):
+    """An outbound calling campaign: who to call, with which assistant, when, and how often."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_status", "status"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(24), default="custom")
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    assistant: Mapped[str | None] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(16), default="twilio")
+    from_number: Mapped[str | None] = mapped_column(String(32))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)  # audience, schedule, window, limits
+    starts_at: Mapped[datetime | None] = mapped_column()
+    ends_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    completed_at: Mapped[datetime | None] = mapped_column()
+    dialer_lock_at: Mapped[datetime | None] = mapped_column()  # touched to serialize claims
+    audience_enrolled_at: Mapped[datetime | None] = mapped_column()
+
+
+class CampaignContact(Base):
+    """One lead in one campaign, and where its dialing stands."""
+
+    __tablename__ = "campaign_contacts"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "lead_id", name="uq_campaign_contacts_campaign_lead"),
+        Index("ix_campaign_contacts_due", "campaign_id", "status", "next_attempt_at"),
+        Index("ix_campaign_contacts_last_call_id", "last_call_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    campaign_id: Mapped[str] = mapped_column(String(32), ForeignKey("campaigns.id", ondelete="CASCADE"))
+    lead_id: Mapped[str] = mapped_column(String(32), ForeignKey("leads.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(32))
+    zones: Mapped[list[Any]] = mapped_column(default=list)  # time zones whose window applies
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, calling, completed, failed, skipped
+    reason: Mapped[str | None] = mapped_column(String(48))  # why skipped or failed
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    last_attempt_at: Mapped[datetime | None] = mapped_column()
+    last_outcome: Mapped[str | None] = mapped_column(String(24))
+    last_call_id: Mapped[str | None] = mapped_column(String(32))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    task_id: Mapped[str | None] = mapped_column(String(32))  # the callback task it fulfils, if any
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DialLock(Base):
+    """A number being dialled right now: one row per number, so nobody is called twice at once.
+
+    Taken with an INSERT (the primary key makes it exclusive on SQLite and PostgreSQL
+    alike, across campaigns and server instances) and dropped when the call ends; an
+    expired lock (a crashed dialer) may be taken over.
+    """
+
+    __tablename__ = "dial_locks"
+
+    phone: Mapped[str] = mapped_column(String(32), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(String(32))
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,6 +13,7 @@ from agent.assistants import AssistantBook
 from agent.llm import LLMEndpoint
 from crm.calls import CallStore
 from crm.leads import LeadStore
+from crm.models import Call
 from voice.engines import SpeechModels
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class CallServices:
         after_call: Called with the call id once a call is finalized (post-call
             analysis, rules, webhooks). Each runs in the background: a slow or
             failing hook never delays or breaks the call or another hook.
+        on_call_status: Called with the call after each provider status callback
+            (the dialer settles campaign attempts here); awaited, so keep it short.
     """
 
     speech: SpeechModels
@@ -84,6 +87,7 @@ class CallServices:
     signing_secret: str
     live: LiveCalls = field(default_factory=LiveCalls)
     after_call: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
+    on_call_status: list[Callable[[Call], Awaitable[None]]] = field(default_factory=list)
     _background: set[asyncio.Task] = field(default_factory=set)
 
     def call_ended(self, call_id: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 from loguru import logger
-from pipecat.frames.frames import EndFrame, LLMRunFrame, TTSSpeakFrame
+from pipecat.frames.frames import EndFrame, InterruptionFrame, LLMRunFrame, TTSSpeakFrame
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.workers.runner import WorkerRunner
@@ -57,6 +57,7 @@ class CallSession:
         self._pending_latency: dict[str, Any] | None = None
         self._end_reason: str | None = None
         self._worker: PipelineWorker | None = None
+        self._last_words: str | None = None  # hang up once the caller has heard this
 
     async def run(self) -> None:
         """Run the call until it ends, then finalize it (also if cancelled)."""
@@ -82,6 +83,17 @@ class CallSession:
             asyncio.get_running_loop().call_later(
                 DRAIN_TIMEOUT_SECS, lambda: asyncio.ensure_future(self._cancel(reason))
             )
+
+    async def leave_voicemail(self, message: str | None) -> None:
+        """A machine answered: cut the bot off, say ``message`` (if any), then hang up."""
+        self._end_reason = "voicemail"
+        if self._worker is None or self._worker.has_finished():
+            return
+        if not message:
+            await self.end("voicemail")
+            return
+        self._last_words = message
+        await self._worker.queue_frames([InterruptionFrame(), TTSSpeakFrame(message, append_to_context=False)])
 
     async def _cancel(self, reason: str) -> None:
         if self._worker and not self._worker.has_finished():
@@ -139,6 +151,8 @@ class CallSession:
         self._journal.add(NewUtterance(role="user", text=text, started_at=started_at, ended_at=ended_at))
 
     async def _bot_turn(self, turn: BotTurn) -> None:
+        if self._last_words is not None and turn.spoken_text.split() == self._last_words.split():
+            await self.end(self._end_reason or "assistant-hangup")
         latency, self._pending_latency = self._pending_latency, None
         self._journal.add(
             NewUtterance(

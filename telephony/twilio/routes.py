@@ -61,6 +61,15 @@ async def voice_webhook(request: web.Request) -> web.Response:
     call_sid = form.get("CallSid")
     if not call_sid:
         raise web.HTTPBadRequest(text="CallSid is required")
+    placed = request.query.get("callId")
+    if placed:  # an outbound call we placed was answered
+        call = await services.calls.provider_status(
+            "twilio", call_sid, form.get("CallStatus") or "in-progress", call_id=placed
+        )
+        if call is None:
+            raise web.HTTPNotFound(text="unknown call")
+        logger.info(f"call {call.id}: outbound Twilio call {call_sid} answered → assistant '{call.assistant}'")
+        return _connect(services, call.id)
     direction = "outbound" if form.get("Direction", "").startswith("outbound") else "inbound"
     ours, theirs = (form.get("To"), form.get("From")) if direction == "inbound" else (form.get("From"), form.get("To"))
     assistant = services.assistants.for_number(ours)
@@ -80,11 +89,16 @@ async def voice_webhook(request: web.Request) -> web.Response:
         )
     )
     logger.info(f"call {call.id}: {direction} Twilio call {call_sid} → assistant '{assistant.name}'")
+    return _connect(services, call.id)
+
+
+def _connect(services: CallServices, call_id: str) -> web.Response:
+    """TwiML that streams the call's audio to us, tied to the call by a signed parameter."""
     response = VoiceResponse()
     connect = Connect()
     stream = connect.stream(url=services.twilio.stream_url)
-    stream.parameter(name="callId", value=call.id)
-    stream.parameter(name="token", value=stream_token(services.signing_secret, call.id))
+    stream.parameter(name="callId", value=call_id)
+    stream.parameter(name="token", value=stream_token(services.signing_secret, call_id))
     response.append(connect)
     return _twiml(response)
 
@@ -97,14 +111,42 @@ async def status_callback(request: web.Request) -> web.Response:
     if not call_sid or not status:
         raise web.HTTPBadRequest(text="CallSid and CallStatus are required")
     duration = form.get("CallDuration")
-    call = await request.app[SERVICES].calls.provider_status(
+    services = request.app[SERVICES]
+    call = await services.calls.provider_status(
         "twilio",
         call_sid,
         status,
+        call_id=request.query.get("callId"),
         duration_seconds=float(duration) if duration and duration.isdigit() else None,
+        answered_by=form.get("AnsweredBy"),
     )
     if call is None:
         logger.info(f"status callback for unknown call {call_sid}: {status}")
+        return web.Response(status=204)
+    for hook in services.on_call_status:
+        await hook(call)
+    return web.Response(status=204)
+
+
+@routes.post("/twilio/amd")
+async def machine_detection(request: web.Request) -> web.Response:
+    """Async answering-machine detection: a machine gets the voicemail message, or a hang-up."""
+    form = await signed_form(request)
+    call_sid, answered_by = form.get("CallSid"), form.get("AnsweredBy")
+    if not call_sid or not answered_by:
+        raise web.HTTPBadRequest(text="CallSid and AnsweredBy are required")
+    services = request.app[SERVICES]
+    call = await services.calls.provider_status(
+        "twilio", call_sid, "in-progress", call_id=request.query.get("callId"), answered_by=answered_by
+    )
+    if call is None or not answered_by.startswith("machine"):
+        return web.Response(status=204)
+    session = services.live.sessions.get(call.id)
+    assistant = services.assistants.get(call.assistant)
+    message = (assistant.model_extra or {}).get("voicemailMessage") or None
+    logger.info(f"call {call.id}: answered by a machine ({answered_by}); {'leaving a message' if message else 'hanging up'}")
+    if session is not None:
+        await session.leave_voicemail(message)
     return web.Response(status=204)
 
 

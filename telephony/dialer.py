@@ -1,0 +1,127 @@
+"""The outbound dialer: a background worker that turns due campaign contacts into calls.
+
+Any number of server instances may run it against one database. Each tick it moves
+campaigns along their schedule, enrolls leads, recovers what a crashed instance left,
+then claims due contacts (see ``crm.dialing``), re-checks each at the moment of
+dialing, takes the number's dial lock and places the call through the campaign's
+provider. What happens to the call arrives later through the provider's callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from loguru import logger
+from sqlalchemy import select
+
+from crm.campaign_runs import advance_schedules, enroll_due
+from crm.db import Database
+from crm.dial_outcomes import attempt_not_placed, attempt_placed, open_attempt, recover
+from crm.dialing import Claimed, claim_due, lock_number, release, still_allowed
+from crm.models import Campaign, utcnow
+from telephony.outbound import DialError, OutboundCall, OutboundProvider
+
+Clock = Callable[[], datetime]
+# A number held by another call is tried again this much later.
+LOCKED_RETRY = timedelta(minutes=2)
+
+
+class Dialer:
+    """Claims and dials due campaign contacts, every ``tick_secs``."""
+
+    def __init__(
+        self,
+        db: Database,
+        providers: dict[str, OutboundProvider],
+        *,
+        default_from: str = "",
+        clock: Clock = utcnow,
+        tick_secs: float = 2.0,
+        instance: str | None = None,
+    ):
+        """Prepare a dialer (nothing runs until :meth:`run` or :meth:`tick`).
+
+        Args:
+            db: The shared database.
+            providers: Outbound providers by name (``twilio``, ``vapi``).
+            default_from: Caller ID for campaigns that set none (TWILIO_FROM_NUMBER).
+            clock: Returns the current time (tests pass a controllable one).
+            tick_secs: Seconds between ticks when running.
+            instance: A name for this dialer, unique among instances.
+        """
+        self._db = db
+        self._providers = providers
+        self._default_from = default_from
+        self._clock = clock
+        self._tick_secs = tick_secs
+        self.instance = instance or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self.placed = 0
+        self._warned: set[str] = set()
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            logger.warning(message)
+
+    async def run(self) -> None:
+        """Tick until cancelled; a failing tick is logged and the next one goes on."""
+        logger.info(f"Dialer {self.instance} running (every {self._tick_secs:g}s)")
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                logger.exception(f"dialer tick failed: {e}")
+            await asyncio.sleep(self._tick_secs)
+
+    async def tick(self) -> int:
+        """One round: schedules, enrollment, recovery, then dial what is due; returns calls placed."""
+        now = self._clock()
+        await advance_schedules(self._db, now)
+        await enroll_due(self._db, now)
+        recovered = await recover(self._db, now)
+        if recovered:
+            logger.warning(f"dialer {self.instance}: recovered {recovered} contact(s) left mid-dial")
+        async with self._db.session() as session:
+            campaigns = list(await session.scalars(select(Campaign).where(Campaign.status == "active")))
+        placed = 0
+        for campaign in campaigns:
+            if campaign.provider not in self._providers:
+                self._warn_once(f"campaign {campaign.name}: no {campaign.provider} provider configured; not dialing")
+                continue
+            claimed = await claim_due(self._db, campaign.id, self.instance, now)
+            results = await asyncio.gather(*(self._dial(campaign, c) for c in claimed), return_exceptions=True)
+            for result in results:
+                if isinstance(result, Exception):
+                    logger.error(f"dialer {self.instance}: dial failed: {result!r}")
+            placed += sum(1 for r in results if r is True)
+        self.placed += placed
+        return placed
+
+    async def _dial(self, campaign: Campaign, claimed: Claimed) -> bool:
+        """Re-check, lock the number, open the call row and place the call."""
+        now = self._clock()
+        reason = await still_allowed(self._db, claimed, now)
+        if reason:
+            logger.info(f"contact {claimed.contact_id}: not dialled ({reason})")
+            await release(self._db, claimed, reason, now)
+            return False
+        if not await lock_number(self._db, claimed, self.instance, now):
+            await release(self._db, claimed, "number_busy", now, retry_at=now + LOCKED_RETRY)
+            return False
+        provider = self._providers[campaign.provider]
+        from_number = campaign.from_number or self._default_from
+        call = await open_attempt(self._db, claimed, from_number=from_number, now=now)
+        try:
+            sid = await provider.place(OutboundCall(call_id=call.id, to=claimed.phone, from_number=from_number))
+        except DialError as e:
+            await attempt_not_placed(self._db, claimed, call.id, str(e), invalid_number=e.invalid_number, now=now)
+            return False
+        await attempt_placed(self._db, call.id, sid)
+        logger.info(f"call {call.id}: dialled for campaign {campaign.name} (attempt {claimed.attempt})")
+        return True

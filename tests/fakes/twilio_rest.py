@@ -1,0 +1,205 @@
+"""A fake Twilio REST API on 127.0.0.1: creates and updates calls, then calls back like Twilio.
+
+It speaks Twilio's documented wire format: ``POST /2010-04-01/Accounts/{sid}/Calls.json``
+(form fields To, From, Url, StatusCallback, StatusCallbackEvent, MachineDetection,
+AsyncAmd, AsyncAmdStatusCallback...) answered with a Call resource as JSON, errors as
+``{"code", "message", "more_info", "status"}``, and ``POST .../Calls/{CallSid}.json``
+to update a live call (``Status=completed``, ``Twiml``). After a create it plays the
+call's life through signed webhooks: status callbacks (initiated, ringing, then
+in-progress/completed, no-answer, busy or failed), the answer ``Url`` when the call is
+answered, and the async AMD result to ``AsyncAmdStatusCallback``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+# What happens when a number is dialled.
+ANSWER, NO_ANSWER, BUSY, FAIL, MACHINE, INVALID = "answer", "no-answer", "busy", "failed", "machine", "invalid"
+
+
+@dataclass
+class FakeCall:
+    """One call the fake placed."""
+
+    sid: str
+    to: str
+    from_: str
+    params: dict[str, list[str]]
+    created: float
+    ended: float | None = None
+    status: str = "queued"
+    updates: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class FakeTwilio:
+    """The fake API. ``scenarios`` maps a number to what happens when it is called (default: answer).
+
+    Parameters:
+        account_sid: The account the API accepts (HTTP basic auth with ``auth_token``).
+        auth_token: Checks requests and signs callbacks.
+        ring_secs: Seconds between ringing and the outcome.
+        talk_secs: How long an answered call lasts unless hung up earlier.
+    """
+
+    account_sid: str = "AC" + "1" * 32
+    auth_token: str = "fake-twilio-token"
+    ring_secs: float = 0.05
+    talk_secs: float = 0.2
+    scenarios: dict[str, str] = field(default_factory=dict)
+    calls: list[FakeCall] = field(default_factory=list)
+    url: str = ""
+    max_active: int = 0
+    overlapping_numbers: set[str] = field(default_factory=set)
+    _active: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    _tasks: set[asyncio.Task] = field(default_factory=set)
+    _runner: web.AppRunner | None = None
+    _http: aiohttp.ClientSession | None = None
+
+    async def start(self) -> FakeTwilio:
+        app = web.Application()
+        base = "/2010-04-01/Accounts/{account}/Calls"
+        app.router.add_post(base + ".json", self._create)
+        app.router.add_post(base + "/{sid}.json", self._update)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self._http = aiohttp.ClientSession()
+        return self
+
+    async def stop(self) -> None:
+        await self.idle()
+        if self._http:
+            await self._http.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def idle(self, timeout: float = 30.0) -> None:
+        """Wait until every call's callbacks have been sent."""
+        deadline = time.monotonic() + timeout
+        while self._tasks and time.monotonic() < deadline:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def dialled(self, number: str) -> int:
+        """How many calls went to ``number``."""
+        return sum(1 for c in self.calls if c.to == number)
+
+    # REST API
+
+    def _authorized(self, request: web.Request) -> bool:
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return request.headers.get("Authorization") == f"Basic {expected}"
+
+    @staticmethod
+    def _error(status: int, code: int, message: str) -> web.Response:
+        return web.json_response(
+            {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+            status=status,
+        )
+
+    async def _create(self, request: web.Request) -> web.Response:
+        if not self._authorized(request) or request.match_info["account"] != self.account_sid:
+            return self._error(401, 20003, "Authenticate")
+        form = await request.post()
+        params: dict[str, list[str]] = defaultdict(list)
+        for key, value in form.items():
+            params[key].append(str(value))
+        to = params.get("To", [""])[0]
+        if not to or not params.get("Url"):
+            return self._error(400, 21205, "Url parameter is required.")
+        if self.scenarios.get(to) == INVALID:
+            return self._error(400, 21211, f"Invalid 'To' Phone Number: {to}")
+        call = FakeCall(sid="CA" + uuid.uuid4().hex, to=to, from_=params["From"][0], params=params, created=time.time())
+        self.calls.append(call)
+        self._active[to] += 1
+        if self._active[to] > 1:
+            self.overlapping_numbers.add(to)
+        self.max_active = max(self.max_active, sum(self._active.values()))
+        task = asyncio.create_task(self._play(call, self.scenarios.get(to, ANSWER)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return web.json_response(self._resource(call), status=201)
+
+    async def _update(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._error(401, 20003, "Authenticate")
+        call = next((c for c in self.calls if c.sid == request.match_info["sid"]), None)
+        if call is None:
+            return self._error(404, 20404, "The requested resource was not found")
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        call.updates.append(form)
+        if form.get("Status") == "completed" and call.ended is None:
+            call.status = "completed"
+        return web.json_response(self._resource(call))
+
+    def _resource(self, call: FakeCall) -> dict[str, Any]:
+        return {
+            "sid": call.sid,
+            "account_sid": self.account_sid,
+            "to": call.to,
+            "from": call.from_,
+            "status": call.status,
+            "direction": "outbound-api",
+            "api_version": "2010-04-01",
+            "date_created": time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(call.created)),
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{call.sid}.json",
+        }
+
+    # The call's life, as callbacks
+
+    async def _post(self, url: str | None, form: dict[str, str]) -> str:
+        if not url or self._http is None:
+            return ""
+        signature = RequestValidator(self.auth_token).compute_signature(url, form)
+        try:
+            async with self._http.post(url, data=form, headers={"X-Twilio-Signature": signature}) as response:
+                return await response.text()
+        except aiohttp.ClientError:
+            return ""
+
+    async def _status(self, call: FakeCall, status: str, **extra: str) -> None:
+        call.status = status
+        form = {
+            "CallSid": call.sid, "AccountSid": self.account_sid, "From": call.from_, "To": call.to,
+            "CallStatus": status, "Direction": "outbound-api", "ApiVersion": "2010-04-01", **extra,
+        }
+        await self._post(call.params.get("StatusCallback", [None])[0], form)
+
+    async def _play(self, call: FakeCall, scenario: str) -> None:
+        try:
+            await self._status(call, "initiated")
+            await self._status(call, "ringing")
+            await asyncio.sleep(self.ring_secs)
+            if scenario in (NO_ANSWER, BUSY, FAIL):
+                await self._status(call, scenario)
+                return
+            answer = {"CallSid": call.sid, "AccountSid": self.account_sid, "From": call.from_, "To": call.to,
+                      "CallStatus": "in-progress", "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
+            await self._post(call.params["Url"][0], answer)
+            await self._status(call, "in-progress")
+            if scenario == MACHINE and call.params.get("AsyncAmdStatusCallback"):
+                await self._post(
+                    call.params["AsyncAmdStatusCallback"][0],
+                    {"CallSid": call.sid, "AccountSid": self.account_sid, "AnsweredBy": "machine_end_beep",
+                     "MachineDetectionDuration": "3500"},
+                )
+            started = time.monotonic()
+            while call.status != "completed" and time.monotonic() - started < self.talk_secs:
+                await asyncio.sleep(0.01)
+            await self._status(call, "completed", CallDuration=str(max(1, round(time.monotonic() - started))))
+        finally:
+            call.ended = time.time()
+            self._active[call.to] -= 1

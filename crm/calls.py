@@ -125,7 +125,8 @@ class CallStore:
     ) -> None:
         """Close the call: end time, duration, why it ended and its latency summary.
 
-        Idempotent: a call already ended keeps its first end time and reason.
+        Idempotent: a call already ended keeps its first end time and reason (a generic
+        provider reason such as ``provider-completed`` gives way to the session's).
         """
         now = utcnow()
         async with self._db.session() as session:
@@ -137,6 +138,9 @@ class CallStore:
                 call.end_reason = end_reason
                 if call.started_at:
                     call.duration_seconds = round((now - call.started_at).total_seconds(), 3)
+            elif (call.end_reason or "").startswith("provider-"):
+                # The provider's "completed" may land first; the session knows why it ended.
+                call.end_reason = end_reason
             if latency is not None:
                 call.latency = latency
             if call.status not in FINAL_STATUSES:

@@ -143,7 +143,12 @@ class CallSimulator:
             body = await response.text()
             if response.status != 200:
                 raise SimulatorError(f"/twilio/voice answered {response.status}: {body[:200]}")
-        stream_url, custom = self._parse_twiml(body)
+        await self.connect(body)
+
+    async def connect(self, twiml: str) -> None:
+        """Open the media stream the TwiML names (for a call whose webhook was already answered)."""
+        self._http = self._http or aiohttp.ClientSession()
+        stream_url, custom = self._parse_twiml(twiml)
         self.call_id = custom.get("callId")
         self._ws = await self._http.ws_connect(self._reachable(stream_url), max_msg_size=0)
         await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})

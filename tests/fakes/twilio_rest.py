@@ -17,6 +17,7 @@ import base64
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,8 @@ class FakeTwilio:
         auth_token: Checks requests and signs callbacks.
         ring_secs: Seconds between ringing and the outcome.
         talk_secs: How long an answered call lasts unless hung up earlier.
+        on_answer: When set, an answered call's TwiML is handed to it (e.g. to stream
+            media with a call simulator) and the call completes when it returns.
     """
 
     account_sid: str = "AC" + "1" * 32
@@ -58,6 +61,8 @@ class FakeTwilio:
     ring_secs: float = 0.05
     talk_secs: float = 0.2
     scenarios: dict[str, str] = field(default_factory=dict)
+    on_answer: Callable[[FakeCall, str], Awaitable[None]] | None = None
+    amd_delay_secs: float = 1.5
     calls: list[FakeCall] = field(default_factory=list)
     url: str = ""
     max_active: int = 0
@@ -188,18 +193,29 @@ class FakeTwilio:
                 return
             answer = {"CallSid": call.sid, "AccountSid": self.account_sid, "From": call.from_, "To": call.to,
                       "CallStatus": "in-progress", "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
-            await self._post(call.params["Url"][0], answer)
+            twiml = await self._post(call.params["Url"][0], answer)
             await self._status(call, "in-progress")
+            amd = None
             if scenario == MACHINE and call.params.get("AsyncAmdStatusCallback"):
-                await self._post(
-                    call.params["AsyncAmdStatusCallback"][0],
-                    {"CallSid": call.sid, "AccountSid": self.account_sid, "AnsweredBy": "machine_end_beep",
-                     "MachineDetectionDuration": "3500"},
-                )
+                amd = asyncio.create_task(self._machine_detected(call))
             started = time.monotonic()
-            while call.status != "completed" and time.monotonic() - started < self.talk_secs:
+            if self.on_answer is not None:
+                await self.on_answer(call, twiml)
+            if amd is not None:
+                await amd
+            while self.on_answer is None and call.status != "completed" and time.monotonic() - started < self.talk_secs:
                 await asyncio.sleep(0.01)
             await self._status(call, "completed", CallDuration=str(max(1, round(time.monotonic() - started))))
         finally:
             call.ended = time.time()
             self._active[call.to] -= 1
+
+    async def _machine_detected(self, call: FakeCall) -> None:
+        """DetectMessageEnd reports after the greeting and beep: later when media is streamed."""
+        if self.on_answer is not None:
+            await asyncio.sleep(self.amd_delay_secs)
+        await self._post(
+            call.params["AsyncAmdStatusCallback"][0],
+            {"CallSid": call.sid, "AccountSid": self.account_sid, "AnsweredBy": "machine_end_beep",
+             "MachineDetectionDuration": "3500"},
+        )

@@ -54,9 +54,14 @@ class Rig:
     server_url: str
     outbound: TwilioOutbound
     dialers: list[Dialer] = field(default_factory=list)
+    engines: list[Database] = field(default_factory=list)
 
-    def dialer(self, name: str = "dialer-a") -> Dialer:
-        dialer = Dialer(self.db, {"twilio": self.outbound}, default_from="+15555550000", clock=self.clock, instance=name)
+    def dialer(self, name: str = "dialer-a", *, own_engine: bool = False) -> Dialer:
+        """A dialer instance; ``own_engine`` gives it its own connection pool, like another server."""
+        db = Database(self.db.url) if own_engine else self.db
+        if own_engine:
+            self.engines.append(db)
+        dialer = Dialer(db, {"twilio": self.outbound}, default_from="+15555550000", clock=self.clock, instance=name)
         self.dialers.append(dialer)
         return dialer
 
@@ -114,9 +119,12 @@ async def rig(database: Database) -> AsyncIterator[Rig]:
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()
     outbound = TwilioOutbound(twilio.account_sid, twilio.auth_token, url, api_base_url=twilio.url)
+    rig = Rig(db=database, twilio=twilio, clock=clock, server_url=url, outbound=outbound)
     try:
-        yield Rig(db=database, twilio=twilio, clock=clock, server_url=url, outbound=outbound)
+        yield rig
     finally:
+        for engine in rig.engines:
+            await engine.close()
         await twilio.stop()
         await outbound.close()
         await server.close()

@@ -124,7 +124,7 @@ async def test_two_dialers_never_dial_the_same_contact_twice(rig: Rig):
     for i in range(150):
         await rig.lead(f"+1646555{2000 + i:04d}", timezone="America/New_York")
     await rig.campaign(window=WINDOW, limits={"maxConcurrent": 40, "maxAttempts": 1})
-    first, second = rig.dialer("dialer-a"), rig.dialer("dialer-b")
+    first, second = rig.dialer("dialer-a", own_engine=True), rig.dialer("dialer-b", own_engine=True)
 
     async def run(dialer):
         for _ in range(40):

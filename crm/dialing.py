@@ -55,18 +55,20 @@ async def capacity(session: AsyncSession, campaign: Campaign, now: datetime) -> 
     ) or 0
     room = limits.max_concurrent - in_flight
     if limits.max_calls_per_day is not None:
-        started_today = await session.scalar(
-            select(func.count()).where(
-                CampaignContact.campaign_id == campaign.id,
-                CampaignContact.last_attempt_at >= _day_start(now, campaign.timezone),
-            )
-        ) or 0
-        attempts_today = await session.scalar(
+        # Calls opened today, plus claimed contacts whose call row is not opened yet.
+        calls_today = await session.scalar(
             select(func.count()).where(
                 Call.campaign_id == campaign.id, Call.created_at >= _day_start(now, campaign.timezone)
             )
         ) or 0
-        room = min(room, limits.max_calls_per_day - max(started_today, attempts_today))
+        about_to_dial = await session.scalar(
+            select(func.count()).where(
+                CampaignContact.campaign_id == campaign.id,
+                CampaignContact.status == "calling",
+                CampaignContact.last_call_id.is_(None),
+            )
+        ) or 0
+        room = min(room, limits.max_calls_per_day - calls_today - about_to_dial)
     return max(0, room)
 
 
@@ -100,6 +102,7 @@ async def claim_due(db: Database, campaign_id: str, holder: str, now: datetime) 
             zones = tuple(contact.zones or ())
             if len(claimed) < room and window.is_open(now, zones):
                 contact.status, contact.claimed_by, contact.claimed_at = "calling", holder, now
+                contact.last_call_id = None  # set when this attempt's call row is opened
                 contact.attempts += 1
                 contact.last_attempt_at = now
                 claimed.append(

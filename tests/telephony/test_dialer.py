@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -178,3 +179,44 @@ async def test_callbacks_and_new_leads_feed_the_dialer(rig: Rig):
     async with rig.db.session() as session:
         assert (await session.scalar(select(Task.status))) == "done"
         assert await session.scalar(select(func.count()).select_from(Call)) == 2
+
+
+async def test_a_few_hundred_leads_in_mixed_zones_hold_every_rule(rig: Rig):
+    """Two dialers, 240 leads over 8 zones (some inferred from the number), DNC, no-answers, DST."""
+    zones = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+             "Europe/Madrid", "Europe/London", "Asia/Tokyo", "Australia/Sydney"]
+    leads = []
+    async with rig.db.session() as session:
+        for i in range(240):
+            phone = f"+1917555{3000 + i:04d}"
+            lead = Lead(phone=phone, source="test", timezone=zones[i % 8] if i % 10 else None,
+                        do_not_call=(i % 37 == 0), score=i % 100)
+            session.add(lead)
+            leads.append(lead)
+            if i % 11 == 0:
+                rig.twilio.scenarios[phone] = NO_ANSWER
+    await rig.campaign(window=WINDOW, limits={"maxAttempts": 2, "maxConcurrent": 20, "maxCallsPerDay": 150,
+                                              "retryMinutes": {"no-answer": 180}}, timezone="America/New_York")
+    first, second = rig.dialer("a", own_engine=True), rig.dialer("b", own_engine=True)
+    rig.clock.now = datetime(2026, 10, 30, 0, 0, tzinfo=UTC)  # across the US DST change
+    while rig.clock.now < datetime(2026, 11, 4, tzinfo=UTC):
+        await asyncio.gather(first.tick(), second.tick())
+        await rig.twilio.idle()
+        rig.clock.advance(minutes=60)
+    window = CallingWindow(start=time(9, 0), end=time(17, 0))
+    by_phone = await contacts(rig)
+    placed = await calls(rig)
+    dnc = {lead.phone for lead in leads if lead.do_not_call}
+    assert dnc and not dnc & {c.to_number for c in placed}, "DNC leads are never dialled"
+    for call in placed:
+        assert window.is_open(call.created_at, tuple(by_phone[call.to_number].zones)), call.to_number
+    assert not rig.twilio.overlapping_numbers, "nobody is called twice at once"
+    assert max(rig.twilio.dialled(p) for p in by_phone) <= 2, "max attempts"
+    per_day: dict = {}
+    for call in placed:
+        day = call.created_at.astimezone(ZoneInfo("America/New_York")).date()
+        per_day[day] = per_day.get(day, 0) + 1
+    assert max(per_day.values()) <= 150, per_day
+    settled = [c for c in by_phone.values() if c.status in ("completed", "failed")]
+    assert len(settled) == len(by_phone) == 240 - len(dnc), "everyone reachable was worked through"
+    assert first.placed and second.placed

@@ -18,29 +18,17 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.assistants import AssistantBook  # noqa: E402
-from agent.llm import LLMEndpoint  # noqa: E402
-from crm.calls import CallStore  # noqa: E402
 from crm.campaign_spec import CampaignSpec  # noqa: E402
 from crm.campaigns import apply_spec  # noqa: E402
 from crm.db import Database  # noqa: E402
-from crm.dial_outcomes import call_finished  # noqa: E402
-from crm.dialing import FINAL_CALL_STATUSES  # noqa: E402
-from crm.leads import LeadStore  # noqa: E402
 from crm.models import Campaign, Lead, utcnow  # noqa: E402
 from telephony.dialer import Dialer  # noqa: E402
 from telephony.outbound import TwilioOutbound  # noqa: E402
-from telephony.services import CallServices, TwilioConfig  # noqa: E402
-from telephony.twilio import routes as twilio_routes  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
 from tests.fakes.twilio_rest import FakeTwilio  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.telephony.rig import serve_twilio_routes  # noqa: E402
 
 
 async def fresh_database(postgres: str | None, folder: Path) -> tuple[str, str | None]:
@@ -68,24 +56,7 @@ async def run(url: str, contacts: int, instances: int) -> tuple[float, int, int,
         }))
         session.add(campaign)
     twilio = await FakeTwilio(ring_secs=0.0, talk_secs=0.0).start()
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
-    services = CallServices(
-        speech=None, llm=LLMEndpoint(), assistants=AssistantBook.load(ROOT / "assistants"),
-        calls=CallStore(db), leads=LeadStore(db), signing_secret="bench",
-        twilio=TwilioConfig(twilio.account_sid, twilio.auth_token, public, f"ws://127.0.0.1:{port}/twilio/stream"),
-    )
-
-    async def settle(call) -> None:
-        if call.campaign_id and call.status in FINAL_CALL_STATUSES:
-            await call_finished(db, call.id, utcnow())
-
-    services.on_call_status.append(settle)
-    app = web.Application()
-    app[twilio_routes.SERVICES] = services
-    app.add_routes(twilio_routes.routes)
-    server = TestServer(app, host="127.0.0.1", port=port)
-    await server.start_server()
+    server, public = await serve_twilio_routes(db, twilio, utcnow)
     engines = [Database(url) for _ in range(instances)]
     outbound = TwilioOutbound(twilio.account_sid, twilio.auth_token, public, api_base_url=twilio.url)
     dialers = [Dialer(e, {"twilio": outbound}, default_from="+15555550000", instance=f"bench-{i}")

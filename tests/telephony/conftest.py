@@ -1,123 +1,22 @@
-"""A dialing rig: our real Twilio routes on a real port, a fake Twilio REST API, a controllable clock."""
+"""Fixtures for telephony tests: the dialing rig."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from agent.assistants import AssistantBook
-from agent.llm import LLMEndpoint
-from crm.calls import CallStore
-from crm.campaign_spec import CampaignSpec
-from crm.campaigns import apply_spec
 from crm.db import Database
-from crm.dial_outcomes import call_finished
-from crm.dialing import FINAL_CALL_STATUSES
-from crm.leads import LeadStore
-from crm.models import Call, Campaign, Lead
-from telephony.dialer import Dialer
 from telephony.outbound import TwilioOutbound
-from telephony.services import CallServices, TwilioConfig
-from telephony.twilio import routes as twilio_routes
-from tests.conftest import free_port
 from tests.fakes.twilio_rest import FakeTwilio
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Clock:
-    """The time the dialer sees; tests move it."""
-
-    now: datetime = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # a Tuesday
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@dataclass
-class Rig:
-    """Everything a dialer test needs."""
-
-    db: Database
-    twilio: FakeTwilio
-    clock: Clock
-    server_url: str
-    outbound: TwilioOutbound
-    dialers: list[Dialer] = field(default_factory=list)
-    engines: list[Database] = field(default_factory=list)
-
-    def dialer(self, name: str = "dialer-a", *, own_engine: bool = False) -> Dialer:
-        """A dialer instance; ``own_engine`` gives it its own connection pool, like another server."""
-        db = Database(self.db.url) if own_engine else self.db
-        if own_engine:
-            self.engines.append(db)
-        dialer = Dialer(db, {"twilio": self.outbound}, default_from="+15555550000", clock=self.clock, instance=name)
-        self.dialers.append(dialer)
-        return dialer
-
-    async def campaign(self, **spec) -> Campaign:
-        spec.setdefault("audience", {})
-        campaign = Campaign(status=spec.pop("status", "active"), started_at=self.clock.now)
-        apply_spec(campaign, CampaignSpec.model_validate({"name": "test", "assistant": "default", **spec}))
-        async with self.db.session() as session:
-            session.add(campaign)
-        return campaign
-
-    async def lead(self, phone: str, **fields) -> Lead:
-        lead = await LeadStore(self.db).get_or_create(phone, source="test")
-        if fields:
-            async with self.db.session() as session:
-                row = await session.get(Lead, lead.id)
-                for key, value in fields.items():
-                    setattr(row, key, value)
-            lead = row
-        return lead
-
-    async def tick(self, dialer: Dialer | None = None) -> int:
-        """One dialer tick, then wait for the fake to finish calling back."""
-        placed = await (dialer or self.dialers[0]).tick()
-        await self.twilio.idle()
-        return placed
+from tests.telephony.rig import Clock, Rig, serve_twilio_routes
 
 
 @pytest.fixture
 async def rig(database: Database) -> AsyncIterator[Rig]:
     twilio = await FakeTwilio().start()
     clock = Clock()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    services = CallServices(
-        speech=None,  # answered calls are not streamed in these tests
-        llm=LLMEndpoint(),
-        assistants=AssistantBook.load(ROOT / "assistants"),
-        calls=CallStore(database),
-        leads=LeadStore(database),
-        twilio=TwilioConfig(
-            account_sid=twilio.account_sid, auth_token=twilio.auth_token, public_url=url, stream_url=f"ws://127.0.0.1:{port}/twilio/stream"
-        ),
-        signing_secret="test-secret",
-    )
-
-    async def settle(call: Call) -> None:
-        if call.campaign_id and call.status in FINAL_CALL_STATUSES:
-            await call_finished(database, call.id, clock())
-
-    services.on_call_status.append(settle)
-    app = web.Application()
-    app[twilio_routes.SERVICES] = services
-    app.add_routes(twilio_routes.routes)
-    server = TestServer(app, host="127.0.0.1", port=port)
-    await server.start_server()
+    server, url = await serve_twilio_routes(database, twilio, clock)
     outbound = TwilioOutbound(twilio.account_sid, twilio.auth_token, url, api_base_url=twilio.url)
     rig = Rig(db=database, twilio=twilio, clock=clock, server_url=url, outbound=outbound)
     try:

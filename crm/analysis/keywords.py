@@ -66,7 +66,8 @@ STOPWORDS = frozenset(
     "estar esta este esto estos estas eso ese esa yo tu usted el ella nosotros ellos me te se nos le "
     "les mi su sus lo ya muy mas hola gracias bueno pues entonces tambien porque cuando donde quiero "
     "tengo tiene hay puede puedo much many would could also really sure right well some more your "
-    "it's tell does need cuanto cuesta necesito".split()
+    "it's tell does need sounds great good fine right maybe something anything cuanto cuesta necesito "
+    "seria gustaria".split()
 )
 EN_MARKERS = frozenset("the and you is are what how i it to have do".split())
 ES_MARKERS = frozenset("el la que de y es los por para quiero tengo usted como".split())

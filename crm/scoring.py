@@ -170,6 +170,8 @@ def _adjust(explanation: dict[str, Any], running: float, reason: str, points: fl
     if not points:
         return running
     moved = max(0.0, min(100.0, running + points)) - running
+    if not moved:  # capped: the score is already at 0 or 100
+        return running
     adjustments = explanation["adjustments"]
     adjustments[reason] = round(adjustments.get(reason, 0) + moved, 1)
     return running + moved

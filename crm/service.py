@@ -31,6 +31,7 @@ class CrmSettings:
         webhooks: Outgoing webhook settings.
         llm: The analysis LLM; None for the deterministic fallback only.
         competitors: Competitor names the fallback looks for.
+        default_region: Country assumed for phone numbers without a +prefix (API, CSV).
         retention_days: Purge transcripts and recordings older than this (0: keep).
         analysis_interval: Seconds between sweeps for due analyses.
         webhook_interval: Seconds between sweeps for due webhooks.
@@ -45,6 +46,7 @@ class CrmSettings:
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     llm: LLMSettings | None = None
     competitors: tuple[str, ...] = ()
+    default_region: str = "US"
     retention_days: int = 0
     analysis_interval: float = 5.0
     webhook_interval: float = 2.0

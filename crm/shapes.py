@@ -61,6 +61,8 @@ def call_analysis(call: Call) -> dict[str, Any]:
     """A call's full analysis: everything the post-call job stored, with the score explained."""
     details = dict(call.analysis or {})
     score = details.pop("score", None)
+    if isinstance(details.get("signals"), dict):
+        details["signals"] = {_camel(k): v for k, v in details["signals"].items()}
     return {
         "status": call.analysis_status,
         "analyzedAt": iso(call.analyzed_at),

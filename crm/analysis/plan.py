@@ -52,12 +52,10 @@ class AnalysisPlan:
         ``successEvaluationPlan.rubric``) and the older flat one (``summaryPrompt``,
         ``structuredDataSchema``, ``successEvaluationPrompt``), camelCase or snake_case.
         """
-        if data is None:
-            return cls()
-        if hasattr(data, "model_dump"):
-            data = data.model_dump(by_alias=True, exclude_none=True)
         if isinstance(data, AnalysisPlan):
             return data
+        if hasattr(data, "model_dump"):
+            data = data.model_dump(by_alias=True, exclude_none=True)
         if not isinstance(data, Mapping):
             return cls()
         summary = _section(data, "summaryPlan")
@@ -72,6 +70,30 @@ class AnalysisPlan:
             success_evaluation_rubric=_text(_get(success, "rubric") or _get(data, "successEvaluationRubric")),
             success_evaluation_enabled=_enabled(success),
         )
+
+
+FLAT_KEYS = ("summaryPrompt", "structuredDataPrompt", "structuredDataSchema", "successEvaluationPrompt",
+             "successEvaluationRubric")
+
+
+def plan_of(assistant: Any) -> Any:
+    """An assistant's analysis plan, read from any assistant object without importing its class.
+
+    Looks for a typed ``analysis_plan`` attribute, else ``analysisPlan`` among the file's
+    extra fields, plus the older flat fields (``summaryPrompt``...) at the top level.
+    """
+    if assistant is None:
+        return None
+    extra = getattr(assistant, "model_extra", None) or {}
+    plan = getattr(assistant, "analysis_plan", None)
+    if plan is None:
+        plan = extra.get("analysisPlan")
+    if hasattr(plan, "model_dump"):
+        plan = plan.model_dump(by_alias=True, exclude_none=True)
+    flat = {key: extra[key] for key in FLAT_KEYS if key in extra}
+    if not flat:
+        return plan
+    return {**flat, **(plan if isinstance(plan, Mapping) else {})}
 
 
 def fill_placeholders(text: str, values: Mapping[str, str]) -> str:

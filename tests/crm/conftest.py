@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
+from crm import api
 from crm.calls import CallStore, NewCall, NewUtterance
 from crm.db import Database
 from crm.leads import LeadStore
 from crm.models import Call
+from crm.service import CrmService, CrmSettings
+from crm.webhooks.outbox import WebhookSettings
 
 T0 = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
@@ -62,3 +68,24 @@ async def record_call(
 @pytest.fixture
 def call_lines() -> list[tuple[str, str]]:
     return list(SALES_CALL)
+
+
+KEY = "secret-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def client(database: Database):
+    """The admin API over a real HTTP server on the test database, with the shipped rules."""
+    crm = CrmService(database, CrmSettings(rules_dir=ROOT / "rules", webhooks=WebhookSettings(secret="s"),
+                                           default_region="ES"))
+    app = web.Application(middlewares=[api.require_api_key])
+    app[api.STORE] = CallStore(database)
+    app[api.API_KEY] = KEY
+    app[api.CRM] = crm
+    app.add_routes(api.routes)
+    async with TestClient(TestServer(app)) as http:
+        http.crm = crm
+        http.db = database
+        yield http

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.analysis.result import OUTCOMES
@@ -73,12 +73,13 @@ async def summary(session: AsyncSession, *, now: datetime, zone: ZoneInfo, start
 
 
 async def _scores(session: AsyncSession, scoring: ScoringConfig) -> dict[str, Any]:
-    bands = dict((await session.execute(select(Lead.band, func.count()).group_by(Lead.band))).all())
-    buckets = dict((await session.execute(
-        select(func.min(Lead.score / 10, 9), func.count()).group_by(func.min(Lead.score / 10, 9))
-        if session.bind.dialect.name == "sqlite" else
-        select(func.least(Lead.score / 10, 9), func.count()).group_by(func.least(Lead.score / 10, 9))
-    )).all())
+    # By score under the current bands (a stored band may predate a change of scoring file).
+    # Grouped by label: PostgreSQL does not match repeated expressions with bound parameters.
+    band = case(*((Lead.score.between(b.min, b.max), b.name) for b in scoring.bands), else_=None).label("band")
+    bands = dict((await session.execute(select(band, func.count()).group_by(band))).all())
+    smaller = func.min if session.bind.dialect.name == "sqlite" else func.least
+    bucket = smaller(Lead.score // 10, 9).label("bucket")
+    buckets = dict((await session.execute(select(bucket, func.count()).group_by(bucket))).all())
     return {
         "bands": [{"band": b.name, "label": b.label, "min": b.min, "max": b.max, "leads": bands.get(b.name, 0)}
                   for b in scoring.bands],
@@ -89,7 +90,7 @@ async def _scores(session: AsyncSession, scoring: ScoringConfig) -> dict[str, An
 async def _by_hour(session: AsyncSession, zone: ZoneInfo, in_range: tuple, assistant: str | None,
                    campaign: str | None) -> list[dict[str, int]]:
     """Calls per local hour of the day; hours are bucketed in UTC, then moved into ``zone`` one by one."""
-    bucket = _hour_bucket(session.bind.dialect.name)
+    bucket = _hour_bucket(session.bind.dialect.name).label("hour")
     rows = (await session.execute(_scoped(select(bucket, func.count()).where(*in_range).group_by(bucket),
                                           assistant, campaign))).all()
     hours = [0] * 24

@@ -6,10 +6,11 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from crm.calls import CallStore
@@ -64,9 +65,17 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
 
 
 class ApiModel(BaseModel):
-    """Base of API bodies and queries: camelCase or snake_case keys, unknown keys refused."""
+    """Base of API bodies and queries: camelCase or snake_case keys, unknown keys refused, times in UTC."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    @model_validator(mode="after")
+    def _utc(self):
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                setattr(self, name, value.astimezone(UTC))
+        return self
 
 
 class Page(ApiModel):

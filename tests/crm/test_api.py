@@ -8,21 +8,27 @@ from urllib.parse import quote
 import pytest
 from aiohttp.test_utils import TestClient
 
+from sqlalchemy import func, select
+
 from crm.calls import CallStore, NewCall
-from crm.models import Call
+from crm.models import AuditLog, Call
 from tests.crm.conftest import AUTH, SALES_CALL, T0, record_call
 
 SPANISH = [("assistant", "Hola, ¿en qué le puedo ayudar?"), ("user", "Quería saber el precio del plan de fibra óptica")]
 REFUSAL = [("assistant", "Hello, this is Fibra Max."), ("user", "No thanks, I already have a provider.")]
 
 
-@pytest.mark.parametrize("path", ["/api/calls", "/api/leads", "/api/analytics/summary", "/api/leads.csv"])
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "secret-key"}])
-async def test_api_needs_the_bearer_key(client: TestClient, path: str, headers: dict):
-    response = await client.get(path, headers=headers)
-    assert response.status == 401
-    assert (await response.json())["error"] == "unauthorized"
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+async def test_api_needs_the_bearer_key(client: TestClient, headers: dict):
+    for method, path in (("GET", "/api/calls"), ("GET", "/api/leads"), ("GET", "/api/analytics/summary"),
+                         ("GET", "/api/leads.csv"), ("POST", "/api/leads"), ("POST", "/api/leads/import"),
+                         ("POST", "/api/leads/x/erase"), ("PATCH", "/api/tasks/x")):
+        response = await client.request(method, path, headers=headers, json={})
+        assert response.status == 401, path
+        assert (await response.json())["error"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    async with client.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditLog)) == 0
 
 
 async def test_openapi_document_lists_every_route(client: TestClient):
@@ -131,3 +137,31 @@ async def test_list_pages_newest_first(client: TestClient):
     assert body["total"] == 5 and [c["providerCallId"] for c in body["data"]] == ["CA-page-4", "CA-page-3"]
     body = await (await client.get("/api/calls?limit=2&offset=4", headers=AUTH)).json()
     assert [c["providerCallId"] for c in body["data"]] == ["CA-page-0"]
+
+
+async def test_analytics_summary(client: TestClient):
+    ids = await make_calls(client)
+    missed = await record_call(client.db, [], sid="CA-4", answered=False, status="no-answer", phone="+14155550144")
+    await client.crm.queue.process_due()
+    async with client.db.session() as session:
+        for call_id, hour in ((ids["sales"], 9), (ids["spanish"], 9), (missed.id, 17)):
+            row = await session.get(Call, call_id)
+            row.created_at = T0.replace(hour=hour)  # UTC; 10:00 and 18:00 in Madrid
+        (await session.get(Call, ids["spanish"])).outcome = "converted"
+    start, end = quote((T0 - timedelta(days=30)).isoformat()), quote((T0 + timedelta(days=1)).isoformat())
+    response = await client.get(f"/api/analytics/summary?from={start}&to={end}&tz=Europe/Madrid", headers=AUTH)
+    assert response.status == 200
+    body = await response.json()
+    assert body["calls"]["inRange"] == 4 and set(body["calls"]) == {"today", "week", "month", "inRange"}
+    assert body["answered"] == 3 and body["answerRate"] == 0.75
+    assert body["averageDurationSeconds"] == pytest.approx((30 + 10 + 10) / 3, abs=0.1)
+    assert body["conversions"] == 1 and body["conversionRate"] == round(1 / 3, 4)
+    assert body["outcomes"] == {"interested": 1, "not_interested": 1, "callback": 0, "converted": 1, "no_answer": 1,
+                                "voicemail": 0, "wrong_number": 0, "transferred": 0}
+    hours = {h["hour"]: h["calls"] for h in body["callsByHour"] if h["calls"]}
+    assert hours[10] == 2 and hours[18] == 1 and sum(hours.values()) == 4
+    bands = {b["band"]: b["leads"] for b in body["scoreDistribution"]["bands"]}
+    assert sum(bands.values()) == 4 and sum(h["leads"] for h in body["scoreDistribution"]["histogram"]) == 4
+    assert -1 <= body["averageSentiment"] <= 1
+    bad = await client.get("/api/analytics/summary?tz=Mars/Base", headers=AUTH)
+    assert bad.status == 400 and (await bad.json())["fields"][0]["field"] == "tz"

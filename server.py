@@ -70,8 +70,9 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(crm_api.routes)
     app.add_routes(twilio_routes.routes)
     app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(_call_services)
     app.cleanup_ctx.append(_crm)
+    app.cleanup_ctx.append(_call_services)
+    app.cleanup_ctx.append(_crm_workers)
     app.on_shutdown.append(_end_live_calls)
     return app
 
@@ -120,6 +121,7 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
             api_base_url=settings.twilio_api_base_url,
         ),
         signing_secret=settings.signing_secret(),
+        after_call=[app[crm_api.CRM].after_call],
     )
     logger.info(f"Assistants: {', '.join(assistants.assistants)} (default: {assistants.default_name})")
     yield
@@ -157,12 +159,17 @@ def crm_settings(settings: Settings) -> CrmSettings:
 
 
 async def _crm(app: web.Application) -> AsyncIterator[None]:
-    services = app[twilio_routes.SERVICES]
-    crm = CrmService(
-        app[DATABASE], crm_settings(app[SETTINGS]), plans=lambda name: plan_of(services.assistants.get(name))
-    )
-    app[crm_api.CRM] = crm
-    services.after_call.append(crm.after_call)
+    # Before the speech models load: a broken rule or scoring file stops the start at once.
+    def plans(assistant: str | None) -> object:
+        return plan_of(app[twilio_routes.SERVICES].assistants.get(assistant))
+
+    app[crm_api.CRM] = CrmService(app[DATABASE], crm_settings(app[SETTINGS]), plans=plans)
+    yield
+
+
+async def _crm_workers(app: web.Application) -> AsyncIterator[None]:
+    # After the assistants load: analyses left pending by a previous run start at once.
+    crm = app[crm_api.CRM]
     await crm.start()
     yield
     await crm.stop()

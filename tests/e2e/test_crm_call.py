@@ -141,3 +141,12 @@ async def test_when_the_llm_fails_the_fallback_analyses_the_call(crm_server: Ser
     assert body["summary"] and body["outcome"] and body["sentimentLabel"] and body["intent"]
     assert analysis["score"]["band"] and analysis["score"]["explanation"]["components"]
     assert body["automationRuns"], "rules run on fallback analyses too"
+
+
+async def test_a_broken_rule_file_stops_the_server_at_start(tmp_path: Path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "typo.json").write_text('{"trigger": "outcome_interested", "actions": [{"type": "add_tag"}]}')
+    with pytest.raises(RuntimeError) as error:
+        await start_server(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", RULES_DIR=str(rules))
+    assert f"{rules / 'typo.json'}: $.actions[0].tag: Field required" in str(error.value)

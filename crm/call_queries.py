@@ -46,9 +46,12 @@ def _matching_lines(dialect: str, terms: list[str]) -> Select:
         return select(Utterance.call_id).where(Utterance.id.in_(rowids))
     simple = literal_column("'simple'::regconfig")  # a literal, so the planner uses the GIN index
     tsquery = " & ".join(terms[:-1] + [f"{terms[-1]}:*"])
-    return select(Utterance.call_id).where(
+    # Materialized: PostgreSQL misjudges how rare a word is and would otherwise walk every call
+    # newest first, computing each transcript's tsvector; the GIN index finds the hits at once.
+    hits = select(Utterance.call_id).where(
         func.to_tsvector(simple, Utterance.text).op("@@")(func.to_tsquery(simple, tsquery))
-    )
+    ).cte("transcript_hits").prefix_with("MATERIALIZED")
+    return select(hits.c.call_id)
 
 
 def filtered(query: Select, filters: CallFilters, dialect: str) -> Select:

@@ -18,7 +18,7 @@ from crm.models import Appointment, Call, Lead, ToolCall, Utterance, utcnow
 from crm.policy import Policy
 from crm.rules.changes import Changes
 from crm.rules.engine import RuleEngine
-from crm.scoring import score_call
+from crm.scoring import Score, score_call
 from crm.webhooks import payloads
 from crm.webhooks.outbox import enqueue
 
@@ -83,23 +83,30 @@ class PostCallJob:
         _store(call, lines, analysis)
         changes = Changes(session, self.policy, lead=lead, call=call, subject=call.id)
         _emit_call_events(changes, analysis)
+        score = None
         if lead is not None:
             _update_lead(lead, call, analysis)
-            if analysis.connected:
-                changes.set_score(score_call(self.policy.scoring, analysis.signals, call.duration_seconds,
-                                             lead_bant(lead), analysis.outcome))
-            booked = await session.scalar(select(func.count()).select_from(Appointment).where(
-                Appointment.call_id == call.id, Appointment.status == "booked"))
-            target = self.policy.stages.advance_target(lead.stage, outcome=analysis.outcome,
-                                                       connected=analysis.connected, booked=bool(booked))
-            if target:
-                await changes.move_stage(target, reason=f"call outcome: {analysis.outcome}", actor="auto-advance")
+        if analysis.connected:  # only a conversation rescores; an unanswered call leaves the score be
+            score = score_call(self.policy.scoring, analysis.signals, call.duration_seconds,
+                               lead_bant(lead) if lead else analysis.bant.known(), analysis.outcome)
+            changes.set_score(score)
+        if lead is not None:
+            await self._advance(session, changes, lead, call, analysis)
         await self.engine.run(changes)
-        _record_score(call, lead, analysis, self.policy)
+        _record_score(call, lead, score, analysis)
         call.analysis_status = "fallback" if analysis.source == "fallback" else "done"
         call.analyzed_at, call.analysis_next_at, call.analysis_error = utcnow(), None, None
         await self._queue_webhooks(session, call, lead, lines)
         return call.analysis_status
+
+    async def _advance(self, session: AsyncSession, changes: Changes, lead: Lead, call: Call,
+                       analysis: CallAnalysis) -> None:
+        booked = await session.scalar(select(func.count()).select_from(Appointment).where(
+            Appointment.call_id == call.id, Appointment.status == "booked"))
+        target = self.policy.stages.advance_target(lead.stage, outcome=analysis.outcome,
+                                                   connected=analysis.connected, booked=bool(booked))
+        if target:
+            await changes.move_stage(target, reason=f"call outcome: {analysis.outcome}", actor="auto-advance")
 
     async def _queue_webhooks(self, session: AsyncSession, call: Call, lead: Lead | None, lines: list[Utterance]) -> None:
         settings = self.policy.webhooks
@@ -148,11 +155,18 @@ def _emit_call_events(changes: Changes, analysis: CallAnalysis) -> None:
         changes.emit(analysis.outcome)
 
 
-def _record_score(call: Call, lead: Lead | None, analysis: CallAnalysis, policy: Policy) -> None:
-    """The score as it stands after this call and its rules, on the call too (for filters and history)."""
+def _record_score(call: Call, lead: Lead | None, score: Score | None, analysis: CallAnalysis) -> None:
+    """The score as it stands after this call and its rules, on the call too (for filters and history).
+
+    Without a lead (an anonymous caller) the call keeps its own conversation score.
+    """
     details = dict(call.analysis or {})
     if lead is not None:
         call.lead_score = lead.score
         details["score"] = {"value": lead.score, "band": lead.band, "explanation": lead.score_explanation,
                             "rescored": analysis.connected}
+    elif score is not None:
+        call.lead_score = score.value
+        details["score"] = {"value": score.value, "band": score.band, "explanation": score.explanation,
+                            "rescored": True}
     call.analysis = details

@@ -178,3 +178,14 @@ async def test_a_failing_job_is_retried_with_backoff_then_marked_failed(database
         row = await session.get(Call, other.id)
     assert (row.analysis_status, row.analysis_attempts) == ("failed", 2) and row.outcome is None
     await crm.stop()
+
+
+async def test_an_anonymous_caller_still_gets_a_call_score(database: Database):
+    call = await record_call(database, SALES_CALL, sid="CA-anon", phone=None)
+    crm = service(database)
+    assert await crm.queue.process_due() == 1
+    async with database.session() as session:
+        row = await session.get(Call, call.id)
+    assert row.lead_id is None and row.outcome == "interested" and row.lead_score == row.analysis["score"]["value"]
+    assert row.analysis["score"]["explanation"]["adjustments"]["bant.budget"] == 5.0
+    await crm.stop()

@@ -27,16 +27,16 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crm import api  # noqa: E402
-from crm.analysis.llm import LLMSettings  # noqa: E402
-from crm.analysis.plan import AnalysisPlan  # noqa: E402
-from crm.analysis.transcript import CallFacts, Transcript  # noqa: E402
-from crm.calls import CallStore  # noqa: E402
-from crm.db import Database  # noqa: E402
-from crm.models import Call, Lead, Utterance  # noqa: E402
-from crm.service import CrmService, CrmSettings  # noqa: E402
-from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
-from voice.latency import percentile  # noqa: E402
+from crm import api
+from crm.analysis.llm import LLMSettings
+from crm.analysis.plan import AnalysisPlan
+from crm.analysis.transcript import CallFacts, Transcript
+from crm.calls import CallStore
+from crm.db import Database
+from crm.models import Call, Lead, Utterance
+from crm.service import CrmService, CrmSettings
+from tests.fakes.openai_server import FakeOpenAI
+from voice.latency import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "bench-key"

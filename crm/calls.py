@@ -153,14 +153,21 @@ class CallStore:
         status: str,
         *,
         duration_seconds: float | None = None,
+        answered_by: str | None = None,
     ) -> Call | None:
-        """Apply a provider status callback; returns the call, or None if unknown."""
+        """Apply a provider status callback; returns the call, or None if unknown.
+
+        ``answered_by`` is answering-machine detection's verdict (Twilio's ``AnsweredBy``:
+        human, machine_start, fax...); a machine makes the call's outcome ``voicemail``.
+        """
         async with self._db.session() as session:
             call = await _by_provider_id(session, provider, provider_call_id)
             if call is None:
                 return None
             if call.status not in FINAL_STATUSES:
                 call.status = status
+            if answered_by:
+                call.answered_by = answered_by[:24]
             if status in FINAL_STATUSES and call.ended_at is None:
                 call.ended_at = utcnow()
                 call.end_reason = call.end_reason or f"provider-{status}"

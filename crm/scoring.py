@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ class ScoringConfig(BaseModel):
             raise ValueError("full_marks_at values must be positive")
         bands = sorted(self.bands, key=lambda b: b.min)
         if not bands or bands[0].min != 0 or bands[-1].max != 100 or any(
-            b.min > b.max or nxt.min != b.max + 1 for b, nxt in zip(bands, bands[1:], strict=False)
+            b.min > b.max or nxt.min != b.max + 1 for b, nxt in pairwise(bands)
         ):
             raise ValueError("bands must cover 0..100 without gaps or overlaps (e.g. 0-20, 21-40, ...)")
         if len({b.name for b in bands}) != len(bands):

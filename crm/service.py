@@ -90,7 +90,7 @@ class CrmService:
             worker.start()
         logger.info(
             f"CRM: {len(self.policy.rules.enabled)} automation rule(s), analysis by "
-            f"{'LLM ' + (self.settings.llm.model or '') if self.analyzer.llm else 'the deterministic fallback'}, "
+            f"{'LLM ' + (self.settings.llm.model or 'default') if self.analyzer.llm else 'the deterministic fallback'}, "
             f"{len(self.policy.webhooks.urls)} webhook URL(s)"
         )
 

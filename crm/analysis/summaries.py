@@ -34,7 +34,7 @@ TEXT = {
 
 
 def _duration(seconds: float | None) -> str:
-    total = int(round(seconds or 0))
+    total = round(seconds or 0)
     return f"{total // 60}m{total % 60:02d}s"
 
 
@@ -45,7 +45,7 @@ def _texts(language: str | None) -> dict:
 def fallback_summary(facts: CallFacts, analysis: CallAnalysis) -> str:
     """A few factual sentences about a connected call."""
     t = _texts(analysis.language)
-    direction = t[facts.direction] if facts.direction in t else facts.direction
+    direction = t.get(facts.direction, facts.direction)
     parts = [
         t["call"].format(direction=direction, duration=_duration(facts.duration_seconds),
                          turns=analysis.signals.caller_turns),
@@ -65,7 +65,7 @@ def fallback_summary(facts: CallFacts, analysis: CallAnalysis) -> str:
 def unreached_summary(facts: CallFacts, kind: str, language: str | None) -> str:
     """One sentence for a call nobody talked on: ``no_answer``, ``voicemail`` or ``silent``."""
     t = _texts(language)
-    direction = t[facts.direction] if facts.direction in t else facts.direction
+    direction = t.get(facts.direction, facts.direction)
     return t["unreached"][kind].format(
         direction=direction.lower(), status=facts.status, answered_by=facts.answered_by or "machine"
     )

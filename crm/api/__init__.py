@@ -9,4 +9,4 @@ from crm.api.http import API_KEY, CRM, STORE, ApiError, Routes, require_api_key
 TABLES: list[Routes] = [calls.api, lead_csv.api, privacy.api, leads.api, followups.api, insights.api]
 routes = [route for table in TABLES for route in table.table] + list(openapi.routes(TABLES))
 
-__all__ = ["API_KEY", "CRM", "STORE", "ApiError", "TABLES", "require_api_key", "routes"]
+__all__ = ["API_KEY", "CRM", "STORE", "TABLES", "ApiError", "require_api_key", "routes"]

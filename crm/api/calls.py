@@ -12,7 +12,13 @@ from crm.analysis.result import OUTCOMES
 from crm.api.http import CRM, Page, Routes, not_found, page, query
 from crm.call_queries import CallFilters, find_calls
 from crm.models import AutomationRun, Call, ToolCall, Utterance
-from crm.shapes import automation_run_json, call_analysis, call_summary, tool_call_json, utterance_json
+from crm.shapes import (
+    automation_run_json,
+    call_analysis,
+    call_summary,
+    tool_call_json,
+    utterance_json,
+)
 
 api = Routes("calls")
 

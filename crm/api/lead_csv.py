@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from crm import lead_import
 from crm.api.http import CRM, ApiError, ApiModel, Routes, actor, query
-from crm.api.leads import LeadFilter, SORTS, lead_conditions
+from crm.api.leads import SORTS, LeadFilter, lead_conditions
 from crm.models import Lead
 from crm.shapes import iso
 

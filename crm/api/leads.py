@@ -18,7 +18,14 @@ from crm.lead_fields import LeadFields
 from crm.leads import lead_by_phone
 from crm.models import Appointment, Call, Lead, Note, StageChange, Task
 from crm.phone_numbers import InvalidPhoneNumber, to_e164
-from crm.shapes import appointment_json, call_summary, lead_json, note_json, stage_change_json, task_json
+from crm.shapes import (
+    appointment_json,
+    call_summary,
+    lead_json,
+    note_json,
+    stage_change_json,
+    task_json,
+)
 from crm.stages import StageError
 
 api = Routes("leads")

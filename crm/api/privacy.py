@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from crm.api.http import CRM, Routes, actor, not_found
+from crm.audit import audit
 from crm.models import Lead
 from crm.privacy import erase_lead, export_lead
 
@@ -19,6 +20,7 @@ async def export(request: web.Request) -> web.Response:
         if lead is None:
             raise not_found("lead")
         document = await export_lead(session, lead)
+        audit(session, actor(request), "lead.export", "lead", lead.id)  # who saw the personal data
     return web.json_response(document, headers={"Content-Disposition": f'attachment; filename="lead-{lead.id}.json"'})
 
 

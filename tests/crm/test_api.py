@@ -7,7 +7,6 @@ from urllib.parse import quote
 
 import pytest
 from aiohttp.test_utils import TestClient
-
 from sqlalchemy import func, select
 
 from crm.calls import CallStore, NewCall
@@ -125,7 +124,7 @@ async def test_full_text_search_of_transcripts(client: TestClient):
     for words, expected in SEARCHES:
         found = set(await listed(client, f"q={quote(words)}&limit=10"))
         assert {name for name, call_id in ids.items() if call_id in found} == expected, words
-    assert await listed(client, f"q=fiber&outcome=not_interested") == []
+    assert await listed(client, "q=fiber&outcome=not_interested") == []
 
 
 async def test_list_pages_newest_first(client: TestClient):

@@ -80,7 +80,7 @@ async def test_bad_lead_input_gets_field_errors(client: TestClient):
 async def test_lead_list_filters(client: TestClient):
     for phone, name, score, tags in (("+14155550101", "Ann", 10, ["web"]), ("+14155550102", "Bob", 90, ["vip", "web"]),
                                      ("+14155550103", "Cy", 50, [])):
-        status, lead = await post(client, "/api/leads", {"phone": phone, "name": name, "tags": tags})
+        _, lead = await post(client, "/api/leads", {"phone": phone, "name": name, "tags": tags})
         await patch(client, f"/api/leads/{lead['id']}", {"score": score})
 
     async def names(query: str) -> list[str]:
@@ -178,7 +178,7 @@ async def test_appointments_and_callbacks(client: TestClient):
     status, clash = await post(client, "/api/appointments", slot | {"startsAt": "2026-12-01T10:15:00+01:00"})
     assert status == 409 and clash["error"] == "slot_taken"
     assert (await post(client, "/api/appointments", slot | {"startsAt": "tomorrow"}))[0] == 400
-    status, done = await patch(client, f"/api/appointments/{booked['id']}", {"status": "cancelled"})
+    _, done = await patch(client, f"/api/appointments/{booked['id']}", {"status": "cancelled"})
     assert done["status"] == "cancelled"
     status, callback = await post(client, "/api/tasks", {"kind": "callback", "leadId": lead["id"], "title": "Call back",
                                                          "dueAt": "2026-12-02T09:00:00Z"})

@@ -11,7 +11,16 @@ from sqlalchemy import func, select
 from crm.analysis.llm import LLMSettings
 from crm.calls import CallStore
 from crm.db import Database
-from crm.models import AutomationRun, Call, Lead, StageChange, Task, Utterance, WebhookDelivery, utcnow
+from crm.models import (
+    AutomationRun,
+    Call,
+    Lead,
+    StageChange,
+    Task,
+    Utterance,
+    WebhookDelivery,
+    utcnow,
+)
 from crm.service import CrmService, CrmSettings
 from crm.webhooks.outbox import WebhookSettings
 from tests.crm.conftest import SALES_CALL, record_call
@@ -153,7 +162,6 @@ async def test_a_failing_job_is_retried_with_backoff_then_marked_failed(database
         if failures["left"]:
             failures["left"] -= 1
             raise RuntimeError("assistant store unavailable")
-        return None
 
     call = await record_call(database, SALES_CALL, sid="CA-retry")
     crm = service(database, plans=plans, analysis_retry_base_seconds=0.2, analysis_max_attempts=2)

@@ -41,15 +41,23 @@ def upgrade() -> None:
 # PostgreSQL: a GIN index on to_tsvector('simple', text): no stemming, so English and
 # Spanish transcripts are matched word for word alike.
 SQLITE_FTS = (
-    "CREATE VIRTUAL TABLE utterances_fts USING fts5("
-    "text, content='utterances', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER utterances_fts_ai AFTER INSERT ON utterances BEGIN "
-    "INSERT INTO utterances_fts(rowid, text) VALUES (new.id, new.text); END",
-    "CREATE TRIGGER utterances_fts_ad AFTER DELETE ON utterances BEGIN "
-    "INSERT INTO utterances_fts(utterances_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
-    "CREATE TRIGGER utterances_fts_au AFTER UPDATE OF text ON utterances BEGIN "
-    "INSERT INTO utterances_fts(utterances_fts, rowid, text) VALUES ('delete', old.id, old.text); "
-    "INSERT INTO utterances_fts(rowid, text) VALUES (new.id, new.text); END",
+    (
+        "CREATE VIRTUAL TABLE utterances_fts USING fts5("
+        "text, content='utterances', content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+    ),
+    (
+        "CREATE TRIGGER utterances_fts_ai AFTER INSERT ON utterances BEGIN "
+        "INSERT INTO utterances_fts(rowid, text) VALUES (new.id, new.text); END"
+    ),
+    (
+        "CREATE TRIGGER utterances_fts_ad AFTER DELETE ON utterances BEGIN "
+        "INSERT INTO utterances_fts(utterances_fts, rowid, text) VALUES ('delete', old.id, old.text); END"
+    ),
+    (
+        "CREATE TRIGGER utterances_fts_au AFTER UPDATE OF text ON utterances BEGIN "
+        "INSERT INTO utterances_fts(utterances_fts, rowid, text) VALUES ('delete', old.id, old.text); "
+        "INSERT INTO utterances_fts(rowid, text) VALUES (new.id, new.text); END"
+    ),
     "INSERT INTO utterances_fts(utterances_fts) VALUES ('rebuild')",
 )
 POSTGRES_FTS = "CREATE INDEX ix_utterances_text_fts ON utterances USING gin (to_tsvector('simple', text))"

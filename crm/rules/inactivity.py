@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, select
+from sqlalchemy.exc import IntegrityError
 
 from crm.db import Database
 from crm.models import AutomationRun, Lead, utcnow
@@ -35,13 +36,16 @@ async def sweep_inactivity(db: Database, policy: Policy, *, now: datetime | None
                 ).order_by(last_contact).limit(limit)
             ))
         for lead_id in ids:
-            async with db.session() as session:
-                lead = await session.get(Lead, lead_id)
-                if lead is None:
-                    continue
-                since = (lead.last_contacted_at or lead.created_at).isoformat()
-                changes = Changes(session, policy, lead=lead, call=None, subject=f"inactive:{lead.id}:{since}")
-                changes.emit("inactivity_days", rule=rule.id, days=rule.days, since=since)
-                await engine.run(changes)
+            try:
+                async with db.session() as session:
+                    lead = await session.get(Lead, lead_id)
+                    if lead is None:
+                        continue
+                    since = (lead.last_contacted_at or lead.created_at).isoformat()
+                    changes = Changes(session, policy, lead=lead, call=None, subject=f"inactive:{lead.id}:{since}")
+                    changes.emit("inactivity_days", rule=rule.id, days=rule.days, since=since)
+                    await engine.run(changes)
+            except IntegrityError:  # another instance's sweep ran this rule for this lead first
+                continue
             handled += 1
     return handled

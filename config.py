@@ -76,6 +76,22 @@ class Settings(BaseSettings):
         description="Twilio REST API root (scheme and host); empty means https://api.twilio.com.",
     )
 
+    # CRM: post-call analysis, scoring, stages, automation rules, webhooks, retention
+    rules_dir: Path = ROOT / "rules"
+    scoring_file: Path = ROOT / "scoring" / "default.json"
+    stages_file: Path | None = None
+    analysis_model: str = Field(default="", description="Model for post-call analysis; empty: LLM_MODEL.")
+    analysis_timeout_seconds: float = 30.0
+    competitors: str = Field(default="", description="Comma-separated competitor names the fallback looks for.")
+    default_region: str = Field(default="US", description="Country for phone numbers typed without +prefix.")
+    webhook_urls: str = Field(default="", description="Comma-separated URLs every CRM event is posted to.")
+    webhook_secret: str = Field(default="", description="HMAC key; empty: generated, kept in DATA_DIR/webhook_secret.")
+    webhook_events: str = Field(default="", description="Comma-separated events to send; empty: all.")
+    webhook_max_attempts: int = 8
+    webhook_retry_base_seconds: float = 10.0
+    retention_days: int = Field(default=0, description="Purge transcripts and recordings older than this; 0 keeps all.")
+    crm_sweep_interval_seconds: float = 3600.0
+
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -108,6 +124,10 @@ class Settings(BaseSettings):
             self.api_key, created = self._stored_secret("api_key")
             return self.api_key, created
         return self.api_key, False
+
+    def resolved_webhook_secret(self) -> str:
+        """WEBHOOK_SECRET, else one generated on first start and kept in the data directory."""
+        return self.webhook_secret or self._stored_secret("webhook_secret")[0]
 
     def signing_secret(self) -> str:
         """A server-side secret (kept in the data directory) for tokens we issue ourselves."""

@@ -17,6 +17,8 @@ from agent.llm import LLMEndpoint
 from agent.local_llm import DEMO_MODEL_NOTICE, LocalModel, gguf_path
 from config import Settings
 from crm import api as crm_api
+from crm.analysis.llm import LLMSettings
+from crm.analysis.plan import plan_of
 from crm.calls import CallStore
 from crm import campaigns_api
 from crm.campaign_spec import load_campaign_files
@@ -28,6 +30,8 @@ from crm.models import Call, utcnow
 from crm.leads import LeadStore
 from telephony.dialer import Dialer
 from telephony.outbound import OutboundProvider, TwilioOutbound
+from crm.service import CrmService, CrmSettings
+from crm.webhooks.outbox import WebhookSettings
 from telephony.services import CallServices, TwilioConfig
 from telephony.twilio import routes as twilio_routes
 from voice.engines import SpeechConfig, load_speech_models
@@ -75,8 +79,10 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(twilio_routes.routes)
     app.add_routes(campaigns_api.routes)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_crm)
     app.cleanup_ctx.append(_call_services)
     app.cleanup_ctx.append(_dialer)
+    app.cleanup_ctx.append(_crm_workers)
     app.on_shutdown.append(_end_live_calls)
     return app
 
@@ -126,6 +132,7 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
             api_base_url=settings.twilio_api_base_url,
         ),
         signing_secret=settings.signing_secret(),
+        after_call=[app[crm_api.CRM].after_call],
     )
     logger.info(f"Assistants: {', '.join(assistants.assistants)} (default: {assistants.default_name})")
     yield
@@ -164,6 +171,52 @@ async def _dialer(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(task, return_exceptions=True)
     for provider in providers.values():
         await provider.close()
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def crm_settings(settings: Settings) -> CrmSettings:
+    """The CRM's settings from the server's (rule, scoring and stage files, webhooks, analysis LLM)."""
+    llm = LLMSettings(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        model=settings.analysis_model or settings.llm_model,
+        timeout=settings.analysis_timeout_seconds,
+    ) if settings.llm_base_url else None
+    return CrmSettings(
+        stages_file=settings.stages_file,
+        scoring_file=settings.scoring_file,
+        rules_dir=settings.rules_dir,
+        webhooks=WebhookSettings(
+            urls=_csv(settings.webhook_urls),
+            secret=settings.resolved_webhook_secret(),
+            events=frozenset(_csv(settings.webhook_events)) or None,
+            max_attempts=settings.webhook_max_attempts,
+            retry_base_seconds=settings.webhook_retry_base_seconds,
+        ),
+        llm=llm,
+        competitors=_csv(settings.competitors),
+        default_region=settings.default_region.upper(),
+        retention_days=settings.retention_days,
+        sweep_interval=settings.crm_sweep_interval_seconds,
+    )
+
+
+async def _crm(app: web.Application) -> AsyncIterator[None]:
+    # Before the speech models load: a broken rule or scoring file stops the start at once.
+    def plans(assistant: str | None) -> object:
+        return plan_of(app[twilio_routes.SERVICES].assistants.get(assistant))
+
+    app[crm_api.CRM] = CrmService(app[DATABASE], crm_settings(app[SETTINGS]), plans=plans)
+    yield
+
+
+async def _crm_workers(app: web.Application) -> AsyncIterator[None]:
+    # After the assistants load: analyses left pending by a previous run start at once.
+    crm = app[crm_api.CRM]
+    await crm.start()
+    yield
+    await crm.stop()
 
 
 async def _end_live_calls(app: web.Application) -> None:

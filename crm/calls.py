@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,6 +15,9 @@ from crm.models import Call, ToolCall, Utterance, utcnow
 
 # Provider statuses after which a call can change no more.
 FINAL_STATUSES = frozenset({"completed", "failed", "busy", "no-answer", "canceled"})
+# A provider may report the end of an answered call before our media session finalizes it;
+# its analysis waits this long for the transcript's last lines.
+STATUS_GRACE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ class CallStore:
                 call.latency = latency
             if call.status not in FINAL_STATUSES:
                 call.status = "completed"
+            _queue_analysis(call, now)
 
     async def provider_status(
         self,
@@ -159,7 +163,9 @@ class CallStore:
         """Apply a provider status callback; returns the call, or None if unknown.
 
         ``call_id`` (our id, carried on outbound callback URLs) finds calls whose
-        provider id we have not stored yet.
+        provider id we have not stored yet. ``answered_by`` is answering-machine
+        detection's verdict (Twilio's ``AnsweredBy``: human, machine_start, fax...); a
+        machine makes the call's outcome ``voicemail``.
         """
         async with self._db.session() as session:
             call = await session.get(Call, call_id) if call_id else None
@@ -173,10 +179,11 @@ class CallStore:
             if status == "in-progress" and call.answered_at is None:
                 call.answered_at = now
             if answered_by:
-                call.answered_by = answered_by
+                call.answered_by = answered_by[:24]
             if status in FINAL_STATUSES and call.ended_at is None:
                 call.ended_at = now
                 call.end_reason = call.end_reason or f"provider-{status}"
+                _queue_analysis(call, call.ended_at + (STATUS_GRACE if call.answered_at else timedelta(0)))
             if duration_seconds is not None:
                 call.duration_seconds = duration_seconds
             return call
@@ -189,6 +196,14 @@ class CallStore:
                 select(Call).order_by(Call.created_at.desc(), Call.id).limit(limit).offset(offset)
             )
             return list(rows), total
+
+
+def _queue_analysis(call: Call, due: datetime) -> None:
+    """Queue the post-call job in the same transaction that ends the call (durable across crashes)."""
+    if call.analysis_status is None:
+        call.analysis_status, call.analysis_next_at = "pending", due
+    elif call.analysis_status == "pending" and not call.analysis_attempts:
+        call.analysis_next_at = min(call.analysis_next_at or due, due)
 
 
 async def _by_provider_id(session: AsyncSession, provider: str, provider_call_id: str) -> Call | None:

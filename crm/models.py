@@ -80,6 +80,8 @@ class Lead(Base):
         Index("ix_leads_stage", "stage"),
         Index("ix_leads_score", "score"),
         Index("ix_leads_created_at", "created_at"),
+        Index("ix_leads_band", "band"),
+        Index("ix_leads_last_contacted_at", "last_contacted_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -125,6 +127,8 @@ class Call(Base):
         Index("ix_calls_campaign_id", "campaign_id"),
         Index("ix_calls_lead_id", "lead_id"),
         Index("ix_calls_lead_score", "lead_score"),
+        Index("ix_calls_analysis_due", "analysis_status", "analysis_next_at"),
+        Index("ix_calls_ended_at", "ended_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -157,6 +161,9 @@ class Call(Base):
     cost: Mapped[float | None] = mapped_column(Float)
     # Post-call analysis
     analysis_status: Mapped[str | None] = mapped_column(String(16))  # pending, done, fallback, failed
+    analysis_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    analysis_next_at: Mapped[datetime | None] = mapped_column()  # due time, or the running job's lease
+    analysis_error: Mapped[str | None] = mapped_column(Text)
     analyzed_at: Mapped[datetime | None] = mapped_column()
     summary: Mapped[str | None] = mapped_column(Text)
     sentiment_score: Mapped[float | None] = mapped_column(Float)  # -1..1
@@ -358,6 +365,7 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
+    history: Mapped[list[Any] | None] = mapped_column()  # one entry per attempt: at, status code, error, ms
     delivered_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.analysis.result import OUTCOMES
 from crm.models import Lead, StageChange
 
 DEFAULT_STAGES = ("new", "contacted", "qualified", "appointment", "follow_up", "won", "lost")
+# Where a call's outcome moves its lead (seed 002's auto-advance), when that is forward.
+DEFAULT_ON_OUTCOME = {
+    "interested": "qualified",
+    "transferred": "qualified",
+    "callback": "follow_up",
+    "converted": "won",
+    "not_interested": "lost",
+    "wrong_number": "lost",
+}
 
 
 class StageError(ValueError):
@@ -22,11 +34,25 @@ class Stages:
     """The pipeline's stages in order; ``closed`` ones (won/lost) end the pipeline.
 
     A JSON file ``{"stages": ["new", ...], "closed": ["won", "lost"]}`` replaces the
-    default order.
+    default order; an optional ``"auto_advance": {"contacted": "contacted", "appointment":
+    "appointment", "outcomes": {"interested": "qualified", ...}}`` replaces where calls
+    move leads (a stage of ``null`` turns that move off).
     """
 
     names: tuple[str, ...] = DEFAULT_STAGES
     closed: frozenset[str] = field(default_factory=lambda: frozenset({"won", "lost"}))
+    on_contact: str | None = "contacted"
+    on_appointment: str | None = "appointment"
+    on_outcome: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(DEFAULT_ON_OUTCOME))
+
+    def __post_init__(self) -> None:
+        # Default moves into stages a custom list does not have are dropped, not errors.
+        known = set(self.names)
+        object.__setattr__(self, "on_contact", self.on_contact if self.on_contact in known else None)
+        object.__setattr__(self, "on_appointment", self.on_appointment if self.on_appointment in known else None)
+        object.__setattr__(
+            self, "on_outcome", MappingProxyType({k: v for k, v in self.on_outcome.items() if v in known})
+        )
 
     @classmethod
     def load(cls, path: Path | None) -> Stages:
@@ -45,7 +71,10 @@ class Stages:
             raise StageError(f"{path}: expected {{\"stages\": [...], \"closed\": [...]}}: {e}") from None
         if not names or len(set(names)) != len(names) or not closed <= set(names):
             raise StageError(f"{path}: stages must be unique and include every closed stage")
-        return cls(names=names, closed=closed)
+        advance = data.get("auto_advance")
+        if advance is None:
+            return cls(names=names, closed=closed)
+        return cls(names=names, closed=closed, **_auto_advance(path, advance, names))
 
     def check(self, stage: str) -> str:
         """The stage, if it is one of ours.
@@ -60,6 +89,49 @@ class Stages:
     def position(self, stage: str) -> int:
         """Where a stage sits in the order (unknown stages sort first)."""
         return self.names.index(stage) if stage in self.names else -1
+
+    def advance_target(self, current: str, *, outcome: str | None, connected: bool, booked: bool) -> str | None:
+        """Where a call moves a lead automatically, or None.
+
+        Candidates are the outcome's stage, the appointment stage when one was booked, and
+        the contacted stage when someone talked. A closed target (won/lost) wins; otherwise
+        the furthest. Automatic moves only go forward and never leave a closed stage.
+        """
+        if current in self.closed:
+            return None
+        candidates = [
+            stage
+            for stage, applies in (
+                (self.on_outcome.get(outcome or ""), True),
+                (self.on_appointment, booked),
+                (self.on_contact, connected),
+            )
+            if stage and applies
+        ]
+        closing = [stage for stage in candidates if stage in self.closed]
+        target = closing[0] if closing else max(candidates, key=self.position, default=None)
+        if target is None or target == current:
+            return None
+        if target not in self.closed and self.position(target) <= self.position(current):
+            return None
+        return target
+
+
+def _auto_advance(path: Path, data: object, names: tuple[str, ...]) -> dict[str, object]:
+    if not isinstance(data, dict):
+        raise StageError(f"{path}: $.auto_advance must be an object")
+    outcomes = data.get("outcomes", DEFAULT_ON_OUTCOME)
+    moves = {"on_contact": data.get("contacted", "contacted"), "on_appointment": data.get("appointment", "appointment")}
+    if not isinstance(outcomes, dict):
+        raise StageError(f"{path}: $.auto_advance.outcomes must map outcomes to stages")
+    unknown = set(outcomes) - set(OUTCOMES)
+    if unknown:
+        raise StageError(f"{path}: $.auto_advance.outcomes: unknown outcome(s) {', '.join(sorted(unknown))}; "
+                         f"outcomes are: {', '.join(OUTCOMES)}")
+    for where, stage in [*moves.items(), *((f"outcomes.{k}", v) for k, v in outcomes.items())]:
+        if stage is not None and stage not in names:
+            raise StageError(f"{path}: $.auto_advance.{where}: unknown stage {stage!r}; stages are: {', '.join(names)}")
+    return moves | {"on_outcome": MappingProxyType({k: v for k, v in outcomes.items() if v})}
 
 
 async def move_stage(

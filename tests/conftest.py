@@ -89,11 +89,14 @@ async def fake_llm() -> AsyncIterator[FakeOpenAI]:
 
 @pytest.fixture
 def llm(fake_llm: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    """The fake LLM with an empty script and no recorded requests for this test."""
+    """The fake LLM with empty scripts and no recorded requests for this test."""
     fake_llm.script.clear()
     fake_llm.requests.clear()
+    fake_llm.json_script.clear()
+    fake_llm.json_requests.clear()
     yield fake_llm
     fake_llm.script.clear()
+    fake_llm.json_script.clear()
 
 
 # Real server processes

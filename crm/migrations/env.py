@@ -13,6 +13,14 @@ from crm.models import Base
 
 target_metadata = Base.metadata
 
+# Full-text search objects made by hand in migrations (SQLite FTS5 tables, a PostgreSQL
+# expression index) are not in the models; autogenerate must not try to drop them.
+HAND_MADE = ("utterances_fts", "ix_utterances_text_fts")
+
+
+def _include_name(name, type_, parent_names) -> bool:
+    return not (name or "").startswith(HAND_MADE)
+
 
 def _run(connection) -> None:
     context.configure(
@@ -20,6 +28,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -80,3 +80,10 @@ async def test_list_pages_newest_first(database: Database):
     assert total == 5 and [c.provider_call_id for c in page] == ["CA-page-4", "CA-page-3"]
     page, _ = await store.list(limit=2, offset=4)
     assert [c.provider_call_id for c in page] == ["CA-page-0"]
+
+
+async def test_machine_answers_are_kept_for_the_voicemail_outcome(database: Database):
+    store = CallStore(database)
+    await store.open(NewCall(provider="twilio", provider_call_id="CA5", direction="outbound"))
+    call = await store.provider_status("twilio", "CA5", "completed", answered_by="machine_end_beep")
+    assert call.answered_by == "machine_end_beep" and call.analysis_status == "pending"

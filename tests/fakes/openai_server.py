@@ -1,4 +1,8 @@
-"""A scripted OpenAI-compatible chat-completions server (streaming SSE), on 127.0.0.1."""
+"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1.
+
+Streaming requests (the call's LLM) are answered from ``script`` as SSE; non-streaming
+ones (post-call analysis, JSON mode) from ``json_script``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,16 @@ from typing import Any
 from aiohttp import web
 
 DEFAULT_REPLY = "Sure, I can help with that. What day works best for you?"
+DEFAULT_ANALYSIS = {
+    "summary": "The caller asked for help and the assistant answered.",
+    "sentiment_score": 0.1,
+    "intent": "information",
+    "outcome": "interested",
+    "objections": [],
+    "competitors": [],
+    "keywords": [],
+    "bant": {"budget": None, "authority": None, "need": None, "timeline": None},
+}
 
 
 @dataclass
@@ -30,15 +44,36 @@ class Reply:
 
 
 @dataclass
-class FakeOpenAI:
-    """Answers POST /v1/chat/completions from a script, in OpenAI's streaming wire format.
+class JsonReply:
+    """One scripted non-streaming answer (post-call analysis).
 
-    Replies are taken from ``script`` in order; when it is empty, ``DEFAULT_REPLY``.
-    Every request body is kept in ``requests``.
+    Parameters:
+        body: A dict sent as the message content in JSON, or a raw string (e.g. broken JSON).
+        match: Only for a request whose messages contain this text (e.g. a call id).
+        status: An HTTP error status to answer instead (e.g. 500).
+        delay: Seconds before answering (a slow model, a timeout).
+    """
+
+    body: dict[str, Any] | str = field(default_factory=lambda: dict(DEFAULT_ANALYSIS))
+    match: str | None = None
+    status: int = 200
+    delay: float = 0.0
+
+
+@dataclass
+class FakeOpenAI:
+    """Answers POST /v1/chat/completions from a script, in OpenAI's wire format.
+
+    Streaming replies are taken from ``script`` in order (when empty, ``DEFAULT_REPLY``);
+    every streaming request body is kept in ``requests``. Non-streaming requests take the
+    first matching :class:`JsonReply` of ``json_script`` (when none, ``DEFAULT_ANALYSIS``)
+    and are kept in ``json_requests``.
     """
 
     script: list[Reply] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    json_script: list[JsonReply] = field(default_factory=list)
+    json_requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -66,8 +101,32 @@ class FakeOpenAI:
                     texts.append(message["content"])
         return texts
 
+    async def _json_completion(self, body: dict[str, Any]) -> web.Response:
+        self.json_requests.append(body)
+        text = json.dumps(body.get("messages", []))
+        reply = next((r for r in self.json_script if r.match is None or r.match in text), None)
+        if reply is None:
+            reply = JsonReply()
+        else:
+            self.json_script.remove(reply)
+        await asyncio.sleep(reply.delay)
+        if reply.status != 200:
+            return web.json_response({"error": {"message": "scripted failure"}}, status=reply.status)
+        content = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
+        return web.json_response({
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": len(text) // 4, "completion_tokens": len(content) // 4,
+                      "total_tokens": (len(text) + len(content)) // 4},
+        })
+
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
+        if not body.get("stream"):
+            return await self._json_completion(body)
         self.requests.append(body)
         reply = self.script.pop(0) if self.script else Reply()
         if reply.status != 200:

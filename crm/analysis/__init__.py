@@ -1,0 +1,1 @@
+"""Post-call analysis: summary, sentiment, intent, outcome, BANT, structured data."""

@@ -1,0 +1,163 @@
+"""What every /api module shares: the bearer key, JSON errors, typed bodies and queries, paging, docs."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from crm.calls import CallStore
+from crm.service import CrmService
+
+STORE = web.AppKey("call_store", CallStore)
+API_KEY = web.AppKey("api_key", str)
+CRM = web.AppKey("crm", CrmService)
+PUBLIC = frozenset({"/api/openapi.json"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=BaseModel)
+
+
+class ApiError(Exception):
+    """An error answered as JSON: ``{"error", "detail", "fields"?}``."""
+
+    def __init__(self, status: int, error: str, detail: str, fields: list[dict[str, str]] | None = None):
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.fields = status, error, detail, fields
+
+    def response(self) -> web.Response:
+        body: dict[str, Any] = {"error": self.error, "detail": self.detail}
+        if self.fields is not None:
+            body["fields"] = self.fields
+        return web.json_response(body, status=self.status)
+
+
+def not_found(what: str) -> ApiError:
+    """404 for an unknown id."""
+    return ApiError(404, "not_found", f"no such {what}")
+
+
+@web.middleware
+async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse /api requests without the admin bearer key (401), and answer API errors as JSON."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    if request.path not in PUBLIC:
+        expected = request.app[API_KEY]
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
+            return web.json_response(
+                {"error": "unauthorized", "detail": "send Authorization: Bearer <API_KEY>"},
+                status=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+    try:
+        return await handler(request)
+    except ApiError as e:
+        return e.response()
+
+
+class ApiModel(BaseModel):
+    """Base of API bodies and queries: camelCase or snake_case keys, unknown keys refused, times in UTC."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    @model_validator(mode="after")
+    def _utc(self):
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                setattr(self, name, value.astimezone(UTC))
+        return self
+
+
+class Page(ApiModel):
+    """``?limit=50&offset=0``."""
+
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+def _field_errors(error: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(part) for part in e["loc"]) or "body", "message": e["msg"].removeprefix("Value error, ")}
+        for e in error.errors()
+    ]
+
+
+def validate(model: type[M], data: Any, where: str) -> M:
+    """``data`` as ``model``, or a 400 listing each field's problem."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        fields = _field_errors(e)
+        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+        raise ApiError(400, "invalid_request", f"invalid {where}: {summary}", fields) from None
+
+
+async def body(request: web.Request, model: type[M]) -> M:
+    """The JSON body as ``model`` (400 on broken JSON or invalid fields)."""
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object") from None
+    return validate(model, data, "body")
+
+
+def query(request: web.Request, model: type[M]) -> M:
+    """The query string as ``model`` (400 on invalid parameters)."""
+    return validate(model, dict(request.query), "query parameters")
+
+
+def actor(request: web.Request) -> str:
+    """Who is acting, for the audit log: ``api``, or ``api:<name>`` from an ``X-Actor`` header."""
+    name = "".join(c for c in request.headers.get("X-Actor", "") if c.isalnum() or c in "._-@")[:48]
+    return f"api:{name}" if name else "api"
+
+
+def page(data: list[Any], total: int, paging: Page) -> web.Response:
+    """A page of results."""
+    return web.json_response({"data": data, "total": total, "limit": paging.limit, "offset": paging.offset})
+
+
+@dataclass
+class Operation:
+    """One documented endpoint."""
+
+    method: str
+    path: str
+    summary: str
+    tag: str
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    body_type: str = "application/json"
+    response_type: str = "application/json"
+
+
+@dataclass
+class Routes:
+    """A module's route table, and the OpenAPI description of each route."""
+
+    tag: str
+    table: web.RouteTableDef = field(default_factory=web.RouteTableDef)
+    operations: list[Operation] = field(default_factory=list)
+
+    def route(self, method: str, path: str, *, query: type[BaseModel] | None = None,
+              body: type[BaseModel] | None = None, body_type: str = "application/json",
+              response_type: str = "application/json") -> Callable[[Handler], Handler]:
+        """Register and document a handler (its docstring's first line is the summary)."""
+
+        def register(handler: Handler) -> Handler:
+            summary = (handler.__doc__ or path).strip().splitlines()[0]
+            self.operations.append(Operation(method, path, summary, self.tag, query, body, body_type, response_type))
+            self.table.route(method, path)(handler)
+            return handler
+
+        return register

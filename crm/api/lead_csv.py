@@ -1,0 +1,117 @@
+"""Leads in and out as CSV: import (all or nothing, with a per-line error report) and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from aiohttp import web
+from pydantic import Field
+from sqlalchemy import select
+
+from crm import lead_import
+from crm.api.http import CRM, ApiError, ApiModel, Routes, actor, query
+from crm.api.leads import SORTS, LeadFilter, lead_conditions
+from crm.models import Lead
+from crm.shapes import iso
+
+api = Routes("leads")
+MAX_BYTES = 20 * 2**20
+COLUMNS = ("id", "phone", "name", "email", "company", "source", "timezone", "language", "stage", "score", "band",
+           "tags", "owner", "do_not_call", "consent_calls", "consent_recording", "consent_marketing", "budget",
+           "authority", "need", "timeline", "last_contacted_at", "created_at")
+
+
+class ImportQuery(ApiModel):
+    """Options of a CSV import."""
+
+    region: str | None = Field(default=None, min_length=2, max_length=2,
+                               description="country for numbers without +prefix (default: DEFAULT_REGION)")
+    dry_run: bool = Field(default=False, description="validate and report, write nothing")
+
+
+class ImportBody(ApiModel):
+    """A CSV file (``text/csv`` body, or a multipart field named ``file``): a ``phone`` column, optional
+    name, email, company, source, timezone, language, stage, owner, tags (``;``-separated), budget,
+    authority, need, timeline, consent_calls, consent_recording, consent_marketing, do_not_call;
+    other columns become custom fields."""
+
+
+class _DryRun(Exception):
+    """Raised to roll a dry run back."""
+
+
+async def _csv_text(request: web.Request) -> str:
+    if request.content_type.startswith("multipart/"):
+        reader = await request.multipart()
+        async for part in reader:
+            if part.name == "file":
+                data = await part.read(decode=True)
+                break
+        else:
+            raise ApiError(400, "invalid_request", 'send the CSV in a multipart field named "file"')
+    else:
+        data = await request.content.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ApiError(413, "too_large", f"CSV files are at most {MAX_BYTES // 2**20} MB; split the file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")  # spreadsheets often save as Latin-1
+
+
+@api.route("POST", "/api/leads/import", query=ImportQuery, body=ImportBody, body_type="text/csv")
+async def import_leads(request: web.Request) -> web.Response:
+    """Import leads from CSV: all rows or none; 400 with every broken line when any row is invalid."""
+    options = query(request, ImportQuery)
+    crm = request.app[CRM]
+    region = (options.region or crm.settings.default_region).upper()
+    rows, report = lead_import.parse(await _csv_text(request), crm.policy, region)
+    if report.errors:
+        body = {"error": "invalid_rows", "detail": f"{len(report.errors)} problem(s); nothing was imported"}
+        return web.json_response(body | report.as_json(), status=400)
+    try:
+        async with crm.db.session() as session:
+            await lead_import.apply(session, crm.policy, rows, report, actor=actor(request))
+            if options.dry_run:
+                raise _DryRun  # rolls the transaction back
+    except _DryRun:
+        pass
+    return web.json_response(report.as_json() | {"dryRun": options.dry_run}, status=200 if options.dry_run else 201)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ";".join(map(str, value))
+    return iso(value) if hasattr(value, "isoformat") else str(value)
+
+
+@api.route("GET", "/api/leads.csv", query=LeadFilter, response_type="text/csv")
+async def export_leads(request: web.Request) -> web.StreamResponse:
+    """Export leads as CSV (same filters as the list); custom fields become columns of their own."""
+    params = query(request, LeadFilter)
+    response = web.StreamResponse(headers={"Content-Type": "text/csv; charset=utf-8",
+                                           "Content-Disposition": 'attachment; filename="leads.csv"'})
+    async with request.app[CRM].db.session() as session:
+        where = lead_conditions(params, session.bind.dialect.name)
+        custom = sorted({key for fields in await session.scalars(select(Lead.custom_fields).where(*where))
+                         for key in (fields or {})})
+        await response.prepare(request)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([*COLUMNS, *custom])
+        result = await session.stream_scalars(select(Lead).where(*where).order_by(SORTS[params.sort], Lead.id))
+        async for lead in result:
+            writer.writerow([*(_cell(getattr(lead, c)) for c in COLUMNS),
+                             *(_cell((lead.custom_fields or {}).get(k)) for k in custom)])
+            if buffer.tell() > 64_000:
+                await response.write(buffer.getvalue().encode())
+                buffer.seek(0)
+                buffer.truncate()
+        await response.write(buffer.getvalue().encode())
+    await response.write_eof()
+    return response

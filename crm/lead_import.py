@@ -1,0 +1,189 @@
+"""Leads from CSV: numbers normalised to E.164, duplicates merged, every broken row reported, all or nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.analysis.text import fold
+from crm.audit import audit
+from crm.lead_changes import set_do_not_call, set_stage
+from crm.lead_fields import FLAG_FIELDS, TEXT_FIELDS, LeadFields
+from crm.models import Lead, new_id
+from crm.phone_numbers import InvalidPhoneNumber, to_e164
+from crm.policy import Policy
+
+HEADERS = {
+    "phone": "phone", "phone_number": "phone", "telephone": "phone", "mobile": "phone", "telefono": "phone",
+    "movil": "phone", "celular": "phone", "numero": "phone", "name": "name", "full_name": "name", "nombre": "name",
+    "email": "email", "e_mail": "email", "correo": "email", "company": "company", "empresa": "company",
+    "source": "source", "fuente": "source", "origen": "source", "timezone": "timezone", "time_zone": "timezone",
+    "zona_horaria": "timezone", "language": "language", "idioma": "language", "stage": "stage", "etapa": "stage",
+    "owner": "owner", "vendedor": "owner", "propietario": "owner", "tags": "tags", "etiquetas": "tags",
+    "budget": "budget", "presupuesto": "budget", "authority": "authority", "autoridad": "authority",
+    "need": "need", "necesidad": "need", "timeline": "timeline", "plazo": "timeline",
+    "do_not_call": "do_not_call", "dnc": "do_not_call", "no_llamar": "do_not_call",
+    **{name: name for name in FLAG_FIELDS},
+}
+TRUE = {"true", "yes", "y", "1", "si", "x"}
+FALSE = {"false", "no", "n", "0", ""}
+MAX_ROWS = 50_000
+
+
+@dataclass
+class RowError:
+    """A problem with one CSV line (1 is the header)."""
+
+    line: int
+    column: str
+    message: str
+
+
+@dataclass
+class ImportRow:
+    """One valid lead from the file (rows with the same number already merged)."""
+
+    phone: str
+    fields: LeadFields
+    stage: str | None = None
+    do_not_call: bool | None = None
+    lines: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or would do, or why it did nothing)."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    merged_duplicates: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The report for the API."""
+        return {"rows": self.rows, "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "mergedDuplicates": self.merged_duplicates,
+                "errors": [{"line": e.line, "column": e.column, "message": e.message} for e in self.errors]}
+
+
+def _header_name(raw: str) -> str:
+    key = fold(raw).strip().replace(" ", "_").replace("-", "_")
+    return HEADERS.get(key, raw.strip())
+
+
+def _flag(value: str) -> bool | None:
+    folded = fold(value).strip()
+    if folded in TRUE:
+        return True
+    if folded in FALSE:
+        return None if not folded else False
+    raise ValueError(f"{value!r} is not yes/no")
+
+
+def parse(text: str, policy: Policy, region: str) -> tuple[list[ImportRow], ImportReport]:
+    """Validate every row; rows with the same number merge (later non-empty values win)."""
+    report = ImportReport()
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    names = {raw: _header_name(raw) for raw in reader.fieldnames or []}
+    if "phone" not in names.values():
+        report.errors.append(RowError(1, "phone", "the header has no phone column (phone, telefono, mobile...)"))
+        return [], report
+    merged: dict[str, ImportRow] = {}
+    for line, raw in enumerate(reader, start=2):
+        report.rows += 1
+        if report.rows > MAX_ROWS:
+            report.errors.append(RowError(line, "", f"more than {MAX_ROWS} rows; split the file"))
+            break
+        row = _row(line, {names[k]: (v or "").strip() for k, v in raw.items() if k is not None}, policy, region, report)
+        if row is None:
+            continue
+        if row.phone in merged:
+            report.merged_duplicates += 1
+            _merge(merged[row.phone], row)
+        else:
+            merged[row.phone] = row
+    return list(merged.values()), report
+
+
+def _row(line: int, cells: dict[str, str], policy: Policy, region: str, report: ImportReport) -> ImportRow | None:
+    errors_before = len(report.errors)
+    try:
+        phone = to_e164(cells.get("phone", ""), region)
+    except InvalidPhoneNumber as e:
+        report.errors.append(RowError(line, "phone", str(e)))
+        phone = ""
+    values: dict[str, Any] = {k: cells[k] or None for k in TEXT_FIELDS if k in cells}
+    custom = {k: v for k, v in cells.items() if k not in HEADERS.values() and v}
+    if custom:
+        values["custom_fields"] = custom
+    if cells.get("tags"):
+        values["tags"] = [t for t in cells["tags"].replace("|", ";").split(";") if t.strip()]
+    flags: dict[str, bool | None] = {}
+    for name in (*FLAG_FIELDS, "do_not_call"):
+        try:
+            flags[name] = _flag(cells[name]) if name in cells else None
+        except ValueError as e:
+            report.errors.append(RowError(line, name, str(e)))
+    stage = cells.get("stage") or None
+    if stage and stage not in policy.stages.names:
+        report.errors.append(RowError(line, "stage", f"unknown stage {stage!r}; stages are: {', '.join(policy.stages.names)}"))
+    try:
+        fields = LeadFields.model_validate(values | {k: v for k, v in flags.items() if k in FLAG_FIELDS})
+    except ValidationError as e:
+        for error in e.errors():
+            report.errors.append(RowError(line, str(error["loc"][0]) if error["loc"] else "", error["msg"].removeprefix("Value error, ")))
+        return None
+    if len(report.errors) > errors_before:
+        return None
+    return ImportRow(phone, fields, stage, flags.get("do_not_call"), [line])
+
+
+def _merge(into: ImportRow, row: ImportRow) -> None:
+    data = into.fields.model_dump(exclude_none=True)
+    later = row.fields.model_dump(exclude_none=True)
+    if "tags" in data and "tags" in later:
+        later["tags"] = sorted(set(data["tags"]) | set(later["tags"]))
+    if "custom_fields" in data and "custom_fields" in later:
+        later["custom_fields"] = {**data["custom_fields"], **later["custom_fields"]}
+    into.fields = LeadFields.model_validate(data | later)
+    into.stage = row.stage or into.stage
+    into.do_not_call = row.do_not_call if row.do_not_call is not None else into.do_not_call
+    into.lines += row.lines
+
+
+async def apply(session: AsyncSession, policy: Policy, rows: list[ImportRow], report: ImportReport, *, actor: str) -> None:
+    """Create or update each lead in one transaction (the caller's): existing values are only added to."""
+    existing: dict[str, Lead] = {}
+    phones = [row.phone for row in rows]
+    for i in range(0, len(phones), 500):
+        for lead in await session.scalars(select(Lead).where(Lead.phone.in_(phones[i : i + 500]))):
+            existing[lead.phone] = lead
+    for row in rows:
+        lead = existing.get(row.phone)
+        created = lead is None
+        if created:
+            lead = Lead(id=new_id(), phone=row.phone, source="csv-import", stage=policy.stages.names[0], score=0,
+                        band=policy.scoring.band_for(0).name, tags=[], custom_fields={})
+            session.add(lead)
+        changed = row.fields.apply(lead, merge=True)
+        if row.stage and row.stage != lead.stage:
+            await set_stage(session, policy, lead, row.stage, reason="CSV import", actor=actor)
+            changed.append("stage")
+        if row.do_not_call is not None and row.do_not_call != lead.do_not_call:
+            await set_do_not_call(session, lead, row.do_not_call, actor=actor)
+            changed.append("do_not_call")
+        if created:
+            report.created += 1
+        elif changed:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    audit(session, actor, "lead.import", "lead", None, {k: v for k, v in report.as_json().items() if k != "errors"})

@@ -1,0 +1,36 @@
+"""Retention: transcripts, recordings and webhook payloads older than N days are purged."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from loguru import logger
+from sqlalchemy import delete, select, update
+
+from crm.db import Database
+from crm.models import Call, Utterance, WebhookDelivery, utcnow
+
+
+async def purge_old(db: Database, days: int, *, now: datetime | None = None) -> dict[str, int]:
+    """Delete transcript lines and forget recording URLs of calls that ended more than ``days`` ago.
+
+    Settled webhook deliveries (which carry transcripts) of that age go too. Calls keep
+    their analysis (outcome, sentiment, score), so analytics stay whole. ``days <= 0``
+    keeps everything.
+    """
+    if days <= 0:
+        return {"utterances": 0, "recordings": 0, "webhooks": 0}
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    old_calls = select(Call.id).where(Call.ended_at < cutoff).scalar_subquery()
+    async with db.session() as session:
+        lines = await session.execute(delete(Utterance).where(Utterance.call_id.in_(old_calls)))
+        recordings = await session.execute(
+            update(Call).where(Call.ended_at < cutoff, Call.recording_url.is_not(None)).values(recording_url=None)
+        )
+        hooks = await session.execute(
+            delete(WebhookDelivery).where(WebhookDelivery.created_at < cutoff, WebhookDelivery.status != "pending")
+        )
+    counts = {"utterances": lines.rowcount, "recordings": recordings.rowcount, "webhooks": hooks.rowcount}
+    if any(counts.values()):
+        logger.info(f"retention ({days} days): purged {counts}")
+    return counts

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: VAPI-shaped end-of-call reports and CRM events, signed, retried, logged."""

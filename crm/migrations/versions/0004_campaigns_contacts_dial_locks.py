@@ -1,7 +1,7 @@
 """campaigns, campaign contacts, dial locks
 
-Revision ID: 0003_issue6
-Revises: 0002
+Revision ID: 0004_campaigns
+Revises: 0003_issue4
 Create Date: 2026-11-23 16:35:08.780478
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 
 
-revision = '0003_issue6'
-down_revision = '0002'
+revision = '0004_campaigns'
+down_revision = '0003_issue4'
 branch_labels = None
 depends_on = None
 

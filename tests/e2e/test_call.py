@@ -46,11 +46,12 @@ async def test_two_turn_conversation_lands_in_the_database(server: ServerProcess
     roles = [line["role"] for line in transcript]
     assert roles[0] == "assistant" and "user" in roles
     user_text = " ".join(line["text"] for line in transcript if line["role"] == "user").lower()
-    assert "appointment" in user_text, f"the caller's words reach the transcript: {user_text!r}"
+    # espeak through tiny.en at 8 kHz hears "book an appointment" variously; "next Tuesday" is stable.
+    assert "next tuesday" in user_text, f"the caller's words reach the transcript: {user_text!r}"
     assert any(line["text"] == REPLY for line in transcript), transcript
     assert not any(line["interrupted"] for line in transcript)
     # What the real STT heard is what the LLM was asked about.
-    assert any("appointment" in m.lower() for m in llm.user_messages())
+    assert any("next tuesday" in m.lower() for m in llm.user_messages())
     latency = body["latency"]
     assert latency["greeting_ms"] is not None and latency["turns"] >= 1
     assert latency["voice_to_voice_p50_ms"] > 0
@@ -89,4 +90,4 @@ async def test_dropped_line_finalizes_the_call_and_keeps_what_was_said(server: S
     assert body["endReason"] == "disconnected"
     assert body["endedAt"] is not None
     user_lines = [line["text"] for line in body["transcript"] if line["role"] == "user"]
-    assert any("appointment" in text.lower() for text in user_lines), body["transcript"]
+    assert any("next tuesday" in text.lower() for text in user_lines), body["transcript"]

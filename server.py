@@ -8,21 +8,26 @@ import os
 import sys
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 from loguru import logger
 from sqlalchemy import text
 
-from agent.assistants import AssistantBook
+from agent import api as agent_api
+from agent.assistants import AssistantBook, AssistantFileError
+from agent.library import AssistantLibrary
 from agent.llm import LLMEndpoint
-from agent.local_llm import DEMO_MODEL_NOTICE, LocalModel, gguf_path
+from agent.local_llm import DEMO_MODEL_NOTICE, LocalModel, ModelFileError, gguf_path
 from config import Settings
 from crm import api as crm_api
 from crm.calls import CallStore
 from crm.db import Database
 from crm.leads import LeadStore
+from telephony.readiness import readiness_check
 from telephony.services import CallServices, TwilioConfig
 from telephony.twilio import routes as twilio_routes
 from voice.engines import SpeechConfig, load_speech_models
+from voice.model_files import ModelNotFoundError
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -64,6 +69,7 @@ def create_app(settings: Settings) -> web.Application:
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]
     app.add_routes(health)
     app.add_routes(crm_api.routes)
+    app.add_routes(agent_api.routes)
     app.add_routes(twilio_routes.routes)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_call_services)
@@ -82,7 +88,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _call_services(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    assistants = AssistantBook.load(settings.assistants_dir)
+    # A broken file stops the server before any model is loaded.
+    names = AssistantBook.load(settings.assistants_dir).assistants
     speech = await asyncio.to_thread(
         load_speech_models,
         SpeechConfig(
@@ -93,18 +100,27 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
             stt_workers=settings.stt_workers,
         ),
     )
-    llm = LLMEndpoint(base_url=settings.llm_base_url, api_key=settings.llm_api_key, model=settings.llm_model)
-    if any(llm.uses_local(a) for a in assistants.assistants.values()):
+    llm = LLMEndpoint(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        model=settings.llm_model,
+        timeout_secs=settings.llm_timeout_secs,
+    )
+    if any(llm.uses_local(e.assistant) for e in names.values()):
         path = gguf_path(settings.local_llm_model, settings.models_dir)
         llm.local = await asyncio.to_thread(LocalModel.load, path, threads=settings.local_llm_threads)
         if not settings.local_llm_model:
             logger.warning(DEMO_MODEL_NOTICE)
+    library = AssistantLibrary(settings.assistants_dir, readiness_check(speech, llm))
+    assistants = await library.load()
     if not settings.twilio_auth_token:
         logger.warning("TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted unsigned (local use only)")
+    http = aiohttp.ClientSession()
+    app[agent_api.ASSISTANTS] = library
     app[twilio_routes.SERVICES] = CallServices(
         speech=speech,
         llm=llm,
-        assistants=assistants,
+        assistants=library,
         calls=app[crm_api.STORE],
         leads=LeadStore(app[DATABASE]),
         twilio=TwilioConfig(
@@ -115,9 +131,25 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
             api_base_url=settings.twilio_api_base_url,
         ),
         signing_secret=settings.signing_secret(),
+        database=app[DATABASE],
+        http=http,
     )
-    logger.info(f"Assistants: {', '.join(assistants.assistants)} (default: {assistants.default_name})")
+    available = [n for n, e in assistants.assistants.items() if not e.unavailable]
+    unavailable = [n for n, e in assistants.assistants.items() if e.unavailable]
+    logger.info(
+        f"Assistants: {', '.join(available)} (default: {assistants.default_name})"
+        + (f"; unavailable (see above for the model files to place in {settings.models_dir}): "
+           f"{', '.join(unavailable)}" if unavailable else "")
+    )
+    watcher = (
+        asyncio.create_task(library.watch(settings.assistants_reload_secs))
+        if settings.assistants_reload_secs > 0
+        else None
+    )
     yield
+    if watcher:
+        watcher.cancel()
+    await http.close()
 
 
 async def _end_live_calls(app: web.Application) -> None:
@@ -155,7 +187,11 @@ def main(argv: list[str] | None = None) -> None:
     _, created = settings.ensure_api_key()
     app = create_app(settings)
     print(_banner(settings, created), flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=15)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=15)
+    except (AssistantFileError, ModelNotFoundError, ModelFileError) as e:
+        logger.error(f"Cannot start: {e}")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

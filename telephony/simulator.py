@@ -355,6 +355,19 @@ class CallSimulator:
         self.turns.append(turn)
         return turn
 
+    async def press(self, digits: str, *, gap_secs: float = 0.15) -> None:
+        """Press keypad keys, sent as Twilio ``dtmf`` events one by one."""
+        for digit in digits:
+            await self._send(
+                {
+                    "event": "dtmf",
+                    "sequenceNumber": str(self._next_sequence()),
+                    "streamSid": self.stream_sid,
+                    "dtmf": {"track": "inbound_track", "digit": digit},
+                }
+            )
+            await asyncio.sleep(gap_secs)
+
     async def hang_up(self, *, abrupt: bool = False) -> None:
         """End the call: Twilio's ``stop`` then close, or (abrupt) just drop the socket."""
         if self._ws is not None and not self._ws.closed:

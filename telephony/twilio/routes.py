@@ -13,6 +13,7 @@ from loguru import logger
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
+from agent.phrases import phrases_for
 from crm.calls import NewCall
 from crm.phone_numbers import maybe_e164
 from telephony.services import CallServices
@@ -63,7 +64,8 @@ async def voice_webhook(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="CallSid is required")
     direction = "outbound" if form.get("Direction", "").startswith("outbound") else "inbound"
     ours, theirs = (form.get("To"), form.get("From")) if direction == "inbound" else (form.get("From"), form.get("To"))
-    assistant = services.assistants.for_number(ours)
+    entry = services.assistants.entry_for_number(maybe_e164(ours))
+    assistant = entry.assistant
     contact = maybe_e164(theirs)
     lead = await services.leads.get_or_create(contact, source=f"{direction}-call") if contact else None
     call = await services.calls.open(
@@ -79,6 +81,8 @@ async def voice_webhook(request: web.Request) -> web.Response:
             lead_id=lead.id if lead else None,
         )
     )
+    if entry.unavailable:
+        return await _unavailable(services, call.id, assistant.name, assistant.language)
     logger.info(f"call {call.id}: {direction} Twilio call {call_sid} → assistant '{assistant.name}'")
     response = VoiceResponse()
     connect = Connect()
@@ -86,6 +90,24 @@ async def voice_webhook(request: web.Request) -> web.Response:
     stream.parameter(name="callId", value=call.id)
     stream.parameter(name="token", value=stream_token(services.signing_secret, call.id))
     response.append(connect)
+    return _twiml(response)
+
+
+# Twilio <Say> voices for the languages we have phrases in.
+SAY_LANGUAGES = {"en": "en-US", "es": "es-ES"}
+
+
+async def _unavailable(services: CallServices, call_id: str, name: str, language: str) -> web.Response:
+    """The number's assistant cannot take calls (e.g. missing speech models): a polite line, then hang up.
+
+    Routing such calls to another assistant would greet a Spanish caller in
+    English or mis-hear them; the admin sees why in the log and GET /api/assistants.
+    """
+    logger.error(f"call {call_id}: assistant '{name}' is unavailable; answering with a message and hanging up")
+    response = VoiceResponse()
+    response.say(phrases_for(language).unavailable, language=SAY_LANGUAGES.get(language, "en-US"))
+    response.hangup()
+    await services.calls.finalize(call_id, end_reason="assistant-unavailable")
     return _twiml(response)
 
 
@@ -162,7 +184,7 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
     session = CallSession(
         services,
         call,
-        services.assistants.get(call.assistant),
+        services.assistants.entry(call.assistant),
         ws,
         TwilioMediaSerializer(stream_sid, start.get("callSid") or call.provider_call_id),
     )

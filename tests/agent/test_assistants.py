@@ -149,3 +149,16 @@ def test_empty_or_missing_folder(tmp_path: Path):
         AssistantBook.load(tmp_path)
     with pytest.raises(AssistantFileError, match="no such folder"):
         AssistantBook.load(tmp_path / "nope")
+
+
+def test_the_readme_example_loads(tmp_path: Path):
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Assistants"):]
+    example = section[section.index("```json") + len("```json"):]
+    example = example[: example.index("```")]
+    entry = load_assistant(write(tmp_path, "example.json", example))
+    assert not entry.warnings
+    assert set(entry.tools) == {
+        "lookup_lead", "update_lead", "book_appointment", "schedule_callback", "transfer_to_human", "check_insurance", "end_call"
+    }
+    assert entry.tools["book_appointment"].delay_ms() == 1000 and not entry.tools["check_insurance"].builtin

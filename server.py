@@ -86,10 +86,36 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await database.close()
 
 
+async def _llm(settings: Settings, book: AssistantBook) -> LLMEndpoint:
+    """The LLM endpoint; the embedded model is loaded only if an assistant runs on it."""
+    llm = LLMEndpoint(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        model=settings.llm_model,
+        timeout_secs=settings.llm_timeout_secs,
+    )
+    if any(llm.uses_local(e.assistant) for e in book.assistants.values()):
+        path = gguf_path(settings.local_llm_model, settings.models_dir)
+        llm.local = await asyncio.to_thread(LocalModel.load, path, threads=settings.local_llm_threads)
+        if not settings.local_llm_model:
+            logger.warning(DEMO_MODEL_NOTICE)
+    return llm
+
+
+def _log_assistants(book: AssistantBook, models_dir: os.PathLike) -> None:
+    available = [n for n, e in book.assistants.items() if not e.unavailable]
+    unavailable = [n for n, e in book.assistants.items() if e.unavailable]
+    logger.info(
+        f"Assistants: {', '.join(available) or 'none available'} (default: {book.default_name})"
+        + (f"; unavailable (see above for the model files to place in {models_dir}): "
+           f"{', '.join(unavailable)}" if unavailable else "")
+    )
+
+
 async def _call_services(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     # A broken file stops the server before any model is loaded.
-    names = AssistantBook.load(settings.assistants_dir).assistants
+    book = AssistantBook.load(settings.assistants_dir)
     speech = await asyncio.to_thread(
         load_speech_models,
         SpeechConfig(
@@ -100,19 +126,9 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
             stt_workers=settings.stt_workers,
         ),
     )
-    llm = LLMEndpoint(
-        base_url=settings.llm_base_url,
-        api_key=settings.llm_api_key,
-        model=settings.llm_model,
-        timeout_secs=settings.llm_timeout_secs,
-    )
-    if any(llm.uses_local(e.assistant) for e in names.values()):
-        path = gguf_path(settings.local_llm_model, settings.models_dir)
-        llm.local = await asyncio.to_thread(LocalModel.load, path, threads=settings.local_llm_threads)
-        if not settings.local_llm_model:
-            logger.warning(DEMO_MODEL_NOTICE)
+    llm = await _llm(settings, book)
     library = AssistantLibrary(settings.assistants_dir, readiness_check(speech, llm))
-    assistants = await library.load()
+    _log_assistants(await library.load(), settings.models_dir)
     if not settings.twilio_auth_token:
         logger.warning("TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted unsigned (local use only)")
     http = aiohttp.ClientSession()
@@ -134,18 +150,8 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
         database=app[DATABASE],
         http=http,
     )
-    available = [n for n, e in assistants.assistants.items() if not e.unavailable]
-    unavailable = [n for n, e in assistants.assistants.items() if e.unavailable]
-    logger.info(
-        f"Assistants: {', '.join(available)} (default: {assistants.default_name})"
-        + (f"; unavailable (see above for the model files to place in {settings.models_dir}): "
-           f"{', '.join(unavailable)}" if unavailable else "")
-    )
-    watcher = (
-        asyncio.create_task(library.watch(settings.assistants_reload_secs))
-        if settings.assistants_reload_secs > 0
-        else None
-    )
+    interval = settings.assistants_reload_secs
+    watcher = asyncio.create_task(library.watch(interval)) if interval > 0 else None
     yield
     if watcher:
         watcher.cancel()

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from agent.tool_config import AssistantPart
+from agent.parts import AssistantPart
 
 
 class PlanMessage(AssistantPart):

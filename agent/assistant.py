@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from agent.analysis import AnalysisPlan
-from agent.tool_config import AssistantPart, ServerConfig, ToolConfig
+from agent.parts import AssistantPart
+from agent.tool_config import ServerConfig, ToolConfig
 from crm.phone_numbers import InvalidPhoneNumber, to_e164
 
 

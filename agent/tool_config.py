@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
 
+from agent.parts import AssistantPart
 from crm.phone_numbers import InvalidPhoneNumber, to_e164
 
 # VAPI tool types we run; any other type is kept, reported and ignored.
 SUPPORTED_TOOL_TYPES = ("function", "endCall", "transferCall")
-
-
-class AssistantPart(BaseModel):
-    """Base for every part of an assistant file: camelCase keys, unknown keys kept."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
 
 class ServerConfig(AssistantPart):

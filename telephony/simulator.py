@@ -296,7 +296,7 @@ class CallSimulator:
         return len(self._playback.clears)
 
     async def wait_for_bot(self, *, timeout: float = 30.0, quiet_secs: float = 1.2) -> float:
-        """Wait until the bot has spoken and then gone quiet; returns seconds of its speech heard.
+        """Wait until the bot has spoken and then gone quiet (or hung up); returns seconds of its speech heard.
 
         Raises:
             TimeoutError: The bot said nothing (or never stopped) within ``timeout``.
@@ -309,6 +309,8 @@ class CallSimulator:
                 raise TimeoutError("the bot did not speak")
             await asyncio.sleep(TICK)
         while self.bot_speaking or time.monotonic() - playback.last_speech_at < quiet_secs:
+            if self.closed_by_server.is_set():
+                break  # the server hung up: what was not played is never heard
             if time.monotonic() > deadline:
                 raise TimeoutError("the bot did not stop speaking")
             await asyncio.sleep(TICK)

@@ -128,6 +128,26 @@ def _aggregators(
     return aggregators
 
 
+def _tracker(hooks: CallHooks) -> PlaybackTracker:
+    tracker = PlaybackTracker()
+
+    async def on_bot_turn(_tracker: PlaybackTracker, turn: BotTurn) -> None:
+        await hooks.on_bot_turn(turn)
+
+    tracker.add_event_handler("on_bot_turn", on_bot_turn)
+    return tracker
+
+
+def _latency_observer(hooks: CallHooks) -> UserBotLatencyObserver:
+    latency = UserBotLatencyObserver()
+
+    async def on_breakdown(_observer: Any, breakdown: LatencyBreakdown) -> None:
+        await hooks.on_latency(turn_latency(breakdown))
+
+    latency.add_event_handler("on_latency_breakdown", on_breakdown)
+    return latency
+
+
 def build_call_worker(
     *,
     transport: BaseTransport,
@@ -161,13 +181,6 @@ def build_call_worker(
     )
     hold = HoldCallerStrategy()
     aggregators = _aggregators(context, models, speech, hooks, hold)
-    tracker = PlaybackTracker()
-
-    async def on_bot_turn(_tracker: PlaybackTracker, turn: BotTurn) -> None:
-        await hooks.on_bot_turn(turn)
-
-    tracker.add_event_handler("on_bot_turn", on_bot_turn)
-
     pipeline = Pipeline(
         [
             transport.input(),
@@ -177,19 +190,11 @@ def build_call_worker(
             aggregators.user(),
             llm,
             tts,
-            tracker,
+            _tracker(hooks),
             transport.output(),
             aggregators.assistant(),
         ]
     )
-
-    latency = UserBotLatencyObserver()
-
-    async def on_breakdown(_observer: Any, breakdown: LatencyBreakdown) -> None:
-        await hooks.on_latency(turn_latency(breakdown))
-
-    latency.add_event_handler("on_latency_breakdown", on_breakdown)
-
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(
@@ -197,7 +202,7 @@ def build_call_worker(
             audio_out_sample_rate=AUDIO_OUT_RATE,
             enable_metrics=True,
         ),
-        observers=[latency, CallerTranscriptObserver(hooks.on_user_said)],
+        observers=[_latency_observer(hooks), CallerTranscriptObserver(hooks.on_user_said)],
         enable_rtvi=False,
         idle_timeout_secs=idle_timeout_secs,
     )

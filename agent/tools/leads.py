@@ -8,7 +8,15 @@ from pydantic import Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult, json_schema, parse_args
+from agent.tools.base import (
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    json_schema,
+    parse_args,
+)
 from crm.followups import add_note
 from crm.models import Appointment, Lead, Task
 from crm.stages import StageError, move_stage

@@ -9,8 +9,8 @@ from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import FunctionCallResultProperties, TTSSpeakFrame
-from pipecat.utils.types import NOT_GIVEN, NotGiven
 from pipecat.services.llm_service import FunctionCallParams
+from pipecat.utils.types import NOT_GIVEN, NotGiven
 
 from agent.tools.base import Tool, ToolContext
 from agent.tools.execute import execute

@@ -9,7 +9,15 @@ from pydantic import Field
 from sqlalchemy import select
 
 from agent.clock import SlotError, parse_local, spoken
-from agent.tools.base import Tool, ToolArgs, ToolContext, ToolError, ToolResult, json_schema, parse_args
+from agent.tools.base import (
+    Tool,
+    ToolArgs,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    json_schema,
+    parse_args,
+)
 from agent.tools.leads import caller_lead
 from crm.followups import SlotTaken, book_appointment, create_task
 from crm.models import Appointment

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
-from pipecat.frames.frames import FunctionCallResultProperties, LLMContextFrame, LLMTextFrame, TTSSpeakFrame
+from pipecat.frames.frames import (
+    FunctionCallResultProperties,
+    LLMContextFrame,
+    LLMTextFrame,
+    TTSSpeakFrame,
+)
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.llm_service import FunctionCallParams
 from pipecat.services.openai.llm import OpenAILLMService

@@ -58,7 +58,7 @@ async def test_a_call_to_an_unavailable_assistant_gets_a_polite_message(server: 
     say = twiml.find("Say")
     assert say is not None and say.get("language") == "es-ES" and "no está disponible" in say.text
     assert twiml.find("Hangup") is not None and twiml.find("Connect") is None
-    status, calls = await server.get_json("/api/calls?limit=1")
+    _, calls = await server.get_json("/api/calls?limit=1")
     assert calls["data"][0]["endReason"] == "assistant-unavailable"
 
 

@@ -10,15 +10,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from agent.tools.webhook import signature
 from crm.db import Database
 from crm.leads import LeadStore
-from agent.tools.webhook import signature
 from crm.models import Appointment, Call, Lead, Note, ToolCall
 from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
 from tests.conftest import ServerProcess
 from tests.e2e.assistants import AGENT_NUMBER, FILLER, TOOLS_LINE
-from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCall as ScriptedCall
+from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.openai_server import ToolCall as ScriptedCall
 from tests.fakes.tool_server import FakeToolServer, ToolAnswer
 from tests.fakes.twilio_server import FakeTwilio
 

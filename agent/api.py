@@ -13,6 +13,17 @@ routes = web.RouteTableDef()
 
 ASSISTANTS = web.AppKey("assistant_library", AssistantLibrary)
 
+SECRET_KEYS = frozenset({"secret", "serverUrlSecret"})
+
+
+def redacted(value: Any) -> Any:
+    """A copy of an assistant's JSON with webhook secrets hidden (the API never shows them)."""
+    if isinstance(value, dict):
+        return {k: ("***" if k in SECRET_KEYS and v else redacted(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value
+
 
 def assistant_summary(entry: LoadedAssistant, default_name: str) -> dict[str, Any]:
     """The JSON shape of an assistant in the list."""
@@ -53,13 +64,13 @@ async def list_assistants(request: web.Request) -> web.Response:
 
 @routes.get("/api/assistants/{name}")
 async def get_assistant(request: web.Request) -> web.Response:
-    """One assistant as the server reads it (the file, validated, with defaults filled in)."""
+    """One assistant as the server reads it (validated, defaults filled in, secrets hidden)."""
     book = request.app[ASSISTANTS].book
     entry = book.assistants.get(request.match_info["name"])
     if entry is None:
         return web.json_response({"error": "not_found", "detail": "no such assistant"}, status=404)
     body = assistant_summary(entry, book.default_name)
-    body["assistant"] = entry.assistant.model_dump(mode="json", by_alias=True)
+    body["assistant"] = redacted(entry.assistant.model_dump(mode="json", by_alias=True))
     body["analysis"] = entry.assistant.analysis_settings()
     return web.json_response(body)
 

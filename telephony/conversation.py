@@ -141,8 +141,8 @@ class CallConversation:
     # agent.tools.CallControl
 
     async def say(self, text: str) -> None:
-        """Say a line and return once the caller heard it."""
-        await self._speaker.say(text)
+        """Say a line after what is being said; returns at once (the tool's result is not held up)."""
+        await self._speaker.say(text, wait=False)
 
     async def hang_up(self, reason: str, goodbye: str | None) -> None:
         """Start ending the call (in the background); the first reason given is kept."""

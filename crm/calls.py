@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,11 @@ STATUS_GRACE = timedelta(seconds=30)
 
 @dataclass(frozen=True)
 class NewCall:
-    """What the provider tells us when a call starts."""
+    """What the provider tells us when a call starts.
+
+    ``extra`` is kept on the call; ``extra["variableValues"]`` fills the assistant's
+    ``{{variables}}`` (e.g. an outbound campaign contact's fields).
+    """
 
     provider: str
     provider_call_id: str
@@ -34,6 +38,7 @@ class NewCall:
     status: str = "ringing"
     lead_id: str | None = None
     campaign_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import aiohttp
 from loguru import logger
 
-from agent.assistants import AssistantBook
+from agent.library import AssistantLibrary
 from agent.llm import LLMEndpoint
 from crm.calls import CallStore
+from crm.db import Database
 from crm.leads import LeadStore
 from crm.models import Call
+from crm.stages import Stages
+from telephony.twilio.rest import TwilioRest
 from voice.engines import SpeechModels
 
 if TYPE_CHECKING:
@@ -37,6 +41,10 @@ class TwilioConfig:
     public_url: str
     stream_url: str
     api_base_url: str = ""
+
+    def rest(self) -> TwilioRest:
+        """The REST client for live calls (transfers)."""
+        return TwilioRest(self.account_sid, self.auth_token, self.api_base_url)
 
 
 @dataclass
@@ -65,11 +73,14 @@ class CallServices:
     Parameters:
         speech: Loaded speech models.
         llm: The LLM endpoint (and embedded model, if loaded).
-        assistants: Loaded assistant files.
+        assistants: The assistant files in use (reloaded on change).
         calls: The call store.
         leads: The lead store.
         twilio: Twilio settings.
         signing_secret: Secret for the per-call stream tokens we put in TwiML.
+        database: The CRM database (tools write to it).
+        stages: The pipeline stages tools may move leads to.
+        http: A shared HTTP session (webhook tools).
         live: Calls now in progress.
         after_call: Called with the call id once a call is finalized (post-call
             analysis, rules, webhooks). Each runs in the background: a slow or
@@ -80,11 +91,14 @@ class CallServices:
 
     speech: SpeechModels
     llm: LLMEndpoint
-    assistants: AssistantBook
+    assistants: AssistantLibrary
     calls: CallStore
     leads: LeadStore
     twilio: TwilioConfig
     signing_secret: str
+    database: Database
+    stages: Stages = field(default_factory=Stages)
+    http: aiohttp.ClientSession | None = None
     live: LiveCalls = field(default_factory=LiveCalls)
     after_call: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
     on_call_status: list[Callable[[Call], Awaitable[None]]] = field(default_factory=list)

@@ -8,21 +8,26 @@ from typing import Any
 
 from aiohttp import web
 from loguru import logger
-from pipecat.frames.frames import EndFrame, InterruptionFrame, LLMRunFrame, TTSSpeakFrame
+from pipecat.frames.frames import EndFrame, LLMRunFrame, TTSSpeakFrame
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.utils.types import NOT_GIVEN
 from pipecat.workers.runner import WorkerRunner
 
-from agent.assistant import Assistant
+from agent.assistants import LoadedAssistant
 from agent.llm import create_llm
+from agent.tools import ToolContext
+from agent.tools.llm_functions import tools_schema
 from crm.calls import NewUtterance
 from crm.models import Call
+from telephony.call_setup import CallPlan, plan_call
+from telephony.conversation import CallConversation, CallFacts
 from telephony.journal import CallJournal
 from telephony.services import CallServices
 from telephony.twilio.serializer import TwilioMediaSerializer
 from telephony.ws_transport import WebsocketCallParams, WebsocketCallTransport
 from voice.latency import call_latency_summary
-from voice.pipeline import CallHooks, CallSpeech, build_call_worker
+from voice.pipeline import CallHooks, CallPipeline, build_call_worker
 from voice.playback import BotTurn
 
 # After the line drops, how long queued speech may take to be transcribed and saved.
@@ -34,14 +39,15 @@ class CallSession:
 
     Whatever happens inside (a model error, a dropped socket, server shutdown),
     the call row ends with an end time and reason, and every transcript line
-    already heard is written. Nothing here touches any other call.
+    already heard is written. Nothing here touches any other call. The call keeps
+    the assistant it started with, whatever reloads happen meanwhile.
     """
 
     def __init__(
         self,
         services: CallServices,
         call: Call,
-        assistant: Assistant,
+        entry: LoadedAssistant,
         ws: web.WebSocketResponse,
         serializer: TwilioMediaSerializer,
     ):
@@ -49,7 +55,8 @@ class CallSession:
         self.call_id = call.id
         self.finished = asyncio.Event()
         self._services = services
-        self._assistant = assistant
+        self._call = call
+        self._entry = entry
         self._ws = ws
         self._serializer = serializer
         self._journal = CallJournal(services.calls, call.id)
@@ -57,12 +64,13 @@ class CallSession:
         self._pending_latency: dict[str, Any] | None = None
         self._end_reason: str | None = None
         self._worker: PipelineWorker | None = None
-        self._last_words: str | None = None  # hang up once the caller has heard this
+        self._conversation: CallConversation | None = None
 
     async def run(self) -> None:
         """Run the call until it ends, then finalize it (also if cancelled)."""
         try:
-            self._worker = self._build()
+            plan = await plan_call(self._services, self._call, self._entry)
+            self._worker = self._build(plan).worker
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(self._worker)
             await runner.run()
@@ -85,23 +93,37 @@ class CallSession:
             )
 
     async def leave_voicemail(self, message: str | None) -> None:
-        """A machine answered: cut the bot off, say ``message`` (if any), then hang up."""
-        self._end_reason = "voicemail"
-        if self._worker is None or self._worker.has_finished():
-            return
-        if not message:
+        """A machine answered (async AMD): cut the bot off, leave ``message`` if any, hang up."""
+        if self._conversation is not None:
+            await self._conversation.machine_answered(message)
+        else:
             await self.end("voicemail")
-            return
-        self._last_words = message
-        await self._worker.queue_frames([InterruptionFrame(), TTSSpeakFrame(message, append_to_context=False)])
 
     async def _cancel(self, reason: str) -> None:
         if self._worker and not self._worker.has_finished():
             logger.warning(f"call {self.call_id}: did not drain in time; cancelling")
             await self._worker.cancel(reason=reason)
 
-    def _build(self) -> PipelineWorker:
-        services, assistant = self._services, self._assistant
+    def _tool_context(self, plan: CallPlan) -> ToolContext:
+        services, assistant = self._services, plan.entry.assistant
+        tools = {} if services.llm.uses_local(assistant) else plan.entry.tools  # the embedded LLM cannot call tools
+        return ToolContext(
+            db=services.database,
+            calls=services.calls,
+            assistant=assistant,
+            tools=tools,
+            call_id=self.call_id,
+            lead_id=plan.lead.id if plan.lead else None,
+            phone=plan.phone,
+            timezone=plan.timezone,
+            phrases=plan.phrases,
+            stages=services.stages,
+            http=services.http,
+            direction=self._call.direction,
+        )
+
+    def _build(self, plan: CallPlan) -> CallPipeline:
+        services, assistant = self._services, plan.entry.assistant
         transport = WebsocketCallTransport(
             self._ws,
             WebsocketCallParams(
@@ -111,21 +133,46 @@ class CallSession:
                 audio_out_end_silence_secs=0,
             ),
         )
-        context = LLMContext()
-        worker = build_call_worker(
+        tool_context = self._tool_context(plan)
+        context = LLMContext(
+            messages=plan.history(), tools=tools_schema(tool_context) if tool_context.tools else NOT_GIVEN
+        )
+        llm = create_llm(assistant, services.llm, system_prompt=plan.system_prompt, retry_line=plan.phrases.llm_retry)
+        pipeline = build_call_worker(
             transport=transport,
-            llm=create_llm(assistant, services.llm),
+            llm=llm,
             context=context,
             models=services.speech,
-            speech=CallSpeech(language=assistant.transcriber.language, speed=assistant.voice.speed),
+            speech=plan.speech,
             hooks=CallHooks(
-                on_user_said=self._user_said, on_bot_turn=self._bot_turn, on_latency=self._turn_latency
+                on_user_said=self._user_said,
+                on_bot_turn=self._bot_turn,
+                on_latency=self._turn_latency,
+                on_user_idle=self._user_idle,
+                on_user_turn_started=self._user_turn_started,
             ),
         )
+        facts = CallFacts(
+            call_id=self.call_id,
+            call_sid=self._call.provider_call_id,
+            lead_id=tool_context.lead_id,
+            assistant=assistant,
+            phrases=plan.phrases,
+            render=plan.render,
+        )
+        self._conversation = CallConversation(facts, pipeline.speaker, services.twilio.rest(), services.database)
+        tool_context.control = self._conversation
+        self._wire(transport, pipeline.worker, llm, plan)
+        return pipeline
+
+    def _wire(self, transport: WebsocketCallTransport, worker: PipelineWorker, llm: Any, plan: CallPlan) -> None:
+        conversation = self._conversation
+        assert conversation is not None
 
         @transport.event_handler("on_client_connected")
         async def _connected(_transport):
-            await self._greet(worker, context)
+            conversation.start()
+            await self._greet(worker, plan)
 
         @transport.event_handler("on_client_disconnected")
         async def _disconnected(_transport):
@@ -138,21 +185,31 @@ class CallSession:
         async def _idle(_worker):
             self._end_reason = self._end_reason or "idle-timeout"
 
-        return worker
+        @llm.event_handler("on_llm_failure")
+        async def _llm_failed(_llm, error):
+            await conversation.llm_failed(error)
 
-    async def _greet(self, worker: PipelineWorker, context: LLMContext) -> None:
-        mode = self._assistant.first_message_mode
-        if mode == "assistant-speaks-first" and self._assistant.first_message:
-            await worker.queue_frame(TTSSpeakFrame(self._assistant.first_message))
+    async def _greet(self, worker: PipelineWorker, plan: CallPlan) -> None:
+        assistant = plan.entry.assistant
+        mode = assistant.first_message_mode
+        first_message = plan.render(assistant.first_message)
+        if mode == "assistant-speaks-first" and first_message:
+            await worker.queue_frame(TTSSpeakFrame(first_message))
         elif mode == "assistant-speaks-first-with-model-generated-message":
             await worker.queue_frame(LLMRunFrame())
 
     async def _user_said(self, text: str, started_at: datetime, ended_at: datetime) -> None:
         self._journal.add(NewUtterance(role="user", text=text, started_at=started_at, ended_at=ended_at))
 
+    async def _user_idle(self) -> None:
+        if self._conversation:
+            await self._conversation.user_idle()
+
+    async def _user_turn_started(self) -> None:
+        if self._conversation:
+            await self._conversation.user_turn_started()
+
     async def _bot_turn(self, turn: BotTurn) -> None:
-        if self._last_words is not None and turn.spoken_text.split() == self._last_words.split():
-            await self.end(self._end_reason or "assistant-hangup")
         latency, self._pending_latency = self._pending_latency, None
         self._journal.add(
             NewUtterance(
@@ -164,18 +221,24 @@ class CallSession:
                 latency=latency,
             )
         )
+        if self._conversation:
+            await self._conversation.bot_turn(turn)
 
     async def _turn_latency(self, latency: dict[str, Any]) -> None:
         self._latency.append(latency)
         self._pending_latency = latency
 
     def _final_reason(self) -> str:
+        if self._conversation and self._conversation.end_reason:
+            return self._conversation.end_reason
         if self._end_reason:
             return self._end_reason
         return "caller-hangup" if self._serializer.stopped else "assistant-hangup"
 
     async def _finalize(self) -> None:
         try:
+            if self._conversation:
+                await self._conversation.stop()
             await self._journal.close()
             await self._services.calls.finalize(
                 self.call_id,

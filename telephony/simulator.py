@@ -301,7 +301,7 @@ class CallSimulator:
         return len(self._playback.clears)
 
     async def wait_for_bot(self, *, timeout: float = 30.0, quiet_secs: float = 1.2) -> float:
-        """Wait until the bot has spoken and then gone quiet; returns seconds of its speech heard.
+        """Wait until the bot has spoken and then gone quiet (or hung up); returns seconds of its speech heard.
 
         Raises:
             TimeoutError: The bot said nothing (or never stopped) within ``timeout``.
@@ -314,6 +314,8 @@ class CallSimulator:
                 raise TimeoutError("the bot did not speak")
             await asyncio.sleep(TICK)
         while self.bot_speaking or time.monotonic() - playback.last_speech_at < quiet_secs:
+            if self.closed_by_server.is_set():
+                break  # the server hung up: what was not played is never heard
             if time.monotonic() > deadline:
                 raise TimeoutError("the bot did not stop speaking")
             await asyncio.sleep(TICK)
@@ -359,6 +361,19 @@ class CallSimulator:
             await asyncio.sleep(TICK)
         self.turns.append(turn)
         return turn
+
+    async def press(self, digits: str, *, gap_secs: float = 0.15) -> None:
+        """Press keypad keys, sent as Twilio ``dtmf`` events one by one."""
+        for digit in digits:
+            await self._send(
+                {
+                    "event": "dtmf",
+                    "sequenceNumber": str(self._next_sequence()),
+                    "streamSid": self.stream_sid,
+                    "dtmf": {"track": "inbound_track", "digit": digit},
+                }
+            )
+            await asyncio.sleep(gap_secs)
 
     async def hang_up(self, *, abrupt: bool = False) -> None:
         """End the call: Twilio's ``stop`` then close, or (abrupt) just drop the socket."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -20,6 +21,8 @@ import pytest
 
 from crm.db import Database
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.tool_server import FakeToolServer
+from tests.fakes.twilio_server import FakeTwilio
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -117,6 +120,7 @@ class ServerProcess:
     data_dir: Path
     log: Path
     process: subprocess.Popen
+    database_url: str = ""
 
     async def get_json(self, path: str) -> tuple[int, dict]:
         async with aiohttp.ClientSession() as http:
@@ -175,6 +179,7 @@ async def start_server(tmp: Path, **env: str) -> ServerProcess:
         data_dir=data_dir,
         log=log,
         process=process,
+        database_url=env.get("DATABASE_URL", ""),
     )
     deadline = time.monotonic() + 120
     async with aiohttp.ClientSession() as http:
@@ -204,6 +209,74 @@ async def server(fake_llm: FakeOpenAI, tmp_path_factory) -> AsyncIterator[Server
         LLM_MODEL="fake-model",
         TWILIO_AUTH_TOKEN=TWILIO_AUTH_TOKEN,
         ASSISTANTS_DIR=str(ROOT / "assistants"),
+    )
+    yield process
+    process.stop()
+
+
+# Fakes of outside services for the tool tests
+
+@pytest.fixture(scope="session")
+async def fake_twilio() -> AsyncIterator[FakeTwilio]:
+    """Twilio's REST API (live-call updates), on 127.0.0.1."""
+    server = await FakeTwilio().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def fake_tools() -> AsyncIterator[FakeToolServer]:
+    """A webhook-tool server, on 127.0.0.1."""
+    server = await FakeToolServer().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def twilio_api(fake_twilio: FakeTwilio) -> Iterator[FakeTwilio]:
+    """The fake Twilio with no recorded updates, answering successfully."""
+    fake_twilio.updates.clear()
+    fake_twilio.fail_with = None
+    yield fake_twilio
+    fake_twilio.fail_with = None
+
+
+@pytest.fixture
+def tool_api(fake_tools: FakeToolServer) -> Iterator[FakeToolServer]:
+    """The fake tool server with an empty script and no recorded requests."""
+    fake_tools.script.clear()
+    fake_tools.requests.clear()
+    yield fake_tools
+
+
+def write_test_assistants(folder: Path, tool_url: str) -> None:
+    """The assistants the tool tests call, one phone number each (see tests/e2e/assistants.py)."""
+    from tests.e2e.assistants import test_assistants
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "default.json").write_text((ROOT / "assistants" / "default.json").read_text())
+    for name, data in test_assistants(tool_url).items():
+        (folder / f"{name}.json").write_text(json.dumps(data, indent=2))
+
+
+@pytest.fixture(scope="session")
+async def tools_server(
+    fake_llm: FakeOpenAI, fake_twilio: FakeTwilio, fake_tools: FakeToolServer, tmp_path_factory
+) -> AsyncIterator[ServerProcess]:
+    """A real server whose assistants have tools, wired to the fake LLM, Twilio REST and tool server."""
+    tmp = tmp_path_factory.mktemp("tools-server")
+    write_test_assistants(tmp / "assistants", fake_tools.url)
+    process = await start_server(
+        tmp,
+        DATABASE_URL=f"sqlite:///{tmp / 'calls.db'}",
+        LLM_BASE_URL=fake_llm.url,
+        LLM_API_KEY="test",
+        LLM_MODEL="fake-model",
+        LLM_TIMEOUT_SECS="2",
+        TWILIO_AUTH_TOKEN=fake_twilio.auth_token,
+        TWILIO_ACCOUNT_SID=fake_twilio.account_sid,
+        TWILIO_API_BASE_URL=fake_twilio.url,
+        ASSISTANTS_DIR=str(tmp / "assistants"),
     )
     yield process
     process.stop()

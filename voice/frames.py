@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from pipecat.frames.frames import DataFrame, SystemFrame
 
@@ -30,3 +31,20 @@ class OutputPlaybackMarkFrame(DataFrame):
     """
 
     mark: str
+
+
+@dataclass
+class PlaybackBarrierFrame(DataFrame):
+    """Resolves ``heard`` once the caller heard everything queued before it.
+
+    Queued right after speech (a ``TTSSpeakFrame``), it reaches the playback tracker
+    behind that speech's audio, and resolves when the marks of every sentence
+    still playing came back, or those sentences were cut off (barge-in, hang-up).
+    It survives interruptions, so a waiter is never left hanging.
+
+    Parameters:
+        heard: Set to True when the audio before the barrier has played out.
+    """
+
+    heard: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    interruptible: bool = field(default=False, init=False)

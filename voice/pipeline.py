@@ -1,9 +1,10 @@
-"""The per-call pipeline: transport in → VAD → STT → LLM → TTS → playback marks → transport out."""
+"""The per-call pipeline: transport in → VAD → STT → keypad → LLM → TTS → playback marks → transport out."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,11 @@ from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 
-from voice.engines import SpeechModels
+from voice.engines import SpeechModels, WhisperEngine
+from voice.keypad import KeypadInput, KeypadSettings
 from voice.latency import turn_latency
 from voice.playback import BotTurn, PlaybackTracker
+from voice.speaker import CallSpeaker, HoldCallerStrategy
 from voice.stt import LocalWhisperSTTService
 from voice.transcript import CallerTranscriptObserver, UserSaid
 from voice.tts import LocalPiperTTSService
@@ -42,13 +45,24 @@ class CallSpeech:
         language: ISO 639-1 code the caller speaks.
         voice: A Piper voice file, or None for the default voice.
         speed: Speaking rate (1.0 = the voice's own).
+        whisper: The Whisper engine for this language, or None for the default one.
         turns: Turn-taking settings.
+        keypad: How keypad digits are grouped, or None to ignore the keypad.
+        idle_secs: Caller silence (after the bot finished) that fires
+            ``CallHooks.on_user_idle``; 0 never fires.
     """
 
     language: str = "en"
     voice: Path | None = None
     speed: float = 1.0
+    whisper: WhisperEngine | None = None
     turns: TurnTaking = field(default_factory=TurnTaking)
+    keypad: KeypadSettings | None = field(default_factory=KeypadSettings)
+    idle_secs: float = 0.0
+
+
+async def _nothing(*_args: Any) -> None:
+    return None
 
 
 @dataclass
@@ -56,14 +70,82 @@ class CallHooks:
     """Where the pipeline reports what happens in the call.
 
     Parameters:
-        on_user_said: Each final caller transcription, with when it was spoken.
+        on_user_said: Each final caller transcription (and keypad entry), with when it was said.
         on_bot_turn: Each bot turn as the caller heard it.
         on_latency: Each turn's latency breakdown (see ``voice.latency``).
+        on_user_idle: The caller stayed silent for ``CallSpeech.idle_secs``.
+        on_user_turn_started: The caller started speaking.
     """
 
     on_user_said: UserSaid
     on_bot_turn: Callable[[BotTurn], Awaitable[None]]
     on_latency: Callable[[dict[str, Any]], Awaitable[None]]
+    on_user_idle: Callable[[], Awaitable[None]] = _nothing
+    on_user_turn_started: Callable[[], Awaitable[None]] = _nothing
+
+
+@dataclass
+class CallPipeline:
+    """One call's running parts: the worker to run, and the speaker for lines of our own."""
+
+    worker: PipelineWorker
+    speaker: CallSpeaker
+
+
+def _keypad(settings: KeypadSettings | None, hooks: CallHooks) -> list[FrameProcessor]:
+    if settings is None:
+        return []
+    keypad = KeypadInput(settings)
+
+    async def on_entry(_processor: KeypadInput, digits: str) -> None:
+        now = datetime.now(UTC)
+        await hooks.on_user_said(f"DTMF: {digits}", now, now)
+
+    keypad.add_event_handler("on_keypad_entry", on_entry)
+    return [keypad]
+
+
+def _aggregators(
+    context: LLMContext, models: SpeechModels, speech: CallSpeech, hooks: CallHooks, hold: HoldCallerStrategy
+) -> LLMContextAggregatorPair:
+    aggregators = LLMContextAggregatorPair(
+        context,
+        user_params=LLMUserAggregatorParams(
+            user_turn_strategies=user_turn_strategies(models.smart_turn, speech.turns),
+            user_mute_strategies=[hold],
+            user_idle_timeout=speech.idle_secs,
+        ),
+    )
+
+    async def on_idle(_aggregator: Any) -> None:
+        await hooks.on_user_idle()
+
+    async def on_started(_aggregator: Any, _strategy: Any) -> None:
+        await hooks.on_user_turn_started()
+
+    aggregators.user().add_event_handler("on_user_turn_idle", on_idle)
+    aggregators.user().add_event_handler("on_user_turn_started", on_started)
+    return aggregators
+
+
+def _tracker(hooks: CallHooks) -> PlaybackTracker:
+    tracker = PlaybackTracker()
+
+    async def on_bot_turn(_tracker: PlaybackTracker, turn: BotTurn) -> None:
+        await hooks.on_bot_turn(turn)
+
+    tracker.add_event_handler("on_bot_turn", on_bot_turn)
+    return tracker
+
+
+def _latency_observer(hooks: CallHooks) -> UserBotLatencyObserver:
+    latency = UserBotLatencyObserver()
+
+    async def on_breakdown(_observer: Any, breakdown: LatencyBreakdown) -> None:
+        await hooks.on_latency(turn_latency(breakdown))
+
+    latency.add_event_handler("on_latency_breakdown", on_breakdown)
+    return latency
 
 
 def build_call_worker(
@@ -75,7 +157,7 @@ def build_call_worker(
     speech: CallSpeech,
     hooks: CallHooks,
     idle_timeout_secs: float | None = 300,
-) -> PipelineWorker:
+) -> CallPipeline:
     """Assemble one call's pipeline on the shared speech models.
 
     Args:
@@ -83,62 +165,45 @@ def build_call_worker(
         llm: The LLM service for this call.
         context: The conversation context the aggregators keep.
         models: Process-wide speech models.
-        speech: Language, voice and turn-taking for this call.
-        hooks: Callbacks for transcript lines and latency.
-        idle_timeout_secs: End a call where nobody said anything for this long.
+        speech: Language, voice, turn-taking, keypad and silence for this call.
+        hooks: Callbacks for transcript lines, latency and caller silence.
+        idle_timeout_secs: End a call where no frames at all flowed for this long.
 
     Returns:
-        A worker to run with pipecat's ``WorkerRunner``.
+        The worker to run with pipecat's ``WorkerRunner``, and its speaker.
     """
     stt = LocalWhisperSTTService(
-        engine=models.whisper, language=speech.language, ttfs_p99_latency=STT_P99_SECS
+        engine=speech.whisper or models.whisper, language=speech.language, ttfs_p99_latency=STT_P99_SECS
     )
     voice_path = speech.voice or models.default_voice
     tts = LocalPiperTTSService(
         voice=models.voice(voice_path), voice_name=voice_path.stem, speed=speech.speed
     )
-    aggregators = LLMContextAggregatorPair(
-        context,
-        user_params=LLMUserAggregatorParams(
-            user_turn_strategies=user_turn_strategies(models.smart_turn, speech.turns),
-        ),
-    )
-    tracker = PlaybackTracker()
-
-    async def on_bot_turn(_tracker: PlaybackTracker, turn: BotTurn) -> None:
-        await hooks.on_bot_turn(turn)
-
-    tracker.add_event_handler("on_bot_turn", on_bot_turn)
-
+    hold = HoldCallerStrategy()
+    aggregators = _aggregators(context, models, speech, hooks, hold)
     pipeline = Pipeline(
         [
             transport.input(),
             VADProcessor(vad_analyzer=vad_analyzer(models.silero, speech.turns)),
             stt,
+            *_keypad(speech.keypad, hooks),
             aggregators.user(),
             llm,
             tts,
-            tracker,
+            _tracker(hooks),
             transport.output(),
             aggregators.assistant(),
         ]
     )
-
-    latency = UserBotLatencyObserver()
-
-    async def on_breakdown(_observer: Any, breakdown: LatencyBreakdown) -> None:
-        await hooks.on_latency(turn_latency(breakdown))
-
-    latency.add_event_handler("on_latency_breakdown", on_breakdown)
-
-    return PipelineWorker(
+    worker = PipelineWorker(
         pipeline,
         params=PipelineParams(
             audio_in_sample_rate=AUDIO_IN_RATE,
             audio_out_sample_rate=AUDIO_OUT_RATE,
             enable_metrics=True,
         ),
-        observers=[latency, CallerTranscriptObserver(hooks.on_user_said)],
+        observers=[_latency_observer(hooks), CallerTranscriptObserver(hooks.on_user_said)],
         enable_rtvi=False,
         idle_timeout_secs=idle_timeout_secs,
     )
+    return CallPipeline(worker=worker, speaker=CallSpeaker(worker, hold))

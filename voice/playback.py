@@ -19,7 +19,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from voice.frames import OutputPlaybackMarkFrame, PlaybackMarkFrame
+from voice.frames import OutputPlaybackMarkFrame, PlaybackBarrierFrame, PlaybackMarkFrame
 
 
 @dataclass
@@ -72,6 +72,8 @@ class PlaybackTracker(FrameProcessor):
     ``clear`` and returns every pending mark at once, so marks pending at an
     interruption are discarded and the sentence then playing is cut by playback
     time. Mark echoes arrive as :class:`PlaybackMarkFrame` from the input side.
+    A :class:`PlaybackBarrierFrame` is resolved once every sentence before it was
+    heard or cut off (and goes no further).
 
     Events:
         on_bot_turn(tracker, turn: BotTurn): a bot turn finished playing, or was cut off.
@@ -82,6 +84,7 @@ class PlaybackTracker(FrameProcessor):
         super().__init__(**kwargs)
         self._turns: dict[str, _Turn] = {}
         self._marks: dict[str, tuple[_Turn, _Sentence]] = {}
+        self._barriers: list[tuple[frozenset[str], PlaybackBarrierFrame]] = []
         self._counter = 0
         self._register_event_handler("on_bot_turn")
 
@@ -90,11 +93,18 @@ class PlaybackTracker(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, PlaybackMarkFrame):
             await self._mark_heard(frame.mark)
+            self._release_barriers()
+            return
+        if isinstance(frame, PlaybackBarrierFrame):
+            self._barriers.append((frozenset(self._marks), frame))
+            self._release_barriers()
             return
         if isinstance(frame, InterruptionFrame):
             await self._cut_all(interrupted=True)
+            self._release_barriers()
         elif isinstance(frame, (EndFrame, CancelFrame)):
             await self._cut_all(interrupted=False)
+            self._release_barriers(everything=True)
         elif isinstance(frame, TTSStartedFrame):
             self._turn(frame.context_id)
         elif isinstance(frame, TTSAudioRawFrame):
@@ -111,6 +121,16 @@ class PlaybackTracker(FrameProcessor):
                 turn.tts_stopped = True
                 await self._maybe_finish(turn)
         await self.push_frame(frame, direction)
+
+    def _release_barriers(self, *, everything: bool = False) -> None:
+        waiting = []
+        for marks, barrier in self._barriers:
+            if everything or not marks & self._marks.keys():
+                if not barrier.heard.done():
+                    barrier.heard.set_result(True)
+            else:
+                waiting.append((marks, barrier))
+        self._barriers = waiting
 
     def _turn(self, context_id: str | None) -> _Turn:
         key = context_id or ""

@@ -13,6 +13,7 @@ from loguru import logger
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
+from agent.phrases import phrases_for
 from crm.calls import NewCall
 from crm.phone_numbers import maybe_e164
 from telephony.services import CallServices
@@ -68,11 +69,15 @@ async def voice_webhook(request: web.Request) -> web.Response:
         )
         if call is None:
             raise web.HTTPNotFound(text="unknown call")
+        entry = services.assistants.entry(call.assistant)
+        if entry.unavailable:
+            return await _unavailable(services, call.id, entry.assistant.name, entry.assistant.language)
         logger.info(f"call {call.id}: outbound Twilio call {call_sid} answered → assistant '{call.assistant}'")
         return _connect(services, call.id)
     direction = "outbound" if form.get("Direction", "").startswith("outbound") else "inbound"
     ours, theirs = (form.get("To"), form.get("From")) if direction == "inbound" else (form.get("From"), form.get("To"))
-    assistant = services.assistants.for_number(ours)
+    entry = services.assistants.entry_for_number(maybe_e164(ours))
+    assistant = entry.assistant
     contact = maybe_e164(theirs)
     lead = await services.leads.get_or_create(contact, source=f"{direction}-call") if contact else None
     call = await services.calls.open(
@@ -88,6 +93,8 @@ async def voice_webhook(request: web.Request) -> web.Response:
             lead_id=lead.id if lead else None,
         )
     )
+    if entry.unavailable:
+        return await _unavailable(services, call.id, assistant.name, assistant.language)
     logger.info(f"call {call.id}: {direction} Twilio call {call_sid} → assistant '{assistant.name}'")
     return _connect(services, call.id)
 
@@ -100,6 +107,24 @@ def _connect(services: CallServices, call_id: str) -> web.Response:
     stream.parameter(name="callId", value=call_id)
     stream.parameter(name="token", value=stream_token(services.signing_secret, call_id))
     response.append(connect)
+    return _twiml(response)
+
+
+# Twilio <Say> voices for the languages we have phrases in.
+SAY_LANGUAGES = {"en": "en-US", "es": "es-ES"}
+
+
+async def _unavailable(services: CallServices, call_id: str, name: str, language: str) -> web.Response:
+    """The number's assistant cannot take calls (e.g. missing speech models): a polite line, then hang up.
+
+    Routing such calls to another assistant would greet a Spanish caller in
+    English or mis-hear them; the admin sees why in the log and GET /api/assistants.
+    """
+    logger.error(f"call {call_id}: assistant '{name}' is unavailable; answering with a message and hanging up")
+    response = VoiceResponse()
+    response.say(phrases_for(language).unavailable, language=SAY_LANGUAGES.get(language, "en-US"))
+    response.hangup()
+    await services.calls.finalize(call_id, end_reason="assistant-unavailable")
     return _twiml(response)
 
 
@@ -142,8 +167,7 @@ async def machine_detection(request: web.Request) -> web.Response:
     if call is None or not answered_by.startswith("machine"):
         return web.Response(status=204)
     session = services.live.sessions.get(call.id)
-    assistant = services.assistants.get(call.assistant)
-    message = (assistant.model_extra or {}).get("voicemailMessage") or None
+    message = services.assistants.get(call.assistant).voicemail_message or None
     logger.info(f"call {call.id}: answered by a machine ({answered_by}); {'leaving a message' if message else 'hanging up'}")
     if session is not None:
         await session.leave_voicemail(message)
@@ -204,7 +228,7 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
     session = CallSession(
         services,
         call,
-        services.assistants.get(call.assistant),
+        services.assistants.entry(call.assistant),
         ws,
         TwilioMediaSerializer(stream_sid, start.get("callSid") or call.provider_call_id),
     )

@@ -5,14 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pipecat.frames.frames import LLMContextFrame, LLMTextFrame
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.frames.frames import (
+    FunctionCallResultProperties,
+    LLMContextFrame,
+    LLMTextFrame,
+    TTSSpeakFrame,
+)
 from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.services.llm_service import FunctionCallParams
 from pipecat.services.openai.llm import OpenAILLMService
-from pipecat.tests.utils import run_test
+from pipecat.tests.utils import SleepFrame, run_test
 
 from agent.assistant import Assistant
 from agent.llm import LLMEndpoint, create_llm
 from agent.local_llm import LocalLLMService, LocalModel, ModelFileError, gguf_path
+from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCall
 
 
 def assistant(**model) -> Assistant:
@@ -48,3 +57,58 @@ async def test_embedded_model_streams_a_reply(local_model: LocalModel):
     down, _ = await run_test(service, frames_to_send=[LLMContextFrame(context=context)])
     text = "".join(f.text for f in down if isinstance(f, LLMTextFrame))
     assert text.strip(), "the embedded model answered"
+
+
+# The guard: a stalled or failing LLM is retried once after a spoken line, then reported.
+
+def guarded(llm: FakeOpenAI, timeout: float = 1.0):
+    endpoint = LLMEndpoint(base_url=llm.url, api_key="test", model="fake", timeout_secs=timeout)
+    service = create_llm(assistant(), endpoint, retry_line="One moment.")
+    failures: list[BaseException] = []
+
+    @service.event_handler("on_llm_failure")
+    async def _failed(_service, error):
+        failures.append(error)
+
+    return service, failures
+
+
+def spoken(frames) -> tuple[list[str], str]:
+    said = [f.text for f in frames if isinstance(f, TTSSpeakFrame)]
+    return said, "".join(f.text for f in frames if isinstance(f, LLMTextFrame))
+
+
+async def test_a_stalled_completion_is_retried_after_a_spoken_line(llm: FakeOpenAI):
+    llm.script += [Reply("too late", first_token_delay=2.0), Reply("Here I am.")]
+    service, failures = guarded(llm)
+    context = LLMContext(messages=[{"role": "user", "content": "Hello?"}])
+    down, _ = await run_test(service, frames_to_send=[LLMContextFrame(context=context)])
+    assert spoken(down) == (["One moment."], "Here I am.")
+    assert not failures and len(llm.requests) == 2
+
+
+async def test_two_failures_fire_on_llm_failure_without_hidden_retries(llm: FakeOpenAI):
+    llm.script += [Reply(status=500), Reply(status=503)]
+    service, failures = guarded(llm)
+    context = LLMContext(messages=[{"role": "user", "content": "Hello?"}])
+    down, _ = await run_test(service, frames_to_send=[LLMContextFrame(context=context)])
+    assert spoken(down) == (["One moment."], "")
+    assert len(failures) == 1 and getattr(failures[0], "status_code", None) == 503
+    assert len(llm.requests) == 2, "the OpenAI SDK's own retries are off"
+
+
+async def test_streamed_tool_calls_run_their_handler(llm: FakeOpenAI):
+    llm.script.append(Reply("Let me book that.", tool_calls=[ToolCall("book_appointment", {"start": "2026-03-03T10:00"})]))
+    service, _ = guarded(llm)
+    calls: list[dict] = []
+
+    async def handler(params: FunctionCallParams) -> None:
+        calls.append(dict(params.arguments))
+        await params.result_callback("booked", properties=FunctionCallResultProperties(run_llm=False))
+
+    schema = FunctionSchema("book_appointment", "Book", {"start": {"type": "string"}}, ["start"], handler=handler)
+    context = LLMContext(messages=[{"role": "user", "content": "Book Tuesday."}], tools=ToolsSchema([schema]))
+    down, _ = await run_test(service, frames_to_send=[LLMContextFrame(context=context), SleepFrame(0.3)])
+    assert calls == [{"start": "2026-03-03T10:00"}]
+    assert spoken(down)[1] == "Let me book that."
+    assert [t["function"]["name"] for t in llm.requests[0]["tools"]] == ["book_appointment"]

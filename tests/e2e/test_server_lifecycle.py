@@ -50,5 +50,6 @@ async def test_shutdown_finalizes_live_calls_on_postgresql(tmp_path: Path, postg
     finally:
         await database.close()
     assert stored.end_reason == "server-shutdown" and stored.ended_at is not None
-    assert any(u.role == "user" and "next tuesday" in u.text.lower() for u in stored.utterances)
+    lines = [(u.role, u.text) for u in stored.utterances]
+    assert any(role == "user" and "next tuesday" in text.lower() for role, text in lines), lines
     assert any(u.role == "assistant" for u in stored.utterances)

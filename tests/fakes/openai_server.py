@@ -29,18 +29,36 @@ DEFAULT_ANALYSIS = {
 
 
 @dataclass
+class ToolCall:
+    """A function call the scripted assistant makes (streamed in OpenAI's ``tool_calls`` format).
+
+    Parameters:
+        name: The function name.
+        arguments: Its arguments (sent as a JSON string, in pieces, as OpenAI does).
+        id: The call id (generated when empty).
+    """
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+
+
+@dataclass
 class Reply:
     """One scripted answer.
 
     Parameters:
-        text: What the assistant says, streamed a few words per chunk.
+        text: What the assistant says, streamed a few words per chunk (may be
+            empty when the reply only calls tools).
         first_token_delay: Seconds before the first chunk (a slow model).
         status: An HTTP error status to answer instead (e.g. 500).
+        tool_calls: Functions the assistant calls after its text.
     """
 
     text: str = DEFAULT_REPLY
     first_token_delay: float = 0.0
     status: int = 200
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass
@@ -91,6 +109,15 @@ class FakeOpenAI:
     async def stop(self) -> None:
         if self._runner:
             await self._runner.cleanup()
+
+    def tool_results(self) -> list[dict[str, Any]]:
+        """Every ``role: tool`` message the server has been sent (results of the calls it made)."""
+        found: dict[str, dict[str, Any]] = {}
+        for request in self.requests:
+            for message in request.get("messages", []):
+                if message.get("role") == "tool":
+                    found[message.get("tool_call_id", "")] = message
+        return list(found.values())
 
     def user_messages(self) -> list[str]:
         """The text of every user message the server has been sent, in order of requests."""
@@ -149,15 +176,30 @@ class FakeOpenAI:
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
 
         await send({"role": "assistant", "content": ""})
-        words = reply.text.split(" ")
+        words = reply.text.split(" ") if reply.text else []
         for i in range(0, len(words), 3):
             await send({"content": " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")})
             await asyncio.sleep(0.01)
-        await send({}, finish="stop")
+        for index, call in enumerate(reply.tool_calls):
+            await self._send_tool_call(send, index, call)
+        await send({}, finish="tool_calls" if reply.tool_calls else "stop")
         await send({}, usage={"prompt_tokens": 10, "completion_tokens": len(words), "total_tokens": 10 + len(words)})
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+
+    @staticmethod
+    async def _send_tool_call(send, index: int, call: ToolCall) -> None:
+        """A tool call as OpenAI streams it: id and name first, then the arguments in pieces."""
+        call_id = call.id or f"call_{uuid.uuid4().hex[:20]}"
+        head = {"index": index, "id": call_id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        await send({"tool_calls": [head]})
+        arguments = json.dumps(call.arguments)
+        step = max(1, len(arguments) // 3)
+        for i in range(0, len(arguments), step):
+            await send({"tool_calls": [{"index": index, "function": {"arguments": arguments[i : i + step]}}]})
+            await asyncio.sleep(0.005)
 
 
 async def _serve(port: int) -> None:

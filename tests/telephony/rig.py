@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from agent.assistants import AssistantBook
+from agent.library import AssistantLibrary
 from agent.llm import LLMEndpoint
 from crm.calls import CallStore
 from crm.campaign_spec import CampaignSpec
@@ -92,14 +92,17 @@ async def serve_twilio_routes(database: Database, twilio: FakeTwilio, clock) -> 
     """Our real Twilio routes on a real port, settling campaign calls on status callbacks by ``clock``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    assistants = AssistantLibrary(ROOT / "assistants")
+    await assistants.load()
     services = CallServices(
         speech=None,  # answered calls are not streamed here
         llm=LLMEndpoint(),
-        assistants=AssistantBook.load(ROOT / "assistants"),
+        assistants=assistants,
         calls=CallStore(database),
         leads=LeadStore(database),
         twilio=TwilioConfig(twilio.account_sid, twilio.auth_token, url, f"ws://127.0.0.1:{port}/twilio/stream"),
         signing_secret="test-secret",
+        database=database,
     )
 
     async def settle(call: Call) -> None:

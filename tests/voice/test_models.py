@@ -83,3 +83,13 @@ async def test_transcription_does_not_block_the_event_loop(models: SpeechModels)
     elapsed = time.monotonic() - started
     task.cancel()
     assert ticks >= elapsed / 0.01 * 0.3
+
+
+def test_an_assistant_in_another_language_is_told_which_files_to_place(models: SpeechModels):
+    with pytest.raises(ModelNotFoundError) as error:
+        models.choose(language="es", whisper_model="whisper-small", voice_id="es_ES-davefx-medium")
+    assert "models/whisper-small" in str(error.value) and "es_ES-davefx-medium.onnx.json" in str(error.value)
+    with pytest.raises(ModelNotFoundError, match="'tiny.en' is English-only, so it would mis-hear callers"):
+        models.choose(language="es", whisper_model="", voice_id="")
+    english = models.choose(language="en", whisper_model="", voice_id="")
+    assert english.whisper is models.whisper and english.voice == models.default_voice

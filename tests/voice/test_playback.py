@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from pipecat.frames.frames import (
     InterruptionFrame,
@@ -13,7 +14,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.tests.utils import SleepFrame, run_test
 
-from voice.frames import OutputPlaybackMarkFrame, PlaybackMarkFrame
+from voice.frames import OutputPlaybackMarkFrame, PlaybackBarrierFrame, PlaybackMarkFrame
 from voice.playback import BotTurn, PlaybackTracker
 
 RATE = 8000
@@ -95,3 +96,34 @@ async def test_end_of_call_reports_an_unfinished_turn():
     )
     await asyncio.sleep(0)
     assert [t.text for t in turns] == ["Bye now."]
+
+
+async def test_a_barrier_resolves_once_what_came_before_it_was_heard():
+    tracker, turns = tracker_with_log()
+    empty, waiting, cut = PlaybackBarrierFrame(), PlaybackBarrierFrame(), PlaybackBarrierFrame()
+    started = time.monotonic()
+    run = asyncio.create_task(
+        run_test(
+            tracker,
+            frames_to_send=[
+                empty,  # nothing playing: resolves at once
+                TTSStartedFrame(context_id="c1"), audio(0.5), text("Goodbye."), TTSStoppedFrame(context_id="c1"),
+                waiting,
+                SleepFrame(0.4),  # the caller's side is still playing "Goodbye."
+                PlaybackMarkFrame(mark="s1"),
+                TTSStartedFrame(context_id="c2"), audio(0.5, "c2"), text("Cut off.", "c2"), TTSStoppedFrame(context_id="c2"),
+                cut,
+                SleepFrame(0.1),
+                InterruptionFrame(),  # a barge-in releases whoever waits on what it cut
+                SleepFrame(0.05),
+            ],
+        )
+    )
+    await asyncio.wait_for(empty.heard, 1)
+    assert time.monotonic() - started < 0.3
+    await asyncio.wait_for(waiting.heard, 2)
+    assert time.monotonic() - started >= 0.4, "not before the mark came back"
+    await asyncio.wait_for(cut.heard, 2)
+    down, _ = await run
+    assert not any(isinstance(f, PlaybackBarrierFrame) for f in down), "barriers stop at the tracker"
+    assert turns[0].text == "Goodbye." and not turns[0].interrupted

@@ -1,0 +1,86 @@
+"""Admin API for assistants: what loaded, each one in full, and reloading the folder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from agent.assistants import LoadedAssistant
+from agent.library import AssistantLibrary
+
+routes = web.RouteTableDef()
+
+ASSISTANTS = web.AppKey("assistant_library", AssistantLibrary)
+
+SECRET_KEYS = frozenset({"secret", "serverUrlSecret"})
+
+
+def redacted(value: Any) -> Any:
+    """A copy of an assistant's JSON with webhook secrets hidden (the API never shows them)."""
+    if isinstance(value, dict):
+        return {k: ("***" if k in SECRET_KEYS and v else redacted(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value
+
+
+def assistant_summary(entry: LoadedAssistant, default_name: str) -> dict[str, Any]:
+    """The JSON shape of an assistant in the list."""
+    assistant = entry.assistant
+    return {
+        "name": entry.name,
+        "file": entry.path.name,
+        "default": entry.name == default_name,
+        "available": entry.unavailable is None,
+        "unavailableReason": entry.unavailable,
+        "phoneNumbers": assistant.phone_numbers,
+        "language": assistant.transcriber.language,
+        "model": {"provider": assistant.model.provider, "model": assistant.model.model, "url": assistant.model.url},
+        "voice": assistant.voice.voice_id or "(default)",
+        "transcriber": assistant.transcriber.model or "(default)",
+        "tools": [
+            {"name": t.name, "kind": "built-in" if t.builtin else "webhook"} for t in entry.tools.values()
+        ],
+        "warnings": entry.warnings,
+    }
+
+
+@routes.get("/api/assistants")
+async def list_assistants(request: web.Request) -> web.Response:
+    """The assistants in use, with availability, tools and load warnings."""
+    library = request.app[ASSISTANTS]
+    book = library.book
+    return web.json_response(
+        {
+            "data": [assistant_summary(e, book.default_name) for e in book.assistants.values()],
+            "default": book.default_name,
+            "folder": str(library.folder),
+            "loadedAt": library.loaded_at.isoformat() if library.loaded_at else None,
+            "lastReload": library.last_reload.as_json() if library.last_reload else None,
+        }
+    )
+
+
+@routes.get("/api/assistants/{name}")
+async def get_assistant(request: web.Request) -> web.Response:
+    """One assistant as the server reads it (validated, defaults filled in, secrets hidden)."""
+    book = request.app[ASSISTANTS].book
+    entry = book.assistants.get(request.match_info["name"])
+    if entry is None:
+        return web.json_response({"error": "not_found", "detail": "no such assistant"}, status=404)
+    body = assistant_summary(entry, book.default_name)
+    body["assistant"] = redacted(entry.assistant.model_dump(mode="json", by_alias=True))
+    body["analysis"] = entry.assistant.analysis_settings()
+    return web.json_response(body)
+
+
+@routes.post("/api/assistants/reload")
+async def reload_assistants(request: web.Request) -> web.Response:
+    """Read the folder again; a broken file is refused (422) and the current assistants stay."""
+    result = await request.app[ASSISTANTS].reload()
+    if not result.ok:
+        return web.json_response(
+            {"error": "invalid_assistant_file", "detail": result.error, "reload": result.as_json()}, status=422
+        )
+    return web.json_response({"reload": result.as_json()})

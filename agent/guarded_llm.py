@@ -1,0 +1,108 @@
+"""pipecat's OpenAI service, made safe for phone calls: a stalled or failing LLM never means silence."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from loguru import logger
+from openai.types.chat import ChatCompletionChunk
+from pipecat.frames.frames import TTSSpeakFrame
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.services.openai.llm import OpenAILLMService
+
+
+def _has_output(chunk: ChatCompletionChunk) -> bool:
+    if not chunk.choices:
+        return False
+    delta = chunk.choices[0].delta
+    return bool(delta and (delta.content or delta.tool_calls))
+
+
+def describe(error: BaseException) -> str:
+    """A short description of an LLM failure for logs (no request content)."""
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    status = getattr(error, "status_code", None)
+    return f"HTTP {status}" if status else f"{type(error).__name__}: {error}"
+
+
+class GuardedLLMService(OpenAILLMService):
+    """An OpenAI-compatible LLM with a deadline on every chunk and one spoken retry.
+
+    A completion that sends nothing for ``timeout_secs`` (before its first chunk or
+    between chunks), or fails, is retried once after the caller hears
+    ``retry_line``. If the retry fails too, ``on_llm_failure`` fires and the call's
+    owner ends the call gracefully. A completion that fails after it started
+    answering keeps what it said; it is not repeated. The OpenAI client's own
+    retries are off: they would hold the caller in silence.
+
+    Events:
+        on_llm_failure(service, error): the completion and its retry both failed.
+    """
+
+    def __init__(self, *, timeout_secs: float = 10.0, retry_line: str = "", **kwargs):
+        """Create the service for one call.
+
+        Args:
+            timeout_secs: Longest wait for the stream to open and for each chunk.
+            retry_line: Said before the retry ("Sorry, give me just a moment.").
+            **kwargs: Passed to pipecat's ``OpenAILLMService``.
+        """
+        super().__init__(**kwargs)
+        self._timeout_secs = timeout_secs
+        self._retry_line = retry_line
+        self._produced = False
+        self._register_event_handler("on_llm_failure")
+
+    def create_client(self, *args, **kwargs):
+        """pipecat's client, without the OpenAI SDK's silent retries."""
+        client = super().create_client(*args, **kwargs)
+        return client.with_options(max_retries=0) if client is not None else None
+
+    async def open_stream(self, context: LLMContext) -> Any:
+        """Start a streaming completion (subclasses change where chunks come from)."""
+        return await super().get_chat_completions(context)
+
+    async def get_chat_completions(self, context: LLMContext) -> AsyncIterator[ChatCompletionChunk]:
+        """The completion stream, watched: each wait is bounded by ``timeout_secs``."""
+        stream = await asyncio.wait_for(self.open_stream(context), self._timeout_secs)
+        return self._watched(stream)
+
+    async def _watched(self, stream: Any) -> AsyncIterator[ChatCompletionChunk]:
+        chunks = stream.__aiter__()
+        try:
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(chunks.__anext__(), self._timeout_secs)
+                except StopAsyncIteration:
+                    return
+                self._produced = self._produced or _has_output(chunk)
+                yield chunk
+        finally:
+            for closer in (getattr(chunks, "aclose", None), getattr(stream, "close", None)):
+                if closer is not None:
+                    try:
+                        await closer()
+                    except Exception:  # closing a broken stream may fail again
+                        pass
+
+    async def _process_context(self, context: LLMContext):
+        for attempt in (1, 2):
+            self._produced = False
+            try:
+                await super()._process_context(context)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                if self._produced:
+                    logger.warning(f"{self}: completion broke off after it started ({describe(e)}); keeping it")
+                    return
+                logger.warning(f"{self}: completion failed ({describe(e)}), attempt {attempt} of 2")
+                if attempt == 1:
+                    if self._retry_line:
+                        await self.push_frame(TTSSpeakFrame(self._retry_line, append_to_context=False))
+                    continue
+                await self._call_event_handler("on_llm_failure", e)

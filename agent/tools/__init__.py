@@ -1,0 +1,19 @@
+"""The tool registry: built-in CRM and call tools, webhook tools, and running them."""
+
+from agent.tools.base import CallControl, Tool, ToolContext, ToolError, ToolResult, TransferFailed
+from agent.tools.execute import execute
+from agent.tools.toolset import BUILTINS, Toolset, ToolsetError, resolve_tools
+
+__all__ = [
+    "BUILTINS",
+    "CallControl",
+    "Tool",
+    "ToolContext",
+    "ToolError",
+    "ToolResult",
+    "Toolset",
+    "ToolsetError",
+    "TransferFailed",
+    "execute",
+    "resolve_tools",
+]

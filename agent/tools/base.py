@@ -1,0 +1,179 @@
+"""What every tool shares: its definition, the call it runs in, and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from agent.phrases import ENGLISH, Phrases
+from agent.tool_config import ToolConfig, TransferDestination
+from crm.models import utcnow
+from crm.stages import Stages
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from agent.assistant import Assistant
+    from crm.calls import CallStore
+    from crm.db import Database
+
+
+class ToolError(Exception):
+    """A tool could not do what was asked; the message is for the LLM (and the call record)."""
+
+
+class TransferFailed(Exception):
+    """The live call could not be moved to a person; the message says why (for the log)."""
+
+
+@dataclass
+class ToolResult:
+    """What a tool returns.
+
+    Parameters:
+        value: What the LLM reads (JSON-serializable): a sentence, or a small object.
+        ok: Whether the tool did what was asked.
+        error: Why not, for the call record.
+        run_llm: Whether the LLM answers the result. False when the tool has
+            already spoken, or is ending or moving the call.
+        spoke: Whether the tool already told the caller how it went (so no
+            ``request-failed`` line is added).
+    """
+
+    value: Any
+    ok: bool = True
+    error: str | None = None
+    run_llm: bool = True
+    spoke: bool = False
+
+
+class CallControl(Protocol):
+    """What a tool may do to the live call; each provider implements it (our pipeline, VAPI)."""
+
+    async def say(self, text: str) -> None:
+        """Say a line after what the assistant is saying now; returns at once."""
+
+    async def hang_up(self, reason: str, goodbye: str | None) -> None:
+        """Start ending the call: say ``goodbye`` (if any), let it play out, hang up.
+
+        Returns at once; the call ends in the background with ``reason`` recorded.
+        """
+
+    async def transfer(self, destination: TransferDestination, announcement: str) -> None:
+        """Say ``announcement``, then move the call to ``destination``.
+
+        Raises:
+            TransferFailed: The call is still ours; say so to the caller.
+        """
+
+
+@dataclass
+class ToolContext:
+    """The call a tool runs in.
+
+    Parameters:
+        db: The CRM database.
+        calls: The call store (every tool call is recorded through it).
+        assistant: The assistant of the call, as the call started with it.
+        tools: The assistant's tools by name.
+        call_id: Our call id (None outside a call, e.g. in tests).
+        lead_id: The lead this call is with, when known.
+        phone: The other party's number (E.164).
+        timezone: The caller's IANA zone; times the LLM names are read in it.
+        phrases: Lines in the caller's language.
+        control: The live call, when there is one.
+        stages: The pipeline stages ``set_stage`` accepts.
+        http: An HTTP session for webhook tools.
+        provider: ``twilio`` or ``vapi``: sent to webhook tools.
+        direction: ``inbound`` or ``outbound``: sent to webhook tools.
+        now: The clock (tests may pin it).
+    """
+
+    db: Database
+    calls: CallStore
+    assistant: Assistant
+    tools: Mapping[str, Tool]
+    call_id: str | None = None
+    lead_id: str | None = None
+    phone: str | None = None
+    timezone: str = "UTC"
+    phrases: Phrases = ENGLISH
+    control: CallControl | None = None
+    stages: Stages = field(default_factory=Stages)
+    http: aiohttp.ClientSession | None = None
+    provider: str = "twilio"
+    direction: str = "inbound"
+    now: Callable[[], datetime] = utcnow
+
+
+Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[ToolResult]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool an assistant can call.
+
+    Parameters:
+        name: The function name the LLM calls.
+        description: What the LLM reads to decide when to call it.
+        parameters: JSON schema (``type: object``) of its arguments.
+        run: The implementation.
+        config: The ``model.tools`` entry it came from (messages, server, destinations).
+        builtin: Whether it runs here rather than on a webhook.
+    """
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    run: Handler
+    config: ToolConfig | None = None
+    builtin: bool = True
+
+    def message(self, kind: str) -> str | None:
+        """A configured line for ``request-start``, ``request-failed``...; None if none."""
+        found = self.config.message(kind) if self.config else None
+        return found.content if found else None
+
+    def delay_ms(self) -> int | None:
+        """``timingMilliseconds`` of a configured ``request-response-delayed`` message."""
+        found = self.config.message("request-response-delayed") if self.config else None
+        return found.timing_milliseconds if found else None
+
+
+class ToolArgs(BaseModel):
+    """Base of a built-in tool's arguments: what the LLM sends, validated."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+def json_schema(args: type[ToolArgs]) -> dict[str, Any]:
+    """An arguments model as the flat JSON schema LLMs expect (no titles)."""
+    schema = args.model_json_schema()
+    properties = {}
+    for name, prop in schema.get("properties", {}).items():
+        prop = {k: v for k, v in prop.items() if k != "title"}
+        if "anyOf" in prop:  # Optional[X] → X (the LLM may leave it out)
+            kinds = [p for p in prop.pop("anyOf") if p.get("type") != "null"]
+            prop = {**(kinds[0] if kinds else {}), **prop}
+        prop.pop("default", None)
+        properties[name] = prop
+    return {"type": "object", "properties": properties, "required": schema.get("required", [])}
+
+
+def parse_args(args: type[ToolArgs], arguments: Mapping[str, Any]) -> Any:
+    """Validate what the LLM sent.
+
+    Raises:
+        ToolError: Naming each bad argument, so the LLM can correct itself.
+    """
+    try:
+        return args.model_validate(dict(arguments))
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in e.errors()
+        )
+        raise ToolError(f"invalid arguments: {problems}") from None

@@ -1,0 +1,78 @@
+"""The tool registry as pipecat LLM functions: schemas, handlers, and lines while tools run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from loguru import logger
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.frames.frames import FunctionCallResultProperties, TTSSpeakFrame
+from pipecat.services.llm_service import FunctionCallParams
+from pipecat.utils.types import NOT_GIVEN, NotGiven
+
+from agent.tools.base import Tool, ToolContext
+from agent.tools.execute import execute
+from agent.tools.leads import stage_schema
+
+# A tool still running after this long gets a filler line (unless it configures its own timing).
+DEFAULT_FILLER_MS = 1200
+# Tools that speak for themselves (a goodbye, a transfer line): no filler.
+SELF_SPOKEN = frozenset({"end_call", "opt_out", "transfer_to_human"})
+
+
+async def _say(params: FunctionCallParams, text: str) -> None:
+    await params.llm.push_frame(TTSSpeakFrame(text, append_to_context=False))
+
+
+async def _run_with_filler(tool: Tool, context: ToolContext, params: FunctionCallParams):
+    started = time.perf_counter()
+    run = asyncio.ensure_future(
+        execute(tool.name, dict(params.arguments), context, tool_call_id=params.tool_call_id)
+    )
+    if tool.name not in SELF_SPOKEN:
+        delay = (tool.delay_ms() or DEFAULT_FILLER_MS) / 1000
+        done, _ = await asyncio.wait({run}, timeout=delay)
+        if not done:
+            filler = tool.message("request-response-delayed") or context.phrases.filler
+            logger.debug(f"call {context.call_id}: {tool.name} still running after {delay:.1f}s; filler")
+            await _say(params, filler)
+    # An interruption cancels this handler, never the tool: it finishes and is recorded.
+    result = await asyncio.shield(run)
+    logger.debug(f"call {context.call_id}: {tool.name} answered in {(time.perf_counter() - started) * 1000:.0f} ms")
+    return result
+
+
+def _handler(tool: Tool, context: ToolContext):
+    async def handle(params: FunctionCallParams) -> None:
+        start_line = tool.message("request-start")
+        if start_line:
+            await _say(params, start_line)
+        result = await _run_with_filler(tool, context, params)
+        failed_line = tool.message("request-failed")
+        if not result.ok and failed_line and not result.spoke:
+            await _say(params, failed_line)
+        await params.result_callback(
+            result.value, properties=FunctionCallResultProperties(run_llm=result.run_llm)
+        )
+
+    return handle
+
+
+def _schema(tool: Tool, context: ToolContext) -> FunctionSchema:
+    if tool.name == "set_stage":
+        tool = stage_schema(tool, context.stages.names)
+    return FunctionSchema(
+        name=tool.name,
+        description=tool.description,
+        properties=tool.parameters.get("properties", {}),
+        required=list(tool.parameters.get("required", [])),
+        handler=_handler(tool, context),
+    )
+
+
+def tools_schema(context: ToolContext) -> ToolsSchema | NotGiven:
+    """The call's tools for an ``LLMContext``; each schema carries its handler."""
+    schemas = [_schema(tool, context) for tool in context.tools.values()]
+    return ToolsSchema(standard_tools=schemas) if schemas else NOT_GIVEN

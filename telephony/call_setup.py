@@ -1,0 +1,112 @@
+"""What one call runs with: its assistant, its lead, its variables filled in, its speech models."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+
+from agent.assistants import LoadedAssistant
+from agent.clock import caller_zone
+from agent.phrases import Phrases, phrases_for
+from agent.templates import render
+from agent.variables import call_variables
+from crm.models import Call, Lead
+from telephony.readiness import choose_speech
+from telephony.services import CallServices
+from voice.keypad import KeypadSettings
+from voice.pipeline import CallSpeech
+
+
+@dataclass
+class CallPlan:
+    """One call's assistant and everything derived from it when the call starts.
+
+    Parameters:
+        entry: The assistant as loaded (a reload later does not change it).
+        call: The call row.
+        lead: The CRM lead of the other party, if any.
+        phone: The other party's number.
+        timezone: Their IANA zone.
+        variables: Every ``{{variable}}`` value of this call.
+        phrases: Lines in the caller's language.
+        speech: Speech choices for the pipeline.
+        missing: Variables the templates used that had no value.
+    """
+
+    entry: LoadedAssistant
+    call: Call
+    lead: Lead | None
+    phone: str | None
+    timezone: str
+    variables: dict[str, Any]
+    phrases: Phrases
+    speech: CallSpeech
+    missing: set[str] = field(default_factory=set)
+
+    def render(self, text: str) -> str:
+        """Fill a configured text with this call's variables (a missing one never speaks as braces)."""
+        missing: list[str] = []
+        result = render(text, self.variables, missing)
+        new = set(missing) - self.missing
+        if new:
+            self.missing |= new
+            logger.info(f"call {self.call.id}: no value for {', '.join(sorted(new))}; rendered empty or default")
+        return result
+
+    @property
+    def system_prompt(self) -> str:
+        """The system prompt with variables filled."""
+        return self.render(self.entry.assistant.system_prompt)
+
+    def history(self) -> list[dict[str, Any]]:
+        """The non-system messages of ``model.messages`` (examples), filled."""
+        return [
+            {"role": m.role, "content": self.render(m.content)}
+            for m in self.entry.assistant.model.messages
+            if m.role != "system"
+        ]
+
+
+def _speech(services: CallServices, entry: LoadedAssistant) -> CallSpeech:
+    assistant = entry.assistant
+    choice = choose_speech(services.speech, assistant)
+    keypad = assistant.keypad_input_plan
+    delimiters = keypad.delimiters
+    return CallSpeech(
+        language=assistant.language,
+        voice=choice.voice,
+        speed=assistant.voice.speed,
+        whisper=choice.whisper,
+        keypad=KeypadSettings(keypad.timeout_seconds, delimiters[0] if delimiters else None) if keypad.enabled else None,
+        idle_secs=assistant.silence_timeout_seconds / 2,
+    )
+
+
+async def plan_call(services: CallServices, call: Call, entry: LoadedAssistant) -> CallPlan:
+    """Gather what a call needs at stream start: lead, time zone, variables, speech.
+
+    The campaign contact of an outbound call arrives as the call's lead and, for
+    values the CRM does not hold, as ``call.extra["variableValues"]`` (set when the
+    call was opened).
+    """
+    assistant = entry.assistant
+    lead = await services.leads.get(call.lead_id) if call.lead_id else None
+    phone = call.to_number if call.direction == "outbound" else call.from_number
+    fallback = assistant.variable_values.get("timezone")
+    zone = caller_zone(lead.timezone if lead else None, lead.phone if lead else phone, fallback)
+    overrides = (call.extra or {}).get("variableValues") or {}
+    variables = call_variables(assistant, lead=lead, phone=phone, timezone=zone, overrides=overrides)
+    speech = await asyncio.to_thread(_speech, services, entry)
+    return CallPlan(
+        entry=entry,
+        call=call,
+        lead=lead,
+        phone=lead.phone if lead else phone,
+        timezone=zone,
+        variables=variables,
+        phrases=phrases_for(assistant.language),
+        speech=speech,
+    )

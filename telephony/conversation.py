@@ -1,0 +1,188 @@
+"""How a call behaves beyond the LLM's replies: hang-ups, silence, time limit, transfers, end phrases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from loguru import logger
+
+from agent.assistant import Assistant
+from agent.guarded_llm import describe
+from agent.phrases import Phrases
+from agent.tool_config import TransferDestination
+from agent.tools import TransferFailed
+from crm.db import Database
+from crm.followups import create_task
+from crm.models import utcnow
+from telephony.twilio.rest import TwilioRest, TwilioRestError, dial_twiml
+from voice.playback import BotTurn
+from voice.speaker import CallSpeaker
+
+# After a transfer, Twilio stops our stream; if it does not, we end our side.
+TRANSFER_STOP_WAIT_SECS = 10.0
+# When the LLM fails, the lead is called back this much later.
+LLM_FAILURE_CALLBACK = timedelta(minutes=15)
+
+
+@dataclass
+class CallFacts:
+    """What the conversation needs to know about its call.
+
+    Parameters:
+        call_id: Our call id.
+        call_sid: The carrier's id of the live call (for REST updates).
+        lead_id: The lead, when known.
+        assistant: The assistant the call started with.
+        phrases: Lines in the caller's language.
+        render: Fills ``{{variables}}`` in a configured line.
+    """
+
+    call_id: str
+    call_sid: str | None
+    lead_id: str | None
+    assistant: Assistant
+    phrases: Phrases
+    render: Callable[[str], str]
+
+
+class CallConversation:
+    """The call's own behaviour around the LLM, and the live-call control its tools use.
+
+    - a silent caller gets one prompt, then a polite goodbye (``silenceTimeoutSeconds``);
+    - the call ends at ``maxDurationSeconds``, with a goodbye;
+    - an ``endCallPhrases`` phrase in what the bot said ends the call once heard;
+    - an LLM that fails twice ends the call gracefully with a callback scheduled;
+    - tools say lines, hang up and transfer through it (``agent.tools.CallControl``).
+
+    The first reason to end the call is the one recorded.
+    """
+
+    def __init__(self, facts: CallFacts, speaker: CallSpeaker, rest: TwilioRest, db: Database):
+        """Prepare the behaviour of one call; timers start with :meth:`start`."""
+        self._facts = facts
+        self._speaker = speaker
+        self._rest = rest
+        self._db = db
+        self._idle_prompts = 0
+        self._tasks: set[asyncio.Task] = set()
+        self.end_reason: str | None = None
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def start(self) -> None:
+        """Start the call's time limit."""
+        self._spawn(self._time_limit(self._facts.assistant.max_duration_seconds))
+
+    async def stop(self) -> None:
+        """Cancel timers and pending work (the call is over)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _line(self, configured: str, default: str) -> str:
+        return self._facts.render(configured) if configured.strip() else default
+
+    async def _time_limit(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        logger.info(f"call {self._facts.call_id}: reached maxDurationSeconds ({seconds:g}s)")
+        goodbye = self._line(self._facts.assistant.end_call_message, self._facts.phrases.max_duration_goodbye)
+        await self.hang_up("max-duration", goodbye)
+
+    # Pipeline hooks
+
+    async def user_idle(self) -> None:
+        """The caller said nothing for half the silence timeout: prompt once, then say goodbye."""
+        if self._idle_prompts == 0:
+            self._idle_prompts += 1
+            prompts = self._facts.assistant.message_plan.idle_messages
+            prompt = self._line(prompts[0] if prompts else "", self._facts.phrases.idle_prompt)
+            await self._speaker.say(prompt, wait=False)
+        else:
+            await self.hang_up("silence-timeout", self._facts.phrases.silence_goodbye)
+
+    async def user_turn_started(self) -> None:
+        """The caller spoke: the silence count starts over."""
+        self._idle_prompts = 0
+
+    async def bot_turn(self, turn: BotTurn) -> None:
+        """End the call once the bot was heard saying one of its end-call phrases."""
+        if turn.interrupted or not self._facts.assistant.end_call_phrases:
+            return
+        said = turn.text.lower()
+        if any(phrase.lower() in said for phrase in self._facts.assistant.end_call_phrases):
+            await self.hang_up("end-call-phrase", None)
+
+    async def llm_failed(self, error: BaseException) -> None:
+        """The LLM failed twice: schedule a callback and end the call politely."""
+        logger.error(f"call {self._facts.call_id}: LLM failed twice ({describe(error)}); ending with a callback")
+        if self._facts.lead_id:
+            try:
+                async with self._db.session() as session:
+                    await create_task(
+                        session,
+                        kind="callback",
+                        title="Call back: the assistant could not answer",
+                        lead_id=self._facts.lead_id,
+                        due_at=utcnow() + LLM_FAILURE_CALLBACK,
+                        reason=f"LLM failure during call ({describe(error)})",
+                        call_id=self._facts.call_id,
+                    )
+            except Exception as e:
+                logger.error(f"call {self._facts.call_id}: could not schedule the callback: {e}")
+        await self.hang_up("llm-error", self._facts.phrases.llm_failure)
+
+    # agent.tools.CallControl
+
+    async def say(self, text: str) -> None:
+        """Say a line after what is being said; returns at once (the tool's result is not held up)."""
+        await self._speaker.say(text, wait=False)
+
+    async def hang_up(self, reason: str, goodbye: str | None) -> None:
+        """Start ending the call (in the background); the first reason given is kept."""
+        if self.end_reason is not None:
+            return
+        self.end_reason = reason
+        logger.info(f"call {self._facts.call_id}: hanging up ({reason})")
+        self._spawn(self._speaker.hang_up(reason, goodbye))
+
+    async def machine_answered(self, message: str | None) -> None:
+        """An answering machine picked up: stop talking over its beep, leave the message, hang up."""
+        if self.end_reason is not None:
+            return
+        await self._speaker.interrupt()
+        await self.hang_up("voicemail", self._facts.render(message) if message else None)
+
+    async def transfer(self, destination: TransferDestination, announcement: str) -> None:
+        """Say the announcement, then move the call with ``<Dial>``.
+
+        Raises:
+            TransferFailed: Not possible or refused; the caller is listened to again.
+        """
+        if self.end_reason is not None:
+            raise TransferFailed(f"the call is already ending ({self.end_reason})")
+        if not self._rest.configured or not self._facts.call_sid:
+            raise TransferFailed("Twilio REST is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
+        self._speaker.hold_caller()
+        await self._speaker.say(announcement)
+        self.end_reason = "transferred"
+        try:
+            await self._rest.update_twiml(self._facts.call_sid, dial_twiml(destination))
+        except TwilioRestError as e:
+            self.end_reason = None
+            self._speaker.hold_caller(False)
+            logger.warning(f"call {self._facts.call_id}: transfer to {destination.target} failed: {e}")
+            raise TransferFailed(str(e)) from None
+        logger.info(f"call {self._facts.call_id}: transferred to {destination.target}")
+        self._spawn(self._end_after_transfer())
+
+    async def _end_after_transfer(self) -> None:
+        await asyncio.sleep(TRANSFER_STOP_WAIT_SECS)
+        await self._speaker.hang_up("transferred")
+

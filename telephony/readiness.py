@@ -1,0 +1,75 @@
+"""Whether an assistant can take calls here: its speech models are in place and its LLM can run its tools."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agent.assistant import Assistant
+from agent.assistants import LoadedAssistant
+from agent.library import Prepare
+from agent.llm import LLMEndpoint
+from voice.engines import SpeechChoice, SpeechModels
+from voice.model_files import ModelNotFoundError
+
+# Speech providers that run here; others (a VAPI file's deepgram, 11labs...) fall back to ours.
+LOCAL_TRANSCRIBERS = ("", "faster-whisper", "whisper", "local")
+LOCAL_VOICES = ("", "piper", "local")
+
+
+def local_speech(assistant: Assistant) -> tuple[str, str, list[str]]:
+    """The Whisper model and Piper voice an assistant names, and notes on what was ignored."""
+    notes = []
+    whisper, voice = assistant.transcriber.model, assistant.voice.voice_id
+    if assistant.transcriber.provider not in LOCAL_TRANSCRIBERS:
+        notes.append(
+            f"$.transcriber.provider: {assistant.transcriber.provider!r} is not available here; "
+            "using local faster-whisper (transcriber.model ignored)"
+        )
+        whisper = ""
+    if assistant.voice.provider not in LOCAL_VOICES:
+        notes.append(
+            f"$.voice.provider: {assistant.voice.provider!r} is not available here; "
+            "using local Piper with the default voice (voice.voiceId ignored)"
+        )
+        voice = ""
+    return whisper, voice, notes
+
+
+def choose_speech(models: SpeechModels, assistant: Assistant) -> SpeechChoice:
+    """The speech models for the assistant's calls (loaded once per process); blocking.
+
+    Raises:
+        ModelNotFoundError: Which files to place in models/.
+    """
+    whisper, voice, _ = local_speech(assistant)
+    return models.choose(language=assistant.language, whisper_model=whisper, voice_id=voice)
+
+
+def readiness_check(models: SpeechModels, llm: LLMEndpoint) -> Prepare:
+    """The check the assistant library runs on every assistant it loads."""
+
+    async def prepare(entry: LoadedAssistant) -> None:
+        assistant = entry.assistant
+        _, _, notes = local_speech(assistant)
+        entry.warnings.extend(notes)
+        try:
+            await asyncio.to_thread(choose_speech, models, assistant)
+        except ModelNotFoundError as e:
+            entry.unavailable = str(e)
+        if assistant.language != "en" and not assistant.voice.voice_id:
+            entry.warnings.append(
+                f"$.voice.voiceId: empty, so this {assistant.language!r} assistant speaks with the "
+                "default English voice; set a Piper voice for its language (e.g. es_ES-davefx-medium)"
+            )
+        if llm.uses_local(assistant) and llm.local is None:
+            entry.unavailable = (
+                "runs on the embedded LLM, which this server did not load (no assistant used it at "
+                "start); restart the server, or set model.url / LLM_BASE_URL"
+            )
+        if entry.tools and llm.uses_local(assistant):
+            entry.warnings.append(
+                f"runs on the embedded LLM, which cannot call tools: its {len(entry.tools)} tool(s) are "
+                "disabled. Set LLM_BASE_URL (or model.url) to an OpenAI-compatible server to use them."
+            )
+
+    return prepare

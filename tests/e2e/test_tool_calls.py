@@ -1,0 +1,185 @@
+"""Calls where the LLM calls tools: a booking, transfers, a slow webhook tool (real server, real speech)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from agent.tools.webhook import signature
+from crm.db import Database
+from crm.leads import LeadStore
+from crm.models import Appointment, Call, Lead, Note, ToolCall
+from telephony.caller_audio import speech_ulaw
+from telephony.simulator import CallSimulator
+from tests.conftest import ServerProcess
+from tests.e2e.assistants import AGENT_NUMBER, FILLER, TOOLS_LINE
+from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.openai_server import ToolCall as ScriptedCall
+from tests.fakes.tool_server import FakeToolServer, ToolAnswer
+from tests.fakes.twilio_server import FakeTwilio
+
+pytestmark = pytest.mark.slow
+
+ZONE = "America/New_York"
+
+
+def caller(server: ServerProcess, phone: str, line: str = TOOLS_LINE) -> CallSimulator:
+    return CallSimulator(server.url, auth_token=server.auth_token, from_number=phone, to_number=line)
+
+
+async def with_db(server: ServerProcess, work):
+    database = Database(server.database_url)
+    try:
+        return await work(database)
+    finally:
+        await database.close()
+
+
+async def named_lead(server: ServerProcess, phone: str, name: str) -> str:
+    async def create(db: Database) -> str:
+        lead = await LeadStore(db).get_or_create(phone, source="test")
+        async with db.session() as session:
+            (await session.get(Lead, lead.id)).name = name
+        return lead.id
+
+    return await with_db(server, create)
+
+
+async def rows(server: ServerProcess, model, **where):
+    async def read(db: Database):
+        async with db.session() as session:
+            query = select(model).filter_by(**where)
+            return list(await session.scalars(query))
+
+    return await with_db(server, read)
+
+
+def next_tuesday_at_ten() -> datetime:
+    today = datetime.now(ZoneInfo(ZONE)).date()
+    day = today + timedelta(days=(1 - today.weekday()) % 7 or 7)
+    return datetime(day.year, day.month, day.day, 10, 0, tzinfo=ZoneInfo(ZONE))
+
+
+async def test_llm_books_an_appointment_during_a_call(tools_server: ServerProcess, llm: FakeOpenAI):
+    phone = "+15555550111"
+    lead_id = await named_lead(tools_server, phone, "Dana Scully")
+    slot = next_tuesday_at_ten()
+    confirmation = "You are booked for Tuesday at ten in the morning. See you then."
+    llm.script += [
+        Reply("", tool_calls=[ScriptedCall("book_appointment", {"start": slot.strftime("%Y-%m-%dT%H:%M"), "title": "Demo"})]),
+        Reply(confirmation),
+    ]
+    async with caller(tools_server, phone) as call:
+        await call.wait_for_bot()
+        turn = await call.say(speech_ulaw("Please book me in for next Tuesday at ten."), "book")
+    assert turn.voice_to_voice_ms is not None and turn.reply_secs > 1.0
+
+    body = await tools_server.call(call.call_id)
+    heard = [line["text"] for line in body["transcript"] if line["role"] == "assistant"]
+    assert heard[0] == "Hi Dana Scully, this is the test line.", "the greeting is filled from the CRM lead"
+    assert confirmation in heard, "the caller heard the confirmation"
+
+    [appointment] = await rows(tools_server, Appointment, lead_id=lead_id)
+    assert appointment.starts_at == slot and appointment.timezone == ZONE and appointment.call_id == call.call_id
+    [record] = await rows(tools_server, ToolCall, call_id=call.call_id)
+    assert record.name == "book_appointment" and record.ok and record.duration_ms > 0
+    assert record.result["status"] == "booked" and "Tuesday" in record.result["say"]
+    [result] = llm.tool_results()
+    assert "booked" in result["content"], "the tool's result went back to the LLM"
+    tools_offered = {t["function"]["name"] for t in llm.requests[0]["tools"]}
+    assert {"book_appointment", "transfer_to_human", "end_call", "check_stock"} <= tools_offered
+
+
+async def wait_until(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.1)
+
+
+def transfer(reason: str = "wants a person") -> Reply:
+    return Reply("", tool_calls=[ScriptedCall("transfer_to_human", {"reason": reason, "summary": "Caller wants pricing."})])
+
+
+async def test_transfer_moves_the_live_call_with_dial(tools_server: ServerProcess, llm: FakeOpenAI, twilio_api: FakeTwilio):
+    phone = "+15555550112"
+    llm.script.append(transfer())
+    async with caller(tools_server, phone) as call:
+        await call.wait_for_bot()
+        await call.say(speech_ulaw("Can I talk to a real person please?"), "transfer")
+        await wait_until(lambda: twilio_api.updates)
+        # Twilio now runs the <Dial> and stops the stream: leaving the block sends that stop.
+    [update] = twilio_api.updates
+    assert update.call_sid == call.call_sid and update.username == twilio_api.account_sid
+    assert f'<Dial timeout="30"><Number>{AGENT_NUMBER}</Number></Dial>' in update.twiml
+
+    body = await tools_server.call(call.call_id)
+    assert body["endReason"] == "transferred", "the stop that follows a transfer is not a hang-up"
+    [stored] = await rows(tools_server, Call, id=call.call_id)
+    assert stored.transfer_target == AGENT_NUMBER
+    heard = [line["text"] for line in body["transcript"] if line["role"] == "assistant"]
+    assert "Connecting you to a colleague now." in heard, "the caller heard the line before the transfer"
+    [note] = await rows(tools_server, Note, lead_id=stored.lead_id)
+    assert "Caller wants pricing." in note.body, "the colleague finds the summary on the lead"
+
+
+async def test_failed_transfer_is_said_and_a_callback_offered(
+    tools_server: ServerProcess, llm: FakeOpenAI, twilio_api: FakeTwilio
+):
+    twilio_api.fail_with = 400
+    llm.script += [transfer(), Reply("Sure, when is a good time to call you back?")]
+    async with caller(tools_server, "+15555550113") as call:
+        await call.wait_for_bot()
+        await call.say(speech_ulaw("I want to speak to someone."), "transfer")
+        answer = await call.say(speech_ulaw("Yes please."), "yes")
+    assert answer.voice_to_voice_ms is not None, "the call goes on after a failed transfer"
+    assert len(twilio_api.updates) == 1
+
+    body = await tools_server.call(call.call_id)
+    assert body["endReason"] == "caller-hangup"
+    heard = " ".join(line["text"] for line in body["transcript"] if line["role"] == "assistant")
+    assert "couldn't reach a colleague right now. Would you like someone to call you back?" in heard
+    [record] = await rows(tools_server, ToolCall, call_id=call.call_id)
+    assert not record.ok and "HTTP 400" in record.error
+    [result] = llm.tool_results()
+    assert "transfer failed" in result["content"].lower(), "the LLM knows, to book the callback"
+    [stored] = await rows(tools_server, Call, id=call.call_id)
+    assert stored.transfer_target is None
+
+
+async def test_slow_webhook_tool_gets_a_filler_line(
+    tools_server: ServerProcess, llm: FakeOpenAI, tool_api: FakeToolServer
+):
+    phone = "+15555550114"
+    tool_api.script.append(ToolAnswer(result="3 in stock", delay=2.5))
+    answer = "Yes, we have three blue widgets in stock."
+    llm.script += [Reply("", tool_calls=[ScriptedCall("check_stock", {"item": "blue widget"})]), Reply(answer)]
+    async with caller(tools_server, phone) as call:
+        await call.wait_for_bot()
+        turn = await call.say(speech_ulaw("Do you have blue widgets?"), "stock")
+        await asyncio.sleep(3.0)
+    body = await tools_server.call(call.call_id)
+    lines = [line for line in body["transcript"] if line["role"] == "assistant"]
+    assert [line["text"] for line in lines[-2:]] == [FILLER, answer], "a filler while the tool runs, then the answer"
+    filler, reply = (datetime.fromisoformat(line["startedAt"]) for line in lines[-2:])
+    assert (reply - filler).total_seconds() >= 1.0, "the filler fills the wait; it is not just before the answer"
+    # The filler is the first thing heard after the caller spoke: end of turn + STT + LLM + 0.8 s + TTS.
+    assert turn.voice_to_voice_ms is not None
+    print(f"filler heard {turn.voice_to_voice_ms:.0f} ms after the caller stopped speaking, "
+          f"{(reply - filler).total_seconds():.1f} s before the answer")
+
+    [request] = tool_api.requests
+    message = request["body"]["message"]
+    assert message["type"] == "tool-calls"
+    assert message["toolCallList"][0]["function"] == {"name": "check_stock", "arguments": {"item": "blue widget"}}
+    assert message["call"]["id"] == call.call_id and message["customer"]["number"] == phone
+    headers = request["headers"]
+    assert headers["X-Vapi-Secret"] == "tool-secret"
+    assert headers["X-Signature"] == signature("tool-secret", headers["X-Timestamp"], request["raw"])
+    [record] = await rows(tools_server, ToolCall, call_id=call.call_id)
+    assert record.ok and record.result == "3 in stock" and record.duration_ms >= 2500

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 import numpy as np
 from loguru import logger
 from pipecat.frames.frames import (
+    EndFrame,
     ErrorFrame,
     Frame,
     TranscriptionFrame,
@@ -27,6 +29,8 @@ from voice.engines import WhisperEngine
 
 # Segments Whisper thinks are probably not speech (coughs, line noise) are dropped.
 NO_SPEECH_THRESHOLD = 0.6
+# Whisper reads at most 30 s at once; longer held speech is transcribed in parts.
+MAX_HELD_SECS = 20.0
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,8 @@ class LocalWhisperSTTService(WhisperSTTService):
         self._engine = engine
         self._language_code = language
         self._speech_started = 0.0
-        self._unfinalized_text = False  # a transcript went out that more speech may follow
+        # Speech held back because the caller went on talking: (pcm, start time).
+        self._held: tuple[bytes, float] | None = None
         # (start, stop) wall times of queued segments, in the order run_stt gets them.
         self._segment_times: deque[tuple[float, float]] = deque()
         super().__init__(
@@ -84,48 +89,55 @@ class LocalWhisperSTTService(WhisperSTTService):
         await super()._handle_user_stopped_speaking(frame)
 
     async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM):
-        """Push frames; a transcription keeps the ``finalized`` flag :meth:`run_stt` gave it.
-
-        The base class marks every segment's transcript final. A caller's turn often
-        spans several VAD segments, and a transcript marked final ends the turn at
-        once, so only the transcript of the last segment heard so far is final.
-        """
+        """Push frames; a transcription keeps the ``finalized`` flag :meth:`run_stt` gave it."""
         if isinstance(frame, TranscriptionFrame):
-            await STTService.push_frame(self, frame, direction)
+            await STTService.push_frame(self, frame, direction)  # the base marks every one final
         else:
             await super().push_frame(frame, direction)
 
-    def _no_more_speech_pending(self) -> bool:
-        return not self._segment_times and not self._user_speaking and self._segment_queue.empty()
+    async def stop(self, frame: EndFrame):
+        """The call is ending: nothing more is coming, so held speech is transcribed too."""
+        self._user_speaking = False
+        if self._held is not None and self.is_usable:
+            self._segment_times.append((self._held[1], time.time()))
+            await self._segment_queue.put(self._trailing_silence())
+        await super().stop(frame)
+
+    def _more_speech_pending(self) -> bool:
+        return bool(self._segment_times) or self._user_speaking or not self._segment_queue.empty()
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
-        """Transcribe one segment of 16-bit PCM and yield its transcription, if any."""
-        await self.start_processing_metrics()
+        """Transcribe the caller's speech up to this segment, or hold it if they are still talking.
+
+        VAD ends a segment at every short pause, and Whisper hears a lone word badly
+        ("Tuesday." alone came back empty). So while the caller is still talking (or
+        more segments wait), a segment is held back and transcribed together with what
+        follows: one transcription, with context, once they stop. Held speech longer
+        than ``MAX_HELD_SECS`` is transcribed anyway, as a transcript that is not final.
+        """
         started, stopped = self._segment_times.popleft() if self._segment_times else (0.0, 0.0)
+        if self._held is not None:
+            audio, started = self._held[0] + audio, self._held[1]
+            self._held = None
+        seconds = len(audio) / 2 / self.sample_rate
+        final = not self._more_speech_pending()
+        if not final and seconds < MAX_HELD_SECS:
+            self._held = (audio, started)
+            return
+        await self.start_processing_metrics()
         samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
         try:
-            segments = await asyncio.to_thread(
-                self._engine.transcribe, samples, self._language_code
-            )
+            segments = await asyncio.to_thread(self._engine.transcribe, samples, self._language_code)
         except Exception as e:  # a broken segment must not end the call
             await self.stop_processing_metrics()
             yield ErrorFrame(error=f"Whisper failed: {e}")
             return
         await self.stop_processing_metrics()
         text = " ".join(t.strip() for t, p in segments if p < NO_SPEECH_THRESHOLD).strip()
-        final = self._no_more_speech_pending()
         if not text:
-            if final and self._unfinalized_text:
-                # Noise after real words: close the turn's transcript without adding text
-                # (whitespace is dropped by the aggregator but counts as a transcript).
-                self._unfinalized_text = False
-                yield TranscriptionFrame(" ", self._user_id, time_now_iso8601(), finalized=True)
             return
-        self._unfinalized_text = not final
-        logger.debug(f"{self}: transcribed {len(samples) / self.sample_rate:.2f}s of audio")
-        segment = SpeechSegment(
-            started_at=_utc(started), ended_at=_utc(stopped), audio_secs=len(samples) / self.sample_rate
-        )
+        logger.debug(f"{self}: transcribed {seconds:.2f}s of audio")
+        segment = SpeechSegment(started_at=_utc(started), ended_at=_utc(stopped), audio_secs=seconds)
         yield TranscriptionFrame(
             text,
             self._user_id,

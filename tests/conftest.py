@@ -22,7 +22,7 @@ import pytest
 from crm.db import Database
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.tool_server import FakeToolServer
-from tests.fakes.twilio_server import FakeTwilio
+from tests.fakes.twilio_rest import FakeTwilio
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

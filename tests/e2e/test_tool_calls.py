@@ -21,7 +21,7 @@ from tests.e2e.assistants import AGENT_NUMBER, FILLER, TOOLS_LINE
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.openai_server import ToolCall as ScriptedCall
 from tests.fakes.tool_server import FakeToolServer, ToolAnswer
-from tests.fakes.twilio_server import FakeTwilio
+from tests.fakes.twilio_rest import FakeTwilio
 
 pytestmark = pytest.mark.slow
 

@@ -25,6 +25,21 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+@dataclass
+class CallUpdate:
+    """One ``POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json`` as received."""
+
+    account_sid: str
+    call_sid: str
+    form: dict[str, str]
+    username: str | None
+
+    @property
+    def twiml(self) -> str:
+        """The ``Twiml`` form field."""
+        return self.form.get("Twiml", "")
+
+
 # What happens when a number is dialled.
 ANSWER, NO_ANSWER, BUSY, FAIL, MACHINE, INVALID = "answer", "no-answer", "busy", "failed", "machine", "invalid"
 
@@ -54,6 +69,11 @@ class FakeTwilio:
         talk_secs: How long an answered call lasts unless hung up earlier.
         on_answer: When set, an answered call's TwiML is handed to it (e.g. to stream
             media with a call simulator) and the call completes when it returns.
+        fail_with: Answer call updates with this HTTP status and Twilio's error body
+            (e.g. 400 when the call is no longer in progress).
+
+    Updates to calls it did not place (inbound calls of the call simulator) are
+    accepted and recorded too, in ``updates``.
     """
 
     account_sid: str = "AC" + "1" * 32
@@ -64,6 +84,8 @@ class FakeTwilio:
     on_answer: Callable[[FakeCall, str], Awaitable[None]] | None = None
     amd_delay_secs: float = 1.5
     calls: list[FakeCall] = field(default_factory=list)
+    updates: list[CallUpdate] = field(default_factory=list)
+    fail_with: int | None = None
     url: str = ""
     max_active: int = 0
     overlapping_numbers: set[str] = field(default_factory=set)
@@ -138,13 +160,26 @@ class FakeTwilio:
         task.add_done_callback(self._tasks.discard)
         return web.json_response(self._resource(call), status=201)
 
+    def _username(self, request: web.Request) -> str | None:
+        scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        user, _, password = base64.b64decode(encoded).decode().partition(":")
+        return user if password == self.auth_token else None
+
     async def _update(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
-            return self._error(401, 20003, "Authenticate")
-        call = next((c for c in self.calls if c.sid == request.match_info["sid"]), None)
-        if call is None:
-            return self._error(404, 20404, "The requested resource was not found")
+        account, sid = request.match_info["account"], request.match_info["sid"]
         form = {k: str(v) for k, v in (await request.post()).items()}
+        username = self._username(request)
+        self.updates.append(CallUpdate(account, sid, form, username))
+        if username != account or account != self.account_sid:
+            return self._error(401, 20003, "Authenticate")
+        if self.fail_with:
+            return self._error(self.fail_with, 21220, "Call is not in-progress. Cannot redirect.")
+        call = next((c for c in self.calls if c.sid == sid), None)
+        if call is None:  # a call placed elsewhere (e.g. an inbound call of the simulator)
+            return web.json_response({"sid": sid, "account_sid": account, "status": "in-progress",
+                                      "uri": request.path, "direction": "inbound"})
         call.updates.append(form)
         if form.get("Status") == "completed" and call.ended is None:
             call.status = "completed"

@@ -6,7 +6,7 @@ import pytest
 
 from agent.tool_config import TransferDestination
 from telephony.twilio.rest import TwilioRest, TwilioRestError, dial_twiml
-from tests.fakes.twilio_server import FakeTwilio
+from tests.fakes.twilio_rest import FakeTwilio
 
 CALL_SID = "CA" + "a" * 32
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes import serve
+
 
 @dataclass
 class ToolAnswer:
@@ -39,11 +41,7 @@ class FakeToolServer:
     async def start(self) -> FakeToolServer:
         app = web.Application()
         app.router.add_post("/tools", self._tools)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await serve(app)
         self.url = f"http://127.0.0.1:{port}/tools"
         return self
 

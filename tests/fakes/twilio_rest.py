@@ -25,6 +25,9 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from tests.fakes import CallingBack
+
+
 @dataclass
 class CallUpdate:
     """One ``POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json`` as received."""
@@ -59,7 +62,7 @@ class FakeCall:
 
 
 @dataclass
-class FakeTwilio:
+class FakeTwilio(CallingBack):
     """The fake API. ``scenarios`` maps a number to what happens when it is called (default: answer).
 
     Parameters:
@@ -94,31 +97,10 @@ class FakeTwilio:
     _runner: web.AppRunner | None = None
     _http: aiohttp.ClientSession | None = None
 
-    async def start(self) -> FakeTwilio:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         base = "/2010-04-01/Accounts/{account}/Calls"
         app.router.add_post(base + ".json", self._create)
         app.router.add_post(base + "/{sid}.json", self._update)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-        self._http = aiohttp.ClientSession()
-        return self
-
-    async def stop(self) -> None:
-        await self.idle()
-        if self._http:
-            await self._http.close()
-        if self._runner:
-            await self._runner.cleanup()
-
-    async def idle(self, timeout: float = 30.0) -> None:
-        """Wait until every call's callbacks have been sent."""
-        deadline = time.monotonic() + timeout
-        while self._tasks and time.monotonic() < deadline:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def dialled(self, number: str) -> int:
         """How many calls went to ``number``."""
@@ -155,9 +137,7 @@ class FakeTwilio:
         if self._active[to] > 1:
             self.overlapping_numbers.add(to)
         self.max_active = max(self.max_active, sum(self._active.values()))
-        task = asyncio.create_task(self._play(call, self.scenarios.get(to, ANSWER)))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.spawn(self._play(call, self.scenarios.get(to, ANSWER)))
         return web.json_response(self._resource(call), status=201)
 
     def _username(self, request: web.Request) -> str | None:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crm.analysis.result import OUTCOMES, Signals
+from crm.json_paths import problems
 
 COMPONENTS = ("interaction", "price_questions", "information_requests", "talk_time", "positive_answers")
 UNITS = {
@@ -102,11 +103,7 @@ class ScoringConfig(BaseModel):
         except json.JSONDecodeError as e:
             raise ScoringError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
         except ValidationError as e:
-            problems = "; ".join(
-                f"$.{'.'.join(map(str, err['loc']))}: {err['msg']}" if err["loc"] else err["msg"]
-                for err in e.errors()
-            )
-            raise ScoringError(f"{path}: {problems}") from None
+            raise ScoringError(f"{path}: {problems(e)}") from None
 
     def band_for(self, score: float) -> Band:
         """The band a score falls in."""

@@ -11,18 +11,12 @@ from loguru import logger
 from pydantic import ValidationError
 
 from crm.rules.schema import TAGS, Rule, SetStage
+from crm.json_paths import json_path
 from crm.stages import Stages
 
 
 class RuleFileError(ValueError):
     """A rule file cannot be used; the message names file, JSON path and reason."""
-
-
-def _json_path(location: tuple[Any, ...]) -> str:
-    path = "$"
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
 
 
 def load_rule_file(path: Path, stages: Stages) -> list[Rule]:
@@ -44,14 +38,14 @@ def load_rule_file(path: Path, stages: Stages) -> list[Rule]:
     for index, item in enumerate(items):
         prefix = (index,) if isinstance(data, list) else ()
         if not isinstance(item, dict):
-            raise RuleFileError(f"{path}: {_json_path(prefix)}: a rule must be a JSON object")
+            raise RuleFileError(f"{path}: {json_path(prefix)}: a rule must be a JSON object")
         if "id" not in item:
             item = {"id": path.stem if len(items) == 1 else f"{path.stem}-{index + 1}", **item}
         try:
             rule = Rule.model_validate(item)
         except ValidationError as e:
             problems = "; ".join(
-                f"{_json_path(prefix + _clean(err['loc']))}: {_message(err)}" for err in e.errors()
+                f"{json_path(prefix + _clean(err['loc']))}: {_message(err)}" for err in e.errors()
             )
             raise RuleFileError(f"{path}: {problems}") from None
         _check_stages(path, prefix, rule, stages)
@@ -77,7 +71,7 @@ UNION_TAGS = TAGS | {
 def _check_stages(path: Path, prefix: tuple[Any, ...], rule: Rule, stages: Stages) -> None:
     for i, action in enumerate(rule.actions):
         if isinstance(action, SetStage) and action.stage not in stages.names:
-            where = _json_path((*prefix, "actions", i, "stage"))
+            where = json_path((*prefix, "actions", i, "stage"))
             raise RuleFileError(
                 f"{path}: {where}: unknown stage {action.stage!r}; stages are: {', '.join(stages.names)}"
             )

@@ -81,7 +81,7 @@ def test_shipped_band_files(file: str, expected: dict[int, str]):
         ({"bands": [{"name": "cold", "min": 0, "max": 40}, {"name": "hot", "min": 50, "max": 100}]},
          "bands must cover 0..100 without gaps"),
         ({"outcomes": {"delighted": 10}}, "outcomes: unknown delighted"),
-        ({"bands": [{"name": "Hot!", "min": 0, "max": 100}]}, "$.bands.0.name"),
+        ({"bands": [{"name": "Hot!", "min": 0, "max": 100}]}, "$.bands[0].name"),
     ],
 )
 def test_broken_scoring_files_name_the_problem(tmp_path: Path, content, message: str):

@@ -23,7 +23,6 @@ from crm import api as crm_api
 from crm.analysis.llm import LLMSettings
 from crm.analysis.plan import plan_of
 from crm.calls import CallStore
-from crm import campaigns_api
 from crm.campaign_spec import load_campaign_files
 from crm.campaigns import sync_campaign_files
 from crm.db import Database
@@ -83,7 +82,6 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(crm_api.routes)
     app.add_routes(agent_api.routes)
     app.add_routes(twilio_routes.routes)
-    app.add_routes(campaigns_api.routes)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_crm)
     app.cleanup_ctx.append(_call_services)
@@ -98,7 +96,6 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await database.migrate()
     app[DATABASE] = database
     app[crm_api.STORE] = CallStore(database)
-    app[campaigns_api.DATABASE] = database
     yield
     await database.close()
 

@@ -41,7 +41,8 @@ class _DryRun(Exception):
     """Raised to roll a dry run back."""
 
 
-async def _csv_text(request: web.Request) -> str:
+async def csv_text(request: web.Request) -> str:
+    """The CSV text of a request: a ``text/csv`` body or a multipart ``file`` field (UTF-8, else Latin-1)."""
     if request.content_type.startswith("multipart/"):
         reader = await request.multipart()
         async for part in reader:
@@ -66,7 +67,7 @@ async def import_leads(request: web.Request) -> web.Response:
     options = query(request, ImportQuery)
     crm = request.app[CRM]
     region = (options.region or crm.settings.default_region).upper()
-    rows, report = lead_import.parse(await _csv_text(request), crm.policy, region)
+    rows, report = lead_import.parse(await csv_text(request), crm.policy, region)
     if report.errors:
         body = {"error": "invalid_rows", "detail": f"{len(report.errors)} problem(s); nothing was imported"}
         return web.json_response(body | report.as_json(), status=400)

@@ -6,18 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from crm import api, campaigns_api
 from crm.campaign_spec import CampaignFileError, load_campaign_files
 from crm.campaigns import sync_campaign_files
 from crm.db import Database
 from crm.models import Campaign, Lead
+from tests.crm.conftest import AUTH
 
 ROOT = Path(__file__).resolve().parents[2]
-AUTH = {"Authorization": "Bearer k"}
 SPEC = {
     "name": "Reactivation Q1",
     "type": "reactivation",
@@ -27,17 +25,6 @@ SPEC = {
     "window": {"start": "10:00", "end": "19:00", "days": [1, 2, 3, 4, 5, 6]},
     "limits": {"maxAttempts": 2, "retryMinutes": {"no-answer": 90}, "maxCallsPerDay": 200, "maxConcurrent": 5},
 }
-
-
-@pytest.fixture
-async def client(database: Database):
-    app = web.Application(middlewares=[api.require_api_key])
-    app[api.API_KEY] = "k"
-    app[campaigns_api.DATABASE] = database
-    app.add_routes(campaigns_api.routes)
-    async with TestClient(TestServer(app)) as client:
-        client.db = database
-        yield client
 
 
 def test_example_campaign_files_load():
@@ -79,7 +66,7 @@ async def test_files_create_campaigns_and_keep_their_state(database: Database, t
 async def test_create_validate_and_move_through_states(client: TestClient):
     response = await client.post("/api/campaigns", json={**SPEC, "limits": {"maxAttempts": 0}}, headers=AUTH)
     assert response.status == 400
-    assert (await response.json())["fields"][0]["path"] == "$.limits.maxAttempts"
+    assert (await response.json())["fields"][0]["field"] == "limits.maxAttempts"
     response = await client.post("/api/campaigns", json=SPEC, headers=AUTH)
     assert response.status == 201
     campaign = await response.json()
@@ -97,14 +84,18 @@ async def test_create_validate_and_move_through_states(client: TestClient):
 async def test_csv_enrollment_is_all_or_nothing(client: TestClient):
     cid = (await (await client.post("/api/campaigns", json=SPEC, headers=AUTH)).json())["id"]
     broken = "phone,name,timezone\n+1 212 555 0141,Ann,America/New_York\nnot-a-number,Bob,\n+12125550143,Cy,Mars/Base\n"
-    response = await client.post(f"/api/campaigns/{cid}/contacts", data=broken, headers={**AUTH, "Content-Type": "text/csv"})
+    response = await client.post(f"/api/campaigns/{cid}/contacts?region=US", data=broken,
+                                 headers={**AUTH, "Content-Type": "text/csv"})
     assert response.status == 400
-    assert [row["line"] for row in (await response.json())["rows"]] == [3, 4]
+    assert [row["line"] for row in (await response.json())["errors"]] == [3, 4]
     async with client.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Lead)) == 0, "nothing half-imported"
     good = "phone,name,timezone\n+1 212 555 0141,Ann,America/New_York\n(212) 555-0141,Ann B.,\n+34911234567,Eva,\n"
-    response = await client.post(f"/api/campaigns/{cid}/contacts", data=good, headers={**AUTH, "Content-Type": "text/csv"})
-    assert response.status == 200 and (await response.json()) == {"enrolled": 2, "alreadyEnrolled": 0}
+    response = await client.post(f"/api/campaigns/{cid}/contacts?region=US", data=good,
+                                 headers={**AUTH, "Content-Type": "text/csv"})
+    answer = await response.json()
+    assert response.status == 200 and answer["enrolled"] == 2 and answer["alreadyEnrolled"] == 0, answer
+    assert answer["import"]["created"] == 2 and answer["import"]["mergedDuplicates"] == 1
     contacts = (await (await client.get(f"/api/campaigns/{cid}/contacts", headers=AUTH)).json())["data"]
     assert {c["phone"]: c["zones"] for c in contacts} == {"+12125550141": ["America/New_York"], "+34911234567": ["Europe/Madrid"]}
     progress = await (await client.get(f"/api/campaigns/{cid}/progress", headers=AUTH)).json()

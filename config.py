@@ -87,6 +87,28 @@ class Settings(BaseSettings):
         description="Twilio REST API root (scheme and host); empty means https://api.twilio.com.",
     )
 
+    # VAPI (an alternative provider for the same assistants, tools and database)
+    vapi_api_key: str = Field(default="", description="VAPI private API key (pushing assistants, outbound calls).")
+    vapi_base_url: str = Field(default="https://api.vapi.ai", description="VAPI REST API root.")
+    vapi_secret: str = Field(
+        default="",
+        description="Secret VAPI must send to /vapi/events (X-Vapi-Secret or a bearer credential); "
+        "empty: generated, kept in DATA_DIR/vapi_secret.",
+    )
+    vapi_phone_number_id: str = Field(default="", description="VAPI phone number for outbound calls.")
+    vapi_model: str = Field(
+        default="",
+        description='JSON: the VAPI model for assistants on the embedded LLM, e.g. {"provider": "openai", '
+        '"model": "gpt-4o-mini"} (the default).',
+    )
+    vapi_voice: str = Field(
+        default="", description='JSON: the VAPI voice for Piper voices, e.g. {"provider": "vapi", "voiceId": "Elliot"}.'
+    )
+    vapi_transcriber: str = Field(
+        default="",
+        description='JSON: the VAPI transcriber for faster-whisper, e.g. {"provider": "deepgram", "model": "nova-2"}.',
+    )
+
     # CRM: post-call analysis, scoring, stages, automation rules, webhooks, retention
     rules_dir: Path = ROOT / "rules"
     scoring_file: Path = ROOT / "scoring" / "default.json"
@@ -139,6 +161,10 @@ class Settings(BaseSettings):
     def resolved_webhook_secret(self) -> str:
         """WEBHOOK_SECRET, else one generated on first start and kept in the data directory."""
         return self.webhook_secret or self._stored_secret("webhook_secret")[0]
+
+    def resolved_vapi_secret(self) -> str:
+        """VAPI_SECRET, else one generated on first start and kept in the data directory."""
+        return self.vapi_secret or self._stored_secret("vapi_secret")[0]
 
     def signing_secret(self) -> str:
         """A server-side secret (kept in the data directory) for tokens we issue ourselves."""

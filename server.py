@@ -23,20 +23,29 @@ from crm import api as crm_api
 from crm.analysis.llm import LLMSettings
 from crm.analysis.plan import plan_of
 from crm.calls import CallStore
-from crm.campaign_spec import load_campaign_files
+from crm.campaign_spec import CampaignFileError, load_campaign_files
 from crm.campaigns import sync_campaign_files
 from crm.db import Database
 from crm.dial_outcomes import call_finished
 from crm.dialing import FINAL_CALL_STATUSES
-from crm.models import Call, utcnow
+from crm.models import Call, Campaign, utcnow
 from crm.leads import LeadStore
+from crm.rules.loader import RuleFileError
+from crm.scoring import ScoringError
 from crm.service import CrmService, CrmSettings
+from crm.stages import StageError
 from crm.webhooks.outbox import WebhookSettings
 from telephony.dialer import Dialer
 from telephony.outbound import OutboundProvider, TwilioOutbound
 from telephony.readiness import readiness_check
 from telephony.services import CallServices, TwilioConfig
+from telephony.routing import outbound_provider
 from telephony.twilio import routes as twilio_routes
+from telephony.vapi import routes as vapi_routes
+from telephony.vapi.client import VapiClient
+from telephony.vapi.outbound import VapiOutbound
+from telephony.vapi.service import VapiService
+from telephony.vapi.translate import VapiSettingError, VapiTarget
 from voice.engines import SpeechConfig, load_speech_models
 from voice.model_files import ModelNotFoundError
 
@@ -82,9 +91,11 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(crm_api.routes)
     app.add_routes(agent_api.routes)
     app.add_routes(twilio_routes.routes)
+    app.add_routes(vapi_routes.routes)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_crm)
     app.cleanup_ctx.append(_call_services)
+    app.cleanup_ctx.append(_vapi)
     app.cleanup_ctx.append(_dialer)
     app.cleanup_ctx.append(_crm_workers)
     app.on_shutdown.append(_end_live_calls)
@@ -108,7 +119,8 @@ async def _llm(settings: Settings, book: AssistantBook) -> LLMEndpoint:
         model=settings.llm_model,
         timeout_secs=settings.llm_timeout_secs,
     )
-    if any(llm.uses_local(e.assistant) for e in book.assistants.values()):
+    # Assistants VAPI carries never run on the embedded model.
+    if any(e.assistant.provider == "local" and llm.uses_local(e.assistant) for e in book.assistants.values()):
         path = gguf_path(settings.local_llm_model, settings.models_dir)
         llm.local = await asyncio.to_thread(LocalModel.load, path, threads=settings.local_llm_threads)
         if not settings.local_llm_model:
@@ -173,9 +185,21 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
     await http.close()
 
 
+async def _vapi(app: web.Application) -> AsyncIterator[None]:
+    """VAPI's server messages (always on, behind the VAPI secret) share the assistants, tools and database."""
+    settings, services = app[SETTINGS], app[twilio_routes.SERVICES]
+    target = VapiTarget.for_server(settings)
+    app[vapi_routes.VAPI] = VapiService(
+        db=app[DATABASE], calls=services.calls, leads=services.leads, assistants=services.assistants,
+        target=target, stages=services.stages, http=services.http, after_call=services.after_call,
+    )
+    yield
+
+
 async def _dialer(app: web.Application) -> AsyncIterator[None]:
     settings, database = app[SETTINGS], app[DATABASE]
     await sync_campaign_files(database, load_campaign_files(settings.campaigns_dir))
+    vapi = app[vapi_routes.VAPI]
     providers: dict[str, OutboundProvider] = {}
     if settings.twilio_account_sid and settings.twilio_auth_token:
         providers["twilio"] = TwilioOutbound(
@@ -184,12 +208,23 @@ async def _dialer(app: web.Application) -> AsyncIterator[None]:
             settings.base_url,
             api_base_url=settings.twilio_api_base_url,
         )
+    if settings.vapi_api_key:
+        providers["vapi"] = VapiOutbound(
+            VapiClient(settings.vapi_api_key, settings.vapi_base_url), vapi,
+            default_phone_number_id=settings.vapi_phone_number_id,
+        )
 
     async def settle_campaign_call(call: Call) -> None:
         if call.campaign_id and call.status in FINAL_CALL_STATUSES:
             await call_finished(database, call.id, utcnow())
 
     app[twilio_routes.SERVICES].on_call_status.append(settle_campaign_call)
+    vapi.on_call_status.append(settle_campaign_call)
+
+    def route(campaign: Campaign) -> str:
+        return outbound_provider(vapi.assistants.book, campaign=campaign.provider,
+                                 from_number=campaign.from_number, assistant=campaign.assistant)
+
     task = None
     if settings.dialer_enabled:
         dialer = Dialer(
@@ -198,6 +233,7 @@ async def _dialer(app: web.Application) -> AsyncIterator[None]:
             default_from=settings.twilio_from_number,
             tick_secs=settings.dialer_tick_secs,
             instance=settings.dialer_instance or None,
+            route=route,
         )
         task = asyncio.create_task(dialer.run(), name="dialer")
     yield
@@ -244,7 +280,11 @@ async def _crm(app: web.Application) -> AsyncIterator[None]:
     def plans(assistant: str | None) -> object:
         return plan_of(app[twilio_routes.SERVICES].assistants.get(assistant))
 
-    app[crm_api.CRM] = CrmService(app[DATABASE], crm_settings(app[SETTINGS]), plans=plans)
+    def servers(assistant: str | None) -> tuple[str, str] | None:
+        entry = app[twilio_routes.SERVICES].assistants.book.assistants.get(assistant or "")
+        return entry.assistant.report_server() if entry else None
+
+    app[crm_api.CRM] = CrmService(app[DATABASE], crm_settings(app[SETTINGS]), plans=plans, servers=servers)
     yield
 
 
@@ -272,6 +312,7 @@ def _banner(settings: Settings, key_created: bool) -> str:
     return (
         f"\n  Phone agent listening on {listen}\n"
         f"  Twilio voice webhook: {settings.base_url}/twilio/voice  (media: {settings.stream_url})\n"
+        f"  VAPI server URL:      {settings.base_url}/vapi/events  (secret: VAPI_SECRET or {settings.data_dir / 'vapi_secret'})\n"
         f"  {key_line}\n"
         f"  Place a test call:  .venv/bin/phoneagent-call --server {listen} --say \"Hi, I'd like to book a visit.\"\n"
         f"  Read the calls:     curl -H 'Authorization: Bearer <API key>' {listen}/api/calls\n"
@@ -293,7 +334,8 @@ def main(argv: list[str] | None = None) -> None:
     print(_banner(settings, created), flush=True)
     try:
         web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=15)
-    except (AssistantFileError, ModelNotFoundError, ModelFileError) as e:
+    except (AssistantFileError, ModelNotFoundError, ModelFileError, VapiSettingError, CampaignFileError,
+            RuleFileError, StageError, ScoringError) as e:
         logger.error(f"Cannot start: {e}")
         sys.exit(2)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from agent import vapi_ids
 from agent.assistants import LoadedAssistant
 from agent.library import AssistantLibrary
 
@@ -35,6 +36,7 @@ def assistant_summary(entry: LoadedAssistant, default_name: str) -> dict[str, An
         "available": entry.unavailable is None,
         "unavailableReason": entry.unavailable,
         "phoneNumbers": assistant.phone_numbers,
+        "provider": assistant.provider,
         "language": assistant.transcriber.language,
         "model": {"provider": assistant.model.provider, "model": assistant.model.model, "url": assistant.model.url},
         "voice": assistant.voice.voice_id or "(default)",
@@ -43,7 +45,18 @@ def assistant_summary(entry: LoadedAssistant, default_name: str) -> dict[str, An
             {"name": t.name, "kind": "built-in" if t.builtin else "webhook"} for t in entry.tools.values()
         ],
         "warnings": entry.warnings,
+        "vapi": _vapi_state(entry),
     }
+
+
+def _vapi_state(entry: LoadedAssistant) -> dict[str, Any] | None:
+    """The VAPI copy of an assistant: its id, when it was pushed, and whether the file changed since."""
+    if entry.assistant.vapi.assistant_id:
+        return {"assistantId": entry.assistant.vapi.assistant_id, "pushedAt": None, "current": None}
+    record = vapi_ids.pushed(entry.path)
+    if record is None:
+        return None
+    return {"assistantId": record.assistant_id, "pushedAt": record.pushed_at, "current": record.sha256 == entry.sha256}
 
 
 @routes.get("/api/assistants")

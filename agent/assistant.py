@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from agent.analysis import AnalysisPlan
 from agent.parts import AssistantPart
 from agent.tool_config import ServerConfig, ToolConfig
-from crm.phone_numbers import InvalidPhoneNumber, to_e164
+from crm.phone_numbers import InvalidPhoneNumber, maybe_e164, to_e164
 
 
 class Message(AssistantPart):
@@ -89,6 +89,51 @@ class KeypadInputPlan(AssistantPart):
     delimiters: list[Literal["#", "*"]] = Field(default_factory=lambda: ["#"])
 
 
+Provider = Literal["local", "vapi"]
+
+
+class VapiPlan(AssistantPart):
+    """``vapi``: how this assistant runs when VAPI carries the call.
+
+    ``model``, ``voice`` and ``transcriber`` replace our local ones (embedded LLM,
+    Piper, faster-whisper) in what is pushed to VAPI; empty: the server's VAPI_MODEL,
+    VAPI_VOICE, VAPI_TRANSCRIBER. ``assistantId``: a VAPI assistant to use as is
+    (else the one ``phoneagent-vapi push`` stored beside this file, else the
+    assistant is sent inline). ``phoneNumberId``: the VAPI number outbound calls
+    are placed from (else VAPI_PHONE_NUMBER_ID).
+    """
+
+    assistant_id: str = ""
+    phone_number_id: str = ""
+    model: dict[str, Any] = Field(default_factory=dict)
+    voice: dict[str, Any] = Field(default_factory=dict)
+    transcriber: dict[str, Any] = Field(default_factory=dict)
+
+
+class NumberRoute(AssistantPart):
+    """A ``phoneNumbers`` entry written as an object: the number and the provider it uses.
+
+    ``provider`` (``local`` or ``vapi``) decides how outbound calls from this number
+    are placed; ``vapiPhoneNumberId`` is the number's id on VAPI.
+    """
+
+    number: str
+    provider: Provider | None = None
+    vapi_phone_number_id: str = ""
+
+
+def _split_numbers(data: dict[str, Any]) -> dict[str, Any]:
+    """``phoneNumbers`` may mix strings and :class:`NumberRoute` objects; objects also go to ``numberRoutes``."""
+    numbers = data.get("phoneNumbers", data.get("phone_numbers"))
+    if not isinstance(numbers, list) or not any(isinstance(n, dict) for n in numbers):
+        return data
+    routes = [n for n in numbers if isinstance(n, dict)]
+    data = {k: v for k, v in data.items() if k not in ("phoneNumbers", "phone_numbers")}
+    data["phoneNumbers"] = [n.get("number") if isinstance(n, dict) else n for n in numbers]
+    data["numberRoutes"] = routes
+    return data
+
+
 def _merge_legacy_server(data: dict[str, Any]) -> dict[str, Any]:
     """VAPI's older flat ``serverUrl`` / ``serverUrlSecret`` into ``server`` {url, secret}."""
     url, secret = data.pop("serverUrl", None), data.pop("serverUrlSecret", None)
@@ -137,13 +182,36 @@ class Assistant(AssistantPart):
     keypad_input_plan: KeypadInputPlan = Field(default_factory=KeypadInputPlan)
     metadata: dict[str, Any] = Field(default_factory=dict)
     phone_numbers: list[str] = Field(default_factory=list)
+    number_routes: list[NumberRoute] = Field(default_factory=list, exclude=True)
+    provider: Provider = Field(default="local", description="who carries this assistant's calls: local or vapi")
+    vapi: VapiPlan = Field(default_factory=VapiPlan)
 
     @model_validator(mode="before")
     @classmethod
     def _legacy_fields(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            data = _merge_legacy_server(dict(data))
+            data = _split_numbers(_merge_legacy_server(dict(data)))
         return data
+
+    @field_validator("number_routes")
+    @classmethod
+    def _routes_e164(cls, routes: list[NumberRoute]) -> list[NumberRoute]:
+        # A bad number is reported once, under $.phoneNumbers, by _numbers_e164.
+        return [r.model_copy(update={"number": maybe_e164(r.number) or r.number}) for r in routes]
+
+    def report_server(self) -> tuple[str, str] | None:
+        """Where this assistant's end-of-call report goes, as VAPI sends it: ``server`` (url, secret).
+
+        None without ``server.url``, or when ``serverMessages`` is given without ``end-of-call-report``.
+        """
+        wanted = (self.model_extra or {}).get("serverMessages")
+        if not self.server.url or (isinstance(wanted, list) and "end-of-call-report" not in wanted):
+            return None
+        return self.server.url, self.server.secret
+
+    def route_of(self, number: str | None) -> NumberRoute | None:
+        """The object entry of ``phoneNumbers`` for that number, if it was written as one."""
+        return next((r for r in self.number_routes if r.number == number), None)
 
     @field_validator("phone_numbers")
     @classmethod

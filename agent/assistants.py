@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,18 +15,11 @@ from agent.assistant import Assistant
 from agent.clock import valid_zone
 from agent.templates import TemplateError, check
 from agent.tools import Tool, ToolsetError, resolve_tools
+from crm.json_paths import problems
 
 
 class AssistantFileError(ValueError):
     """An assistant file cannot be used; the message names file, JSON path and reason."""
-
-
-def json_path(location: tuple[Any, ...]) -> str:
-    """A pydantic error location as a JSON path: ``$.model.messages[0].role``."""
-    path = "$"
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
 
 
 def unknown_fields(part: BaseModel, prefix: str = "$") -> list[str]:
@@ -68,6 +62,8 @@ class LoadedAssistant:
         tools: Its tools by name (built-ins and webhooks).
         warnings: Ignored fields and tools, disabled features.
         unavailable: Why calls cannot use it (e.g. missing speech models), or None.
+        raw: The file's JSON as written (what is pushed to VAPI).
+        sha256: Hash of the file's bytes as loaded.
     """
 
     assistant: Assistant
@@ -75,6 +71,8 @@ class LoadedAssistant:
     tools: dict[str, Tool] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     unavailable: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
 
     @property
     def name(self) -> str:
@@ -82,9 +80,10 @@ class LoadedAssistant:
         return self.assistant.name
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path) -> tuple[Any, str]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        content = path.read_bytes()
+        return json.loads(content.decode("utf-8")), hashlib.sha256(content).hexdigest()
     except json.JSONDecodeError as e:
         raise AssistantFileError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
     except UnicodeDecodeError:
@@ -113,21 +112,20 @@ def load_assistant(path: Path) -> LoadedAssistant:
         AssistantFileError: Unreadable JSON, a schema violation, a broken
             ``{{template}}`` or a tool that cannot run, with where and why.
     """
-    data = _read(path)
+    data, sha256 = _read(path)
     if not isinstance(data, dict):
         raise AssistantFileError(f"{path}: $: expected a JSON object, got {type(data).__name__}")
     try:
         assistant = Assistant.model_validate(data)
     except ValidationError as e:
-        problems = "; ".join(f"{json_path(err['loc'])}: {err['msg']}" for err in e.errors())
-        raise AssistantFileError(f"{path}: {problems}") from None
+        raise AssistantFileError(f"{path}: {problems(e)}") from None
     _check_templates(assistant, path)
     try:
         toolset = resolve_tools(assistant)
     except ToolsetError as e:
         raise AssistantFileError(f"{path}: {e}") from None
     warnings = [f"{p}: not used by this server (kept, ignored)" for p in unknown_fields(assistant)]
-    return LoadedAssistant(assistant, path, toolset.tools, warnings + toolset.warnings)
+    return LoadedAssistant(assistant, path, toolset.tools, warnings + toolset.warnings, raw=data, sha256=sha256)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.assistant import Assistant
-from agent.clock import now_variables
+from agent.clock import caller_zone, now_variables
 from crm.models import Lead
 
 LEAD_FIELDS = (
@@ -35,6 +35,12 @@ def lead_variables(lead: Lead | None) -> dict[str, Any]:
         top["first_name"] = str(fields["name"]).split()[0]
     shared = {k: v for k, v in custom.items() if k not in top and k not in LEAD_FIELDS}
     return {**shared, **top, "lead": {**custom, **fields, "id": lead.id}}
+
+
+def call_timezone(assistant: Assistant, lead: Lead | None, phone: str | None) -> str:
+    """The other party's zone: the lead's, else their number's, else the assistant's ``variableValues.timezone``."""
+    return caller_zone(lead.timezone if lead else None, lead.phone if lead else phone,
+                       assistant.variable_values.get("timezone"))
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -61,14 +62,23 @@ class CallStore:
         self._db = db
 
     async def open(self, new: NewCall) -> Call:
-        """Create the call, or return the existing one if the provider retried its webhook."""
-        async with self._db.session() as session:
-            existing = await _by_provider_id(session, new.provider, new.provider_call_id)
-            if existing:
-                return existing
-            call = Call(**asdict(new))
-            session.add(call)
-        return call
+        """Create the call, or return the existing one if the provider retried its webhook.
+
+        Two webhooks for one new call racing each other both get the one row.
+        """
+        try:
+            async with self._db.session() as session:
+                existing = await _by_provider_id(session, new.provider, new.provider_call_id)
+                if existing:
+                    return existing
+                call = Call(**asdict(new))
+                session.add(call)
+            return call
+        except IntegrityError:  # the other webhook inserted it first
+            found = await self.by_provider_id(new.provider, new.provider_call_id)
+            if found is None:
+                raise
+            return found
 
     async def get(self, call_id: str, *, with_transcript: bool = False) -> Call | None:
         """The call with that id, optionally with its utterances loaded."""
@@ -77,6 +87,11 @@ class CallStore:
             if with_transcript:
                 query = query.options(selectinload(Call.utterances))
             return (await session.execute(query)).scalar_one_or_none()
+
+    async def by_provider_id(self, provider: str, provider_call_id: str) -> Call | None:
+        """The call a provider knows by that id, or None."""
+        async with self._db.session() as session:
+            return await _by_provider_id(session, provider, provider_call_id)
 
     async def stream_started(self, call_id: str, stream_id: str) -> None:
         """Record that media is flowing: the call is answered and in progress."""

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from crm.calling_windows import CallingWindow, WindowError, zone
+from crm.json_paths import problems
 
 CAMPAIGN_TYPES = (
     "cold_calling", "follow_up", "nurturing", "reactivation", "appointment", "survey", "collections", "custom",
@@ -100,7 +101,11 @@ class CampaignSpec(SpecPart):
     description: str | None = None
     type: Literal[CAMPAIGN_TYPES] = "custom"  # type: ignore[valid-type]
     assistant: str | None = None
-    provider: Literal["twilio", "vapi"] = "twilio"
+    provider: Literal["auto", "local", "twilio", "vapi"] = Field(
+        default="auto",
+        description="who places the calls: vapi, or twilio/local (our own pipeline); auto: the from "
+        "number's provider in the assistant files, else the assistant's provider",
+    )
     from_number: str | None = Field(default=None, description="caller ID (E.164), else TWILIO_FROM_NUMBER")
     timezone: str = Field(default="UTC", description="for leads whose zone is unknown")
     status: Literal["draft", "scheduled", "active"] = "draft"
@@ -141,9 +146,5 @@ def load_campaign_files(folder: Path) -> list[CampaignSpec]:
         except json.JSONDecodeError as e:
             raise CampaignFileError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
         except ValidationError as e:
-            problems = "; ".join(
-                "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]) + f": {err['msg']}"
-                for err in e.errors()
-            )
-            raise CampaignFileError(f"{path}: {problems}") from None
+            raise CampaignFileError(f"{path}: {problems(e)}") from None
     return specs

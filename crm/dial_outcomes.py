@@ -16,12 +16,14 @@ from crm.models import Call, Campaign, CampaignContact, Lead
 CALL_LEASE = timedelta(hours=2)
 
 
-async def open_attempt(db: Database, claimed: Claimed, *, from_number: str | None, now: datetime) -> Call:
+async def open_attempt(
+    db: Database, claimed: Claimed, *, from_number: str | None, now: datetime, provider: str = "twilio"
+) -> Call:
     """Create the outbound call row for an attempt (dated by the dialer's clock) and tie it to the contact."""
     async with db.session() as session:
         campaign = await session.get(Campaign, claimed.campaign_id)
         call = Call(
-            provider=campaign.provider,
+            provider=provider,
             direction="outbound",
             from_number=from_number,
             to_number=claimed.phone,

@@ -159,6 +159,8 @@ class Call(Base):
     transfer_target: Mapped[str | None] = mapped_column(String(200))
     recording_url: Mapped[str | None] = mapped_column(Text)
     cost: Mapped[float | None] = mapped_column(Float)
+    # When the provider's end-of-call report was stored (VAPI retries it: stored once)
+    provider_report_at: Mapped[datetime | None] = mapped_column()
     # Post-call analysis
     analysis_status: Mapped[str | None] = mapped_column(String(16))  # pending, done, fallback, failed
     analysis_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -366,6 +368,8 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
     history: Mapped[list[Any] | None] = mapped_column()  # one entry per attempt: at, status code, error, ms
+    # An assistant's server.secret: sent as X-Vapi-Secret and used to sign (else WEBHOOK_SECRET)
+    secret: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -23,6 +23,8 @@ from crm.webhooks import payloads
 from crm.webhooks.outbox import enqueue
 
 PlanLookup = Callable[[str | None], Any]
+# An assistant's ``server`` {url, secret} for its end-of-call report, by assistant name (None: none).
+ServerLookup = Callable[[str | None], "tuple[str, str] | None"]
 
 
 @dataclass(frozen=True)
@@ -41,18 +43,21 @@ class PostCallJob:
     left alone, so running the job twice changes nothing.
     """
 
-    def __init__(self, db: Database, policy: Policy, analyzer: CallAnalyzer, plans: PlanLookup | None = None):
+    def __init__(self, db: Database, policy: Policy, analyzer: CallAnalyzer, plans: PlanLookup | None = None,
+                 servers: ServerLookup | None = None):
         """Args:
         db: The database.
         policy: Stages, scoring, rules, webhooks.
         analyzer: The call analyser (LLM and fallback).
         plans: The ``analysisPlan`` of an assistant by name (dict, model or None).
+        servers: The ``server`` {url, secret} of an assistant by name: its end-of-call report goes there too.
         """
         self.db = db
         self.policy = policy
         self.analyzer = analyzer
         self.engine = RuleEngine(policy)
         self._plans = plans or (lambda name: None)
+        self._servers = servers or (lambda name: None)
 
     async def run(self, call_id: str) -> str:
         """Analyse and apply; returns the new analysis status, or ``skipped``."""
@@ -110,11 +115,18 @@ class PostCallJob:
 
     async def _queue_webhooks(self, session: AsyncSession, call: Call, lead: Lead | None, lines: list[Utterance]) -> None:
         settings = self.policy.webhooks
-        if not settings.urls:
+        server = self._servers(call.assistant)
+        if not settings.urls and not server:
             return
         tools = list(await session.scalars(select(ToolCall).where(ToolCall.call_id == call.id).order_by(ToolCall.id)))
-        await enqueue(session, settings, event="end-of-call-report", key=f"end-of-call-report:{call.id}",
-                      payload=payloads.end_of_call_report(call, lead, lines, tools), call_id=call.id)
+        report = payloads.end_of_call_report(call, lead, lines, tools)
+        key = f"end-of-call-report:{call.id}"
+        await enqueue(session, settings, event="end-of-call-report", key=key, payload=report, call_id=call.id)
+        if server:  # the assistant file's server.url gets its report here as on VAPI, whoever carried the call
+            await enqueue(session, settings, event="end-of-call-report", key=key, payload=report, call_id=call.id,
+                          url=server[0], secret=server[1] or None)
+        if not settings.urls:
+            return
         await enqueue(session, settings, event="call.analyzed", key=f"call.analyzed:{call.id}",
                       payload=payloads.call_analyzed(call, lead), call_id=call.id)
 

@@ -12,7 +12,7 @@ from crm.analysis.llm import LLMAnalyzer, LLMSettings
 from crm.analysis_queue import AnalysisQueue
 from crm.db import Database
 from crm.policy import Policy
-from crm.post_call import PlanLookup, PostCallJob
+from crm.post_call import PlanLookup, PostCallJob, ServerLookup
 from crm.retention import purge_old
 from crm.rules.inactivity import sweep_inactivity
 from crm.webhooks.outbox import WebhookSettings
@@ -58,7 +58,8 @@ class CrmSettings:
 class CrmService:
     """Owns the post-call pipeline and the CRM's background workers."""
 
-    def __init__(self, db: Database, settings: CrmSettings, plans: PlanLookup | None = None):
+    def __init__(self, db: Database, settings: CrmSettings, plans: PlanLookup | None = None,
+                 servers: ServerLookup | None = None):
         """Load the policy files (stages, scoring, rules).
 
         Raises:
@@ -70,7 +71,7 @@ class CrmService:
                                   rules_dir=settings.rules_dir, webhooks=settings.webhooks)
         llm = LLMAnalyzer(settings.llm) if settings.llm and settings.llm.base_url else None
         self.analyzer = CallAnalyzer(llm, settings.competitors)
-        self.job = PostCallJob(db, self.policy, self.analyzer, plans)
+        self.job = PostCallJob(db, self.policy, self.analyzer, plans, servers)
         self.queue = AnalysisQueue(db, self.job, max_attempts=settings.analysis_max_attempts,
                                    retry_base_seconds=settings.analysis_retry_base_seconds,
                                    lease_seconds=(settings.llm.timeout * 3 if settings.llm else 0) + 120)

@@ -9,10 +9,9 @@ from typing import Any
 from loguru import logger
 
 from agent.assistants import LoadedAssistant
-from agent.clock import caller_zone
 from agent.phrases import Phrases, phrases_for
 from agent.templates import render
-from agent.variables import call_variables
+from agent.variables import call_timezone, call_variables
 from crm.models import Call, Lead
 from telephony.readiness import choose_speech
 from telephony.services import CallServices
@@ -95,8 +94,7 @@ async def plan_call(services: CallServices, call: Call, entry: LoadedAssistant) 
     assistant = entry.assistant
     lead = await services.leads.get(call.lead_id) if call.lead_id else None
     phone = call.to_number if call.direction == "outbound" else call.from_number
-    fallback = assistant.variable_values.get("timezone")
-    zone = caller_zone(lead.timezone if lead else None, lead.phone if lead else phone, fallback)
+    zone = call_timezone(assistant, lead, phone)
     overrides = (call.extra or {}).get("variableValues") or {}
     variables = call_variables(assistant, lead=lead, phone=phone, timezone=zone, overrides=overrides)
     speech = await asyncio.to_thread(_speech, services, entry)

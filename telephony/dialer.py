@@ -24,8 +24,11 @@ from crm.dial_outcomes import attempt_not_placed, attempt_placed, open_attempt, 
 from crm.dialing import Claimed, claim_due, lock_number, release, still_allowed
 from crm.models import Campaign, utcnow
 from telephony.outbound import DialError, OutboundCall, OutboundProvider
+from telephony.routing import PLACED_BY
 
 Clock = Callable[[], datetime]
+# Which provider places a campaign's calls (``twilio``, ``vapi``); see telephony.routing.
+Route = Callable[[Campaign], str]
 # A number held by another call is tried again this much later.
 LOCKED_RETRY = timedelta(minutes=2)
 
@@ -42,6 +45,7 @@ class Dialer:
         clock: Clock = utcnow,
         tick_secs: float = 2.0,
         instance: str | None = None,
+        route: Route | None = None,
     ):
         """Prepare a dialer (nothing runs until :meth:`run` or :meth:`tick`).
 
@@ -52,9 +56,11 @@ class Dialer:
             clock: Returns the current time (tests pass a controllable one).
             tick_secs: Seconds between ticks when running.
             instance: A name for this dialer, unique among instances.
+            route: Picks the provider of a campaign; default: the campaign's own setting.
         """
         self._db = db
         self._providers = providers
+        self._route = route or (lambda campaign: PLACED_BY.get(campaign.provider, "twilio"))
         self._default_from = default_from
         self._clock = clock
         self._tick_secs = tick_secs
@@ -91,11 +97,13 @@ class Dialer:
             campaigns = list(await session.scalars(select(Campaign).where(Campaign.status == "active")))
         placed = 0
         for campaign in campaigns:
-            if campaign.provider not in self._providers:
-                self._warn_once(f"campaign {campaign.name}: no {campaign.provider} provider configured; not dialing")
+            provider = self._route(campaign)
+            if provider not in self._providers:
+                self._warn_once(f"campaign {campaign.name}: no {provider} provider configured; not dialing")
                 continue
             claimed = await claim_due(self._db, campaign.id, self.instance, now)
-            results = await asyncio.gather(*(self._dial(campaign, c) for c in claimed), return_exceptions=True)
+            results = await asyncio.gather(*(self._dial(campaign, provider, c) for c in claimed),
+                                           return_exceptions=True)
             for result in results:
                 if isinstance(result, Exception):
                     logger.error(f"dialer {self.instance}: dial failed: {result!r}")
@@ -103,7 +111,7 @@ class Dialer:
         self.placed += placed
         return placed
 
-    async def _dial(self, campaign: Campaign, claimed: Claimed) -> bool:
+    async def _dial(self, campaign: Campaign, provider_name: str, claimed: Claimed) -> bool:
         """Re-check, lock the number, open the call row and place the call."""
         now = self._clock()
         reason = await still_allowed(self._db, claimed, now)
@@ -114,11 +122,12 @@ class Dialer:
         if not await lock_number(self._db, claimed, self.instance, now):
             await release(self._db, claimed, "number_busy", now, retry_at=now + LOCKED_RETRY)
             return False
-        provider = self._providers[campaign.provider]
+        provider = self._providers[provider_name]
         from_number = campaign.from_number or self._default_from
-        call = await open_attempt(self._db, claimed, from_number=from_number, now=now)
+        call = await open_attempt(self._db, claimed, from_number=from_number, now=now, provider=provider_name)
         try:
-            sid = await provider.place(OutboundCall(call_id=call.id, to=claimed.phone, from_number=from_number))
+            sid = await provider.place(OutboundCall(call_id=call.id, to=claimed.phone, from_number=from_number,
+                                                    assistant=campaign.assistant, lead_id=claimed.lead_id))
         except DialError as e:
             await attempt_not_placed(self._db, claimed, call.id, str(e), invalid_number=e.invalid_number, now=now)
             return False

@@ -23,11 +23,15 @@ class OutboundCall:
         call_id: Our call id (it rides on the callback URLs).
         to: The number to call (E.164).
         from_number: Our caller ID (E.164).
+        assistant: The assistant that talks (providers that run it themselves need it).
+        lead_id: The lead being called (for the assistant's variables).
     """
 
     call_id: str
     to: str
     from_number: str
+    assistant: str | None = None
+    lead_id: str | None = None
 
 
 class DialError(RuntimeError):

@@ -50,6 +50,8 @@ def readiness_check(models: SpeechModels, llm: LLMEndpoint) -> Prepare:
 
     async def prepare(entry: LoadedAssistant) -> None:
         assistant = entry.assistant
+        if assistant.provider == "vapi":  # VAPI runs its speech and LLM; nothing local to check
+            return
         _, _, notes = local_speech(assistant)
         entry.warnings.extend(notes)
         try:

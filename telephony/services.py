@@ -17,6 +17,7 @@ from crm.db import Database
 from crm.leads import LeadStore
 from crm.models import Call
 from crm.stages import Stages
+from telephony.hooks import start_hooks
 from telephony.twilio.rest import TwilioRest
 from voice.engines import SpeechModels
 
@@ -106,14 +107,4 @@ class CallServices:
 
     def call_ended(self, call_id: str) -> None:
         """Start the after-call hooks for a finalized call, in the background."""
-        for hook in self.after_call:
-            task = asyncio.create_task(self._run_hook(hook, call_id))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    @staticmethod
-    async def _run_hook(hook: Callable[[str], Awaitable[None]], call_id: str) -> None:
-        try:
-            await hook(call_id)
-        except Exception as e:
-            logger.exception(f"call {call_id}: after-call hook {getattr(hook, '__qualname__', hook)} failed: {e}")
+        start_hooks(self.after_call, call_id, self._background)

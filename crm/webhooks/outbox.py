@@ -48,6 +48,7 @@ async def enqueue(
     payload: dict[str, Any],
     call_id: str | None = None,
     url: str | None = None,
+    secret: str | None = None,
 ) -> int:
     """Queue ``payload`` for each target URL, once per (key, URL); returns how many were queued.
 
@@ -58,7 +59,8 @@ async def enqueue(
         key: What makes this event unique, e.g. ``end-of-call-report:<call id>``.
         payload: The JSON body.
         call_id: The call it is about, if any.
-        url: One explicit URL (a rule's); None for the configured URLs.
+        url: One explicit URL (a rule's, an assistant's server); None for the configured URLs.
+        secret: The explicit URL's own secret (an assistant's ``server.secret``).
     """
     urls = (url,) if url else (settings.urls if settings.wants(event) else ())
     queued = 0
@@ -71,7 +73,7 @@ async def enqueue(
         session.add(
             WebhookDelivery(
                 event=event, event_key=key, url=target, payload=payload, call_id=call_id,
-                status="pending", next_attempt_at=utcnow(), history=[],
+                status="pending", next_attempt_at=utcnow(), history=[], secret=secret if url else None,
             )
         )
         queued += 1

@@ -39,6 +39,7 @@ class _Claimed:
     event: str
     url: str
     payload: dict[str, Any]
+    secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class WebhookSender:
                 )
                 if result.rowcount == 1:
                     row = await session.get(WebhookDelivery, delivery_id)
-                    claimed.append(_Claimed(row.id, row.event, row.url, row.payload))
+                    claimed.append(_Claimed(row.id, row.event, row.url, row.payload, row.secret))
         return claimed
 
     async def _deliver(self, row: _Claimed) -> None:
@@ -97,8 +98,10 @@ class WebhookSender:
             "User-Agent": "phoneagent-webhooks/1",
             "X-Phoneagent-Event": row.event,
             "X-Phoneagent-Delivery": str(row.id),
-            SIGNATURE_HEADER: sign(self.settings.secret, body),
+            SIGNATURE_HEADER: sign(row.secret or self.settings.secret, body),
         }
+        if row.secret:  # an assistant's server, as VAPI would call it
+            headers["X-Vapi-Secret"] = row.secret
         started = time.monotonic()
         try:
             async with self._session().post(row.url, data=body, headers=headers) as response:

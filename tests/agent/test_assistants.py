@@ -162,3 +162,13 @@ def test_the_readme_example_loads(tmp_path: Path):
         "lookup_lead", "update_lead", "book_appointment", "schedule_callback", "transfer_to_human", "check_insurance", "end_call"
     }
     assert entry.tools["book_appointment"].delay_ms() == 1000 and not entry.tools["check_insurance"].builtin
+
+
+def test_the_end_of_call_report_goes_to_the_assistants_server_unless_its_server_messages_leave_it_out():
+    from agent.assistant import Assistant
+
+    server = {"url": "https://crm.example/vapi", "secret": "s"}
+    assert Assistant.model_validate({"name": "a", "server": server}).report_server() == ("https://crm.example/vapi", "s")
+    assert Assistant.model_validate({"name": "a", "server": server,
+                                     "serverMessages": ["tool-calls"]}).report_server() is None
+    assert Assistant.model_validate({"name": "a"}).report_server() is None

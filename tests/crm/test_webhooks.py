@@ -112,3 +112,22 @@ async def test_end_of_call_report_is_shaped_like_vapis(database: Database):
     assert artifact["messages"][1]["toolCalls"][0]["function"] == {"name": "book_appointment", "arguments": '{"day": "Tuesday"}'}
     assert artifact["messagesOpenAIFormatted"][1] == {"role": "user", "content": SALES_CALL[1][1]}
     assert message["durationSeconds"] == 30 and message["transcript"] == artifact["transcript"]
+
+
+async def test_the_assistants_server_gets_its_end_of_call_report_like_on_vapi(database: Database, receiver: WebhookReceiver):
+    from crm.service import CrmService, CrmSettings
+
+    receiver.fail_first = 0
+    servers = {"default": (receiver.url + "/vapi/events", "assistant-secret")}
+    crm = CrmService(database, CrmSettings(webhooks=WebhookSettings(secret=SECRET)), servers=servers.get)
+    call = await record_call(database, SALES_CALL, sid="CA-server")
+    other = await record_call(database, SALES_CALL, sid="CA-other", phone="+14155550111", assistant="no-server")
+    assert await crm.queue.process_due() == 2
+    assert await crm.sender.deliver_due() == 1  # no WEBHOOK_URLS: only the assistant's server
+    await crm.stop()
+    [got] = receiver.accepted
+    assert got.path == "/vapi/events" and got.json["message"]["type"] == "end-of-call-report"
+    assert got.json["message"]["call"]["id"] == call.id != other.id
+    assert got.headers["X-Vapi-Secret"] == "assistant-secret"
+    assert got.headers[SIGNATURE_HEADER] == hmac.new(b"assistant-secret", got.body, hashlib.sha256).hexdigest()
+    assert got.json["message"]["analysis"]["summary"]

@@ -27,7 +27,10 @@ async def test_embedded_model_answers_with_no_configuration(tmp_path: Path):
             turn = await call.say(speech_ulaw(LINE), LINE, reply_timeout=60)
         assert turn.voice_to_voice_ms is not None and turn.reply_secs > 0
         body = await server.call(call.call_id)
-        assert [line["role"] for line in body["transcript"]][:3] == ["assistant", "user", "assistant"]
+        roles = [line["role"] for line in body["transcript"]]
+        # Greeting, the caller (one line, or two when a loaded machine hears a pause), the answer.
+        assert roles[0] == "assistant" and "user" in roles, roles
+        assert "assistant" in roles[roles.index("user"):], roles
     finally:
         server.stop()
 

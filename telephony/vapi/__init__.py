@@ -1,0 +1,1 @@
+"""VAPI as an alternative provider: its REST API, its server messages, outbound calls through it."""

@@ -1,0 +1,56 @@
+"""Placing outbound calls through VAPI: the campaign's assistant, the lead's variables, our call id in metadata."""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from telephony.outbound import DialError, OutboundCall
+from telephony.routing import vapi_number_id
+from telephony.vapi.client import VapiClient, VapiError
+from telephony.vapi.service import VapiService
+
+
+class VapiOutbound:
+    """:class:`telephony.outbound.OutboundProvider` over VAPI's ``POST /call``."""
+
+    def __init__(self, client: VapiClient, service: VapiService, *, default_phone_number_id: str = ""):
+        """Bind to a VAPI account.
+
+        Args:
+            client: The REST client.
+            service: Assistants, leads and the events target.
+            default_phone_number_id: VAPI_PHONE_NUMBER_ID, for numbers without their own mapping.
+        """
+        self._client = client
+        self._service = service
+        self._default_number = default_phone_number_id
+
+    async def place(self, call: OutboundCall) -> str:
+        """Create the VAPI call; its events come back to ``/vapi/events`` with our call id in ``metadata``."""
+        book = self._service.assistants.book
+        entry = book.entry(call.assistant)
+        number_id = vapi_number_id(book, call.from_number, call.assistant) or self._default_number
+        if not number_id:
+            raise DialError("no VAPI phone number: set VAPI_PHONE_NUMBER_ID, the assistant's vapi.phoneNumberId, "
+                            "or vapiPhoneNumberId on the number in phoneNumbers")
+        lead = await self._service.leads.get(call.lead_id) if call.lead_id else None
+        variables = await self._service.variables(entry, lead, call.to)
+        body = {
+            "phoneNumberId": number_id,
+            "customer": {"number": call.to, **({"name": lead.name} if lead and lead.name else {})},
+            **self._service.assistant_spec(entry, variables),
+            "metadata": {"phoneagentCallId": call.call_id, "phoneagentAssistant": entry.name},
+        }
+        try:
+            created = await self._client.create_call(body)
+        except VapiError as e:
+            logger.warning(f"call {call.call_id}: VAPI refused the call: {e}")
+            invalid = e.status == 400 and "customer" in str(e) and "number" in str(e)
+            raise DialError(str(e), invalid_number=invalid) from None
+        if not isinstance(created, dict) or not created.get("id"):
+            raise DialError(f"VAPI answered POST /call without a call id: {str(created)[:200]}")
+        return str(created["id"])
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        await self._client.close()

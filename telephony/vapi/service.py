@@ -1,0 +1,151 @@
+"""What VAPI's messages and outbound calls need from the rest of the server, and the lookups they share."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from loguru import logger
+
+from agent.assistants import LoadedAssistant
+from agent.library import AssistantLibrary
+from agent.variables import call_timezone, call_variables
+from crm.calls import CallStore, NewCall
+from crm.db import Database
+from crm.leads import LeadStore
+from crm.models import Call, Lead
+from crm.stages import Stages
+from telephony.hooks import start_hooks
+from agent import vapi_ids as ids
+from telephony.vapi.messages import CallRef
+from telephony.vapi.translate import VapiTarget, vapi_assistant
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(values, default=str))
+
+
+@dataclass
+class VapiService:
+    """Process-wide dependencies of VAPI calls (no speech models: VAPI runs the speech).
+
+    Parameters:
+        db: The CRM database.
+        calls: The call store.
+        leads: The lead store.
+        assistants: The assistant files in use.
+        target: Our events URL, the VAPI secret, the default VAPI providers.
+        stages: The pipeline stages tools may move leads to.
+        http: A shared HTTP session (live call control, webhook tools).
+        after_call: Run in the background once a call's report is stored (analysis, rules).
+        on_call_status: Awaited after each status change (the dialer settles attempts).
+    """
+
+    db: Database
+    calls: CallStore
+    leads: LeadStore
+    assistants: AssistantLibrary
+    target: VapiTarget
+    stages: Stages = field(default_factory=Stages)
+    http: aiohttp.ClientSession | None = None
+    after_call: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
+    on_call_status: list[Callable[[Call], Awaitable[None]]] = field(default_factory=list)
+    _background: set[asyncio.Task] = field(default_factory=set)
+    _stale: set[str] = field(default_factory=set)
+
+    @property
+    def secret(self) -> str:
+        """What VAPI must send with every message."""
+        return self.target.secret
+
+    def assistant_id(self, entry: LoadedAssistant) -> str | None:
+        """The VAPI assistant for a file: ``vapi.assistantId``, else the id its last push stored.
+
+        A file edited since its push is sent inline instead (VAPI's copy is out of date),
+        with a warning once per edit to push it again.
+        """
+        if entry.assistant.vapi.assistant_id:
+            return entry.assistant.vapi.assistant_id
+        record = ids.pushed(entry.path)
+        if record is None:
+            return None
+        if record.sha256 != entry.sha256:
+            if record.assistant_id not in self._stale:
+                self._stale.add(record.assistant_id)
+                logger.warning(f"{entry.path.name} changed since it was pushed to VAPI ({record.pushed_at}); "
+                               f"sending it inline until `phoneagent-vapi push {entry.path}`")
+            return None
+        return record.assistant_id
+
+    def entry_for(self, ref: CallRef, call: Call | None) -> LoadedAssistant:
+        """The assistant of a VAPI call: as recorded, else named in VAPI's metadata, else by VAPI id or number."""
+        book = self.assistants.book
+        for name in (call.assistant if call else None, ref.assistant_name):
+            if name and name in book.assistants:
+                return book.assistants[name]
+        if ref.assistant_id:
+            for entry in book.assistants.values():
+                if self.assistant_id(entry) == ref.assistant_id:
+                    return entry
+        return self.assistants.entry_for_number(ref.our_number)
+
+    async def variables(self, entry: LoadedAssistant, lead: Lead | None, phone: str | None,
+                        extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``variableValues`` for VAPI: the same values a local call fills its templates with."""
+        assistant = entry.assistant
+        zone = call_timezone(assistant, lead, phone)
+        values = call_variables(assistant, lead=lead, phone=phone, timezone=zone, overrides=extra or {})
+        return _jsonable(values)
+
+    def assistant_spec(self, entry: LoadedAssistant, variables: dict[str, Any]) -> dict[str, Any]:
+        """How VAPI should run an assistant: the pushed ``assistantId`` or the assistant inline, with variables."""
+        spec: dict[str, Any]
+        assistant_id = self.assistant_id(entry)
+        if assistant_id:
+            spec = {"assistantId": assistant_id}
+        else:
+            spec = {"assistant": vapi_assistant(entry, self.target)}
+        spec["assistantOverrides"] = {"variableValues": variables}
+        return spec
+
+    async def find(self, ref: CallRef) -> Call | None:
+        """Our row for a VAPI call, by our id (outbound) or VAPI's."""
+        call = await self.calls.get(ref.our_id) if ref.our_id else None
+        if call is None and ref.vapi_id:
+            call = await self.calls.by_provider_id("vapi", ref.vapi_id)
+        return call
+
+    async def find_or_open(self, ref: CallRef, entry: LoadedAssistant | None = None,
+                           status: str = "in-progress") -> Call | None:
+        """Our row for a VAPI call, opened if VAPI tells us about a call we have not seen (None without an id)."""
+        call = await self.find(ref)
+        if call is not None or not ref.vapi_id:
+            return call
+        entry = entry or self.entry_for(ref, None)
+        lead = await self.leads.get_or_create(ref.customer, source=f"{ref.direction}-call") if ref.customer else None
+        ours, theirs = ref.our_number, ref.customer
+        new = NewCall(
+            provider="vapi", provider_call_id=ref.vapi_id, direction=ref.direction,
+            from_number=theirs if ref.direction == "inbound" else ours,
+            to_number=ours if ref.direction == "inbound" else theirs,
+            assistant=entry.name, status=status, lead_id=lead.id if lead else None,
+        )
+        call = await self.calls.open(new)
+        logger.info(f"call {call.id}: {ref.direction} VAPI call {ref.vapi_id} → assistant '{entry.name}'")
+        return call
+
+    def call_ended(self, call_id: str) -> None:
+        """Start the after-call hooks in the background (never on VAPI's request path)."""
+        start_hooks(self.after_call, call_id, self._background)
+
+    async def status_changed(self, call: Call) -> None:
+        """Run the status hooks (campaign attempts settle here)."""
+        for hook in self.on_call_status:
+            try:
+                await hook(call)
+            except Exception as e:
+                logger.exception(f"call {call.id}: status hook failed: {e}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -54,7 +55,28 @@ class GuardedLLMService(OpenAILLMService):
         self._timeout_secs = timeout_secs
         self._retry_line = retry_line
         self._produced = False
+        self._late_results: dict[str, str] = {}
         self._register_event_handler("on_llm_failure")
+
+    def settle_late(self, tool_call_id: str, result: Any) -> None:
+        """Record the result of a tool call that the caller interrupted.
+
+        pipecat settles an interrupted call as ``CANCELLED`` in the context, but our
+        tools run to the end (a booking is made whether or not the caller spoke over
+        the filler). Before the next completion, the tool message says what happened.
+        """
+        self._late_results[tool_call_id] = json.dumps(result, ensure_ascii=False) if result else "COMPLETED"
+
+    def _apply_late_results(self, context: LLMContext) -> None:
+        if not self._late_results:
+            return
+        for message in context.get_messages():
+            if not isinstance(message, dict) or message.get("role") != "tool":
+                continue
+            content = self._late_results.get(message.get("tool_call_id") or "")
+            if content is not None and message.get("content") in ("CANCELLED", "IN_PROGRESS"):
+                message["content"] = content
+                self._late_results.pop(message["tool_call_id"])
 
     def create_client(self, *args, **kwargs):
         """pipecat's client, without the OpenAI SDK's silent retries."""
@@ -89,6 +111,7 @@ class GuardedLLMService(OpenAILLMService):
                         pass
 
     async def _process_context(self, context: LLMContext):
+        self._apply_late_results(context)
         for attempt in (1, 2):
             self._produced = False
             try:

@@ -26,11 +26,8 @@ async def _say(params: FunctionCallParams, text: str) -> None:
     await params.llm.push_frame(TTSSpeakFrame(text, append_to_context=False))
 
 
-async def _run_with_filler(tool: Tool, context: ToolContext, params: FunctionCallParams):
+async def _run_with_filler(tool: Tool, context: ToolContext, params: FunctionCallParams, run: asyncio.Future):
     started = time.perf_counter()
-    run = asyncio.ensure_future(
-        execute(tool.name, dict(params.arguments), context, tool_call_id=params.tool_call_id)
-    )
     if tool.name not in SELF_SPOKEN:
         delay = (tool.delay_ms() or DEFAULT_FILLER_MS) / 1000
         done, _ = await asyncio.wait({run}, timeout=delay)
@@ -38,10 +35,15 @@ async def _run_with_filler(tool: Tool, context: ToolContext, params: FunctionCal
             filler = tool.message("request-response-delayed") or context.phrases.filler
             logger.debug(f"call {context.call_id}: {tool.name} still running after {delay:.1f}s; filler")
             await _say(params, filler)
-    # An interruption cancels this handler, never the tool: it finishes and is recorded.
     result = await asyncio.shield(run)
     logger.debug(f"call {context.call_id}: {tool.name} answered in {(time.perf_counter() - started) * 1000:.0f} ms")
     return result
+
+
+def _settle_late(params: FunctionCallParams, run: asyncio.Future) -> None:
+    settle = getattr(params.llm, "settle_late", None)
+    if settle is not None and not run.cancelled() and run.exception() is None:
+        settle(params.tool_call_id, run.result().value)
 
 
 def _handler(tool: Tool, context: ToolContext):
@@ -49,7 +51,16 @@ def _handler(tool: Tool, context: ToolContext):
         start_line = tool.message("request-start")
         if start_line:
             await _say(params, start_line)
-        result = await _run_with_filler(tool, context, params)
+        run = asyncio.ensure_future(
+            execute(tool.name, dict(params.arguments), context, tool_call_id=params.tool_call_id)
+        )
+        try:
+            result = await _run_with_filler(tool, context, params, run)
+        except asyncio.CancelledError:
+            # An interruption cancels this handler, never the tool: it finishes, is
+            # recorded, and its result still reaches the LLM's next completion.
+            run.add_done_callback(lambda done: _settle_late(params, done))
+            raise
         failed_line = tool.message("request-failed")
         if not result.ok and failed_line and not result.spoke:
             await _say(params, failed_line)

@@ -183,3 +183,27 @@ async def test_slow_webhook_tool_gets_a_filler_line(
     assert headers["X-Signature"] == signature("tool-secret", headers["X-Timestamp"], request["raw"])
     [record] = await rows(tools_server, ToolCall, call_id=call.call_id)
     assert record.ok and record.result == "3 in stock" and record.duration_ms >= 2500
+
+
+async def test_a_tool_the_caller_talks_over_still_reaches_the_llm(
+    tools_server: ServerProcess, llm: FakeOpenAI, tool_api: FakeToolServer
+):
+    """pipecat cancels a running tool call when the caller speaks; ours finishes and the LLM learns its result."""
+    phone = "+15555550115"
+    tool_api.script.append(ToolAnswer(result="3 in stock", delay=2.0))
+    answer = "We have three blue ones; red ones I can check next."
+    llm.script += [Reply("", tool_calls=[ScriptedCall("check_stock", {"item": "blue widget"})]), Reply(answer)]
+    async with caller(tools_server, phone) as call:
+        await call.wait_for_bot()
+        await call.speak(speech_ulaw("Do you have blue widgets?"))
+        heard_before = call._playback.speech_frames
+        while call._playback.speech_frames == heard_before:  # the filler starts: the tool is running
+            await asyncio.sleep(0.02)
+        turn = await call.say(speech_ulaw("And what about red ones?"), "talks over the wait")
+    assert turn.voice_to_voice_ms is not None, "the caller got an answer"
+
+    [record] = await rows(tools_server, ToolCall, call_id=call.call_id)
+    assert record.ok and record.result == "3 in stock", "the tool ran to the end"
+    [result] = llm.tool_results()
+    assert "3 in stock" in result["content"], f"the LLM was told {result['content']!r}, not the tool's result"
+    assert any("red" in text.lower() for text in llm.user_messages()), "and heard what the caller said"

@@ -1,4 +1,4 @@
-"""After-call hooks run in the background: a slow or failing hook never delays the call or another hook."""
+"""Call hooks: after-call hooks run in the background; status hooks run in turn, a failing one never stops the rest."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
+from crm.models import Call
+
 Hook = Callable[[str], Awaitable[None]]
+StatusHook = Callable[[Call], Awaitable[None]]
 
 
 def start_hooks(hooks: list[Hook], call_id: str, background: set[asyncio.Task]) -> None:
@@ -23,3 +26,12 @@ async def _run(hook: Hook, call_id: str) -> None:
         await hook(call_id)
     except Exception as e:
         logger.exception(f"call {call_id}: after-call hook {getattr(hook, '__qualname__', hook)} failed: {e}")
+
+
+async def run_status_hooks(hooks: list[StatusHook], call: Call) -> None:
+    """Await each status hook on ``call`` (the dialer settles attempts here); a failure is logged, not raised."""
+    for hook in hooks:
+        try:
+            await hook(call)
+        except Exception as e:
+            logger.exception(f"call {call.id}: status hook {getattr(hook, '__qualname__', hook)} failed: {e}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,9 +14,8 @@ from agent.llm import LLMEndpoint
 from crm.calls import CallStore
 from crm.db import Database
 from crm.leads import LeadStore
-from crm.models import Call
 from crm.stages import Stages
-from telephony.hooks import start_hooks
+from telephony.hooks import Hook, StatusHook, start_hooks
 from telephony.twilio.rest import TwilioRest
 from voice.engines import SpeechModels
 
@@ -101,8 +99,8 @@ class CallServices:
     stages: Stages = field(default_factory=Stages)
     http: aiohttp.ClientSession | None = None
     live: LiveCalls = field(default_factory=LiveCalls)
-    after_call: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
-    on_call_status: list[Callable[[Call], Awaitable[None]]] = field(default_factory=list)
+    after_call: list[Hook] = field(default_factory=list)
+    on_call_status: list[StatusHook] = field(default_factory=list)
     _background: set[asyncio.Task] = field(default_factory=set)
 
     def call_ended(self, call_id: str) -> None:

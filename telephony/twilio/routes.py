@@ -16,6 +16,7 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 from agent.phrases import phrases_for
 from crm.calls import NewCall
 from crm.phone_numbers import maybe_e164
+from telephony.hooks import run_status_hooks
 from telephony.services import CallServices
 from telephony.session import CallSession
 from telephony.twilio.serializer import TwilioMediaSerializer
@@ -148,8 +149,7 @@ async def status_callback(request: web.Request) -> web.Response:
     if call is None:
         logger.info(f"status callback for unknown call {call_sid}: {status}")
         return web.Response(status=204)
-    for hook in services.on_call_status:
-        await hook(call)
+    await run_status_hooks(services.on_call_status, call)
     return web.Response(status=204)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +18,7 @@ from crm.db import Database
 from crm.leads import LeadStore
 from crm.models import Call, Lead
 from crm.stages import Stages
-from telephony.hooks import start_hooks
+from telephony.hooks import Hook, StatusHook, run_status_hooks, start_hooks
 from agent import vapi_ids as ids
 from telephony.vapi.messages import CallRef
 from telephony.vapi.translate import VapiTarget, vapi_assistant
@@ -52,8 +51,8 @@ class VapiService:
     target: VapiTarget
     stages: Stages = field(default_factory=Stages)
     http: aiohttp.ClientSession | None = None
-    after_call: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
-    on_call_status: list[Callable[[Call], Awaitable[None]]] = field(default_factory=list)
+    after_call: list[Hook] = field(default_factory=list)
+    on_call_status: list[StatusHook] = field(default_factory=list)
     _background: set[asyncio.Task] = field(default_factory=set)
     _stale: set[str] = field(default_factory=set)
 
@@ -144,8 +143,4 @@ class VapiService:
 
     async def status_changed(self, call: Call) -> None:
         """Run the status hooks (campaign attempts settle here)."""
-        for hook in self.on_call_status:
-            try:
-                await hook(call)
-            except Exception as e:
-                logger.exception(f"call {call.id}: status hook failed: {e}")
+        await run_status_hooks(self.on_call_status, call)

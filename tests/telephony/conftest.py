@@ -8,6 +8,7 @@ import pytest
 
 from crm.db import Database
 from telephony.outbound import TwilioOutbound
+from telephony.twilio import routes as twilio_routes
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.telephony.rig import Clock, Rig, serve_twilio_routes
 
@@ -18,7 +19,8 @@ async def rig(database: Database) -> AsyncIterator[Rig]:
     clock = Clock()
     server, url = await serve_twilio_routes(database, twilio, clock)
     outbound = TwilioOutbound(twilio.account_sid, twilio.auth_token, url, api_base_url=twilio.url)
-    rig = Rig(db=database, twilio=twilio, clock=clock, server_url=url, outbound=outbound)
+    rig = Rig(db=database, twilio=twilio, clock=clock, server_url=url, outbound=outbound,
+              status_hooks=server.app[twilio_routes.SERVICES].on_call_status)
     try:
         yield rig
     finally:

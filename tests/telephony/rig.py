@@ -53,6 +53,7 @@ class Rig:
     outbound: TwilioOutbound
     dialers: list[Dialer] = field(default_factory=list)
     engines: list[Database] = field(default_factory=list)
+    status_hooks: list = field(default_factory=list)  # the served routes' own list: tests may add hooks
 
     def dialer(self, name: str = "dialer-a", *, own_engine: bool = False) -> Dialer:
         """A dialer instance; ``own_engine`` gives it its own connection pool, like another server."""

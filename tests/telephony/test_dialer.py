@@ -220,3 +220,16 @@ async def test_a_few_hundred_leads_in_mixed_zones_hold_every_rule(rig: Rig):
     settled = [c for c in by_phone.values() if c.status in ("completed", "failed")]
     assert len(settled) == len(by_phone) == 240 - len(dnc), "everyone reachable was worked through"
     assert first.placed and second.placed
+
+
+async def test_a_failing_status_hook_never_stops_the_attempt_settling(rig: Rig):
+    async def broken(call: Call) -> None:
+        raise RuntimeError("a hook that fails")
+
+    rig.status_hooks.insert(0, broken)  # runs before the hook that settles campaign attempts
+    await rig.lead("+12125550161", timezone="America/New_York")
+    await rig.campaign(window={"start": "00:00", "end": "23:59", "days": [1, 2, 3, 4, 5, 6, 7]})
+    assert await rig.tick(rig.dialer()) == 1
+    [call] = await calls(rig)
+    contact = (await contacts(rig))["+12125550161"]
+    assert call.status == "completed" and contact.status == "completed", (call.status, contact.status)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
+import re
 import time
 from collections import deque
 from collections.abc import AsyncGenerator
@@ -31,6 +33,36 @@ from voice.engines import WhisperEngine
 NO_SPEECH_THRESHOLD = 0.6
 # Whisper reads at most 30 s at once; longer held speech is transcribed in parts.
 MAX_HELD_SECS = 20.0
+# A caller who starts again this soon after a transcription is finishing that sentence.
+RESUME_SECS = 0.8
+
+
+def _words(text: str) -> list[str]:
+    return [re.sub(r"[^\w']", "", word.lower()) for word in text.split()]
+
+
+def continuation(before: str, combined: str) -> str | None:
+    """What ``combined`` (a transcription of earlier speech and what followed) adds to ``before``.
+
+    None when the two do not line up (the earlier words were heard too differently):
+    the caller should then transcribe the new speech on its own.
+    """
+    old, new = _words(before), _words(combined)
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    matched = sum(block.size for block in matcher.get_matching_blocks())
+    if not old or matched < max(1, len(old) // 2):
+        return None
+    last = max(block.b + block.size for block in matcher.get_matching_blocks() if block.size)
+    return " ".join(combined.split()[last:]).strip()
+
+
+@dataclass(frozen=True)
+class _Heard:
+    """The last final transcription: its audio, its text, and when that speech stopped (wall time)."""
+
+    audio: bytes
+    text: str
+    stopped: float
 
 
 @dataclass(frozen=True)
@@ -69,6 +101,7 @@ class LocalWhisperSTTService(WhisperSTTService):
         self._held: tuple[bytes, float] | None = None
         # (start, stop) wall times of queued segments, in the order run_stt gets them.
         self._segment_times: deque[tuple[float, float]] = deque()
+        self._heard: _Heard | None = None
         super().__init__(
             settings=WhisperSTTService.Settings(
                 model=engine.name, language=Language(language), no_speech_prob=NO_SPEECH_THRESHOLD
@@ -110,10 +143,13 @@ class LocalWhisperSTTService(WhisperSTTService):
         """Transcribe the caller's speech up to this segment, or hold it if they are still talking.
 
         VAD ends a segment at every short pause, and Whisper hears a lone word badly
-        ("Tuesday." alone came back empty). So while the caller is still talking (or
-        more segments wait), a segment is held back and transcribed together with what
-        follows: one transcription, with context, once they stop. Held speech longer
-        than ``MAX_HELD_SECS`` is transcribed anyway, as a transcript that is not final.
+        ("Tuesday." alone came back as "Two days." or nothing). So while the caller is
+        still talking (or more segments wait), a segment is held back and transcribed
+        together with what follows: one transcription, with context, once they stop.
+        And when the caller starts again just after a transcription (the pause came
+        before their next word arrived), the new speech is transcribed after the
+        previous one and only the words it adds are passed on. Held speech longer than
+        ``MAX_HELD_SECS`` is transcribed anyway, as a transcript that is not final.
         """
         started, stopped = self._segment_times.popleft() if self._segment_times else (0.0, 0.0)
         if self._held is not None:
@@ -125,15 +161,14 @@ class LocalWhisperSTTService(WhisperSTTService):
             self._held = (audio, started)
             return
         await self.start_processing_metrics()
-        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
         try:
-            segments = await asyncio.to_thread(self._engine.transcribe, samples, self._language_code)
+            text, heard = await self._transcribe_after(self._resumes(started, seconds), audio)
         except Exception as e:  # a broken segment must not end the call
             await self.stop_processing_metrics()
             yield ErrorFrame(error=f"Whisper failed: {e}")
             return
         await self.stop_processing_metrics()
-        text = " ".join(t.strip() for t, p in segments if p < NO_SPEECH_THRESHOLD).strip()
+        self._heard = _Heard(heard[0], heard[1], stopped) if final and heard else None
         if not text:
             return
         logger.debug(f"{self}: transcribed {seconds:.2f}s of audio")
@@ -146,3 +181,27 @@ class LocalWhisperSTTService(WhisperSTTService):
             result=segment,
             finalized=final,
         )
+
+    def _resumes(self, started: float, seconds: float) -> _Heard | None:
+        heard = self._heard
+        if heard is None or started - heard.stopped > RESUME_SECS:
+            return None
+        if len(heard.audio) / 2 / self.sample_rate + seconds > MAX_HELD_SECS:
+            return None
+        return heard
+
+    async def _transcribe(self, audio: bytes) -> str:
+        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
+        segments = await asyncio.to_thread(self._engine.transcribe, samples, self._language_code)
+        return " ".join(t.strip() for t, p in segments if p < NO_SPEECH_THRESHOLD).strip()
+
+    async def _transcribe_after(self, before: _Heard | None, audio: bytes) -> tuple[str, tuple[bytes, str] | None]:
+        """The text of ``audio`` (after ``before``'s speech when the caller resumed), and what was heard in all."""
+        if before is not None:
+            combined = await self._transcribe(before.audio + audio)
+            added = continuation(before.text, combined)
+            if added is not None:
+                logger.debug(f"{self}: caller resumed; heard {added!r} after {before.text!r}")
+                return added, (before.audio + audio, combined)
+        text = await self._transcribe(audio)
+        return text, (audio, text) if text else None

@@ -1,0 +1,79 @@
+"""STT on the real Whisper model: a caller's sentence split by a pause still arrives whole."""
+
+from __future__ import annotations
+
+import audioop
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+from pipecat.frames.frames import (
+    InputAudioRawFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.tests.utils import SleepFrame, run_test
+
+from telephony.caller_audio import speech_ulaw
+from voice.engines import SpeechConfig, SpeechModels, load_speech_models
+from voice.stt import LocalWhisperSTTService, continuation
+
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def models() -> SpeechModels:
+    return load_speech_models(SpeechConfig(models_dir=Path("models")))
+
+
+def test_continuation_is_what_the_longer_transcription_adds():
+    assert continuation("I would like an appointment for next.", "I would like an appointment for next Tuesday.") == "Tuesday."
+    assert continuation("Yes.", "Yes, yes. Please.") == "yes. Please."
+    assert continuation("for the next", "For next Tuesday at ten.") == "Tuesday at ten."
+    assert continuation("Hello there.", "Completely different words here.") is None
+    assert continuation("next.", "next.") == ""
+
+
+def _sentence_split_before_its_last_word() -> tuple[bytes, bytes]:
+    """'... for next Tuesday.' as 16 kHz PCM, cut in the short pause before 'Tuesday'."""
+    ulaw = speech_ulaw("Hi, I would like to book an appointment for next Tuesday.")
+    pcm = np.frombuffer(audioop.ulaw2lin(ulaw, 2), dtype=np.int16).astype(np.float32) / 32768
+    audio = soxr.resample(pcm, 8000, RATE).astype(np.float32)
+    frame = RATE // 50
+    energy = np.array([np.sqrt(np.mean(audio[i:i + frame] ** 2)) for i in range(0, len(audio) - frame, frame)])
+    # The last quiet stretch that leaves 0.4-0.9 s of speech after it: the pause before "Tuesday".
+    quiet = [i for i, e in enumerate(energy) if e < 0.01 and 0.4 < (len(energy) - i) / 50 < 0.9]
+    cut = quiet[0] * frame
+    as_pcm = (audio * 32767).astype(np.int16).tobytes()
+    return as_pcm[: cut * 2], as_pcm[cut * 2:]
+
+
+def _segment(pcm: bytes, started: float, stopped: float) -> list:
+    chunk = RATE // 50 * 2
+    audio = [InputAudioRawFrame(pcm[i:i + chunk], RATE, 1) for i in range(0, len(pcm), chunk)]
+    return [
+        VADUserStartedSpeakingFrame(start_secs=0.15, timestamp=started),
+        *audio,
+        VADUserStoppedSpeakingFrame(stop_secs=0.2, timestamp=stopped),
+    ]
+
+
+async def test_a_caller_who_resumes_after_a_pause_is_heard_whole(models: SpeechModels):
+    head, tail = _sentence_split_before_its_last_word()
+    now = time.time()
+    head_secs, tail_secs = len(head) / 2 / RATE, len(tail) / 2 / RATE
+    frames = [
+        *_segment(head, now, now + head_secs + 0.2),
+        SleepFrame(sleep=2.0),  # the first part is transcribed before the caller's next word is detected
+        *_segment(tail, now + head_secs + 0.3, now + head_secs + tail_secs + 0.5),
+        SleepFrame(sleep=2.0),
+    ]
+    stt = LocalWhisperSTTService(engine=models.whisper, language="en")
+    down, _ = await run_test(stt, frames_to_send=frames)
+    texts = [f.text for f in down if isinstance(f, TranscriptionFrame)]
+    assert len(texts) == 2, texts
+    assert "next" in texts[0].lower() and "tuesday" not in texts[0].lower(), texts
+    assert texts[1].lower().strip(" .") == "tuesday", f"the resumed word, heard with what came before: {texts}"

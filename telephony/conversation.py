@@ -68,6 +68,7 @@ class CallConversation:
         self._rest = rest
         self._db = db
         self._idle_prompts = 0
+        self._caller_spoke = False
         self._tasks: set[asyncio.Task] = set()
         self.end_reason: str | None = None
 
@@ -79,6 +80,19 @@ class CallConversation:
     def start(self) -> None:
         """Start the call's time limit."""
         self._spawn(self._time_limit(self._facts.assistant.max_duration_seconds))
+
+    def wait_for_first_words(self) -> None:
+        """The assistant waits for the caller to speak first: the silence count starts now.
+
+        (pipecat counts silence from the end of a bot turn; with no greeting there is none.)
+        """
+        self._spawn(self._first_words(self._facts.assistant.silence_timeout_seconds / 2))
+
+    async def _first_words(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if not self._caller_spoke and self.end_reason is None:
+            logger.info(f"call {self._facts.call_id}: the caller said nothing for {seconds:g}s after answering")
+            await self.user_idle()
 
     async def stop(self) -> None:
         """Cancel timers and pending work (the call is over)."""
@@ -109,6 +123,7 @@ class CallConversation:
 
     async def user_turn_started(self) -> None:
         """The caller spoke: the silence count starts over."""
+        self._caller_spoke = True
         self._idle_prompts = 0
 
     async def bot_turn(self, turn: BotTurn) -> None:

@@ -197,6 +197,8 @@ class CallSession:
             await worker.queue_frame(TTSSpeakFrame(first_message))
         elif mode == "assistant-speaks-first-with-model-generated-message":
             await worker.queue_frame(LLMRunFrame())
+        elif self._conversation:
+            self._conversation.wait_for_first_words()
 
     async def _user_said(self, text: str, started_at: datetime, ended_at: datetime) -> None:
         self._journal.add(NewUtterance(role="user", text=text, started_at=started_at, ended_at=ended_at))

@@ -8,6 +8,7 @@ TOOLS_LINE = "+15555550300"
 SILENCE_LINE = "+15555550301"
 SHORT_LINE = "+15555550302"
 SIP_LINE = "+15555550303"
+WAITING_LINE = "+15555550304"
 AGENT_NUMBER = "+15555550399"
 AGENT_SIP = "sip:sales@pbx.example.com"
 
@@ -60,6 +61,14 @@ def test_assistants(tool_url: str) -> dict[str, dict[str, Any]]:
             "silenceTimeoutSeconds": 5,
             "messagePlan": {"idleMessages": ["Hello, are you still there?"]},
             "phoneNumbers": [SILENCE_LINE],
+        },
+        "waiting-test": {
+            **base,
+            "name": "waiting-test",
+            "firstMessageMode": "assistant-waits-for-user",
+            "silenceTimeoutSeconds": 5,
+            "messagePlan": {"idleMessages": ["Hello? Is anyone there?"]},
+            "phoneNumbers": [WAITING_LINE],
         },
         "short-test": {
             **base,

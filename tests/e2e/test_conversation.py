@@ -9,7 +9,7 @@ import pytest
 from crm.models import Task
 from telephony.caller_audio import speech_ulaw
 from tests.conftest import ServerProcess
-from tests.e2e.assistants import SHORT_LINE, SILENCE_LINE
+from tests.e2e.assistants import SHORT_LINE, SILENCE_LINE, WAITING_LINE
 from tests.e2e.test_tool_calls import caller, named_lead, rows
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCall
 
@@ -59,6 +59,18 @@ async def test_silent_caller_gets_one_prompt_then_a_goodbye(tools_server: Server
     assert heard[0] == "Hello." and heard[1] == "Hello, are you still there?"
     assert heard[2].startswith("It seems we lost each other") and len(heard) == 3
     assert not llm.requests, "silence never reached the LLM"
+
+
+async def test_a_caller_who_never_speaks_first_is_not_held_forever(tools_server: ServerProcess, llm: FakeOpenAI):
+    """An assistant that waits for the caller starts counting silence when the call is answered."""
+    async with caller(tools_server, "+15555550124", WAITING_LINE) as call:
+        await call.wait_for_bot(timeout=10)  # the prompt, after half the 5 s silence timeout
+        await hung_up_by_server(call)
+    body = await tools_server.call(call.call_id)
+    assert body["endReason"] == "silence-timeout"
+    heard = [line["text"] for line in assistant_lines(body)]
+    assert heard[0] == "Hello? Is anyone there?" and heard[1].startswith("It seems we lost each other"), heard
+    assert body["durationSeconds"] < 15 and not llm.requests
 
 
 async def test_max_duration_ends_the_call_politely(tools_server: ServerProcess, llm: FakeOpenAI):

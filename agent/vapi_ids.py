@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,22 +16,10 @@ class PushedAssistant:
     pushed_at: str
     sha256: str
 
-    def current(self, path: Path) -> bool:
-        """Whether the file is unchanged since it was pushed."""
-        return self.sha256 == file_hash(path)
-
 
 def sidecar(path: Path) -> Path:
     """Where the id of ``path`` is kept."""
     return path.with_suffix(".vapi")
-
-
-def file_hash(path: Path) -> str:
-    """SHA-256 of the file's bytes ('' if it cannot be read)."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
 
 
 def pushed(path: Path) -> PushedAssistant | None:
@@ -44,9 +31,9 @@ def pushed(path: Path) -> PushedAssistant | None:
         return None
 
 
-def store(path: Path, assistant_id: str) -> PushedAssistant:
-    """Remember that ``path`` is VAPI assistant ``assistant_id`` (written atomically)."""
-    record = PushedAssistant(assistant_id, datetime.now(UTC).isoformat(timespec="seconds"), file_hash(path))
+def store(path: Path, assistant_id: str, sha256: str) -> PushedAssistant:
+    """Remember that ``path`` (loaded with hash ``sha256``) is VAPI assistant ``assistant_id`` (written atomically)."""
+    record = PushedAssistant(assistant_id, datetime.now(UTC).isoformat(timespec="seconds"), sha256)
     target = sidecar(path)
     tmp = target.with_suffix(".vapi.tmp")
     tmp.write_text(json.dumps({"assistantId": record.assistant_id, "pushedAt": record.pushed_at,

@@ -64,7 +64,7 @@ async def push(settings: Settings, paths: list[Path], *, dry_run: bool = False) 
                 result = None  # deleted on VAPI: create it again
             if result is None:
                 result, action = await client.create_assistant(body), "created"
-            record = ids.store(path, str(result["id"]))
+            record = ids.store(path, str(result["id"]), entry.sha256)  # the bytes that were pushed
             pushed.append({"name": entry.name, "assistantId": record.assistant_id, "action": action,
                            "file": str(ids.sidecar(path))})
     finally:

@@ -144,7 +144,7 @@ async def test_push_creates_then_updates_and_keeps_the_id_beside_the_file(fake_v
     first = await _cli(env, tmp_path, "push", str(folder / "default.json"))
     assert first.returncode == 0, first.stderr
     record = ids.pushed(folder / "default.json")
-    assert record and record.current(folder / "default.json")
+    assert record and record.sha256 == load_assistant(folder / "default.json").sha256
     assert f"default: created VAPI assistant {record.assistant_id}" in first.stdout
     pushed = fake_vapi.assistants[record.assistant_id]
     assert pushed["server"] == {"url": "https://agent.example/vapi/events", "secret": "s3cret"}

@@ -137,7 +137,8 @@ async def test_assistant_request_answers_the_numbers_assistant_inline_with_crm_v
 
 
 async def test_assistant_request_answers_the_pushed_assistant_id(vapi):
-    ids.store(vapi.folder / "default.json", "asst-pushed-1")
+    loaded = vapi.service.assistants.book.assistants["default"]
+    ids.store(loaded.path, "asst-pushed-1", loaded.sha256)  # as `phoneagent-vapi push` leaves it
     status, answer = await post(vapi, p.assistant_request())
     assert status == 200
     assert answer["assistantId"] == "asst-pushed-1" and "assistant" not in answer

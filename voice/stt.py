@@ -48,11 +48,10 @@ def continuation(before: str, combined: str) -> str | None:
     the caller should then transcribe the new speech on its own.
     """
     old, new = _words(before), _words(combined)
-    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
-    matched = sum(block.size for block in matcher.get_matching_blocks())
-    if not old or matched < max(1, len(old) // 2):
+    blocks = [b for b in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_matching_blocks() if b.size]
+    if not old or sum(b.size for b in blocks) < max(1, len(old) // 2):
         return None
-    last = max(block.b + block.size for block in matcher.get_matching_blocks() if block.size)
+    last = max(b.b + b.size for b in blocks)
     return " ".join(combined.split()[last:]).strip()
 
 
@@ -162,13 +161,13 @@ class LocalWhisperSTTService(WhisperSTTService):
             return
         await self.start_processing_metrics()
         try:
-            text, heard = await self._transcribe_after(self._resumes(started, seconds), audio)
+            text, heard = await self._transcribe_after(self._resumes(started, seconds), audio, stopped)
         except Exception as e:  # a broken segment must not end the call
             await self.stop_processing_metrics()
             yield ErrorFrame(error=f"Whisper failed: {e}")
             return
         await self.stop_processing_metrics()
-        self._heard = _Heard(heard[0], heard[1], stopped) if final and heard else None
+        self._heard = heard if final else None
         if not text:
             return
         logger.debug(f"{self}: transcribed {seconds:.2f}s of audio")
@@ -195,13 +194,16 @@ class LocalWhisperSTTService(WhisperSTTService):
         segments = await asyncio.to_thread(self._engine.transcribe, samples, self._language_code)
         return " ".join(t.strip() for t, p in segments if p < NO_SPEECH_THRESHOLD).strip()
 
-    async def _transcribe_after(self, before: _Heard | None, audio: bytes) -> tuple[str, tuple[bytes, str] | None]:
+    async def _transcribe_after(
+        self, before: _Heard | None, audio: bytes, stopped: float
+    ) -> tuple[str, _Heard | None]:
         """The text of ``audio`` (after ``before``'s speech when the caller resumed), and what was heard in all."""
         if before is not None:
-            combined = await self._transcribe(before.audio + audio)
+            joined = before.audio + audio
+            combined = await self._transcribe(joined)
             added = continuation(before.text, combined)
             if added is not None:
                 logger.debug(f"{self}: caller resumed; heard {added!r} after {before.text!r}")
-                return added, (before.audio + audio, combined)
+                return added, _Heard(joined, combined, stopped)
         text = await self._transcribe(audio)
-        return text, (audio, text) if text else None
+        return text, _Heard(audio, text, stopped) if text else None

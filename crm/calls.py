@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -115,6 +115,15 @@ class CallStore:
             seq = (last or 0) + 1
             session.add(Utterance(call_id=call_id, seq=seq, **asdict(line)))
         return seq
+
+    async def extend_utterance(self, call_id: str, seq: int, *, text: str, ended_at: datetime | None) -> None:
+        """Rewrite a line whose speaker went on after a short pause: the whole text, the later end."""
+        async with self._db.session() as session:
+            await session.execute(
+                update(Utterance)
+                .where(Utterance.call_id == call_id, Utterance.seq == seq)
+                .values(text=text, ended_at=ended_at)
+            )
 
     async def add_tool_call(
         self,

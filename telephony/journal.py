@@ -7,6 +7,7 @@ import asyncio
 from loguru import logger
 
 from crm.calls import CallStore, NewUtterance
+from voice.stt import Resumption
 
 RETRIES = 5
 
@@ -18,20 +19,31 @@ class CallJournal:
     per call writes them, retrying a failed write with backoff. ``close`` writes
     whatever is still queued before the call is finalized, so nothing said is lost
     to a slow or briefly unavailable database.
+
+    A caller line that continues the caller's previous words (they went on after a
+    short pause) rewrites that line as one sentence when it is the last line written;
+    otherwise (the bot spoke in between) it is a line of its own.
     """
 
     def __init__(self, store: CallStore, call_id: str):
         """Start the writer for one call."""
         self._store = store
         self._call_id = call_id
-        self._queue: asyncio.Queue[NewUtterance | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[NewUtterance, Resumption | None] | None] = asyncio.Queue()
         self._task = asyncio.create_task(self._write_all(), name=f"journal-{call_id}")
         self.written = 0
+        # The last line written, when it was the caller's: (sequence number, text).
+        self._last_caller: tuple[int, str] | None = None
 
-    def add(self, line: NewUtterance) -> None:
-        """Queue a transcript line (never blocks)."""
+    def add(self, line: NewUtterance, *, resumed: Resumption | None = None) -> None:
+        """Queue a transcript line (never blocks).
+
+        Args:
+            line: The line.
+            resumed: For caller words that continue their previous ones: what they continue.
+        """
         if line.text.strip():
-            self._queue.put_nowait(line)
+            self._queue.put_nowait((line, resumed))
 
     async def close(self) -> None:
         """Write what is queued, then stop."""
@@ -39,13 +51,23 @@ class CallJournal:
         await asyncio.shield(self._task)
 
     async def _write_all(self) -> None:
-        while (line := await self._queue.get()) is not None:
-            await self._write(line)
+        while (item := await self._queue.get()) is not None:
+            await self._write(*item)
 
-    async def _write(self, line: NewUtterance) -> None:
+    async def _write(self, line: NewUtterance, resumed: Resumption | None) -> None:
+        last, self._last_caller = self._last_caller, None
+        extends = last[0] if resumed and last and last[1] == resumed.before else None
         for attempt in range(1, RETRIES + 1):
             try:
-                await self._store.add_utterance(self._call_id, line)
+                if resumed and extends is not None:
+                    await self._store.extend_utterance(
+                        self._call_id, extends, text=resumed.whole, ended_at=line.ended_at
+                    )
+                    self._last_caller = (extends, resumed.whole)
+                    return
+                seq = await self._store.add_utterance(self._call_id, line)
+                if line.role == "user":
+                    self._last_caller = (seq, line.text)
                 self.written += 1
                 return
             except Exception as e:

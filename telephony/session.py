@@ -29,6 +29,7 @@ from telephony.ws_transport import WebsocketCallParams, WebsocketCallTransport
 from voice.latency import call_latency_summary
 from voice.pipeline import CallHooks, CallPipeline, build_call_worker
 from voice.playback import BotTurn
+from voice.stt import Resumption
 
 # After the line drops, how long queued speech may take to be transcribed and saved.
 DRAIN_TIMEOUT_SECS = 10.0
@@ -200,8 +201,11 @@ class CallSession:
         elif self._conversation:
             self._conversation.wait_for_first_words()
 
-    async def _user_said(self, text: str, started_at: datetime, ended_at: datetime) -> None:
-        self._journal.add(NewUtterance(role="user", text=text, started_at=started_at, ended_at=ended_at))
+    async def _user_said(
+        self, text: str, started_at: datetime, ended_at: datetime, *, resumed: Resumption | None = None
+    ) -> None:
+        line = NewUtterance(role="user", text=text, started_at=started_at, ended_at=ended_at)
+        self._journal.add(line, resumed=resumed)
 
     async def _user_idle(self) -> None:
         if self._conversation:

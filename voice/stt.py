@@ -17,6 +17,7 @@ from pipecat.frames.frames import (
     EndFrame,
     ErrorFrame,
     Frame,
+    InputAudioRawFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -57,11 +58,38 @@ def continuation(before: str, combined: str) -> str | None:
 
 @dataclass(frozen=True)
 class _Heard:
-    """The last final transcription: its audio, its text, and when that speech stopped (wall time)."""
+    """The last final transcription: its audio, its text, and when that speech stopped (call audio time)."""
 
     audio: bytes
     text: str
     stopped: float
+
+
+@dataclass(frozen=True)
+class _Span:
+    """When one VAD segment was spoken: wall times (for the transcript) and call audio times.
+
+    Audio times count the seconds of caller audio received, so the pause between two
+    segments is the pause the caller made, however late or bunched the audio arrived.
+    """
+
+    started: float
+    stopped: float
+    audio_started: float
+    audio_stopped: float
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """Words that continue the previous transcription: the caller resumed after a short pause.
+
+    Parameters:
+        before: The previous transcription, as it was passed on.
+        whole: The transcription of both, as one sentence.
+    """
+
+    before: str
+    whole: str
 
 
 @dataclass(frozen=True)
@@ -71,6 +99,7 @@ class SpeechSegment:
     started_at: datetime
     ended_at: datetime
     audio_secs: float
+    resumed: Resumption | None = None
 
 
 def _utc(timestamp: float) -> datetime:
@@ -95,11 +124,13 @@ class LocalWhisperSTTService(WhisperSTTService):
         """
         self._engine = engine
         self._language_code = language
-        self._speech_started = 0.0
-        # Speech held back because the caller went on talking: (pcm, start time).
-        self._held: tuple[bytes, float] | None = None
-        # (start, stop) wall times of queued segments, in the order run_stt gets them.
-        self._segment_times: deque[tuple[float, float]] = deque()
+        self._speech_started = (0.0, 0.0)
+        # Seconds of caller audio received so far: the call's audio clock.
+        self._audio_clock = 0.0
+        # Speech held back because the caller went on talking: (pcm, when it started).
+        self._held: tuple[bytes, _Span] | None = None
+        # When the queued segments were spoken, in the order run_stt gets them.
+        self._segment_times: deque[_Span] = deque()
         self._heard: _Heard | None = None
         super().__init__(
             settings=WhisperSTTService.Settings(
@@ -111,13 +142,21 @@ class LocalWhisperSTTService(WhisperSTTService):
     def _load(self) -> None:
         self._model = self._engine.model
 
+    async def process_audio_frame(self, frame: InputAudioRawFrame, direction: FrameDirection):
+        """Buffer the caller's audio and advance the call's audio clock."""
+        self._audio_clock += len(frame.audio) / 2 / frame.num_channels / frame.sample_rate
+        await super().process_audio_frame(frame, direction)
+
     async def _handle_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
-        self._speech_started = frame.timestamp - frame.start_secs
+        self._speech_started = (frame.timestamp - frame.start_secs, self._audio_clock - frame.start_secs)
         await super()._handle_user_started_speaking(frame)
 
     async def _handle_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
         if self.is_usable:
-            self._segment_times.append((self._speech_started, frame.timestamp - frame.stop_secs))
+            started, audio_started = self._speech_started
+            self._segment_times.append(
+                _Span(started, frame.timestamp - frame.stop_secs, audio_started, self._audio_clock - frame.stop_secs)
+            )
         await super()._handle_user_stopped_speaking(frame)
 
     async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM):
@@ -131,7 +170,8 @@ class LocalWhisperSTTService(WhisperSTTService):
         """The call is ending: nothing more is coming, so held speech is transcribed too."""
         self._user_speaking = False
         if self._held is not None and self.is_usable:
-            self._segment_times.append((self._held[1], time.time()))
+            held = self._held[1]
+            self._segment_times.append(_Span(held.started, time.time(), held.audio_started, self._audio_clock))
             await self._segment_queue.put(self._trailing_silence())
         await super().stop(frame)
 
@@ -150,18 +190,21 @@ class LocalWhisperSTTService(WhisperSTTService):
         previous one and only the words it adds are passed on. Held speech longer than
         ``MAX_HELD_SECS`` is transcribed anyway, as a transcript that is not final.
         """
-        started, stopped = self._segment_times.popleft() if self._segment_times else (0.0, 0.0)
+        span = self._segment_times.popleft() if self._segment_times else _Span(0.0, 0.0, 0.0, 0.0)
         if self._held is not None:
-            audio, started = self._held[0] + audio, self._held[1]
+            audio, first = self._held[0] + audio, self._held[1]
+            span = _Span(first.started, span.stopped, first.audio_started, span.audio_stopped)
             self._held = None
         seconds = len(audio) / 2 / self.sample_rate
         final = not self._more_speech_pending()
         if not final and seconds < MAX_HELD_SECS:
-            self._held = (audio, started)
+            self._held = (audio, span)
             return
         await self.start_processing_metrics()
         try:
-            text, heard = await self._transcribe_after(self._resumes(started, seconds), audio, stopped)
+            text, heard, resumed = await self._transcribe_after(
+                self._resumes(span.audio_started, seconds), audio, span.audio_stopped
+            )
         except Exception as e:  # a broken segment must not end the call
             await self.stop_processing_metrics()
             yield ErrorFrame(error=f"Whisper failed: {e}")
@@ -171,7 +214,9 @@ class LocalWhisperSTTService(WhisperSTTService):
         if not text:
             return
         logger.debug(f"{self}: transcribed {seconds:.2f}s of audio")
-        segment = SpeechSegment(started_at=_utc(started), ended_at=_utc(stopped), audio_secs=seconds)
+        segment = SpeechSegment(
+            started_at=_utc(span.started), ended_at=_utc(span.stopped), audio_secs=seconds, resumed=resumed
+        )
         yield TranscriptionFrame(
             text,
             self._user_id,
@@ -196,14 +241,14 @@ class LocalWhisperSTTService(WhisperSTTService):
 
     async def _transcribe_after(
         self, before: _Heard | None, audio: bytes, stopped: float
-    ) -> tuple[str, _Heard | None]:
-        """The text of ``audio`` (after ``before``'s speech when the caller resumed), and what was heard in all."""
+    ) -> tuple[str, _Heard | None, Resumption | None]:
+        """The text of ``audio``, what was heard in all, and how it continues ``before`` if it does."""
         if before is not None:
             joined = before.audio + audio
             combined = await self._transcribe(joined)
             added = continuation(before.text, combined)
             if added is not None:
                 logger.debug(f"{self}: caller resumed; heard {added!r} after {before.text!r}")
-                return added, _Heard(joined, combined, stopped)
+                return added, _Heard(joined, combined, stopped), Resumption(before.text, combined)
         text = await self._transcribe(audio)
-        return text, _Heard(audio, text, stopped) if text else None
+        return text, _Heard(audio, text, stopped) if text else None, None

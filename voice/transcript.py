@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from pipecat.frames.frames import TranscriptionFrame
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.processors.frame_processor import FrameDirection
 
-from voice.stt import SpeechSegment
+from voice.stt import Resumption, SpeechSegment
 
-UserSaid = Callable[[str, datetime, datetime], Awaitable[None]]
+
+class UserSaid(Protocol):
+    """Receives what the caller said and when.
+
+    ``resumed`` is set when ``text`` continues the caller's previous words (they went
+    on after a short pause): both as one transcription, to show as one line.
+    """
+
+    async def __call__(
+        self, text: str, started_at: datetime, ended_at: datetime, *, resumed: Resumption | None = None
+    ) -> None: ...
 
 
 class CallerTranscriptObserver(BaseObserver):
-    """Calls ``on_user_said(text, started_at, ended_at)`` for every final caller transcription."""
+    """Calls ``on_user_said`` for every final caller transcription."""
 
     def __init__(self, on_user_said: UserSaid, **kwargs):
         """Create the observer for one call."""
@@ -37,4 +47,5 @@ class CallerTranscriptObserver(BaseObserver):
             frame.text,
             segment.started_at if segment else now,
             segment.ended_at if segment else now,
+            resumed=segment.resumed if segment else None,
         )

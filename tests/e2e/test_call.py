@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -21,6 +22,11 @@ LONG_REPLY = (
     "On Saturdays we open at ten and close at two in the afternoon. "
     "We offer cleanings, check ups, whitening and emergency visits for existing patients."
 )
+
+
+def words(text: str) -> str:
+    """Lowercase words only: a caller who paused mid-sentence reaches the LLM as "... next. Tuesday."."""
+    return " ".join(re.sub(r"[^\w']", " ", text.lower()).split())
 
 
 def simulator(server: ServerProcess) -> CallSimulator:
@@ -51,7 +57,7 @@ async def test_two_turn_conversation_lands_in_the_database(server: ServerProcess
     assert any(line["text"] == REPLY for line in transcript), transcript
     assert not any(line["interrupted"] for line in transcript)
     # What the real STT heard is what the LLM was asked about.
-    assert any("next tuesday" in m.lower() for m in llm.user_messages())
+    assert any("next tuesday" in words(m) for m in llm.user_messages()), llm.user_messages()
     latency = body["latency"]
     assert latency["greeting_ms"] is not None and latency["turns"] >= 1
     assert latency["voice_to_voice_p50_ms"] > 0
@@ -90,4 +96,4 @@ async def test_dropped_line_finalizes_the_call_and_keeps_what_was_said(server: S
     assert body["endReason"] == "disconnected"
     assert body["endedAt"] is not None
     user_lines = [line["text"] for line in body["transcript"] if line["role"] == "user"]
-    assert any("next tuesday" in text.lower() for text in user_lines), body["transcript"]
+    assert any("next tuesday" in text.lower() for text in user_lines), f"the caller's lines: {user_lines}"

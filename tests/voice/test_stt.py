@@ -61,6 +61,17 @@ def _segment(pcm: bytes, started: float, stopped: float) -> list:
     ]
 
 
+def _silence(secs: float) -> list:
+    chunk = RATE // 50 * 2
+    return [InputAudioRawFrame(bytes(chunk), RATE, 1) for _ in range(int(secs * 50))]
+
+
+async def _transcriptions(models: SpeechModels, frames: list) -> list[TranscriptionFrame]:
+    stt = LocalWhisperSTTService(engine=models.whisper, language="en")
+    down, _ = await run_test(stt, frames_to_send=frames)
+    return [f for f in down if isinstance(f, TranscriptionFrame)]
+
+
 async def test_a_caller_who_resumes_after_a_pause_is_heard_whole(models: SpeechModels):
     head, tail = _sentence_split_before_its_last_word()
     now = time.time()
@@ -68,12 +79,40 @@ async def test_a_caller_who_resumes_after_a_pause_is_heard_whole(models: SpeechM
     frames = [
         *_segment(head, now, now + head_secs + 0.2),
         SleepFrame(sleep=2.0),  # the first part is transcribed before the caller's next word is detected
-        *_segment(tail, now + head_secs + 0.3, now + head_secs + tail_secs + 0.5),
+        # A loaded server gets audio late and in bursts: the wall clock says 3 s went by,
+        # the caller's audio says they paused 0.35 s (the VAD's 0.2 s stop + 0.15 s start).
+        *_segment(tail, now + head_secs + 3.0, now + head_secs + tail_secs + 3.2),
         SleepFrame(sleep=2.0),
     ]
-    stt = LocalWhisperSTTService(engine=models.whisper, language="en")
-    down, _ = await run_test(stt, frames_to_send=frames)
-    texts = [f.text for f in down if isinstance(f, TranscriptionFrame)]
+    heard = await _transcriptions(models, frames)
+    texts = [f.text for f in heard]
     assert len(texts) == 2, texts
     assert "next" in texts[0].lower() and "tuesday" not in texts[0].lower(), texts
     assert texts[1].lower().strip(" .") == "tuesday", f"the resumed word, heard with what came before: {texts}"
+    resumed = heard[1].result.resumed
+    assert resumed is not None and resumed.before == texts[0]
+    assert "next tuesday" in resumed.whole.lower(), "the whole sentence, for the transcript"
+
+
+async def test_a_new_sentence_after_a_real_pause_is_not_a_resumption(models: SpeechModels):
+    sentence = speech_ulaw("Hi, I would like to book an appointment for next Tuesday.")
+    answer = speech_ulaw("Yes, please.")
+
+    def pcm(ulaw: bytes) -> bytes:
+        samples = np.frombuffer(audioop.ulaw2lin(ulaw, 2), dtype=np.int16).astype(np.float32) / 32768
+        return (soxr.resample(samples, 8000, RATE) * 32767).astype(np.int16).tobytes()
+
+    first, second = pcm(sentence), pcm(answer)
+    now = time.time()
+    first_secs = len(first) / 2 / RATE
+    frames = [
+        *_segment(first, now, now + first_secs + 0.2),
+        *_silence(1.5),  # the caller's pause, on their audio...
+        # ...although the frames arrived so bunched that the wall clock saw almost none.
+        *_segment(second, now + first_secs + 0.3, now + first_secs + 1.0),
+        SleepFrame(sleep=2.0),
+    ]
+    heard = await _transcriptions(models, frames)
+    assert len(heard) == 2, [f.text for f in heard]
+    assert "please" in heard[1].text.lower()
+    assert heard[1].result.resumed is None, "a new sentence is a line of its own"

@@ -12,7 +12,11 @@ COPY voice voice
 COPY agent agent
 COPY crm crm
 COPY telephony telephony
-RUN pip install --no-cache-dir .
+# An image runs on other machines than the one that built it: llama.cpp (the embedded
+# LLM) is built for any x86-64 CPU with AVX2 instead of for the build machine's CPU
+# (whose AMX kernels can also crash: see LLAMA_CMAKE_ARGS in the Makefile).
+ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+RUN CMAKE_ARGS="$LLAMA_CMAKE_ARGS" pip install --no-cache-dir .
 
 COPY assistants assistants
 COPY models models

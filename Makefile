@@ -11,8 +11,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := espeak-ng g++ cmake
+# llama-cpp-python (the embedded LLM) is compiled for this CPU, but without llama.cpp's
+# AMX kernels: on CPUs with AMX they die of SIGILL where the kernel has not enabled AMX
+# tile data for the worker thread (ggml-org/llama.cpp#26954), taking the server down.
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_CMAKE_ARGS = $(shell echo | g++ $(NO_AMX) -x c++ -E - >/dev/null 2>&1 && \
+	echo "-DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'")
+LLAMA_REQUIREMENT = $(shell grep -o '"llama-cpp-python[^"]*"' pyproject.toml)
 
-.PHONY: run test setup system-deps call bench clean
+.PHONY: run test setup system-deps llama call bench clean
 
 run: setup
 	$(BIN)/phoneagent-server
@@ -28,12 +35,21 @@ bench: setup
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@$(MAKE) --no-print-directory system-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	@$(MAKE) --no-print-directory llama
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# (Re)build llama-cpp-python when it is missing or was built with AMX kernels;
+# never from pip's wheel cache, which may hold a build with other flags.
+llama:
+	@if ! $(BIN)/python -c "import sys, llama_cpp; sys.exit(b'AMX_INT8 = 1' in llama_cpp.llama_print_system_info())" 2>/dev/null; then \
+		echo "Building llama-cpp-python for this CPU (a few minutes)"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir --force-reinstall --no-deps $(LLAMA_REQUIREMENT); \
+	fi
 
 system-deps:
 	@missing=""; \

@@ -58,7 +58,7 @@ def continuation(before: str, combined: str) -> str | None:
 
 @dataclass(frozen=True)
 class _Heard:
-    """The last final transcription: its audio, its text, and when that speech stopped (call audio time)."""
+    """The last final transcription: its speech (unpadded), its text, and when it stopped (call audio time)."""
 
     audio: bytes
     text: str
@@ -189,21 +189,25 @@ class LocalWhisperSTTService(WhisperSTTService):
         before their next word arrived), the new speech is transcribed after the
         previous one and only the words it adds are passed on. Held speech longer than
         ``MAX_HELD_SECS`` is transcribed anyway, as a transcript that is not final.
+
+        Pieces are joined as the caller spoke them: without the silence the base class
+        pads each segment with, which would put a false half-second pause mid-sentence.
         """
         span = self._segment_times.popleft() if self._segment_times else _Span(0.0, 0.0, 0.0, 0.0)
+        speech = audio[: max(0, len(audio) - len(self._trailing_silence()))]
         if self._held is not None:
-            audio, first = self._held[0] + audio, self._held[1]
+            speech, first = self._held[0] + speech, self._held[1]
             span = _Span(first.started, span.stopped, first.audio_started, span.audio_stopped)
             self._held = None
-        seconds = len(audio) / 2 / self.sample_rate
+        seconds = len(speech) / 2 / self.sample_rate
         final = not self._more_speech_pending()
         if not final and seconds < MAX_HELD_SECS:
-            self._held = (audio, span)
+            self._held = (speech, span)
             return
         await self.start_processing_metrics()
         try:
             text, heard, resumed = await self._transcribe_after(
-                self._resumes(span.audio_started, seconds), audio, span.audio_stopped
+                self._resumes(span.audio_started, seconds), speech, span.audio_stopped
             )
         except Exception as e:  # a broken segment must not end the call
             await self.stop_processing_metrics()
@@ -234,21 +238,22 @@ class LocalWhisperSTTService(WhisperSTTService):
             return None
         return heard
 
-    async def _transcribe(self, audio: bytes) -> str:
+    async def _transcribe(self, speech: bytes) -> str:
+        audio = speech + self._trailing_silence()
         samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
         segments = await asyncio.to_thread(self._engine.transcribe, samples, self._language_code)
         return " ".join(t.strip() for t, p in segments if p < NO_SPEECH_THRESHOLD).strip()
 
     async def _transcribe_after(
-        self, before: _Heard | None, audio: bytes, stopped: float
+        self, before: _Heard | None, speech: bytes, stopped: float
     ) -> tuple[str, _Heard | None, Resumption | None]:
-        """The text of ``audio``, what was heard in all, and how it continues ``before`` if it does."""
+        """The text of ``speech``, what was heard in all, and how it continues ``before`` if it does."""
         if before is not None:
-            joined = before.audio + audio
+            joined = before.audio + speech
             combined = await self._transcribe(joined)
             added = continuation(before.text, combined)
             if added is not None:
                 logger.debug(f"{self}: caller resumed; heard {added!r} after {before.text!r}")
                 return added, _Heard(joined, combined, stopped), Resumption(before.text, combined)
-        text = await self._transcribe(audio)
-        return text, _Heard(audio, text, stopped) if text else None, None
+        text = await self._transcribe(speech)
+        return text, _Heard(speech, text, stopped) if text else None, None

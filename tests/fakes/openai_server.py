@@ -85,7 +85,8 @@ class FakeOpenAI:
     """Answers POST /v1/chat/completions from a script, in OpenAI's wire format.
 
     Streaming replies are taken from ``script`` in order (when empty, ``DEFAULT_REPLY``);
-    every streaming request body is kept in ``requests``. Non-streaming requests take the
+    a reply the server hangs up on before its end (the caller talked over the turn) is
+    put back for the next request. Every streaming request body is kept in ``requests``. Non-streaming requests take the
     first matching :class:`JsonReply` of ``json_script`` (when none, ``DEFAULT_ANALYSIS``)
     and are kept in ``json_requests``.
     """
@@ -173,13 +174,23 @@ class FakeOpenAI:
                 chunk["usage"] = usage
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
 
-        await send({"role": "assistant", "content": ""})
         words = reply.text.split(" ") if reply.text else []
-        for i in range(0, len(words), 3):
-            await send({"content": " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")})
-            await asyncio.sleep(0.01)
-        for index, call in enumerate(reply.tool_calls):
-            await self._send_tool_call(send, index, call)
+        try:
+            await send({"role": "assistant", "content": ""})
+        except ConnectionError:
+            return response  # the server gave up waiting (a slow-model test): the reply is spent
+        try:
+            for i in range(0, len(words), 3):
+                await send({"content": " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")})
+                await asyncio.sleep(0.01)
+            for index, call in enumerate(reply.tool_calls):
+                await self._send_tool_call(send, index, call)
+        except ConnectionError:
+            # The server hung up mid-reply: the caller went on talking, so the turn was
+            # cancelled and nothing of it was acted on. The script's reply is the answer
+            # to the turn that does complete.
+            self.script.insert(0, reply)
+            return response
         await send({}, finish="tool_calls" if reply.tool_calls else "stop")
         await send({}, usage={"prompt_tokens": 10, "completion_tokens": len(words), "total_tokens": 10 + len(words)})
         await response.write(b"data: [DONE]\n\n")

@@ -217,6 +217,9 @@ class LocalWhisperSTTService(WhisperSTTService):
         self._heard = heard if final else None
         if not text:
             return
+        # A caller who started again while this was transcribed has said more than it
+        # holds: not final, so the turn waits for the rest instead of answering half.
+        final = final and not self._more_speech_pending()
         logger.debug(f"{self}: transcribed {seconds:.2f}s of audio")
         segment = SpeechSegment(
             started_at=_utc(span.started), ended_at=_utc(span.stopped), audio_secs=seconds, resumed=resumed

@@ -116,3 +116,21 @@ async def test_a_new_sentence_after_a_real_pause_is_not_a_resumption(models: Spe
     assert len(heard) == 2, [f.text for f in heard]
     assert "please" in heard[1].text.lower()
     assert heard[1].result.resumed is None, "a new sentence is a line of its own"
+
+
+async def test_speech_that_began_during_a_transcription_makes_it_not_final(models: SpeechModels):
+    head, tail = _sentence_split_before_its_last_word()
+    now = time.time()
+    head_secs, tail_secs = len(head) / 2 / RATE, len(tail) / 2 / RATE
+    frames = [
+        *_segment(head, now, now + head_secs + 0.2),
+        SleepFrame(sleep=0.05),  # the first part is being transcribed (that takes a few hundred ms)...
+        *_segment(tail, now + head_secs + 0.3, now + head_secs + tail_secs + 0.5),  # ...when the caller goes on
+        SleepFrame(sleep=2.0),
+    ]
+    heard = await _transcriptions(models, frames)
+    assert len(heard) == 2, [f.text for f in heard]
+    # A final transcript ends the caller's turn at once: the first part must not, or the
+    # LLM answers half a sentence and is then talked over.
+    assert [f.finalized for f in heard] == [False, True], [(f.text, f.finalized) for f in heard]
+    assert heard[1].result.resumed is not None, "the rest is still heard with what came before"

@@ -176,7 +176,8 @@ class LocalWhisperSTTService(WhisperSTTService):
         await super().stop(frame)
 
     def _more_speech_pending(self) -> bool:
-        return bool(self._segment_times) or self._user_speaking or not self._segment_queue.empty()
+        # Every queued segment has its span; the queue itself also holds stop()'s end marker.
+        return bool(self._segment_times) or self._user_speaking
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         """Transcribe the caller's speech up to this segment, or hold it if they are still talking.
@@ -185,9 +186,11 @@ class LocalWhisperSTTService(WhisperSTTService):
         ("Tuesday." alone came back as "Two days." or nothing). So while the caller is
         still talking (or more segments wait), a segment is held back and transcribed
         together with what follows: one transcription, with context, once they stop.
-        And when the caller starts again just after a transcription (the pause came
-        before their next word arrived), the new speech is transcribed after the
-        previous one and only the words it adds are passed on. Held speech longer than
+        A caller who starts again while a segment is being transcribed gets the same:
+        the segment is held and that transcription dropped. And when the caller starts
+        again just after a transcription was passed on (the pause came before their
+        next word arrived), the new speech is transcribed after the previous one and
+        only the words it adds are passed on. Held speech longer than
         ``MAX_HELD_SECS`` is transcribed anyway, as a transcript that is not final.
 
         Pieces are joined as the caller spoke them: without the silence the base class
@@ -200,6 +203,8 @@ class LocalWhisperSTTService(WhisperSTTService):
             span = _Span(first.started, span.stopped, first.audio_started, span.audio_stopped)
             self._held = None
         seconds = len(speech) / 2 / self.sample_rate
+        if not speech:
+            return
         final = not self._more_speech_pending()
         if not final and seconds < MAX_HELD_SECS:
             self._held = (speech, span)
@@ -214,12 +219,17 @@ class LocalWhisperSTTService(WhisperSTTService):
             yield ErrorFrame(error=f"Whisper failed: {e}")
             return
         await self.stop_processing_metrics()
+        if final and self._more_speech_pending():
+            # The caller went on while this was transcribed: their sentence is not over.
+            # Hold it, as if they had not paused, and transcribe it with what follows
+            # (passing it on now would end their turn on half a sentence).
+            if seconds < MAX_HELD_SECS:
+                self._held = (speech, span)
+                return
+            final = False
         self._heard = heard if final else None
         if not text:
             return
-        # A caller who started again while this was transcribed has said more than it
-        # holds: not final, so the turn waits for the rest instead of answering half.
-        final = final and not self._more_speech_pending()
         logger.debug(f"{self}: transcribed {seconds:.2f}s of audio")
         segment = SpeechSegment(
             started_at=_utc(span.started), ended_at=_utc(span.stopped), audio_secs=seconds, resumed=resumed

@@ -107,6 +107,7 @@ async def test_a_new_sentence_after_a_real_pause_is_not_a_resumption(models: Spe
     first_secs = len(first) / 2 / RATE
     frames = [
         *_segment(first, now, now + first_secs + 0.2),
+        SleepFrame(sleep=1.0),  # transcribed and passed on before anything else arrives
         *_silence(1.5),  # the caller's pause, on their audio...
         # ...although the frames arrived so bunched that the wall clock saw almost none.
         *_segment(second, now + first_secs + 0.3, now + first_secs + 1.0),
@@ -118,7 +119,7 @@ async def test_a_new_sentence_after_a_real_pause_is_not_a_resumption(models: Spe
     assert heard[1].result.resumed is None, "a new sentence is a line of its own"
 
 
-async def test_speech_that_began_during_a_transcription_makes_it_not_final(models: SpeechModels):
+async def test_a_caller_who_goes_on_during_a_transcription_is_heard_as_one_sentence(models: SpeechModels):
     head, tail = _sentence_split_before_its_last_word()
     now = time.time()
     head_secs, tail_secs = len(head) / 2 / RATE, len(tail) / 2 / RATE
@@ -129,8 +130,22 @@ async def test_speech_that_began_during_a_transcription_makes_it_not_final(model
         SleepFrame(sleep=2.0),
     ]
     heard = await _transcriptions(models, frames)
-    assert len(heard) == 2, [f.text for f in heard]
-    # A final transcript ends the caller's turn at once: the first part must not, or the
-    # LLM answers half a sentence and is then talked over.
-    assert [f.finalized for f in heard] == [False, True], [(f.text, f.finalized) for f in heard]
-    assert heard[1].result.resumed is not None, "the rest is still heard with what came before"
+    # Passing the first part on would end the caller's turn on half a sentence (a final
+    # transcript ends it at once), and the LLM would read "... for next. Tuesday." at best.
+    assert [(f.finalized, f.result.resumed) for f in heard] == [(True, None)], [f.text for f in heard]
+    assert "next tuesday" in heard[0].text.lower(), heard[0].text
+
+
+async def test_speech_held_when_the_call_ends_is_transcribed(models: SpeechModels):
+    head, tail = _sentence_split_before_its_last_word()
+    now = time.time()
+    head_secs = len(head) / 2 / RATE
+    chunk = RATE // 50 * 2
+    frames = [
+        *_segment(head, now, now + head_secs + 0.2),
+        VADUserStartedSpeakingFrame(start_secs=0.15, timestamp=now + head_secs + 0.3),  # held: they go on...
+        *[InputAudioRawFrame(tail[i:i + chunk], RATE, 1) for i in range(0, len(tail), chunk)],
+        SleepFrame(sleep=0.5),  # ...and the line drops before they stop (run_test ends with an EndFrame)
+    ]
+    heard = await _transcriptions(models, frames)
+    assert len(heard) == 1 and "next" in heard[0].text.lower(), [f.text for f in heard]

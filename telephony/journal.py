@@ -56,14 +56,16 @@ class CallJournal:
 
     async def _write(self, line: NewUtterance, resumed: Resumption | None) -> None:
         last, self._last_caller = self._last_caller, None
-        extends = last[0] if resumed and last and last[1] == resumed.before else None
+        # (the caller's line it completes, the whole text), when there is one
+        extends = (last[0], resumed.whole) if resumed and last and last[1] == resumed.before else None
         for attempt in range(1, RETRIES + 1):
             try:
-                if resumed and extends is not None:
+                if extends is not None:
+                    seq, whole = extends
                     await self._store.extend_utterance(
-                        self._call_id, extends, text=resumed.whole, ended_at=line.ended_at
+                        self._call_id, seq, text=whole, ended_at=line.ended_at
                     )
-                    self._last_caller = (extends, resumed.whole)
+                    self._last_caller = extends
                     return
                 seq = await self._store.add_utterance(self._call_id, line)
                 if line.role == "user":

@@ -49,7 +49,8 @@ def continuation(before: str, combined: str) -> str | None:
     the caller should then transcribe the new speech on its own.
     """
     old, new = _words(before), _words(combined)
-    blocks = [b for b in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_matching_blocks() if b.size]
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    blocks = [b for b in matcher.get_matching_blocks() if b.size]
     if not old or sum(b.size for b in blocks) < max(1, len(old) // 2):
         return None
     last = max(b.b + b.size for b in blocks)
@@ -58,7 +59,7 @@ def continuation(before: str, combined: str) -> str | None:
 
 @dataclass(frozen=True)
 class _Heard:
-    """The last final transcription: its speech (unpadded), its text, and when it stopped (call audio time)."""
+    """The last final transcription: its speech (unpadded), its text, when it stopped (audio time)."""
 
     audio: bytes
     text: str
@@ -154,9 +155,8 @@ class LocalWhisperSTTService(WhisperSTTService):
     async def _handle_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
         if self.is_usable:
             started, audio_started = self._speech_started
-            self._segment_times.append(
-                _Span(started, frame.timestamp - frame.stop_secs, audio_started, self._audio_clock - frame.stop_secs)
-            )
+            stopped, audio_stopped = frame.timestamp - frame.stop_secs, self._audio_clock - frame.stop_secs
+            self._segment_times.append(_Span(started, stopped, audio_started, audio_stopped))
         await super()._handle_user_stopped_speaking(frame)
 
     async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM):
@@ -171,7 +171,8 @@ class LocalWhisperSTTService(WhisperSTTService):
         self._user_speaking = False
         if self._held is not None and self.is_usable:
             held = self._held[1]
-            self._segment_times.append(_Span(held.started, time.time(), held.audio_started, self._audio_clock))
+            span = _Span(held.started, time.time(), held.audio_started, self._audio_clock)
+            self._segment_times.append(span)
             await self._segment_queue.put(self._trailing_silence())
         await super().stop(frame)
 
@@ -202,7 +203,7 @@ class LocalWhisperSTTService(WhisperSTTService):
             speech, first = self._held[0] + speech, self._held[1]
             span = _Span(first.started, span.stopped, first.audio_started, span.audio_stopped)
             self._held = None
-        seconds = len(speech) / 2 / self.sample_rate
+        seconds = self._secs(speech)
         if not speech:
             return
         final = not self._more_speech_pending()
@@ -247,9 +248,12 @@ class LocalWhisperSTTService(WhisperSTTService):
         heard = self._heard
         if heard is None or started - heard.stopped > RESUME_SECS:
             return None
-        if len(heard.audio) / 2 / self.sample_rate + seconds > MAX_HELD_SECS:
+        if self._secs(heard.audio) + seconds > MAX_HELD_SECS:
             return None
         return heard
+
+    def _secs(self, pcm: bytes) -> float:
+        return len(pcm) / 2 / self.sample_rate
 
     async def _transcribe(self, speech: bytes) -> str:
         audio = speech + self._trailing_silence()

@@ -86,9 +86,9 @@ class FakeOpenAI:
 
     Streaming replies are taken from ``script`` in order (when empty, ``DEFAULT_REPLY``);
     a reply the server hangs up on before its end (the caller talked over the turn) is
-    put back for the next request. Every streaming request body is kept in ``requests``. Non-streaming requests take the
-    first matching :class:`JsonReply` of ``json_script`` (when none, ``DEFAULT_ANALYSIS``)
-    and are kept in ``json_requests``.
+    put back for the next request. Every streaming request body is kept in ``requests``.
+    Non-streaming requests take the first matching :class:`JsonReply` of ``json_script``
+    (when none, ``DEFAULT_ANALYSIS``) and are kept in ``json_requests``.
     """
 
     script: list[Reply] = field(default_factory=list)

@@ -88,21 +88,26 @@ class Settings(BaseSettings):
     )
 
     # VAPI (an alternative provider for the same assistants, tools and database)
-    vapi_api_key: str = Field(default="", description="VAPI private API key (pushing assistants, outbound calls).")
+    vapi_api_key: str = Field(
+        default="", description="VAPI private API key (pushing assistants, outbound calls)."
+    )
     vapi_base_url: str = Field(default="https://api.vapi.ai", description="VAPI REST API root.")
     vapi_secret: str = Field(
         default="",
         description="Secret VAPI must send to /vapi/events (X-Vapi-Secret or a bearer credential); "
         "empty: generated, kept in DATA_DIR/vapi_secret.",
     )
-    vapi_phone_number_id: str = Field(default="", description="VAPI phone number for outbound calls.")
+    vapi_phone_number_id: str = Field(
+        default="", description="VAPI phone number for outbound calls."
+    )
     vapi_model: str = Field(
         default="",
         description='JSON: the VAPI model for assistants on the embedded LLM, e.g. {"provider": "openai", '
         '"model": "gpt-4o-mini"} (the default).',
     )
     vapi_voice: str = Field(
-        default="", description='JSON: the VAPI voice for Piper voices, e.g. {"provider": "vapi", "voiceId": "Elliot"}.'
+        default="",
+        description='JSON: the VAPI voice for Piper voices, e.g. {"provider": "vapi", "voiceId": "Elliot"}.',
     )
     vapi_transcriber: str = Field(
         default="",
@@ -113,16 +118,30 @@ class Settings(BaseSettings):
     rules_dir: Path = ROOT / "rules"
     scoring_file: Path = ROOT / "scoring" / "default.json"
     stages_file: Path | None = None
-    analysis_model: str = Field(default="", description="Model for post-call analysis; empty: LLM_MODEL.")
+    analysis_model: str = Field(
+        default="", description="Model for post-call analysis; empty: LLM_MODEL."
+    )
     analysis_timeout_seconds: float = 30.0
-    competitors: str = Field(default="", description="Comma-separated competitor names the fallback looks for.")
-    default_region: str = Field(default="US", description="Country for phone numbers typed without +prefix.")
-    webhook_urls: str = Field(default="", description="Comma-separated URLs every CRM event is posted to.")
-    webhook_secret: str = Field(default="", description="HMAC key; empty: generated, kept in DATA_DIR/webhook_secret.")
-    webhook_events: str = Field(default="", description="Comma-separated events to send; empty: all.")
+    competitors: str = Field(
+        default="", description="Comma-separated competitor names the fallback looks for."
+    )
+    default_region: str = Field(
+        default="US", description="Country for phone numbers typed without +prefix."
+    )
+    webhook_urls: str = Field(
+        default="", description="Comma-separated URLs every CRM event is posted to."
+    )
+    webhook_secret: str = Field(
+        default="", description="HMAC key; empty: generated, kept in DATA_DIR/webhook_secret."
+    )
+    webhook_events: str = Field(
+        default="", description="Comma-separated events to send; empty: all."
+    )
     webhook_max_attempts: int = 8
     webhook_retry_base_seconds: float = 10.0
-    retention_days: int = Field(default=0, description="Purge transcripts and recordings older than this; 0 keeps all.")
+    retention_days: int = Field(
+        default=0, description="Purge transcripts and recordings older than this; 0 keeps all."
+    )
     crm_sweep_interval_seconds: float = 3600.0
 
     @field_validator("public_url")

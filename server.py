@@ -28,8 +28,8 @@ from crm.campaigns import sync_campaign_files
 from crm.db import Database
 from crm.dial_outcomes import call_finished
 from crm.dialing import FINAL_CALL_STATUSES
-from crm.models import Call, Campaign, utcnow
 from crm.leads import LeadStore
+from crm.models import Call, Campaign, utcnow
 from crm.rules.loader import RuleFileError
 from crm.scoring import ScoringError
 from crm.service import CrmService, CrmSettings
@@ -38,8 +38,8 @@ from crm.webhooks.outbox import WebhookSettings
 from telephony.dialer import Dialer
 from telephony.outbound import OutboundProvider, TwilioOutbound
 from telephony.readiness import readiness_check
-from telephony.services import CallServices, TwilioConfig
 from telephony.routing import outbound_provider
+from telephony.services import CallServices, TwilioConfig
 from telephony.twilio import routes as twilio_routes
 from telephony.vapi import routes as vapi_routes
 from telephony.vapi.client import VapiClient
@@ -120,9 +120,14 @@ async def _llm(settings: Settings, book: AssistantBook) -> LLMEndpoint:
         timeout_secs=settings.llm_timeout_secs,
     )
     # Assistants VAPI carries never run on the embedded model.
-    if any(e.assistant.provider == "local" and llm.uses_local(e.assistant) for e in book.assistants.values()):
+    if any(
+        e.assistant.provider == "local" and llm.uses_local(e.assistant)
+        for e in book.assistants.values()
+    ):
         path = gguf_path(settings.local_llm_model, settings.models_dir)
-        llm.local = await asyncio.to_thread(LocalModel.load, path, threads=settings.local_llm_threads)
+        llm.local = await asyncio.to_thread(
+            LocalModel.load, path, threads=settings.local_llm_threads
+        )
         if not settings.local_llm_model:
             logger.warning(DEMO_MODEL_NOTICE)
     return llm
@@ -133,8 +138,12 @@ def _log_assistants(book: AssistantBook, models_dir: os.PathLike) -> None:
     unavailable = [n for n, e in book.assistants.items() if e.unavailable]
     logger.info(
         f"Assistants: {', '.join(available) or 'none available'} (default: {book.default_name})"
-        + (f"; unavailable (see above for the model files to place in {models_dir}): "
-           f"{', '.join(unavailable)}" if unavailable else "")
+        + (
+            f"; unavailable (see above for the model files to place in {models_dir}): "
+            f"{', '.join(unavailable)}"
+            if unavailable
+            else ""
+        )
     )
 
 
@@ -156,7 +165,9 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
     library = AssistantLibrary(settings.assistants_dir, readiness_check(speech, llm))
     _log_assistants(await library.load(), settings.models_dir)
     if not settings.twilio_auth_token:
-        logger.warning("TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted unsigned (local use only)")
+        logger.warning(
+            "TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted unsigned (local use only)"
+        )
     http = aiohttp.ClientSession()
     app[agent_api.ASSISTANTS] = library
     app[twilio_routes.SERVICES] = CallServices(
@@ -190,8 +201,14 @@ async def _vapi(app: web.Application) -> AsyncIterator[None]:
     settings, services = app[SETTINGS], app[twilio_routes.SERVICES]
     target = VapiTarget.for_server(settings)
     app[vapi_routes.VAPI] = VapiService(
-        db=app[DATABASE], calls=services.calls, leads=services.leads, assistants=services.assistants,
-        target=target, stages=services.stages, http=services.http, after_call=services.after_call,
+        db=app[DATABASE],
+        calls=services.calls,
+        leads=services.leads,
+        assistants=services.assistants,
+        target=target,
+        stages=services.stages,
+        http=services.http,
+        after_call=services.after_call,
     )
     yield
 
@@ -210,7 +227,8 @@ async def _dialer(app: web.Application) -> AsyncIterator[None]:
         )
     if settings.vapi_api_key:
         providers["vapi"] = VapiOutbound(
-            VapiClient(settings.vapi_api_key, settings.vapi_base_url), vapi,
+            VapiClient(settings.vapi_api_key, settings.vapi_base_url),
+            vapi,
             default_phone_number_id=settings.vapi_phone_number_id,
         )
 
@@ -222,8 +240,12 @@ async def _dialer(app: web.Application) -> AsyncIterator[None]:
     vapi.on_call_status.append(settle_campaign_call)
 
     def route(campaign: Campaign) -> str:
-        return outbound_provider(vapi.assistants.book, campaign=campaign.provider,
-                                 from_number=campaign.from_number, assistant=campaign.assistant)
+        return outbound_provider(
+            vapi.assistants.book,
+            campaign=campaign.provider,
+            from_number=campaign.from_number,
+            assistant=campaign.assistant,
+        )
 
     task = None
     if settings.dialer_enabled:
@@ -250,12 +272,16 @@ def _csv(value: str) -> tuple[str, ...]:
 
 def crm_settings(settings: Settings) -> CrmSettings:
     """The CRM's settings from the server's (rule, scoring and stage files, webhooks, analysis LLM)."""
-    llm = LLMSettings(
-        base_url=settings.llm_base_url,
-        api_key=settings.llm_api_key,
-        model=settings.analysis_model or settings.llm_model,
-        timeout=settings.analysis_timeout_seconds,
-    ) if settings.llm_base_url else None
+    llm = (
+        LLMSettings(
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key,
+            model=settings.analysis_model or settings.llm_model,
+            timeout=settings.analysis_timeout_seconds,
+        )
+        if settings.llm_base_url
+        else None
+    )
     return CrmSettings(
         stages_file=settings.stages_file,
         scoring_file=settings.scoring_file,
@@ -284,7 +310,9 @@ async def _crm(app: web.Application) -> AsyncIterator[None]:
         entry = app[twilio_routes.SERVICES].assistants.book.assistants.get(assistant or "")
         return entry.assistant.report_server() if entry else None
 
-    app[crm_api.CRM] = CrmService(app[DATABASE], crm_settings(app[SETTINGS]), plans=plans, servers=servers)
+    app[crm_api.CRM] = CrmService(
+        app[DATABASE], crm_settings(app[SETTINGS]), plans=plans, servers=servers
+    )
     yield
 
 
@@ -314,7 +342,7 @@ def _banner(settings: Settings, key_created: bool) -> str:
         f"  Twilio voice webhook: {settings.base_url}/twilio/voice  (media: {settings.stream_url})\n"
         f"  VAPI server URL:      {settings.base_url}/vapi/events  (secret: VAPI_SECRET or {settings.data_dir / 'vapi_secret'})\n"
         f"  {key_line}\n"
-        f"  Place a test call:  .venv/bin/phoneagent-call --server {listen} --say \"Hi, I'd like to book a visit.\"\n"
+        f'  Place a test call:  .venv/bin/phoneagent-call --server {listen} --say "Hi, I\'d like to book a visit."\n'
         f"  Read the calls:     curl -H 'Authorization: Bearer <API key>' {listen}/api/calls\n"
     )
 
@@ -334,8 +362,16 @@ def main(argv: list[str] | None = None) -> None:
     print(_banner(settings, created), flush=True)
     try:
         web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=15)
-    except (AssistantFileError, ModelNotFoundError, ModelFileError, VapiSettingError, CampaignFileError,
-            RuleFileError, StageError, ScoringError) as e:
+    except (
+        AssistantFileError,
+        ModelNotFoundError,
+        ModelFileError,
+        VapiSettingError,
+        CampaignFileError,
+        RuleFileError,
+        StageError,
+        ScoringError,
+    ) as e:
         logger.error(f"Cannot start: {e}")
         sys.exit(2)
 

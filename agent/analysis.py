@@ -73,7 +73,11 @@ class AnalysisPlan(AssistantPart):
             "successEvaluationPrompt", "successEvaluationRubric"}``, each None when
             not configured or disabled, plus ``timeoutSeconds`` per part.
         """
-        summary, data, success = self.summary_plan, self.structured_data_plan, self.success_evaluation_plan
+        summary, data, success = (
+            self.summary_plan,
+            self.structured_data_plan,
+            self.success_evaluation_plan,
+        )
         result: dict[str, Any] = {
             "summaryPrompt": self.summary_prompt,
             "structuredDataPrompt": self.structured_data_prompt,
@@ -88,7 +92,9 @@ class AnalysisPlan(AssistantPart):
             if not summary.enabled:
                 result["summaryPrompt"] = None
         if data is not None:
-            result["structuredDataPrompt"] = _system_prompt(data.messages) or result["structuredDataPrompt"]
+            result["structuredDataPrompt"] = (
+                _system_prompt(data.messages) or result["structuredDataPrompt"]
+            )
             result["structuredDataSchema"] = data.schema_ or result["structuredDataSchema"]
             result["timeoutSeconds"]["structuredData"] = data.timeout_seconds
             if not data.enabled:

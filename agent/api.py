@@ -38,11 +38,16 @@ def assistant_summary(entry: LoadedAssistant, default_name: str) -> dict[str, An
         "phoneNumbers": assistant.phone_numbers,
         "provider": assistant.provider,
         "language": assistant.transcriber.language,
-        "model": {"provider": assistant.model.provider, "model": assistant.model.model, "url": assistant.model.url},
+        "model": {
+            "provider": assistant.model.provider,
+            "model": assistant.model.model,
+            "url": assistant.model.url,
+        },
         "voice": assistant.voice.voice_id or "(default)",
         "transcriber": assistant.transcriber.model or "(default)",
         "tools": [
-            {"name": t.name, "kind": "built-in" if t.builtin else "webhook"} for t in entry.tools.values()
+            {"name": t.name, "kind": "built-in" if t.builtin else "webhook"}
+            for t in entry.tools.values()
         ],
         "warnings": entry.warnings,
         "vapi": _vapi_state(entry),
@@ -56,7 +61,11 @@ def _vapi_state(entry: LoadedAssistant) -> dict[str, Any] | None:
     record = vapi_ids.pushed(entry.path)
     if record is None:
         return None
-    return {"assistantId": record.assistant_id, "pushedAt": record.pushed_at, "current": record.sha256 == entry.sha256}
+    return {
+        "assistantId": record.assistant_id,
+        "pushedAt": record.pushed_at,
+        "current": record.sha256 == entry.sha256,
+    }
 
 
 @routes.get("/api/assistants")
@@ -94,6 +103,7 @@ async def reload_assistants(request: web.Request) -> web.Response:
     result = await request.app[ASSISTANTS].reload()
     if not result.ok:
         return web.json_response(
-            {"error": "invalid_assistant_file", "detail": result.error, "reload": result.as_json()}, status=422
+            {"error": "invalid_assistant_file", "detail": result.error, "reload": result.as_json()},
+            status=422,
         )
     return web.json_response({"reload": result.as_json()})

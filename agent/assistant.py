@@ -42,7 +42,10 @@ class ModelConfig(AssistantPart):
         if isinstance(data, dict) and isinstance(data.get("functions"), list):
             data = dict(data)
             functions = data.pop("functions")
-            data["tools"] = [*(data.get("tools") or []), *({"type": "function", "function": f} for f in functions)]
+            data["tools"] = [
+                *(data.get("tools") or []),
+                *({"type": "function", "function": f} for f in functions),
+            ]
         return data
 
 
@@ -183,7 +186,9 @@ class Assistant(AssistantPart):
     metadata: dict[str, Any] = Field(default_factory=dict)
     phone_numbers: list[str] = Field(default_factory=list)
     number_routes: list[NumberRoute] = Field(default_factory=list, exclude=True)
-    provider: Provider = Field(default="local", description="who carries this assistant's calls: local or vapi")
+    provider: Provider = Field(
+        default="local", description="who carries this assistant's calls: local or vapi"
+    )
     vapi: VapiPlan = Field(default_factory=VapiPlan)
 
     @model_validator(mode="before")

@@ -85,7 +85,9 @@ def _read(path: Path) -> tuple[Any, str]:
         content = path.read_bytes()
         return json.loads(content.decode("utf-8")), hashlib.sha256(content).hexdigest()
     except json.JSONDecodeError as e:
-        raise AssistantFileError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+        raise AssistantFileError(
+            f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
+        ) from None
     except UnicodeDecodeError:
         raise AssistantFileError(f"{path}: not UTF-8 text") from None
     except OSError as e:
@@ -125,7 +127,9 @@ def load_assistant(path: Path) -> LoadedAssistant:
     except ToolsetError as e:
         raise AssistantFileError(f"{path}: {e}") from None
     warnings = [f"{p}: not used by this server (kept, ignored)" for p in unknown_fields(assistant)]
-    return LoadedAssistant(assistant, path, toolset.tools, warnings + toolset.warnings, raw=data, sha256=sha256)
+    return LoadedAssistant(
+        assistant, path, toolset.tools, warnings + toolset.warnings, raw=data, sha256=sha256
+    )
 
 
 @dataclass

@@ -65,7 +65,9 @@ class GuardedLLMService(OpenAILLMService):
         tools run to the end (a booking is made whether or not the caller spoke over
         the filler). Before the next completion, the tool message says what happened.
         """
-        self._late_results[tool_call_id] = json.dumps(result, ensure_ascii=False) if result else "COMPLETED"
+        self._late_results[tool_call_id] = (
+            json.dumps(result, ensure_ascii=False) if result else "COMPLETED"
+        )
 
     def _apply_late_results(self, context: LLMContext) -> None:
         if not self._late_results:
@@ -121,11 +123,15 @@ class GuardedLLMService(OpenAILLMService):
                 raise
             except Exception as e:
                 if self._produced:
-                    logger.warning(f"{self}: completion broke off after it started ({describe(e)}); keeping it")
+                    logger.warning(
+                        f"{self}: completion broke off after it started ({describe(e)}); keeping it"
+                    )
                     return
                 logger.warning(f"{self}: completion failed ({describe(e)}), attempt {attempt} of 2")
                 if attempt == 1:
                     if self._retry_line:
-                        await self.push_frame(TTSSpeakFrame(self._retry_line, append_to_context=False))
+                        await self.push_frame(
+                            TTSSpeakFrame(self._retry_line, append_to_context=False)
+                        )
                     continue
                 await self._call_event_handler("on_llm_failure", e)

@@ -32,8 +32,11 @@ class ReloadResult:
     def as_json(self) -> dict[str, Any]:
         """The JSON shape of the result."""
         return {
-            "ok": self.ok, "error": self.error,
-            "added": list(self.added), "removed": list(self.removed), "changed": list(self.changed),
+            "ok": self.ok,
+            "error": self.error,
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "changed": list(self.changed),
         }
 
 
@@ -83,7 +86,9 @@ class AssistantLibrary:
             for warning in entry.warnings:
                 logger.warning(f"{entry.path}: {warning}")
             if entry.unavailable:
-                logger.error(f"assistant '{entry.name}' ({entry.path.name}) is unavailable: {entry.unavailable}")
+                logger.error(
+                    f"assistant '{entry.name}' ({entry.path.name}) is unavailable: {entry.unavailable}"
+                )
         return book, signature
 
     async def load(self) -> AssistantBook:

@@ -69,14 +69,21 @@ def create_llm(
         settings.max_tokens = assistant.model.max_tokens
     if endpoint.uses_local(assistant):
         if endpoint.local is None:
-            raise RuntimeError(f"assistant '{assistant.name}' needs the embedded LLM, which is not loaded")
+            raise RuntimeError(
+                f"assistant '{assistant.name}' needs the embedded LLM, which is not loaded"
+            )
         if not assistant.model.max_tokens:
             settings.max_tokens = 120
         return LocalLLMService(
-            model=endpoint.local, settings=settings, timeout_secs=endpoint.local_timeout_secs, retry_line=retry_line
+            model=endpoint.local,
+            settings=settings,
+            timeout_secs=endpoint.local_timeout_secs,
+            retry_line=retry_line,
         )
     base_url = assistant.model.url or (
-        OPENAI_URL if assistant.model.provider == "openai" and not endpoint.base_url else endpoint.base_url
+        OPENAI_URL
+        if assistant.model.provider == "openai" and not endpoint.base_url
+        else endpoint.base_url
     )
     settings.model = assistant.model.model or endpoint.model or "gpt-4.1-mini"
     return GuardedLLMService(

@@ -161,7 +161,9 @@ class LocalLLMService(GuardedLLMService):
         return _stream_in_thread(self._local, request)
 
 
-async def _stream_in_thread(model: LocalModel, request: dict[str, Any]) -> AsyncIterator[ChatCompletionChunk]:
+async def _stream_in_thread(
+    model: LocalModel, request: dict[str, Any]
+) -> AsyncIterator[ChatCompletionChunk]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
     cancelled = threading.Event()

@@ -26,7 +26,9 @@ def pushed(path: Path) -> PushedAssistant | None:
     """The stored push of an assistant file, or None (never pushed, or an unreadable sidecar)."""
     try:
         data = json.loads(sidecar(path).read_text())
-        return PushedAssistant(str(data["assistantId"]), str(data.get("pushedAt", "")), str(data.get("sha256", "")))
+        return PushedAssistant(
+            str(data["assistantId"]), str(data.get("pushedAt", "")), str(data.get("sha256", ""))
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -36,7 +38,17 @@ def store(path: Path, assistant_id: str, sha256: str) -> PushedAssistant:
     record = PushedAssistant(assistant_id, datetime.now(UTC).isoformat(timespec="seconds"), sha256)
     target = sidecar(path)
     tmp = target.with_suffix(".vapi.tmp")
-    tmp.write_text(json.dumps({"assistantId": record.assistant_id, "pushedAt": record.pushed_at,
-                               "sha256": record.sha256, "file": path.name}, indent=2) + "\n")
+    tmp.write_text(
+        json.dumps(
+            {
+                "assistantId": record.assistant_id,
+                "pushedAt": record.pushed_at,
+                "sha256": record.sha256,
+                "file": path.name,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     tmp.replace(target)
     return record

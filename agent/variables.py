@@ -11,8 +11,22 @@ from agent.clock import caller_zone, now_variables
 from crm.models import Lead
 
 LEAD_FIELDS = (
-    "name", "email", "company", "phone", "stage", "score", "band", "budget", "authority", "need",
-    "timeline", "timezone", "language", "source", "owner", "tags",
+    "name",
+    "email",
+    "company",
+    "phone",
+    "stage",
+    "score",
+    "band",
+    "budget",
+    "authority",
+    "need",
+    "timeline",
+    "timezone",
+    "language",
+    "source",
+    "owner",
+    "tags",
 )
 
 
@@ -39,8 +53,11 @@ def lead_variables(lead: Lead | None) -> dict[str, Any]:
 
 def call_timezone(assistant: Assistant, lead: Lead | None, phone: str | None) -> str:
     """The other party's zone: the lead's, else their number's, else the assistant's ``variableValues.timezone``."""
-    return caller_zone(lead.timezone if lead else None, lead.phone if lead else phone,
-                       assistant.variable_values.get("timezone"))
+    return caller_zone(
+        lead.timezone if lead else None,
+        lead.phone if lead else phone,
+        assistant.variable_values.get("timezone"),
+    )
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,5 +90,7 @@ def call_variables(
     values = _merge(dict(assistant.variable_values), lead_variables(lead))
     values = _merge(values, overrides or {})
     customer = {"number": phone, "name": values.get("name")}
-    values["customer"] = _merge({k: v for k, v in customer.items() if _present(v)}, values.get("customer") or {})
+    values["customer"] = _merge(
+        {k: v for k, v in customer.items() if _present(v)}, values.get("customer") or {}
+    )
     return {**values, **now_variables(timezone, assistant.language, now)}

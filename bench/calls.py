@@ -46,7 +46,9 @@ async def health(http: aiohttp.ClientSession, server: str) -> dict:
         return await response.json()
 
 
-async def one_call(server: str, api_key: str, turns: int, auth_token: str, audio: list[bytes]) -> dict:
+async def one_call(
+    server: str, api_key: str, turns: int, auth_token: str, audio: list[bytes]
+) -> dict:
     result: dict = {"caller_v2v": [], "server_turns": [], "greeting_caller": None, "unanswered": 0}
     async with CallSimulator(server, auth_token=auth_token) as call:
         await call.wait_for_bot(timeout=60)
@@ -75,9 +77,7 @@ async def one_call(server: str, api_key: str, turns: int, auth_token: str, audio
 def row(label: str, values: list[float]) -> str:
     if not values:
         return f"  {label:<30} {'-':>8} {'-':>8} {0:>5}"
-    return (
-        f"  {label:<30} {percentile(values, 50):>8.0f} {percentile(values, 95):>8.0f} {len(values):>5}"
-    )
+    return f"  {label:<30} {percentile(values, 50):>8.0f} {percentile(values, 95):>8.0f} {len(values):>5}"
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -113,10 +113,21 @@ async def main(args: argparse.Namespace) -> None:
     caller = [v for r in results for v in r["caller_v2v"]]
     turns = [t for r in results for t in r["server_turns"]]
     unanswered = sum(r["unanswered"] for r in results)
-    print(f"\n{args.calls} calls x {args.turns} turns, {args.concurrency} at a time, in {elapsed:.0f}s")
+    print(
+        f"\n{args.calls} calls x {args.turns} turns, {args.concurrency} at a time, in {elapsed:.0f}s"
+    )
     print(f"  {'figure (ms)':<30} {'p50':>8} {'p95':>8} {'n':>5}")
-    print(row("greeting, caller-side", [r["greeting_caller"] for r in results if r["greeting_caller"]]))
-    print(row("greeting, server-side", [r["greeting_server"] for r in results if r.get("greeting_server")]))
+    print(
+        row(
+            "greeting, caller-side", [r["greeting_caller"] for r in results if r["greeting_caller"]]
+        )
+    )
+    print(
+        row(
+            "greeting, server-side",
+            [r["greeting_server"] for r in results if r.get("greeting_server")],
+        )
+    )
     print(row("voice-to-voice, caller-side", caller))
     for label, key in STAGES:
         print(row(label, [t[key] for t in turns if t.get(key) is not None]))
@@ -124,14 +135,18 @@ async def main(args: argparse.Namespace) -> None:
     idle = before.get("memoryMb")
     if idle:
         extra = (peak_memory - idle) / max(1, args.concurrency)
-        print(f"  server memory: idle (warm) {idle:.0f} MB, peak {peak_memory:.0f} MB "
-              f"(+{extra:.0f} MB per concurrent call)")
+        print(
+            f"  server memory: idle (warm) {idle:.0f} MB, peak {peak_memory:.0f} MB "
+            f"(+{extra:.0f} MB per concurrent call)"
+        )
     if caller:
         print(f"  caller-side voice-to-voice mean {statistics.mean(caller):.0f} ms")
 
 
 def parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--server", default="http://127.0.0.1:8080")
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--turns", type=int, default=3)

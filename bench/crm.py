@@ -41,13 +41,24 @@ from voice.latency import percentile
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "bench-key"
 CALLER = [
-    "Hi, how much does the fiber plan cost per month?", "Do you have coverage in my area?",
-    "That sounds great, I need it next week.", "It's a bit expensive for me.", "Can you call me back tomorrow?",
-    "Hola, ¿cuánto cuesta el plan de internet?", "Me interesa, pero tengo que hablar con mi esposa.",
-    "No thanks, I'm not interested.", "What speed do I get with the basic plan?", "Yes please, book the visit.",
+    "Hi, how much does the fiber plan cost per month?",
+    "Do you have coverage in my area?",
+    "That sounds great, I need it next week.",
+    "It's a bit expensive for me.",
+    "Can you call me back tomorrow?",
+    "Hola, ¿cuánto cuesta el plan de internet?",
+    "Me interesa, pero tengo que hablar con mi esposa.",
+    "No thanks, I'm not interested.",
+    "What speed do I get with the basic plan?",
+    "Yes please, book the visit.",
 ]
-BOT = ["Hi, thanks for calling. How can I help?", "It is 45 dollars a month.", "Yes, we cover your area.",
-       "Would you like to book an installation visit?", "Of course, I will note that."]
+BOT = [
+    "Hi, thanks for calling. How can I help?",
+    "It is 45 dollars a month.",
+    "Yes, we cover your area.",
+    "Would you like to book an installation visit?",
+    "Of course, I will note that.",
+]
 OUTCOMES = ["interested", "not_interested", "callback", "converted", "no_answer", "voicemail"]
 
 
@@ -59,26 +70,65 @@ async def seed(db: Database, calls: int) -> None:
     """``calls`` analysed calls with 6–10 lines each, over 90 days, for 3,000 leads."""
     rng = random.Random(7)
     now = datetime.now(UTC)
-    leads = [{"id": uuid.uuid4().hex, "phone": f"+1415{5_000_000 + i:07d}", "stage": "contacted", "score": rng.randint(0, 100),
-              "tags": [], "custom_fields": {}, "do_not_call": False, "created_at": now, "updated_at": now} for i in range(3000)]
+    leads = [
+        {
+            "id": uuid.uuid4().hex,
+            "phone": f"+1415{5_000_000 + i:07d}",
+            "stage": "contacted",
+            "score": rng.randint(0, 100),
+            "tags": [],
+            "custom_fields": {},
+            "do_not_call": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(3000)
+    ]
     call_rows, line_rows = [], []
     for i in range(calls):
         call_id, created = uuid.uuid4().hex, now - timedelta(minutes=rng.randint(0, 90 * 24 * 60))
-        call_rows.append({
-            "id": call_id, "provider": "twilio", "provider_call_id": f"CA{call_id}", "direction": "inbound",
-            "from_number": leads[i % 3000]["phone"], "to_number": "+15555550199", "assistant": f"assistant-{i % 3}",
-            "status": "completed", "created_at": created, "updated_at": created, "started_at": created,
-            "answered_at": created, "ended_at": created + timedelta(seconds=90), "duration_seconds": 90.0,
-            "end_reason": "caller-hangup", "extra": {}, "lead_id": leads[i % 3000]["id"], "campaign_id": f"c{i % 5}",
-            "analysis_status": "done", "analysis_attempts": 1, "outcome": rng.choice(OUTCOMES),
-            "sentiment_score": round(rng.uniform(-1, 1), 2), "lead_score": rng.randint(0, 100), "summary": "A call.",
-        })
+        call_rows.append(
+            {
+                "id": call_id,
+                "provider": "twilio",
+                "provider_call_id": f"CA{call_id}",
+                "direction": "inbound",
+                "from_number": leads[i % 3000]["phone"],
+                "to_number": "+15555550199",
+                "assistant": f"assistant-{i % 3}",
+                "status": "completed",
+                "created_at": created,
+                "updated_at": created,
+                "started_at": created,
+                "answered_at": created,
+                "ended_at": created + timedelta(seconds=90),
+                "duration_seconds": 90.0,
+                "end_reason": "caller-hangup",
+                "extra": {},
+                "lead_id": leads[i % 3000]["id"],
+                "campaign_id": f"c{i % 5}",
+                "analysis_status": "done",
+                "analysis_attempts": 1,
+                "outcome": rng.choice(OUTCOMES),
+                "sentiment_score": round(rng.uniform(-1, 1), 2),
+                "lead_score": rng.randint(0, 100),
+                "summary": "A call.",
+            }
+        )
         for seq in range(1, rng.randint(6, 10) + 1):
             text = rng.choice(CALLER) if seq % 2 == 0 else rng.choice(BOT)
             if seq == 2 and i % 100 == 0:
                 text += " I already have Movistar."  # a rare word: 1 call in 100
-            line_rows.append({"call_id": call_id, "seq": seq, "role": "user" if seq % 2 == 0 else "assistant",
-                              "text": text, "interrupted": False, "created_at": created})
+            line_rows.append(
+                {
+                    "call_id": call_id,
+                    "seq": seq,
+                    "role": "user" if seq % 2 == 0 else "assistant",
+                    "text": text,
+                    "interrupted": False,
+                    "created_at": created,
+                }
+            )
     async with db.session() as session:
         await session.execute(insert(Lead), leads)
         for start in range(0, len(call_rows), 2000):
@@ -132,10 +182,19 @@ async def api_latency(url: str, requests: int) -> None:
 
 async def analysis_time(analyses: int) -> None:
     fake = await FakeOpenAI().start()
-    lines = [("assistant", BOT[0]), ("user", CALLER[0]), ("assistant", BOT[1]), ("user", CALLER[2]),
-             ("assistant", BOT[3]), ("user", CALLER[9])]
+    lines = [
+        ("assistant", BOT[0]),
+        ("user", CALLER[0]),
+        ("assistant", BOT[1]),
+        ("user", CALLER[2]),
+        ("assistant", BOT[3]),
+        ("user", CALLER[9]),
+    ]
     transcript, plan = Transcript.from_pairs(lines), AnalysisPlan()
-    for label, llm in (("LLM (fake server, JSON mode)", LLMSettings(base_url=fake.url, model="fake")), ("fallback (no LLM)", None)):
+    for label, llm in (
+        ("LLM (fake server, JSON mode)", LLMSettings(base_url=fake.url, model="fake")),
+        ("fallback (no LLM)", None),
+    ):
         with tempfile.TemporaryDirectory() as tmp:
             db = Database(f"sqlite:///{tmp}/bench.db")
             await db.migrate()
@@ -143,7 +202,9 @@ async def analysis_time(analyses: int) -> None:
             analyzer_ms, job_ms = [], []
             for i in range(analyses):
                 started = time.perf_counter()
-                await crm.analyzer.analyze(CallFacts(f"bench-{i}", duration_seconds=60), transcript, plan)
+                await crm.analyzer.analyze(
+                    CallFacts(f"bench-{i}", duration_seconds=60), transcript, plan
+                )
                 analyzer_ms.append((time.perf_counter() - started) * 1000)
                 call_id = await one_call(db, i, lines)
                 started = time.perf_counter()
@@ -152,7 +213,9 @@ async def analysis_time(analyses: int) -> None:
             await crm.stop()
             await db.close()
         print(f"  {label:<30} analysis only: {row(analyzer_ms)}")
-        print(f"  {'':<30} whole job:     {row(job_ms)}  (analysis, score, stage, rules, webhooks, commit)")
+        print(
+            f"  {'':<30} whole job:     {row(job_ms)}  (analysis, score, stage, rules, webhooks, commit)"
+        )
     await fake.stop()
 
 
@@ -174,7 +237,9 @@ async def main() -> None:
     await connection.execute(f'CREATE DATABASE "{name}"')
     await connection.close()
     try:
-        print(f"\nGET /api/calls over {ARGS.calls} calls, PostgreSQL ({ARGS.requests} requests each):")
+        print(
+            f"\nGET /api/calls over {ARGS.calls} calls, PostgreSQL ({ARGS.requests} requests each):"
+        )
         await api_latency(admin.rsplit("/", 1)[0] + f"/{name}", ARGS.requests)
     finally:
         connection = await asyncpg.connect(admin)
@@ -183,10 +248,15 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--analyses", type=int, default=40)
     parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
     ARGS = parser.parse_args()
     asyncio.run(main())

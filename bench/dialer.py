@@ -47,20 +47,33 @@ async def run(url: str, contacts: int, instances: int) -> tuple[float, int, int,
     await db.migrate()
     async with db.session() as session:
         for i in range(contacts):
-            session.add(Lead(phone=f"+1646{5550000 + i:07d}", source="bench", timezone="America/New_York"))
+            session.add(
+                Lead(phone=f"+1646{5550000 + i:07d}", source="bench", timezone="America/New_York")
+            )
         campaign = Campaign(status="active", started_at=utcnow())
-        apply_spec(campaign, CampaignSpec.model_validate({
-            "name": "bench", "assistant": "default", "audience": {},
-            "window": {"start": "00:00", "end": "23:59", "days": [1, 2, 3, 4, 5, 6, 7]},
-            "limits": {"maxAttempts": 1, "maxConcurrent": 200},
-        }))
+        apply_spec(
+            campaign,
+            CampaignSpec.model_validate(
+                {
+                    "name": "bench",
+                    "assistant": "default",
+                    "audience": {},
+                    "window": {"start": "00:00", "end": "23:59", "days": [1, 2, 3, 4, 5, 6, 7]},
+                    "limits": {"maxAttempts": 1, "maxConcurrent": 200},
+                }
+            ),
+        )
         session.add(campaign)
     twilio = await FakeTwilio(ring_secs=0.0, talk_secs=0.0).start()
     server, public = await serve_twilio_routes(db, twilio, utcnow)
     engines = [Database(url) for _ in range(instances)]
-    outbound = TwilioOutbound(twilio.account_sid, twilio.auth_token, public, api_base_url=twilio.url)
-    dialers = [Dialer(e, {"twilio": outbound}, default_from="+15555550000", instance=f"bench-{i}")
-               for i, e in enumerate(engines)]
+    outbound = TwilioOutbound(
+        twilio.account_sid, twilio.auth_token, public, api_base_url=twilio.url
+    )
+    dialers = [
+        Dialer(e, {"twilio": outbound}, default_from="+15555550000", instance=f"bench-{i}")
+        for i, e in enumerate(engines)
+    ]
 
     async def drive(dialer: Dialer) -> None:
         while sum(d.placed for d in dialers) < contacts:
@@ -88,8 +101,10 @@ async def main(args: argparse.Namespace) -> None:
         for instances in (1, 2):
             url, name = await fresh_database(postgres, folder)
             elapsed, calls, twice, split = await run(url, args.contacts, instances)
-            print(f"  {label:<10} {instances} instance(s): {calls} calls in {elapsed:5.1f}s = "
-                  f"{calls / elapsed:6.1f} calls/s; dialled twice: {twice}; per instance: {split}")
+            print(
+                f"  {label:<10} {instances} instance(s): {calls} calls in {elapsed:5.1f}s = "
+                f"{calls / elapsed:6.1f} calls/s; dialled twice: {twice}; per instance: {split}"
+            )
             if name:
                 admin = await asyncpg.connect(postgres)
                 await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
@@ -97,7 +112,9 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--contacts", type=int, default=500)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     asyncio.run(main(parser.parse_args()))

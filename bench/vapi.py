@@ -58,7 +58,9 @@ def _with(body: dict, call_id: str, customer: str) -> dict:
     return body
 
 
-async def one_call(http: aiohttp.ClientSession, url: str, i: int, times: dict[str, list[float]]) -> None:
+async def one_call(
+    http: aiohttp.ClientSession, url: str, i: int, times: dict[str, list[float]]
+) -> None:
     call_id, customer = str(uuid.uuid4()), f"+1415555{i:04d}"
     day, hour = 1 + i % 28, 9 + (i // 28) % 8
     steps = [
@@ -66,7 +68,11 @@ async def one_call(http: aiohttp.ClientSession, url: str, i: int, times: dict[st
         p.status_update("in-progress"),
         p.tool_calls("update_lead", {"name": f"Lead {i}", "budget": "300k"}, f"t{i}a"),
         p.conversation_update(p.LINES[:2]),
-        p.tool_calls("book_appointment", {"start": f"2031-03-{day:02d}T{hour:02d}:00", "title": "Visit"}, f"t{i}b"),
+        p.tool_calls(
+            "book_appointment",
+            {"start": f"2031-03-{day:02d}T{hour:02d}:00", "title": "Visit"},
+            f"t{i}b",
+        ),
         p.conversation_update(p.LINES),
         p.status_update("ended", "customer-ended-call"),
         p.end_of_call_report(),
@@ -91,12 +97,21 @@ async def run(url_db: str, calls: int, concurrency: int) -> None:
     shutil.copytree(ROOT / "assistants", folder)
     library = AssistantLibrary(folder)
     await library.load()
-    crm = CrmService(database, CrmSettings(rules_dir=ROOT / "rules", webhooks=WebhookSettings(secret="s"),
-                                           analysis_interval=0.2),
-                     plans=lambda name: plan_of(library.get(name)))
-    service = VapiService(database, CallStore(database), LeadStore(database), library,
-                          VapiTarget(events_url="https://agent.example/vapi/events", secret=SECRET),
-                          after_call=[crm.after_call])
+    crm = CrmService(
+        database,
+        CrmSettings(
+            rules_dir=ROOT / "rules", webhooks=WebhookSettings(secret="s"), analysis_interval=0.2
+        ),
+        plans=lambda name: plan_of(library.get(name)),
+    )
+    service = VapiService(
+        database,
+        CallStore(database),
+        LeadStore(database),
+        library,
+        VapiTarget(events_url="https://agent.example/vapi/events", secret=SECRET),
+        after_call=[crm.after_call],
+    )
     app = web.Application(middlewares=[api.require_api_key])
     app[vapi_routes.VAPI] = service
     app.add_routes(vapi_routes.routes)
@@ -121,10 +136,13 @@ async def run(url_db: str, calls: int, concurrency: int) -> None:
     from sqlalchemy import func, select
 
     from crm.models import Call
+
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         async with database.session() as session:
-            left = await session.scalar(select(func.count()).where(Call.analysis_status == "pending"))
+            left = await session.scalar(
+                select(func.count()).where(Call.analysis_status == "pending")
+            )
         if not left:
             break
         await asyncio.sleep(0.1)
@@ -135,19 +153,26 @@ async def run(url_db: str, calls: int, concurrency: int) -> None:
     await crm.stop()
     await runner.cleanup()
     await database.close()
-    print(f"  {calls} VAPI calls, {concurrency} at a time: messages sent in {sent:.2f} s, "
-          f"every call analysed and scored {scored:.2f} s after the first message")
+    print(
+        f"  {calls} VAPI calls, {concurrency} at a time: messages sent in {sent:.2f} s, "
+        f"every call analysed and scored {scored:.2f} s after the first message"
+    )
     print(f"  calls stored: {stored} (reports sent twice each), with a lead score: {with_score}")
     for kind, values in times.items():
-        print(f"  {kind:28s} n={len(values):4d}  p50 {percentile(values, 50):6.1f} ms  "
-              f"p95 {percentile(values, 95):6.1f} ms  max {max(values):6.1f} ms")
+        print(
+            f"  {kind:28s} n={len(values):4d}  p50 {percentile(values, 50):6.1f} ms  "
+            f"p95 {percentile(values, 95):6.1f} ms  max {max(values):6.1f} ms"
+        )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--postgres", default=os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         print("SQLite")

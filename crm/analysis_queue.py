@@ -22,8 +22,16 @@ class AnalysisQueue:
     A job that raises is retried with exponential backoff, then marked ``failed``.
     """
 
-    def __init__(self, db: Database, job: PostCallJob, *, batch: int = 4, max_attempts: int = 5,
-                 retry_base_seconds: float = 30.0, lease_seconds: float = 300.0):
+    def __init__(
+        self,
+        db: Database,
+        job: PostCallJob,
+        *,
+        batch: int = 4,
+        max_attempts: int = 5,
+        retry_base_seconds: float = 30.0,
+        lease_seconds: float = 300.0,
+    ):
         """Bind to the database and the job."""
         self.db = db
         self.job = job
@@ -37,7 +45,9 @@ class AnalysisQueue:
         async with self.db.session() as session:
             await session.execute(
                 update(Call)
-                .where(Call.id == call_id, Call.analysis_status.is_(None), Call.ended_at.is_not(None))
+                .where(
+                    Call.id == call_id, Call.analysis_status.is_(None), Call.ended_at.is_not(None)
+                )
                 .values(analysis_status="pending")
             )
 
@@ -50,15 +60,22 @@ class AnalysisQueue:
 
     async def _claim(self) -> list[str]:
         now = utcnow()
-        due = (Call.analysis_status == "pending", or_(Call.analysis_next_at.is_(None), Call.analysis_next_at <= now))
+        due = (
+            Call.analysis_status == "pending",
+            or_(Call.analysis_next_at.is_(None), Call.analysis_next_at <= now),
+        )
         claimed = []
         async with self.db.session() as session:
-            ids = list(await session.scalars(
-                select(Call.id).where(*due).order_by(Call.ended_at).limit(self.batch)
-            ))
+            ids = list(
+                await session.scalars(
+                    select(Call.id).where(*due).order_by(Call.ended_at).limit(self.batch)
+                )
+            )
             for call_id in ids:
                 result = await session.execute(
-                    update(Call).where(Call.id == call_id, *due).values(
+                    update(Call)
+                    .where(Call.id == call_id, *due)
+                    .values(
                         analysis_next_at=now + timedelta(seconds=self.lease_seconds),
                         analysis_attempts=Call.analysis_attempts + 1,
                     )

@@ -18,6 +18,8 @@ def audit(
     details: dict[str, Any] | None = None,
 ) -> AuditLog:
     """Record a change in the caller's transaction (it commits or rolls back with the change)."""
-    entry = AuditLog(actor=actor, action=action, entity_type=entity_type, entity_id=entity_id, details=details)
+    entry = AuditLog(
+        actor=actor, action=action, entity_type=entity_type, entity_id=entity_id, details=details
+    )
     session.add(entry)
     return entry

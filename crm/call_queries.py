@@ -41,16 +41,22 @@ def _matching_lines(dialect: str, terms: list[str]) -> Select:
     """Utterance call ids whose text has every term (the last one as a prefix: search as you type)."""
     if dialect == "sqlite":
         expression = " ".join(f'"{t}"' for t in terms[:-1]) + f' "{terms[-1]}"*'
-        rowids = text("SELECT rowid FROM utterances_fts WHERE utterances_fts MATCH :fts").bindparams(
-            fts=expression.strip()).columns(column("rowid", Integer))
+        rowids = (
+            text("SELECT rowid FROM utterances_fts WHERE utterances_fts MATCH :fts")
+            .bindparams(fts=expression.strip())
+            .columns(column("rowid", Integer))
+        )
         return select(Utterance.call_id).where(Utterance.id.in_(rowids))
     simple = literal_column("'simple'::regconfig")  # a literal, so the planner uses the GIN index
     tsquery = " & ".join(terms[:-1] + [f"{terms[-1]}:*"])
     # Materialized: PostgreSQL misjudges how rare a word is and would otherwise walk every call
     # newest first, computing each transcript's tsvector; the GIN index finds the hits at once.
-    hits = select(Utterance.call_id).where(
-        func.to_tsvector(simple, Utterance.text).op("@@")(func.to_tsquery(simple, tsquery))
-    ).cte("transcript_hits").prefix_with("MATERIALIZED")
+    hits = (
+        select(Utterance.call_id)
+        .where(func.to_tsvector(simple, Utterance.text).op("@@")(func.to_tsquery(simple, tsquery)))
+        .cte("transcript_hits")
+        .prefix_with("MATERIALIZED")
+    )
     return select(hits.c.call_id)
 
 
@@ -63,9 +69,14 @@ def filtered(query: Select, filters: CallFilters, dialect: str) -> Select:
         conditions.append(Call.created_at < filters.end)
     if filters.outcomes:
         conditions.append(Call.outcome.in_(filters.outcomes))
-    for column_, value in ((Call.assistant, filters.assistant), (Call.campaign_id, filters.campaign_id),
-                           (Call.status, filters.status), (Call.direction, filters.direction),
-                           (Call.lead_id, filters.lead_id), (Call.sentiment_label, filters.sentiment)):
+    for column_, value in (
+        (Call.assistant, filters.assistant),
+        (Call.campaign_id, filters.campaign_id),
+        (Call.status, filters.status),
+        (Call.direction, filters.direction),
+        (Call.lead_id, filters.lead_id),
+        (Call.sentiment_label, filters.sentiment),
+    ):
         if value:
             conditions.append(column_ == value)
     if filters.min_score is not None:
@@ -76,11 +87,19 @@ def filtered(query: Select, filters: CallFilters, dialect: str) -> Select:
     return query.where(*conditions)
 
 
-async def find_calls(session: AsyncSession, filters: CallFilters, *, limit: int, offset: int) -> tuple[list[Call], int]:
+async def find_calls(
+    session: AsyncSession, filters: CallFilters, *, limit: int, offset: int
+) -> tuple[list[Call], int]:
     """A page of matching calls, newest first, and how many match in all."""
     dialect = session.bind.dialect.name
-    total = await session.scalar(filtered(select(func.count()).select_from(Call), filters, dialect)) or 0
+    total = (
+        await session.scalar(filtered(select(func.count()).select_from(Call), filters, dialect))
+        or 0
+    )
     rows = await session.scalars(
-        filtered(select(Call), filters, dialect).order_by(Call.created_at.desc(), Call.id).limit(limit).offset(offset)
+        filtered(select(Call), filters, dialect)
+        .order_by(Call.created_at.desc(), Call.id)
+        .limit(limit)
+        .offset(offset)
     )
     return list(rows), total

@@ -23,7 +23,9 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise WindowError(f"unknown time zone {name!r} (use an IANA name like 'America/New_York')") from None
+        raise WindowError(
+            f"unknown time zone {name!r} (use an IANA name like 'America/New_York')"
+        ) from None
 
 
 def zones_for_number(e164: str) -> tuple[str, ...]:
@@ -75,7 +77,9 @@ class CallingWindow:
         local = at.astimezone(tz)
         return local.isoweekday() in self.days and self.start <= local.time() < self.end
 
-    def next_open(self, at: datetime, zones: tuple[str, ...], *, horizon_days: int = 14) -> datetime | None:
+    def next_open(
+        self, at: datetime, zones: tuple[str, ...], *, horizon_days: int = 14
+    ) -> datetime | None:
         """The first moment at or after ``at`` when the window is open in every zone.
 
         Candidates are each zone's next window openings; the first one at which all
@@ -84,9 +88,7 @@ class CallingWindow:
         if self.is_open(at, zones):
             return at
         candidates = sorted(
-            opening
-            for name in zones
-            for opening in self._openings(at, zone(name), horizon_days)
+            opening for name in zones for opening in self._openings(at, zone(name), horizon_days)
         )
         return next((c for c in candidates if self.is_open(c, zones)), None)
 

@@ -116,7 +116,9 @@ class CallStore:
             session.add(Utterance(call_id=call_id, seq=seq, **asdict(line)))
         return seq
 
-    async def extend_utterance(self, call_id: str, seq: int, *, text: str, ended_at: datetime | None) -> None:
+    async def extend_utterance(
+        self, call_id: str, seq: int, *, text: str, ended_at: datetime | None
+    ) -> None:
         """Rewrite a line whose speaker went on after a short pause: the whole text, the later end."""
         async with self._db.session() as session:
             await session.execute(
@@ -212,7 +214,9 @@ class CallStore:
             if status in FINAL_STATUSES and call.ended_at is None:
                 call.ended_at = now
                 call.end_reason = call.end_reason or f"provider-{status}"
-                _queue_analysis(call, call.ended_at + (STATUS_GRACE if call.answered_at else timedelta(0)))
+                _queue_analysis(
+                    call, call.ended_at + (STATUS_GRACE if call.answered_at else timedelta(0))
+                )
             if duration_seconds is not None:
                 call.duration_seconds = duration_seconds
             return call
@@ -235,7 +239,9 @@ def _queue_analysis(call: Call, due: datetime) -> None:
         call.analysis_next_at = min(call.analysis_next_at or due, due)
 
 
-async def _by_provider_id(session: AsyncSession, provider: str, provider_call_id: str) -> Call | None:
+async def _by_provider_id(
+    session: AsyncSession, provider: str, provider_call_id: str
+) -> Call | None:
     return await session.scalar(
         select(Call).where(Call.provider == provider, Call.provider_call_id == provider_call_id)
     )

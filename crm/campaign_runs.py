@@ -21,7 +21,9 @@ async def advance_schedules(db: Database, now: datetime) -> None:
         for campaign in await session.scalars(
             select(Campaign).where(Campaign.status.in_(("scheduled", "active", "paused")))
         ):
-            if campaign.status == "scheduled" and (campaign.starts_at is None or campaign.starts_at <= now):
+            if campaign.status == "scheduled" and (
+                campaign.starts_at is None or campaign.starts_at <= now
+            ):
                 campaign.status = "active"
                 campaign.started_at = campaign.started_at or now
             elif campaign.ends_at is not None and campaign.ends_at <= now:
@@ -39,7 +41,10 @@ async def _finished(session: AsyncSession, campaign: Campaign) -> bool:
         return False
     open_contact = await session.scalar(
         select(CampaignContact.id)
-        .where(CampaignContact.campaign_id == campaign.id, CampaignContact.status.in_(("pending", "calling")))
+        .where(
+            CampaignContact.campaign_id == campaign.id,
+            CampaignContact.status.in_(("pending", "calling")),
+        )
         .limit(1)
     )
     return open_contact is None
@@ -53,7 +58,11 @@ async def enroll_due(db: Database, now: datetime) -> int:
     """
     added = 0
     async with db.session() as session:
-        ids = list(await session.scalars(select(Campaign.id).where(Campaign.status == "active").order_by(Campaign.created_at)))
+        ids = list(
+            await session.scalars(
+                select(Campaign.id).where(Campaign.status == "active").order_by(Campaign.created_at)
+            )
+        )
     callbacks_taken = False
     for campaign_id in ids:
         async with db.session() as session:
@@ -88,7 +97,12 @@ async def _rearm(session: AsyncSession, campaign: Campaign, now: datetime) -> in
         )
     )
     for contact in contacts:
-        contact.status, contact.reason, contact.attempts, contact.next_attempt_at = "pending", None, 0, now
+        contact.status, contact.reason, contact.attempts, contact.next_attempt_at = (
+            "pending",
+            None,
+            0,
+            now,
+        )
     return len(contacts)
 
 
@@ -97,7 +111,9 @@ async def _enroll_new_leads(session: AsyncSession, campaign: Campaign, now: date
     enrolled = select(CampaignContact.lead_id).where(CampaignContact.campaign_id == campaign.id)
     leads = list(
         await session.scalars(
-            select(Lead).where(Lead.created_at >= since, Lead.do_not_call.is_(False), ~Lead.id.in_(enrolled))
+            select(Lead).where(
+                Lead.created_at >= since, Lead.do_not_call.is_(False), ~Lead.id.in_(enrolled)
+            )
         )
     )
     spec = spec_of(campaign)
@@ -111,7 +127,12 @@ async def _enroll_callbacks(session: AsyncSession, campaign: Campaign, now: date
     spec = spec_of(campaign)
     tasks = list(
         await session.scalars(
-            select(Task).where(Task.kind == "callback", Task.status == "open", Task.due_at <= now, Task.lead_id.is_not(None))
+            select(Task).where(
+                Task.kind == "callback",
+                Task.status == "open",
+                Task.due_at <= now,
+                Task.lead_id.is_not(None),
+            )
         )
     )
     for task in tasks:

@@ -14,7 +14,14 @@ from crm.calling_windows import CallingWindow, WindowError, zone
 from crm.json_paths import problems
 
 CAMPAIGN_TYPES = (
-    "cold_calling", "follow_up", "nurturing", "reactivation", "appointment", "survey", "collections", "custom",
+    "cold_calling",
+    "follow_up",
+    "nurturing",
+    "reactivation",
+    "appointment",
+    "survey",
+    "collections",
+    "custom",
 )
 RETRY_OUTCOMES = ("no-answer", "busy", "failed", "voicemail")
 
@@ -34,7 +41,9 @@ class Audience(SpecPart):
     tags: list[str] = Field(default_factory=list, description="any of these tags")
     source: str | None = None
     created_since: datetime | None = None
-    inactive_days: int | None = Field(default=None, ge=1, description="not contacted for this many days")
+    inactive_days: int | None = Field(
+        default=None, ge=1, description="not contacted for this many days"
+    )
 
 
 class Window(SpecPart):
@@ -42,7 +51,9 @@ class Window(SpecPart):
 
     start: time = time(9, 0)
     end: time = time(18, 0)
-    days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays, 1 = Monday")
+    days: list[int] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays, 1 = Monday"
+    )
 
     def calling_window(self) -> CallingWindow:
         """As the checker the dialer uses."""
@@ -81,7 +92,9 @@ class Limits(SpecPart):
     def _known_outcomes(cls, value: dict[str, int]) -> dict[str, int]:
         unknown = set(value) - set(RETRY_OUTCOMES)
         if unknown:
-            raise ValueError(f"retry outcomes are {', '.join(RETRY_OUTCOMES)}; unknown: {', '.join(sorted(unknown))}")
+            raise ValueError(
+                f"retry outcomes are {', '.join(RETRY_OUTCOMES)}; unknown: {', '.join(sorted(unknown))}"
+            )
         if any(minutes < 1 for minutes in value.values()):
             raise ValueError("retry delays are at least 1 minute")
         return value
@@ -90,8 +103,12 @@ class Limits(SpecPart):
 class Triggers(SpecPart):
     """Leads that enter the campaign by themselves while it is active."""
 
-    new_lead_within_minutes: int | None = Field(default=None, ge=1, description="call new leads this soon")
-    callbacks: bool = Field(default=False, description="dial callbacks scheduled by assistants and rules")
+    new_lead_within_minutes: int | None = Field(
+        default=None, ge=1, description="call new leads this soon"
+    )
+    callbacks: bool = Field(
+        default=False, description="dial callbacks scheduled by assistants and rules"
+    )
 
 
 class CampaignSpec(SpecPart):
@@ -106,7 +123,9 @@ class CampaignSpec(SpecPart):
         description="who places the calls: vapi, or twilio/local (our own pipeline); auto: the from "
         "number's provider in the assistant files, else the assistant's provider",
     )
-    from_number: str | None = Field(default=None, description="caller ID (E.164), else TWILIO_FROM_NUMBER")
+    from_number: str | None = Field(
+        default=None, description="caller ID (E.164), else TWILIO_FROM_NUMBER"
+    )
     timezone: str = Field(default="UTC", description="for leads whose zone is unknown")
     status: Literal["draft", "scheduled", "active"] = "draft"
     audience: Audience | None = Field(

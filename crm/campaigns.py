@@ -33,7 +33,8 @@ class CampaignStateError(ValueError):
 def spec_of(campaign: Campaign) -> CampaignSpec:
     """The campaign's definition, as stored."""
     return CampaignSpec.model_validate(
-        {**campaign.config, "name": campaign.name, "status": "draft"} | {"description": campaign.description}
+        {**campaign.config, "name": campaign.name, "status": "draft"}
+        | {"description": campaign.description}
     )
 
 
@@ -48,7 +49,9 @@ def apply_spec(campaign: Campaign, spec: CampaignSpec) -> None:
     campaign.timezone = spec.timezone
     campaign.starts_at = spec.schedule.starts_at
     campaign.ends_at = spec.schedule.ends_at
-    campaign.config = spec.model_dump(mode="json", by_alias=True, exclude={"name", "description", "status"})
+    campaign.config = spec.model_dump(
+        mode="json", by_alias=True, exclude={"name", "description", "status"}
+    )
 
 
 def change_state(campaign: Campaign, action: str, now: datetime) -> None:
@@ -75,7 +78,9 @@ def _audience_query(campaign: Campaign, spec: CampaignSpec, now: datetime):
     query = select(Lead).where(
         Lead.do_not_call.is_(False),
         ~Lead.phone.in_(select(DoNotCall.phone)),
-        ~Lead.id.in_(select(CampaignContact.lead_id).where(CampaignContact.campaign_id == campaign.id)),
+        ~Lead.id.in_(
+            select(CampaignContact.lead_id).where(CampaignContact.campaign_id == campaign.id)
+        ),
     )
     if audience.stages:
         query = query.where(Lead.stage.in_(audience.stages))
@@ -159,28 +164,36 @@ async def progress(db: Database, campaign_id: str) -> Progress:
     """Counts by contact state and reason, calls, answers, conversions and cost."""
     async with db.session() as session:
         by_state = dict(
-            (await session.execute(
-                select(CampaignContact.status, func.count())
-                .where(CampaignContact.campaign_id == campaign_id)
-                .group_by(CampaignContact.status)
-            )).all()
+            (
+                await session.execute(
+                    select(CampaignContact.status, func.count())
+                    .where(CampaignContact.campaign_id == campaign_id)
+                    .group_by(CampaignContact.status)
+                )
+            ).all()
         )
-        reasons = (await session.execute(
-            select(CampaignContact.status, CampaignContact.reason, func.count())
-            .where(CampaignContact.campaign_id == campaign_id, CampaignContact.reason.is_not(None))
-            .group_by(CampaignContact.status, CampaignContact.reason)
-        )).all()
-        calls = (await session.execute(
-            select(
-                func.count(),
-                func.count().filter(
-                    Call.answered_at.is_not(None),
-                    or_(Call.answered_by.is_(None), ~Call.answered_by.like("machine%")),
-                ),
-                func.count().filter(Call.outcome.in_(CONVERTED_OUTCOMES)),
-                func.coalesce(func.sum(Call.cost), 0.0),
-            ).where(Call.campaign_id == campaign_id)
-        )).one()
+        reasons = (
+            await session.execute(
+                select(CampaignContact.status, CampaignContact.reason, func.count())
+                .where(
+                    CampaignContact.campaign_id == campaign_id, CampaignContact.reason.is_not(None)
+                )
+                .group_by(CampaignContact.status, CampaignContact.reason)
+            )
+        ).all()
+        calls = (
+            await session.execute(
+                select(
+                    func.count(),
+                    func.count().filter(
+                        Call.answered_at.is_not(None),
+                        or_(Call.answered_by.is_(None), ~Call.answered_by.like("machine%")),
+                    ),
+                    func.count().filter(Call.outcome.in_(CONVERTED_OUTCOMES)),
+                    func.coalesce(func.sum(Call.cost), 0.0),
+                ).where(Call.campaign_id == campaign_id)
+            )
+        ).one()
     states = ("pending", "calling", "completed", "failed", "skipped")
     return Progress(
         contacts={state: by_state.get(state, 0) for state in states},
@@ -201,7 +214,9 @@ async def lock_campaign(session: AsyncSession, campaign_id: str) -> Campaign | N
     anything else is read.
     """
     if session.bind.dialect.name == "postgresql":
-        return await session.scalar(select(Campaign).where(Campaign.id == campaign_id).with_for_update())
+        return await session.scalar(
+            select(Campaign).where(Campaign.id == campaign_id).with_for_update()
+        )
     campaign = await session.get(Campaign, campaign_id)
     if campaign is not None:
         campaign.dialer_lock_at = utcnow()

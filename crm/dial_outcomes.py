@@ -9,7 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.campaigns import spec_of
 from crm.db import Database
-from crm.dialing import FINAL_CALL_STATUSES, PLACE_LEASE, Claimed, close_task, reschedule, unlock_number
+from crm.dialing import (
+    FINAL_CALL_STATUSES,
+    PLACE_LEASE,
+    Claimed,
+    close_task,
+    reschedule,
+    unlock_number,
+)
 from crm.models import Call, Campaign, CampaignContact, Lead
 
 # A claimed contact stuck this long with a placed call that never reported back is written off.
@@ -17,7 +24,12 @@ CALL_LEASE = timedelta(hours=2)
 
 
 async def open_attempt(
-    db: Database, claimed: Claimed, *, from_number: str | None, now: datetime, provider: str = "twilio"
+    db: Database,
+    claimed: Claimed,
+    *,
+    from_number: str | None,
+    now: datetime,
+    provider: str = "twilio",
 ) -> Call:
     """Create the outbound call row for an attempt (dated by the dialer's clock) and tie it to the contact."""
     async with db.session() as session:
@@ -63,14 +75,20 @@ async def call_finished(db: Database, call_id: str, now: datetime) -> None:
     """A campaign call ended: complete the contact, or schedule its next attempt (or give up)."""
     async with db.session() as session:
         call = await session.get(Call, call_id)
-        contact = await session.scalar(select(CampaignContact).where(CampaignContact.last_call_id == call_id))
+        contact = await session.scalar(
+            select(CampaignContact).where(CampaignContact.last_call_id == call_id)
+        )
         if call is None or contact is None or contact.status != "calling":
             return
         await _settle(session, contact, outcome_of(call), now, call.outcome)
 
 
 async def _settle(
-    session: AsyncSession, contact: CampaignContact, outcome: str, now: datetime, call_outcome: str | None = None
+    session: AsyncSession,
+    contact: CampaignContact,
+    outcome: str,
+    now: datetime,
+    call_outcome: str | None = None,
 ) -> None:
     campaign = await session.get(Campaign, contact.campaign_id)
     spec = spec_of(campaign)
@@ -90,10 +108,14 @@ async def _settle(
         return
     delay = timedelta(minutes=spec.limits.retry_minutes.get(outcome, 60))
     contact.status = "pending"
-    reschedule(contact, spec.window.calling_window().next_open(now + delay, tuple(contact.zones or ())))
+    reschedule(
+        contact, spec.window.calling_window().next_open(now + delay, tuple(contact.zones or ()))
+    )
 
 
-async def attempt_not_placed(db: Database, claimed: Claimed, call_id: str, error: str, *, invalid_number: bool, now: datetime) -> None:
+async def attempt_not_placed(
+    db: Database, claimed: Claimed, call_id: str, error: str, *, invalid_number: bool, now: datetime
+) -> None:
     """The provider refused the call: a bad number is skipped, anything else retried as failed."""
     async with db.session() as session:
         call = await session.get(Call, call_id)

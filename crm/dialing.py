@@ -50,24 +50,36 @@ def _day_start(now: datetime, timezone: str) -> datetime:
 async def capacity(session: AsyncSession, campaign: Campaign, now: datetime) -> int:
     """How many more calls the campaign may start now (concurrency and daily caps)."""
     limits = spec_of(campaign).limits
-    in_flight = await session.scalar(
-        select(func.count()).where(CampaignContact.campaign_id == campaign.id, CampaignContact.status == "calling")
-    ) or 0
+    in_flight = (
+        await session.scalar(
+            select(func.count()).where(
+                CampaignContact.campaign_id == campaign.id, CampaignContact.status == "calling"
+            )
+        )
+        or 0
+    )
     room = limits.max_concurrent - in_flight
     if limits.max_calls_per_day is not None:
         # Calls opened today, plus claimed contacts whose call row is not opened yet.
-        calls_today = await session.scalar(
-            select(func.count()).where(
-                Call.campaign_id == campaign.id, Call.created_at >= _day_start(now, campaign.timezone)
+        calls_today = (
+            await session.scalar(
+                select(func.count()).where(
+                    Call.campaign_id == campaign.id,
+                    Call.created_at >= _day_start(now, campaign.timezone),
+                )
             )
-        ) or 0
-        about_to_dial = await session.scalar(
-            select(func.count()).where(
-                CampaignContact.campaign_id == campaign.id,
-                CampaignContact.status == "calling",
-                CampaignContact.last_call_id.is_(None),
+            or 0
+        )
+        about_to_dial = (
+            await session.scalar(
+                select(func.count()).where(
+                    CampaignContact.campaign_id == campaign.id,
+                    CampaignContact.status == "calling",
+                    CampaignContact.last_call_id.is_(None),
+                )
             )
-        ) or 0
+            or 0
+        )
         room = min(room, limits.max_calls_per_day - calls_today - about_to_dial)
     return max(0, room)
 
@@ -92,7 +104,9 @@ async def claim_due(db: Database, campaign_id: str, holder: str, now: datetime) 
                 CampaignContact.status == "pending",
                 CampaignContact.next_attempt_at <= now,
             )
-            .order_by(CampaignContact.priority.desc(), CampaignContact.next_attempt_at, CampaignContact.id)
+            .order_by(
+                CampaignContact.priority.desc(), CampaignContact.next_attempt_at, CampaignContact.id
+            )
             .limit(room * 4)
         )
         if session.bind.dialect.name == "postgresql":
@@ -106,7 +120,15 @@ async def claim_due(db: Database, campaign_id: str, holder: str, now: datetime) 
                 contact.attempts += 1
                 contact.last_attempt_at = now
                 claimed.append(
-                    Claimed(contact.id, campaign_id, contact.lead_id, contact.phone, zones, contact.attempts, contact.task_id)
+                    Claimed(
+                        contact.id,
+                        campaign_id,
+                        contact.lead_id,
+                        contact.phone,
+                        zones,
+                        contact.attempts,
+                        contact.task_id,
+                    )
                 )
             elif not window.is_open(now, zones):
                 reschedule(contact, window.next_open(now, zones))
@@ -123,11 +145,18 @@ def reschedule(contact: CampaignContact, when: datetime | None) -> None:
 async def lock_number(db: Database, claimed: Claimed, holder: str, now: datetime) -> bool:
     """Take the number's dial lock; False if it is being dialled (or on a call) elsewhere."""
     async with db.session() as session:
-        await session.execute(delete(DialLock).where(DialLock.phone == claimed.phone, DialLock.expires_at < now))
+        await session.execute(
+            delete(DialLock).where(DialLock.phone == claimed.phone, DialLock.expires_at < now)
+        )
     try:
         async with db.session() as session:
             session.add(
-                DialLock(phone=claimed.phone, contact_id=claimed.contact_id, holder=holder, expires_at=now + LOCK_TTL)
+                DialLock(
+                    phone=claimed.phone,
+                    contact_id=claimed.contact_id,
+                    holder=holder,
+                    expires_at=now + LOCK_TTL,
+                )
             )
         return True
     except IntegrityError:
@@ -136,7 +165,9 @@ async def lock_number(db: Database, claimed: Claimed, holder: str, now: datetime
 
 async def unlock_number(session: AsyncSession, phone: str, contact_id: str) -> None:
     """Drop a number's dial lock held for this contact."""
-    await session.execute(delete(DialLock).where(DialLock.phone == phone, DialLock.contact_id == contact_id))
+    await session.execute(
+        delete(DialLock).where(DialLock.phone == phone, DialLock.contact_id == contact_id)
+    )
 
 
 async def still_allowed(db: Database, claimed: Claimed, now: datetime) -> str | None:
@@ -152,7 +183,9 @@ async def still_allowed(db: Database, claimed: Claimed, now: datetime) -> str | 
             return "window"
         on_a_call = await session.scalar(
             select(func.count()).where(
-                Call.lead_id == claimed.lead_id, Call.ended_at.is_(None), Call.status.in_(("ringing", "in-progress"))
+                Call.lead_id == claimed.lead_id,
+                Call.ended_at.is_(None),
+                Call.status.in_(("ringing", "in-progress")),
             )
         )
         return "busy_with_us" if on_a_call else None
@@ -182,6 +215,10 @@ async def release(
         reschedule(contact, window.next_open(retry_at or now, claimed.zones))
 
 
-async def close_task(session: AsyncSession, task_id: str | None, status: str, now: datetime) -> None:
+async def close_task(
+    session: AsyncSession, task_id: str | None, status: str, now: datetime
+) -> None:
     if task_id:
-        await session.execute(update(Task).where(Task.id == task_id).values(status=status, completed_at=now))
+        await session.execute(
+            update(Task).where(Task.id == task_id).values(status=status, completed_at=now)
+        )

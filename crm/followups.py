@@ -42,7 +42,12 @@ async def create_task(
 
 
 async def add_note(
-    session: AsyncSession, lead_id: str, body: str, *, author: str = "system", call_id: str | None = None
+    session: AsyncSession,
+    lead_id: str,
+    body: str,
+    *,
+    author: str = "system",
+    call_id: str | None = None,
 ) -> Note:
     """Attach a note to a lead."""
     note = Note(lead_id=lead_id, body=body, author=author, call_id=call_id)
@@ -111,7 +116,9 @@ async def mark_do_not_call(
     # Open callbacks to a number that asked not to be called are void.
     if lead is not None:
         for task in await session.scalars(
-            select(Task).where(Task.lead_id == lead.id, Task.kind == "callback", Task.status == "open")
+            select(Task).where(
+                Task.lead_id == lead.id, Task.kind == "callback", Task.status == "open"
+            )
         ):
             task.status = "cancelled"
             task.completed_at = utcnow()

@@ -19,8 +19,9 @@ def _changes(session: AsyncSession, policy: Policy, lead: Lead, actor: str) -> C
     return Changes(session, policy, lead=lead, call=None, subject=f"{actor}:{new_id()}")
 
 
-async def set_stage(session: AsyncSession, policy: Policy, lead: Lead, stage: str, *, reason: str | None,
-                    actor: str) -> StageChange | None:
+async def set_stage(
+    session: AsyncSession, policy: Policy, lead: Lead, stage: str, *, reason: str | None, actor: str
+) -> StageChange | None:
     """Move a lead to any stage (people may move backwards), then run ``stage_changed`` rules.
 
     Raises:
@@ -28,18 +29,31 @@ async def set_stage(session: AsyncSession, policy: Policy, lead: Lead, stage: st
     """
     policy.stages.check(stage)
     changes = _changes(session, policy, lead, actor)
-    change = await changes.move_stage(stage, reason=reason or "moved by hand", actor=actor, automatic=False)
+    change = await changes.move_stage(
+        stage, reason=reason or "moved by hand", actor=actor, automatic=False
+    )
     if change is not None:
-        audit(session, actor, "lead.stage", "lead", lead.id, {"from": change.from_stage, "to": stage})
+        audit(
+            session, actor, "lead.stage", "lead", lead.id, {"from": change.from_stage, "to": stage}
+        )
         await RuleEngine(policy).run(changes)
     return change
 
 
-async def set_score(session: AsyncSession, policy: Policy, lead: Lead, score: int, *, actor: str) -> None:
+async def set_score(
+    session: AsyncSession, policy: Policy, lead: Lead, score: int, *, actor: str
+) -> None:
     """Override a lead's score (explained as a manual adjustment), then run ``score_crossed`` rules."""
     changes = _changes(session, policy, lead, actor)
-    changes.set_score(adjust_score(policy.scoring, lead.score_explanation, lead.score, f"manual:{actor}",
-                                   score - lead.score))
+    changes.set_score(
+        adjust_score(
+            policy.scoring,
+            lead.score_explanation,
+            lead.score,
+            f"manual:{actor}",
+            score - lead.score,
+        )
+    )
     audit(session, actor, "lead.score", "lead", lead.id, {"to": score})
     await RuleEngine(policy).run(changes)
 

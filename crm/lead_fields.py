@@ -12,22 +12,36 @@ from pydantic.alias_generators import to_camel
 from crm.models import Lead
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-TEXT_FIELDS = ("name", "email", "company", "source", "timezone", "language", "owner", "budget", "authority",
-               "need", "timeline")
+TEXT_FIELDS = (
+    "name",
+    "email",
+    "company",
+    "source",
+    "timezone",
+    "language",
+    "owner",
+    "budget",
+    "authority",
+    "need",
+    "timeline",
+)
 FLAG_FIELDS = ("consent_calls", "consent_recording", "consent_marketing")
 
 
 class LeadFields(BaseModel):
     """The editable fields of a lead (all optional; None leaves a field alone)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
-                              str_strip_whitespace=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
+    )
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     company: str | None = Field(default=None, max_length=200)
     source: str | None = Field(default=None, max_length=64)
     timezone: str | None = Field(default=None, max_length=64)
-    language: str | None = Field(default=None, min_length=2, max_length=8, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z]{2,4})?$")
+    language: str | None = Field(
+        default=None, min_length=2, max_length=8, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z]{2,4})?$"
+    )
     owner: str | None = Field(default=None, max_length=128)
     tags: list[str] | None = Field(default=None, max_length=50)
     custom_fields: dict[str, Any] | None = None
@@ -53,7 +67,9 @@ class LeadFields(BaseModel):
             try:
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Madrid)") from None
+                raise ValueError(
+                    f"unknown time zone {value!r} (use an IANA name like Europe/Madrid)"
+                ) from None
         return value
 
     @field_validator("tags")
@@ -82,7 +98,11 @@ class LeadFields(BaseModel):
             if tags != list(lead.tags or []):
                 lead.tags, changed = tags, [*changed, "tags"]
         if self.custom_fields is not None:
-            fields = {**(lead.custom_fields or {}), **self.custom_fields} if merge else self.custom_fields
+            fields = (
+                {**(lead.custom_fields or {}), **self.custom_fields}
+                if merge
+                else self.custom_fields
+            )
             if fields != (lead.custom_fields or {}):
                 lead.custom_fields, changed = fields, [*changed, "custom_fields"]
         return changed

@@ -20,15 +20,48 @@ from crm.phone_numbers import InvalidPhoneNumber, to_e164
 from crm.policy import Policy
 
 HEADERS = {
-    "phone": "phone", "phone_number": "phone", "telephone": "phone", "mobile": "phone", "telefono": "phone",
-    "movil": "phone", "celular": "phone", "numero": "phone", "name": "name", "full_name": "name", "nombre": "name",
-    "email": "email", "e_mail": "email", "correo": "email", "company": "company", "empresa": "company",
-    "source": "source", "fuente": "source", "origen": "source", "timezone": "timezone", "time_zone": "timezone",
-    "zona_horaria": "timezone", "language": "language", "idioma": "language", "stage": "stage", "etapa": "stage",
-    "owner": "owner", "vendedor": "owner", "propietario": "owner", "tags": "tags", "etiquetas": "tags",
-    "budget": "budget", "presupuesto": "budget", "authority": "authority", "autoridad": "authority",
-    "need": "need", "necesidad": "need", "timeline": "timeline", "plazo": "timeline",
-    "do_not_call": "do_not_call", "dnc": "do_not_call", "no_llamar": "do_not_call",
+    "phone": "phone",
+    "phone_number": "phone",
+    "telephone": "phone",
+    "mobile": "phone",
+    "telefono": "phone",
+    "movil": "phone",
+    "celular": "phone",
+    "numero": "phone",
+    "name": "name",
+    "full_name": "name",
+    "nombre": "name",
+    "email": "email",
+    "e_mail": "email",
+    "correo": "email",
+    "company": "company",
+    "empresa": "company",
+    "source": "source",
+    "fuente": "source",
+    "origen": "source",
+    "timezone": "timezone",
+    "time_zone": "timezone",
+    "zona_horaria": "timezone",
+    "language": "language",
+    "idioma": "language",
+    "stage": "stage",
+    "etapa": "stage",
+    "owner": "owner",
+    "vendedor": "owner",
+    "propietario": "owner",
+    "tags": "tags",
+    "etiquetas": "tags",
+    "budget": "budget",
+    "presupuesto": "budget",
+    "authority": "authority",
+    "autoridad": "authority",
+    "need": "need",
+    "necesidad": "need",
+    "timeline": "timeline",
+    "plazo": "timeline",
+    "do_not_call": "do_not_call",
+    "dnc": "do_not_call",
+    "no_llamar": "do_not_call",
     **{name: name for name in FLAG_FIELDS},
 }
 TRUE = {"true", "yes", "y", "1", "si", "x"}
@@ -69,9 +102,16 @@ class ImportReport:
 
     def as_json(self) -> dict[str, Any]:
         """The report for the API."""
-        return {"rows": self.rows, "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-                "mergedDuplicates": self.merged_duplicates,
-                "errors": [{"line": e.line, "column": e.column, "message": e.message} for e in self.errors]}
+        return {
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "mergedDuplicates": self.merged_duplicates,
+            "errors": [
+                {"line": e.line, "column": e.column, "message": e.message} for e in self.errors
+            ],
+        }
 
 
 def _header_name(raw: str) -> str:
@@ -94,7 +134,9 @@ def parse(text: str, policy: Policy, region: str) -> tuple[list[ImportRow], Impo
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     names = {raw: _header_name(raw) for raw in reader.fieldnames or []}
     if "phone" not in names.values():
-        report.errors.append(RowError(1, "phone", "the header has no phone column (phone, telefono, mobile...)"))
+        report.errors.append(
+            RowError(1, "phone", "the header has no phone column (phone, telefono, mobile...)")
+        )
         return [], report
     merged: dict[str, ImportRow] = {}
     for line, raw in enumerate(reader, start=2):
@@ -102,7 +144,13 @@ def parse(text: str, policy: Policy, region: str) -> tuple[list[ImportRow], Impo
         if report.rows > MAX_ROWS:
             report.errors.append(RowError(line, "", f"more than {MAX_ROWS} rows; split the file"))
             break
-        row = _row(line, {names[k]: (v or "").strip() for k, v in raw.items() if k is not None}, policy, region, report)
+        row = _row(
+            line,
+            {names[k]: (v or "").strip() for k, v in raw.items() if k is not None},
+            policy,
+            region,
+            report,
+        )
         if row is None:
             continue
         if row.phone in merged:
@@ -113,7 +161,9 @@ def parse(text: str, policy: Policy, region: str) -> tuple[list[ImportRow], Impo
     return list(merged.values()), report
 
 
-def _row(line: int, cells: dict[str, str], policy: Policy, region: str, report: ImportReport) -> ImportRow | None:
+def _row(
+    line: int, cells: dict[str, str], policy: Policy, region: str, report: ImportReport
+) -> ImportRow | None:
     errors_before = len(report.errors)
     try:
         phone = to_e164(cells.get("phone", ""), region)
@@ -134,12 +184,26 @@ def _row(line: int, cells: dict[str, str], policy: Policy, region: str, report: 
             report.errors.append(RowError(line, name, str(e)))
     stage = cells.get("stage") or None
     if stage and stage not in policy.stages.names:
-        report.errors.append(RowError(line, "stage", f"unknown stage {stage!r}; stages are: {', '.join(policy.stages.names)}"))
+        report.errors.append(
+            RowError(
+                line,
+                "stage",
+                f"unknown stage {stage!r}; stages are: {', '.join(policy.stages.names)}",
+            )
+        )
     try:
-        fields = LeadFields.model_validate(values | {k: v for k, v in flags.items() if k in FLAG_FIELDS})
+        fields = LeadFields.model_validate(
+            values | {k: v for k, v in flags.items() if k in FLAG_FIELDS}
+        )
     except ValidationError as e:
         for error in e.errors():
-            report.errors.append(RowError(line, str(error["loc"][0]) if error["loc"] else "", error["msg"].removeprefix("Value error, ")))
+            report.errors.append(
+                RowError(
+                    line,
+                    str(error["loc"][0]) if error["loc"] else "",
+                    error["msg"].removeprefix("Value error, "),
+                )
+            )
         return None
     if len(report.errors) > errors_before:
         return None
@@ -159,7 +223,14 @@ def _merge(into: ImportRow, row: ImportRow) -> None:
     into.lines += row.lines
 
 
-async def apply(session: AsyncSession, policy: Policy, rows: list[ImportRow], report: ImportReport, *, actor: str) -> None:
+async def apply(
+    session: AsyncSession,
+    policy: Policy,
+    rows: list[ImportRow],
+    report: ImportReport,
+    *,
+    actor: str,
+) -> None:
     """Create or update each lead in one transaction (the caller's): existing values are only added to."""
     existing: dict[str, Lead] = {}
     phones = [row.phone for row in rows]
@@ -170,8 +241,16 @@ async def apply(session: AsyncSession, policy: Policy, rows: list[ImportRow], re
         lead = existing.get(row.phone)
         created = lead is None
         if created:
-            lead = Lead(id=new_id(), phone=row.phone, source="csv-import", stage=policy.stages.names[0], score=0,
-                        band=policy.scoring.band_for(0).name, tags=[], custom_fields={})
+            lead = Lead(
+                id=new_id(),
+                phone=row.phone,
+                source="csv-import",
+                stage=policy.stages.names[0],
+                score=0,
+                band=policy.scoring.band_for(0).name,
+                tags=[],
+                custom_fields={},
+            )
             session.add(lead)
         changed = row.fields.apply(lead, merge=True)
         if row.stage and row.stage != lead.stage:
@@ -186,4 +265,11 @@ async def apply(session: AsyncSession, policy: Policy, rows: list[ImportRow], re
             report.updated += 1
         else:
             report.unchanged += 1
-    audit(session, actor, "lead.import", "lead", None, {k: v for k, v in report.as_json().items() if k != "errors"})
+    audit(
+        session,
+        actor,
+        "lead.import",
+        "lead",
+        None,
+        {k: v for k, v in report.as_json().items() if k != "errors"},
+    )

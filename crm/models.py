@@ -162,9 +162,13 @@ class Call(Base):
     # When the provider's end-of-call report was stored (VAPI retries it: stored once)
     provider_report_at: Mapped[datetime | None] = mapped_column()
     # Post-call analysis
-    analysis_status: Mapped[str | None] = mapped_column(String(16))  # pending, done, fallback, failed
+    analysis_status: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # pending, done, fallback, failed
     analysis_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    analysis_next_at: Mapped[datetime | None] = mapped_column()  # due time, or the running job's lease
+    analysis_next_at: Mapped[datetime | None] = (
+        mapped_column()
+    )  # due time, or the running job's lease
     analysis_error: Mapped[str | None] = mapped_column(Text)
     analyzed_at: Mapped[datetime | None] = mapped_column()
     summary: Mapped[str | None] = mapped_column(Text)
@@ -179,7 +183,10 @@ class Call(Base):
 
     lead: Mapped[Lead | None] = relationship(back_populates="calls")
     tool_calls: Mapped[list[ToolCall]] = relationship(
-        back_populates="call", order_by="ToolCall.id", cascade="all, delete-orphan", passive_deletes=True
+        back_populates="call",
+        order_by="ToolCall.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
     utterances: Mapped[list[Utterance]] = relationship(
         back_populates="call",
@@ -243,7 +250,9 @@ class Appointment(Base):
     lead_id: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("leads.id", ondelete="CASCADE"), index=True
     )
-    call_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("calls.id", ondelete="SET NULL"))
+    call_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("calls.id", ondelete="SET NULL")
+    )
     resource: Mapped[str] = mapped_column(String(64), default="default")
     starts_at: Mapped[datetime] = mapped_column()
     ends_at: Mapped[datetime] = mapped_column()
@@ -266,13 +275,19 @@ class Task(Base):
     lead_id: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("leads.id", ondelete="CASCADE"), index=True
     )
-    call_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("calls.id", ondelete="SET NULL"))
+    call_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("calls.id", ondelete="SET NULL")
+    )
     title: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime | None] = mapped_column()
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open, dialing, done, cancelled
+    status: Mapped[str] = mapped_column(
+        String(16), default="open"
+    )  # open, dialing, done, cancelled
     assigned_to: Mapped[str | None] = mapped_column(String(128))
-    created_by: Mapped[str] = mapped_column(String(64), default="system")  # assistant, rule:<id>, api
+    created_by: Mapped[str] = mapped_column(
+        String(64), default="system"
+    )  # assistant, rule:<id>, api
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column()
 
@@ -286,7 +301,9 @@ class Note(Base):
     lead_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("leads.id", ondelete="CASCADE"), index=True
     )
-    call_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("calls.id", ondelete="SET NULL"))
+    call_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("calls.id", ondelete="SET NULL")
+    )
     body: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(64), default="system")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -301,7 +318,9 @@ class StageChange(Base):
     lead_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("leads.id", ondelete="CASCADE"), index=True
     )
-    call_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("calls.id", ondelete="SET NULL"))
+    call_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("calls.id", ondelete="SET NULL")
+    )
     from_stage: Mapped[str | None] = mapped_column(String(32))
     to_stage: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -356,7 +375,9 @@ class WebhookDelivery(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event: Mapped[str] = mapped_column(String(64))
-    event_key: Mapped[str] = mapped_column(String(160))  # idempotency: e.g. end-of-call-report:<call id>
+    event_key: Mapped[str] = mapped_column(
+        String(160)
+    )  # idempotency: e.g. end-of-call-report:<call id>
     url: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column()
     call_id: Mapped[str | None] = mapped_column(
@@ -367,7 +388,9 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
-    history: Mapped[list[Any] | None] = mapped_column()  # one entry per attempt: at, status code, error, ms
+    history: Mapped[list[Any] | None] = (
+        mapped_column()
+    )  # one entry per attempt: at, status code, error, ms
     # An assistant's server.secret: sent as X-Vapi-Secret and used to sign (else WEBHOOK_SECRET)
     secret: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column()
@@ -404,7 +427,9 @@ class Campaign(Base):
     provider: Mapped[str] = mapped_column(String(16), default="twilio")
     from_number: Mapped[str | None] = mapped_column(String(32))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    config: Mapped[dict[str, Any]] = mapped_column(default=dict)  # audience, schedule, window, limits
+    config: Mapped[dict[str, Any]] = mapped_column(
+        default=dict
+    )  # audience, schedule, window, limits
     starts_at: Mapped[datetime | None] = mapped_column()
     ends_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -426,11 +451,15 @@ class CampaignContact(Base):
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    campaign_id: Mapped[str] = mapped_column(String(32), ForeignKey("campaigns.id", ondelete="CASCADE"))
+    campaign_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("campaigns.id", ondelete="CASCADE")
+    )
     lead_id: Mapped[str] = mapped_column(String(32), ForeignKey("leads.id", ondelete="CASCADE"))
     phone: Mapped[str] = mapped_column(String(32))
     zones: Mapped[list[Any]] = mapped_column(default=list)  # time zones whose window applies
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, calling, completed, failed, skipped
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending, calling, completed, failed, skipped
     reason: Mapped[str | None] = mapped_column(String(48))  # why skipped or failed
     priority: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -43,8 +43,14 @@ class PostCallJob:
     left alone, so running the job twice changes nothing.
     """
 
-    def __init__(self, db: Database, policy: Policy, analyzer: CallAnalyzer, plans: PlanLookup | None = None,
-                 servers: ServerLookup | None = None):
+    def __init__(
+        self,
+        db: Database,
+        policy: Policy,
+        analyzer: CallAnalyzer,
+        plans: PlanLookup | None = None,
+        servers: ServerLookup | None = None,
+    ):
         """Args:
         db: The database.
         policy: Stages, scoring, rules, webhooks.
@@ -77,23 +83,44 @@ class PostCallJob:
             call = await session.get(Call, call_id)
             if call is None or call.analysis_status != "pending":
                 return None
-            lines = await session.scalars(select(Utterance).where(Utterance.call_id == call_id).order_by(Utterance.seq))
-            tools = await session.scalars(select(ToolCall).where(ToolCall.call_id == call_id).order_by(ToolCall.id))
-            language = await session.scalar(select(Lead.language).where(Lead.id == call.lead_id)) if call.lead_id else None
-            return _Loaded(CallFacts.of(call, list(tools), language), Transcript.of(lines), call.assistant)
+            lines = await session.scalars(
+                select(Utterance).where(Utterance.call_id == call_id).order_by(Utterance.seq)
+            )
+            tools = await session.scalars(
+                select(ToolCall).where(ToolCall.call_id == call_id).order_by(ToolCall.id)
+            )
+            language = (
+                await session.scalar(select(Lead.language).where(Lead.id == call.lead_id))
+                if call.lead_id
+                else None
+            )
+            return _Loaded(
+                CallFacts.of(call, list(tools), language), Transcript.of(lines), call.assistant
+            )
 
     async def _apply(self, session: AsyncSession, call: Call, analysis: CallAnalysis) -> str:
         lead = await session.get(Lead, call.lead_id) if call.lead_id else None
-        lines = list(await session.scalars(select(Utterance).where(Utterance.call_id == call.id).order_by(Utterance.seq)))
+        lines = list(
+            await session.scalars(
+                select(Utterance).where(Utterance.call_id == call.id).order_by(Utterance.seq)
+            )
+        )
         _store(call, lines, analysis)
         changes = Changes(session, self.policy, lead=lead, call=call, subject=call.id)
         _emit_call_events(changes, analysis)
         score = None
         if lead is not None:
             _update_lead(lead, call, analysis)
-        if analysis.connected:  # only a conversation rescores; an unanswered call leaves the score be
-            score = score_call(self.policy.scoring, analysis.signals, call.duration_seconds,
-                               lead_bant(lead) if lead else analysis.bant.known(), analysis.outcome)
+        if (
+            analysis.connected
+        ):  # only a conversation rescores; an unanswered call leaves the score be
+            score = score_call(
+                self.policy.scoring,
+                analysis.signals,
+                call.duration_seconds,
+                lead_bant(lead) if lead else analysis.bant.known(),
+                analysis.outcome,
+            )
             changes.set_score(score)
         if lead is not None:
             await self._advance(session, changes, lead, call, analysis)
@@ -104,31 +131,65 @@ class PostCallJob:
         await self._queue_webhooks(session, call, lead, lines)
         return call.analysis_status
 
-    async def _advance(self, session: AsyncSession, changes: Changes, lead: Lead, call: Call,
-                       analysis: CallAnalysis) -> None:
-        booked = await session.scalar(select(func.count()).select_from(Appointment).where(
-            Appointment.call_id == call.id, Appointment.status == "booked"))
-        target = self.policy.stages.advance_target(lead.stage, outcome=analysis.outcome,
-                                                   connected=analysis.connected, booked=bool(booked))
+    async def _advance(
+        self,
+        session: AsyncSession,
+        changes: Changes,
+        lead: Lead,
+        call: Call,
+        analysis: CallAnalysis,
+    ) -> None:
+        booked = await session.scalar(
+            select(func.count())
+            .select_from(Appointment)
+            .where(Appointment.call_id == call.id, Appointment.status == "booked")
+        )
+        target = self.policy.stages.advance_target(
+            lead.stage, outcome=analysis.outcome, connected=analysis.connected, booked=bool(booked)
+        )
         if target:
-            await changes.move_stage(target, reason=f"call outcome: {analysis.outcome}", actor="auto-advance")
+            await changes.move_stage(
+                target, reason=f"call outcome: {analysis.outcome}", actor="auto-advance"
+            )
 
-    async def _queue_webhooks(self, session: AsyncSession, call: Call, lead: Lead | None, lines: list[Utterance]) -> None:
+    async def _queue_webhooks(
+        self, session: AsyncSession, call: Call, lead: Lead | None, lines: list[Utterance]
+    ) -> None:
         settings = self.policy.webhooks
         server = self._servers(call.assistant)
         if not settings.urls and not server:
             return
-        tools = list(await session.scalars(select(ToolCall).where(ToolCall.call_id == call.id).order_by(ToolCall.id)))
+        tools = list(
+            await session.scalars(
+                select(ToolCall).where(ToolCall.call_id == call.id).order_by(ToolCall.id)
+            )
+        )
         report = payloads.end_of_call_report(call, lead, lines, tools)
         key = f"end-of-call-report:{call.id}"
-        await enqueue(session, settings, event="end-of-call-report", key=key, payload=report, call_id=call.id)
+        await enqueue(
+            session, settings, event="end-of-call-report", key=key, payload=report, call_id=call.id
+        )
         if server:  # the assistant file's server.url gets its report here as on VAPI, whoever carried the call
-            await enqueue(session, settings, event="end-of-call-report", key=key, payload=report, call_id=call.id,
-                          url=server[0], secret=server[1] or None)
+            await enqueue(
+                session,
+                settings,
+                event="end-of-call-report",
+                key=key,
+                payload=report,
+                call_id=call.id,
+                url=server[0],
+                secret=server[1] or None,
+            )
         if not settings.urls:
             return
-        await enqueue(session, settings, event="call.analyzed", key=f"call.analyzed:{call.id}",
-                      payload=payloads.call_analyzed(call, lead), call_id=call.id)
+        await enqueue(
+            session,
+            settings,
+            event="call.analyzed",
+            key=f"call.analyzed:{call.id}",
+            payload=payloads.call_analyzed(call, lead),
+            call_id=call.id,
+        )
 
 
 def lead_bant(lead: Lead) -> list[str]:
@@ -140,7 +201,10 @@ def _store(call: Call, lines: list[Utterance], analysis: CallAnalysis) -> None:
     call.summary = analysis.summary
     call.sentiment_score, call.sentiment_label = analysis.sentiment_score, analysis.sentiment_label
     call.intent, call.outcome = analysis.intent, analysis.outcome
-    call.structured_data, call.success_evaluation = analysis.structured_data, analysis.success_evaluation
+    call.structured_data, call.success_evaluation = (
+        analysis.structured_data,
+        analysis.success_evaluation,
+    )
     call.analysis = analysis.details()
     for line in lines:
         line.sentiment = analysis.utterance_sentiments.get(line.seq)
@@ -167,7 +231,9 @@ def _emit_call_events(changes: Changes, analysis: CallAnalysis) -> None:
         changes.emit(analysis.outcome)
 
 
-def _record_score(call: Call, lead: Lead | None, score: Score | None, analysis: CallAnalysis) -> None:
+def _record_score(
+    call: Call, lead: Lead | None, score: Score | None, analysis: CallAnalysis
+) -> None:
     """The score as it stands after this call and its rules, on the call too (for filters and history).
 
     Without a lead (an anonymous caller) the call keeps its own conversation score.
@@ -175,10 +241,18 @@ def _record_score(call: Call, lead: Lead | None, score: Score | None, analysis: 
     details = dict(call.analysis or {})
     if lead is not None:
         call.lead_score = lead.score
-        details["score"] = {"value": lead.score, "band": lead.band, "explanation": lead.score_explanation,
-                            "rescored": analysis.connected}
+        details["score"] = {
+            "value": lead.score,
+            "band": lead.band,
+            "explanation": lead.score_explanation,
+            "rescored": analysis.connected,
+        }
     elif score is not None:
         call.lead_score = score.value
-        details["score"] = {"value": score.value, "band": score.band, "explanation": score.explanation,
-                            "rescored": True}
+        details["score"] = {
+            "value": score.value,
+            "band": score.band,
+            "explanation": score.explanation,
+            "rescored": True,
+        }
     call.analysis = details

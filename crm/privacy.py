@@ -43,12 +43,24 @@ from crm.shapes import (
 async def export_lead(session: AsyncSession, lead: Lead) -> dict[str, Any]:
     """Every record about a lead, as JSON: the lead, calls with transcripts, follow-ups, history, logs."""
     calls = []
-    for call in await session.scalars(select(Call).where(Call.lead_id == lead.id).order_by(Call.created_at)):
-        lines = await session.scalars(select(Utterance).where(Utterance.call_id == call.id).order_by(Utterance.seq))
-        tools = await session.scalars(select(ToolCall).where(ToolCall.call_id == call.id).order_by(ToolCall.id))
-        calls.append(call_summary(call) | {"transcript": [utterance_json(u) for u in lines],
-                                           "toolCalls": [tool_call_json(t) for t in tools],
-                                           "analysis": call_analysis(call), "recordingUrl": call.recording_url})
+    for call in await session.scalars(
+        select(Call).where(Call.lead_id == lead.id).order_by(Call.created_at)
+    ):
+        lines = await session.scalars(
+            select(Utterance).where(Utterance.call_id == call.id).order_by(Utterance.seq)
+        )
+        tools = await session.scalars(
+            select(ToolCall).where(ToolCall.call_id == call.id).order_by(ToolCall.id)
+        )
+        calls.append(
+            call_summary(call)
+            | {
+                "transcript": [utterance_json(u) for u in lines],
+                "toolCalls": [tool_call_json(t) for t in tools],
+                "analysis": call_analysis(call),
+                "recordingUrl": call.recording_url,
+            }
+        )
     call_ids = [c["id"] for c in calls]
 
     async def rows(model, *where, order=None):
@@ -60,15 +72,35 @@ async def export_lead(session: AsyncSession, lead: Lead) -> dict[str, Any]:
         "lead": lead_json(lead),
         "calls": calls,
         "notes": [note_json(n) for n in await rows(Note, Note.lead_id == lead.id)],
-        "tasks": [task_json(t) for t in await rows(Task, Task.lead_id == lead.id, order=Task.created_at)],
-        "appointments": [appointment_json(a) for a in await rows(Appointment, Appointment.lead_id == lead.id,
-                                                                 order=Appointment.starts_at)],
-        "stageHistory": [stage_change_json(c) for c in await rows(StageChange, StageChange.lead_id == lead.id)],
-        "automationRuns": [automation_run_json(r) for r in await rows(AutomationRun, AutomationRun.lead_id == lead.id)],
-        "webhookDeliveries": [delivery_json(d) for d in await rows(WebhookDelivery, WebhookDelivery.call_id.in_(call_ids))],
-        "doNotCall": {"reason": dnc.reason, "source": dnc.source, "createdAt": iso(dnc.created_at)} if dnc else None,
-        "auditLog": [audit_json(a) for a in await rows(AuditLog, AuditLog.entity_type == "lead",
-                                                       AuditLog.entity_id == lead.id)],
+        "tasks": [
+            task_json(t) for t in await rows(Task, Task.lead_id == lead.id, order=Task.created_at)
+        ],
+        "appointments": [
+            appointment_json(a)
+            for a in await rows(
+                Appointment, Appointment.lead_id == lead.id, order=Appointment.starts_at
+            )
+        ],
+        "stageHistory": [
+            stage_change_json(c) for c in await rows(StageChange, StageChange.lead_id == lead.id)
+        ],
+        "automationRuns": [
+            automation_run_json(r)
+            for r in await rows(AutomationRun, AutomationRun.lead_id == lead.id)
+        ],
+        "webhookDeliveries": [
+            delivery_json(d)
+            for d in await rows(WebhookDelivery, WebhookDelivery.call_id.in_(call_ids))
+        ],
+        "doNotCall": {"reason": dnc.reason, "source": dnc.source, "createdAt": iso(dnc.created_at)}
+        if dnc
+        else None,
+        "auditLog": [
+            audit_json(a)
+            for a in await rows(
+                AuditLog, AuditLog.entity_type == "lead", AuditLog.entity_id == lead.id
+            )
+        ],
     }
 
 
@@ -81,15 +113,37 @@ async def erase_lead(session: AsyncSession, lead: Lead, *, actor: str) -> dict[s
     """
     call_ids = list(await session.scalars(select(Call.id).where(Call.lead_id == lead.id)))
     counts = {"calls": len(call_ids)}
-    for name, model in (("utterances", Utterance), ("toolCalls", ToolCall), ("webhookDeliveries", WebhookDelivery)):
-        counts[name] = (await session.execute(delete(model).where(model.call_id.in_(call_ids)))).rowcount
+    for name, model in (
+        ("utterances", Utterance),
+        ("toolCalls", ToolCall),
+        ("webhookDeliveries", WebhookDelivery),
+    ):
+        counts[name] = (
+            await session.execute(delete(model).where(model.call_id.in_(call_ids)))
+        ).rowcount
     for model in (Note, Task, Appointment, StageChange, AutomationRun):
         await session.execute(delete(model).where(model.lead_id == lead.id))
-    await session.execute(update(Call).where(Call.id.in_(call_ids)).values(
-        from_number=None, to_number=None, recording_url=None, summary=None, structured_data=None,
-        success_evaluation=None, analysis=None, transfer_target=None, lead_id=None, extra={}))
-    await session.execute(update(AuditLog).where(AuditLog.entity_type == "lead", AuditLog.entity_id == lead.id)
-                          .values(details=None))
+    await session.execute(
+        update(Call)
+        .where(Call.id.in_(call_ids))
+        .values(
+            from_number=None,
+            to_number=None,
+            recording_url=None,
+            summary=None,
+            structured_data=None,
+            success_evaluation=None,
+            analysis=None,
+            transfer_target=None,
+            lead_id=None,
+            extra={},
+        )
+    )
+    await session.execute(
+        update(AuditLog)
+        .where(AuditLog.entity_type == "lead", AuditLog.entity_id == lead.id)
+        .values(details=None)
+    )
     await session.delete(lead)
     audit(session, actor, "lead.erase", "lead", lead.id, counts)
     return counts

@@ -25,12 +25,20 @@ async def purge_old(db: Database, days: int, *, now: datetime | None = None) -> 
     async with db.session() as session:
         lines = await session.execute(delete(Utterance).where(Utterance.call_id.in_(old_calls)))
         recordings = await session.execute(
-            update(Call).where(Call.ended_at < cutoff, Call.recording_url.is_not(None)).values(recording_url=None)
+            update(Call)
+            .where(Call.ended_at < cutoff, Call.recording_url.is_not(None))
+            .values(recording_url=None)
         )
         hooks = await session.execute(
-            delete(WebhookDelivery).where(WebhookDelivery.created_at < cutoff, WebhookDelivery.status != "pending")
+            delete(WebhookDelivery).where(
+                WebhookDelivery.created_at < cutoff, WebhookDelivery.status != "pending"
+            )
         )
-    counts = {"utterances": lines.rowcount, "recordings": recordings.rowcount, "webhooks": hooks.rowcount}
+    counts = {
+        "utterances": lines.rowcount,
+        "recordings": recordings.rowcount,
+        "webhooks": hooks.rowcount,
+    }
     if any(counts.values()):
         logger.info(f"retention ({days} days): purged {counts}")
     return counts

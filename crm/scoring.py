@@ -13,7 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from crm.analysis.result import OUTCOMES, Signals
 from crm.json_paths import problems
 
-COMPONENTS = ("interaction", "price_questions", "information_requests", "talk_time", "positive_answers")
+COMPONENTS = (
+    "interaction",
+    "price_questions",
+    "information_requests",
+    "talk_time",
+    "positive_answers",
+)
 UNITS = {
     "interaction": "caller turns",
     "price_questions": "price questions",
@@ -44,19 +50,35 @@ class ScoringConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str | None = None
     weights: dict[str, float] = Field(
-        default_factory=lambda: {"interaction": 30, "price_questions": 25, "information_requests": 20,
-                                 "talk_time": 15, "positive_answers": 10}
+        default_factory=lambda: {
+            "interaction": 30,
+            "price_questions": 25,
+            "information_requests": 20,
+            "talk_time": 15,
+            "positive_answers": 10,
+        }
     )
     full_marks_at: dict[str, float] = Field(
-        default_factory=lambda: {"interaction": 6, "price_questions": 2, "information_requests": 3,
-                                 "talk_time": 180, "positive_answers": 3}
+        default_factory=lambda: {
+            "interaction": 6,
+            "price_questions": 2,
+            "information_requests": 3,
+            "talk_time": 180,
+            "positive_answers": 3,
+        }
     )
     bant: dict[str, float] = Field(
         default_factory=lambda: {"budget": 5, "authority": 5, "need": 5, "timeline": 5}
     )
     outcomes: dict[str, float] = Field(
-        default_factory=lambda: {"converted": 30, "interested": 10, "callback": 5, "transferred": 5,
-                                 "not_interested": -25, "wrong_number": -100}
+        default_factory=lambda: {
+            "converted": 30,
+            "interested": 10,
+            "callback": 5,
+            "transferred": 5,
+            "not_interested": -25,
+            "wrong_number": -100,
+        }
     )
     bands: list[Band] = Field(
         default_factory=lambda: [
@@ -70,20 +92,31 @@ class ScoringConfig(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ScoringConfig:
-        for field, keys in (("weights", COMPONENTS), ("full_marks_at", COMPONENTS),
-                            ("bant", ("budget", "authority", "need", "timeline")), ("outcomes", OUTCOMES)):
+        for field, keys in (
+            ("weights", COMPONENTS),
+            ("full_marks_at", COMPONENTS),
+            ("bant", ("budget", "authority", "need", "timeline")),
+            ("outcomes", OUTCOMES),
+        ):
             unknown = set(getattr(self, field)) - set(keys)
             if unknown:
-                raise ValueError(f"{field}: unknown {', '.join(sorted(unknown))}; known: {', '.join(keys)}")
+                raise ValueError(
+                    f"{field}: unknown {', '.join(sorted(unknown))}; known: {', '.join(keys)}"
+                )
         if abs(sum(self.weights.values()) - 100) > 0.01:
             raise ValueError(f"weights must add up to 100, not {sum(self.weights.values()):g}")
         if any(v <= 0 for v in self.full_marks_at.values()):
             raise ValueError("full_marks_at values must be positive")
         bands = sorted(self.bands, key=lambda b: b.min)
-        if not bands or bands[0].min != 0 or bands[-1].max != 100 or any(
-            b.min > b.max or nxt.min != b.max + 1 for b, nxt in pairwise(bands)
+        if (
+            not bands
+            or bands[0].min != 0
+            or bands[-1].max != 100
+            or any(b.min > b.max or nxt.min != b.max + 1 for b, nxt in pairwise(bands))
         ):
-            raise ValueError("bands must cover 0..100 without gaps or overlaps (e.g. 0-20, 21-40, ...)")
+            raise ValueError(
+                "bands must cover 0..100 without gaps or overlaps (e.g. 0-20, 21-40, ...)"
+            )
         if len({b.name for b in bands}) != len(bands):
             raise ValueError("band names must be unique")
         self.bands = bands
@@ -101,7 +134,9 @@ class ScoringConfig(BaseModel):
         try:
             return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
         except json.JSONDecodeError as e:
-            raise ScoringError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+            raise ScoringError(
+                f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
+            ) from None
         except ValidationError as e:
             raise ScoringError(f"{path}: {problems(e)}") from None
 
@@ -121,7 +156,11 @@ class Score:
 
 
 def score_call(
-    config: ScoringConfig, signals: Signals, talk_seconds: float | None, bant_known: list[str], outcome: str | None
+    config: ScoringConfig,
+    signals: Signals,
+    talk_seconds: float | None,
+    bant_known: list[str],
+    outcome: str | None,
 ) -> Score:
     """Score one conversation: components, then BANT and outcome adjustments.
 
@@ -152,14 +191,23 @@ def score_call(
     for field in bant_known:
         running = _adjust(explanation, running, f"bant.{field}", config.bant.get(field, 0))
     if outcome:
-        running = _adjust(explanation, running, f"outcome.{outcome}", config.outcomes.get(outcome, 0))
+        running = _adjust(
+            explanation, running, f"outcome.{outcome}", config.outcomes.get(outcome, 0)
+        )
     return _finish(config, explanation, running)
 
 
-def adjust_score(config: ScoringConfig, explanation: dict[str, Any] | None, current: int, reason: str,
-                 points: float) -> Score:
+def adjust_score(
+    config: ScoringConfig,
+    explanation: dict[str, Any] | None,
+    current: int,
+    reason: str,
+    points: float,
+) -> Score:
     """Apply one more adjustment (e.g. a rule's) to a stored score and its explanation."""
-    explanation = json.loads(json.dumps(explanation or {"components": {}, "adjustments": {}, "base": current}))
+    explanation = json.loads(
+        json.dumps(explanation or {"components": {}, "adjustments": {}, "base": current})
+    )
     explanation.setdefault("adjustments", {})
     return _finish(config, explanation, _adjust(explanation, current, reason, points))
 

@@ -58,8 +58,13 @@ class CrmSettings:
 class CrmService:
     """Owns the post-call pipeline and the CRM's background workers."""
 
-    def __init__(self, db: Database, settings: CrmSettings, plans: PlanLookup | None = None,
-                 servers: ServerLookup | None = None):
+    def __init__(
+        self,
+        db: Database,
+        settings: CrmSettings,
+        plans: PlanLookup | None = None,
+        servers: ServerLookup | None = None,
+    ):
         """Load the policy files (stages, scoring, rules).
 
         Raises:
@@ -67,16 +72,26 @@ class CrmService:
         """
         self.db = db
         self.settings = settings
-        self.policy = Policy.load(stages_file=settings.stages_file, scoring_file=settings.scoring_file,
-                                  rules_dir=settings.rules_dir, webhooks=settings.webhooks)
+        self.policy = Policy.load(
+            stages_file=settings.stages_file,
+            scoring_file=settings.scoring_file,
+            rules_dir=settings.rules_dir,
+            webhooks=settings.webhooks,
+        )
         llm = LLMAnalyzer(settings.llm) if settings.llm and settings.llm.base_url else None
         self.analyzer = CallAnalyzer(llm, settings.competitors)
         self.job = PostCallJob(db, self.policy, self.analyzer, plans, servers)
-        self.queue = AnalysisQueue(db, self.job, max_attempts=settings.analysis_max_attempts,
-                                   retry_base_seconds=settings.analysis_retry_base_seconds,
-                                   lease_seconds=(settings.llm.timeout * 3 if settings.llm else 0) + 120)
+        self.queue = AnalysisQueue(
+            db,
+            self.job,
+            max_attempts=settings.analysis_max_attempts,
+            retry_base_seconds=settings.analysis_retry_base_seconds,
+            lease_seconds=(settings.llm.timeout * 3 if settings.llm else 0) + 120,
+        )
         self.sender = WebhookSender(db, self.policy.webhooks)
-        self.webhook_worker = Periodic("webhooks", self.sender.deliver_due, settings.webhook_interval)
+        self.webhook_worker = Periodic(
+            "webhooks", self.sender.deliver_due, settings.webhook_interval
+        )
         self.analysis_worker = Periodic("analysis", self._analyze_due, settings.analysis_interval)
         self.sweeper = Periodic("sweeps", self._sweep, settings.sweep_interval)
 

@@ -144,8 +144,15 @@ def lead_json(lead: Lead) -> dict[str, Any]:
 def lead_brief(lead: Lead) -> dict[str, Any]:
     """A lead in webhooks and lists of related records."""
     return {
-        "id": lead.id, "phone": lead.phone, "name": lead.name, "email": lead.email, "company": lead.company,
-        "stage": lead.stage, "score": lead.score, "band": lead.band, "tags": list(lead.tags or []),
+        "id": lead.id,
+        "phone": lead.phone,
+        "name": lead.name,
+        "email": lead.email,
+        "company": lead.company,
+        "stage": lead.stage,
+        "score": lead.score,
+        "band": lead.band,
+        "tags": list(lead.tags or []),
         "owner": lead.owner,
     }
 
@@ -153,54 +160,111 @@ def lead_brief(lead: Lead) -> dict[str, Any]:
 def task_json(task: Task) -> dict[str, Any]:
     """A task or callback."""
     return {
-        "id": task.id, "kind": task.kind, "leadId": task.lead_id, "callId": task.call_id, "title": task.title,
-        "reason": task.reason, "dueAt": iso(task.due_at), "status": task.status, "assignedTo": task.assigned_to,
-        "createdBy": task.created_by, "createdAt": iso(task.created_at), "completedAt": iso(task.completed_at),
+        "id": task.id,
+        "kind": task.kind,
+        "leadId": task.lead_id,
+        "callId": task.call_id,
+        "title": task.title,
+        "reason": task.reason,
+        "dueAt": iso(task.due_at),
+        "status": task.status,
+        "assignedTo": task.assigned_to,
+        "createdBy": task.created_by,
+        "createdAt": iso(task.created_at),
+        "completedAt": iso(task.completed_at),
     }
 
 
 def appointment_json(row: Appointment) -> dict[str, Any]:
     """An appointment."""
     return {
-        "id": row.id, "leadId": row.lead_id, "callId": row.call_id, "resource": row.resource,
-        "startsAt": iso(row.starts_at), "endsAt": iso(row.ends_at), "timezone": row.timezone,
-        "title": row.title, "location": row.location, "notes": row.notes, "status": row.status,
+        "id": row.id,
+        "leadId": row.lead_id,
+        "callId": row.call_id,
+        "resource": row.resource,
+        "startsAt": iso(row.starts_at),
+        "endsAt": iso(row.ends_at),
+        "timezone": row.timezone,
+        "title": row.title,
+        "location": row.location,
+        "notes": row.notes,
+        "status": row.status,
         "createdAt": iso(row.created_at),
     }
 
 
 def note_json(note: Note) -> dict[str, Any]:
     """A note."""
-    return {"id": note.id, "leadId": note.lead_id, "callId": note.call_id, "body": note.body,
-            "author": note.author, "createdAt": iso(note.created_at)}
+    return {
+        "id": note.id,
+        "leadId": note.lead_id,
+        "callId": note.call_id,
+        "body": note.body,
+        "author": note.author,
+        "createdAt": iso(note.created_at),
+    }
 
 
 def stage_change_json(change: StageChange) -> dict[str, Any]:
     """A stage move."""
-    return {"id": change.id, "leadId": change.lead_id, "callId": change.call_id, "fromStage": change.from_stage,
-            "toStage": change.to_stage, "reason": change.reason, "actor": change.actor,
-            "createdAt": iso(change.created_at)}
+    return {
+        "id": change.id,
+        "leadId": change.lead_id,
+        "callId": change.call_id,
+        "fromStage": change.from_stage,
+        "toStage": change.to_stage,
+        "reason": change.reason,
+        "actor": change.actor,
+        "createdAt": iso(change.created_at),
+    }
 
 
 def automation_run_json(run: AutomationRun) -> dict[str, Any]:
     """A rule run and its result."""
-    return {"id": run.id, "ruleId": run.rule_id, "trigger": run.trigger, "subject": run.subject,
-            "callId": run.call_id, "leadId": run.lead_id, "status": run.status, "result": run.result,
-            "error": run.error, "createdAt": iso(run.created_at)}
+    return {
+        "id": run.id,
+        "ruleId": run.rule_id,
+        "trigger": run.trigger,
+        "subject": run.subject,
+        "callId": run.call_id,
+        "leadId": run.lead_id,
+        "status": run.status,
+        "result": run.result,
+        "error": run.error,
+        "createdAt": iso(run.created_at),
+    }
 
 
 def delivery_json(row: WebhookDelivery) -> dict[str, Any]:
     """A webhook delivery and its attempts (without the payload)."""
-    return {"id": row.id, "event": row.event, "eventKey": row.event_key, "url": row.url, "callId": row.call_id,
-            "status": row.status, "attempts": row.attempts, "lastStatusCode": row.last_status_code,
-            "lastError": row.last_error, "nextAttemptAt": iso(row.next_attempt_at),
-            "deliveredAt": iso(row.delivered_at), "history": row.history or [], "createdAt": iso(row.created_at)}
+    return {
+        "id": row.id,
+        "event": row.event,
+        "eventKey": row.event_key,
+        "url": row.url,
+        "callId": row.call_id,
+        "status": row.status,
+        "attempts": row.attempts,
+        "lastStatusCode": row.last_status_code,
+        "lastError": row.last_error,
+        "nextAttemptAt": iso(row.next_attempt_at),
+        "deliveredAt": iso(row.delivered_at),
+        "history": row.history or [],
+        "createdAt": iso(row.created_at),
+    }
 
 
 def audit_json(row: AuditLog) -> dict[str, Any]:
     """An audit log entry."""
-    return {"id": row.id, "actor": row.actor, "action": row.action, "entityType": row.entity_type,
-            "entityId": row.entity_id, "details": row.details, "createdAt": iso(row.created_at)}
+    return {
+        "id": row.id,
+        "actor": row.actor,
+        "action": row.action,
+        "entityType": row.entity_type,
+        "entityId": row.entity_id,
+        "details": row.details,
+        "createdAt": iso(row.created_at),
+    }
 
 
 def _camel(name: str) -> str:

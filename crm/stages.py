@@ -43,15 +43,23 @@ class Stages:
     closed: frozenset[str] = field(default_factory=lambda: frozenset({"won", "lost"}))
     on_contact: str | None = "contacted"
     on_appointment: str | None = "appointment"
-    on_outcome: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(DEFAULT_ON_OUTCOME))
+    on_outcome: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType(DEFAULT_ON_OUTCOME)
+    )
 
     def __post_init__(self) -> None:
         # Default moves into stages a custom list does not have are dropped, not errors.
         known = set(self.names)
-        object.__setattr__(self, "on_contact", self.on_contact if self.on_contact in known else None)
-        object.__setattr__(self, "on_appointment", self.on_appointment if self.on_appointment in known else None)
         object.__setattr__(
-            self, "on_outcome", MappingProxyType({k: v for k, v in self.on_outcome.items() if v in known})
+            self, "on_contact", self.on_contact if self.on_contact in known else None
+        )
+        object.__setattr__(
+            self, "on_appointment", self.on_appointment if self.on_appointment in known else None
+        )
+        object.__setattr__(
+            self,
+            "on_outcome",
+            MappingProxyType({k: v for k, v in self.on_outcome.items() if v in known}),
         )
 
     @classmethod
@@ -68,7 +76,9 @@ class Stages:
             names = tuple(str(s) for s in data["stages"])
             closed = frozenset(str(s) for s in data.get("closed", ()))
         except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise StageError(f"{path}: expected {{\"stages\": [...], \"closed\": [...]}}: {e}") from None
+            raise StageError(
+                f'{path}: expected {{"stages": [...], "closed": [...]}}: {e}'
+            ) from None
         if not names or len(set(names)) != len(names) or not closed <= set(names):
             raise StageError(f"{path}: stages must be unique and include every closed stage")
         advance = data.get("auto_advance")
@@ -90,7 +100,9 @@ class Stages:
         """Where a stage sits in the order (unknown stages sort first)."""
         return self.names.index(stage) if stage in self.names else -1
 
-    def advance_target(self, current: str, *, outcome: str | None, connected: bool, booked: bool) -> str | None:
+    def advance_target(
+        self, current: str, *, outcome: str | None, connected: bool, booked: bool
+    ) -> str | None:
         """Where a call moves a lead automatically, or None.
 
         Candidates are the outcome's stage, the appointment stage when one was booked, and
@@ -121,16 +133,23 @@ def _auto_advance(path: Path, data: object, names: tuple[str, ...]) -> dict[str,
     if not isinstance(data, dict):
         raise StageError(f"{path}: $.auto_advance must be an object")
     outcomes = data.get("outcomes", DEFAULT_ON_OUTCOME)
-    moves = {"on_contact": data.get("contacted", "contacted"), "on_appointment": data.get("appointment", "appointment")}
+    moves = {
+        "on_contact": data.get("contacted", "contacted"),
+        "on_appointment": data.get("appointment", "appointment"),
+    }
     if not isinstance(outcomes, dict):
         raise StageError(f"{path}: $.auto_advance.outcomes must map outcomes to stages")
     unknown = set(outcomes) - set(OUTCOMES)
     if unknown:
-        raise StageError(f"{path}: $.auto_advance.outcomes: unknown outcome(s) {', '.join(sorted(unknown))}; "
-                         f"outcomes are: {', '.join(OUTCOMES)}")
+        raise StageError(
+            f"{path}: $.auto_advance.outcomes: unknown outcome(s) {', '.join(sorted(unknown))}; "
+            f"outcomes are: {', '.join(OUTCOMES)}"
+        )
     for where, stage in [*moves.items(), *((f"outcomes.{k}", v) for k, v in outcomes.items())]:
         if stage is not None and stage not in names:
-            raise StageError(f"{path}: $.auto_advance.{where}: unknown stage {stage!r}; stages are: {', '.join(names)}")
+            raise StageError(
+                f"{path}: $.auto_advance.{where}: unknown stage {stage!r}; stages are: {', '.join(names)}"
+            )
     return moves | {"on_outcome": MappingProxyType({k: v for k, v in outcomes.items() if v})}
 
 
@@ -147,7 +166,12 @@ async def move_stage(
     if lead.stage == to_stage:
         return None
     change = StageChange(
-        lead_id=lead.id, call_id=call_id, from_stage=lead.stage, to_stage=to_stage, reason=reason, actor=actor
+        lead_id=lead.id,
+        call_id=call_id,
+        from_stage=lead.stage,
+        to_stage=to_stage,
+        reason=reason,
+        actor=actor,
     )
     lead.stage = to_stage
     session.add(change)

@@ -52,7 +52,9 @@ class CallPlan:
         new = set(missing) - self.missing
         if new:
             self.missing |= new
-            logger.info(f"call {self.call.id}: no value for {', '.join(sorted(new))}; rendered empty or default")
+            logger.info(
+                f"call {self.call.id}: no value for {', '.join(sorted(new))}; rendered empty or default"
+            )
         return result
 
     @property
@@ -79,7 +81,9 @@ def _speech(services: CallServices, entry: LoadedAssistant) -> CallSpeech:
         voice=choice.voice,
         speed=assistant.voice.speed,
         whisper=choice.whisper,
-        keypad=KeypadSettings(keypad.timeout_seconds, delimiters[0] if delimiters else None) if keypad.enabled else None,
+        keypad=KeypadSettings(keypad.timeout_seconds, delimiters[0] if delimiters else None)
+        if keypad.enabled
+        else None,
         idle_secs=assistant.silence_timeout_seconds / 2,
     )
 
@@ -96,7 +100,9 @@ async def plan_call(services: CallServices, call: Call, entry: LoadedAssistant) 
     phone = call.to_number if call.direction == "outbound" else call.from_number
     zone = call_timezone(assistant, lead, phone)
     overrides = (call.extra or {}).get("variableValues") or {}
-    variables = call_variables(assistant, lead=lead, phone=phone, timezone=zone, overrides=overrides)
+    variables = call_variables(
+        assistant, lead=lead, phone=phone, timezone=zone, overrides=overrides
+    )
     speech = await asyncio.to_thread(_speech, services, entry)
     return CallPlan(
         entry=entry,

@@ -45,14 +45,18 @@ def speech_ulaw(text: str, *, voice: str = "en-us", words_per_minute: int = 165)
     """Synthesize a caller's line with espeak-ng, as 8 kHz mu-law."""
     espeak = shutil.which("espeak-ng")
     if not espeak:
-        raise CallerAudioError("espeak-ng is not installed (apt-get install espeak-ng), or pass --wav")
+        raise CallerAudioError(
+            "espeak-ng is not installed (apt-get install espeak-ng), or pass --wav"
+        )
     result = subprocess.run(
         [espeak, "-v", voice, "-s", str(words_per_minute), "--stdout", text],
         capture_output=True,
         check=False,
     )
     if result.returncode != 0 or not result.stdout:
-        raise CallerAudioError(f"espeak-ng failed: {result.stderr.decode(errors='replace').strip()}")
+        raise CallerAudioError(
+            f"espeak-ng failed: {result.stderr.decode(errors='replace').strip()}"
+        )
     samples, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32")
     return _to_ulaw(samples, rate)
 
@@ -87,4 +91,3 @@ def write_stereo_wav(path: Path, caller: bytes, heard: bytes) -> None:
         out.setsampwidth(2)
         out.setframerate(RATE)
         out.writeframes(np.column_stack([left, right]).astype("<i2").tobytes())
-

@@ -91,7 +91,9 @@ class CallConversation:
     async def _first_words(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
         if not self._caller_spoke and self.end_reason is None:
-            logger.info(f"call {self._facts.call_id}: the caller said nothing for {seconds:g}s after answering")
+            logger.info(
+                f"call {self._facts.call_id}: the caller said nothing for {seconds:g}s after answering"
+            )
             await self.user_idle()
 
     async def stop(self) -> None:
@@ -106,7 +108,9 @@ class CallConversation:
     async def _time_limit(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
         logger.info(f"call {self._facts.call_id}: reached maxDurationSeconds ({seconds:g}s)")
-        goodbye = self._line(self._facts.assistant.end_call_message, self._facts.phrases.max_duration_goodbye)
+        goodbye = self._line(
+            self._facts.assistant.end_call_message, self._facts.phrases.max_duration_goodbye
+        )
         await self.hang_up("max-duration", goodbye)
 
     # Pipeline hooks
@@ -136,7 +140,9 @@ class CallConversation:
 
     async def llm_failed(self, error: BaseException) -> None:
         """The LLM failed twice: schedule a callback and end the call politely."""
-        logger.error(f"call {self._facts.call_id}: LLM failed twice ({describe(error)}); ending with a callback")
+        logger.error(
+            f"call {self._facts.call_id}: LLM failed twice ({describe(error)}); ending with a callback"
+        )
         if self._facts.lead_id:
             try:
                 async with self._db.session() as session:
@@ -183,7 +189,9 @@ class CallConversation:
         if self.end_reason is not None:
             raise TransferFailed(f"the call is already ending ({self.end_reason})")
         if not self._rest.configured or not self._facts.call_sid:
-            raise TransferFailed("Twilio REST is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
+            raise TransferFailed(
+                "Twilio REST is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)"
+            )
         self._speaker.hold_caller()
         await self._speaker.say(announcement)
         self.end_reason = "transferred"
@@ -192,7 +200,9 @@ class CallConversation:
         except TwilioRestError as e:
             self.end_reason = None
             self._speaker.hold_caller(False)
-            logger.warning(f"call {self._facts.call_id}: transfer to {destination.target} failed: {e}")
+            logger.warning(
+                f"call {self._facts.call_id}: transfer to {destination.target} failed: {e}"
+            )
             raise TransferFailed(str(e)) from None
         logger.info(f"call {self._facts.call_id}: transferred to {destination.target}")
         self._spawn(self._end_after_transfer())
@@ -200,4 +210,3 @@ class CallConversation:
     async def _end_after_transfer(self) -> None:
         await asyncio.sleep(TRANSFER_STOP_WAIT_SECS)
         await self._speaker.hang_up("transferred")
-

@@ -92,18 +92,25 @@ class Dialer:
         await enroll_due(self._db, now)
         recovered = await recover(self._db, now)
         if recovered:
-            logger.warning(f"dialer {self.instance}: recovered {recovered} contact(s) left mid-dial")
+            logger.warning(
+                f"dialer {self.instance}: recovered {recovered} contact(s) left mid-dial"
+            )
         async with self._db.session() as session:
-            campaigns = list(await session.scalars(select(Campaign).where(Campaign.status == "active")))
+            campaigns = list(
+                await session.scalars(select(Campaign).where(Campaign.status == "active"))
+            )
         placed = 0
         for campaign in campaigns:
             provider = self._route(campaign)
             if provider not in self._providers:
-                self._warn_once(f"campaign {campaign.name}: no {provider} provider configured; not dialing")
+                self._warn_once(
+                    f"campaign {campaign.name}: no {provider} provider configured; not dialing"
+                )
                 continue
             claimed = await claim_due(self._db, campaign.id, self.instance, now)
-            results = await asyncio.gather(*(self._dial(campaign, provider, c) for c in claimed),
-                                           return_exceptions=True)
+            results = await asyncio.gather(
+                *(self._dial(campaign, provider, c) for c in claimed), return_exceptions=True
+            )
             for result in results:
                 if isinstance(result, Exception):
                     logger.error(f"dialer {self.instance}: dial failed: {result!r}")
@@ -124,13 +131,26 @@ class Dialer:
             return False
         provider = self._providers[provider_name]
         from_number = campaign.from_number or self._default_from
-        call = await open_attempt(self._db, claimed, from_number=from_number, now=now, provider=provider_name)
+        call = await open_attempt(
+            self._db, claimed, from_number=from_number, now=now, provider=provider_name
+        )
         try:
-            sid = await provider.place(OutboundCall(call_id=call.id, to=claimed.phone, from_number=from_number,
-                                                    assistant=campaign.assistant, lead_id=claimed.lead_id))
+            sid = await provider.place(
+                OutboundCall(
+                    call_id=call.id,
+                    to=claimed.phone,
+                    from_number=from_number,
+                    assistant=campaign.assistant,
+                    lead_id=claimed.lead_id,
+                )
+            )
         except DialError as e:
-            await attempt_not_placed(self._db, claimed, call.id, str(e), invalid_number=e.invalid_number, now=now)
+            await attempt_not_placed(
+                self._db, claimed, call.id, str(e), invalid_number=e.invalid_number, now=now
+            )
             return False
         await attempt_placed(self._db, call.id, sid)
-        logger.info(f"call {call.id}: dialled for campaign {campaign.name} (attempt {claimed.attempt})")
+        logger.info(
+            f"call {call.id}: dialled for campaign {campaign.name} (attempt {claimed.attempt})"
+        )
         return True

@@ -25,7 +25,9 @@ async def _run(hook: Hook, call_id: str) -> None:
     try:
         await hook(call_id)
     except Exception as e:
-        logger.exception(f"call {call_id}: after-call hook {getattr(hook, '__qualname__', hook)} failed: {e}")
+        logger.exception(
+            f"call {call_id}: after-call hook {getattr(hook, '__qualname__', hook)} failed: {e}"
+        )
 
 
 async def run_status_hooks(hooks: list[StatusHook], call: Call) -> None:
@@ -34,4 +36,6 @@ async def run_status_hooks(hooks: list[StatusHook], call: Call) -> None:
         try:
             await hook(call)
         except Exception as e:
-            logger.exception(f"call {call.id}: status hook {getattr(hook, '__qualname__', hook)} failed: {e}")
+            logger.exception(
+                f"call {call.id}: status hook {getattr(hook, '__qualname__', hook)} failed: {e}"
+            )

@@ -57,7 +57,9 @@ class CallJournal:
     async def _write(self, line: NewUtterance, resumed: Resumption | None) -> None:
         last, self._last_caller = self._last_caller, None
         # (the caller's line it completes, the whole text), when there is one
-        extends = (last[0], resumed.whole) if resumed and last and last[1] == resumed.before else None
+        extends = (
+            (last[0], resumed.whole) if resumed and last and last[1] == resumed.before else None
+        )
         for attempt in range(1, RETRIES + 1):
             try:
                 if extends is not None:
@@ -74,7 +76,9 @@ class CallJournal:
                 return
             except Exception as e:
                 if attempt == RETRIES:
-                    logger.error(f"call {self._call_id}: transcript line lost after {RETRIES} tries: {e}")
+                    logger.error(
+                        f"call {self._call_id}: transcript line lost after {RETRIES} tries: {e}"
+                    )
                     return
                 logger.warning(f"call {self._call_id}: transcript write failed ({e}); retrying")
                 await asyncio.sleep(0.2 * 2**attempt)

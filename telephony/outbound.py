@@ -12,7 +12,9 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 # Twilio errors that mean the number itself is unusable (no point retrying).
-TWILIO_BAD_NUMBER_CODES = frozenset({13223, 13224, 21211, 21214, 21215, 21216, 21217, 21401, 21407, 21421, 21610})
+TWILIO_BAD_NUMBER_CODES = frozenset(
+    {13223, 13224, 21211, 21214, 21215, 21216, 21217, 21401, 21407, 21421, 21610}
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ class OutboundProvider(Protocol):
 class TwilioOutbound:
     """Twilio's REST ``calls.create``, answered by our ``/twilio/voice``, with async machine detection."""
 
-    def __init__(self, account_sid: str, auth_token: str, public_url: str, *, api_base_url: str = ""):
+    def __init__(
+        self, account_sid: str, auth_token: str, public_url: str, *, api_base_url: str = ""
+    ):
         """Create the client.
 
         Args:
@@ -97,7 +101,9 @@ class TwilioOutbound:
             )
         except TwilioRestException as e:
             logger.warning(f"call {call.call_id}: Twilio refused the call: {e.code} {e.msg}")
-            raise DialError(f"Twilio {e.code}: {e.msg}", invalid_number=e.code in TWILIO_BAD_NUMBER_CODES) from None
+            raise DialError(
+                f"Twilio {e.code}: {e.msg}", invalid_number=e.code in TWILIO_BAD_NUMBER_CODES
+            ) from None
         except (OSError, aiohttp.ClientError) as e:
             raise DialError(f"Twilio unreachable: {e}") from None
         return created.sid

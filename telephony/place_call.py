@@ -44,9 +44,19 @@ async def _print_transcript(server: str, api_key: str, call_id: str) -> None:
         print(
             "Server-side latency: greeting {greeting_ms} ms; voice-to-voice p50 {voice_to_voice_p50_ms} ms "
             "(end of speech {end_of_speech_p50_ms}, STT {stt_p50_ms}, LLM first token {llm_ttft_p50_ms}, "
-            "TTS first audio {tts_first_audio_p50_ms})".format(**{k: latency.get(k) for k in [
-                "greeting_ms", "voice_to_voice_p50_ms", "end_of_speech_p50_ms", "stt_p50_ms",
-                "llm_ttft_p50_ms", "tts_first_audio_p50_ms"]})
+            "TTS first audio {tts_first_audio_p50_ms})".format(
+                **{
+                    k: latency.get(k)
+                    for k in [
+                        "greeting_ms",
+                        "voice_to_voice_p50_ms",
+                        "end_of_speech_p50_ms",
+                        "stt_p50_ms",
+                        "llm_ttft_p50_ms",
+                        "tts_first_audio_p50_ms",
+                    ]
+                }
+            )
         )
 
 
@@ -75,10 +85,16 @@ async def run(args: argparse.Namespace) -> int:
     print(f"Calling {server} as {args.from_number} (Twilio call {call.call_sid})")
     try:
         heard = await call.wait_for_bot(timeout=args.timeout)
-        print(f"  bot     : greeting, {heard:.1f}s of speech, first audio {call.greeting_ms:.0f} ms after connect")
+        print(
+            f"  bot     : greeting, {heard:.1f}s of speech, first audio {call.greeting_ms:.0f} ms after connect"
+        )
         for label, audio in lines:
             turn = await call.say(audio, label, reply_timeout=args.timeout)
-            v2v = f"{turn.voice_to_voice_ms:.0f} ms" if turn.voice_to_voice_ms is not None else "no reply"
+            v2v = (
+                f"{turn.voice_to_voice_ms:.0f} ms"
+                if turn.voice_to_voice_ms is not None
+                else "no reply"
+            )
             print(f"  caller  : {label!r} ({turn.speech_secs:.1f}s)")
             print(f"  bot     : {turn.reply_secs:.1f}s of speech, voice-to-voice {v2v}")
     except TimeoutError as e:
@@ -97,13 +113,31 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``phoneagent-call``."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--server", default="http://127.0.0.1:8080", help="where the server listens")
-    parser.add_argument("--say", action="append", default=[], help="a line the caller says (espeak-ng); repeat")
-    parser.add_argument("--wav", action="append", default=[], type=Path, help="a WAV file the caller plays; repeat")
-    parser.add_argument("--save-audio", default="call.wav", help="stereo WAV of the call ('' to skip)")
-    parser.add_argument("--auth-token", default=os.environ.get("TWILIO_AUTH_TOKEN", ""), help="sign webhooks with it")
-    parser.add_argument("--public-url", default=os.environ.get("PUBLIC_URL", ""), help="the server's PUBLIC_URL")
-    parser.add_argument("--api-key", default="", help="read the stored transcript (default: API_KEY or data/api_key)")
+    parser.add_argument(
+        "--server", default="http://127.0.0.1:8080", help="where the server listens"
+    )
+    parser.add_argument(
+        "--say", action="append", default=[], help="a line the caller says (espeak-ng); repeat"
+    )
+    parser.add_argument(
+        "--wav", action="append", default=[], type=Path, help="a WAV file the caller plays; repeat"
+    )
+    parser.add_argument(
+        "--save-audio", default="call.wav", help="stereo WAV of the call ('' to skip)"
+    )
+    parser.add_argument(
+        "--auth-token",
+        default=os.environ.get("TWILIO_AUTH_TOKEN", ""),
+        help="sign webhooks with it",
+    )
+    parser.add_argument(
+        "--public-url", default=os.environ.get("PUBLIC_URL", ""), help="the server's PUBLIC_URL"
+    )
+    parser.add_argument(
+        "--api-key",
+        default="",
+        help="read the stored transcript (default: API_KEY or data/api_key)",
+    )
     parser.add_argument("--from", dest="from_number", default="+15555550100")
     parser.add_argument("--to", dest="to_number", default="+15555550199")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the bot")

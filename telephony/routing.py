@@ -8,7 +8,9 @@ from agent.assistants import AssistantBook
 PLACED_BY = {"local": "twilio", "twilio": "twilio", "vapi": "vapi"}
 
 
-def outbound_provider(book: AssistantBook, *, campaign: str, from_number: str | None, assistant: str | None) -> str:
+def outbound_provider(
+    book: AssistantBook, *, campaign: str, from_number: str | None, assistant: str | None
+) -> str:
     """``twilio`` or ``vapi`` for a campaign's calls.
 
     Args:

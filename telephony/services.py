@@ -62,7 +62,9 @@ class LiveCalls:
             return
         logger.info(f"Ending {len(sessions)} live call(s): {reason}")
         await asyncio.gather(*(s.end(reason) for s in sessions), return_exceptions=True)
-        await asyncio.wait([asyncio.ensure_future(s.finished.wait()) for s in sessions], timeout=timeout)
+        await asyncio.wait(
+            [asyncio.ensure_future(s.finished.wait()) for s in sessions], timeout=timeout
+        )
 
 
 @dataclass

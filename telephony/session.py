@@ -107,7 +107,9 @@ class CallSession:
 
     def _tool_context(self, plan: CallPlan) -> ToolContext:
         services, assistant = self._services, plan.entry.assistant
-        tools = {} if services.llm.uses_local(assistant) else plan.entry.tools  # the embedded LLM cannot call tools
+        tools = (
+            {} if services.llm.uses_local(assistant) else plan.entry.tools
+        )  # the embedded LLM cannot call tools
         return ToolContext(
             db=services.database,
             calls=services.calls,
@@ -136,9 +138,15 @@ class CallSession:
         )
         tool_context = self._tool_context(plan)
         context = LLMContext(
-            messages=plan.history(), tools=tools_schema(tool_context) if tool_context.tools else NOT_GIVEN
+            messages=plan.history(),
+            tools=tools_schema(tool_context) if tool_context.tools else NOT_GIVEN,
         )
-        llm = create_llm(assistant, services.llm, system_prompt=plan.system_prompt, retry_line=plan.phrases.llm_retry)
+        llm = create_llm(
+            assistant,
+            services.llm,
+            system_prompt=plan.system_prompt,
+            retry_line=plan.phrases.llm_retry,
+        )
         pipeline = build_call_worker(
             transport=transport,
             llm=llm,
@@ -161,12 +169,16 @@ class CallSession:
             phrases=plan.phrases,
             render=plan.render,
         )
-        self._conversation = CallConversation(facts, pipeline.speaker, services.twilio.rest(), services.database)
+        self._conversation = CallConversation(
+            facts, pipeline.speaker, services.twilio.rest(), services.database
+        )
         tool_context.control = self._conversation
         self._wire(transport, pipeline.worker, llm, plan)
         return pipeline
 
-    def _wire(self, transport: WebsocketCallTransport, worker: PipelineWorker, llm: Any, plan: CallPlan) -> None:
+    def _wire(
+        self, transport: WebsocketCallTransport, worker: PipelineWorker, llm: Any, plan: CallPlan
+    ) -> None:
         conversation = self._conversation
         assert conversation is not None
 
@@ -202,7 +214,12 @@ class CallSession:
             self._conversation.wait_for_first_words()
 
     async def _user_said(
-        self, text: str, started_at: datetime, ended_at: datetime, *, resumed: Resumption | None = None
+        self,
+        text: str,
+        started_at: datetime,
+        ended_at: datetime,
+        *,
+        resumed: Resumption | None = None,
     ) -> None:
         line = NewUtterance(role="user", text=text, started_at=started_at, ended_at=ended_at)
         self._journal.add(line, resumed=resumed)
@@ -251,7 +268,9 @@ class CallSession:
                 end_reason=self._final_reason(),
                 latency=call_latency_summary(self._latency) | {"per_turn": self._latency},
             )
-            logger.info(f"call {self.call_id}: ended ({self._final_reason()}), {self._journal.written} lines")
+            logger.info(
+                f"call {self.call_id}: ended ({self._final_reason()}), {self._journal.written} lines"
+            )
             self._services.call_ended(self.call_id)
         except Exception as e:
             logger.exception(f"call {self.call_id}: could not finalize: {e}")

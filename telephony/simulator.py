@@ -119,7 +119,9 @@ class CallSimulator:
         """X-Twilio-Signature for a request, as Twilio computes it."""
         return RequestValidator(self.auth_token).compute_signature(url, params)
 
-    async def post_webhook(self, path: str, params: dict[str, str], *, sign: bool = True) -> aiohttp.ClientResponse:
+    async def post_webhook(
+        self, path: str, params: dict[str, str], *, sign: bool = True
+    ) -> aiohttp.ClientResponse:
         """POST a form to the server like Twilio does (signed when an auth token is known)."""
         assert self._http
         headers = {}

@@ -83,7 +83,13 @@ class WebsocketCallInput(BaseInputTransport):
     returns ``EndTaskFrame`` (the carrier stopped the stream) ends the call gracefully.
     """
 
-    def __init__(self, transport: WebsocketCallTransport, socket: _Socket, params: WebsocketCallParams, **kwargs):
+    def __init__(
+        self,
+        transport: WebsocketCallTransport,
+        socket: _Socket,
+        params: WebsocketCallParams,
+        **kwargs,
+    ):
         super().__init__(params, **kwargs)
         self._transport = transport
         self._socket = socket
@@ -150,7 +156,13 @@ class WebsocketCallInput(BaseInputTransport):
 class WebsocketCallOutput(BaseOutputTransport):
     """Writes audio and carrier messages out, paced at real time plus a small lead."""
 
-    def __init__(self, transport: WebsocketCallTransport, socket: _Socket, params: WebsocketCallParams, **kwargs):
+    def __init__(
+        self,
+        transport: WebsocketCallTransport,
+        socket: _Socket,
+        params: WebsocketCallParams,
+        **kwargs,
+    ):
         super().__init__(params, **kwargs)
         self._transport = transport
         self._socket = socket
@@ -181,7 +193,9 @@ class WebsocketCallOutput(BaseOutputTransport):
             await self._write(frame)
             self._playout_end = 0.0
 
-    async def send_message(self, frame: OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
+    async def send_message(
+        self, frame: OutputTransportMessageFrame | OutputTransportMessageUrgentFrame
+    ):
         await self._write(frame)
 
     async def write_transport_frame(self, frame: Frame):

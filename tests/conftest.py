@@ -25,11 +25,14 @@ from tests.fakes.tool_server import FakeToolServer
 from tests.fakes.twilio_rest import FakeTwilio
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 TWILIO_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 
 
 # Databases
+
 
 async def _create_postgres_database() -> str:
     """A fresh PostgreSQL database for this test run; returns its URL."""
@@ -82,6 +85,7 @@ async def database(request, tmp_path: Path) -> AsyncIterator[Database]:
 
 # The fake LLM
 
+
 @pytest.fixture(scope="session")
 async def fake_llm() -> AsyncIterator[FakeOpenAI]:
     """The scripted OpenAI-compatible server every test server talks to."""
@@ -103,6 +107,7 @@ def llm(fake_llm: FakeOpenAI) -> Iterator[FakeOpenAI]:
 
 
 # Real server processes
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -185,7 +190,9 @@ async def start_server(tmp: Path, **env: str) -> ServerProcess:
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{server.logs()[-3000:]}")
+                raise RuntimeError(
+                    f"server exited with {process.returncode}:\n{server.logs()[-3000:]}"
+                )
             try:
                 async with http.get(server.url + "/healthz") as response:
                     if response.status == 200:
@@ -215,6 +222,7 @@ async def server(fake_llm: FakeOpenAI, tmp_path_factory) -> AsyncIterator[Server
 
 
 # Fakes of outside services for the tool tests
+
 
 @pytest.fixture(scope="session")
 async def fake_twilio() -> AsyncIterator[FakeTwilio]:

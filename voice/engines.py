@@ -97,7 +97,9 @@ class SpeechModels:
             if path not in self._voices:
                 started = time.perf_counter()
                 self._voices[path] = PiperVoice.load(str(path))
-                logger.info(f"Loaded Piper voice {path.name} in {time.perf_counter() - started:.2f}s")
+                logger.info(
+                    f"Loaded Piper voice {path.name} in {time.perf_counter() - started:.2f}s"
+                )
             return self._voices[path]
 
     def whisper_for(self, setting: str) -> WhisperEngine:
@@ -140,7 +142,9 @@ class SpeechModels:
             )
         voice = self.default_voice
         try:
-            voice = piper_voice(voice_id, self.config.models_dir) if voice_id else self.default_voice
+            voice = (
+                piper_voice(voice_id, self.config.models_dir) if voice_id else self.default_voice
+            )
         except ModelNotFoundError as e:
             problems.append(str(e))
         if problems or engine is None:

@@ -46,5 +46,7 @@ class PlaybackBarrierFrame(DataFrame):
         heard: Set to True when the audio before the barrier has played out.
     """
 
-    heard: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    heard: asyncio.Future = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
     interruptible: bool = field(default=False, init=False)

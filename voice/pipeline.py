@@ -106,7 +106,11 @@ def _keypad(settings: KeypadSettings | None, hooks: CallHooks) -> list[FrameProc
 
 
 def _aggregators(
-    context: LLMContext, models: SpeechModels, speech: CallSpeech, hooks: CallHooks, hold: HoldCallerStrategy
+    context: LLMContext,
+    models: SpeechModels,
+    speech: CallSpeech,
+    hooks: CallHooks,
+    hold: HoldCallerStrategy,
 ) -> LLMContextAggregatorPair:
     aggregators = LLMContextAggregatorPair(
         context,
@@ -173,7 +177,9 @@ def build_call_worker(
         The worker to run with pipecat's ``WorkerRunner``, and its speaker.
     """
     stt = LocalWhisperSTTService(
-        engine=speech.whisper or models.whisper, language=speech.language, ttfs_p99_latency=STT_P99_SECS
+        engine=speech.whisper or models.whisper,
+        language=speech.language,
+        ttfs_p99_latency=STT_P99_SECS,
     )
     voice_path = speech.voice or models.default_voice
     tts = LocalPiperTTSService(

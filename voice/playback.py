@@ -110,7 +110,9 @@ class PlaybackTracker(FrameProcessor):
         elif isinstance(frame, TTSAudioRawFrame):
             turn = self._turn(frame.context_id)
             turn.started = turn.started or time.monotonic()
-            turn.unlabelled_audio_secs += len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
+            turn.unlabelled_audio_secs += len(frame.audio) / (
+                2 * frame.sample_rate * frame.num_channels
+            )
         elif isinstance(frame, TTSTextFrame) and frame.text.strip():
             await self.push_frame(frame, direction)
             await self._label_sentence(frame)

@@ -149,13 +149,19 @@ class LocalWhisperSTTService(WhisperSTTService):
         await super().process_audio_frame(frame, direction)
 
     async def _handle_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
-        self._speech_started = (frame.timestamp - frame.start_secs, self._audio_clock - frame.start_secs)
+        self._speech_started = (
+            frame.timestamp - frame.start_secs,
+            self._audio_clock - frame.start_secs,
+        )
         await super()._handle_user_started_speaking(frame)
 
     async def _handle_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
         if self.is_usable:
             started, audio_started = self._speech_started
-            stopped, audio_stopped = frame.timestamp - frame.stop_secs, self._audio_clock - frame.stop_secs
+            stopped, audio_stopped = (
+                frame.timestamp - frame.stop_secs,
+                self._audio_clock - frame.stop_secs,
+            )
             self._segment_times.append(_Span(started, stopped, audio_started, audio_stopped))
         await super()._handle_user_stopped_speaking(frame)
 
@@ -233,7 +239,10 @@ class LocalWhisperSTTService(WhisperSTTService):
             return
         logger.debug(f"{self}: transcribed {seconds:.2f}s of audio")
         segment = SpeechSegment(
-            started_at=_utc(span.started), ended_at=_utc(span.stopped), audio_secs=seconds, resumed=resumed
+            started_at=_utc(span.started),
+            ended_at=_utc(span.stopped),
+            audio_secs=seconds,
+            resumed=resumed,
         )
         yield TranscriptionFrame(
             text,

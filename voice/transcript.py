@@ -20,7 +20,12 @@ class UserSaid(Protocol):
     """
 
     async def __call__(
-        self, text: str, started_at: datetime, ended_at: datetime, *, resumed: Resumption | None = None
+        self,
+        text: str,
+        started_at: datetime,
+        ended_at: datetime,
+        *,
+        resumed: Resumption | None = None,
     ) -> None: ...
 
 

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
 from loguru import logger
-from piper import PiperVoice, SynthesisConfig
 from pipecat.frames.frames import ErrorFrame, Frame
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
+from piper import PiperVoice, SynthesisConfig
 
 
 class LocalPiperTTSService(TTSService):

@@ -174,6 +174,7 @@ def parse_args(args: type[ToolArgs], arguments: Mapping[str, Any]) -> Any:
         return args.model_validate(dict(arguments))
     except ValidationError as e:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in e.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+            for err in e.errors()
         )
         raise ToolError(f"invalid arguments: {problems}") from None

@@ -31,7 +31,9 @@ def _control(context: ToolContext):
 class EndCallArgs(ToolArgs):
     """Why the call ends."""
 
-    reason: str | None = Field(None, max_length=500, description="Why the call is over, in a few words")
+    reason: str | None = Field(
+        None, max_length=500, description="Why the call is over, in a few words"
+    )
 
 
 async def end_call(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
@@ -47,28 +49,47 @@ async def end_call(context: ToolContext, arguments: dict[str, Any]) -> ToolResul
 class OptOutArgs(ToolArgs):
     """Why the caller opts out."""
 
-    reason: str | None = Field(None, max_length=500, description="What the caller said, in a few words")
+    reason: str | None = Field(
+        None, max_length=500, description="What the caller said, in a few words"
+    )
 
 
 async def opt_out(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
     """Put the caller on the do-not-call list, confirm it and end the call politely."""
     args: OptOutArgs = parse_args(OptOutArgs, arguments)
     if not context.phone:
-        raise ToolError("the caller's number is unknown, so it cannot be put on the do-not-call list")
+        raise ToolError(
+            "the caller's number is unknown, so it cannot be put on the do-not-call list"
+        )
     async with context.db.session() as session:
         lead = await caller_lead(session, context) if context.lead_id else None
         await mark_do_not_call(
-            session, context.phone, reason=args.reason or "asked during a call", source="assistant", lead=lead
+            session,
+            context.phone,
+            reason=args.reason or "asked during a call",
+            source="assistant",
+            lead=lead,
         )
         if lead is not None:
             await add_note(
-                session, lead.id, f"Opted out of calls: {args.reason or 'asked not to be called'}",
-                author="assistant", call_id=context.call_id,
+                session,
+                lead.id,
+                f"Opted out of calls: {args.reason or 'asked not to be called'}",
+                author="assistant",
+                call_id=context.call_id,
             )
     if context.control is not None:
-        goodbye = context.tools["opt_out"].message("request-complete") if "opt_out" in context.tools else None
+        goodbye = (
+            context.tools["opt_out"].message("request-complete")
+            if "opt_out" in context.tools
+            else None
+        )
         await context.control.hang_up("opted-out", goodbye or context.phrases.opt_out)
-    return ToolResult(value="The caller is on the do-not-call list; the call is ending.", run_llm=False, spoke=True)
+    return ToolResult(
+        value="The caller is on the do-not-call list; the call is ending.",
+        run_llm=False,
+        spoke=True,
+    )
 
 
 def destinations_of(context: ToolContext) -> list[TransferDestination]:
@@ -85,7 +106,9 @@ class TransferArgs(ToolArgs):
 
     reason: str = Field(min_length=1, max_length=500, description="Why the caller needs a person")
     summary: str = Field(
-        min_length=1, max_length=2000, description="Two or three sentences for the colleague: who, what, where things stand"
+        min_length=1,
+        max_length=2000,
+        description="Two or three sentences for the colleague: who, what, where things stand",
     )
     destination: str | None = Field(None, description="Which destination, when there are several")
 
@@ -107,8 +130,11 @@ async def _note_for_colleague(context: ToolContext, args: TransferArgs, target: 
     async with context.db.session() as session:
         lead = await caller_lead(session, context)
         await add_note(
-            session, lead.id, f"Transfer to {target}: {args.reason}. {args.summary}",
-            author="assistant", call_id=context.call_id,
+            session,
+            lead.id,
+            f"Transfer to {target}: {args.reason}. {args.summary}",
+            author="assistant",
+            call_id=context.call_id,
         )
 
 
@@ -131,7 +157,9 @@ async def transfer_to_human(context: ToolContext, arguments: dict[str, Any]) -> 
         await control.transfer(destination, destination.message or context.phrases.transfer)
     except TransferFailed as e:
         tool = context.tools.get("transfer_to_human")
-        await control.say((tool.message("request-failed") if tool else None) or context.phrases.transfer_failed)
+        await control.say(
+            (tool.message("request-failed") if tool else None) or context.phrases.transfer_failed
+        )
         return ToolResult(
             value="The transfer failed. You told the caller and asked whether they want a callback; "
             "if they say yes, ask when and use schedule_callback.",

@@ -21,7 +21,11 @@ def _jsonable(value: Any) -> Any:
 
 
 async def execute(
-    name: str, arguments: Mapping[str, Any], context: ToolContext, *, tool_call_id: str | None = None
+    name: str,
+    arguments: Mapping[str, Any],
+    context: ToolContext,
+    *,
+    tool_call_id: str | None = None,
 ) -> ToolResult:
     """Run the tool ``name`` of the call's assistant and record the call.
 
@@ -40,7 +44,9 @@ async def execute(
     tool = context.tools.get(name)
     try:
         if tool is None:
-            raise ToolError(f"there is no tool named {name!r}; tools are: {', '.join(context.tools) or 'none'}")
+            raise ToolError(
+                f"there is no tool named {name!r}; tools are: {', '.join(context.tools) or 'none'}"
+            )
         result = await tool.run(context, dict(arguments))
     except ToolError as e:
         result = ToolResult(value={"error": str(e)}, ok=False, error=str(e))

@@ -47,22 +47,37 @@ async def lookup_lead(context: ToolContext, arguments: dict[str, Any]) -> ToolRe
         now = context.now()
         appointments = await session.scalars(
             select(Appointment)
-            .where(Appointment.lead_id == lead.id, Appointment.status == "booked", Appointment.starts_at >= now)
+            .where(
+                Appointment.lead_id == lead.id,
+                Appointment.status == "booked",
+                Appointment.starts_at >= now,
+            )
             .order_by(Appointment.starts_at)
             .limit(5)
         )
         callbacks = await session.scalars(
-            select(Task).where(Task.lead_id == lead.id, Task.kind == "callback", Task.status == "open").limit(5)
+            select(Task)
+            .where(Task.lead_id == lead.id, Task.kind == "callback", Task.status == "open")
+            .limit(5)
         )
         known = {
-            "name": lead.name, "email": lead.email, "company": lead.company, "stage": lead.stage,
-            "score": lead.score, "timezone": context.timezone, "doNotCall": lead.do_not_call,
+            "name": lead.name,
+            "email": lead.email,
+            "company": lead.company,
+            "stage": lead.stage,
+            "score": lead.score,
+            "timezone": context.timezone,
+            "doNotCall": lead.do_not_call,
             **{field: getattr(lead, field) for field in QUALIFICATION},
-            "customFields": lead.custom_fields or {}, "tags": lead.tags or [],
+            "customFields": lead.custom_fields or {},
+            "tags": lead.tags or [],
             "upcomingAppointments": [
                 {"startsAt": a.starts_at.isoformat(), "title": a.title} for a in appointments
             ],
-            "openCallbacks": [{"dueAt": t.due_at.isoformat() if t.due_at else None, "reason": t.reason} for t in callbacks],
+            "openCallbacks": [
+                {"dueAt": t.due_at.isoformat() if t.due_at else None, "reason": t.reason}
+                for t in callbacks
+            ],
         }
     return ToolResult(value={k: v for k, v in known.items() if v not in (None, [], {})})
 
@@ -73,14 +88,18 @@ class UpdateLeadArgs(ToolArgs):
     name: str | None = Field(None, max_length=200, description="The caller's full name")
     email: str | None = Field(None, max_length=320, description="Email address")
     company: str | None = Field(None, max_length=200, description="Company or organisation")
-    budget: str | None = Field(None, max_length=500, description="Budget, in the caller's words (e.g. '300k USD')")
-    authority: str | None = Field(None, max_length=500, description="Who decides, and whether the caller does")
+    budget: str | None = Field(
+        None, max_length=500, description="Budget, in the caller's words (e.g. '300k USD')"
+    )
+    authority: str | None = Field(
+        None, max_length=500, description="Who decides, and whether the caller does"
+    )
     need: str | None = Field(None, max_length=1000, description="What they need or want")
     timeline: str | None = Field(None, max_length=500, description="When they want to buy or start")
     custom_fields: dict[str, str | int | float | bool] | None = Field(
-        None, description="Other facts as key-value pairs, e.g. {\"location\": \"Nuevo Vallarta\"}"
+        None, description='Other facts as key-value pairs, e.g. {"location": "Nuevo Vallarta"}'
     )
-    tags: list[str] | None = Field(None, description="Labels to add, e.g. [\"hot\"]")
+    tags: list[str] | None = Field(None, description='Labels to add, e.g. ["hot"]')
 
     @field_validator("email")
     @classmethod
@@ -111,7 +130,9 @@ async def update_lead(context: ToolContext, arguments: dict[str, Any]) -> ToolRe
 class AddNoteArgs(ToolArgs):
     """A note for the team."""
 
-    text: str = Field(min_length=1, max_length=4000, description="The note, in one or two sentences")
+    text: str = Field(
+        min_length=1, max_length=4000, description="The note, in one or two sentences"
+    )
 
 
 async def add_note_tool(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
@@ -142,7 +163,11 @@ async def set_stage(context: ToolContext, arguments: dict[str, Any]) -> ToolResu
         moved = await move_stage(
             session, lead, stage, reason=args.reason, actor="assistant", call_id=context.call_id
         )
-    return ToolResult(value=f"The lead is now in stage '{stage}'." if moved else f"The lead was already in stage '{stage}'.")
+    return ToolResult(
+        value=f"The lead is now in stage '{stage}'."
+        if moved
+        else f"The lead was already in stage '{stage}'."
+    )
 
 
 def stage_schema(tool: Tool, stages: tuple[str, ...]) -> Tool:
@@ -168,7 +193,12 @@ LEAD_TOOLS = [
         json_schema(UpdateLeadArgs),
         update_lead,
     ),
-    Tool("add_note", "Leave a short note about the caller for the team.", json_schema(AddNoteArgs), add_note_tool),
+    Tool(
+        "add_note",
+        "Leave a short note about the caller for the team.",
+        json_schema(AddNoteArgs),
+        add_note_tool,
+    ),
     Tool(
         "set_stage",
         "Move the caller's lead to another stage of the sales pipeline when the conversation "

@@ -26,17 +26,23 @@ async def _say(params: FunctionCallParams, text: str) -> None:
     await params.llm.push_frame(TTSSpeakFrame(text, append_to_context=False))
 
 
-async def _run_with_filler(tool: Tool, context: ToolContext, params: FunctionCallParams, run: asyncio.Future):
+async def _run_with_filler(
+    tool: Tool, context: ToolContext, params: FunctionCallParams, run: asyncio.Future
+):
     started = time.perf_counter()
     if tool.name not in SELF_SPOKEN:
         delay = (tool.delay_ms() or DEFAULT_FILLER_MS) / 1000
         done, _ = await asyncio.wait({run}, timeout=delay)
         if not done:
             filler = tool.message("request-response-delayed") or context.phrases.filler
-            logger.debug(f"call {context.call_id}: {tool.name} still running after {delay:.1f}s; filler")
+            logger.debug(
+                f"call {context.call_id}: {tool.name} still running after {delay:.1f}s; filler"
+            )
             await _say(params, filler)
     result = await asyncio.shield(run)
-    logger.debug(f"call {context.call_id}: {tool.name} answered in {(time.perf_counter() - started) * 1000:.0f} ms")
+    logger.debug(
+        f"call {context.call_id}: {tool.name} answered in {(time.perf_counter() - started) * 1000:.0f} ms"
+    )
     return result
 
 

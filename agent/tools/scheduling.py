@@ -33,7 +33,9 @@ def _when(text: str, context: ToolContext, *, what: str) -> datetime:
         raise ToolError(str(e)) from None
     if moment <= context.now():
         now = spoken(context.now(), context.timezone)
-        raise ToolError(f"that {what} is in the past (it is now {now} for the caller); ask for a later time")
+        raise ToolError(
+            f"that {what} is in the past (it is now {now} for the caller); ask for a later time"
+        )
     return moment
 
 
@@ -49,7 +51,9 @@ class BookArgs(ToolArgs):
         description="Start as ISO 8601 in the caller's local time, e.g. 2026-03-10T10:00 (no offset)"
     )
     duration_minutes: int = Field(30, ge=5, le=480, description="Length in minutes (default 30)")
-    title: str | None = Field(None, max_length=200, description="What it is, e.g. 'Visit to the show villa'")
+    title: str | None = Field(
+        None, max_length=200, description="What it is, e.g. 'Visit to the show villa'"
+    )
     location: str | None = Field(None, max_length=200, description="Where, if it is not a call")
     notes: str | None = Field(None, max_length=2000, description="Anything the team should know")
 
@@ -103,7 +107,11 @@ async def book(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
         options = " or ".join(spoken(s, context.timezone, language) for s in free)
         raise ToolError(
             f"{spoken(start, context.timezone, language)} is already taken"
-            + (f"; the nearest free times are {options}. Offer them to the caller." if free else ".")
+            + (
+                f"; the nearest free times are {options}. Offer them to the caller."
+                if free
+                else "."
+            )
         ) from None
     when = spoken(start, context.timezone, language)
     say = f"Cita reservada para {when}." if language == "es" else f"You're booked for {when}."
@@ -122,7 +130,9 @@ async def book(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
 class CallbackArgs(ToolArgs):
     """When and why to call the caller back."""
 
-    when: str = Field(description="When to call back, ISO 8601 in the caller's local time, e.g. 2026-03-11T17:00")
+    when: str = Field(
+        description="When to call back, ISO 8601 in the caller's local time, e.g. 2026-03-11T17:00"
+    )
     reason: str = Field(min_length=1, max_length=1000, description="Why, in one sentence")
 
 
@@ -145,8 +155,14 @@ async def schedule_callback(context: ToolContext, arguments: dict[str, Any]) -> 
             call_id=context.call_id,
         )
     when = spoken(due, context.timezone, context.assistant.language)
-    say = f"Le llamaremos {when}." if context.assistant.language == "es" else f"We'll call you back on {when}."
-    return ToolResult(value={"status": "scheduled", "say": say, "taskId": task.id, "dueAt": due.isoformat()})
+    say = (
+        f"Le llamaremos {when}."
+        if context.assistant.language == "es"
+        else f"We'll call you back on {when}."
+    )
+    return ToolResult(
+        value={"status": "scheduled", "say": say, "taskId": task.id, "dueAt": due.isoformat()}
+    )
 
 
 SCHEDULING_TOOLS = [

@@ -29,7 +29,9 @@ class Toolset:
     def add(self, tool: Tool, path: str) -> None:
         """Add a tool, refusing a second one with the same name."""
         if tool.name in self.tools:
-            raise ToolsetError(f"{path}: a second tool named {tool.name!r}; tool names must be unique")
+            raise ToolsetError(
+                f"{path}: a second tool named {tool.name!r}; tool names must be unique"
+            )
         self.tools[tool.name] = tool
 
 
@@ -63,7 +65,11 @@ def _function(config: ToolConfig, assistant: Assistant, path: str) -> Tool:
     name = config.function.name
     own_server = config.server is not None and bool(config.server.url)
     if name in BUILTINS and not own_server:
-        return _transfer(config, assistant, path) if name == "transfer_to_human" else _builtin(name, config)
+        return (
+            _transfer(config, assistant, path)
+            if name == "transfer_to_human"
+            else _builtin(name, config)
+        )
     server = _server(config, assistant)
     if server is None:
         raise ToolsetError(
@@ -83,7 +89,9 @@ def resolve_tools(assistant: Assistant) -> Toolset:
     for i, config in enumerate(assistant.model.tools):
         path = f"$.model.tools[{i}]"
         if not config.supported:
-            toolset.warnings.append(f"{path}: tool type {config.type!r} is not supported here; ignored")
+            toolset.warnings.append(
+                f"{path}: tool type {config.type!r} is not supported here; ignored"
+            )
         elif config.type == "endCall":
             toolset.add(_builtin("end_call", config), path)
         elif config.type == "transferCall":

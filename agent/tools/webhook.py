@@ -25,7 +25,11 @@ def tool_calls_message(
     config: ToolConfig, name: str, arguments: dict[str, Any], call_id: str, context: ToolContext
 ) -> dict[str, Any]:
     """The body VAPI POSTs to a tool's server: ``{"message": {"type": "tool-calls", ...}}``."""
-    tool_call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+    tool_call = {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
     customer = {"number": context.phone} if context.phone else {}
     return {
         "message": {
@@ -33,11 +37,16 @@ def tool_calls_message(
             "timestamp": int(time.time() * 1000),
             "toolCallList": [tool_call],
             "toolWithToolCallList": [
-                {**config.model_dump(by_alias=True, exclude_none=True, exclude={"server"}), "toolCall": tool_call}
+                {
+                    **config.model_dump(by_alias=True, exclude_none=True, exclude={"server"}),
+                    "toolCall": tool_call,
+                }
             ],
             "call": {
                 "id": context.call_id,
-                "type": "outboundPhoneCall" if context.direction == "outbound" else "inboundPhoneCall",
+                "type": "outboundPhoneCall"
+                if context.direction == "outbound"
+                else "inboundPhoneCall",
                 "phoneCallProvider": context.provider,
                 "customer": customer,
                 "leadId": context.lead_id,
@@ -53,7 +62,11 @@ def _headers(server: ServerConfig, body: bytes) -> dict[str, str]:
     if server.secret:
         timestamp = str(int(time.time()))
         headers.update(
-            {"X-Vapi-Secret": server.secret, "X-Timestamp": timestamp, "X-Signature": signature(server.secret, timestamp, body)}
+            {
+                "X-Vapi-Secret": server.secret,
+                "X-Timestamp": timestamp,
+                "X-Signature": signature(server.secret, timestamp, body),
+            }
         )
     return headers
 
@@ -65,7 +78,9 @@ def _result_for(body: Any, call_id: str, name: str) -> Any:
             f"the {name} service answered without results; expected "
             '{"results": [{"toolCallId": "...", "result": ...}]}'
         )
-    item = next((r for r in results if isinstance(r, dict) and r.get("toolCallId") == call_id), None)
+    item = next(
+        (r for r in results if isinstance(r, dict) and r.get("toolCallId") == call_id), None
+    )
     if item is None and len(results) == 1 and isinstance(results[0], dict):
         item = results[0]
     if item is None:
@@ -78,14 +93,20 @@ def _result_for(body: Any, call_id: str, name: str) -> Any:
 async def _post(http: aiohttp.ClientSession, server: ServerConfig, body: bytes, name: str) -> Any:
     timeout = aiohttp.ClientTimeout(total=server.timeout_seconds)
     try:
-        async with http.post(server.url, data=body, headers=_headers(server, body), timeout=timeout) as response:
+        async with http.post(
+            server.url, data=body, headers=_headers(server, body), timeout=timeout
+        ) as response:
             text = await response.text()
             if not 200 <= response.status < 300:
                 raise ToolError(f"the {name} service answered HTTP {response.status}")
     except TimeoutError:
-        raise ToolError(f"the {name} service did not answer within {server.timeout_seconds:g} s") from None
+        raise ToolError(
+            f"the {name} service did not answer within {server.timeout_seconds:g} s"
+        ) from None
     except aiohttp.ClientError as e:
-        raise ToolError(f"the {name} service could not be reached ({e.__class__.__name__})") from None
+        raise ToolError(
+            f"the {name} service could not be reached ({e.__class__.__name__})"
+        ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError:

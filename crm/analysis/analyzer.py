@@ -32,7 +32,9 @@ class CallAnalyzer:
         self.llm = llm
         self.competitors = competitors
 
-    async def analyze(self, facts: CallFacts, transcript: Transcript, plan: AnalysisPlan) -> CallAnalysis:
+    async def analyze(
+        self, facts: CallFacts, transcript: Transcript, plan: AnalysisPlan
+    ) -> CallAnalysis:
         """The analysis of one finished call (never raises for LLM trouble)."""
         unreached = self._unreached(facts, transcript)
         if unreached:
@@ -43,7 +45,9 @@ class CallAnalyzer:
         try:
             reply = await self.llm.analyze(facts, transcript, plan)
         except LLMUnavailable as e:
-            logger.warning(f"call {facts.call_id}: analysis LLM unavailable ({e}); using the fallback")
+            logger.warning(
+                f"call {facts.call_id}: analysis LLM unavailable ({e}); using the fallback"
+            )
             return replace(rules, note=f"LLM unavailable: {e}")
         return merge(reply, rules, facts, plan)
 
@@ -72,7 +76,9 @@ class CallAnalyzer:
             await self.llm.close()
 
 
-def merge(reply: LLMReply, rules: CallAnalysis, facts: CallFacts, plan: AnalysisPlan) -> CallAnalysis:
+def merge(
+    reply: LLMReply, rules: CallAnalysis, facts: CallFacts, plan: AnalysisPlan
+) -> CallAnalysis:
     """The LLM's analysis, completed by the rules where it is silent (signals, line sentiment)."""
     signals = replace(
         rules.signals,
@@ -85,8 +91,11 @@ def merge(reply: LLMReply, rules: CallAnalysis, facts: CallFacts, plan: Analysis
         outcome=outcome,
         sentiment_score=round(reply.sentiment_score, 3),
         sentiment_label=sentiment_label(reply.sentiment_score),
-        utterance_sentiments=rules.utterance_sentiments | {
-            seq: score for seq, score in reply.utterance_sentiments.items() if seq in rules.utterance_sentiments
+        utterance_sentiments=rules.utterance_sentiments
+        | {
+            seq: score
+            for seq, score in reply.utterance_sentiments.items()
+            if seq in rules.utterance_sentiments
         },
         intent=reply.intent,
         objections=reply.objections,

@@ -10,23 +10,109 @@ from crm.analysis.summaries import fallback_summary
 from crm.analysis.text import fold, has_phrase
 from crm.analysis.transcript import CallFacts, Line, Transcript
 
-WRONG_NUMBER = ("wrong number", "you have the wrong", "no one by that name", "nobody by that name",
-                "numero equivocado", "se equivoco de numero", "aqui no vive", "no conozco a")
-NOT_INTERESTED = ("not interested", "no thanks", "no thank you", "stop calling", "remove me",
-                  "take me off", "don't call", "do not call", "no me interesa", "no gracias",
-                  "no me llamen", "no vuelvan a llamar", "borrame", "quitame de la lista")
-CONVERTED = ("i'll take it", "i will take it", "sign me up", "let's do it", "i want to buy",
-             "i'll buy", "deal", "go ahead", "me lo llevo", "lo contrato", "quiero contratar",
-             "trato hecho", "quiero comprarlo", "adelante")
-CALLBACK = ("call me back", "call me later", "call me tomorrow", "call back", "call again",
-            "llamame", "llameme", "vuelva a llamar", "vuelvan a llamar", "llamenme", "mas tarde")
-INTERESTED = ("interested", "sounds good", "sounds great", "i like it", "tell me more", "send me",
-              "would like", "i'd like", "me interesa", "suena bien", "me gusta", "enviame", "mandame",
-              "cuentame mas", "quisiera", "me gustaria")
-COMPLAINT = ("complaint", "not working", "doesn't work", "broken", "refund", "terrible service",
-             "queja", "reclamo", "no funciona", "reembolso", "pesimo servicio")
-BUY = ("buy", "purchase", "sign up", "subscribe", "book", "appointment", "hire", "order",
-       "comprar", "contratar", "suscribir", "reservar", "agendar", "cita", "pedido")
+WRONG_NUMBER = (
+    "wrong number",
+    "you have the wrong",
+    "no one by that name",
+    "nobody by that name",
+    "numero equivocado",
+    "se equivoco de numero",
+    "aqui no vive",
+    "no conozco a",
+)
+NOT_INTERESTED = (
+    "not interested",
+    "no thanks",
+    "no thank you",
+    "stop calling",
+    "remove me",
+    "take me off",
+    "don't call",
+    "do not call",
+    "no me interesa",
+    "no gracias",
+    "no me llamen",
+    "no vuelvan a llamar",
+    "borrame",
+    "quitame de la lista",
+)
+CONVERTED = (
+    "i'll take it",
+    "i will take it",
+    "sign me up",
+    "let's do it",
+    "i want to buy",
+    "i'll buy",
+    "deal",
+    "go ahead",
+    "me lo llevo",
+    "lo contrato",
+    "quiero contratar",
+    "trato hecho",
+    "quiero comprarlo",
+    "adelante",
+)
+CALLBACK = (
+    "call me back",
+    "call me later",
+    "call me tomorrow",
+    "call back",
+    "call again",
+    "llamame",
+    "llameme",
+    "vuelva a llamar",
+    "vuelvan a llamar",
+    "llamenme",
+    "mas tarde",
+)
+INTERESTED = (
+    "interested",
+    "sounds good",
+    "sounds great",
+    "i like it",
+    "tell me more",
+    "send me",
+    "would like",
+    "i'd like",
+    "me interesa",
+    "suena bien",
+    "me gusta",
+    "enviame",
+    "mandame",
+    "cuentame mas",
+    "quisiera",
+    "me gustaria",
+)
+COMPLAINT = (
+    "complaint",
+    "not working",
+    "doesn't work",
+    "broken",
+    "refund",
+    "terrible service",
+    "queja",
+    "reclamo",
+    "no funciona",
+    "reembolso",
+    "pesimo servicio",
+)
+BUY = (
+    "buy",
+    "purchase",
+    "sign up",
+    "subscribe",
+    "book",
+    "appointment",
+    "hire",
+    "order",
+    "comprar",
+    "contratar",
+    "suscribir",
+    "reservar",
+    "agendar",
+    "cita",
+    "pedido",
+)
 # Tools that settle the outcome when the assistant used them successfully.
 TOOL_OUTCOMES = {
     "transfer_to_human": "transferred",
@@ -117,7 +203,10 @@ def structured_fallback(plan: AnalysisPlan, analysis: CallAnalysis) -> dict | No
         "objections": analysis.objections,
         "competitors": analysis.competitors,
         "keywords": analysis.keywords,
-        **{name: getattr(analysis.bant, name) for name in ("budget", "authority", "need", "timeline")},
+        **{
+            name: getattr(analysis.bant, name)
+            for name in ("budget", "authority", "need", "timeline")
+        },
     }
     data = {}
     for name, spec in schema["properties"].items():

@@ -48,7 +48,9 @@ class LLMAnalyzer:
         )
         self._json_mode = True
 
-    async def analyze(self, facts: CallFacts, transcript: Transcript, plan: AnalysisPlan) -> LLMReply:
+    async def analyze(
+        self, facts: CallFacts, transcript: Transcript, plan: AnalysisPlan
+    ) -> LLMReply:
         """The validated analysis of one call.
 
         Raises:
@@ -65,7 +67,11 @@ class LLMAnalyzer:
             raise LLMUnavailable(str(e)) from None
 
     async def _complete(self, messages: list[dict[str, str]]) -> str | None:
-        kwargs = {"model": self.settings.model or "gpt-4.1-mini", "messages": messages, "temperature": 0}
+        kwargs = {
+            "model": self.settings.model or "gpt-4.1-mini",
+            "messages": messages,
+            "temperature": 0,
+        }
         try:
             if self._json_mode:
                 try:
@@ -73,7 +79,9 @@ class LLMAnalyzer:
                 except openai.BadRequestError as e:
                     if "response_format" not in str(e):
                         raise
-                    self._json_mode = False  # this server has no JSON mode; the prompt asks for JSON
+                    self._json_mode = (
+                        False  # this server has no JSON mode; the prompt asks for JSON
+                    )
             return await self._create(kwargs)
         except openai.APITimeoutError:
             raise LLMUnavailable(f"no answer within {self.settings.timeout:.0f} s") from None

@@ -11,11 +11,25 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from crm.analysis.result import INTENTS, OUTCOMES
 
 SYNONYMS = {
-    "purchase": "buy", "buying": "buy", "compra": "buy", "informacion": "information", "info": "information",
-    "objeccion": "objection", "objecion": "objection", "queja": "complaint", "otro": "other",
-    "not interested": "not_interested", "no_interesado": "not_interested", "call_back": "callback",
-    "call back": "callback", "no answer": "no_answer", "wrong number": "wrong_number",
-    "interesado": "interested", "convertido": "converted", "sale": "converted", "transfer": "transferred",
+    "purchase": "buy",
+    "buying": "buy",
+    "compra": "buy",
+    "informacion": "information",
+    "info": "information",
+    "objeccion": "objection",
+    "objecion": "objection",
+    "queja": "complaint",
+    "otro": "other",
+    "not interested": "not_interested",
+    "no_interesado": "not_interested",
+    "call_back": "callback",
+    "call back": "callback",
+    "no answer": "no_answer",
+    "wrong number": "wrong_number",
+    "interesado": "interested",
+    "convertido": "converted",
+    "sale": "converted",
+    "transfer": "transferred",
 }
 FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
 
@@ -36,7 +50,9 @@ class ReplyBant(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _text(cls, value: Any) -> str | None:
-        if value in (None, "", False) or (isinstance(value, str) and value.lower() in {"null", "none", "unknown"}):
+        if value in (None, "", False) or (
+            isinstance(value, str) and value.lower() in {"null", "none", "unknown"}
+        ):
             return None
         return str(value)[:500]
 
@@ -99,8 +115,14 @@ class LLMReply(BaseModel):
     @field_validator("utterance_sentiments", mode="before")
     @classmethod
     def _per_line(cls, value: Any) -> dict[int, float]:
-        pairs = value.items() if isinstance(value, dict) else (
-            (item.get("seq"), item.get("score")) for item in value or [] if isinstance(item, dict)
+        pairs = (
+            value.items()
+            if isinstance(value, dict)
+            else (
+                (item.get("seq"), item.get("score"))
+                for item in value or []
+                if isinstance(item, dict)
+            )
         )
         out = {}
         for seq, score in pairs:
@@ -115,7 +137,13 @@ class LLMReply(BaseModel):
     def _evaluation(cls, value: Any) -> str | None:
         if value is None:
             return None
-        return json.dumps(value) if isinstance(value, dict | list) else str(value).lower() if isinstance(value, bool) else str(value)
+        return (
+            json.dumps(value)
+            if isinstance(value, dict | list)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+        )
 
 
 def parse_reply(content: str | None) -> LLMReply:

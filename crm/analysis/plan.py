@@ -65,15 +65,25 @@ class AnalysisPlan:
             summary_prompt=_prompt(summary) or _text(_get(data, "summaryPrompt")),
             summary_enabled=_enabled(summary),
             structured_data_prompt=_prompt(structured) or _text(_get(data, "structuredDataPrompt")),
-            structured_data_schema=_schema(_get(structured, "schema") or _get(data, "structuredDataSchema")),
-            success_evaluation_prompt=_prompt(success) or _text(_get(data, "successEvaluationPrompt")),
-            success_evaluation_rubric=_text(_get(success, "rubric") or _get(data, "successEvaluationRubric")),
+            structured_data_schema=_schema(
+                _get(structured, "schema") or _get(data, "structuredDataSchema")
+            ),
+            success_evaluation_prompt=_prompt(success)
+            or _text(_get(data, "successEvaluationPrompt")),
+            success_evaluation_rubric=_text(
+                _get(success, "rubric") or _get(data, "successEvaluationRubric")
+            ),
             success_evaluation_enabled=_enabled(success),
         )
 
 
-FLAT_KEYS = ("summaryPrompt", "structuredDataPrompt", "structuredDataSchema", "successEvaluationPrompt",
-             "successEvaluationRubric")
+FLAT_KEYS = (
+    "summaryPrompt",
+    "structuredDataPrompt",
+    "structuredDataSchema",
+    "successEvaluationPrompt",
+    "successEvaluationRubric",
+)
 
 
 def plan_of(assistant: Any) -> Any:

@@ -34,14 +34,19 @@ def system_prompt(plan: AnalysisPlan, facts: CallFacts) -> str:
         parts.append("For the summary: " + fill_placeholders(plan.summary_prompt, values))
     if plan.wants_structured_data:
         schema = json.dumps(plan.structured_data_schema or {"type": "object"})
-        instructions = fill_placeholders(plan.structured_data_prompt or "", values | {"schema": schema})
+        instructions = fill_placeholders(
+            plan.structured_data_prompt or "", values | {"schema": schema}
+        )
         parts.append(
-            '"structured_data": an object following this JSON schema: ' + schema
+            '"structured_data": an object following this JSON schema: '
+            + schema
             + (f"\nInstructions: {instructions}" if instructions else "")
         )
     if plan.wants_success_evaluation:
         rubric = plan.success_evaluation_rubric or "PassFail"
-        instructions = fill_placeholders(plan.success_evaluation_prompt or "", values | {"rubric": rubric})
+        instructions = fill_placeholders(
+            plan.success_evaluation_prompt or "", values | {"rubric": rubric}
+        )
         parts.append(
             f'"success_evaluation": whether the call met its goal, graded with the {rubric} rubric '
             '(PassFail: "true" or "false"; NumericScale: 1-10; DescriptiveScale: Excellent, Good, Fair, '

@@ -8,11 +8,14 @@ from crm.analysis.transcript import CallFacts
 TEXT = {
     "en": {
         "call": "{direction} call of {duration}, {turns} caller turns.",
-        "inbound": "Inbound", "outbound": "Outbound",
+        "inbound": "Inbound",
+        "outbound": "Outbound",
         "intent": "Caller intent: {intent}; outcome: {outcome}; sentiment: {sentiment}.",
         "asked": "The caller asked about price {price} time(s) and for information {info} time(s).",
-        "objections": "Objections: {items}.", "competitors": "Competitors mentioned: {items}.",
-        "topics": "Topics: {items}.", "unreached": {
+        "objections": "Objections: {items}.",
+        "competitors": "Competitors mentioned: {items}.",
+        "topics": "Topics: {items}.",
+        "unreached": {
             "no_answer": "Nobody answered the {direction} call ({status}).",
             "voicemail": "The {direction} call reached voicemail ({answered_by}).",
             "silent": "The caller said nothing before the call ended.",
@@ -20,11 +23,14 @@ TEXT = {
     },
     "es": {
         "call": "Llamada {direction} de {duration}, {turns} intervenciones del cliente.",
-        "inbound": "entrante", "outbound": "saliente",
+        "inbound": "entrante",
+        "outbound": "saliente",
         "intent": "Intención: {intent}; resultado: {outcome}; sentimiento: {sentiment}.",
         "asked": "El cliente preguntó por el precio {price} vez/veces y pidió información {info} vez/veces.",
-        "objections": "Objeciones: {items}.", "competitors": "Competidores mencionados: {items}.",
-        "topics": "Temas: {items}.", "unreached": {
+        "objections": "Objeciones: {items}.",
+        "competitors": "Competidores mencionados: {items}.",
+        "topics": "Temas: {items}.",
+        "unreached": {
             "no_answer": "Nadie contestó la llamada {direction} ({status}).",
             "voicemail": "La llamada {direction} llegó al buzón de voz ({answered_by}).",
             "silent": "El cliente no dijo nada antes de que terminara la llamada.",
@@ -47,16 +53,26 @@ def fallback_summary(facts: CallFacts, analysis: CallAnalysis) -> str:
     t = _texts(analysis.language)
     direction = t.get(facts.direction, facts.direction)
     parts = [
-        t["call"].format(direction=direction, duration=_duration(facts.duration_seconds),
-                         turns=analysis.signals.caller_turns),
-        t["intent"].format(intent=analysis.intent, outcome=analysis.outcome,
-                           sentiment=analysis.sentiment_label),
+        t["call"].format(
+            direction=direction,
+            duration=_duration(facts.duration_seconds),
+            turns=analysis.signals.caller_turns,
+        ),
+        t["intent"].format(
+            intent=analysis.intent, outcome=analysis.outcome, sentiment=analysis.sentiment_label
+        ),
     ]
     if analysis.signals.price_questions or analysis.signals.information_requests:
-        parts.append(t["asked"].format(price=analysis.signals.price_questions,
-                                       info=analysis.signals.information_requests))
-    for key, items in (("objections", analysis.objections), ("competitors", analysis.competitors),
-                       ("topics", analysis.keywords[:5])):
+        parts.append(
+            t["asked"].format(
+                price=analysis.signals.price_questions, info=analysis.signals.information_requests
+            )
+        )
+    for key, items in (
+        ("objections", analysis.objections),
+        ("competitors", analysis.competitors),
+        ("topics", analysis.keywords[:5]),
+    ):
         if items:
             parts.append(t[key].format(items=", ".join(items)))
     return " ".join(parts)

@@ -11,7 +11,9 @@ WORD = re.compile(r"[a-z0-9ñ$€]+(?:'[a-z]+)?")
 def fold(text: str) -> str:
     """Lower case without accents (``¿Cuánto?`` → ``¿cuanto?``), keeping ñ."""
     text = text.lower().replace("ñ", "\0")
-    stripped = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    stripped = "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+    )
     return stripped.replace("\0", "ñ")
 
 
@@ -24,7 +26,9 @@ NEGATED_BY = ("no", "not", "don't", "never", "nunca", "ni")
 CLAUSE = re.compile(r"[.!?;,\n¿¡]+")
 
 
-def has_phrase(folded: str, phrases: tuple[str, ...] | frozenset[str], *, affirmed: bool = False) -> str | None:
+def has_phrase(
+    folded: str, phrases: tuple[str, ...] | frozenset[str], *, affirmed: bool = False
+) -> str | None:
     """The first phrase found in already-folded text on word boundaries, if any.
 
     With ``affirmed``, a phrase right after a negator ("no me interesa") does not count.

@@ -68,7 +68,9 @@ class CallFacts:
         return self.status in NOT_CONNECTED or not self.answered
 
     @classmethod
-    def of(cls, call: Call, tool_calls: Iterable[ToolCall] = (), language: str | None = None) -> CallFacts:
+    def of(
+        cls, call: Call, tool_calls: Iterable[ToolCall] = (), language: str | None = None
+    ) -> CallFacts:
         """The facts of a stored call."""
         return cls(
             call_id=call.id,
@@ -112,7 +114,8 @@ class Transcript:
     def render(self, caller: str = "Caller", assistant: str = "Assistant") -> str:
         """The transcript as ``[seq] Caller: text`` lines."""
         return "\n".join(
-            f"[{line.seq}] {caller if line.is_caller else assistant}: {line.text}" for line in self.lines
+            f"[{line.seq}] {caller if line.is_caller else assistant}: {line.text}"
+            for line in self.lines
         )
 
     def as_dicts(self) -> list[dict[str, Any]]:

@@ -26,7 +26,9 @@ api = Routes("calls")
 class CallQuery(Page):
     """Filters of the call list."""
 
-    start: AwareDatetime | None = Field(default=None, alias="from", description="created at or after (ISO 8601 with zone)")
+    start: AwareDatetime | None = Field(
+        default=None, alias="from", description="created at or after (ISO 8601 with zone)"
+    )
     end: AwareDatetime | None = Field(default=None, alias="to", description="created before")
     outcome: str | None = Field(default=None, description="one or more outcomes, comma-separated")
     assistant: str | None = None
@@ -49,9 +51,17 @@ class CallQuery(Page):
     def filters(self) -> CallFilters:
         """As store filters."""
         return CallFilters(
-            start=self.start, end=self.end, outcomes=tuple(o for o in (self.outcome or "").split(",") if o),
-            assistant=self.assistant, campaign_id=self.campaign, min_score=self.min_score, status=self.status,
-            direction=self.direction, lead_id=self.lead_id, sentiment=self.sentiment, search=self.q,
+            start=self.start,
+            end=self.end,
+            outcomes=tuple(o for o in (self.outcome or "").split(",") if o),
+            assistant=self.assistant,
+            campaign_id=self.campaign,
+            min_score=self.min_score,
+            status=self.status,
+            direction=self.direction,
+            lead_id=self.lead_id,
+            sentiment=self.sentiment,
+            search=self.q,
         )
 
 
@@ -60,7 +70,9 @@ async def list_calls(request: web.Request) -> web.Response:
     """Calls, newest first, filtered by date, outcome, assistant, campaign, score, sentiment or transcript words."""
     params = query(request, CallQuery)
     async with request.app[CRM].db.session() as session:
-        calls, total = await find_calls(session, params.filters(), limit=params.limit, offset=params.offset)
+        calls, total = await find_calls(
+            session, params.filters(), limit=params.limit, offset=params.offset
+        )
     return page([call_summary(c) for c in calls], total, params)
 
 
@@ -72,10 +84,15 @@ async def get_call(request: web.Request) -> web.Response:
         call = await session.get(Call, call_id)
         if call is None:
             raise not_found("call")
-        lines = await session.scalars(select(Utterance).where(Utterance.call_id == call_id).order_by(Utterance.seq))
-        tools = await session.scalars(select(ToolCall).where(ToolCall.call_id == call_id).order_by(ToolCall.id))
-        runs = await session.scalars(select(AutomationRun).where(AutomationRun.call_id == call_id)
-                                     .order_by(AutomationRun.id))
+        lines = await session.scalars(
+            select(Utterance).where(Utterance.call_id == call_id).order_by(Utterance.seq)
+        )
+        tools = await session.scalars(
+            select(ToolCall).where(ToolCall.call_id == call_id).order_by(ToolCall.id)
+        )
+        runs = await session.scalars(
+            select(AutomationRun).where(AutomationRun.call_id == call_id).order_by(AutomationRun.id)
+        )
         body = call_summary(call) | {
             "transcript": [utterance_json(u) for u in lines],
             "toolCalls": [tool_call_json(t) for t in tools],

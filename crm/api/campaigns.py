@@ -31,8 +31,12 @@ class ContactQuery(Page):
 class EnrollQuery(ApiModel):
     """Options of a CSV enrollment."""
 
-    region: str | None = Field(default=None, min_length=2, max_length=2,
-                               description="country for numbers without +prefix (default: DEFAULT_REGION)")
+    region: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="country for numbers without +prefix (default: DEFAULT_REGION)",
+    )
 
 
 class LeadIds(ApiModel):
@@ -56,10 +60,17 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
 def contact_json(contact: CampaignContact) -> dict[str, Any]:
     """A campaign contact and where its dialing stands."""
     return {
-        "id": contact.id, "leadId": contact.lead_id, "phone": contact.phone, "zones": contact.zones,
-        "status": contact.status, "reason": contact.reason, "attempts": contact.attempts,
-        "nextAttemptAt": iso(contact.next_attempt_at), "lastAttemptAt": iso(contact.last_attempt_at),
-        "lastOutcome": contact.last_outcome, "lastCallId": contact.last_call_id,
+        "id": contact.id,
+        "leadId": contact.lead_id,
+        "phone": contact.phone,
+        "zones": contact.zones,
+        "status": contact.status,
+        "reason": contact.reason,
+        "attempts": contact.attempts,
+        "nextAttemptAt": iso(contact.next_attempt_at),
+        "lastAttemptAt": iso(contact.last_attempt_at),
+        "lastOutcome": contact.last_outcome,
+        "lastCallId": contact.last_call_id,
     }
 
 
@@ -74,21 +85,34 @@ async def _campaign(session: AsyncSession, campaign_id: str) -> Campaign:
 async def list_campaigns(request: web.Request) -> web.Response:
     """Every campaign, newest first."""
     async with request.app[CRM].db.session() as session:
-        campaigns = list(await session.scalars(select(Campaign).order_by(Campaign.created_at.desc())))
-    return web.json_response({"data": [campaign_json(c) for c in campaigns], "total": len(campaigns)})
+        campaigns = list(
+            await session.scalars(select(Campaign).order_by(Campaign.created_at.desc()))
+        )
+    return web.json_response(
+        {"data": [campaign_json(c) for c in campaigns], "total": len(campaigns)}
+    )
 
 
 @api.route("POST", "/api/campaigns", body=CampaignSpec)
 async def create_campaign(request: web.Request) -> web.Response:
     """Create a campaign (a draft unless ``status`` says scheduled or active)."""
     spec = await body(request, CampaignSpec)
-    campaign = Campaign(status=spec.status, started_at=utcnow() if spec.status == "active" else None)
+    campaign = Campaign(
+        status=spec.status, started_at=utcnow() if spec.status == "active" else None
+    )
     apply_spec(campaign, spec)
     try:
         async with request.app[CRM].db.session() as session:
             session.add(campaign)
             await session.flush()
-            audit(session, actor(request), "campaign.create", "campaign", campaign.id, {"name": spec.name})
+            audit(
+                session,
+                actor(request),
+                "campaign.create",
+                "campaign",
+                campaign.id,
+                {"name": spec.name},
+            )
     except IntegrityError:
         raise ApiError(409, "conflict", f"a campaign named {spec.name!r} exists") from None
     return web.json_response(campaign_json(campaign), status=201)
@@ -100,7 +124,9 @@ async def get_campaign(request: web.Request) -> web.Response:
     crm = request.app[CRM]
     async with crm.db.session() as session:
         campaign = await _campaign(session, request.match_info["campaign_id"])
-    return web.json_response(campaign_json(campaign) | {"progress": (await progress(crm.db, campaign.id)).as_json()})
+    return web.json_response(
+        campaign_json(campaign) | {"progress": (await progress(crm.db, campaign.id)).as_json()}
+    )
 
 
 @api.route("PUT", "/api/campaigns/{campaign_id}", body=CampaignSpec)
@@ -110,7 +136,9 @@ async def update_campaign(request: web.Request) -> web.Response:
     async with request.app[CRM].db.session() as session:
         campaign = await _campaign(session, request.match_info["campaign_id"])
         apply_spec(campaign, spec)
-        audit(session, actor(request), "campaign.update", "campaign", campaign.id, {"name": spec.name})
+        audit(
+            session, actor(request), "campaign.update", "campaign", campaign.id, {"name": spec.name}
+        )
     return web.json_response(campaign_json(campaign))
 
 
@@ -147,15 +175,27 @@ async def list_contacts(request: web.Request) -> web.Response:
         filters.append(CampaignContact.status == paging.status)
     async with request.app[CRM].db.session() as session:
         await _campaign(session, campaign_id)
-        total = await session.scalar(select(func.count()).select_from(CampaignContact).where(*filters)) or 0
+        total = (
+            await session.scalar(select(func.count()).select_from(CampaignContact).where(*filters))
+            or 0
+        )
         rows = await session.scalars(
-            select(CampaignContact).where(*filters).order_by(CampaignContact.created_at, CampaignContact.id)
-            .limit(paging.limit).offset(paging.offset)
+            select(CampaignContact)
+            .where(*filters)
+            .order_by(CampaignContact.created_at, CampaignContact.id)
+            .limit(paging.limit)
+            .offset(paging.offset)
         )
         return page([contact_json(c) for c in rows], total, paging)
 
 
-@api.route("POST", "/api/campaigns/{campaign_id}/contacts", query=EnrollQuery, body=ImportBody, body_type="text/csv")
+@api.route(
+    "POST",
+    "/api/campaigns/{campaign_id}/contacts",
+    query=EnrollQuery,
+    body=ImportBody,
+    body_type="text/csv",
+)
 async def add_contacts(request: web.Request) -> web.Response:
     """Enroll leads: JSON ``{"leadIds": [...]}``, or a CSV of leads (imported like /api/leads/import, all or nothing)."""
     crm, campaign_id = request.app[CRM], request.match_info["campaign_id"]
@@ -167,26 +207,41 @@ async def add_contacts(request: web.Request) -> web.Response:
         rows, report = lead_import.parse(await csv_text(request), crm.policy, region)
         if report.errors:
             detail = f"{len(report.errors)} problem(s); nothing was imported"
-            return web.json_response({"error": "invalid_rows", "detail": detail} | report.as_json(), status=400)
+            return web.json_response(
+                {"error": "invalid_rows", "detail": detail} | report.as_json(), status=400
+            )
     async with crm.db.session() as session:
         campaign = await _campaign(session, campaign_id)
         if rows is not None:
             await lead_import.apply(session, crm.policy, rows, report, actor=actor(request))
             await session.flush()
-            leads = list(await session.scalars(select(Lead).where(Lead.phone.in_([r.phone for r in rows]))))
+            leads = list(
+                await session.scalars(select(Lead).where(Lead.phone.in_([r.phone for r in rows])))
+            )
         else:
             leads = list(await session.scalars(select(Lead).where(Lead.id.in_(ids))))
             missing = sorted(set(ids) - {lead.id for lead in leads})
             if missing:
                 raise ApiError(400, "unknown_leads", f"no such lead(s): {', '.join(missing[:20])}")
         enrolled = await _enroll_new(session, campaign, leads)
-        audit(session, actor(request), "campaign.enroll", "campaign", campaign.id, {"enrolled": enrolled})
+        audit(
+            session,
+            actor(request),
+            "campaign.enroll",
+            "campaign",
+            campaign.id,
+            {"enrolled": enrolled},
+        )
     answer = {"enrolled": enrolled, "alreadyEnrolled": len(leads) - enrolled}
     return web.json_response(answer | ({"import": report.as_json()} if report else {}))
 
 
 async def _enroll_new(session: AsyncSession, campaign: Campaign, leads: list[Lead]) -> int:
-    enrolled = set(await session.scalars(select(CampaignContact.lead_id).where(CampaignContact.campaign_id == campaign.id)))
+    enrolled = set(
+        await session.scalars(
+            select(CampaignContact.lead_id).where(CampaignContact.campaign_id == campaign.id)
+        )
+    )
     spec, now, count = spec_of(campaign), utcnow(), 0
     for lead in leads:
         if lead.id not in enrolled:
@@ -194,4 +249,3 @@ async def _enroll_new(session: AsyncSession, campaign: Campaign, leads: list[Lea
             enrolled.add(lead.id)
             count += 1
     return count
-

@@ -82,16 +82,28 @@ class TaskPatch(ApiModel):
 async def list_appointments(request: web.Request) -> web.Response:
     """Appointments by start time, filtered by date range, lead, status or resource."""
     params = query(request, AppointmentQuery)
-    where = [c for c in (
-        Appointment.starts_at >= params.start if params.start else None,
-        Appointment.starts_at < params.end if params.end else None,
-        Appointment.lead_id == params.lead_id if params.lead_id else None,
-        Appointment.status == params.status if params.status else None,
-        Appointment.resource == params.resource if params.resource else None) if c is not None]
+    where = [
+        c
+        for c in (
+            Appointment.starts_at >= params.start if params.start else None,
+            Appointment.starts_at < params.end if params.end else None,
+            Appointment.lead_id == params.lead_id if params.lead_id else None,
+            Appointment.status == params.status if params.status else None,
+            Appointment.resource == params.resource if params.resource else None,
+        )
+        if c is not None
+    ]
     async with request.app[CRM].db.session() as session:
-        total = await session.scalar(select(func.count()).select_from(Appointment).where(*where)) or 0
-        rows = await session.scalars(select(Appointment).where(*where).order_by(Appointment.starts_at)
-                                     .limit(params.limit).offset(params.offset))
+        total = (
+            await session.scalar(select(func.count()).select_from(Appointment).where(*where)) or 0
+        )
+        rows = await session.scalars(
+            select(Appointment)
+            .where(*where)
+            .order_by(Appointment.starts_at)
+            .limit(params.limit)
+            .offset(params.offset)
+        )
         return page([appointment_json(a) for a in rows], total, params)
 
 
@@ -102,12 +114,32 @@ async def create_appointment(request: web.Request) -> web.Response:
     try:
         async with request.app[CRM].db.session() as session:
             if await session.get(Lead, new.lead_id) is None:
-                raise ApiError(400, "invalid_request", "no such lead", [{"field": "leadId", "message": "no such lead"}])
+                raise ApiError(
+                    400,
+                    "invalid_request",
+                    "no such lead",
+                    [{"field": "leadId", "message": "no such lead"}],
+                )
             row = await book_appointment(
-                session, lead_id=new.lead_id, starts_at=new.starts_at, duration=timedelta(minutes=new.duration_minutes),
-                timezone=new.timezone, title=new.title, location=new.location, notes=new.notes, resource=new.resource)
+                session,
+                lead_id=new.lead_id,
+                starts_at=new.starts_at,
+                duration=timedelta(minutes=new.duration_minutes),
+                timezone=new.timezone,
+                title=new.title,
+                location=new.location,
+                notes=new.notes,
+                resource=new.resource,
+            )
             await session.flush()
-            audit(session, actor(request), "appointment.create", "appointment", row.id, {"leadId": new.lead_id})
+            audit(
+                session,
+                actor(request),
+                "appointment.create",
+                "appointment",
+                row.id,
+                {"leadId": new.lead_id},
+            )
     except SlotTaken as e:
         raise ApiError(409, "slot_taken", str(e)) from None
     return web.json_response(appointment_json(row), status=201)
@@ -124,23 +156,40 @@ async def update_appointment(request: web.Request) -> web.Response:
         fields = patch.model_dump(exclude_unset=True, exclude_none=True)
         for name, value in fields.items():
             setattr(row, name, value)
-        audit(session, actor(request), "appointment.update", "appointment", row.id, {"fields": sorted(fields)})
+        audit(
+            session,
+            actor(request),
+            "appointment.update",
+            "appointment",
+            row.id,
+            {"fields": sorted(fields)},
+        )
         return web.json_response(appointment_json(row))
 
 
 async def _tasks(request: web.Request, kind: str | None) -> web.Response:
     params = query(request, TaskQuery)
     kind = kind or params.kind
-    where = [c for c in (
-        Task.kind == kind if kind else None,
-        Task.status == params.status if params.status else None,
-        Task.lead_id == params.lead_id if params.lead_id else None,
-        Task.assigned_to == params.assigned_to if params.assigned_to else None,
-        Task.due_at < params.due_before if params.due_before else None) if c is not None]
+    where = [
+        c
+        for c in (
+            Task.kind == kind if kind else None,
+            Task.status == params.status if params.status else None,
+            Task.lead_id == params.lead_id if params.lead_id else None,
+            Task.assigned_to == params.assigned_to if params.assigned_to else None,
+            Task.due_at < params.due_before if params.due_before else None,
+        )
+        if c is not None
+    ]
     async with request.app[CRM].db.session() as session:
         total = await session.scalar(select(func.count()).select_from(Task).where(*where)) or 0
-        rows = await session.scalars(select(Task).where(*where).order_by(Task.due_at.is_(None), Task.due_at, Task.id)
-                                     .limit(params.limit).offset(params.offset))
+        rows = await session.scalars(
+            select(Task)
+            .where(*where)
+            .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+            .limit(params.limit)
+            .offset(params.offset)
+        )
         return page([task_json(t) for t in rows], total, params)
 
 
@@ -164,11 +213,24 @@ async def create_task_route(request: web.Request) -> web.Response:
     async with request.app[CRM].db.session() as session:
         lead = await session.get(Lead, new.lead_id)
         if lead is None:
-            raise ApiError(400, "invalid_request", "no such lead", [{"field": "leadId", "message": "no such lead"}])
+            raise ApiError(
+                400,
+                "invalid_request",
+                "no such lead",
+                [{"field": "leadId", "message": "no such lead"}],
+            )
         if new.kind == "callback" and lead.do_not_call:
             raise ApiError(409, "do_not_call", "this lead is on the do-not-call list")
-        task = await create_task(session, kind=new.kind, title=new.title, lead_id=lead.id, due_at=new.due_at or utcnow(),
-                                 reason=new.reason, created_by=who, assigned_to=new.assigned_to)
+        task = await create_task(
+            session,
+            kind=new.kind,
+            title=new.title,
+            lead_id=lead.id,
+            due_at=new.due_at or utcnow(),
+            reason=new.reason,
+            created_by=who,
+            assigned_to=new.assigned_to,
+        )
         await session.flush()
         audit(session, who, "task.create", "task", task.id, {"kind": new.kind, "leadId": lead.id})
         return web.json_response(task_json(task), status=201)

@@ -28,7 +28,9 @@ M = TypeVar("M", bound=BaseModel)
 class ApiError(Exception):
     """An error answered as JSON: ``{"error", "detail", "fields"?}``."""
 
-    def __init__(self, status: int, error: str, detail: str, fields: list[dict[str, str]] | None = None):
+    def __init__(
+        self, status: int, error: str, detail: str, fields: list[dict[str, str]] | None = None
+    ):
         super().__init__(detail)
         self.status, self.error, self.detail, self.fields = status, error, detail, fields
 
@@ -87,7 +89,10 @@ class Page(ApiModel):
 
 def _field_errors(error: ValidationError) -> list[dict[str, str]]:
     return [
-        {"field": ".".join(str(part) for part in e["loc"]) or "body", "message": e["msg"].removeprefix("Value error, ")}
+        {
+            "field": ".".join(str(part) for part in e["loc"]) or "body",
+            "message": e["msg"].removeprefix("Value error, "),
+        }
         for e in error.errors()
     ]
 
@@ -124,7 +129,9 @@ def actor(request: web.Request) -> str:
 
 def page(data: list[Any], total: int, paging: Page) -> web.Response:
     """A page of results."""
-    return web.json_response({"data": data, "total": total, "limit": paging.limit, "offset": paging.offset})
+    return web.json_response(
+        {"data": data, "total": total, "limit": paging.limit, "offset": paging.offset}
+    )
 
 
 @dataclass
@@ -149,14 +156,23 @@ class Routes:
     table: web.RouteTableDef = field(default_factory=web.RouteTableDef)
     operations: list[Operation] = field(default_factory=list)
 
-    def route(self, method: str, path: str, *, query: type[BaseModel] | None = None,
-              body: type[BaseModel] | None = None, body_type: str = "application/json",
-              response_type: str = "application/json") -> Callable[[Handler], Handler]:
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: type[BaseModel] | None = None,
+        body: type[BaseModel] | None = None,
+        body_type: str = "application/json",
+        response_type: str = "application/json",
+    ) -> Callable[[Handler], Handler]:
         """Register and document a handler (its docstring's first line is the summary)."""
 
         def register(handler: Handler) -> Handler:
             summary = (handler.__doc__ or path).strip().splitlines()[0]
-            self.operations.append(Operation(method, path, summary, self.tag, query, body, body_type, response_type))
+            self.operations.append(
+                Operation(method, path, summary, self.tag, query, body, body_type, response_type)
+            )
             self.table.route(method, path)(handler)
             return handler
 

@@ -21,9 +21,13 @@ api = Routes("insights")
 class SummaryQuery(ApiModel):
     """Range, time zone and scope of the analytics summary."""
 
-    start: AwareDatetime | None = Field(default=None, alias="from", description="default: 30 days ago")
+    start: AwareDatetime | None = Field(
+        default=None, alias="from", description="default: 30 days ago"
+    )
     end: AwareDatetime | None = Field(default=None, alias="to", description="default: now")
-    tz: str = Field(default="UTC", description="IANA time zone for today/week/month and calls by hour")
+    tz: str = Field(
+        default="UTC", description="IANA time zone for today/week/month and calls by hour"
+    )
     assistant: str | None = None
     campaign: str | None = None
 
@@ -71,8 +75,16 @@ async def analytics_summary(request: web.Request) -> web.Response:
     start = params.start or end - timedelta(days=30)
     crm = request.app[CRM]
     async with crm.db.session() as session:
-        body = await analytics.summary(session, now=now, zone=ZoneInfo(params.tz), start=start, end=end,
-                                       scoring=crm.policy.scoring, assistant=params.assistant, campaign=params.campaign)
+        body = await analytics.summary(
+            session,
+            now=now,
+            zone=ZoneInfo(params.tz),
+            start=start,
+            end=end,
+            scoring=crm.policy.scoring,
+            assistant=params.assistant,
+            campaign=params.campaign,
+        )
     return web.json_response(body)
 
 
@@ -80,40 +92,76 @@ async def analytics_summary(request: web.Request) -> web.Response:
 async def list_rules(request: web.Request) -> web.Response:
     """The automation rules loaded at start, highest priority first."""
     book = request.app[CRM].policy.rules
-    return web.json_response({"data": [
-        rule.model_dump(mode="json", exclude_none=True) | {"file": str(book.files.get(rule.id, ""))} for rule in book.rules
-    ]})
+    return web.json_response(
+        {
+            "data": [
+                rule.model_dump(mode="json", exclude_none=True)
+                | {"file": str(book.files.get(rule.id, ""))}
+                for rule in book.rules
+            ]
+        }
+    )
 
 
 @api.route("GET", "/api/automation/runs", query=RunQuery)
 async def list_runs(request: web.Request) -> web.Response:
     """Every rule run with its result, newest first."""
     params = query(request, RunQuery)
-    where = [c == v for c, v in ((AutomationRun.rule_id, params.rule_id), (AutomationRun.call_id, params.call_id),
-                                 (AutomationRun.lead_id, params.lead_id), (AutomationRun.status, params.status)) if v]
-    return await _page(request, AutomationRun, where, AutomationRun.id.desc(), automation_run_json, params)
+    where = [
+        c == v
+        for c, v in (
+            (AutomationRun.rule_id, params.rule_id),
+            (AutomationRun.call_id, params.call_id),
+            (AutomationRun.lead_id, params.lead_id),
+            (AutomationRun.status, params.status),
+        )
+        if v
+    ]
+    return await _page(
+        request, AutomationRun, where, AutomationRun.id.desc(), automation_run_json, params
+    )
 
 
 @api.route("GET", "/api/webhooks/deliveries", query=DeliveryQuery)
 async def list_deliveries(request: web.Request) -> web.Response:
     """Outgoing webhooks and their attempts, newest first."""
     params = query(request, DeliveryQuery)
-    where = [c == v for c, v in ((WebhookDelivery.status, params.status), (WebhookDelivery.event, params.event),
-                                 (WebhookDelivery.call_id, params.call_id)) if v]
-    return await _page(request, WebhookDelivery, where, WebhookDelivery.id.desc(), delivery_json, params)
+    where = [
+        c == v
+        for c, v in (
+            (WebhookDelivery.status, params.status),
+            (WebhookDelivery.event, params.event),
+            (WebhookDelivery.call_id, params.call_id),
+        )
+        if v
+    ]
+    return await _page(
+        request, WebhookDelivery, where, WebhookDelivery.id.desc(), delivery_json, params
+    )
 
 
 @api.route("GET", "/api/audit", query=AuditQuery)
 async def list_audit(request: web.Request) -> web.Response:
     """The audit log of API writes, newest first."""
     params = query(request, AuditQuery)
-    where = [c == v for c, v in ((AuditLog.entity_type, params.entity_type), (AuditLog.entity_id, params.entity_id),
-                                 (AuditLog.actor, params.actor)) if v]
+    where = [
+        c == v
+        for c, v in (
+            (AuditLog.entity_type, params.entity_type),
+            (AuditLog.entity_id, params.entity_id),
+            (AuditLog.actor, params.actor),
+        )
+        if v
+    ]
     return await _page(request, AuditLog, where, AuditLog.id.desc(), audit_json, params)
 
 
-async def _page(request: web.Request, model, where: list, order, shape, params: Page) -> web.Response:
+async def _page(
+    request: web.Request, model, where: list, order, shape, params: Page
+) -> web.Response:
     async with request.app[CRM].db.session() as session:
         total = await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
-        rows = await session.scalars(select(model).where(*where).order_by(order).limit(params.limit).offset(params.offset))
+        rows = await session.scalars(
+            select(model).where(*where).order_by(order).limit(params.limit).offset(params.offset)
+        )
         return page([shape(row) for row in rows], total, params)

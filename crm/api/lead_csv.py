@@ -17,16 +17,42 @@ from crm.shapes import iso
 
 api = Routes("leads")
 MAX_BYTES = 20 * 2**20
-COLUMNS = ("id", "phone", "name", "email", "company", "source", "timezone", "language", "stage", "score", "band",
-           "tags", "owner", "do_not_call", "consent_calls", "consent_recording", "consent_marketing", "budget",
-           "authority", "need", "timeline", "last_contacted_at", "created_at")
+COLUMNS = (
+    "id",
+    "phone",
+    "name",
+    "email",
+    "company",
+    "source",
+    "timezone",
+    "language",
+    "stage",
+    "score",
+    "band",
+    "tags",
+    "owner",
+    "do_not_call",
+    "consent_calls",
+    "consent_recording",
+    "consent_marketing",
+    "budget",
+    "authority",
+    "need",
+    "timeline",
+    "last_contacted_at",
+    "created_at",
+)
 
 
 class ImportQuery(ApiModel):
     """Options of a CSV import."""
 
-    region: str | None = Field(default=None, min_length=2, max_length=2,
-                               description="country for numbers without +prefix (default: DEFAULT_REGION)")
+    region: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="country for numbers without +prefix (default: DEFAULT_REGION)",
+    )
     dry_run: bool = Field(default=False, description="validate and report, write nothing")
 
 
@@ -54,7 +80,9 @@ async def csv_text(request: web.Request) -> str:
     else:
         data = await request.content.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise ApiError(413, "too_large", f"CSV files are at most {MAX_BYTES // 2**20} MB; split the file")
+        raise ApiError(
+            413, "too_large", f"CSV files are at most {MAX_BYTES // 2**20} MB; split the file"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -69,7 +97,10 @@ async def import_leads(request: web.Request) -> web.Response:
     region = (options.region or crm.settings.default_region).upper()
     rows, report = lead_import.parse(await csv_text(request), crm.policy, region)
     if report.errors:
-        body = {"error": "invalid_rows", "detail": f"{len(report.errors)} problem(s); nothing was imported"}
+        body = {
+            "error": "invalid_rows",
+            "detail": f"{len(report.errors)} problem(s); nothing was imported",
+        }
         return web.json_response(body | report.as_json(), status=400)
     try:
         async with crm.db.session() as session:
@@ -78,7 +109,9 @@ async def import_leads(request: web.Request) -> web.Response:
                 raise _DryRun  # rolls the transaction back
     except _DryRun:
         pass
-    return web.json_response(report.as_json() | {"dryRun": options.dry_run}, status=200 if options.dry_run else 201)
+    return web.json_response(
+        report.as_json() | {"dryRun": options.dry_run}, status=200 if options.dry_run else 201
+    )
 
 
 def _cell(value) -> str:
@@ -95,20 +128,35 @@ def _cell(value) -> str:
 async def export_leads(request: web.Request) -> web.StreamResponse:
     """Export leads as CSV (same filters as the list); custom fields become columns of their own."""
     params = query(request, LeadFilter)
-    response = web.StreamResponse(headers={"Content-Type": "text/csv; charset=utf-8",
-                                           "Content-Disposition": 'attachment; filename="leads.csv"'})
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="leads.csv"',
+        }
+    )
     async with request.app[CRM].db.session() as session:
         where = lead_conditions(params, session.bind.dialect.name)
-        custom = sorted({key for fields in await session.scalars(select(Lead.custom_fields).where(*where))
-                         for key in (fields or {})})
+        custom = sorted(
+            {
+                key
+                for fields in await session.scalars(select(Lead.custom_fields).where(*where))
+                for key in (fields or {})
+            }
+        )
         await response.prepare(request)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow([*COLUMNS, *custom])
-        result = await session.stream_scalars(select(Lead).where(*where).order_by(SORTS[params.sort], Lead.id))
+        result = await session.stream_scalars(
+            select(Lead).where(*where).order_by(SORTS[params.sort], Lead.id)
+        )
         async for lead in result:
-            writer.writerow([*(_cell(getattr(lead, c)) for c in COLUMNS),
-                             *(_cell((lead.custom_fields or {}).get(k)) for k in custom)])
+            writer.writerow(
+                [
+                    *(_cell(getattr(lead, c)) for c in COLUMNS),
+                    *(_cell((lead.custom_fields or {}).get(k)) for k in custom),
+                ]
+            )
             if buffer.tell() > 64_000:
                 await response.write(buffer.getvalue().encode())
                 buffer.seek(0)

@@ -29,9 +29,15 @@ from crm.shapes import (
 from crm.stages import StageError
 
 api = Routes("leads")
-SORTS = {"-created_at": Lead.created_at.desc(), "created_at": Lead.created_at, "-score": Lead.score.desc(),
-         "score": Lead.score, "-last_contacted_at": Lead.last_contacted_at.desc(),
-         "last_contacted_at": Lead.last_contacted_at, "name": Lead.name}
+SORTS = {
+    "-created_at": Lead.created_at.desc(),
+    "created_at": Lead.created_at,
+    "-score": Lead.score.desc(),
+    "score": Lead.score,
+    "-last_contacted_at": Lead.last_contacted_at.desc(),
+    "last_contacted_at": Lead.last_contacted_at,
+    "name": Lead.name,
+}
 
 
 class LeadFilter(ApiModel):
@@ -44,7 +50,9 @@ class LeadFilter(ApiModel):
     tag: str | None = None
     owner: str | None = None
     do_not_call: bool | None = None
-    q: str | None = Field(default=None, max_length=100, description="in name, phone, email or company")
+    q: str | None = Field(
+        default=None, max_length=100, description="in name, phone, email or company"
+    )
     sort: Literal[tuple(SORTS)] = "-created_at"  # type: ignore[valid-type]
 
 
@@ -54,8 +62,15 @@ class LeadQuery(LeadFilter, Page):
 
 def lead_conditions(params: LeadFilter, dialect: str) -> list:
     """SQL conditions for a lead filter."""
-    conditions = [column == value for column, value in (
-        (Lead.stage, params.stage), (Lead.band, params.band), (Lead.owner, params.owner)) if value]
+    conditions = [
+        column == value
+        for column, value in (
+            (Lead.stage, params.stage),
+            (Lead.band, params.band),
+            (Lead.owner, params.owner),
+        )
+        if value
+    ]
     if params.do_not_call is not None:
         conditions.append(Lead.do_not_call.is_(params.do_not_call))
     if params.min_score is not None:
@@ -66,7 +81,14 @@ def lead_conditions(params: LeadFilter, dialect: str) -> list:
         conditions.append(_has_tag(dialect, params.tag))
     if params.q:
         like = f"%{params.q.lower()}%"
-        conditions.append(or_(*(func.lower(c).like(like) for c in (Lead.name, Lead.phone, Lead.email, Lead.company))))
+        conditions.append(
+            or_(
+                *(
+                    func.lower(c).like(like)
+                    for c in (Lead.name, Lead.phone, Lead.email, Lead.company)
+                )
+            )
+        )
     return conditions
 
 
@@ -74,7 +96,9 @@ class LeadCreate(LeadFields):
     """A new lead: a phone number (normalised to E.164) and any other field."""
 
     phone: str = Field(min_length=3, max_length=40)
-    region: str | None = Field(default=None, min_length=2, max_length=2, description="country for local numbers")
+    region: str | None = Field(
+        default=None, min_length=2, max_length=2, description="country for local numbers"
+    )
     stage: str | None = None
     do_not_call: bool | None = None
 
@@ -95,7 +119,12 @@ def e164(request: web.Request, raw: str, region: str | None) -> str:
     try:
         return to_e164(raw, (region or request.app[CRM].settings.default_region).upper())
     except InvalidPhoneNumber as e:
-        raise ApiError(400, "invalid_request", f"invalid body: phone: {e}", [{"field": "phone", "message": str(e)}]) from None
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"invalid body: phone: {e}",
+            [{"field": "phone", "message": str(e)}],
+        ) from None
 
 
 class StageMove(ApiModel):
@@ -125,8 +154,13 @@ async def list_leads(request: web.Request) -> web.Response:
     async with request.app[CRM].db.session() as session:
         conditions = lead_conditions(params, session.bind.dialect.name)
         total = await session.scalar(select(func.count()).select_from(Lead).where(*conditions)) or 0
-        rows = await session.scalars(select(Lead).where(*conditions).order_by(SORTS[params.sort], Lead.id)
-                                     .limit(params.limit).offset(params.offset))
+        rows = await session.scalars(
+            select(Lead)
+            .where(*conditions)
+            .order_by(SORTS[params.sort], Lead.id)
+            .limit(params.limit)
+            .offset(params.offset)
+        )
         return page([lead_json(lead) for lead in rows], total, params)
 
 
@@ -140,18 +174,34 @@ async def create_lead(request: web.Request) -> web.Response:
         async with crm.db.session() as session:
             if await lead_by_phone(session, new.phone):
                 raise ApiError(409, "conflict", "a lead with this phone number exists")
-            lead = Lead(phone=new.phone, source=new.source or "api", stage=crm.policy.stages.names[0], score=0,
-                        band=crm.policy.scoring.band_for(0).name, tags=[], custom_fields={})
+            lead = Lead(
+                phone=new.phone,
+                source=new.source or "api",
+                stage=crm.policy.stages.names[0],
+                score=0,
+                band=crm.policy.scoring.band_for(0).name,
+                tags=[],
+                custom_fields={},
+            )
             new.apply(lead)
             session.add(lead)
             await session.flush()
-            audit(session, who, "lead.create", "lead", lead.id, {"fields": sorted(new.model_fields_set)})
+            audit(
+                session,
+                who,
+                "lead.create",
+                "lead",
+                lead.id,
+                {"fields": sorted(new.model_fields_set)},
+            )
             if new.stage:
                 await set_stage(session, crm.policy, lead, new.stage, reason="created", actor=who)
             if new.do_not_call:
                 await set_do_not_call(session, lead, True, actor=who)
     except StageError as e:
-        raise ApiError(400, "invalid_request", str(e), [{"field": "stage", "message": str(e)}]) from None
+        raise ApiError(
+            400, "invalid_request", str(e), [{"field": "stage", "message": str(e)}]
+        ) from None
     except IntegrityError:
         raise ApiError(409, "conflict", "a lead with this phone number exists") from None
     return web.json_response(lead_json(lead), status=201)
@@ -170,16 +220,33 @@ async def get_lead(request: web.Request) -> web.Response:
     async with request.app[CRM].db.session() as session:
         lead = await _lead(session, request)
         lead_id = lead.id
-        calls = await session.scalars(select(Call).where(Call.lead_id == lead_id).order_by(Call.created_at.desc()).limit(20))
-        notes = await session.scalars(select(Note).where(Note.lead_id == lead_id).order_by(Note.id.desc()).limit(50))
-        tasks = await session.scalars(select(Task).where(Task.lead_id == lead_id, Task.status == "open").order_by(Task.due_at))
-        visits = await session.scalars(select(Appointment).where(Appointment.lead_id == lead_id).order_by(Appointment.starts_at))
-        history = await session.scalars(select(StageChange).where(StageChange.lead_id == lead_id).order_by(StageChange.id))
-        return web.json_response(lead_json(lead) | {
-            "calls": [call_summary(c) for c in calls], "notes": [note_json(n) for n in notes],
-            "openTasks": [task_json(t) for t in tasks], "appointments": [appointment_json(a) for a in visits],
-            "stageHistory": [stage_change_json(c) for c in history],
-        })
+        calls = await session.scalars(
+            select(Call).where(Call.lead_id == lead_id).order_by(Call.created_at.desc()).limit(20)
+        )
+        notes = await session.scalars(
+            select(Note).where(Note.lead_id == lead_id).order_by(Note.id.desc()).limit(50)
+        )
+        tasks = await session.scalars(
+            select(Task).where(Task.lead_id == lead_id, Task.status == "open").order_by(Task.due_at)
+        )
+        visits = await session.scalars(
+            select(Appointment)
+            .where(Appointment.lead_id == lead_id)
+            .order_by(Appointment.starts_at)
+        )
+        history = await session.scalars(
+            select(StageChange).where(StageChange.lead_id == lead_id).order_by(StageChange.id)
+        )
+        return web.json_response(
+            lead_json(lead)
+            | {
+                "calls": [call_summary(c) for c in calls],
+                "notes": [note_json(n) for n in notes],
+                "openTasks": [task_json(t) for t in tasks],
+                "appointments": [appointment_json(a) for a in visits],
+                "stageHistory": [stage_change_json(c) for c in history],
+            }
+        )
 
 
 @api.route("PATCH", "/api/leads/{lead_id}", body=LeadPatch)
@@ -200,7 +267,9 @@ async def update_lead(request: web.Request) -> web.Response:
             if changed:
                 audit(session, who, "lead.update", "lead", lead.id, {"fields": changed})
             if changes.stage is not None:
-                await set_stage(session, crm.policy, lead, changes.stage, reason=changes.stage_reason, actor=who)
+                await set_stage(
+                    session, crm.policy, lead, changes.stage, reason=changes.stage_reason, actor=who
+                )
             if changes.score is not None and changes.score != lead.score:
                 await set_score(session, crm.policy, lead, changes.score, actor=who)
             if changes.do_not_call is not None and changes.do_not_call != lead.do_not_call:
@@ -208,7 +277,9 @@ async def update_lead(request: web.Request) -> web.Response:
             await session.flush()
             return web.json_response(lead_json(lead))
     except StageError as e:
-        raise ApiError(400, "invalid_request", str(e), [{"field": "stage", "message": str(e)}]) from None
+        raise ApiError(
+            400, "invalid_request", str(e), [{"field": "stage", "message": str(e)}]
+        ) from None
 
 
 @api.route("DELETE", "/api/leads/{lead_id}")
@@ -229,11 +300,18 @@ async def move_lead(request: web.Request) -> web.Response:
     try:
         async with crm.db.session() as session:
             lead = await _lead(session, request)
-            change = await set_stage(session, crm.policy, lead, move.stage, reason=move.reason, actor=actor(request))
+            change = await set_stage(
+                session, crm.policy, lead, move.stage, reason=move.reason, actor=actor(request)
+            )
             await session.flush()
-            result = {"lead": lead_json(lead), "change": stage_change_json(change) if change else None}
+            result = {
+                "lead": lead_json(lead),
+                "change": stage_change_json(change) if change else None,
+            }
     except StageError as e:
-        raise ApiError(400, "invalid_request", str(e), [{"field": "stage", "message": str(e)}]) from None
+        raise ApiError(
+            400, "invalid_request", str(e), [{"field": "stage", "message": str(e)}]
+        ) from None
     if change is not None:
         crm.webhook_worker.wake()
     return web.json_response(result)
@@ -244,7 +322,9 @@ async def stage_history(request: web.Request) -> web.Response:
     """A lead's stage history, oldest first."""
     async with request.app[CRM].db.session() as session:
         lead = await _lead(session, request)
-        rows = await session.scalars(select(StageChange).where(StageChange.lead_id == lead.id).order_by(StageChange.id))
+        rows = await session.scalars(
+            select(StageChange).where(StageChange.lead_id == lead.id).order_by(StageChange.id)
+        )
         return web.json_response({"data": [stage_change_json(c) for c in rows]})
 
 

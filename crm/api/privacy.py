@@ -21,7 +21,9 @@ async def export(request: web.Request) -> web.Response:
             raise not_found("lead")
         document = await export_lead(session, lead)
         audit(session, actor(request), "lead.export", "lead", lead.id)  # who saw the personal data
-    return web.json_response(document, headers={"Content-Disposition": f'attachment; filename="lead-{lead.id}.json"'})
+    return web.json_response(
+        document, headers={"Content-Disposition": f'attachment; filename="lead-{lead.id}.json"'}
+    )
 
 
 @api.route("POST", "/api/leads/{lead_id}/erase")

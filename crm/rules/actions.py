@@ -54,8 +54,9 @@ class Run:
         return render(template, self.context) or None if template else None
 
 
-async def execute(action: Any, index: int, rule: Rule, event: Event, context: dict[str, Any],
-                  changes: Changes) -> dict[str, Any]:
+async def execute(
+    action: Any, index: int, rule: Rule, event: Event, context: dict[str, Any], changes: Changes
+) -> dict[str, Any]:
     """Run one action; the result says what changed (or why nothing did)."""
     done: dict[str, Any] = {"action": action.type}
     if isinstance(action, NEEDS_LEAD) and changes.lead is None:
@@ -66,17 +67,22 @@ async def execute(action: Any, index: int, rule: Rule, event: Event, context: di
 async def _adjust_score(action: AdjustScore, run: Run) -> dict[str, Any]:
     lead = run.changes.lead
     points = action.by if action.by is not None else action.set - lead.score
-    score = adjust_score(run.changes.policy.scoring, lead.score_explanation, lead.score, run.actor, points)
+    score = adjust_score(
+        run.changes.policy.scoring, lead.score_explanation, lead.score, run.actor, points
+    )
     old, new = run.changes.set_score(score)
     return {"from": old, "to": new, "band": score.band}
 
 
 async def _set_stage(action: SetStage, run: Run) -> dict[str, Any]:
     before = run.changes.lead.stage
-    change = await run.changes.move_stage(action.stage, reason=f"rule {run.rule.id}", actor=run.actor,
-                                          force=action.force)
+    change = await run.changes.move_stage(
+        action.stage, reason=f"rule {run.rule.id}", actor=run.actor, force=action.force
+    )
     if change is None:
-        return {"unchanged": f"stays {before} (automatic moves only go forward and never leave won/lost)"}
+        return {
+            "unchanged": f"stays {before} (automatic moves only go forward and never leave won/lost)"
+        }
     return {"from": change.from_stage, "to": change.to_stage}
 
 
@@ -90,9 +96,15 @@ async def _tag(action: AddTag, run: Run) -> dict[str, Any]:
 async def _create_task(action: CreateTask, run: Run) -> dict[str, Any]:
     lead = run.changes.lead
     task = await create_task(
-        run.changes.session, kind="task", title=run.text(action.title) or action.title,
-        lead_id=lead.id if lead else None, due_at=utcnow() + timedelta(hours=action.in_hours),
-        reason=run.text(action.reason), created_by=run.actor, call_id=run.call_id, assigned_to=action.assigned_to,
+        run.changes.session,
+        kind="task",
+        title=run.text(action.title) or action.title,
+        lead_id=lead.id if lead else None,
+        due_at=utcnow() + timedelta(hours=action.in_hours),
+        reason=run.text(action.reason),
+        created_by=run.actor,
+        call_id=run.call_id,
+        assigned_to=action.assigned_to,
     )
     await run.changes.session.flush()
     return {"taskId": task.id, "dueAt": task.due_at.isoformat()}
@@ -106,37 +118,67 @@ async def _callback(action: ScheduleCallback, run: Run) -> dict[str, Any]:
         select(Task).where(Task.lead_id == lead.id, Task.kind == "callback", Task.status == "open")
     )
     if pending is not None:
-        return {"skipped": f"an open callback is already due {pending.due_at.isoformat() if pending.due_at else 'now'}"}
+        return {
+            "skipped": f"an open callback is already due {pending.due_at.isoformat() if pending.due_at else 'now'}"
+        }
     task = await create_task(
-        session, kind="callback", title=run.text(action.title) or action.title, lead_id=lead.id,
-        due_at=utcnow() + timedelta(hours=action.in_hours), reason=run.text(action.reason),
-        created_by=run.actor, call_id=run.call_id,
+        session,
+        kind="callback",
+        title=run.text(action.title) or action.title,
+        lead_id=lead.id,
+        due_at=utcnow() + timedelta(hours=action.in_hours),
+        reason=run.text(action.reason),
+        created_by=run.actor,
+        call_id=run.call_id,
     )
     await session.flush()
     return {"taskId": task.id, "dueAt": task.due_at.isoformat()}
 
 
 async def _note(action: AddNote, run: Run) -> dict[str, Any]:
-    note = await add_note(run.changes.session, run.changes.lead.id, run.text(action.body) or action.body,
-                          author=run.actor, call_id=run.call_id)
+    note = await add_note(
+        run.changes.session,
+        run.changes.lead.id,
+        run.text(action.body) or action.body,
+        author=run.actor,
+        call_id=run.call_id,
+    )
     await run.changes.session.flush()
     return {"noteId": note.id}
 
 
 async def _webhook(action: SendWebhook, run: Run) -> dict[str, Any]:
     changes, event = run.changes, run.event
-    payload = payloads.automation(action.event, run.rule.id, run.rule.name, event.trigger, changes.lead,
-                                  changes.call, event.data)
-    queued = await enqueue(changes.session, changes.policy.webhooks, event=action.event, payload=payload,
-                           call_id=run.call_id, key=f"rule:{run.rule.id}:{event.trigger}:{event.subject}:{run.index}",
-                           url=action.url)
+    payload = payloads.automation(
+        action.event,
+        run.rule.id,
+        run.rule.name,
+        event.trigger,
+        changes.lead,
+        changes.call,
+        event.data,
+    )
+    queued = await enqueue(
+        changes.session,
+        changes.policy.webhooks,
+        event=action.event,
+        payload=payload,
+        call_id=run.call_id,
+        key=f"rule:{run.rule.id}:{event.trigger}:{event.subject}:{run.index}",
+        url=action.url,
+    )
     return {"queued": queued} if queued or action.url else {"skipped": "no webhook URL configured"}
 
 
 async def _do_not_call(action: MarkDoNotCall, run: Run) -> dict[str, Any]:
     lead = run.changes.lead
-    await mark_do_not_call(run.changes.session, lead.phone, reason=action.reason or f"rule {run.rule.id}",
-                           source=run.actor, lead=lead)
+    await mark_do_not_call(
+        run.changes.session,
+        lead.phone,
+        reason=action.reason or f"rule {run.rule.id}",
+        source=run.actor,
+        lead=lead,
+    )
     return {"doNotCall": True}
 
 
@@ -146,7 +188,13 @@ async def _owner(action: AssignOwner, run: Run) -> dict[str, Any]:
 
 
 ACTIONS: dict[type, Callable[[Any, Run], Awaitable[dict[str, Any]]]] = {
-    AdjustScore: _adjust_score, SetStage: _set_stage, AddTag: _tag, CreateTask: _create_task,
-    ScheduleCallback: _callback, AddNote: _note, SendWebhook: _webhook, MarkDoNotCall: _do_not_call,
+    AdjustScore: _adjust_score,
+    SetStage: _set_stage,
+    AddTag: _tag,
+    CreateTask: _create_task,
+    ScheduleCallback: _callback,
+    AddNote: _note,
+    SendWebhook: _webhook,
+    MarkDoNotCall: _do_not_call,
     AssignOwner: _owner,
 }

@@ -30,7 +30,15 @@ class Changes:
         subject: What events are about (a call id), for rule idempotency.
     """
 
-    def __init__(self, session: AsyncSession, policy: Policy, *, lead: Lead | None, call: Call | None, subject: str):
+    def __init__(
+        self,
+        session: AsyncSession,
+        policy: Policy,
+        *,
+        lead: Lead | None,
+        call: Call | None,
+        subject: str,
+    ):
         self.session = session
         self.policy = policy
         self.lead = lead
@@ -41,13 +49,19 @@ class Changes:
 
     def emit(self, trigger: str, subject: str | None = None, **data: Any) -> None:
         """Queue an event for the rules."""
-        self.events.append(Event(
-            trigger, subject or self.subject, self.lead.id if self.lead else None,
-            self.call.id if self.call else None, data,
-        ))
+        self.events.append(
+            Event(
+                trigger,
+                subject or self.subject,
+                self.lead.id if self.lead else None,
+                self.call.id if self.call else None,
+                data,
+            )
+        )
 
-    async def move_stage(self, to_stage: str, *, reason: str, actor: str, automatic: bool = True,
-                         force: bool = False) -> StageChange | None:
+    async def move_stage(
+        self, to_stage: str, *, reason: str, actor: str, automatic: bool = True, force: bool = False
+    ) -> StageChange | None:
         """Move the lead and raise ``stage_changed`` (and its webhook); None when it does not move.
 
         Automatic moves never leave won/lost, and go only forward unless ``force``.
@@ -55,17 +69,38 @@ class Changes:
         lead, stages = self.lead, self.policy.stages
         if lead is None or lead.stage == to_stage:
             return None
-        if automatic and (lead.stage in stages.closed or (
-            not force and to_stage not in stages.closed and stages.position(to_stage) < stages.position(lead.stage)
-        )):
+        if automatic and (
+            lead.stage in stages.closed
+            or (
+                not force
+                and to_stage not in stages.closed
+                and stages.position(to_stage) < stages.position(lead.stage)
+            )
+        ):
             return None
-        change = await move_stage(self.session, lead, stages.check(to_stage), reason=reason, actor=actor,
-                                  call_id=self.call.id if self.call else None)
+        change = await move_stage(
+            self.session,
+            lead,
+            stages.check(to_stage),
+            reason=reason,
+            actor=actor,
+            call_id=self.call.id if self.call else None,
+        )
         await self.session.flush()
-        self.emit("stage_changed", f"stage-change:{change.id}", from_stage=change.from_stage, to_stage=to_stage)
-        await enqueue(self.session, self.policy.webhooks, event="lead.stage_changed",
-                      key=f"lead.stage_changed:{change.id}", payload=payloads.stage_changed(lead, change),
-                      call_id=change.call_id)
+        self.emit(
+            "stage_changed",
+            f"stage-change:{change.id}",
+            from_stage=change.from_stage,
+            to_stage=to_stage,
+        )
+        await enqueue(
+            self.session,
+            self.policy.webhooks,
+            event="lead.stage_changed",
+            key=f"lead.stage_changed:{change.id}",
+            payload=payloads.stage_changed(lead, change),
+            call_id=change.call_id,
+        )
         return change
 
     def set_score(self, score: Score) -> tuple[int, int]:
@@ -87,7 +122,8 @@ class Changes:
             else:
                 rows = await self.session.execute(
                     select(func.count(), func.count().filter(Call.outcome.in_(UNREACHED)))
-                    .select_from(Call).where(Call.lead_id == self.lead.id)
+                    .select_from(Call)
+                    .where(Call.lead_id == self.lead.id)
                 )
                 total, unanswered = rows.one()
                 self._counts = {"calls_count": total, "unanswered_calls": unanswered}

@@ -8,7 +8,9 @@ from crm.rules.context import resolve
 from crm.rules.schema import Condition, Conditions
 
 
-def evaluate(group: Conditions | None, context: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
+def evaluate(
+    group: Conditions | None, context: dict[str, Any]
+) -> tuple[bool, list[dict[str, Any]]]:
     """Whether the conditions hold, and each condition's check (field, operator, value, actual, ok)."""
     if group is None:
         return True, []
@@ -21,8 +23,15 @@ def evaluate(group: Conditions | None, context: dict[str, Any]) -> tuple[bool, l
         else:
             actual = resolve(context, item.field)
             ok = check(item, actual)
-            checks.append({"field": item.field, "operator": item.operator, "value": item.value,
-                           "actual": _jsonable(actual), "ok": ok})
+            checks.append(
+                {
+                    "field": item.field,
+                    "operator": item.operator,
+                    "value": item.value,
+                    "actual": _jsonable(actual),
+                    "ok": ok,
+                }
+            )
         results.append(ok)
     return (all(results) if group.all is not None else any(results)), checks
 

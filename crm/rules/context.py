@@ -100,7 +100,9 @@ def lead_fields(lead: Lead, counts: dict[str, int] | None = None) -> dict[str, A
     }
 
 
-def build(call: Call | None, lead: Lead | None, event: Event, counts: dict[str, int] | None = None) -> dict[str, Any]:
+def build(
+    call: Call | None, lead: Lead | None, event: Event, counts: dict[str, int] | None = None
+) -> dict[str, Any]:
     """The whole context: ``call``, ``lead`` and ``event``."""
     return {
         "call": call_fields(call) if call is not None else {},

@@ -22,7 +22,11 @@ def matches(rule: Rule, event: Event) -> bool:
     if rule.trigger != event.trigger:
         return False
     if rule.trigger == "score_crossed":
-        old, new, at = event.data.get("old_score", 0), event.data.get("new_score", 0), rule.threshold
+        old, new, at = (
+            event.data.get("old_score", 0),
+            event.data.get("new_score", 0),
+            rule.threshold,
+        )
         up, down = old < at <= new, new < at <= old
         return {"up": up, "down": down, "any": up or down}[rule.direction]
     if rule.trigger == "inactivity_days":
@@ -49,7 +53,9 @@ class RuleEngine:
             event = changes.events.popleft()
             handled += 1
             if handled > MAX_EVENTS:
-                logger.warning(f"rules: more than {MAX_EVENTS} events for {changes.subject}; stopping (a rule loop?)")
+                logger.warning(
+                    f"rules: more than {MAX_EVENTS} events for {changes.subject}; stopping (a rule loop?)"
+                )
                 break
             for rule in self.policy.rules.for_trigger(event.trigger):
                 if matches(rule, event):
@@ -60,17 +66,26 @@ class RuleEngine:
 
     async def _run(self, rule: Rule, event: Event, changes: Changes) -> AutomationRun | None:
         session = changes.session
-        done_before = await session.scalar(select(AutomationRun.id).where(
-            AutomationRun.rule_id == rule.id, AutomationRun.trigger == event.trigger,
-            AutomationRun.subject == event.subject,
-        ))
+        done_before = await session.scalar(
+            select(AutomationRun.id).where(
+                AutomationRun.rule_id == rule.id,
+                AutomationRun.trigger == event.trigger,
+                AutomationRun.subject == event.subject,
+            )
+        )
         if done_before is not None:
             return None
         context = rule_context.build(changes.call, changes.lead, event, await changes.lead_counts())
         ok, checks = evaluate(rule.conditions, context)
-        run = AutomationRun(rule_id=rule.id, trigger=event.trigger, subject=event.subject,
-                            call_id=event.call_id, lead_id=event.lead_id, status="skipped",
-                            result={"conditions": checks, "actions": []})
+        run = AutomationRun(
+            rule_id=rule.id,
+            trigger=event.trigger,
+            subject=event.subject,
+            call_id=event.call_id,
+            lead_id=event.lead_id,
+            status="skipped",
+            result={"conditions": checks, "actions": []},
+        )
         if ok:
             run.status = "ok"
             results = []

@@ -14,7 +14,9 @@ from crm.rules.changes import Changes
 from crm.rules.engine import RuleEngine
 
 
-async def sweep_inactivity(db: Database, policy: Policy, *, now: datetime | None = None, limit: int = 200) -> int:
+async def sweep_inactivity(
+    db: Database, policy: Policy, *, now: datetime | None = None, limit: int = 200
+) -> int:
     """Fire each ``inactivity_days`` rule for open leads silent for its ``days``; returns leads handled.
 
     A rule fires once per lead per silence: a lead contacted again becomes eligible again
@@ -25,16 +27,27 @@ async def sweep_inactivity(db: Database, policy: Policy, *, now: datetime | None
     handled = 0
     last_contact = func.coalesce(Lead.last_contacted_at, Lead.created_at)
     for rule in policy.rules.for_trigger("inactivity_days"):
-        already = exists().where(and_(
-            AutomationRun.rule_id == rule.id, AutomationRun.lead_id == Lead.id, AutomationRun.created_at >= last_contact,
-        ))
+        already = exists().where(
+            and_(
+                AutomationRun.rule_id == rule.id,
+                AutomationRun.lead_id == Lead.id,
+                AutomationRun.created_at >= last_contact,
+            )
+        )
         async with db.session() as session:
-            ids = list(await session.scalars(
-                select(Lead.id).where(
-                    last_contact < now - timedelta(days=rule.days), Lead.do_not_call.is_(False),
-                    Lead.stage.not_in(policy.stages.closed), ~already,
-                ).order_by(last_contact).limit(limit)
-            ))
+            ids = list(
+                await session.scalars(
+                    select(Lead.id)
+                    .where(
+                        last_contact < now - timedelta(days=rule.days),
+                        Lead.do_not_call.is_(False),
+                        Lead.stage.not_in(policy.stages.closed),
+                        ~already,
+                    )
+                    .order_by(last_contact)
+                    .limit(limit)
+                )
+            )
         for lead_id in ids:
             try:
                 async with db.session() as session:
@@ -42,7 +55,9 @@ async def sweep_inactivity(db: Database, policy: Policy, *, now: datetime | None
                     if lead is None:
                         continue
                     since = (lead.last_contacted_at or lead.created_at).isoformat()
-                    changes = Changes(session, policy, lead=lead, call=None, subject=f"inactive:{lead.id}:{since}")
+                    changes = Changes(
+                        session, policy, lead=lead, call=None, subject=f"inactive:{lead.id}:{since}"
+                    )
                     changes.emit("inactivity_days", rule=rule.id, days=rule.days, since=since)
                     await engine.run(changes)
             except IntegrityError:  # another instance's sweep ran this rule for this lead first

@@ -10,8 +10,8 @@ from typing import Any
 from loguru import logger
 from pydantic import ValidationError
 
-from crm.rules.schema import TAGS, Rule, SetStage
 from crm.json_paths import json_path
+from crm.rules.schema import TAGS, Rule, SetStage
 from crm.stages import Stages
 
 
@@ -30,7 +30,9 @@ def load_rule_file(path: Path, stages: Stages) -> list[Rule]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise RuleFileError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+        raise RuleFileError(
+            f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
+        ) from None
     except OSError as e:
         raise RuleFileError(f"{path}: cannot read: {e.strerror}") from None
     items = data if isinstance(data, list) else [data]
@@ -63,8 +65,16 @@ def _message(error: dict[str, Any]) -> str:
 
 
 UNION_TAGS = TAGS | {
-    "adjust_score", "set_stage", "add_tag", "remove_tag", "create_task", "schedule_callback", "add_note",
-    "webhook", "mark_do_not_call", "assign_owner",
+    "adjust_score",
+    "set_stage",
+    "add_tag",
+    "remove_tag",
+    "create_task",
+    "schedule_callback",
+    "add_note",
+    "webhook",
+    "mark_do_not_call",
+    "assign_owner",
 }
 
 
@@ -99,7 +109,9 @@ class RuleBook:
         for path in sorted(folder.glob("*.json")):
             for rule in load_rule_file(path, stages):
                 if rule.id in book.files:
-                    raise RuleFileError(f"{path}: $.id: {rule.id!r} is already used by {book.files[rule.id]}")
+                    raise RuleFileError(
+                        f"{path}: $.id: {rule.id!r} is already used by {book.files[rule.id]}"
+                    )
                 book.files[rule.id] = path
                 book.rules.append(rule)
         book.rules.sort(key=lambda r: (-r.priority, r.id))

@@ -28,13 +28,27 @@ TRIGGERS = (
     "inactivity_days",
 )
 OPERATORS = {
-    "eq": "eq", "=": "eq", "==": "eq", "equals": "eq",
-    "ne": "ne", "!=": "ne", "not_equals": "ne",
-    "gt": "gt", ">": "gt", "gte": "gte", ">=": "gte",
-    "lt": "lt", "<": "lt", "lte": "lte", "<=": "lte",
-    "in": "in", "not_in": "not_in",
-    "contains": "contains", "not_contains": "not_contains",
-    "exists": "exists", "not_exists": "not_exists",
+    "eq": "eq",
+    "=": "eq",
+    "==": "eq",
+    "equals": "eq",
+    "ne": "ne",
+    "!=": "ne",
+    "not_equals": "ne",
+    "gt": "gt",
+    ">": "gt",
+    "gte": "gte",
+    ">=": "gte",
+    "lt": "lt",
+    "<": "lt",
+    "lte": "lte",
+    "<=": "lte",
+    "in": "in",
+    "not_in": "not_in",
+    "contains": "contains",
+    "not_contains": "not_contains",
+    "exists": "exists",
+    "not_exists": "not_exists",
 }
 
 
@@ -82,11 +96,14 @@ class Conditions(RulePart):
 
 
 Item = Annotated[
-    Annotated[Condition, Tag("condition")] | Annotated["Conditions", Tag("group")], Discriminator(_kind)
+    Annotated[Condition, Tag("condition")] | Annotated["Conditions", Tag("group")],
+    Discriminator(_kind),
 ]
 Conditions.model_rebuild()
 WhenClause = Annotated[
-    Annotated[Conditions, Tag("group")] | Annotated[list[Condition], Tag("list")] | Annotated[Condition, Tag("condition")],
+    Annotated[Conditions, Tag("group")]
+    | Annotated[list[Condition], Tag("list")]
+    | Annotated[Condition, Tag("condition")],
     Discriminator(_kind),
 ]
 TAGS = frozenset({"condition", "group", "list"})
@@ -170,7 +187,14 @@ class AssignOwner(RulePart):
 
 
 Action = Annotated[
-    AdjustScore | SetStage | AddTag | CreateTask | ScheduleCallback | AddNote | SendWebhook | MarkDoNotCall
+    AdjustScore
+    | SetStage
+    | AddTag
+    | CreateTask
+    | ScheduleCallback
+    | AddNote
+    | SendWebhook
+    | MarkDoNotCall
     | AssignOwner,
     Field(discriminator="type"),
 ]

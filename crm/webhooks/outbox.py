@@ -66,14 +66,23 @@ async def enqueue(
     queued = 0
     for target in urls:
         exists = await session.scalar(
-            select(WebhookDelivery.id).where(WebhookDelivery.event_key == key, WebhookDelivery.url == target)
+            select(WebhookDelivery.id).where(
+                WebhookDelivery.event_key == key, WebhookDelivery.url == target
+            )
         )
         if exists is not None:
             continue
         session.add(
             WebhookDelivery(
-                event=event, event_key=key, url=target, payload=payload, call_id=call_id,
-                status="pending", next_attempt_at=utcnow(), history=[], secret=secret if url else None,
+                event=event,
+                event_key=key,
+                url=target,
+                payload=payload,
+                call_id=call_id,
+                status="pending",
+                next_attempt_at=utcnow(),
+                history=[],
+                secret=secret if url else None,
             )
         )
         queued += 1

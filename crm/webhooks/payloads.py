@@ -52,49 +52,121 @@ def _messages(call: Call, lines: list[Utterance], tools: list[ToolCall]) -> list
     start = call.started_at or call.created_at
     items: list[tuple[float, dict[str, Any]]] = []
     for line in lines:
-        begin, end = line.started_at or line.created_at, line.ended_at or line.started_at or line.created_at
-        items.append((begin.timestamp(), {
-            "role": "user" if line.role == "user" else "bot", "message": line.text, "time": _ms(begin),
-            "endTime": _ms(end), "secondsFromStart": round((begin - start).total_seconds(), 3),
-            "duration": int((end - begin).total_seconds() * 1000),
-        }))
+        begin, end = (
+            line.started_at or line.created_at,
+            line.ended_at or line.started_at or line.created_at,
+        )
+        items.append(
+            (
+                begin.timestamp(),
+                {
+                    "role": "user" if line.role == "user" else "bot",
+                    "message": line.text,
+                    "time": _ms(begin),
+                    "endTime": _ms(end),
+                    "secondsFromStart": round((begin - start).total_seconds(), 3),
+                    "duration": int((end - begin).total_seconds() * 1000),
+                },
+            )
+        )
     for tool in tools:
         at = tool.created_at
         common = {"time": _ms(at), "secondsFromStart": round((at - start).total_seconds(), 3)}
         call_id = tool.tool_call_id or f"tool-{tool.id}"
-        items.append((at.timestamp(), {"role": "tool_calls", "message": "", **common, "toolCalls": [{
-            "id": call_id, "type": "function",
-            "function": {"name": tool.name, "arguments": json.dumps(tool.arguments or {})}}]}))
+        items.append(
+            (
+                at.timestamp(),
+                {
+                    "role": "tool_calls",
+                    "message": "",
+                    **common,
+                    "toolCalls": [
+                        {
+                            "id": call_id,
+                            "type": "function",
+                            "function": {
+                                "name": tool.name,
+                                "arguments": json.dumps(tool.arguments or {}),
+                            },
+                        }
+                    ],
+                },
+            )
+        )
         result = tool.result if isinstance(tool.result, str) else json.dumps(tool.result)
-        items.append((at.timestamp() + 1e-6, {"role": "tool_call_result", "toolCallId": call_id,
-                                              "name": tool.name, "result": result, **common}))
+        items.append(
+            (
+                at.timestamp() + 1e-6,
+                {
+                    "role": "tool_call_result",
+                    "toolCallId": call_id,
+                    "name": tool.name,
+                    "result": result,
+                    **common,
+                },
+            )
+        )
     return [message for _, message in sorted(items, key=lambda pair: pair[0])]
 
 
-def end_of_call_report(call: Call, lead: Lead | None, lines: list[Utterance], tools: list[ToolCall]) -> dict[str, Any]:
+def end_of_call_report(
+    call: Call, lead: Lead | None, lines: list[Utterance], tools: list[ToolCall]
+) -> dict[str, Any]:
     """The end-of-call report, shaped like VAPI's server message, plus our analysis under ``phoneagent``."""
     messages = _messages(call, lines, tools)
     transcript = "".join(f"{'User' if u.role == 'user' else 'AI'}: {u.text}\n" for u in lines)
-    customer, ours = (call.from_number, call.to_number) if call.direction == "inbound" else (call.to_number, call.from_number)
-    analysis = {"summary": call.summary, "structuredData": call.structured_data,
-                "successEvaluation": call.success_evaluation}
+    customer, ours = (
+        (call.from_number, call.to_number)
+        if call.direction == "inbound"
+        else (call.to_number, call.from_number)
+    )
+    analysis = {
+        "summary": call.summary,
+        "structuredData": call.structured_data,
+        "successEvaluation": call.success_evaluation,
+    }
     vapi_call = {
-        "id": call.id, "type": f"{call.direction}PhoneCall", "status": "ended", "createdAt": iso(call.created_at),
-        "updatedAt": iso(call.updated_at), "startedAt": iso(call.started_at), "endedAt": iso(call.ended_at),
-        "endedReason": ended_reason(call), "cost": call.cost, "phoneCallProvider": call.provider,
-        "phoneCallProviderId": call.provider_call_id, "phoneCallTransport": "pstn",
-        "customer": {"number": customer}, "assistantId": call.assistant,
-        "metadata": {"leadId": call.lead_id, "campaignId": call.campaign_id}, "analysis": analysis,
+        "id": call.id,
+        "type": f"{call.direction}PhoneCall",
+        "status": "ended",
+        "createdAt": iso(call.created_at),
+        "updatedAt": iso(call.updated_at),
+        "startedAt": iso(call.started_at),
+        "endedAt": iso(call.ended_at),
+        "endedReason": ended_reason(call),
+        "cost": call.cost,
+        "phoneCallProvider": call.provider,
+        "phoneCallProviderId": call.provider_call_id,
+        "phoneCallTransport": "pstn",
+        "customer": {"number": customer},
+        "assistantId": call.assistant,
+        "metadata": {"leadId": call.lead_id, "campaignId": call.campaign_id},
+        "analysis": analysis,
     }
     return envelope(
         "end-of-call-report",
-        endedReason=ended_reason(call), call=vapi_call, customer={"number": customer, "name": lead.name if lead else None},
-        phoneNumber={"number": ours}, assistant={"name": call.assistant}, startedAt=iso(call.started_at),
-        endedAt=iso(call.ended_at), durationSeconds=call.duration_seconds, cost=call.cost,
-        recordingUrl=call.recording_url, summary=call.summary, transcript=transcript, messages=messages,
-        artifact={"messages": messages, "transcript": transcript, "recordingUrl": call.recording_url,
-                  "messagesOpenAIFormatted": [
-                      {"role": "user" if u.role == "user" else "assistant", "content": u.text} for u in lines]},
+        endedReason=ended_reason(call),
+        call=vapi_call,
+        customer={"number": customer, "name": lead.name if lead else None},
+        phoneNumber={"number": ours},
+        assistant={"name": call.assistant},
+        startedAt=iso(call.started_at),
+        endedAt=iso(call.ended_at),
+        durationSeconds=call.duration_seconds,
+        cost=call.cost,
+        recordingUrl=call.recording_url,
+        summary=call.summary,
+        transcript=transcript,
+        messages=messages,
+        artifact={
+            "messages": messages,
+            "transcript": transcript,
+            "recordingUrl": call.recording_url,
+            "messagesOpenAIFormatted": [
+                {"role": "user" if u.role == "user" else "assistant", "content": u.text}
+                for u in lines
+            ],
+        },
         analysis=analysis,
         phoneagent={"analysis": call_analysis(call), "lead": lead_brief(lead) if lead else None},
     )
@@ -102,18 +174,42 @@ def end_of_call_report(call: Call, lead: Lead | None, lines: list[Utterance], to
 
 def call_analyzed(call: Call, lead: Lead | None) -> dict[str, Any]:
     """``call.analyzed``: the call with its analysis and the lead as it now stands."""
-    return envelope("call.analyzed", call=call_summary(call), analysis=call_analysis(call),
-                    lead=lead_brief(lead) if lead else None)
+    return envelope(
+        "call.analyzed",
+        call=call_summary(call),
+        analysis=call_analysis(call),
+        lead=lead_brief(lead) if lead else None,
+    )
 
 
 def stage_changed(lead: Lead, change: StageChange) -> dict[str, Any]:
     """``lead.stage_changed``: from where to where, why and by whom."""
-    return envelope("lead.stage_changed", lead=lead_brief(lead), fromStage=change.from_stage,
-                    toStage=change.to_stage, reason=change.reason, actor=change.actor, callId=change.call_id)
+    return envelope(
+        "lead.stage_changed",
+        lead=lead_brief(lead),
+        fromStage=change.from_stage,
+        toStage=change.to_stage,
+        reason=change.reason,
+        actor=change.actor,
+        callId=change.call_id,
+    )
 
 
-def automation(event: str, rule_id: str, rule_name: str | None, trigger: str, lead: Lead | None,
-               call: Call | None, data: dict[str, Any]) -> dict[str, Any]:
+def automation(
+    event: str,
+    rule_id: str,
+    rule_name: str | None,
+    trigger: str,
+    lead: Lead | None,
+    call: Call | None,
+    data: dict[str, Any],
+) -> dict[str, Any]:
     """A rule's webhook action: the rule, its trigger, the lead and the call."""
-    return envelope(event, rule={"id": rule_id, "name": rule_name}, trigger=trigger, event=data,
-                    lead=lead_brief(lead) if lead else None, call=call_summary(call) if call else None)
+    return envelope(
+        event,
+        rule={"id": rule_id, "name": rule_name},
+        trigger=trigger,
+        event=data,
+        lead=lead_brief(lead) if lead else None,
+        call=call_summary(call) if call else None,
+    )

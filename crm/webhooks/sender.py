@@ -71,16 +71,25 @@ class WebhookSender:
 
     async def _claim(self, limit: int) -> list[_Claimed]:
         now = utcnow()
-        lease = now + timedelta(seconds=self.settings.timeout * 2 + 5)  # a crashed sender's claim expires
+        lease = now + timedelta(
+            seconds=self.settings.timeout * 2 + 5
+        )  # a crashed sender's claim expires
         due = (WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
         claimed = []
         async with self._db.session() as session:
-            ids = list(await session.scalars(
-                select(WebhookDelivery.id).where(*due).order_by(WebhookDelivery.next_attempt_at).limit(limit)
-            ))
+            ids = list(
+                await session.scalars(
+                    select(WebhookDelivery.id)
+                    .where(*due)
+                    .order_by(WebhookDelivery.next_attempt_at)
+                    .limit(limit)
+                )
+            )
             for delivery_id in ids:
                 result = await session.execute(
-                    update(WebhookDelivery).where(WebhookDelivery.id == delivery_id, *due).values(next_attempt_at=lease)
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.id == delivery_id, *due)
+                    .values(next_attempt_at=lease)
                 )
                 if result.rowcount == 1:
                     row = await session.get(WebhookDelivery, delivery_id)
@@ -106,7 +115,11 @@ class WebhookSender:
         try:
             async with self._session().post(row.url, data=body, headers=headers) as response:
                 await response.content.read(4096)
-                return _Attempt(response.status, None if response.status < 300 else response.reason, _since(started))
+                return _Attempt(
+                    response.status,
+                    None if response.status < 300 else response.reason,
+                    _since(started),
+                )
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
             return _Attempt(None, f"{e.__class__.__name__}: {e}"[:300], _since(started))
 
@@ -119,20 +132,38 @@ class WebhookSender:
             delivery.attempts += 1
             delivery.last_status_code = attempt.status
             delivery.last_error = attempt.error
-            delivery.history = [*(delivery.history or []), {
-                "at": now.isoformat(), "status": attempt.status, "error": attempt.error, "ms": round(attempt.ms, 1)}]
+            delivery.history = [
+                *(delivery.history or []),
+                {
+                    "at": now.isoformat(),
+                    "status": attempt.status,
+                    "error": attempt.error,
+                    "ms": round(attempt.ms, 1),
+                },
+            ]
             if attempt.ok:
-                delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", now, None
+                delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
+                    "delivered",
+                    now,
+                    None,
+                )
             elif delivery.attempts >= self.settings.max_attempts:
                 delivery.status, delivery.next_attempt_at = "failed", None
-                logger.warning(f"webhook {row.id} ({row.event}) to {row.url} failed {delivery.attempts} times; giving up")
+                logger.warning(
+                    f"webhook {row.id} ({row.event}) to {row.url} failed {delivery.attempts} times; giving up"
+                )
             else:
-                delay = min(MAX_BACKOFF_SECONDS, self.settings.retry_base_seconds * 2 ** (delivery.attempts - 1))
+                delay = min(
+                    MAX_BACKOFF_SECONDS,
+                    self.settings.retry_base_seconds * 2 ** (delivery.attempts - 1),
+                )
                 delivery.next_attempt_at = now + timedelta(seconds=delay)
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.timeout))
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.settings.timeout)
+            )
         return self._http
 
     async def close(self) -> None:

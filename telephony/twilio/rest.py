@@ -54,7 +54,9 @@ class TwilioRest:
             TwilioRestError: Not configured, refused by Twilio, or unreachable.
         """
         if not self.configured:
-            raise TwilioRestError("Twilio REST credentials are not set (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)")
+            raise TwilioRestError(
+                "Twilio REST credentials are not set (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)"
+            )
         http = AsyncTwilioHttpClient(timeout=REQUEST_TIMEOUT_SECS)
         client = Client(self._account_sid, self._auth_token, http_client=http)
         if self._api_base_url:
@@ -64,6 +66,8 @@ class TwilioRest:
         except TwilioRestException as e:
             raise TwilioRestError(f"Twilio answered HTTP {e.status}: {e.msg}") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
-            raise TwilioRestError(f"Twilio could not be reached: {e.__class__.__name__}: {e}") from None
+            raise TwilioRestError(
+                f"Twilio could not be reached: {e.__class__.__name__}: {e}"
+            ) from None
         finally:
             await http.close()

@@ -46,7 +46,9 @@ async def signed_form(request: web.Request) -> dict[str, str]:
         url = twilio.public_url + request.path_qs
         signature = request.headers.get("X-Twilio-Signature", "")
         if not signature or not RequestValidator(twilio.auth_token).validate(url, form, signature):
-            logger.warning(f"{request.path}: rejected a request with a missing or invalid signature")
+            logger.warning(
+                f"{request.path}: rejected a request with a missing or invalid signature"
+            )
             raise web.HTTPForbidden(text="invalid Twilio signature")
     return form
 
@@ -72,15 +74,25 @@ async def voice_webhook(request: web.Request) -> web.Response:
             raise web.HTTPNotFound(text="unknown call")
         entry = services.assistants.entry(call.assistant)
         if entry.unavailable:
-            return await _unavailable(services, call.id, entry.assistant.name, entry.assistant.language)
-        logger.info(f"call {call.id}: outbound Twilio call {call_sid} answered → assistant '{call.assistant}'")
+            return await _unavailable(
+                services, call.id, entry.assistant.name, entry.assistant.language
+            )
+        logger.info(
+            f"call {call.id}: outbound Twilio call {call_sid} answered → assistant '{call.assistant}'"
+        )
         return _connect(services, call.id)
     direction = "outbound" if form.get("Direction", "").startswith("outbound") else "inbound"
-    ours, theirs = (form.get("To"), form.get("From")) if direction == "inbound" else (form.get("From"), form.get("To"))
+    ours, theirs = (
+        (form.get("To"), form.get("From"))
+        if direction == "inbound"
+        else (form.get("From"), form.get("To"))
+    )
     entry = services.assistants.entry_for_number(maybe_e164(ours))
     assistant = entry.assistant
     contact = maybe_e164(theirs)
-    lead = await services.leads.get_or_create(contact, source=f"{direction}-call") if contact else None
+    lead = (
+        await services.leads.get_or_create(contact, source=f"{direction}-call") if contact else None
+    )
     call = await services.calls.open(
         NewCall(
             provider="twilio",
@@ -96,7 +108,9 @@ async def voice_webhook(request: web.Request) -> web.Response:
     )
     if entry.unavailable:
         return await _unavailable(services, call.id, assistant.name, assistant.language)
-    logger.info(f"call {call.id}: {direction} Twilio call {call_sid} → assistant '{assistant.name}'")
+    logger.info(
+        f"call {call.id}: {direction} Twilio call {call_sid} → assistant '{assistant.name}'"
+    )
     return _connect(services, call.id)
 
 
@@ -115,13 +129,17 @@ def _connect(services: CallServices, call_id: str) -> web.Response:
 SAY_LANGUAGES = {"en": "en-US", "es": "es-ES"}
 
 
-async def _unavailable(services: CallServices, call_id: str, name: str, language: str) -> web.Response:
+async def _unavailable(
+    services: CallServices, call_id: str, name: str, language: str
+) -> web.Response:
     """The number's assistant cannot take calls (e.g. missing speech models): a polite line, then hang up.
 
     Routing such calls to another assistant would greet a Spanish caller in
     English or mis-hear them; the admin sees why in the log and GET /api/assistants.
     """
-    logger.error(f"call {call_id}: assistant '{name}' is unavailable; answering with a message and hanging up")
+    logger.error(
+        f"call {call_id}: assistant '{name}' is unavailable; answering with a message and hanging up"
+    )
     response = VoiceResponse()
     response.say(phrases_for(language).unavailable, language=SAY_LANGUAGES.get(language, "en-US"))
     response.hangup()
@@ -162,13 +180,19 @@ async def machine_detection(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="CallSid and AnsweredBy are required")
     services = request.app[SERVICES]
     call = await services.calls.provider_status(
-        "twilio", call_sid, "in-progress", call_id=request.query.get("callId"), answered_by=answered_by
+        "twilio",
+        call_sid,
+        "in-progress",
+        call_id=request.query.get("callId"),
+        answered_by=answered_by,
     )
     if call is None or not answered_by.startswith("machine"):
         return web.Response(status=204)
     session = services.live.sessions.get(call.id)
     message = services.assistants.get(call.assistant).voicemail_message or None
-    logger.info(f"call {call.id}: answered by a machine ({answered_by}); {'leaving a message' if message else 'hanging up'}")
+    logger.info(
+        f"call {call.id}: answered by a machine ({answered_by}); {'leaving a message' if message else 'hanging up'}"
+    )
     if session is not None:
         await session.leave_voicemail(message)
     return web.Response(status=204)
@@ -214,7 +238,9 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
     parameters = start.get("customParameters") or {}
     call_id, token = str(parameters.get("callId", "")), str(parameters.get("token", ""))
     call = await services.calls.get(call_id) if call_id else None
-    if call is None or not hmac.compare_digest(token, stream_token(services.signing_secret, call_id)):
+    if call is None or not hmac.compare_digest(
+        token, stream_token(services.signing_secret, call_id)
+    ):
         logger.warning("stream: refused a stream with an unknown call or a bad token")
         await ws.close(code=1008, message=b"unknown call")
         return ws

@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent import vapi_ids as ids
 from agent.assistants import AssistantFileError, load_assistant
 from config import Settings
-from agent import vapi_ids as ids
 from telephony.vapi.client import VapiClient, VapiError
 from telephony.vapi.translate import VapiSettingError, VapiTarget, vapi_assistant
 
@@ -35,15 +35,20 @@ def _client(settings: Settings) -> VapiClient:
     return VapiClient(settings.vapi_api_key, settings.vapi_base_url)
 
 
-async def push(settings: Settings, paths: list[Path], *, dry_run: bool = False) -> list[dict[str, Any]]:
+async def push(
+    settings: Settings, paths: list[Path], *, dry_run: bool = False
+) -> list[dict[str, Any]]:
     """Create or update each file's VAPI assistant and keep its id beside the file.
 
     Returns one line of outcome per file (name, id, created or updated).
     """
     target = VapiTarget.for_server(settings)
     if not settings.public_url and not dry_run:
-        print(f"warning: PUBLIC_URL is not set; VAPI will send events to {target.events_url}, "
-              "which it cannot reach from the internet", file=sys.stderr)
+        print(
+            f"warning: PUBLIC_URL is not set; VAPI will send events to {target.events_url}, "
+            "which it cannot reach from the internet",
+            file=sys.stderr,
+        )
     pushed = []
     client = None if dry_run else _client(settings)
     try:
@@ -65,8 +70,14 @@ async def push(settings: Settings, paths: list[Path], *, dry_run: bool = False) 
             if result is None:
                 result, action = await client.create_assistant(body), "created"
             record = ids.store(path, str(result["id"]), entry.sha256)  # the bytes that were pushed
-            pushed.append({"name": entry.name, "assistantId": record.assistant_id, "action": action,
-                           "file": str(ids.sidecar(path))})
+            pushed.append(
+                {
+                    "name": entry.name,
+                    "assistantId": record.assistant_id,
+                    "action": action,
+                    "file": str(ids.sidecar(path)),
+                }
+            )
     finally:
         if client is not None:
             await client.close()
@@ -108,15 +119,31 @@ async def place_call(settings: Settings, to: str, assistant: str | None) -> dict
         library = AssistantLibrary(settings.assistants_dir)
         await library.load()
         entry = library.entry(assistant)
-        service = VapiService(database, CallStore(database), LeadStore(database), library, VapiTarget.for_server(settings))
+        service = VapiService(
+            database,
+            CallStore(database),
+            LeadStore(database),
+            library,
+            VapiTarget.for_server(settings),
+        )
         lead = await service.leads.get_or_create(number, source="outbound-call")
         async with database.session() as session:
-            call = Call(provider="vapi", direction="outbound", to_number=number, assistant=entry.name,
-                        status="queued", lead_id=lead.id)
+            call = Call(
+                provider="vapi",
+                direction="outbound",
+                to_number=number,
+                assistant=entry.name,
+                status="queued",
+                lead_id=lead.id,
+            )
             session.add(call)
-        outbound = VapiOutbound(_client(settings), service, default_phone_number_id=settings.vapi_phone_number_id)
+        outbound = VapiOutbound(
+            _client(settings), service, default_phone_number_id=settings.vapi_phone_number_id
+        )
         try:
-            vapi_id = await outbound.place(OutboundCall(call.id, number, "", assistant=entry.name, lead_id=lead.id))
+            vapi_id = await outbound.place(
+                OutboundCall(call.id, number, "", assistant=entry.name, lead_id=lead.id)
+            )
         except DialError as e:
             async with database.session() as session:
                 row = await session.get(Call, call.id)
@@ -134,10 +161,14 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of ``phoneagent-vapi``."""
     parser = argparse.ArgumentParser(prog="phoneagent-vapi", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    p_push = commands.add_parser("push", help="create or update VAPI assistants from assistant files")
+    p_push = commands.add_parser(
+        "push", help="create or update VAPI assistants from assistant files"
+    )
     p_push.add_argument("files", nargs="*", type=Path)
     p_push.add_argument("--all", action="store_true", help="every file in ASSISTANTS_DIR")
-    p_push.add_argument("--dry-run", action="store_true", help="print the VAPI assistant, send nothing")
+    p_push.add_argument(
+        "--dry-run", action="store_true", help="print the VAPI assistant, send nothing"
+    )
     commands.add_parser("list", help="list the account's VAPI assistants")
     p_call = commands.add_parser("call", help="place an outbound call through VAPI")
     p_call.add_argument("--to", required=True)
@@ -152,7 +183,9 @@ def main(argv: list[str] | None = None) -> None:
             if not files:
                 raise CliError("name assistant files to push, or --all")
             for line in asyncio.run(push(settings, files, dry_run=args.dry_run)):
-                print(f"{line['name']}: {line['action']} VAPI assistant {line['assistantId']} (id kept in {line['file']})")
+                print(
+                    f"{line['name']}: {line['action']} VAPI assistant {line['assistantId']} (id kept in {line['file']})"
+                )
         elif args.command == "list":
             for item in asyncio.run(list_assistants(settings)):
                 print(f"{item.get('id')}  {item.get('name', '')}")

@@ -44,7 +44,9 @@ class VapiClient:
             timeout: Seconds for each request.
         """
         if not api_key:
-            raise VapiError("VAPI_API_KEY is not set; create a private key in VAPI's dashboard and set it")
+            raise VapiError(
+                "VAPI_API_KEY is not set; create a private key in VAPI's dashboard and set it"
+            )
         self._key = api_key
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -76,16 +78,23 @@ class VapiClient:
                 if response.status == 401:
                     raise VapiError("VAPI refused the API key (401); check VAPI_API_KEY", 401)
                 if response.status >= 400:
-                    raise VapiError(f"VAPI {method} {path} failed ({response.status}): {_reason(data)}", response.status)
+                    raise VapiError(
+                        f"VAPI {method} {path} failed ({response.status}): {_reason(data)}",
+                        response.status,
+                    )
                 return data
         except (aiohttp.ClientError, TimeoutError) as e:
-            raise VapiError(f"VAPI is not reachable at {self.base_url}: {e.__class__.__name__} {e}".strip()) from None
+            raise VapiError(
+                f"VAPI is not reachable at {self.base_url}: {e.__class__.__name__} {e}".strip()
+            ) from None
 
     async def create_assistant(self, assistant: dict[str, Any]) -> dict[str, Any]:
         """``POST /assistant``: create an assistant; returns it (with its ``id``)."""
         return await self._request("POST", "/assistant", assistant)
 
-    async def update_assistant(self, assistant_id: str, assistant: dict[str, Any]) -> dict[str, Any]:
+    async def update_assistant(
+        self, assistant_id: str, assistant: dict[str, Any]
+    ) -> dict[str, Any]:
         """``PATCH /assistant/{id}``: replace an assistant's settings."""
         return await self._request("PATCH", f"/assistant/{assistant_id}", assistant)
 
@@ -96,7 +105,13 @@ class VapiClient:
     async def list_assistants(self, limit: int = 100) -> list[dict[str, Any]]:
         """``GET /assistant``: the account's assistants, newest first."""
         data = await self._request("GET", f"/assistant?limit={limit}")
-        return data if isinstance(data, list) else list(data.get("results", [])) if isinstance(data, dict) else []
+        return (
+            data
+            if isinstance(data, list)
+            else list(data.get("results", []))
+            if isinstance(data, dict)
+            else []
+        )
 
     async def create_call(self, call: dict[str, Any]) -> dict[str, Any]:
         """``POST /call``: place an outbound phone call; returns the call (``id``, ``status``)."""

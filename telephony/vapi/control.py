@@ -27,7 +27,9 @@ class VapiControl:
             async with self._http.post(self._url, json=body, timeout=CONTROL_TIMEOUT) as response:
                 if response.status < 300:
                     return True
-                logger.warning(f"call {self._call_id}: VAPI call control {body['type']} answered {response.status}")
+                logger.warning(
+                    f"call {self._call_id}: VAPI call control {body['type']} answered {response.status}"
+                )
         except (aiohttp.ClientError, TimeoutError) as e:
             logger.warning(f"call {self._call_id}: VAPI call control {body['type']} failed: {e!r}")
         return False
@@ -49,7 +51,12 @@ class VapiControl:
         Raises:
             TransferFailed: VAPI did not accept the transfer.
         """
-        target = {"type": "sip", "sipUri": destination.sip_uri} if destination.type == "sip" else {
-            "type": "number", "number": destination.number}
-        if not await self._post({"type": "transfer", "destination": target, "content": announcement}):
+        target = (
+            {"type": "sip", "sipUri": destination.sip_uri}
+            if destination.type == "sip"
+            else {"type": "number", "number": destination.number}
+        )
+        if not await self._post(
+            {"type": "transfer", "destination": target, "content": announcement}
+        ):
             raise TransferFailed("VAPI did not accept the transfer")

@@ -28,10 +28,20 @@ END_REASONS = {
     "customer-busy": "provider-busy",
     "manually-canceled": "provider-canceled",
 }
-NOT_ANSWERED = {"customer-did-not-answer": "no-answer", "customer-busy": "busy", "manually-canceled": "canceled"}
+NOT_ANSWERED = {
+    "customer-did-not-answer": "no-answer",
+    "customer-busy": "busy",
+    "manually-canceled": "canceled",
+}
 # VAPI call statuses in the words our call rows use (Twilio's).
-STATUSES = {"scheduled": "queued", "queued": "queued", "ringing": "ringing", "in-progress": "in-progress",
-            "forwarding": "in-progress", "ended": "completed"}
+STATUSES = {
+    "scheduled": "queued",
+    "queued": "queued",
+    "ringing": "ringing",
+    "in-progress": "in-progress",
+    "forwarding": "in-progress",
+    "ended": "completed",
+}
 
 
 class BadMessage(ValueError):
@@ -122,8 +132,11 @@ def tool_requests(message: dict[str, Any]) -> list[ToolRequest]:
     """
     items = message.get("toolCallList")
     if not isinstance(items, list):
-        items = [_dict(t.get("toolCall")) | {"name": t.get("name")} for t in message.get("toolWithToolCallList") or []
-                 if isinstance(t, dict)]
+        items = [
+            _dict(t.get("toolCall")) | {"name": t.get("name")}
+            for t in message.get("toolWithToolCallList") or []
+            if isinstance(t, dict)
+        ]
     if not items:
         raise BadMessage("tool-calls without toolCallList")
     requests = []
@@ -133,7 +146,11 @@ def tool_requests(message: dict[str, Any]) -> list[ToolRequest]:
         name = function.get("name") or item.get("name")
         if not item.get("id") or not name:
             raise BadMessage("each tool call needs an id and a function name")
-        raw = function["arguments"] if "arguments" in function else item.get("parameters", item.get("arguments", {}))
+        raw = (
+            function["arguments"]
+            if "arguments" in function
+            else item.get("parameters", item.get("arguments", {}))
+        )
         requests.append(ToolRequest(str(item["id"]), str(name), _arguments(raw)))
     return requests
 
@@ -147,7 +164,11 @@ def legacy_function_call(message: dict[str, Any]) -> ToolRequest:
     call = _dict(message.get("functionCall"))
     if not call.get("name"):
         raise BadMessage("function-call without functionCall.name")
-    return ToolRequest(str(call.get("id") or "function-call"), str(call["name"]), _arguments(call.get("parameters", {})))
+    return ToolRequest(
+        str(call.get("id") or "function-call"),
+        str(call["name"]),
+        _arguments(call.get("parameters", {})),
+    )
 
 
 def when(value: Any) -> datetime | None:
@@ -176,7 +197,9 @@ def transcript_lines(messages: list[dict[str, Any]]) -> list[NewUtterance]:
     """What the caller and the assistant said, in order (system prompts and tool traffic left out)."""
     lines = []
     for item in messages:
-        role = {"user": "user", "bot": "assistant", "assistant": "assistant"}.get(str(item.get("role")))
+        role = {"user": "user", "bot": "assistant", "assistant": "assistant"}.get(
+            str(item.get("role"))
+        )
         text = item.get("message") if isinstance(item.get("message"), str) else item.get("content")
         if role is None or not isinstance(text, str) or not text.strip():
             continue
@@ -199,7 +222,11 @@ class ReportedTool:
 
 def reported_tools(messages: list[dict[str, Any]]) -> list[ReportedTool]:
     """The tool calls in a report (VAPI's own ``endCall``/``transferCall`` included)."""
-    results = {str(m.get("toolCallId")): m.get("result") for m in messages if m.get("role") == "tool_call_result"}
+    results = {
+        str(m.get("toolCallId")): m.get("result")
+        for m in messages
+        if m.get("role") == "tool_call_result"
+    }
     found = []
     for item in messages:
         if item.get("role") != "tool_calls":
@@ -212,8 +239,15 @@ def reported_tools(messages: list[dict[str, Any]]) -> list[ReportedTool]:
                 arguments = _arguments(function.get("arguments", {}))
             except BadMessage:
                 arguments = {"raw": str(function.get("arguments"))[:1000]}
-            found.append(ReportedTool(str(call["id"]), str(function["name"]), arguments,
-                                      results.get(str(call["id"])), when(item.get("time"))))
+            found.append(
+                ReportedTool(
+                    str(call["id"]),
+                    str(function["name"]),
+                    arguments,
+                    results.get(str(call["id"])),
+                    when(item.get("time")),
+                )
+            )
     return found
 
 

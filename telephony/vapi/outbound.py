@@ -13,7 +13,9 @@ from telephony.vapi.service import VapiService
 class VapiOutbound:
     """:class:`telephony.outbound.OutboundProvider` over VAPI's ``POST /call``."""
 
-    def __init__(self, client: VapiClient, service: VapiService, *, default_phone_number_id: str = ""):
+    def __init__(
+        self, client: VapiClient, service: VapiService, *, default_phone_number_id: str = ""
+    ):
         """Bind to a VAPI account.
 
         Args:
@@ -31,8 +33,10 @@ class VapiOutbound:
         entry = book.entry(call.assistant)
         number_id = vapi_number_id(book, call.from_number, call.assistant) or self._default_number
         if not number_id:
-            raise DialError("no VAPI phone number: set VAPI_PHONE_NUMBER_ID, the assistant's vapi.phoneNumberId, "
-                            "or vapiPhoneNumberId on the number in phoneNumbers")
+            raise DialError(
+                "no VAPI phone number: set VAPI_PHONE_NUMBER_ID, the assistant's vapi.phoneNumberId, "
+                "or vapiPhoneNumberId on the number in phoneNumbers"
+            )
         lead = await self._service.leads.get(call.lead_id) if call.lead_id else None
         variables = await self._service.variables(entry, lead, call.to)
         body = {

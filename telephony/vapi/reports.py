@@ -42,8 +42,13 @@ def _recording_url(message: dict[str, Any]) -> str | None:
     artifact = message.get("artifact") if isinstance(message.get("artifact"), dict) else {}
     recording = artifact.get("recording") if isinstance(artifact.get("recording"), dict) else {}
     mono = recording.get("mono") if isinstance(recording.get("mono"), dict) else {}
-    for value in (artifact.get("recordingUrl"), mono.get("combinedUrl"), recording.get("stereoUrl"),
-                  artifact.get("stereoRecordingUrl"), message.get("recordingUrl")):
+    for value in (
+        artifact.get("recordingUrl"),
+        mono.get("combinedUrl"),
+        recording.get("stereoUrl"),
+        artifact.get("stereoRecordingUrl"),
+        message.get("recordingUrl"),
+    ):
         if isinstance(value, str) and value:
             return value
     return None
@@ -56,8 +61,15 @@ def _number(value: Any) -> float | None:
 def _vapi_analysis(message: dict[str, Any]) -> dict[str, Any]:
     analysis = message.get("analysis") if isinstance(message.get("analysis"), dict) else {}
     summary = analysis.get("summary") or message.get("summary")
-    return {k: v for k, v in {"summary": summary, "structuredData": analysis.get("structuredData"),
-                              "successEvaluation": analysis.get("successEvaluation")}.items() if v is not None}
+    return {
+        k: v
+        for k, v in {
+            "summary": summary,
+            "structuredData": analysis.get("structuredData"),
+            "successEvaluation": analysis.get("successEvaluation"),
+        }.items()
+        if v is not None
+    }
 
 
 async def store_report(db: Database, call_id: str, message: dict[str, Any]) -> bool:
@@ -71,7 +83,9 @@ async def store_report(db: Database, call_id: str, message: dict[str, Any]) -> b
     lines = transcript_lines(messages)
     async with db.session() as session:
         claimed = await session.execute(
-            update(Call).where(Call.id == call_id, Call.provider_report_at.is_(None)).values(provider_report_at=now)
+            update(Call)
+            .where(Call.id == call_id, Call.provider_report_at.is_(None))
+            .values(provider_report_at=now)
         )
         if claimed.rowcount != 1:
             return False
@@ -79,17 +93,29 @@ async def store_report(db: Database, call_id: str, message: dict[str, Any]) -> b
         started = when(message.get("startedAt")) or call.started_at
         ended_at = when(message.get("endedAt")) or call.ended_at or now
         answered = bool(lines and any(line.role == "user" for line in lines)) or (
-            started is not None and message.get("endedReason") not in ("customer-did-not-answer", "customer-busy"))
+            started is not None
+            and message.get("endedReason") not in ("customer-did-not-answer", "customer-busy")
+        )
         status, reason = ended(message.get("endedReason"), answered)
         await session.execute(delete(Utterance).where(Utterance.call_id == call_id))
         await session.flush()
         _replace_lines(session, call_id, lines)
-        known = set(await session.scalars(select(ToolCall.tool_call_id).where(ToolCall.call_id == call_id)))
+        known = set(
+            await session.scalars(select(ToolCall.tool_call_id).where(ToolCall.call_id == call_id))
+        )
         for tool in reported_tools(messages):
             if tool.id not in known:
-                session.add(ToolCall(call_id=call_id, tool_call_id=tool.id, name=tool.name[:64],
-                                     arguments=tool.arguments, result=tool.result, ok=True,
-                                     created_at=tool.at or now))
+                session.add(
+                    ToolCall(
+                        call_id=call_id,
+                        tool_call_id=tool.id,
+                        name=tool.name[:64],
+                        arguments=tool.arguments,
+                        result=tool.result,
+                        ok=True,
+                        created_at=tool.at or now,
+                    )
+                )
         vapi = _vapi_analysis(message)
         call.status = status  # the report has the last word on how the call went
         call.started_at = started if answered else call.started_at
@@ -106,8 +132,14 @@ async def store_report(db: Database, call_id: str, message: dict[str, Any]) -> b
         cost = _number(message.get("cost"))
         call.cost = cost if cost is not None else call.cost
         call.summary = call.summary or vapi.get("summary")
-        call.extra = {**(call.extra or {}), "vapi": {**(call.extra or {}).get("vapi", {}),
-                                                     "endedReason": message.get("endedReason"), "analysis": vapi}}
+        call.extra = {
+            **(call.extra or {}),
+            "vapi": {
+                **(call.extra or {}).get("vapi", {}),
+                "endedReason": message.get("endedReason"),
+                "analysis": vapi,
+            },
+        }
         # The report carries the whole transcript: analyse now (again, if a status update queued it early).
         call.analysis_status, call.analysis_next_at = "pending", now
         call.analysis_attempts, call.analysis_error = 0, None

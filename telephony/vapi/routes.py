@@ -96,22 +96,44 @@ async def assistant_request(service: VapiService, message: dict[str, Any]) -> di
     return service.assistant_spec(entry, variables)
 
 
-def _context(service: VapiService, ref: CallRef, call: Call | None, lead: Lead | None = None) -> ToolContext:
+def _context(
+    service: VapiService, ref: CallRef, call: Call | None, lead: Lead | None = None
+) -> ToolContext:
     entry = service.entry_for(ref, call)
     assistant = entry.assistant
-    phone = ref.customer or (call.from_number if call and call.direction == "inbound" else call.to_number if call else None)
-    control = (VapiControl(service.http, ref.control_url, call.id if call else ref.vapi_id or "?")
-               if ref.control_url and service.http else None)
+    phone = ref.customer or (
+        call.from_number
+        if call and call.direction == "inbound"
+        else call.to_number
+        if call
+        else None
+    )
+    control = (
+        VapiControl(service.http, ref.control_url, call.id if call else ref.vapi_id or "?")
+        if ref.control_url and service.http
+        else None
+    )
     return ToolContext(
-        db=service.db, calls=service.calls, assistant=assistant, tools=entry.tools,
-        call_id=call.id if call else None, lead_id=call.lead_id if call else None, phone=phone,
+        db=service.db,
+        calls=service.calls,
+        assistant=assistant,
+        tools=entry.tools,
+        call_id=call.id if call else None,
+        lead_id=call.lead_id if call else None,
+        phone=phone,
         timezone=call_timezone(assistant, lead, phone),  # the zone a local call would use
-        phrases=phrases_for(assistant.language), control=control, stages=service.stages,
-        http=service.http, provider="vapi", direction=call.direction if call else ref.direction,
+        phrases=phrases_for(assistant.language),
+        control=control,
+        stages=service.stages,
+        http=service.http,
+        provider="vapi",
+        direction=call.direction if call else ref.direction,
     )
 
 
-async def _run_tools(service: VapiService, message: dict[str, Any], requests: list[ToolRequest]) -> list[dict[str, Any]]:
+async def _run_tools(
+    service: VapiService, message: dict[str, Any], requests: list[ToolRequest]
+) -> list[dict[str, Any]]:
     ref = call_ref(message)
     try:
         call = await service.find_or_open(ref)
@@ -119,8 +141,14 @@ async def _run_tools(service: VapiService, message: dict[str, Any], requests: li
         context = _context(service, ref, call, lead)
     except Exception as e:  # never a 500 on a tool call: the LLM hears that it failed
         logger.exception(f"VAPI call {ref.vapi_id}: cannot prepare tool calls: {e}")
-        return [{"toolCallId": r.id, "name": r.name, "error": "the tool is unavailable right now; offer a callback"}
-                for r in requests]
+        return [
+            {
+                "toolCallId": r.id,
+                "name": r.name,
+                "error": "the tool is unavailable right now; offer a callback",
+            }
+            for r in requests
+        ]
     answers = []
     for request in requests:
         result = await execute(request.name, request.arguments, context, tool_call_id=request.id)
@@ -153,8 +181,9 @@ async def status_update(service: VapiService, message: dict[str, Any]) -> dict[s
         return {}
     if vapi_status == "ended":
         status, _ = ended(message.get("endedReason"), answered=call.answered_at is not None)
-    updated = await service.calls.provider_status("vapi", ref.vapi_id or call.provider_call_id or "", status,
-                                                  call_id=call.id)
+    updated = await service.calls.provider_status(
+        "vapi", ref.vapi_id or call.provider_call_id or "", status, call_id=call.id
+    )
     if updated is not None:
         await service.status_changed(updated)
     return {}
@@ -163,7 +192,11 @@ async def status_update(service: VapiService, message: dict[str, Any]) -> dict[s
 async def conversation_update(service: VapiService, message: dict[str, Any]) -> dict[str, Any]:
     """The conversation so far: the live transcript."""
     call = await service.find_or_open(call_ref(message))
-    items = message.get("messages") if isinstance(message.get("messages"), list) else conversation(message)
+    items = (
+        message.get("messages")
+        if isinstance(message.get("messages"), list)
+        else conversation(message)
+    )
     if call is not None:
         await sync_transcript(service.db, call.id, [m for m in items if isinstance(m, dict)])
     return {}
@@ -171,14 +204,21 @@ async def conversation_update(service: VapiService, message: dict[str, Any]) -> 
 
 async def transcript(service: VapiService, message: dict[str, Any]) -> dict[str, Any]:
     """A final transcript line (partials are not stored)."""
-    if message.get("transcriptType", "final") != "final" or not str(message.get("transcript") or "").strip():
+    if (
+        message.get("transcriptType", "final") != "final"
+        or not str(message.get("transcript") or "").strip()
+    ):
         return {}
     call = await service.find_or_open(call_ref(message))
-    if call is not None and call.provider_report_at is None:  # a later conversation-update replaces these lines
+    if (
+        call is not None and call.provider_report_at is None
+    ):  # a later conversation-update replaces these lines
         role = "user" if message.get("role") == "user" else "assistant"
         now = utcnow()
         await service.calls.add_utterance(
-            call.id, NewUtterance(role, str(message["transcript"]).strip(), now - timedelta(seconds=1), now))
+            call.id,
+            NewUtterance(role, str(message["transcript"]).strip(), now - timedelta(seconds=1), now),
+        )
     return {}
 
 
@@ -201,7 +241,9 @@ async def end_of_call_report(service: VapiService, message: dict[str, Any]) -> d
     return {"ok": True}
 
 
-async def transfer_destination_request(service: VapiService, message: dict[str, Any]) -> dict[str, Any]:
+async def transfer_destination_request(
+    service: VapiService, message: dict[str, Any]
+) -> dict[str, Any]:
     """Where the assistant hands the caller to a person."""
     ref = call_ref(message)
     call = await service.find(ref)
@@ -209,11 +251,18 @@ async def transfer_destination_request(service: VapiService, message: dict[str, 
     destinations = destinations_of(context)
     if not destinations:
         name = context.assistant.name
-        logger.warning(f"VAPI call {ref.vapi_id}: transfer asked, but assistant '{name}' has no destination")
-        return {"error": f"assistant '{name}' has no transfer destination (set forwardingPhoneNumber)"}
+        logger.warning(
+            f"VAPI call {ref.vapi_id}: transfer asked, but assistant '{name}' has no destination"
+        )
+        return {
+            "error": f"assistant '{name}' has no transfer destination (set forwardingPhoneNumber)"
+        }
     target = destinations[0]
     destination: dict[str, Any] = (
-        {"type": "sip", "sipUri": target.sip_uri} if target.type == "sip" else {"type": "number", "number": target.number})
+        {"type": "sip", "sipUri": target.sip_uri}
+        if target.type == "sip"
+        else {"type": "number", "number": target.number}
+    )
     if target.message:
         destination["message"] = target.message
     if call is not None:
@@ -225,7 +274,9 @@ async def transfer_destination_request(service: VapiService, message: dict[str, 
 
 async def hang(service: VapiService, message: dict[str, Any]) -> dict[str, Any]:
     """The assistant failed to answer for a while on VAPI's side: logged for the admin."""
-    logger.warning(f"VAPI call {call_ref(message).vapi_id}: hang notification (the assistant did not reply in time)")
+    logger.warning(
+        f"VAPI call {call_ref(message).vapi_id}: hang notification (the assistant did not reply in time)"
+    )
     return {}
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 from loguru import logger
 
+from agent import vapi_ids as ids
 from agent.assistants import LoadedAssistant
 from agent.library import AssistantLibrary
 from agent.variables import call_timezone, call_variables
@@ -19,7 +20,6 @@ from crm.leads import LeadStore
 from crm.models import Call, Lead
 from crm.stages import Stages
 from telephony.hooks import Hook, StatusHook, run_status_hooks, start_hooks
-from agent import vapi_ids as ids
 from telephony.vapi.messages import CallRef
 from telephony.vapi.translate import VapiTarget, vapi_assistant
 
@@ -75,8 +75,10 @@ class VapiService:
         if record.sha256 != entry.sha256:
             if record.assistant_id not in self._stale:
                 self._stale.add(record.assistant_id)
-                logger.warning(f"{entry.path.name} changed since it was pushed to VAPI ({record.pushed_at}); "
-                               f"sending it inline until `phoneagent-vapi push {entry.path}`")
+                logger.warning(
+                    f"{entry.path.name} changed since it was pushed to VAPI ({record.pushed_at}); "
+                    f"sending it inline until `phoneagent-vapi push {entry.path}`"
+                )
             return None
         return record.assistant_id
 
@@ -92,12 +94,19 @@ class VapiService:
                     return entry
         return self.assistants.entry_for_number(ref.our_number)
 
-    async def variables(self, entry: LoadedAssistant, lead: Lead | None, phone: str | None,
-                        extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def variables(
+        self,
+        entry: LoadedAssistant,
+        lead: Lead | None,
+        phone: str | None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """``variableValues`` for VAPI: the same values a local call fills its templates with."""
         assistant = entry.assistant
         zone = call_timezone(assistant, lead, phone)
-        values = call_variables(assistant, lead=lead, phone=phone, timezone=zone, overrides=extra or {})
+        values = call_variables(
+            assistant, lead=lead, phone=phone, timezone=zone, overrides=extra or {}
+        )
         return _jsonable(values)
 
     def assistant_spec(self, entry: LoadedAssistant, variables: dict[str, Any]) -> dict[str, Any]:
@@ -118,23 +127,34 @@ class VapiService:
             call = await self.calls.by_provider_id("vapi", ref.vapi_id)
         return call
 
-    async def find_or_open(self, ref: CallRef, entry: LoadedAssistant | None = None,
-                           status: str = "in-progress") -> Call | None:
+    async def find_or_open(
+        self, ref: CallRef, entry: LoadedAssistant | None = None, status: str = "in-progress"
+    ) -> Call | None:
         """Our row for a VAPI call, opened if VAPI tells us about a call we have not seen (None without an id)."""
         call = await self.find(ref)
         if call is not None or not ref.vapi_id:
             return call
         entry = entry or self.entry_for(ref, None)
-        lead = await self.leads.get_or_create(ref.customer, source=f"{ref.direction}-call") if ref.customer else None
+        lead = (
+            await self.leads.get_or_create(ref.customer, source=f"{ref.direction}-call")
+            if ref.customer
+            else None
+        )
         ours, theirs = ref.our_number, ref.customer
         new = NewCall(
-            provider="vapi", provider_call_id=ref.vapi_id, direction=ref.direction,
+            provider="vapi",
+            provider_call_id=ref.vapi_id,
+            direction=ref.direction,
             from_number=theirs if ref.direction == "inbound" else ours,
             to_number=ours if ref.direction == "inbound" else theirs,
-            assistant=entry.name, status=status, lead_id=lead.id if lead else None,
+            assistant=entry.name,
+            status=status,
+            lead_id=lead.id if lead else None,
         )
         call = await self.calls.open(new)
-        logger.info(f"call {call.id}: {ref.direction} VAPI call {ref.vapi_id} → assistant '{entry.name}'")
+        logger.info(
+            f"call {call.id}: {ref.direction} VAPI call {ref.vapi_id} → assistant '{entry.name}'"
+        )
         return call
 
     def call_ended(self, call_id: str) -> None:

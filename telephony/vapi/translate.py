@@ -30,11 +30,23 @@ from agent.assistants import LoadedAssistant
 if TYPE_CHECKING:
     from config import Settings
 
-OUR_KEYS = ("phoneNumbers", "numberRoutes", "provider", "vapi", "variableValues", "serverUrl", "serverUrlSecret")
+OUR_KEYS = (
+    "phoneNumbers",
+    "numberRoutes",
+    "provider",
+    "vapi",
+    "variableValues",
+    "serverUrl",
+    "serverUrlSecret",
+)
 # The server messages our /vapi/events handles (an assistant file may choose its own list).
 SERVER_MESSAGES = [
-    "status-update", "conversation-update", "end-of-call-report", "tool-calls",
-    "transfer-destination-request", "hang",
+    "status-update",
+    "conversation-update",
+    "end-of-call-report",
+    "tool-calls",
+    "transfer-destination-request",
+    "hang",
 ]
 DEFAULT_MODEL = {"provider": "openai", "model": "gpt-4o-mini"}
 DEFAULT_VOICE = {"provider": "vapi", "voiceId": "Elliot"}
@@ -56,7 +68,9 @@ def _json_object(name: str, value: str) -> dict[str, Any]:
     except json.JSONDecodeError as e:
         raise VapiSettingError(f"{name}: not valid JSON ({e.msg} at column {e.colno})") from None
     if not isinstance(parsed, dict) or not parsed.get("provider"):
-        raise VapiSettingError(f'{name}: expected a JSON object with a "provider", e.g. {json.dumps(DEFAULT_VOICE)}')
+        raise VapiSettingError(
+            f'{name}: expected a JSON object with a "provider", e.g. {json.dumps(DEFAULT_VOICE)}'
+        )
     return parsed
 
 
@@ -71,8 +85,15 @@ class VapiTarget:
     transcriber: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_TRANSCRIBER))
 
     @classmethod
-    def from_settings(cls, public_url: str, secret: str, *, model: str = "", voice: str = "",
-                      transcriber: str = "") -> VapiTarget:
+    def from_settings(
+        cls,
+        public_url: str,
+        secret: str,
+        *,
+        model: str = "",
+        voice: str = "",
+        transcriber: str = "",
+    ) -> VapiTarget:
         """From the server's settings (JSON strings; empty: our defaults).
 
         Raises:
@@ -89,8 +110,13 @@ class VapiTarget:
     @classmethod
     def for_server(cls, settings: Settings) -> VapiTarget:
         """From the server's settings (PUBLIC_URL, the VAPI secret, VAPI_MODEL/VOICE/TRANSCRIBER)."""
-        return cls.from_settings(settings.base_url, settings.resolved_vapi_secret(), model=settings.vapi_model,
-                                 voice=settings.vapi_voice, transcriber=settings.vapi_transcriber)
+        return cls.from_settings(
+            settings.base_url,
+            settings.resolved_vapi_secret(),
+            model=settings.vapi_model,
+            voice=settings.vapi_voice,
+            transcriber=settings.vapi_transcriber,
+        )
 
 
 def _raw_tools(model: dict[str, Any]) -> list[dict[str, Any]]:
@@ -104,7 +130,10 @@ def _model(raw: dict[str, Any], entry: LoadedAssistant, target: VapiTarget) -> d
     provider = (model.get("provider") or "").strip()
     if provider in ("", "local"):
         chosen = entry.assistant.vapi.model or target.model
-        model = {**{k: v for k, v in model.items() if k not in ("provider", "model", "url")}, **chosen}
+        model = {
+            **{k: v for k, v in model.items() if k not in ("provider", "model", "url")},
+            **chosen,
+        }
     elif model.get("url") and provider not in ("custom-llm",):
         model["provider"] = "custom-llm"
     return model
@@ -136,7 +165,12 @@ def _destinations(entry: LoadedAssistant, tool: dict[str, Any]) -> list[dict[str
     return [{"type": "number", "number": number}] if number else []
 
 
-def _tool(tool: dict[str, Any], entry: LoadedAssistant, target: VapiTarget, assistant_server: dict[str, Any]) -> dict[str, Any]:
+def _tool(
+    tool: dict[str, Any],
+    entry: LoadedAssistant,
+    target: VapiTarget,
+    assistant_server: dict[str, Any],
+) -> dict[str, Any]:
     kind = tool.get("type", "function")
     if kind == "transferCall":
         return {**tool, "destinations": _destinations(entry, tool)}
@@ -152,9 +186,16 @@ def _tool(tool: dict[str, Any], entry: LoadedAssistant, target: VapiTarget, assi
             return {**extra, "type": "endCall"}
         if name == "transfer_to_human":
             return {**extra, "type": "transferCall", "destinations": _destinations(entry, tool)}
-        function.update(name=name, description=function.get("description") or ours.description,
-                         parameters=ours.parameters)
-        return {**tool, "function": function, "server": {"url": target.events_url, "secret": target.secret}}
+        function.update(
+            name=name,
+            description=function.get("description") or ours.description,
+            parameters=ours.parameters,
+        )
+        return {
+            **tool,
+            "function": function,
+            "server": {"url": target.events_url, "secret": target.secret},
+        }
     server = own if own.get("url") else assistant_server
     return {**tool, "server": server} if server.get("url") else tool
 

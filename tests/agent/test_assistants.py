@@ -37,7 +37,11 @@ def test_examples_cover_the_seed_scenarios():
 
 
 def test_unknown_vapi_fields_are_kept_and_reported(tmp_path: Path):
-    path = write(tmp_path, "a.json", {"name": "a", "backgroundSound": "office", "model": {"emotionRecognitionEnabled": True}})
+    path = write(
+        tmp_path,
+        "a.json",
+        {"name": "a", "backgroundSound": "office", "model": {"emotionRecognitionEnabled": True}},
+    )
     entry = load_assistant(path)
     assert entry.assistant.model_extra == {"backgroundSound": "office"}
     assert entry.assistant.model.model_extra == {"emotionRecognitionEnabled": True}
@@ -48,48 +52,116 @@ def test_unknown_vapi_fields_are_kept_and_reported(tmp_path: Path):
 
 
 def test_older_flat_vapi_fields_mean_the_same_as_the_nested_ones(tmp_path: Path):
-    flat = load_assistant(write(tmp_path, "flat.json", {
-        "name": "flat",
-        "serverUrl": "https://hooks.example.com/vapi",
-        "serverUrlSecret": "s3cret",
-        "endCallFunctionEnabled": True,
-        "forwardingPhoneNumber": "(415) 555-0100",
-        "model": {"functions": [{"name": "get_price", "description": "Price of a plan", "parameters": {"type": "object", "properties": {"plan": {"type": "string"}}}}]},
-        "analysisPlan": {"summaryPrompt": "Summarize.", "structuredDataSchema": {"type": "object"}, "successEvaluationPrompt": "Booked?"},
-    }))
-    nested = load_assistant(write(tmp_path, "nested.json", {
-        "name": "nested",
-        "server": {"url": "https://hooks.example.com/vapi", "secret": "s3cret"},
-        "model": {"tools": [
-            {"type": "function", "function": {"name": "get_price", "description": "Price of a plan", "parameters": {"type": "object", "properties": {"plan": {"type": "string"}}}}},
-            {"type": "endCall"},
-        ]},
-        "analysisPlan": {
-            "summaryPlan": {"messages": [{"role": "system", "content": "Summarize."}]},
-            "structuredDataPlan": {"schema": {"type": "object"}},
-            "successEvaluationPlan": {"messages": [{"role": "system", "content": "Booked?"}]},
-        },
-    }))
+    flat = load_assistant(
+        write(
+            tmp_path,
+            "flat.json",
+            {
+                "name": "flat",
+                "serverUrl": "https://hooks.example.com/vapi",
+                "serverUrlSecret": "s3cret",
+                "endCallFunctionEnabled": True,
+                "forwardingPhoneNumber": "(415) 555-0100",
+                "model": {
+                    "functions": [
+                        {
+                            "name": "get_price",
+                            "description": "Price of a plan",
+                            "parameters": {
+                                "type": "object",
+                                "properties": {"plan": {"type": "string"}},
+                            },
+                        }
+                    ]
+                },
+                "analysisPlan": {
+                    "summaryPrompt": "Summarize.",
+                    "structuredDataSchema": {"type": "object"},
+                    "successEvaluationPrompt": "Booked?",
+                },
+            },
+        )
+    )
+    nested = load_assistant(
+        write(
+            tmp_path,
+            "nested.json",
+            {
+                "name": "nested",
+                "server": {"url": "https://hooks.example.com/vapi", "secret": "s3cret"},
+                "model": {
+                    "tools": [
+                        {
+                            "type": "function",
+                            "function": {
+                                "name": "get_price",
+                                "description": "Price of a plan",
+                                "parameters": {
+                                    "type": "object",
+                                    "properties": {"plan": {"type": "string"}},
+                                },
+                            },
+                        },
+                        {"type": "endCall"},
+                    ]
+                },
+                "analysisPlan": {
+                    "summaryPlan": {"messages": [{"role": "system", "content": "Summarize."}]},
+                    "structuredDataPlan": {"schema": {"type": "object"}},
+                    "successEvaluationPlan": {
+                        "messages": [{"role": "system", "content": "Booked?"}]
+                    },
+                },
+            },
+        )
+    )
     for entry in (flat, nested):
-        assert entry.assistant.server.url == "https://hooks.example.com/vapi" and entry.assistant.server.secret == "s3cret"
-        assert set(entry.tools) == {"get_price", "end_call"} and not entry.tools["get_price"].builtin
+        assert (
+            entry.assistant.server.url == "https://hooks.example.com/vapi"
+            and entry.assistant.server.secret == "s3cret"
+        )
+        assert (
+            set(entry.tools) == {"get_price", "end_call"} and not entry.tools["get_price"].builtin
+        )
         settings = entry.assistant.analysis_settings()
-        assert (settings["summaryPrompt"], settings["structuredDataSchema"], settings["successEvaluationPrompt"]) == (
-            "Summarize.", {"type": "object"}, "Booked?",
+        assert (
+            settings["summaryPrompt"],
+            settings["structuredDataSchema"],
+            settings["successEvaluationPrompt"],
+        ) == (
+            "Summarize.",
+            {"type": "object"},
+            "Booked?",
         )
         assert not entry.warnings
     assert flat.assistant.forwarding_phone_number == "+14155550100"
 
 
 def test_disabled_analysis_parts_are_none(tmp_path: Path):
-    entry = load_assistant(write(tmp_path, "a.json", {"name": "a", "analysisPlan": {
-        "summaryPrompt": "Summarize.", "summaryPlan": {"enabled": False},
-    }}))
+    entry = load_assistant(
+        write(
+            tmp_path,
+            "a.json",
+            {
+                "name": "a",
+                "analysisPlan": {
+                    "summaryPrompt": "Summarize.",
+                    "summaryPlan": {"enabled": False},
+                },
+            },
+        )
+    )
     assert entry.assistant.analysis_settings()["summaryPrompt"] is None
 
 
 def test_unsupported_tool_types_are_ignored_with_a_warning(tmp_path: Path):
-    entry = load_assistant(write(tmp_path, "a.json", {"name": "a", "model": {"tools": [{"type": "dtmf"}, {"type": "endCall"}]}}))
+    entry = load_assistant(
+        write(
+            tmp_path,
+            "a.json",
+            {"name": "a", "model": {"tools": [{"type": "dtmf"}, {"type": "endCall"}]}},
+        )
+    )
     assert list(entry.tools) == ["end_call"]
     assert entry.warnings == ["$.model.tools[0]: tool type 'dtmf' is not supported here; ignored"]
 
@@ -103,24 +175,95 @@ TOOL = {"type": "function", "function": {"name": "book_appointment"}}
         ("{ not json", r"invalid JSON at line 1, column 3"),
         ("[1, 2]", r"\$: expected a JSON object, got list"),
         ({"firstMessage": "hi"}, r"\$\.name: Field required"),
-        ({"name": "x", "model": {"messages": [{"role": "wizard", "content": "x"}]}}, r"\$\.model\.messages\[0\]\.role: Input should be 'system', 'user' or 'assistant'"),
-        ({"name": "x", "model": {"temperature": 7}}, r"\$\.model\.temperature: Input should be less than or equal to 2"),
+        (
+            {"name": "x", "model": {"messages": [{"role": "wizard", "content": "x"}]}},
+            r"\$\.model\.messages\[0\]\.role: Input should be 'system', 'user' or 'assistant'",
+        ),
+        (
+            {"name": "x", "model": {"temperature": 7}},
+            r"\$\.model\.temperature: Input should be less than or equal to 2",
+        ),
         ({"name": "x", "firstMessageMode": "sometimes"}, r"\$\.firstMessageMode: Input should be"),
-        ({"name": "x", "silenceTimeoutSeconds": "long"}, r"\$\.silenceTimeoutSeconds: Input should be a valid number"),
-        ({"name": "x", "phoneNumbers": ["555"]}, r"\$\.phoneNumbers: Value error, '555' is not a possible phone number; write numbers in E\.164"),
-        ({"name": "x", "transcriber": {"language": "spanish"}}, r"\$\.transcriber\.language: String should match pattern"),
-        ({"name": "x", "firstMessage": "Hi {{ name | shout }}"}, r"\$\.firstMessage: in '\{\{ name \| shout \}\}': unknown filter 'shout'"),
-        ({"name": "x", "model": {"messages": [{"role": "system", "content": "Hi {{ name }"}]}}, r"\$\.model\.messages\[0\]\.content: unbalanced"),
-        ({"name": "x", "endCallMessage": "{% if name %}bye{% endif %}"}, r"\$\.endCallMessage: Liquid tags"),
-        ({"name": "x", "model": {"tools": [{"type": "function", "function": {"name": "fly_to_moon"}}]}}, r"\$\.model\.tools\[0\]\.function\.name: 'fly_to_moon' is not a built-in tool .* and has no server\.url"),
-        ({"name": "x", "model": {"tools": [TOOL, TOOL]}}, r"\$\.model\.tools\[1\]: a second tool named 'book_appointment'"),
-        ({"name": "x", "model": {"tools": [{"type": "transferCall"}]}}, r"\$\.model\.tools\[0\]: transfer_to_human needs a destination"),
-        ({"name": "x", "model": {"tools": [{"type": "transferCall", "destinations": [{"type": "sip", "sipUri": "pbx"}]}]}}, r"\$\.model\.tools\[0\]\.destinations\[0\]: Value error, a \"sip\" destination needs \"sipUri\""),
-        ({"name": "x", "model": {"tools": [{"type": "function"}]}}, r"\$\.model\.tools\[0\]: Value error, a \"function\" tool needs"),
-        ({"name": "x", "model": {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "array"}}}]}}, r"\$\.model\.tools\[0\]\.function\.parameters: Value error, must be a JSON schema"),
-        ({"name": "x", "server": {"url": "ftp://x"}}, r"\$\.server\.url: Value error, must be an http"),
-        ({"name": "x", "serverUrl": "https://a.example", "server": {"url": "https://b.example"}}, r"\$: Value error, serverUrl and server\.url disagree"),
-        ({"name": "x", "variableValues": {"timezone": "Mars/Olympus"}}, r"\$\.variableValues\.timezone: 'Mars/Olympus' is not an IANA time zone"),
+        (
+            {"name": "x", "silenceTimeoutSeconds": "long"},
+            r"\$\.silenceTimeoutSeconds: Input should be a valid number",
+        ),
+        (
+            {"name": "x", "phoneNumbers": ["555"]},
+            r"\$\.phoneNumbers: Value error, '555' is not a possible phone number; write numbers in E\.164",
+        ),
+        (
+            {"name": "x", "transcriber": {"language": "spanish"}},
+            r"\$\.transcriber\.language: String should match pattern",
+        ),
+        (
+            {"name": "x", "firstMessage": "Hi {{ name | shout }}"},
+            r"\$\.firstMessage: in '\{\{ name \| shout \}\}': unknown filter 'shout'",
+        ),
+        (
+            {"name": "x", "model": {"messages": [{"role": "system", "content": "Hi {{ name }"}]}},
+            r"\$\.model\.messages\[0\]\.content: unbalanced",
+        ),
+        (
+            {"name": "x", "endCallMessage": "{% if name %}bye{% endif %}"},
+            r"\$\.endCallMessage: Liquid tags",
+        ),
+        (
+            {
+                "name": "x",
+                "model": {"tools": [{"type": "function", "function": {"name": "fly_to_moon"}}]},
+            },
+            r"\$\.model\.tools\[0\]\.function\.name: 'fly_to_moon' is not a built-in tool .* and has no server\.url",
+        ),
+        (
+            {"name": "x", "model": {"tools": [TOOL, TOOL]}},
+            r"\$\.model\.tools\[1\]: a second tool named 'book_appointment'",
+        ),
+        (
+            {"name": "x", "model": {"tools": [{"type": "transferCall"}]}},
+            r"\$\.model\.tools\[0\]: transfer_to_human needs a destination",
+        ),
+        (
+            {
+                "name": "x",
+                "model": {
+                    "tools": [
+                        {"type": "transferCall", "destinations": [{"type": "sip", "sipUri": "pbx"}]}
+                    ]
+                },
+            },
+            r"\$\.model\.tools\[0\]\.destinations\[0\]: Value error, a \"sip\" destination needs \"sipUri\"",
+        ),
+        (
+            {"name": "x", "model": {"tools": [{"type": "function"}]}},
+            r"\$\.model\.tools\[0\]: Value error, a \"function\" tool needs",
+        ),
+        (
+            {
+                "name": "x",
+                "model": {
+                    "tools": [
+                        {
+                            "type": "function",
+                            "function": {"name": "f", "parameters": {"type": "array"}},
+                        }
+                    ]
+                },
+            },
+            r"\$\.model\.tools\[0\]\.function\.parameters: Value error, must be a JSON schema",
+        ),
+        (
+            {"name": "x", "server": {"url": "ftp://x"}},
+            r"\$\.server\.url: Value error, must be an http",
+        ),
+        (
+            {"name": "x", "serverUrl": "https://a.example", "server": {"url": "https://b.example"}},
+            r"\$: Value error, serverUrl and server\.url disagree",
+        ),
+        (
+            {"name": "x", "variableValues": {"timezone": "Mars/Olympus"}},
+            r"\$\.variableValues\.timezone: 'Mars/Olympus' is not an IANA time zone",
+        ),
     ],
 )
 def test_broken_files_name_file_path_and_reason(tmp_path: Path, content, expected):
@@ -137,7 +280,10 @@ def test_number_routing_duplicate_names_and_numbers(tmp_path: Path):
     assert book.for_number("+14155550101").name == "sales"
     assert book.for_number("+14155550102").name == "default"
     write(tmp_path, "c.json", {"name": "support", "phoneNumbers": ["+14155550101"]})
-    with pytest.raises(AssistantFileError, match=r"c\.json: \$\.phoneNumbers: \+14155550101 already routes to assistant 'sales'"):
+    with pytest.raises(
+        AssistantFileError,
+        match=r"c\.json: \$\.phoneNumbers: \+14155550101 already routes to assistant 'sales'",
+    ):
         AssistantBook.load(tmp_path)
     write(tmp_path, "c.json", {"name": "sales"})
     with pytest.raises(AssistantFileError, match="already used"):
@@ -153,22 +299,38 @@ def test_empty_or_missing_folder(tmp_path: Path):
 
 def test_the_readme_example_loads(tmp_path: Path):
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Assistants"):]
-    example = section[section.index("```json") + len("```json"):]
+    section = readme[readme.index("## Assistants") :]
+    example = section[section.index("```json") + len("```json") :]
     example = example[: example.index("```")]
     entry = load_assistant(write(tmp_path, "example.json", example))
     assert not entry.warnings
     assert set(entry.tools) == {
-        "lookup_lead", "update_lead", "book_appointment", "schedule_callback", "transfer_to_human", "check_insurance", "end_call"
+        "lookup_lead",
+        "update_lead",
+        "book_appointment",
+        "schedule_callback",
+        "transfer_to_human",
+        "check_insurance",
+        "end_call",
     }
-    assert entry.tools["book_appointment"].delay_ms() == 1000 and not entry.tools["check_insurance"].builtin
+    assert (
+        entry.tools["book_appointment"].delay_ms() == 1000
+        and not entry.tools["check_insurance"].builtin
+    )
 
 
 def test_the_end_of_call_report_goes_to_the_assistants_server_unless_its_server_messages_leave_it_out():
     from agent.assistant import Assistant
 
     server = {"url": "https://crm.example/vapi", "secret": "s"}
-    assert Assistant.model_validate({"name": "a", "server": server}).report_server() == ("https://crm.example/vapi", "s")
-    assert Assistant.model_validate({"name": "a", "server": server,
-                                     "serverMessages": ["tool-calls"]}).report_server() is None
+    assert Assistant.model_validate({"name": "a", "server": server}).report_server() == (
+        "https://crm.example/vapi",
+        "s",
+    )
+    assert (
+        Assistant.model_validate(
+            {"name": "a", "server": server, "serverMessages": ["tool-calls"]}
+        ).report_server()
+        is None
+    )
     assert Assistant.model_validate({"name": "a"}).report_server() is None

@@ -19,7 +19,11 @@ def write(folder: Path, name: str, data) -> None:
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     write(tmp_path, "default.json", {"name": "default", "firstMessage": "Hello."})
-    write(tmp_path, "sales.json", {"name": "sales", "firstMessage": "Hi from sales.", "phoneNumbers": ["+14155550101"]})
+    write(
+        tmp_path,
+        "sales.json",
+        {"name": "sales", "firstMessage": "Hi from sales.", "phoneNumbers": ["+14155550101"]},
+    )
     return tmp_path
 
 
@@ -27,11 +31,20 @@ async def test_reload_swaps_the_set_and_leaves_live_objects_alone(folder: Path):
     library = AssistantLibrary(folder)
     await library.load()
     live = library.for_number("+14155550101")  # a call in progress holds this object
-    write(folder, "sales.json", {"name": "sales", "firstMessage": "New greeting.", "phoneNumbers": ["+14155550101"]})
+    write(
+        folder,
+        "sales.json",
+        {"name": "sales", "firstMessage": "New greeting.", "phoneNumbers": ["+14155550101"]},
+    )
     write(folder, "support.json", {"name": "support"})
     assert library.changed_on_disk()
     result = await library.reload()
-    assert result.ok and result.added == ("support",) and result.changed == ("sales",) and not result.removed
+    assert (
+        result.ok
+        and result.added == ("support",)
+        and result.changed == ("sales",)
+        and not result.removed
+    )
     assert live.first_message == "Hi from sales.", "the live call keeps what it started with"
     assert library.for_number("+14155550101").first_message == "New greeting."
     assert not library.changed_on_disk()
@@ -44,7 +57,9 @@ async def test_a_broken_file_is_refused_and_the_old_set_kept(folder: Path):
     result = await library.reload()
     assert not result.ok and "sales.json: $.model.temperature" in result.error
     assert library.get("sales").first_message == "Hi from sales."
-    assert library.last_reload is result and not library.changed_on_disk(), "not retried until it changes"
+    assert library.last_reload is result and not library.changed_on_disk(), (
+        "not retried until it changes"
+    )
 
 
 async def test_the_watch_reloads_on_change(folder: Path):

@@ -25,7 +25,9 @@ from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCall
 
 
 def assistant(**model) -> Assistant:
-    return Assistant.model_validate({"name": "t", "model": {"messages": [{"role": "system", "content": "Be brief."}], **model}})
+    return Assistant.model_validate(
+        {"name": "t", "model": {"messages": [{"role": "system", "content": "Be brief."}], **model}}
+    )
 
 
 def test_provider_choice():
@@ -60,6 +62,7 @@ async def test_embedded_model_streams_a_reply(local_model: LocalModel):
 
 
 # The guard: a stalled or failing LLM is retried once after a spoken line, then reported.
+
 
 def guarded(llm: FakeOpenAI, timeout: float = 1.0):
     endpoint = LLMEndpoint(base_url=llm.url, api_key="test", model="fake", timeout_secs=timeout)
@@ -98,17 +101,30 @@ async def test_two_failures_fire_on_llm_failure_without_hidden_retries(llm: Fake
 
 
 async def test_streamed_tool_calls_run_their_handler(llm: FakeOpenAI):
-    llm.script.append(Reply("Let me book that.", tool_calls=[ToolCall("book_appointment", {"start": "2026-03-03T10:00"})]))
+    llm.script.append(
+        Reply(
+            "Let me book that.",
+            tool_calls=[ToolCall("book_appointment", {"start": "2026-03-03T10:00"})],
+        )
+    )
     service, _ = guarded(llm)
     calls: list[dict] = []
 
     async def handler(params: FunctionCallParams) -> None:
         calls.append(dict(params.arguments))
-        await params.result_callback("booked", properties=FunctionCallResultProperties(run_llm=False))
+        await params.result_callback(
+            "booked", properties=FunctionCallResultProperties(run_llm=False)
+        )
 
-    schema = FunctionSchema("book_appointment", "Book", {"start": {"type": "string"}}, ["start"], handler=handler)
-    context = LLMContext(messages=[{"role": "user", "content": "Book Tuesday."}], tools=ToolsSchema([schema]))
-    down, _ = await run_test(service, frames_to_send=[LLMContextFrame(context=context), SleepFrame(0.3)])
+    schema = FunctionSchema(
+        "book_appointment", "Book", {"start": {"type": "string"}}, ["start"], handler=handler
+    )
+    context = LLMContext(
+        messages=[{"role": "user", "content": "Book Tuesday."}], tools=ToolsSchema([schema])
+    )
+    down, _ = await run_test(
+        service, frames_to_send=[LLMContextFrame(context=context), SleepFrame(0.3)]
+    )
     assert calls == [{"start": "2026-03-03T10:00"}]
     assert spoken(down)[1] == "Let me book that."
     assert [t["function"]["name"] for t in llm.requests[0]["tools"]] == ["book_appointment"]

@@ -21,7 +21,15 @@ from crm.models import Appointment, Call, Lead, Note, StageChange, Task, ToolCal
 NOW = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)  # Monday 12:00 in New York
 ZONE = "America/New_York"
 PHONE = "+14155550142"
-ALL_TOOLS = ["lookup_lead", "update_lead", "book_appointment", "schedule_callback", "add_note", "set_stage", "opt_out"]
+ALL_TOOLS = [
+    "lookup_lead",
+    "update_lead",
+    "book_appointment",
+    "schedule_callback",
+    "add_note",
+    "set_stage",
+    "opt_out",
+]
 
 
 @dataclass
@@ -49,21 +57,36 @@ class LiveCall:
 def assistant(**extra) -> Assistant:
     tools = [{"type": "function", "function": {"name": n}} for n in ALL_TOOLS]
     tools += [
-        {"type": "transferCall", "destinations": [{"type": "number", "number": "+14155550199", "message": "Hold on."}]},
+        {
+            "type": "transferCall",
+            "destinations": [{"type": "number", "number": "+14155550199", "message": "Hold on."}],
+        },
         {"type": "endCall"},
     ]
-    return Assistant.model_validate({"name": "t", "endCallMessage": "Bye now.", "model": {"tools": tools}, **extra})
+    return Assistant.model_validate(
+        {"name": "t", "endCallMessage": "Bye now.", "model": {"tools": tools}, **extra}
+    )
 
 
 @pytest.fixture
 async def call(database: Database) -> ToolContext:
     lead = await LeadStore(database).get_or_create(PHONE, source="test")
     calls = CallStore(database)
-    row = await calls.open(NewCall(provider="twilio", provider_call_id="CA1", from_number=PHONE, lead_id=lead.id))
+    row = await calls.open(
+        NewCall(provider="twilio", provider_call_id="CA1", from_number=PHONE, lead_id=lead.id)
+    )
     config = assistant()
     return ToolContext(
-        db=database, calls=calls, assistant=config, tools=resolve_tools(config).tools, call_id=row.id,
-        lead_id=lead.id, phone=PHONE, timezone=ZONE, control=LiveCall(), now=lambda: NOW,
+        db=database,
+        calls=calls,
+        assistant=config,
+        tools=resolve_tools(config).tools,
+        call_id=row.id,
+        lead_id=lead.id,
+        phone=PHONE,
+        timezone=ZONE,
+        control=LiveCall(),
+        now=lambda: NOW,
     )
 
 
@@ -78,17 +101,31 @@ async def all_rows(context: ToolContext, model):
 
 
 async def test_update_then_lookup_lead(call: ToolContext):
-    result = await execute("update_lead", {
-        "name": "Ana López", "email": "Ana@Example.com", "budget": "300k USD", "timeline": "this summer",
-        "custom_fields": {"location": "beach"}, "tags": ["hot"],
-    }, call)
+    result = await execute(
+        "update_lead",
+        {
+            "name": "Ana López",
+            "email": "Ana@Example.com",
+            "budget": "300k USD",
+            "timeline": "this summer",
+            "custom_fields": {"location": "beach"},
+            "tags": ["hot"],
+        },
+        call,
+    )
     assert result.ok, result.error
     lead = await lead_of(call)
     assert (lead.name, lead.email, lead.budget, lead.custom_fields, lead.tags) == (
-        "Ana López", "ana@example.com", "300k USD", {"location": "beach"}, ["hot"]
+        "Ana López",
+        "ana@example.com",
+        "300k USD",
+        {"location": "beach"},
+        ["hot"],
     )
     found = await execute("lookup_lead", {}, call)
-    assert found.value["name"] == "Ana López" and found.value["customFields"] == {"location": "beach"}
+    assert found.value["name"] == "Ana López" and found.value["customFields"] == {
+        "location": "beach"
+    }
     assert found.value["timezone"] == ZONE
 
 
@@ -103,12 +140,18 @@ async def test_bad_arguments_go_back_to_the_llm_and_are_recorded(call: ToolConte
 
 
 async def test_book_appointment_in_the_callers_zone_refuses_double_booking(call: ToolContext):
-    booked = await execute("book_appointment", {"start": "2026-03-03T10:00", "title": "Visit"}, call)
+    booked = await execute(
+        "book_appointment", {"start": "2026-03-03T10:00", "title": "Visit"}, call
+    )
     assert booked.ok, booked.error
     assert booked.value["say"] == "You're booked for Tuesday, March 3 at 10:00 AM."
     [appointment] = await all_rows(call, Appointment)
     assert appointment.starts_at == datetime(2026, 3, 3, 10, 0, tzinfo=ZoneInfo(ZONE))
-    assert (appointment.timezone, appointment.lead_id, appointment.call_id) == (ZONE, call.lead_id, call.call_id)
+    assert (appointment.timezone, appointment.lead_id, appointment.call_id) == (
+        ZONE,
+        call.lead_id,
+        call.call_id,
+    )
 
     taken = await execute("book_appointment", {"start": "2026-03-03T10:15"}, call)
     assert not taken.ok
@@ -124,20 +167,30 @@ async def test_book_appointment_in_the_callers_zone_refuses_double_booking(call:
 async def test_spanish_assistant_confirms_in_spanish(call: ToolContext):
     call.assistant = assistant(transcriber={"language": "es"})
     call.timezone = "Europe/Madrid"
-    booked = await execute("book_appointment", {"start": "2026-03-03T17:30", "duration_minutes": 60}, call)
+    booked = await execute(
+        "book_appointment", {"start": "2026-03-03T17:30", "duration_minutes": 60}, call
+    )
     assert booked.value["say"] == "Cita reservada para el martes 3 de marzo a las 17:30."
 
 
 async def test_schedule_callback_add_note_and_set_stage(call: ToolContext):
-    result = await execute("schedule_callback", {"when": "2026-03-04T17:00", "reason": "wants to talk to spouse"}, call)
-    assert result.ok and result.value["say"] == "We'll call you back on Wednesday, March 4 at 5:00 PM."
+    result = await execute(
+        "schedule_callback", {"when": "2026-03-04T17:00", "reason": "wants to talk to spouse"}, call
+    )
+    assert (
+        result.ok and result.value["say"] == "We'll call you back on Wednesday, March 4 at 5:00 PM."
+    )
     [task] = await all_rows(call, Task)
     assert (task.kind, task.status, task.created_by) == ("callback", "open", "assistant")
     assert task.due_at == datetime(2026, 3, 4, 22, 0, tzinfo=UTC)
 
     assert (await execute("add_note", {"text": "Prefers mornings."}, call)).ok
     [note] = await all_rows(call, Note)
-    assert (note.body, note.author, note.call_id) == ("Prefers mornings.", "assistant", call.call_id)
+    assert (note.body, note.author, note.call_id) == (
+        "Prefers mornings.",
+        "assistant",
+        call.call_id,
+    )
 
     moved = await execute("set_stage", {"stage": "Qualified", "reason": "budget confirmed"}, call)
     assert moved.ok and (await lead_of(call)).stage == "qualified"
@@ -156,7 +209,9 @@ async def test_opt_out_lists_the_number_and_ends_politely(call: ToolContext):
     assert (await lead_of(call)).do_not_call
     assert [t.status for t in await all_rows(call, Task)] == ["cancelled"]
     assert call.control.hung_up == [("opted-out", call.phrases.opt_out)]
-    refused = await execute("schedule_callback", {"when": "2026-03-05T17:00", "reason": "again"}, call)
+    refused = await execute(
+        "schedule_callback", {"when": "2026-03-05T17:00", "reason": "again"}, call
+    )
     assert not refused.ok and "asked not to be called" in refused.error
 
 
@@ -170,7 +225,9 @@ async def test_transfer_to_human_and_its_failure(call: ToolContext):
     args = {"reason": "pricing question", "summary": "Wants the premium plan price."}
     result = await execute("transfer_to_human", args, call)
     assert result.ok and not result.run_llm
-    assert [d.number for d in call.control.transfers] == ["+14155550199"] and call.control.said == ["Hold on."]
+    assert [d.number for d in call.control.transfers] == ["+14155550199"] and call.control.said == [
+        "Hold on."
+    ]
     [note] = await all_rows(call, Note)
     assert note.body == "Transfer to +14155550199: pricing question. Wants the premium plan price."
     async with call.db.session() as session:
@@ -179,7 +236,9 @@ async def test_transfer_to_human_and_its_failure(call: ToolContext):
     call.control = LiveCall(refuse_transfer=True)
     failed = await execute("transfer_to_human", args, call)
     assert not failed.ok and failed.spoke and "HTTP 400" in failed.error
-    assert call.control.said == ["Hold on.", call.phrases.transfer_failed], "says so and offers a callback"
+    assert call.control.said == ["Hold on.", call.phrases.transfer_failed], (
+        "says so and offers a callback"
+    )
 
 
 async def test_anonymous_caller_has_no_lead(call: ToolContext):

@@ -17,15 +17,35 @@ NOW = datetime(2026, 3, 2, 17, 5, tzinfo=UTC)
 
 def variables(lead: Lead | None = None, overrides=None, **assistant) -> dict:
     config = Assistant.model_validate({"name": "t", **assistant})
-    return call_variables(config, lead=lead, phone="+14155550100", timezone="America/New_York", overrides=overrides, now=NOW)
+    return call_variables(
+        config,
+        lead=lead,
+        phone="+14155550100",
+        timezone="America/New_York",
+        overrides=overrides,
+        now=NOW,
+    )
 
 
 def lead(**fields) -> Lead:
-    return Lead(**{"id": "L1", "phone": "+14155550100", "stage": "qualified", "tags": [], "custom_fields": {}, **fields})
+    return Lead(
+        **{
+            "id": "L1",
+            "phone": "+14155550100",
+            "stage": "qualified",
+            "tags": [],
+            "custom_fields": {},
+            **fields,
+        }
+    )
 
 
 def test_lead_fields_custom_fields_and_time():
-    values = variables(lead(name="Ana López", company="Acme", custom_fields={"location": "beach", "name": "ignored"}))
+    values = variables(
+        lead(
+            name="Ana López", company="Acme", custom_fields={"location": "beach", "name": "ignored"}
+        )
+    )
     text = "Hi {{first_name}} ({{name}}) of {{company}}, {{lead.stage}}, {{location}}, {{lead.location}}. {{now}} {{customer.number}}"
     assert render(text, values) == (
         "Hi Ana (Ana López) of Acme, qualified, beach, beach. Monday 2026-03-02 12:05 (America/New_York) +14155550100"
@@ -43,7 +63,11 @@ def test_defaults_and_missing_values_never_speak_as_braces():
 
 
 def test_assistant_defaults_lose_to_the_lead_and_the_call_wins():
-    values = variables(lead(name="Ana"), overrides={"name": "Ana María", "plan": "Fibra 100"}, variableValues={"name": "amigo", "plan": "basic", "brand": "Mar Azul"})
+    values = variables(
+        lead(name="Ana"),
+        overrides={"name": "Ana María", "plan": "Fibra 100"},
+        variableValues={"name": "amigo", "plan": "basic", "brand": "Mar Azul"},
+    )
     assert render("{{name}} / {{plan}} / {{brand}}", values) == "Ana María / Fibra 100 / Mar Azul"
     assert render("{{name}}", variables(variableValues={"name": "amigo"})) == "amigo"
 
@@ -64,5 +88,7 @@ def test_bad_templates_are_caught_at_load(text: str):
 def test_caller_zone_from_lead_number_or_assistant():
     assert caller_zone("Europe/Madrid", "+14155550100") == "Europe/Madrid"
     assert caller_zone(None, "+14155550100") == "America/Los_Angeles"
-    assert caller_zone(None, "+34612345678", "Europe/Madrid") == "Europe/Madrid", "ambiguous numbers use the assistant's"
+    assert caller_zone(None, "+34612345678", "Europe/Madrid") == "Europe/Madrid", (
+        "ambiguous numbers use the assistant's"
+    )
     assert caller_zone("Not/AZone", None) == "UTC"

@@ -17,15 +17,28 @@ from tests.fakes.tool_server import FakeToolServer, ToolAnswer
 
 
 def assistant(url: str, *, timeout: float = 1.0, secret: str = "s3cret") -> Assistant:
-    return Assistant.model_validate({
-        "name": "hooks",
-        "server": {"url": url, "secret": secret, "timeoutSeconds": timeout},
-        "model": {"tools": [{
-            "type": "function",
-            "function": {"name": "check_stock", "description": "Stock of an item", "parameters": {
-                "type": "object", "properties": {"item": {"type": "string"}}, "required": ["item"]}},
-        }]},
-    })
+    return Assistant.model_validate(
+        {
+            "name": "hooks",
+            "server": {"url": url, "secret": secret, "timeoutSeconds": timeout},
+            "model": {
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "check_stock",
+                            "description": "Stock of an item",
+                            "parameters": {
+                                "type": "object",
+                                "properties": {"item": {"type": "string"}},
+                                "required": ["item"],
+                            },
+                        },
+                    }
+                ]
+            },
+        }
+    )
 
 
 @pytest.fixture
@@ -33,11 +46,17 @@ async def context(tmp_path: Path, tool_api: FakeToolServer) -> ToolContext:
     database = Database(f"sqlite:///{tmp_path / 'hooks.db'}")
     await database.migrate()
     calls = CallStore(database)
-    call = await calls.open(NewCall(provider="twilio", provider_call_id="CA9", from_number="+14155550100"))
+    call = await calls.open(
+        NewCall(provider="twilio", provider_call_id="CA9", from_number="+14155550100")
+    )
     config = assistant(tool_api.url)
     yield ToolContext(
-        db=database, calls=calls, assistant=config, tools=resolve_tools(config).tools,
-        call_id=call.id, phone="+14155550100",
+        db=database,
+        calls=calls,
+        assistant=config,
+        tools=resolve_tools(config).tools,
+        call_id=call.id,
+        phone="+14155550100",
     )
     await database.close()
 
@@ -47,7 +66,9 @@ async def recorded(context: ToolContext) -> ToolCall:
         return (await session.scalars(select(ToolCall))).one()
 
 
-async def test_success_sends_vapis_tool_calls_message_signed(context: ToolContext, tool_api: FakeToolServer):
+async def test_success_sends_vapis_tool_calls_message_signed(
+    context: ToolContext, tool_api: FakeToolServer
+):
     tool_api.script.append(ToolAnswer(result={"inStock": 3}))
     result = await execute("check_stock", {"item": "widget"}, context)
     assert result.ok and result.value == {"inStock": 3}
@@ -57,7 +78,9 @@ async def test_success_sends_vapis_tool_calls_message_signed(context: ToolContex
     call = message["toolCallList"][0]
     assert call["function"] == {"name": "check_stock", "arguments": {"item": "widget"}}
     assert message["toolWithToolCallList"][0]["toolCall"]["id"] == call["id"]
-    assert message["call"]["id"] == context.call_id and message["customer"] == {"number": "+14155550100"}
+    assert message["call"]["id"] == context.call_id and message["customer"] == {
+        "number": "+14155550100"
+    }
     headers = request["headers"]
     assert headers["X-Vapi-Secret"] == "s3cret"
     assert headers["X-Signature"] == signature("s3cret", headers["X-Timestamp"], request["raw"])
@@ -72,11 +95,16 @@ async def test_success_sends_vapis_tool_calls_message_signed(context: ToolContex
         (ToolAnswer(raw="<html>oops</html>"), "answered with something that is not JSON"),
         (ToolAnswer(status=500), "answered HTTP 500"),
         (ToolAnswer(raw='{"ok": true}'), "answered without results"),
-        (ToolAnswer(raw='{"results": [{"toolCallId": "x", "error": "item unknown"}]}'), "reported an error: item unknown"),
+        (
+            ToolAnswer(raw='{"results": [{"toolCallId": "x", "error": "item unknown"}]}'),
+            "reported an error: item unknown",
+        ),
     ],
     ids=["timeout", "bad-json", "wrong-status", "no-results", "tool-error"],
 )
-async def test_failures_reach_the_llm_and_the_record(context: ToolContext, tool_api: FakeToolServer, answer, error):
+async def test_failures_reach_the_llm_and_the_record(
+    context: ToolContext, tool_api: FakeToolServer, answer, error
+):
     tool_api.script.append(answer)
     result = await execute("check_stock", {"item": "widget"}, context)
     assert not result.ok and error in result.error

@@ -44,9 +44,16 @@ async def record_call(
     """A finished call as the server would have stored it; its analysis is pending."""
     store = CallStore(database)
     lead = await LeadStore(database).get_or_create(phone, source="inbound-call") if phone else None
-    call = await store.open(NewCall(provider="twilio", provider_call_id=sid, from_number=phone,
-                                    to_number="+15555550199", assistant=assistant,
-                                    lead_id=lead.id if lead else None))
+    call = await store.open(
+        NewCall(
+            provider="twilio",
+            provider_call_id=sid,
+            from_number=phone,
+            to_number="+15555550199",
+            assistant=assistant,
+            lead_id=lead.id if lead else None,
+        )
+    )
     if not answered:
         return await store.provider_status("twilio", sid, status or "no-answer")
     await store.stream_started(call.id, f"MZ-{sid}")
@@ -56,7 +63,10 @@ async def record_call(
         row.answered_by = answered_by
     for i, (role, text) in enumerate(lines):
         start = T0 + timedelta(seconds=i * seconds_per_line)
-        await store.add_utterance(call.id, NewUtterance(role, text, start, start + timedelta(seconds=seconds_per_line - 1)))
+        await store.add_utterance(
+            call.id,
+            NewUtterance(role, text, start, start + timedelta(seconds=seconds_per_line - 1)),
+        )
     await store.finalize(call.id, end_reason="caller-hangup")
     async with database.session() as session:
         row = await session.get(Call, call.id)
@@ -78,8 +88,12 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 async def client(database: Database):
     """The admin API over a real HTTP server on the test database, with the shipped rules."""
-    crm = CrmService(database, CrmSettings(rules_dir=ROOT / "rules", webhooks=WebhookSettings(secret="s"),
-                                           default_region="ES"))
+    crm = CrmService(
+        database,
+        CrmSettings(
+            rules_dir=ROOT / "rules", webhooks=WebhookSettings(secret="s"), default_region="ES"
+        ),
+    )
     app = web.Application(middlewares=[api.require_api_key])
     app[api.STORE] = CallStore(database)
     app[api.API_KEY] = KEY

@@ -13,15 +13,30 @@ from crm.calls import CallStore, NewCall
 from crm.models import AuditLog, Call
 from tests.crm.conftest import AUTH, SALES_CALL, T0, record_call
 
-SPANISH = [("assistant", "Hola, ¿en qué le puedo ayudar?"), ("user", "Quería saber el precio del plan de fibra óptica")]
-REFUSAL = [("assistant", "Hello, this is Fibra Max."), ("user", "No thanks, I already have a provider.")]
+SPANISH = [
+    ("assistant", "Hola, ¿en qué le puedo ayudar?"),
+    ("user", "Quería saber el precio del plan de fibra óptica"),
+]
+REFUSAL = [
+    ("assistant", "Hello, this is Fibra Max."),
+    ("user", "No thanks, I already have a provider."),
+]
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "secret-key"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "secret-key"}]
+)
 async def test_api_needs_the_bearer_key(client: TestClient, headers: dict):
-    for method, path in (("GET", "/api/calls"), ("GET", "/api/leads"), ("GET", "/api/analytics/summary"),
-                         ("GET", "/api/leads.csv"), ("POST", "/api/leads"), ("POST", "/api/leads/import"),
-                         ("POST", "/api/leads/x/erase"), ("PATCH", "/api/tasks/x")):
+    for method, path in (
+        ("GET", "/api/calls"),
+        ("GET", "/api/leads"),
+        ("GET", "/api/analytics/summary"),
+        ("GET", "/api/leads.csv"),
+        ("POST", "/api/leads"),
+        ("POST", "/api/leads/import"),
+        ("POST", "/api/leads/x/erase"),
+        ("PATCH", "/api/tasks/x"),
+    ):
         response = await client.request(method, path, headers=headers, json={})
         assert response.status == 401, path
         assert (await response.json())["error"] == "unauthorized"
@@ -35,23 +50,49 @@ async def test_openapi_document_lists_every_route(client: TestClient):
     assert response.status == 200
     document = await response.json()
     assert document["openapi"].startswith("3.1")
-    assert {"/api/calls", "/api/calls/{call_id}", "/api/leads", "/api/leads/import", "/api/leads.csv",
-            "/api/leads/{lead_id}/erase", "/api/analytics/summary", "/api/tasks", "/api/appointments"} <= set(document["paths"])
+    assert {
+        "/api/calls",
+        "/api/calls/{call_id}",
+        "/api/leads",
+        "/api/leads/import",
+        "/api/leads.csv",
+        "/api/leads/{lead_id}/erase",
+        "/api/analytics/summary",
+        "/api/tasks",
+        "/api/appointments",
+    } <= set(document["paths"])
     calls = document["paths"]["/api/calls"]["get"]
-    assert {"from", "to", "outcome", "assistant", "campaign", "minScore", "q", "limit", "offset"} <= {
-        p["name"] for p in calls["parameters"]}
-    create = document["paths"]["/api/leads"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert document["components"]["schemas"][create["$ref"].rsplit("/", 1)[1]]["required"] == ["phone"]
+    assert {
+        "from",
+        "to",
+        "outcome",
+        "assistant",
+        "campaign",
+        "minScore",
+        "q",
+        "limit",
+        "offset",
+    } <= {p["name"] for p in calls["parameters"]}
+    create = document["paths"]["/api/leads"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
+    assert document["components"]["schemas"][create["$ref"].rsplit("/", 1)[1]]["required"] == [
+        "phone"
+    ]
 
 
 async def test_unknown_ids_and_bad_parameters(client: TestClient):
     assert (await client.get("/api/calls/nope", headers=AUTH)).status == 404
-    response = await client.get("/api/calls?limit=ten&minScore=500&outcome=happy&from=yesterday", headers=AUTH)
+    response = await client.get(
+        "/api/calls?limit=ten&minScore=500&outcome=happy&from=yesterday", headers=AUTH
+    )
     assert response.status == 400
     body = await response.json()
     assert body["error"] == "invalid_request" and "limit" in body["detail"]
     assert {f["field"] for f in body["fields"]} == {"limit", "minScore", "outcome", "from"}
-    assert "outcomes are: interested" in next(f["message"] for f in body["fields"] if f["field"] == "outcome")
+    assert "outcomes are: interested" in next(
+        f["message"] for f in body["fields"] if f["field"] == "outcome"
+    )
     response = await client.get("/api/calls?colour=red", headers=AUTH)
     assert response.status == 400 and (await response.json())["fields"][0]["field"] == "colour"
 
@@ -68,20 +109,38 @@ async def test_call_detail_shows_transcript_analysis_score_and_rule_runs(client:
     analysis = body["analysis"]
     assert analysis["source"] == "fallback" and analysis["note"] == "no LLM configured"
     assert analysis["sentiment"]["label"] == "positive" and analysis["intent"] == "information"
-    assert analysis["bant"]["budget"] == "My budget is 50 dollars" and analysis["signals"]["priceQuestions"] == 1
+    assert (
+        analysis["bant"]["budget"] == "My budget is 50 dollars"
+        and analysis["signals"]["priceQuestions"] == 1
+    )
     score = analysis["score"]
-    assert score["value"] == body["leadScore"] and score["band"] in ("interested", "hot", "very_hot")
+    assert score["value"] == body["leadScore"] and score["band"] in (
+        "interested",
+        "hot",
+        "very_hot",
+    )
     assert set(score["explanation"]["components"]) == {
-        "interaction", "price_questions", "information_requests", "talk_time", "positive_answers"}
+        "interaction",
+        "price_questions",
+        "information_requests",
+        "talk_time",
+        "positive_answers",
+    }
     runs = {run["ruleId"]: run for run in body["automationRuns"]}
-    assert runs["interested-follow-up"]["status"] == "ok" and runs["hot-lead"]["status"] == "skipped"
+    assert (
+        runs["interested-follow-up"]["status"] == "ok" and runs["hot-lead"]["status"] == "skipped"
+    )
     assert runs["interested-follow-up"]["result"]["actions"][0]["action"] == "adjust_score"
 
 
 async def make_calls(client: TestClient) -> dict[str, str]:
     ids = {
         "sales": (await record_call(client.db, SALES_CALL, sid="CA-1")).id,
-        "spanish": (await record_call(client.db, SPANISH, sid="CA-2", phone="+34612345678", assistant="ventas")).id,
+        "spanish": (
+            await record_call(
+                client.db, SPANISH, sid="CA-2", phone="+34612345678", assistant="ventas"
+            )
+        ).id,
         "refusal": (await record_call(client.db, REFUSAL, sid="CA-3", phone="+14155550133")).id,
     }
     await client.crm.queue.process_due()
@@ -113,8 +172,13 @@ async def test_call_filters(client: TestClient):
 
 
 SEARCHES = [
-    ("fiber", {"sales"}), ("FIBER plan", {"sales"}), ("fibra óptica", {"spanish"}), ("preci", {"spanish"}),
-    ("provider", {"refusal"}), ("coverage Olivos", {"sales"}), ("nothing-like-this", set()),
+    ("fiber", {"sales"}),
+    ("FIBER plan", {"sales"}),
+    ("fibra óptica", {"spanish"}),
+    ("preci", {"spanish"}),
+    ("provider", {"refusal"}),
+    ("coverage Olivos", {"sales"}),
+    ("nothing-like-this", set()),
     ("'\"*:&|", {"sales", "spanish", "refusal"}),  # punctuation alone searches nothing
 ]
 
@@ -133,34 +197,60 @@ async def test_list_pages_newest_first(client: TestClient):
         await store.open(NewCall(provider="twilio", provider_call_id=f"CA-page-{i}"))
     response = await client.get("/api/calls?limit=2&offset=0", headers=AUTH)
     body = await response.json()
-    assert body["total"] == 5 and [c["providerCallId"] for c in body["data"]] == ["CA-page-4", "CA-page-3"]
+    assert body["total"] == 5 and [c["providerCallId"] for c in body["data"]] == [
+        "CA-page-4",
+        "CA-page-3",
+    ]
     body = await (await client.get("/api/calls?limit=2&offset=4", headers=AUTH)).json()
     assert [c["providerCallId"] for c in body["data"]] == ["CA-page-0"]
 
 
 async def test_analytics_summary(client: TestClient):
     ids = await make_calls(client)
-    missed = await record_call(client.db, [], sid="CA-4", answered=False, status="no-answer", phone="+14155550144")
+    missed = await record_call(
+        client.db, [], sid="CA-4", answered=False, status="no-answer", phone="+14155550144"
+    )
     await client.crm.queue.process_due()
     async with client.db.session() as session:
         for call_id, hour in ((ids["sales"], 9), (ids["spanish"], 9), (missed.id, 17)):
             row = await session.get(Call, call_id)
             row.created_at = T0.replace(hour=hour)  # UTC; 10:00 and 18:00 in Madrid
         (await session.get(Call, ids["spanish"])).outcome = "converted"
-    start, end = quote((T0 - timedelta(days=30)).isoformat()), quote((T0 + timedelta(days=1)).isoformat())
-    response = await client.get(f"/api/analytics/summary?from={start}&to={end}&tz=Europe/Madrid", headers=AUTH)
+    start, end = (
+        quote((T0 - timedelta(days=30)).isoformat()),
+        quote((T0 + timedelta(days=1)).isoformat()),
+    )
+    response = await client.get(
+        f"/api/analytics/summary?from={start}&to={end}&tz=Europe/Madrid", headers=AUTH
+    )
     assert response.status == 200
     body = await response.json()
-    assert body["calls"]["inRange"] == 4 and set(body["calls"]) == {"today", "week", "month", "inRange"}
+    assert body["calls"]["inRange"] == 4 and set(body["calls"]) == {
+        "today",
+        "week",
+        "month",
+        "inRange",
+    }
     assert body["answered"] == 3 and body["answerRate"] == 0.75
     assert body["averageDurationSeconds"] == pytest.approx((30 + 10 + 10) / 3, abs=0.1)
     assert body["conversions"] == 1 and body["conversionRate"] == round(1 / 3, 4)
-    assert body["outcomes"] == {"interested": 1, "not_interested": 1, "callback": 0, "converted": 1, "no_answer": 1,
-                                "voicemail": 0, "wrong_number": 0, "transferred": 0}
+    assert body["outcomes"] == {
+        "interested": 1,
+        "not_interested": 1,
+        "callback": 0,
+        "converted": 1,
+        "no_answer": 1,
+        "voicemail": 0,
+        "wrong_number": 0,
+        "transferred": 0,
+    }
     hours = {h["hour"]: h["calls"] for h in body["callsByHour"] if h["calls"]}
     assert hours[10] == 2 and hours[18] == 1 and sum(hours.values()) == 4
     bands = {b["band"]: b["leads"] for b in body["scoreDistribution"]["bands"]}
-    assert sum(bands.values()) == 4 and sum(h["leads"] for h in body["scoreDistribution"]["histogram"]) == 4
+    assert (
+        sum(bands.values()) == 4
+        and sum(h["leads"] for h in body["scoreDistribution"]["histogram"]) == 4
+    )
     assert -1 <= body["averageSentiment"] <= 1
     bad = await client.get("/api/analytics/summary?tz=Mars/Base", headers=AUTH)
     assert bad.status == 400 and (await bad.json())["fields"][0]["field"] == "tz"

@@ -14,7 +14,9 @@ from tests.crm.conftest import AUTH, SALES_CALL, record_call
 
 
 async def post(client: TestClient, path: str, json=None, **kwargs):
-    response = await client.post(path, json=json, headers=AUTH | kwargs.pop("headers", {}), **kwargs)
+    response = await client.post(
+        path, json=json, headers=AUTH | kwargs.pop("headers", {}), **kwargs
+    )
     return response.status, await response.json()
 
 
@@ -34,52 +36,110 @@ async def audit_actions(client: TestClient) -> list[str]:
 
 
 async def test_lead_crud_with_history_and_audit(client: TestClient):
-    status, lead = await post(client, "/api/leads", {
-        "phone": "612 34 56 78", "name": "Ana García", "email": "ANA@example.com", "tags": ["vip", "vip", " web "],
-        "customFields": {"plan": "fiber"}, "timezone": "Europe/Madrid", "stage": "contacted"},
-        headers={"X-Actor": "maria"})
+    status, lead = await post(
+        client,
+        "/api/leads",
+        {
+            "phone": "612 34 56 78",
+            "name": "Ana García",
+            "email": "ANA@example.com",
+            "tags": ["vip", "vip", " web "],
+            "customFields": {"plan": "fiber"},
+            "timezone": "Europe/Madrid",
+            "stage": "contacted",
+        },
+        headers={"X-Actor": "maria"},
+    )
     assert status == 201, lead
-    assert (lead["phone"], lead["email"], lead["tags"], lead["stage"]) == ("+34612345678", "ana@example.com", ["vip", "web"], "contacted")
+    assert (lead["phone"], lead["email"], lead["tags"], lead["stage"]) == (
+        "+34612345678",
+        "ana@example.com",
+        ["vip", "web"],
+        "contacted",
+    )
     assert lead["band"] == "cold" and lead["customFields"] == {"plan": "fiber"}
     assert (await post(client, "/api/leads", {"phone": "+34 612 345 678"}))[0] == 409
 
-    status, changed = await patch(client, f"/api/leads/{lead['id']}", {
-        "company": "Olivos SL", "stage": "qualified", "stageReason": "budget confirmed", "score": 72})
-    assert status == 200 and (changed["company"], changed["stage"], changed["score"], changed["band"]) == (
-        "Olivos SL", "qualified", 72, "hot")
+    status, changed = await patch(
+        client,
+        f"/api/leads/{lead['id']}",
+        {
+            "company": "Olivos SL",
+            "stage": "qualified",
+            "stageReason": "budget confirmed",
+            "score": 72,
+        },
+    )
+    assert status == 200 and (
+        changed["company"],
+        changed["stage"],
+        changed["score"],
+        changed["band"],
+    ) == ("Olivos SL", "qualified", 72, "hot")
     assert changed["scoreExplanation"]["adjustments"] == {"manual:api": 72}
     status, detail = await get(client, f"/api/leads/{lead['id']}")
-    assert [(c["fromStage"], c["toStage"], c["reason"], c["actor"]) for c in detail["stageHistory"]] == [
-        ("new", "contacted", "created", "api:maria"), ("contacted", "qualified", "budget confirmed", "api")]
-    status, moved = await post(client, f"/api/leads/{lead['id']}/stage", {"stage": "lost", "reason": "chose a rival"})
+    assert [
+        (c["fromStage"], c["toStage"], c["reason"], c["actor"]) for c in detail["stageHistory"]
+    ] == [
+        ("new", "contacted", "created", "api:maria"),
+        ("contacted", "qualified", "budget confirmed", "api"),
+    ]
+    status, moved = await post(
+        client, f"/api/leads/{lead['id']}/stage", {"stage": "lost", "reason": "chose a rival"}
+    )
     assert status == 200 and moved["change"]["toStage"] == "lost"
-    status, note = await post(client, f"/api/leads/{lead['id']}/notes", {"body": "Prefers mornings"})
+    status, note = await post(
+        client, f"/api/leads/{lead['id']}/notes", {"body": "Prefers mornings"}
+    )
     assert status == 201 and note["author"] == "api"
 
     assert (await client.delete(f"/api/leads/{lead['id']}", headers=AUTH)).status == 204
     assert (await get(client, f"/api/leads/{lead['id']}"))[0] == 404
     assert await audit_actions(client) == [
-        "lead.create", "lead.stage", "lead.update", "lead.stage", "lead.score", "lead.stage", "note.create", "lead.delete"]
+        "lead.create",
+        "lead.stage",
+        "lead.update",
+        "lead.stage",
+        "lead.score",
+        "lead.stage",
+        "note.create",
+        "lead.delete",
+    ]
 
 
 async def test_bad_lead_input_gets_field_errors(client: TestClient):
-    status, body = await post(client, "/api/leads", {"phone": "12", "email": "not-an-email", "timezone": "Mars/Base",
-                                                     "colour": "red"})
+    status, body = await post(
+        client,
+        "/api/leads",
+        {"phone": "12", "email": "not-an-email", "timezone": "Mars/Base", "colour": "red"},
+    )
     assert status == 400 and body["error"] == "invalid_request"
     assert {f["field"] for f in body["fields"]} == {"phone", "email", "timezone", "colour"}
     status, body = await post(client, "/api/leads", {"phone": "call me maybe"})
-    assert status == 400 and body["fields"] == [{"field": "phone", "message": "'call me maybe' is not a phone number: "
-                                                 "(1) The string supplied did not seem to be a phone number."}]
+    assert status == 400 and body["fields"] == [
+        {
+            "field": "phone",
+            "message": "'call me maybe' is not a phone number: "
+            "(1) The string supplied did not seem to be a phone number.",
+        }
+    ]
     status, body = await post(client, "/api/leads", {"phone": "+14155550100", "stage": "hot"})
-    assert status == 400 and body["fields"][0]["field"] == "stage" and "stages are: new" in body["detail"]
+    assert (
+        status == 400
+        and body["fields"][0]["field"] == "stage"
+        and "stages are: new" in body["detail"]
+    )
     response = await client.post("/api/leads", data="{not json", headers=AUTH)
     assert response.status == 400 and (await response.json())["error"] == "invalid_json"
     assert await audit_actions(client) == [], "nothing was written"
 
 
 async def test_lead_list_filters(client: TestClient):
-    for phone, name, score, tags in (("+14155550101", "Ann", 10, ["web"]), ("+14155550102", "Bob", 90, ["vip", "web"]),
-                                     ("+14155550103", "Cy", 50, [])):
+    for phone, name, score, tags in (
+        ("+14155550101", "Ann", 10, ["web"]),
+        ("+14155550102", "Bob", 90, ["vip", "web"]),
+        ("+14155550103", "Cy", 50, []),
+    ):
         _, lead = await post(client, "/api/leads", {"phone": phone, "name": name, "tags": tags})
         await patch(client, f"/api/leads/{lead['id']}", {"score": score})
 
@@ -90,7 +150,9 @@ async def test_lead_list_filters(client: TestClient):
 
     assert await names("sort=-score") == ["Bob", "Cy", "Ann"]
     assert await names("tag=vip") == ["Bob"] and await names("tag=web&sort=name") == ["Ann", "Bob"]
-    assert await names("minScore=40&maxScore=60") == ["Cy"] and await names("band=very_hot") == ["Bob"]
+    assert await names("minScore=40&maxScore=60") == ["Cy"] and await names("band=very_hot") == [
+        "Bob"
+    ]
     assert await names("q=0103") == ["Cy"] and await names("stage=won") == []
 
 
@@ -103,36 +165,61 @@ CSV = """Teléfono,Nombre,Email,Tags,Stage,consent_calls,plan
 
 async def test_csv_import_merges_duplicates_and_updates_existing_leads(client: TestClient):
     await post(client, "/api/leads", {"phone": "+14155550199", "name": "Robert", "company": "Acme"})
-    response = await client.post("/api/leads/import?region=ES", data=CSV.encode(), headers=AUTH | {"Content-Type": "text/csv"})
+    response = await client.post(
+        "/api/leads/import?region=ES",
+        data=CSV.encode(),
+        headers=AUTH | {"Content-Type": "text/csv"},
+    )
     report = await response.json()
     assert response.status == 201, report
-    assert (report["rows"], report["created"], report["updated"], report["mergedDuplicates"], report["errors"]) == (3, 1, 1, 1, [])
+    assert (
+        report["rows"],
+        report["created"],
+        report["updated"],
+        report["mergedDuplicates"],
+        report["errors"],
+    ) == (3, 1, 1, 1, [])
     status, body = await get(client, "/api/leads?sort=name")
     leads = {lead["phone"]: lead for lead in body["data"]}
     ana = leads["+34612345678"]
     assert (ana["name"], ana["email"], ana["tags"], ana["stage"], ana["consentCalls"]) == (
-        "Ana", "ana.garcia@example.com", ["newsletter", "vip", "web"], "contacted", True)
+        "Ana",
+        "ana.garcia@example.com",
+        ["newsletter", "vip", "web"],
+        "contacted",
+        True,
+    )
     assert ana["customFields"] == {"plan": "fiber-300"}
     bob = leads["+14155550199"]
     assert (bob["name"], bob["company"]) == ("Bob", "Acme"), "empty cells keep what was there"
 
-    again = await client.post("/api/leads/import?region=ES&dryRun=true", data=CSV.encode(), headers=AUTH)
+    again = await client.post(
+        "/api/leads/import?region=ES&dryRun=true", data=CSV.encode(), headers=AUTH
+    )
     assert again.status == 200 and (await again.json())["unchanged"] == 2
 
 
 async def test_csv_import_with_broken_rows_imports_nothing(client: TestClient):
-    broken = ("phone,name,email,stage,do_not_call\n+14155550111,Ok,,,\nnot a phone,X,,,\n+14155550112,Y,bad-email,,\n"
-              "+14155550113,Z,,hot,\n+14155550114,W,,,maybe\n")
+    broken = (
+        "phone,name,email,stage,do_not_call\n+14155550111,Ok,,,\nnot a phone,X,,,\n+14155550112,Y,bad-email,,\n"
+        "+14155550113,Z,,hot,\n+14155550114,W,,,maybe\n"
+    )
     form = FormData()
     form.add_field("file", broken.encode(), filename="leads.csv", content_type="text/csv")
     response = await client.post("/api/leads/import", data=form, headers=AUTH)
     body = await response.json()
     assert response.status == 400 and body["error"] == "invalid_rows" and body["created"] == 0
     assert [(e["line"], e["column"]) for e in body["errors"]] == [
-        (3, "phone"), (4, "email"), (5, "stage"), (6, "do_not_call")]
+        (3, "phone"),
+        (4, "email"),
+        (5, "stage"),
+        (6, "do_not_call"),
+    ]
     assert "stages are: new" in body["errors"][2]["message"]
     assert (await get(client, "/api/leads"))[1]["total"] == 0
-    response = await client.post("/api/leads/import", data=b"name,email\nAna,a@b.co\n", headers=AUTH)
+    response = await client.post(
+        "/api/leads/import", data=b"name,email\nAna,a@b.co\n", headers=AUTH
+    )
     assert response.status == 400 and (await response.json())["errors"][0]["column"] == "phone"
 
 
@@ -142,7 +229,11 @@ async def test_csv_export_round_trips(client: TestClient):
     assert response.status == 200 and response.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(await response.text())))
     assert [r["phone"] for r in rows] == ["+34612345678", "+14155550199"]
-    assert rows[0]["tags"] == "newsletter;vip;web" and rows[0]["plan"] == "fiber-300" and rows[0]["consent_calls"] == "yes"
+    assert (
+        rows[0]["tags"] == "newsletter;vip;web"
+        and rows[0]["plan"] == "fiber-300"
+        and rows[0]["consent_calls"] == "yes"
+    )
 
 
 async def test_gdpr_export_and_erase(client: TestClient):
@@ -152,7 +243,9 @@ async def test_gdpr_export_and_erase(client: TestClient):
     await patch(client, f"/api/leads/{lead_id}", {"doNotCall": True})
     status, document = await get(client, f"/api/leads/{lead_id}/export")
     assert status == 200 and document["lead"]["phone"] == "+14155550160"
-    assert len(document["calls"]) == 1 and len(document["calls"][0]["transcript"]) == len(SALES_CALL)
+    assert len(document["calls"]) == 1 and len(document["calls"][0]["transcript"]) == len(
+        SALES_CALL
+    )
     assert document["calls"][0]["analysis"]["outcome"] == "interested" and document["stageHistory"]
     assert document["doNotCall"]["source"] == "api" and document["automationRuns"]
 
@@ -161,11 +254,20 @@ async def test_gdpr_export_and_erase(client: TestClient):
     assert (await get(client, f"/api/leads/{lead_id}"))[0] == 404
     async with client.db.session() as session:
         row = await session.get(Call, call.id)
-        assert (row.from_number, row.summary, row.lead_id, row.outcome) == (None, None, None, "interested")
+        assert (row.from_number, row.summary, row.lead_id, row.outcome) == (
+            None,
+            None,
+            None,
+            "interested",
+        )
         assert await session.scalar(select(func.count()).select_from(Utterance)) == 0
         assert await session.scalar(select(func.count()).select_from(Lead)) == 0
-        assert await session.scalar(select(DoNotCall.phone)) == "+14155550160", "the number stays uncallable"
-        details = list(await session.scalars(select(AuditLog.details).where(AuditLog.action != "lead.erase")))
+        assert await session.scalar(select(DoNotCall.phone)) == "+14155550160", (
+            "the number stays uncallable"
+        )
+        details = list(
+            await session.scalars(select(AuditLog.details).where(AuditLog.action != "lead.erase"))
+        )
         assert details == [None] * len(details)
     assert (await get(client, f"/api/leads/{lead_id}/export"))[0] == 404
 
@@ -175,13 +277,23 @@ async def test_appointments_and_callbacks(client: TestClient):
     slot = {"leadId": lead["id"], "startsAt": "2026-12-01T10:00:00+01:00", "durationMinutes": 30}
     status, booked = await post(client, "/api/appointments", slot)
     assert status == 201 and booked["startsAt"] == "2026-12-01T09:00:00+00:00"
-    status, clash = await post(client, "/api/appointments", slot | {"startsAt": "2026-12-01T10:15:00+01:00"})
+    status, clash = await post(
+        client, "/api/appointments", slot | {"startsAt": "2026-12-01T10:15:00+01:00"}
+    )
     assert status == 409 and clash["error"] == "slot_taken"
     assert (await post(client, "/api/appointments", slot | {"startsAt": "tomorrow"}))[0] == 400
     _, done = await patch(client, f"/api/appointments/{booked['id']}", {"status": "cancelled"})
     assert done["status"] == "cancelled"
-    status, callback = await post(client, "/api/tasks", {"kind": "callback", "leadId": lead["id"], "title": "Call back",
-                                                         "dueAt": "2026-12-02T09:00:00Z"})
+    status, callback = await post(
+        client,
+        "/api/tasks",
+        {
+            "kind": "callback",
+            "leadId": lead["id"],
+            "title": "Call back",
+            "dueAt": "2026-12-02T09:00:00Z",
+        },
+    )
     assert status == 201
     await post(client, "/api/tasks", {"leadId": lead["id"], "title": "Send brochure"})
     status, body = await get(client, "/api/callbacks")

@@ -28,7 +28,9 @@ def test_the_same_instant_differs_by_zone():
     assert WINDOW.is_open(instant, ("America/New_York",))
     assert not WINDOW.is_open(instant, ("America/Los_Angeles",))
     assert WINDOW.is_open(instant, ("Europe/Madrid",))
-    assert not WINDOW.is_open(instant, ("America/New_York", "America/Los_Angeles")), "every zone must be open"
+    assert not WINDOW.is_open(instant, ("America/New_York", "America/Los_Angeles")), (
+        "every zone must be open"
+    )
 
 
 def test_next_open_across_a_weekend_and_zones():
@@ -42,7 +44,9 @@ def test_dst_changes_move_the_utc_window():
     new_york = ("America/New_York",)
     # Summer (EDT, UTC-4): 09:00 local is 13:00 UTC. Winter (EST, UTC-5): 14:00 UTC.
     assert WINDOW.is_open(utc(2026, 10, 30, 13, 0), new_york)
-    assert not WINDOW.is_open(utc(2026, 11, 2, 13, 0), new_york)  # the Monday after DST ended: 08:00
+    assert not WINDOW.is_open(
+        utc(2026, 11, 2, 13, 0), new_york
+    )  # the Monday after DST ended: 08:00
     assert WINDOW.next_open(utc(2026, 11, 2, 13, 0), new_york) == utc(2026, 11, 2, 14, 0)
     assert WINDOW.next_open(utc(2027, 3, 13, 20, 0), new_york) == utc(2027, 3, 15, 13, 0)
 
@@ -50,7 +54,10 @@ def test_dst_changes_move_the_utc_window():
 def test_zones_come_from_the_lead_else_the_number_else_the_campaign():
     assert lead_zones("Europe/Madrid", "+14155550100", "UTC") == ("Europe/Madrid",)
     assert lead_zones(None, "+34911234567", "UTC") == ("Europe/Madrid",)  # a Madrid landline
-    assert lead_zones(None, "+34612345678", "UTC") == ("Atlantic/Canary", "Europe/Madrid")  # a mobile
+    assert lead_zones(None, "+34612345678", "UTC") == (
+        "Atlantic/Canary",
+        "Europe/Madrid",
+    )  # a mobile
     assert lead_zones(None, "+14155550100", "UTC") == ("America/Los_Angeles",)
     assert lead_zones(None, "+999", "America/Denver") == ("America/Denver",)
     assert len(zones_for_number("+18005550100")) > 1, "toll-free numbers span every US zone"

@@ -18,7 +18,9 @@ def test_database_urls_get_async_drivers():
 
 async def test_opening_a_call_twice_returns_the_same_call(database: Database):
     store = CallStore(database)
-    new = NewCall(provider="twilio", provider_call_id="CA1", from_number="+15550001", to_number="+15550002")
+    new = NewCall(
+        provider="twilio", provider_call_id="CA1", from_number="+15550001", to_number="+15550002"
+    )
     first = await store.open(new)
     again = await store.open(new)
     assert first.id == again.id
@@ -33,16 +35,29 @@ async def test_transcript_is_written_in_order_and_read_back(database: Database):
     start = datetime.now(UTC)
     lines = [
         NewUtterance("assistant", "Hi, how can I help?", start, start + timedelta(seconds=2)),
-        NewUtterance("user", "I want to book a visit.", start + timedelta(seconds=3), start + timedelta(seconds=5)),
-        NewUtterance("assistant", "Sure, which", start + timedelta(seconds=6), start + timedelta(seconds=7),
-                     interrupted=True, latency={"voice_to_voice_ms": 800.0}),
+        NewUtterance(
+            "user",
+            "I want to book a visit.",
+            start + timedelta(seconds=3),
+            start + timedelta(seconds=5),
+        ),
+        NewUtterance(
+            "assistant",
+            "Sure, which",
+            start + timedelta(seconds=6),
+            start + timedelta(seconds=7),
+            interrupted=True,
+            latency={"voice_to_voice_ms": 800.0},
+        ),
     ]
     for line in lines:
         await store.add_utterance(call.id, line)
     loaded = await store.get(call.id, with_transcript=True)
     assert [u.seq for u in loaded.utterances] == [1, 2, 3]
     assert [u.text for u in loaded.utterances] == [line.text for line in lines]
-    assert loaded.utterances[2].interrupted and loaded.utterances[2].latency == {"voice_to_voice_ms": 800.0}
+    assert loaded.utterances[2].interrupted and loaded.utterances[2].latency == {
+        "voice_to_voice_ms": 800.0
+    }
     assert loaded.utterances[1].started_at == lines[1].started_at
     assert loaded.utterances[1].started_at.tzinfo is not None
     assert loaded.status == "in-progress" and loaded.provider_stream_id == "MZ1"

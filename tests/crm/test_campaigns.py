@@ -23,7 +23,12 @@ SPEC = {
     "timezone": "America/New_York",
     "audience": {"stages": ["contacted"], "minScore": 20, "inactiveDays": 30},
     "window": {"start": "10:00", "end": "19:00", "days": [1, 2, 3, 4, 5, 6]},
-    "limits": {"maxAttempts": 2, "retryMinutes": {"no-answer": 90}, "maxCallsPerDay": 200, "maxConcurrent": 5},
+    "limits": {
+        "maxAttempts": 2,
+        "retryMinutes": {"no-answer": 90},
+        "maxCallsPerDay": 200,
+        "maxConcurrent": 5,
+    },
 }
 
 
@@ -56,7 +61,9 @@ async def test_files_create_campaigns_and_keep_their_state(database: Database, t
     async with database.session() as session:
         campaign = await session.scalar(select(Campaign))
         campaign.status = "paused"
-    (tmp_path / "a.json").write_text(json.dumps({**SPEC, "description": "edited", "status": "active"}))
+    (tmp_path / "a.json").write_text(
+        json.dumps({**SPEC, "description": "edited", "status": "active"})
+    )
     await sync_campaign_files(database, load_campaign_files(tmp_path))
     async with database.session() as session:
         campaign = await session.scalar(select(Campaign))
@@ -64,7 +71,9 @@ async def test_files_create_campaigns_and_keep_their_state(database: Database, t
 
 
 async def test_create_validate_and_move_through_states(client: TestClient):
-    response = await client.post("/api/campaigns", json={**SPEC, "limits": {"maxAttempts": 0}}, headers=AUTH)
+    response = await client.post(
+        "/api/campaigns", json={**SPEC, "limits": {"maxAttempts": 0}}, headers=AUTH
+    )
     assert response.status == 400
     assert (await response.json())["fields"][0]["field"] == "limits.maxAttempts"
     response = await client.post("/api/campaigns", json=SPEC, headers=AUTH)
@@ -74,8 +83,13 @@ async def test_create_validate_and_move_through_states(client: TestClient):
     assert (await client.post("/api/campaigns", json=SPEC, headers=AUTH)).status == 409
     cid = campaign["id"]
     assert (await client.post(f"/api/campaigns/{cid}/resume", headers=AUTH)).status == 409
-    for action, state in [("start", "active"), ("pause", "paused"), ("resume", "active"), ("stop", "completed"),
-                          ("archive", "archived")]:
+    for action, state in [
+        ("start", "active"),
+        ("pause", "paused"),
+        ("resume", "active"),
+        ("stop", "completed"),
+        ("archive", "archived"),
+    ]:
         response = await client.post(f"/api/campaigns/{cid}/{action}", headers=AUTH)
         assert response.status == 200 and (await response.json())["status"] == state, action
     assert (await client.get("/api/campaigns/nope", headers=AUTH)).status == 404
@@ -84,19 +98,38 @@ async def test_create_validate_and_move_through_states(client: TestClient):
 async def test_csv_enrollment_is_all_or_nothing(client: TestClient):
     cid = (await (await client.post("/api/campaigns", json=SPEC, headers=AUTH)).json())["id"]
     broken = "phone,name,timezone\n+1 212 555 0141,Ann,America/New_York\nnot-a-number,Bob,\n+12125550143,Cy,Mars/Base\n"
-    response = await client.post(f"/api/campaigns/{cid}/contacts?region=US", data=broken,
-                                 headers={**AUTH, "Content-Type": "text/csv"})
+    response = await client.post(
+        f"/api/campaigns/{cid}/contacts?region=US",
+        data=broken,
+        headers={**AUTH, "Content-Type": "text/csv"},
+    )
     assert response.status == 400
     assert [row["line"] for row in (await response.json())["errors"]] == [3, 4]
     async with client.db.session() as session:
-        assert await session.scalar(select(func.count()).select_from(Lead)) == 0, "nothing half-imported"
+        assert await session.scalar(select(func.count()).select_from(Lead)) == 0, (
+            "nothing half-imported"
+        )
     good = "phone,name,timezone\n+1 212 555 0141,Ann,America/New_York\n(212) 555-0141,Ann B.,\n+34911234567,Eva,\n"
-    response = await client.post(f"/api/campaigns/{cid}/contacts?region=US", data=good,
-                                 headers={**AUTH, "Content-Type": "text/csv"})
+    response = await client.post(
+        f"/api/campaigns/{cid}/contacts?region=US",
+        data=good,
+        headers={**AUTH, "Content-Type": "text/csv"},
+    )
     answer = await response.json()
-    assert response.status == 200 and answer["enrolled"] == 2 and answer["alreadyEnrolled"] == 0, answer
+    assert response.status == 200 and answer["enrolled"] == 2 and answer["alreadyEnrolled"] == 0, (
+        answer
+    )
     assert answer["import"]["created"] == 2 and answer["import"]["mergedDuplicates"] == 1
-    contacts = (await (await client.get(f"/api/campaigns/{cid}/contacts", headers=AUTH)).json())["data"]
-    assert {c["phone"]: c["zones"] for c in contacts} == {"+12125550141": ["America/New_York"], "+34911234567": ["Europe/Madrid"]}
+    contacts = (await (await client.get(f"/api/campaigns/{cid}/contacts", headers=AUTH)).json())[
+        "data"
+    ]
+    assert {c["phone"]: c["zones"] for c in contacts} == {
+        "+12125550141": ["America/New_York"],
+        "+34911234567": ["Europe/Madrid"],
+    }
     progress = await (await client.get(f"/api/campaigns/{cid}/progress", headers=AUTH)).json()
-    assert progress["contacts"]["pending"] == 2 and progress["callsMade"] == 0 and progress["conversionRate"] == 0.0
+    assert (
+        progress["contacts"]["pending"] == 2
+        and progress["callsMade"] == 0
+        and progress["conversionRate"] == 0.0
+    )

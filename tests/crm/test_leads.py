@@ -33,6 +33,8 @@ def test_bad_numbers():
 
 async def test_get_or_create_is_safe_under_concurrency(database: Database):
     store = LeadStore(database)
-    leads = await asyncio.gather(*(store.get_or_create("+14155550123", source="inbound-call") for _ in range(5)))
+    leads = await asyncio.gather(
+        *(store.get_or_create("+14155550123", source="inbound-call") for _ in range(5))
+    )
     assert len({lead.id for lead in leads}) == 1
     assert (await store.by_phone("+14155550123")).source == "inbound-call"

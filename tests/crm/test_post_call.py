@@ -29,10 +29,19 @@ from tests.fakes.openai_server import FakeOpenAI, JsonReply
 ROOT = Path(__file__).resolve().parents[2]
 LLM_ANALYSIS = {
     "summary": "Asked the price of 300 Mb fiber and coverage in Los Olivos; wants installation next week.",
-    "sentiment_score": 0.85, "utterance_sentiments": {"2": 0.2, "4": 0.9, "6": 0.8},
-    "intent": "buy", "outcome": "interested", "objections": [], "competitors": ["Movistar"],
+    "sentiment_score": 0.85,
+    "utterance_sentiments": {"2": 0.2, "4": 0.9, "6": 0.8},
+    "intent": "buy",
+    "outcome": "interested",
+    "objections": [],
+    "competitors": ["Movistar"],
     "keywords": ["fiber", "coverage", "installation"],
-    "bant": {"budget": "50 dollars a month", "authority": None, "need": "home internet", "timeline": "next week"},
+    "bant": {
+        "budget": "50 dollars a month",
+        "authority": None,
+        "need": "home internet",
+        "timeline": "next week",
+    },
     "signals": {"price_questions": 1, "information_requests": 1, "positive_answers": 2},
 }
 
@@ -61,21 +70,55 @@ async def test_llm_analysis_scores_moves_and_runs_rules(database: Database, llm:
     async with database.session() as session:
         row = await session.get(Call, call.id)
         lead = await session.get(Lead, row.lead_id)
-        lines = list(await session.scalars(select(Utterance).where(Utterance.call_id == call.id).order_by(Utterance.seq)))
-        runs = {r.rule_id: r for r in await session.scalars(select(AutomationRun).where(AutomationRun.call_id == call.id))}
-        stages = [(c.from_stage, c.to_stage, c.actor) for c in await session.scalars(select(StageChange).order_by(StageChange.id))]
-    assert (row.analysis_status, row.outcome, row.intent, row.sentiment_label) == ("done", "interested", "buy", "positive")
+        lines = list(
+            await session.scalars(
+                select(Utterance).where(Utterance.call_id == call.id).order_by(Utterance.seq)
+            )
+        )
+        runs = {
+            r.rule_id: r
+            for r in await session.scalars(
+                select(AutomationRun).where(AutomationRun.call_id == call.id)
+            )
+        }
+        stages = [
+            (c.from_stage, c.to_stage, c.actor)
+            for c in await session.scalars(select(StageChange).order_by(StageChange.id))
+        ]
+    assert (row.analysis_status, row.outcome, row.intent, row.sentiment_label) == (
+        "done",
+        "interested",
+        "buy",
+        "positive",
+    )
     assert row.summary == LLM_ANALYSIS["summary"] and row.analysis["competitors"] == ["Movistar"]
     assert [line.sentiment for line in lines][1::2] == [0.2, 0.9, 0.8]
-    assert (lead.budget, lead.need, lead.timeline, lead.authority) == ("50 dollars a month", "home internet", "next week", None)
+    assert (lead.budget, lead.need, lead.timeline, lead.authority) == (
+        "50 dollars a month",
+        "home internet",
+        "next week",
+        None,
+    )
     assert lead.last_contacted_at == row.ended_at and lead.language == "en"
     # Score: components and BANT and outcome, then the interested rule's +15.
     explanation = lead.score_explanation
-    assert explanation["adjustments"] == {"bant.budget": 5.0, "bant.need": 5.0, "bant.timeline": 5.0,
-                                          "outcome.interested": 10.0, "rule:interested-follow-up": 15}
+    assert explanation["adjustments"] == {
+        "bant.budget": 5.0,
+        "bant.need": 5.0,
+        "bant.timeline": 5.0,
+        "outcome.interested": 10.0,
+        "rule:interested-follow-up": 15,
+    }
     assert lead.score == explanation["total"] == row.lead_score and lead.band == explanation["band"]
-    assert row.analysis["score"] == {"value": lead.score, "band": lead.band, "explanation": explanation, "rescored": True}
-    assert stages == [("new", "qualified", "auto-advance")], "the rule's set_stage found it already there"
+    assert row.analysis["score"] == {
+        "value": lead.score,
+        "band": lead.band,
+        "explanation": explanation,
+        "rescored": True,
+    }
+    assert stages == [("new", "qualified", "auto-advance")], (
+        "the rule's set_stage found it already there"
+    )
     assert runs["interested-follow-up"].status == "ok" and runs["positive-sentiment"].status == "ok"
     assert runs["hot-lead"].status == "skipped", "score not under 60"
     assert set(lead.tags) == {"positive"}
@@ -83,18 +126,30 @@ async def test_llm_analysis_scores_moves_and_runs_rules(database: Database, llm:
     assert runs["very-hot-alert"].status == "ok", "the rule's +15 crossed 81"
     async with database.session() as session:
         events = sorted(d.event for d in await session.scalars(select(WebhookDelivery)))
-    assert events == ["call.analyzed", "end-of-call-report", "lead.interested", "lead.stage_changed", "lead.very_hot"]
+    assert events == [
+        "call.analyzed",
+        "end-of-call-report",
+        "lead.interested",
+        "lead.stage_changed",
+        "lead.very_hot",
+    ]
     assert await scalar_count(database, Task, Task.kind == "callback") == 1
 
     # Twice changes nothing: nothing is due, and the job itself refuses a call already analysed.
-    before = (await scalar_count(database, AutomationRun), await scalar_count(database, Task),
-              await scalar_count(database, WebhookDelivery))
+    before = (
+        await scalar_count(database, AutomationRun),
+        await scalar_count(database, Task),
+        await scalar_count(database, WebhookDelivery),
+    )
     assert await crm.queue.process_due() == 0
     assert await crm.job.run(call.id) == "skipped"
     await CallStore(database).finalize(call.id, end_reason="caller-hangup")
     assert await crm.queue.process_due() == 0
-    assert before == (await scalar_count(database, AutomationRun), await scalar_count(database, Task),
-                      await scalar_count(database, WebhookDelivery))
+    assert before == (
+        await scalar_count(database, AutomationRun),
+        await scalar_count(database, Task),
+        await scalar_count(database, WebhookDelivery),
+    )
     assert len(llm.json_requests) == 1
     await crm.stop()
 
@@ -106,13 +161,22 @@ async def test_fallback_when_the_llm_answers_garbage(database: Database, llm: Fa
     await crm.queue.process_due()
     async with database.session() as session:
         row = await session.get(Call, call.id)
-    assert row.analysis_status == "fallback" and row.outcome == "interested" and row.sentiment_label == "positive"
+    assert (
+        row.analysis_status == "fallback"
+        and row.outcome == "interested"
+        and row.sentiment_label == "positive"
+    )
     assert row.analysis["source"] == "fallback" and "holds no JSON object" in row.analysis["note"]
-    assert row.lead_score is not None and row.analysis["score"]["explanation"]["components"]["price_questions"]["points"] == 12.5
+    assert (
+        row.lead_score is not None
+        and row.analysis["score"]["explanation"]["components"]["price_questions"]["points"] == 12.5
+    )
     await crm.stop()
 
 
-async def test_unanswered_calls_get_outcomes_and_retries_without_an_llm(database: Database, llm: FakeOpenAI):
+async def test_unanswered_calls_get_outcomes_and_retries_without_an_llm(
+    database: Database, llm: FakeOpenAI
+):
     crm = service(database, llm)
     for i in range(3):
         await record_call(database, [], sid=f"CA-na-{i}", answered=False, status="no-answer")
@@ -123,19 +187,32 @@ async def test_unanswered_calls_get_outcomes_and_retries_without_an_llm(database
     async with database.session() as session:
         calls = list(await session.scalars(select(Call).order_by(Call.created_at)))
         lead = await session.get(Lead, calls[0].lead_id)
-        runs = [(r.rule_id, r.status) for r in await session.scalars(select(AutomationRun).order_by(AutomationRun.id))]
-        retries = await session.scalar(select(func.count()).select_from(Task).where(Task.kind == "callback"))
-    assert [c.outcome for c in calls] == ["no_answer"] * 3 and {c.analysis_status for c in calls} == {"done"}
+        runs = [
+            (r.rule_id, r.status)
+            for r in await session.scalars(select(AutomationRun).order_by(AutomationRun.id))
+        ]
+        retries = await session.scalar(
+            select(func.count()).select_from(Task).where(Task.kind == "callback")
+        )
+    assert [c.outcome for c in calls] == ["no_answer"] * 3 and {
+        c.analysis_status for c in calls
+    } == {"done"}
     assert calls[0].summary == "Nobody answered the inbound call (no-answer)."
-    assert (lead.score, lead.stage, lead.last_contacted_at) == (0, "new", None), "no conversation: no rescoring"
+    assert (lead.score, lead.stage, lead.last_contacted_at) == (0, "new", None), (
+        "no conversation: no rescoring"
+    )
     assert runs == [("no-answer-retry", "ok"), ("no-answer-three-times", "skipped")] * 2 + [
-        ("no-answer-retry", "skipped"), ("no-answer-three-times", "ok")]
+        ("no-answer-retry", "skipped"),
+        ("no-answer-three-times", "ok"),
+    ]
     assert retries == 2 and "unreachable" in lead.tags
     assert not llm.json_requests
     await crm.stop()
 
 
-async def test_a_pending_call_is_picked_up_at_start_after_a_crash(database: Database, llm: FakeOpenAI):
+async def test_a_pending_call_is_picked_up_at_start_after_a_crash(
+    database: Database, llm: FakeOpenAI
+):
     ended = await record_call(database, SALES_CALL, sid="CA-left")
     claimed = await record_call(database, SALES_CALL, sid="CA-claimed", phone="+14155550177")
     async with database.session() as session:  # a process claimed this one, then died
@@ -146,7 +223,9 @@ async def test_a_pending_call_is_picked_up_at_start_after_a_crash(database: Data
     try:
         for _ in range(100):
             async with database.session() as session:
-                statuses = [(await session.get(Call, i)).analysis_status for i in (ended.id, claimed.id)]
+                statuses = [
+                    (await session.get(Call, i)).analysis_status for i in (ended.id, claimed.id)
+                ]
             if statuses == ["done", "done"]:
                 break
             await asyncio.sleep(0.1)
@@ -194,6 +273,10 @@ async def test_an_anonymous_caller_still_gets_a_call_score(database: Database):
     assert await crm.queue.process_due() == 1
     async with database.session() as session:
         row = await session.get(Call, call.id)
-    assert row.lead_id is None and row.outcome == "interested" and row.lead_score == row.analysis["score"]["value"]
+    assert (
+        row.lead_id is None
+        and row.outcome == "interested"
+        and row.lead_score == row.analysis["score"]["value"]
+    )
     assert row.analysis["score"]["explanation"]["adjustments"]["bant.budget"] == 5.0
     await crm.stop()

@@ -28,14 +28,37 @@ def test_assistants(tool_url: str) -> dict[str, dict[str, Any]]:
         "function": {
             "name": "check_stock",
             "description": "Check whether an item is in stock.",
-            "parameters": {"type": "object", "properties": {"item": {"type": "string"}}, "required": ["item"]},
+            "parameters": {
+                "type": "object",
+                "properties": {"item": {"type": "string"}},
+                "required": ["item"],
+            },
         },
         "server": {"url": tool_url, "secret": "tool-secret", "timeoutSeconds": 3},
-        "messages": [{"type": "request-response-delayed", "content": FILLER, "timingMilliseconds": 800}],
+        "messages": [
+            {"type": "request-response-delayed", "content": FILLER, "timingMilliseconds": 800}
+        ],
     }
     tools = [
-        *_builtins("lookup_lead", "update_lead", "book_appointment", "schedule_callback", "add_note", "set_stage", "opt_out"),
-        {"type": "transferCall", "destinations": [{"type": "number", "number": AGENT_NUMBER, "message": "Connecting you to a colleague now."}]},
+        *_builtins(
+            "lookup_lead",
+            "update_lead",
+            "book_appointment",
+            "schedule_callback",
+            "add_note",
+            "set_stage",
+            "opt_out",
+        ),
+        {
+            "type": "transferCall",
+            "destinations": [
+                {
+                    "type": "number",
+                    "number": AGENT_NUMBER,
+                    "message": "Connecting you to a colleague now.",
+                }
+            ],
+        },
         {"type": "endCall"},
         check_stock,
     ]
@@ -83,7 +106,9 @@ def test_assistants(tool_url: str) -> dict[str, dict[str, Any]]:
             "name": "sip-test",
             "model": {
                 **base["model"],
-                "tools": [{"type": "transferCall", "destinations": [{"type": "sip", "sipUri": AGENT_SIP}]}],
+                "tools": [
+                    {"type": "transferCall", "destinations": [{"type": "sip", "sipUri": AGENT_SIP}]}
+                ],
             },
             "phoneNumbers": [SIP_LINE],
         },

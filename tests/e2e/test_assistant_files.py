@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow
 
 async def post(server: ServerProcess, path: str) -> tuple[int, dict]:
     async with aiohttp.ClientSession() as http:
-        async with http.post(server.url + path, headers={"Authorization": f"Bearer {server.api_key}"}) as response:
+        async with http.post(
+            server.url + path, headers={"Authorization": f"Bearer {server.api_key}"}
+        ) as response:
             return response.status, await response.json()
 
 
@@ -30,25 +32,42 @@ async def test_spanish_examples_are_unavailable_without_their_models(server: Ser
     assert status == 200 and body["default"] == "default"
     listed = {a["name"]: a for a in body["data"]}
     assert set(listed) == {
-        "default", "appointment-setter-en", "collections-en", "post-sale-checkin-en", "inmobiliaria-es", "telecom-es"
+        "default",
+        "appointment-setter-en",
+        "collections-en",
+        "post-sale-checkin-en",
+        "inmobiliaria-es",
+        "telecom-es",
     }
     for name in ("inmobiliaria-es", "telecom-es"):
         assert not listed[name]["available"]
-        assert "whisper-small" in listed[name]["unavailableReason"] and "models" in listed[name]["unavailableReason"]
+        assert (
+            "whisper-small" in listed[name]["unavailableReason"]
+            and "models" in listed[name]["unavailableReason"]
+        )
     assert listed["appointment-setter-en"]["available"]
-    assert {"name": "book_appointment", "kind": "built-in"} in listed["appointment-setter-en"]["tools"]
+    assert {"name": "book_appointment", "kind": "built-in"} in listed["appointment-setter-en"][
+        "tools"
+    ]
     assert "assistant 'inmobiliaria-es' (inmobiliaria-es.json) is unavailable" in server.logs()
 
     status, one = await server.get_json("/api/assistants/collections-en")
     assert status == 200 and one["assistant"]["maxDurationSeconds"] == 480
-    assert one["analysis"]["structuredDataSchema"]["properties"]["outcome"]["enum"][0] == "promise-to-pay"
+    assert (
+        one["analysis"]["structuredDataSchema"]["properties"]["outcome"]["enum"][0]
+        == "promise-to-pay"
+    )
     assert (await server.get_json("/api/assistants/nobody"))[0] == 404
 
 
 async def test_the_api_never_shows_webhook_secrets(tools_server: ServerProcess):
     status, one = await tools_server.get_json("/api/assistants/tools-test")
     assert status == 200
-    [stock] = [t for t in one["assistant"]["model"]["tools"] if (t.get("function") or {}).get("name") == "check_stock"]
+    [stock] = [
+        t
+        for t in one["assistant"]["model"]["tools"]
+        if (t.get("function") or {}).get("name") == "check_stock"
+    ]
     assert stock["server"]["secret"] == "***" and "tool-secret" not in json.dumps(one)
 
 
@@ -56,8 +75,14 @@ async def test_a_call_to_an_unavailable_assistant_gets_a_polite_message(server: 
     call = CallSimulator(server.url, auth_token=TWILIO_AUTH_TOKEN, to_number="+34910000001")
     call._http = aiohttp.ClientSession()
     try:
-        form = {"CallSid": call.call_sid, "AccountSid": call.account_sid, "From": "+34612345678",
-                "To": "+34910000001", "CallStatus": "ringing", "Direction": "inbound"}
+        form = {
+            "CallSid": call.call_sid,
+            "AccountSid": call.account_sid,
+            "From": "+34612345678",
+            "To": "+34910000001",
+            "CallStatus": "ringing",
+            "Direction": "inbound",
+        }
         async with await call.post_webhook("/twilio/voice", form) as response:
             twiml = ET.fromstring(await response.text())
     finally:
@@ -73,14 +98,20 @@ def _prompt(request: dict) -> str:
     return next(m["content"] for m in request["messages"] if m["role"] == "system")
 
 
-async def test_reload_refuses_broken_files_and_never_changes_a_live_call(tools_server: ServerProcess, llm: FakeOpenAI):
+async def test_reload_refuses_broken_files_and_never_changes_a_live_call(
+    tools_server: ServerProcess, llm: FakeOpenAI
+):
     folder = Path((await tools_server.get_json("/api/assistants"))[1]["folder"])
     path = folder / "tools-test.json"
     original = path.read_text()
     try:
         (folder / "zz-broken.json").write_text('{"name": "zz", "silenceTimeoutSeconds": -1}')
         status, body = await post(tools_server, "/api/assistants/reload")
-        assert status == 422 and "zz-broken.json: $.silenceTimeoutSeconds: Input should be greater than or equal to 1" in body["detail"]
+        assert (
+            status == 422
+            and "zz-broken.json: $.silenceTimeoutSeconds: Input should be greater than or equal to 1"
+            in body["detail"]
+        )
         (folder / "zz-broken.json").unlink()
 
         async with caller(tools_server, "+15555550131", TOOLS_LINE) as call:
@@ -91,7 +122,9 @@ async def test_reload_refuses_broken_files_and_never_changes_a_live_call(tools_s
             status, body = await post(tools_server, "/api/assistants/reload")
             assert status == 200 and body["reload"]["changed"] == ["tools-test"]
             await call.say(speech_ulaw("Hello, are you open today?"), "question")
-        assert "You are a test assistant" in _prompt(llm.requests[-1]), "the live call kept its assistant"
+        assert "You are a test assistant" in _prompt(llm.requests[-1]), (
+            "the live call kept its assistant"
+        )
         status, one = await tools_server.get_json("/api/assistants/tools-test")
         assert one["assistant"]["model"]["messages"][0]["content"] == "You are the NEW prompt."
     finally:
@@ -103,9 +136,16 @@ async def test_reload_refuses_broken_files_and_never_changes_a_live_call(tools_s
 async def test_a_broken_file_stops_the_server_at_start(tmp_path: Path):
     folder = tmp_path / "assistants"
     folder.mkdir()
-    (folder / "sales.json").write_text('{"name": "sales", "model": {"tools": [{"type": "function", "function": {"name": "fly"}}]}}')
+    (folder / "sales.json").write_text(
+        '{"name": "sales", "model": {"tools": [{"type": "function", "function": {"name": "fly"}}]}}'
+    )
     with pytest.raises(RuntimeError) as error:
-        await start_server(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", ASSISTANTS_DIR=str(folder))
+        await start_server(
+            tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", ASSISTANTS_DIR=str(folder)
+        )
     message = str(error.value)
     assert "exited with 2" in message
-    assert f"Cannot start: {folder / 'sales.json'}: $.model.tools[0].function.name: 'fly' is not a built-in tool" in message
+    assert (
+        f"Cannot start: {folder / 'sales.json'}: $.model.tools[0].function.name: 'fly' is not a built-in tool"
+        in message
+    )

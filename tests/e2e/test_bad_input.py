@@ -34,15 +34,17 @@ async def _call_count(server: ServerProcess) -> int:
 
 
 @pytest.mark.parametrize("signature", [None, "forged-signature", "wrong-token"])
-async def test_unsigned_or_forged_webhooks_get_403_and_change_nothing(server: ServerProcess, signature):
+async def test_unsigned_or_forged_webhooks_get_403_and_change_nothing(
+    server: ServerProcess, signature
+):
     before = await _call_count(server)
     headers = {}
     if signature == "forged-signature":
         headers["X-Twilio-Signature"] = "bm90IGEgcmVhbCBzaWduYXR1cmU="
     elif signature == "wrong-token":
-        headers["X-Twilio-Signature"] = CallSimulator(server.url, auth_token="not-the-token").signature(
-            server.url + "/twilio/voice", VOICE_FORM
-        )
+        headers["X-Twilio-Signature"] = CallSimulator(
+            server.url, auth_token="not-the-token"
+        ).signature(server.url + "/twilio/voice", VOICE_FORM)
     async with aiohttp.ClientSession() as http:
         for path in ("/twilio/voice", "/twilio/status"):
             async with http.post(server.url + path, data=VOICE_FORM, headers=headers) as response:
@@ -68,7 +70,9 @@ async def _signed_post(server: ServerProcess, path: str, form: dict[str, str]) -
             return response.status
 
 
-async def test_garbage_mid_call_is_logged_and_the_call_goes_on(server: ServerProcess, llm: FakeOpenAI):
+async def test_garbage_mid_call_is_logged_and_the_call_goes_on(
+    server: ServerProcess, llm: FakeOpenAI
+):
     async with simulator(server) as call:
         await call.wait_for_bot()
         ws = call._ws
@@ -93,14 +97,24 @@ async def test_media_before_start_is_ignored(server: ServerProcess, llm: FakeOpe
     # Ring the server and read the TwiML ourselves, so we can misbehave on the socket.
     call._http = aiohttp.ClientSession()
     try:
-        async with await call.post_webhook("/twilio/voice", {**VOICE_FORM, "CallSid": call.call_sid}) as r:
+        async with await call.post_webhook(
+            "/twilio/voice", {**VOICE_FORM, "CallSid": call.call_sid}
+        ) as r:
             stream_url, params = CallSimulator._parse_twiml(await r.text())
         async with call._http.ws_connect(stream_url) as ws:
             await ws.send_str(json.dumps({"event": "media", "media": {"payload": silence}}))
             await ws.send_str(json.dumps({"event": "connected"}))
             await ws.send_str(
                 json.dumps(
-                    {"event": "start", "streamSid": "MZx", "start": {"streamSid": "MZx", "callSid": call.call_sid, "customParameters": params}}
+                    {
+                        "event": "start",
+                        "streamSid": "MZx",
+                        "start": {
+                            "streamSid": "MZx",
+                            "callSid": call.call_sid,
+                            "customParameters": params,
+                        },
+                    }
                 )
             )
             got_audio = False
@@ -126,10 +140,14 @@ async def test_stream_with_a_bad_token_is_refused(server: ServerProcess):
             assert ws.close_code == 1008
 
 
-async def test_huge_message_closes_that_call_cleanly_and_others_go_on(server: ServerProcess, llm: FakeOpenAI):
+async def test_huge_message_closes_that_call_cleanly_and_others_go_on(
+    server: ServerProcess, llm: FakeOpenAI
+):
     async with simulator(server) as other, simulator(server) as victim:
         await asyncio.gather(other.wait_for_bot(), victim.wait_for_bot())
-        await victim._ws.send_str(json.dumps({"event": "media", "media": {"payload": "A" * 1_000_000}}))
+        await victim._ws.send_str(
+            json.dumps({"event": "media", "media": {"payload": "A" * 1_000_000}})
+        )
         await asyncio.wait_for(victim.closed_by_server.wait(), timeout=10)
         turn = await other.say(speech_ulaw(LINE), LINE)
         assert turn.voice_to_voice_ms is not None, "the other call is untouched"

@@ -73,20 +73,26 @@ async def test_talking_over_the_bot_clears_its_audio(server: ServerProcess, llm:
         while call._playback.speech_frames == 0 or not call.bot_speaking:
             await asyncio.sleep(0.02)
         await asyncio.sleep(2.0)  # let the long answer play for a while
-        barge = await call.barge_in(speech_ulaw("Sorry, just the Saturday hours please."), "barge-in")
+        barge = await call.barge_in(
+            speech_ulaw("Sorry, just the Saturday hours please."), "barge-in"
+        )
         await asyncio.sleep(1.0)
     assert ended
     assert call.clears >= 1 and barge.clear_ms is not None, "the server sent clear"
 
     body = await server.call(call.call_id)
-    cut = [line for line in body["transcript"] if line["role"] == "assistant" and line["interrupted"]]
+    cut = [
+        line for line in body["transcript"] if line["role"] == "assistant" and line["interrupted"]
+    ]
     assert cut, body["transcript"]
     heard = cut[0]["text"]
     assert heard and LONG_REPLY.startswith(heard.rstrip(".")[: len(heard) // 2])
     assert len(heard) < len(LONG_REPLY), "only what the caller heard is kept"
 
 
-async def test_dropped_line_finalizes_the_call_and_keeps_what_was_said(server: ServerProcess, llm: FakeOpenAI):
+async def test_dropped_line_finalizes_the_call_and_keeps_what_was_said(
+    server: ServerProcess, llm: FakeOpenAI
+):
     llm.script.append(Reply(REPLY))
     async with simulator(server) as call:
         await call.wait_for_bot()
@@ -96,4 +102,6 @@ async def test_dropped_line_finalizes_the_call_and_keeps_what_was_said(server: S
     assert body["endReason"] == "disconnected"
     assert body["endedAt"] is not None
     user_lines = [line["text"] for line in body["transcript"] if line["role"] == "user"]
-    assert any("next tuesday" in text.lower() for text in user_lines), f"the caller's lines: {user_lines}"
+    assert any("next tuesday" in text.lower() for text in user_lines), (
+        f"the caller's lines: {user_lines}"
+    )

@@ -25,7 +25,9 @@ def assistant_lines(body: dict) -> list[dict]:
 
 
 async def test_end_call_says_goodbye_then_hangs_up(tools_server: ServerProcess, llm: FakeOpenAI):
-    llm.script.append(Reply("Alright, thanks for calling.", tool_calls=[ToolCall("end_call", {"reason": "done"})]))
+    llm.script.append(
+        Reply("Alright, thanks for calling.", tool_calls=[ToolCall("end_call", {"reason": "done"})])
+    )
     async with caller(tools_server, "+15555550121") as call:
         await call.wait_for_bot()
         await call.speak(speech_ulaw("That's all, thank you."))
@@ -33,8 +35,13 @@ async def test_end_call_says_goodbye_then_hangs_up(tools_server: ServerProcess, 
     body = await tools_server.call(call.call_id)
     assert body["endReason"] == "assistant-hangup"
     last = assistant_lines(body)[-2:]
-    assert [line["text"] for line in last] == ["Alright, thanks for calling.", "Goodbye from the test line."]
-    assert not any(line["interrupted"] for line in last), "the goodbye played out before the hang-up"
+    assert [line["text"] for line in last] == [
+        "Alright, thanks for calling.",
+        "Goodbye from the test line.",
+    ]
+    assert not any(line["interrupted"] for line in last), (
+        "the goodbye played out before the hang-up"
+    )
 
 
 async def test_end_call_phrase_hangs_up_once_heard(tools_server: ServerProcess, llm: FakeOpenAI):
@@ -49,7 +56,9 @@ async def test_end_call_phrase_hangs_up_once_heard(tools_server: ServerProcess, 
     assert last["text"] == "Great, talk to you soon." and not last["interrupted"]
 
 
-async def test_silent_caller_gets_one_prompt_then_a_goodbye(tools_server: ServerProcess, llm: FakeOpenAI):
+async def test_silent_caller_gets_one_prompt_then_a_goodbye(
+    tools_server: ServerProcess, llm: FakeOpenAI
+):
     async with caller(tools_server, "+15555550123", SILENCE_LINE) as call:
         await call.wait_for_bot()
         await hung_up_by_server(call)
@@ -61,7 +70,9 @@ async def test_silent_caller_gets_one_prompt_then_a_goodbye(tools_server: Server
     assert not llm.requests, "silence never reached the LLM"
 
 
-async def test_a_caller_who_never_speaks_first_is_not_held_forever(tools_server: ServerProcess, llm: FakeOpenAI):
+async def test_a_caller_who_never_speaks_first_is_not_held_forever(
+    tools_server: ServerProcess, llm: FakeOpenAI
+):
     """An assistant that waits for the caller starts counting silence when the call is answered."""
     async with caller(tools_server, "+15555550124", WAITING_LINE) as call:
         await call.wait_for_bot(timeout=10)  # the prompt, after half the 5 s silence timeout
@@ -69,7 +80,9 @@ async def test_a_caller_who_never_speaks_first_is_not_held_forever(tools_server:
     body = await tools_server.call(call.call_id)
     assert body["endReason"] == "silence-timeout"
     heard = [line["text"] for line in assistant_lines(body)]
-    assert heard[0] == "Hello? Is anyone there?" and heard[1].startswith("It seems we lost each other"), heard
+    assert heard[0] == "Hello? Is anyone there?" and heard[1].startswith(
+        "It seems we lost each other"
+    ), heard
     assert body["durationSeconds"] < 15 and not llm.requests
 
 
@@ -112,5 +125,9 @@ async def test_llm_failure_is_never_silence(tools_server: ServerProcess, llm: Fa
     assert "Sorry, give me just a moment." in heard
     assert heard[-1].startswith("I'm sorry, I'm having technical trouble")
     [callback] = await rows(tools_server, Task, lead_id=lead_id, kind="callback")
-    assert callback.call_id == call.call_id and callback.status == "open" and callback.due_at is not None
+    assert (
+        callback.call_id == call.call_id
+        and callback.status == "open"
+        and callback.due_at is not None
+    )
     assert len(llm.requests) == 2, "one retry, no more"

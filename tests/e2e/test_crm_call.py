@@ -29,7 +29,12 @@ ANALYSIS = {
     "objections": [],
     "competitors": [],
     "keywords": ["fiber", "price", "installation"],
-    "bant": {"budget": None, "authority": None, "need": "home fiber internet", "timeline": "this week"},
+    "bant": {
+        "budget": None,
+        "authority": None,
+        "need": "home fiber internet",
+        "timeline": "this week",
+    },
     "signals": {"price_questions": 1, "information_requests": 1, "positive_answers": 1},
 }
 
@@ -42,7 +47,9 @@ async def receiver():
 
 
 @pytest.fixture(scope="module")
-async def crm_server(fake_llm: FakeOpenAI, receiver: WebhookReceiver, tmp_path_factory) -> ServerProcess:
+async def crm_server(
+    fake_llm: FakeOpenAI, receiver: WebhookReceiver, tmp_path_factory
+) -> ServerProcess:
     tmp: Path = tmp_path_factory.mktemp("crm-server")
     process = await start_server(
         tmp,
@@ -91,21 +98,36 @@ async def test_after_a_call_the_api_shows_analysis_score_and_rule_runs(
     assert body["analysisStatus"] == "done", body
     assert body["summary"] == ANALYSIS["summary"]
     assert (body["sentimentScore"], body["sentimentLabel"], body["intent"], body["outcome"]) == (
-        0.6, "positive", "buy", "interested")
+        0.6,
+        "positive",
+        "buy",
+        "interested",
+    )
     analysis = body["analysis"]
     assert analysis["source"] == "llm" and analysis["bant"]["need"] == "home fiber internet"
     score = analysis["score"]
     assert score["value"] == body["leadScore"] and score["band"]
     assert set(score["explanation"]["components"]) == {
-        "interaction", "price_questions", "information_requests", "talk_time", "positive_answers"}
+        "interaction",
+        "price_questions",
+        "information_requests",
+        "talk_time",
+        "positive_answers",
+    }
     assert score["explanation"]["adjustments"]["outcome.interested"] == 10
     assert score["explanation"]["adjustments"]["rule:interested-follow-up"] == 15
     runs = {run["ruleId"]: run for run in body["automationRuns"]}
-    assert runs["interested-follow-up"]["status"] == "ok" and runs["positive-sentiment"]["status"] == "ok"
+    assert (
+        runs["interested-follow-up"]["status"] == "ok"
+        and runs["positive-sentiment"]["status"] == "ok"
+    )
     user_lines = [line for line in body["transcript"] if line["role"] == "user"]
     assert user_lines and all(line["sentiment"] is not None for line in body["transcript"])
     request = next(r for r in llm.json_requests if call_id in r["messages"][1]["content"])
-    assert "price" in request["messages"][1]["content"].lower() or "cost" in request["messages"][1]["content"].lower()
+    assert (
+        "price" in request["messages"][1]["content"].lower()
+        or "cost" in request["messages"][1]["content"].lower()
+    )
 
     status, lead = await crm_server.get_json(f"/api/leads/{body['leadId']}")
     assert status == 200 and lead["stage"] == "qualified" and lead["need"] == "home fiber internet"
@@ -117,22 +139,39 @@ async def test_after_a_call_the_api_shows_analysis_score_and_rule_runs(
         assert time.monotonic() < deadline, [r.answered for r in receiver.received]
         await asyncio.sleep(0.1)
     report = next(r for r in receiver.accepted if r.json["message"]["type"] == "end-of-call-report")
-    assert report.headers["X-Phoneagent-Signature"] == hmac.new(SECRET.encode(), report.body, hashlib.sha256).hexdigest()
+    assert (
+        report.headers["X-Phoneagent-Signature"]
+        == hmac.new(SECRET.encode(), report.body, hashlib.sha256).hexdigest()
+    )
     message = report.json["message"]
-    assert message["call"]["id"] == call_id and message["analysis"]["summary"] == ANALYSIS["summary"]
-    assert message["artifact"]["transcript"].startswith("AI: ") and message["endedReason"] == "customer-ended-call"
+    assert (
+        message["call"]["id"] == call_id and message["analysis"]["summary"] == ANALYSIS["summary"]
+    )
+    assert (
+        message["artifact"]["transcript"].startswith("AI: ")
+        and message["endedReason"] == "customer-ended-call"
+    )
     while True:  # every event of the call ends up delivered; the refused ones on a retry
         status, deliveries = await crm_server.get_json(f"/api/webhooks/deliveries?callId={call_id}")
-        if all(d["status"] == "delivered" for d in deliveries["data"]) or time.monotonic() > deadline:
+        if (
+            all(d["status"] == "delivered" for d in deliveries["data"])
+            or time.monotonic() > deadline
+        ):
             break
         await asyncio.sleep(0.2)
-    assert {d["event"] for d in deliveries["data"]} >= {"end-of-call-report", "call.analyzed", "lead.stage_changed"}
+    assert {d["event"] for d in deliveries["data"]} >= {
+        "end-of-call-report",
+        "call.analyzed",
+        "lead.stage_changed",
+    }
     assert all(d["status"] == "delivered" for d in deliveries["data"]), deliveries
     histories = [[h["status"] for h in d["history"]] for d in deliveries["data"]]
     assert sorted(histories).count([500, 200]) == 2 and histories.count([200]) == len(histories) - 2
 
 
-async def test_when_the_llm_fails_the_fallback_analyses_the_call(crm_server: ServerProcess, llm: FakeOpenAI):
+async def test_when_the_llm_fails_the_fallback_analyses_the_call(
+    crm_server: ServerProcess, llm: FakeOpenAI
+):
     call_id = await one_question(crm_server, llm, [JsonReply(status=500), JsonReply(status=500)])
     body = await analysed(crm_server, call_id)
     assert body["analysisStatus"] == "fallback", body
@@ -146,7 +185,11 @@ async def test_when_the_llm_fails_the_fallback_analyses_the_call(crm_server: Ser
 async def test_a_broken_rule_file_stops_the_server_at_start(tmp_path: Path):
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "typo.json").write_text('{"trigger": "outcome_interested", "actions": [{"type": "add_tag"}]}')
+    (rules / "typo.json").write_text(
+        '{"trigger": "outcome_interested", "actions": [{"type": "add_tag"}]}'
+    )
     with pytest.raises(RuntimeError) as error:
-        await start_server(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", RULES_DIR=str(rules))
+        await start_server(
+            tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", RULES_DIR=str(rules)
+        )
     assert f"{rules / 'typo.json'}: $.actions[0].tag: Field required" in str(error.value)

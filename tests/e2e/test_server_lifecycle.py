@@ -19,7 +19,9 @@ pytestmark = pytest.mark.slow
 
 
 async def test_embedded_model_answers_with_no_configuration(tmp_path: Path):
-    server = await start_server(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", LLM_BASE_URL="")
+    server = await start_server(
+        tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", LLM_BASE_URL=""
+    )
     try:
         assert "tiny demo model" in server.logs()
         async with CallSimulator(server.url) as call:
@@ -30,14 +32,19 @@ async def test_embedded_model_answers_with_no_configuration(tmp_path: Path):
         roles = [line["role"] for line in body["transcript"]]
         # Greeting, the caller (one line, or two when a loaded machine hears a pause), the answer.
         assert roles[0] == "assistant" and "user" in roles, roles
-        assert "assistant" in roles[roles.index("user"):], roles
+        assert "assistant" in roles[roles.index("user") :], roles
     finally:
         server.stop()
 
 
-async def test_shutdown_finalizes_live_calls_on_postgresql(tmp_path: Path, postgres_url: str, llm: FakeOpenAI):
+async def test_shutdown_finalizes_live_calls_on_postgresql(
+    tmp_path: Path, postgres_url: str, llm: FakeOpenAI
+):
     server = await start_server(
-        tmp_path, DATABASE_URL=postgres_url, LLM_BASE_URL=llm.url, ASSISTANTS_DIR=str(ROOT / "assistants")
+        tmp_path,
+        DATABASE_URL=postgres_url,
+        LLM_BASE_URL=llm.url,
+        ASSISTANTS_DIR=str(ROOT / "assistants"),
     )
     try:
         async with CallSimulator(server.url) as call:

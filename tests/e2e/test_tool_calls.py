@@ -29,7 +29,9 @@ ZONE = "America/New_York"
 
 
 def caller(server: ServerProcess, phone: str, line: str = TOOLS_LINE) -> CallSimulator:
-    return CallSimulator(server.url, auth_token=server.auth_token, from_number=phone, to_number=line)
+    return CallSimulator(
+        server.url, auth_token=server.auth_token, from_number=phone, to_number=line
+    )
 
 
 async def with_db(server: ServerProcess, work):
@@ -71,7 +73,14 @@ async def test_llm_books_an_appointment_during_a_call(tools_server: ServerProces
     slot = next_tuesday_at_ten()
     confirmation = "You are booked for Tuesday at ten in the morning. See you then."
     llm.script += [
-        Reply("", tool_calls=[ScriptedCall("book_appointment", {"start": slot.strftime("%Y-%m-%dT%H:%M"), "title": "Demo"})]),
+        Reply(
+            "",
+            tool_calls=[
+                ScriptedCall(
+                    "book_appointment", {"start": slot.strftime("%Y-%m-%dT%H:%M"), "title": "Demo"}
+                )
+            ],
+        ),
         Reply(confirmation),
     ]
     async with caller(tools_server, phone) as call:
@@ -81,11 +90,17 @@ async def test_llm_books_an_appointment_during_a_call(tools_server: ServerProces
 
     body = await tools_server.call(call.call_id)
     heard = [line["text"] for line in body["transcript"] if line["role"] == "assistant"]
-    assert heard[0] == "Hi Dana Scully, this is the test line.", "the greeting is filled from the CRM lead"
+    assert heard[0] == "Hi Dana Scully, this is the test line.", (
+        "the greeting is filled from the CRM lead"
+    )
     assert confirmation in heard, "the caller heard the confirmation"
 
     [appointment] = await rows(tools_server, Appointment, lead_id=lead_id)
-    assert appointment.starts_at == slot and appointment.timezone == ZONE and appointment.call_id == call.call_id
+    assert (
+        appointment.starts_at == slot
+        and appointment.timezone == ZONE
+        and appointment.call_id == call.call_id
+    )
     [record] = await rows(tools_server, ToolCall, call_id=call.call_id)
     assert record.name == "book_appointment" and record.ok and record.duration_ms > 0
     assert record.result["status"] == "booked" and "Tuesday" in record.result["say"]
@@ -103,10 +118,19 @@ async def wait_until(predicate, timeout: float = 15.0) -> None:
 
 
 def transfer(reason: str = "wants a person") -> Reply:
-    return Reply("", tool_calls=[ScriptedCall("transfer_to_human", {"reason": reason, "summary": "Caller wants pricing."})])
+    return Reply(
+        "",
+        tool_calls=[
+            ScriptedCall(
+                "transfer_to_human", {"reason": reason, "summary": "Caller wants pricing."}
+            )
+        ],
+    )
 
 
-async def test_transfer_moves_the_live_call_with_dial(tools_server: ServerProcess, llm: FakeOpenAI, twilio_api: FakeTwilio):
+async def test_transfer_moves_the_live_call_with_dial(
+    tools_server: ServerProcess, llm: FakeOpenAI, twilio_api: FakeTwilio
+):
     phone = "+15555550112"
     llm.script.append(transfer())
     async with caller(tools_server, phone) as call:
@@ -123,7 +147,9 @@ async def test_transfer_moves_the_live_call_with_dial(tools_server: ServerProces
     [stored] = await rows(tools_server, Call, id=call.call_id)
     assert stored.transfer_target == AGENT_NUMBER
     heard = [line["text"] for line in body["transcript"] if line["role"] == "assistant"]
-    assert "Connecting you to a colleague now." in heard, "the caller heard the line before the transfer"
+    assert "Connecting you to a colleague now." in heard, (
+        "the caller heard the line before the transfer"
+    )
     [note] = await rows(tools_server, Note, lead_id=stored.lead_id)
     assert "Caller wants pricing." in note.body, "the colleague finds the summary on the lead"
 
@@ -158,29 +184,43 @@ async def test_slow_webhook_tool_gets_a_filler_line(
     phone = "+15555550114"
     tool_api.script.append(ToolAnswer(result="3 in stock", delay=2.5))
     answer = "Yes, we have three blue widgets in stock."
-    llm.script += [Reply("", tool_calls=[ScriptedCall("check_stock", {"item": "blue widget"})]), Reply(answer)]
+    llm.script += [
+        Reply("", tool_calls=[ScriptedCall("check_stock", {"item": "blue widget"})]),
+        Reply(answer),
+    ]
     async with caller(tools_server, phone) as call:
         await call.wait_for_bot()
         turn = await call.say(speech_ulaw("Do you have blue widgets?"), "stock")
         await asyncio.sleep(3.0)
     body = await tools_server.call(call.call_id)
     lines = [line for line in body["transcript"] if line["role"] == "assistant"]
-    assert [line["text"] for line in lines[-2:]] == [FILLER, answer], "a filler while the tool runs, then the answer"
+    assert [line["text"] for line in lines[-2:]] == [FILLER, answer], (
+        "a filler while the tool runs, then the answer"
+    )
     filler, reply = (datetime.fromisoformat(line["startedAt"]) for line in lines[-2:])
-    assert (reply - filler).total_seconds() >= 1.0, "the filler fills the wait; it is not just before the answer"
+    assert (reply - filler).total_seconds() >= 1.0, (
+        "the filler fills the wait; it is not just before the answer"
+    )
     # The filler is the first thing heard after the caller spoke: end of turn + STT + LLM + 0.8 s + TTS.
     assert turn.voice_to_voice_ms is not None
-    print(f"filler heard {turn.voice_to_voice_ms:.0f} ms after the caller stopped speaking, "
-          f"{(reply - filler).total_seconds():.1f} s before the answer")
+    print(
+        f"filler heard {turn.voice_to_voice_ms:.0f} ms after the caller stopped speaking, "
+        f"{(reply - filler).total_seconds():.1f} s before the answer"
+    )
 
     [request] = tool_api.requests
     message = request["body"]["message"]
     assert message["type"] == "tool-calls"
-    assert message["toolCallList"][0]["function"] == {"name": "check_stock", "arguments": {"item": "blue widget"}}
+    assert message["toolCallList"][0]["function"] == {
+        "name": "check_stock",
+        "arguments": {"item": "blue widget"},
+    }
     assert message["call"]["id"] == call.call_id and message["customer"]["number"] == phone
     headers = request["headers"]
     assert headers["X-Vapi-Secret"] == "tool-secret"
-    assert headers["X-Signature"] == signature("tool-secret", headers["X-Timestamp"], request["raw"])
+    assert headers["X-Signature"] == signature(
+        "tool-secret", headers["X-Timestamp"], request["raw"]
+    )
     [record] = await rows(tools_server, ToolCall, call_id=call.call_id)
     assert record.ok and record.result == "3 in stock" and record.duration_ms >= 2500
 
@@ -192,12 +232,17 @@ async def test_a_tool_the_caller_talks_over_still_reaches_the_llm(
     phone = "+15555550115"
     tool_api.script.append(ToolAnswer(result="3 in stock", delay=2.0))
     answer = "We have three blue ones; red ones I can check next."
-    llm.script += [Reply("", tool_calls=[ScriptedCall("check_stock", {"item": "blue widget"})]), Reply(answer)]
+    llm.script += [
+        Reply("", tool_calls=[ScriptedCall("check_stock", {"item": "blue widget"})]),
+        Reply(answer),
+    ]
     async with caller(tools_server, phone) as call:
         await call.wait_for_bot()
         await call.speak(speech_ulaw("Do you have blue widgets?"))
         heard_before = call._playback.speech_frames
-        while call._playback.speech_frames == heard_before:  # the filler starts: the tool is running
+        while (
+            call._playback.speech_frames == heard_before
+        ):  # the filler starts: the tool is running
             await asyncio.sleep(0.02)
         turn = await call.say(speech_ulaw("And what about red ones?"), "talks over the wait")
     assert turn.voice_to_voice_ms is not None, "the caller got an answer"
@@ -205,5 +250,9 @@ async def test_a_tool_the_caller_talks_over_still_reaches_the_llm(
     [record] = await rows(tools_server, ToolCall, call_id=call.call_id)
     assert record.ok and record.result == "3 in stock", "the tool ran to the end"
     [result] = llm.tool_results()
-    assert "3 in stock" in result["content"], f"the LLM was told {result['content']!r}, not the tool's result"
-    assert any("red" in text.lower() for text in llm.user_messages()), "and heard what the caller said"
+    assert "3 in stock" in result["content"], (
+        f"the LLM was told {result['content']!r}, not the tool's result"
+    )
+    assert any("red" in text.lower() for text in llm.user_messages()), (
+        "and heard what the caller said"
+    )

@@ -137,17 +137,30 @@ class FakeOpenAI:
             self.json_script.remove(reply)
         await asyncio.sleep(reply.delay)
         if reply.status != 200:
-            return web.json_response({"error": {"message": "scripted failure"}}, status=reply.status)
+            return web.json_response(
+                {"error": {"message": "scripted failure"}}, status=reply.status
+            )
         content = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
-        return web.json_response({
-            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": len(text) // 4, "completion_tokens": len(content) // 4,
-                      "total_tokens": (len(text) + len(content)) // 4},
-        })
+        return web.json_response(
+            {
+                "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": len(text) // 4,
+                    "completion_tokens": len(content) // 4,
+                    "total_tokens": (len(text) + len(content)) // 4,
+                },
+            }
+        )
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -156,7 +169,9 @@ class FakeOpenAI:
         self.requests.append(body)
         reply = self.script.pop(0) if self.script else Reply()
         if reply.status != 200:
-            return web.json_response({"error": {"message": "scripted failure"}}, status=reply.status)
+            return web.json_response(
+                {"error": {"message": "scripted failure"}}, status=reply.status
+            )
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         await asyncio.sleep(reply.first_token_delay)
@@ -181,7 +196,9 @@ class FakeOpenAI:
             return response  # the server gave up waiting (a slow-model test): the reply is spent
         try:
             for i in range(0, len(words), 3):
-                await send({"content": " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")})
+                await send(
+                    {"content": " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")}
+                )
                 await asyncio.sleep(0.01)
             for index, call in enumerate(reply.tool_calls):
                 await self._send_tool_call(send, index, call)
@@ -192,22 +209,39 @@ class FakeOpenAI:
             self.script.insert(0, reply)
             return response
         await send({}, finish="tool_calls" if reply.tool_calls else "stop")
-        await send({}, usage={"prompt_tokens": 10, "completion_tokens": len(words), "total_tokens": 10 + len(words)})
+        await send(
+            {},
+            usage={
+                "prompt_tokens": 10,
+                "completion_tokens": len(words),
+                "total_tokens": 10 + len(words),
+            },
+        )
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
-
 
     @staticmethod
     async def _send_tool_call(send, index: int, call: ToolCall) -> None:
         """A tool call as OpenAI streams it: id and name first, then the arguments in pieces."""
         call_id = call.id or f"call_{uuid.uuid4().hex[:20]}"
-        head = {"index": index, "id": call_id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        head = {
+            "index": index,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
         await send({"tool_calls": [head]})
         arguments = json.dumps(call.arguments)
         step = max(1, len(arguments) // 3)
         for i in range(0, len(arguments), step):
-            await send({"tool_calls": [{"index": index, "function": {"arguments": arguments[i : i + step]}}]})
+            await send(
+                {
+                    "tool_calls": [
+                        {"index": index, "function": {"arguments": arguments[i : i + step]}}
+                    ]
+                }
+            )
             await asyncio.sleep(0.005)
 
 
@@ -218,7 +252,9 @@ async def _serve(port: int) -> None:
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    print(f"Scripted OpenAI-compatible LLM on http://127.0.0.1:{port}/v1 (always: {DEFAULT_REPLY!r})")
+    print(
+        f"Scripted OpenAI-compatible LLM on http://127.0.0.1:{port}/v1 (always: {DEFAULT_REPLY!r})"
+    )
     await asyncio.Event().wait()
 
 

@@ -51,11 +51,15 @@ class FakeToolServer:
 
     async def _tools(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        self.requests.append({"headers": dict(request.headers), "raw": raw, "body": json.loads(raw)})
+        self.requests.append(
+            {"headers": dict(request.headers), "raw": raw, "body": json.loads(raw)}
+        )
         answer = self.script.pop(0) if self.script else ToolAnswer()
         await asyncio.sleep(answer.delay)
         if answer.raw is not None:
-            return web.Response(text=answer.raw, status=answer.status, content_type="application/json")
+            return web.Response(
+                text=answer.raw, status=answer.status, content_type="application/json"
+            )
         calls = json.loads(raw)["message"]["toolCallList"]
         results = [{"toolCallId": c["id"], "result": answer.result} for c in calls]
         return web.json_response({"results": results}, status=answer.status)

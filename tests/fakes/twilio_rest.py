@@ -44,7 +44,14 @@ class CallUpdate:
 
 
 # What happens when a number is dialled.
-ANSWER, NO_ANSWER, BUSY, FAIL, MACHINE, INVALID = "answer", "no-answer", "busy", "failed", "machine", "invalid"
+ANSWER, NO_ANSWER, BUSY, FAIL, MACHINE, INVALID = (
+    "answer",
+    "no-answer",
+    "busy",
+    "failed",
+    "machine",
+    "invalid",
+)
 
 
 @dataclass
@@ -115,7 +122,12 @@ class FakeTwilio(CallingBack):
     @staticmethod
     def _error(status: int, code: int, message: str) -> web.Response:
         return web.json_response(
-            {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+            {
+                "code": code,
+                "message": message,
+                "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                "status": status,
+            },
             status=status,
         )
 
@@ -131,7 +143,13 @@ class FakeTwilio(CallingBack):
             return self._error(400, 21205, "Url parameter is required.")
         if self.scenarios.get(to) == INVALID:
             return self._error(400, 21211, f"Invalid 'To' Phone Number: {to}")
-        call = FakeCall(sid="CA" + uuid.uuid4().hex, to=to, from_=params["From"][0], params=params, created=time.time())
+        call = FakeCall(
+            sid="CA" + uuid.uuid4().hex,
+            to=to,
+            from_=params["From"][0],
+            params=params,
+            created=time.time(),
+        )
         self.calls.append(call)
         self._active[to] += 1
         if self._active[to] > 1:
@@ -158,8 +176,15 @@ class FakeTwilio(CallingBack):
             return self._error(self.fail_with, 21220, "Call is not in-progress. Cannot redirect.")
         call = next((c for c in self.calls if c.sid == sid), None)
         if call is None:  # a call placed elsewhere (e.g. an inbound call of the simulator)
-            return web.json_response({"sid": sid, "account_sid": account, "status": "in-progress",
-                                      "uri": request.path, "direction": "inbound"})
+            return web.json_response(
+                {
+                    "sid": sid,
+                    "account_sid": account,
+                    "status": "in-progress",
+                    "uri": request.path,
+                    "direction": "inbound",
+                }
+            )
         call.updates.append(form)
         if form.get("Status") == "completed" and call.ended is None:
             call.status = "completed"
@@ -185,7 +210,9 @@ class FakeTwilio(CallingBack):
             return ""
         signature = RequestValidator(self.auth_token).compute_signature(url, form)
         try:
-            async with self._http.post(url, data=form, headers={"X-Twilio-Signature": signature}) as response:
+            async with self._http.post(
+                url, data=form, headers={"X-Twilio-Signature": signature}
+            ) as response:
                 return await response.text()
         except aiohttp.ClientError:
             return ""
@@ -193,8 +220,14 @@ class FakeTwilio(CallingBack):
     async def _status(self, call: FakeCall, status: str, **extra: str) -> None:
         call.status = status
         form = {
-            "CallSid": call.sid, "AccountSid": self.account_sid, "From": call.from_, "To": call.to,
-            "CallStatus": status, "Direction": "outbound-api", "ApiVersion": "2010-04-01", **extra,
+            "CallSid": call.sid,
+            "AccountSid": self.account_sid,
+            "From": call.from_,
+            "To": call.to,
+            "CallStatus": status,
+            "Direction": "outbound-api",
+            "ApiVersion": "2010-04-01",
+            **extra,
         }
         await self._post(call.params.get("StatusCallback", [None])[0], form)
 
@@ -206,8 +239,15 @@ class FakeTwilio(CallingBack):
             if scenario in (NO_ANSWER, BUSY, FAIL):
                 await self._status(call, scenario)
                 return
-            answer = {"CallSid": call.sid, "AccountSid": self.account_sid, "From": call.from_, "To": call.to,
-                      "CallStatus": "in-progress", "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
+            answer = {
+                "CallSid": call.sid,
+                "AccountSid": self.account_sid,
+                "From": call.from_,
+                "To": call.to,
+                "CallStatus": "in-progress",
+                "Direction": "outbound-api",
+                "ApiVersion": "2010-04-01",
+            }
             twiml = await self._post(call.params["Url"][0], answer)
             await self._status(call, "in-progress")
             amd = None
@@ -218,9 +258,15 @@ class FakeTwilio(CallingBack):
                 await self.on_answer(call, twiml)
             if amd is not None:
                 await amd
-            while self.on_answer is None and call.status != "completed" and time.monotonic() - started < self.talk_secs:
+            while (
+                self.on_answer is None
+                and call.status != "completed"
+                and time.monotonic() - started < self.talk_secs
+            ):
                 await asyncio.sleep(0.01)
-            await self._status(call, "completed", CallDuration=str(max(1, round(time.monotonic() - started))))
+            await self._status(
+                call, "completed", CallDuration=str(max(1, round(time.monotonic() - started)))
+            )
         finally:
             call.ended = time.time()
             self._active[call.to] -= 1
@@ -231,6 +277,10 @@ class FakeTwilio(CallingBack):
             await asyncio.sleep(self.amd_delay_secs)
         await self._post(
             call.params["AsyncAmdStatusCallback"][0],
-            {"CallSid": call.sid, "AccountSid": self.account_sid, "AnsweredBy": "machine_end_beep",
-             "MachineDetectionDuration": "3500"},
+            {
+                "CallSid": call.sid,
+                "AccountSid": self.account_sid,
+                "AnsweredBy": "machine_end_beep",
+                "MachineDetectionDuration": "3500",
+            },
         )

@@ -105,8 +105,10 @@ class FakeVapi(CallingBack):
     def _error(status: int, message: str | list[str]) -> web.Response:
         names = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
         messages = message if isinstance(message, list) else [message]
-        return web.json_response({"message": messages, "error": names.get(status, "Error"), "statusCode": status},
-                                 status=status)
+        return web.json_response(
+            {"message": messages, "error": names.get(status, "Error"), "statusCode": status},
+            status=status,
+        )
 
     async def _record(self, request: web.Request) -> tuple[Any, web.Response | None]:
         body = None
@@ -114,11 +116,20 @@ class FakeVapi(CallingBack):
             try:
                 body = await request.json()
             except ValueError:
-                self.requests.append(Recorded(request.method, request.path_qs, None, request.headers.get("Authorization")))
+                self.requests.append(
+                    Recorded(
+                        request.method, request.path_qs, None, request.headers.get("Authorization")
+                    )
+                )
                 return None, self._error(400, "body must be JSON")
-        self.requests.append(Recorded(request.method, request.path_qs, body, request.headers.get("Authorization")))
+        self.requests.append(
+            Recorded(request.method, request.path_qs, body, request.headers.get("Authorization"))
+        )
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return body, self._error(401, "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa.")
+            return body, self._error(
+                401,
+                "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa.",
+            )
         return body, None
 
     @staticmethod
@@ -137,7 +148,9 @@ class FakeVapi(CallingBack):
             problems.append("name must be shorter than or equal to 40 characters")
         model = body.get("model") or {}
         if model.get("provider") in (None, "", "local"):
-            problems.append("model.provider must be one of the following values: openai, anthropic, groq, custom-llm, ...")
+            problems.append(
+                "model.provider must be one of the following values: openai, anthropic, groq, custom-llm, ..."
+            )
         if (body.get("voice") or {}).get("provider") in (None, "piper"):
             problems.append("voice.provider must be a VAPI voice provider")
         if (body.get("transcriber") or {}).get("provider") in (None, "faster-whisper"):
@@ -151,7 +164,13 @@ class FakeVapi(CallingBack):
         problems = self._assistant_problems(body)
         if problems:
             return self._error(400, problems)
-        assistant = {**body, "id": str(uuid.uuid4()), "orgId": "org-1", "createdAt": self._now(), "updatedAt": self._now()}
+        assistant = {
+            **body,
+            "id": str(uuid.uuid4()),
+            "orgId": "org-1",
+            "createdAt": self._now(),
+            "updatedAt": self._now(),
+        }
         self.assistants[assistant["id"]] = assistant
         return web.json_response(assistant, status=201)
 
@@ -198,12 +217,25 @@ class FakeVapi(CallingBack):
             return self._error(400, problems)
         call_id = str(uuid.uuid4())
         call = {
-            "id": call_id, "orgId": "org-1", "type": "outboundPhoneCall", "status": "queued",
-            "createdAt": self._now(), "updatedAt": self._now(), "phoneNumberId": body["phoneNumberId"],
-            "customer": body["customer"], "metadata": body.get("metadata") or {},
-            "monitor": {"controlUrl": f"{self.url}/control/{call_id}", "listenUrl": f"wss://example.invalid/{call_id}"},
+            "id": call_id,
+            "orgId": "org-1",
+            "type": "outboundPhoneCall",
+            "status": "queued",
+            "createdAt": self._now(),
+            "updatedAt": self._now(),
+            "phoneNumberId": body["phoneNumberId"],
+            "customer": body["customer"],
+            "metadata": body.get("metadata") or {},
+            "monitor": {
+                "controlUrl": f"{self.url}/control/{call_id}",
+                "listenUrl": f"wss://example.invalid/{call_id}",
+            },
             **({"assistantId": body["assistantId"]} if body.get("assistantId") else {}),
-            **({"assistantOverrides": body["assistantOverrides"]} if body.get("assistantOverrides") else {}),
+            **(
+                {"assistantOverrides": body["assistantOverrides"]}
+                if body.get("assistantOverrides")
+                else {}
+            ),
         }
         self.calls[call_id] = call
         assistant = self.assistants.get(body.get("assistantId", "")) or body.get("assistant") or {}
@@ -248,8 +280,15 @@ class FakeVapi(CallingBack):
         await self.send(server, {"type": "status-update", "status": "ringing", **common})
         if self.scenarios.get(call["customer"]["number"]) == "no-answer":
             call.update(status="ended", endedReason="customer-did-not-answer")
-            await self.send(server, {"type": "status-update", "status": "ended",
-                                     "endedReason": "customer-did-not-answer", **common})
+            await self.send(
+                server,
+                {
+                    "type": "status-update",
+                    "status": "ended",
+                    "endedReason": "customer-did-not-answer",
+                    **common,
+                },
+            )
             await self._report(server, common, [], "customer-did-not-answer", started=None)
             return
         started = self._now()
@@ -263,34 +302,97 @@ class FakeVapi(CallingBack):
             if step[0] == "tool":
                 tool_id = f"call_{uuid.uuid4().hex[:12]}"
                 function = {"name": step[1], "arguments": json.dumps(step[2])}
-                reply = await self.send(server, {"type": "tool-calls", **common, "toolCallList": [
-                    {"id": tool_id, "type": "function", "function": function}]})
-                result = ((reply.body or {}).get("results") or [{}])[0] if isinstance(reply.body, dict) else {}
-                messages.append({"role": "tool_calls", "time": now_ms, "secondsFromStart": seconds,
-                                 "toolCalls": [{"id": tool_id, "type": "function", "function": function}]})
-                messages.append({"role": "tool_call_result", "time": now_ms, "secondsFromStart": seconds,
-                                 "toolCallId": tool_id, "name": step[1],
-                                 "result": result.get("result", result.get("error", ""))})
+                reply = await self.send(
+                    server,
+                    {
+                        "type": "tool-calls",
+                        **common,
+                        "toolCallList": [{"id": tool_id, "type": "function", "function": function}],
+                    },
+                )
+                result = (
+                    ((reply.body or {}).get("results") or [{}])[0]
+                    if isinstance(reply.body, dict)
+                    else {}
+                )
+                messages.append(
+                    {
+                        "role": "tool_calls",
+                        "time": now_ms,
+                        "secondsFromStart": seconds,
+                        "toolCalls": [{"id": tool_id, "type": "function", "function": function}],
+                    }
+                )
+                messages.append(
+                    {
+                        "role": "tool_call_result",
+                        "time": now_ms,
+                        "secondsFromStart": seconds,
+                        "toolCallId": tool_id,
+                        "name": step[1],
+                        "result": result.get("result", result.get("error", "")),
+                    }
+                )
                 continue
             role = "bot" if step[0] == "assistant" else "user"
-            messages.append({"role": role, "message": step[1], "time": now_ms, "endTime": now_ms + 1500,
-                             "secondsFromStart": seconds, "duration": 1500})
-            await self.send(server, {"type": "conversation-update", **common, "messages": list(messages)})
+            messages.append(
+                {
+                    "role": role,
+                    "message": step[1],
+                    "time": now_ms,
+                    "endTime": now_ms + 1500,
+                    "secondsFromStart": seconds,
+                    "duration": 1500,
+                }
+            )
+            await self.send(
+                server, {"type": "conversation-update", **common, "messages": list(messages)}
+            )
         call.update(status="ended", endedReason=self.ended_reason, endedAt=self._now())
-        await self.send(server, {"type": "status-update", "status": "ended", "endedReason": self.ended_reason, **common})
+        await self.send(
+            server,
+            {
+                "type": "status-update",
+                "status": "ended",
+                "endedReason": self.ended_reason,
+                **common,
+            },
+        )
         await self._report(server, common, messages, self.ended_reason, started=started)
 
-    async def _report(self, server: dict[str, Any], common: dict[str, Any], messages: list[dict[str, Any]],
-                      reason: str, started: str | None) -> None:
+    async def _report(
+        self,
+        server: dict[str, Any],
+        common: dict[str, Any],
+        messages: list[dict[str, Any]],
+        reason: str,
+        started: str | None,
+    ) -> None:
         lines = [m for m in messages if m["role"] in ("user", "bot")]
-        transcript = "".join(f"{'User' if m['role'] == 'user' else 'AI'}: {m['message']}\n" for m in lines)
+        transcript = "".join(
+            f"{'User' if m['role'] == 'user' else 'AI'}: {m['message']}\n" for m in lines
+        )
         call_id = common["call"]["id"]
         report = {
-            "type": "end-of-call-report", **common, "endedReason": reason, "cost": 0.1234,
-            "startedAt": started, "endedAt": self._now(), "durationSeconds": 12.5 if started else 0,
-            "artifact": {"messages": messages, "transcript": transcript,
-                         "recordingUrl": f"https://storage.vapi.example/{call_id}-mono.wav" if started else None},
-            "analysis": {"summary": "The caller asked about villa prices and booked a visit." if started else ""},
+            "type": "end-of-call-report",
+            **common,
+            "endedReason": reason,
+            "cost": 0.1234,
+            "startedAt": started,
+            "endedAt": self._now(),
+            "durationSeconds": 12.5 if started else 0,
+            "artifact": {
+                "messages": messages,
+                "transcript": transcript,
+                "recordingUrl": f"https://storage.vapi.example/{call_id}-mono.wav"
+                if started
+                else None,
+            },
+            "analysis": {
+                "summary": "The caller asked about villa prices and booked a visit."
+                if started
+                else ""
+            },
         }
         for _ in range(self.report_copies):
             await self.send(server, report)

@@ -55,7 +55,9 @@ class WebhookReceiver:
     def accepted(self) -> list[Received]:
         return [r for r in self.received if r.answered == 200]
 
-    async def wait_for(self, count: int, *, accepted: bool = True, timeout: float = 20.0) -> list[Received]:
+    async def wait_for(
+        self, count: int, *, accepted: bool = True, timeout: float = 20.0
+    ) -> list[Received]:
         """Wait until ``count`` requests arrived (accepted ones by default)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -63,7 +65,9 @@ class WebhookReceiver:
             if len(got) >= count:
                 return got
             if time.monotonic() > deadline:
-                raise TimeoutError(f"got {len(got)} of {count} webhooks: {[r.path for r in self.received]}")
+                raise TimeoutError(
+                    f"got {len(got)} of {count} webhooks: {[r.path for r in self.received]}"
+                )
             await asyncio.sleep(0.05)
 
     async def _receive(self, request: web.Request) -> web.Response:

@@ -19,8 +19,14 @@ async def rig(database: Database) -> AsyncIterator[Rig]:
     clock = Clock()
     server, url = await serve_twilio_routes(database, twilio, clock)
     outbound = TwilioOutbound(twilio.account_sid, twilio.auth_token, url, api_base_url=twilio.url)
-    rig = Rig(db=database, twilio=twilio, clock=clock, server_url=url, outbound=outbound,
-              status_hooks=server.app[twilio_routes.SERVICES].on_call_status)
+    rig = Rig(
+        db=database,
+        twilio=twilio,
+        clock=clock,
+        server_url=url,
+        outbound=outbound,
+        status_hooks=server.app[twilio_routes.SERVICES].on_call_status,
+    )
     try:
         yield rig
     finally:

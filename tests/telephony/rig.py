@@ -53,21 +53,31 @@ class Rig:
     outbound: TwilioOutbound
     dialers: list[Dialer] = field(default_factory=list)
     engines: list[Database] = field(default_factory=list)
-    status_hooks: list = field(default_factory=list)  # the served routes' own list: tests may add hooks
+    status_hooks: list = field(
+        default_factory=list
+    )  # the served routes' own list: tests may add hooks
 
     def dialer(self, name: str = "dialer-a", *, own_engine: bool = False) -> Dialer:
         """A dialer instance; ``own_engine`` gives it its own connection pool, like another server."""
         db = Database(self.db.url) if own_engine else self.db
         if own_engine:
             self.engines.append(db)
-        dialer = Dialer(db, {"twilio": self.outbound}, default_from="+15555550000", clock=self.clock, instance=name)
+        dialer = Dialer(
+            db,
+            {"twilio": self.outbound},
+            default_from="+15555550000",
+            clock=self.clock,
+            instance=name,
+        )
         self.dialers.append(dialer)
         return dialer
 
     async def campaign(self, **spec) -> Campaign:
         spec.setdefault("audience", {})
         campaign = Campaign(status=spec.pop("status", "active"), started_at=self.clock.now)
-        apply_spec(campaign, CampaignSpec.model_validate({"name": "test", "assistant": "default", **spec}))
+        apply_spec(
+            campaign, CampaignSpec.model_validate({"name": "test", "assistant": "default", **spec})
+        )
         async with self.db.session() as session:
             session.add(campaign)
         return campaign
@@ -89,7 +99,9 @@ class Rig:
         return placed
 
 
-async def serve_twilio_routes(database: Database, twilio: FakeTwilio, clock) -> tuple[TestServer, str]:
+async def serve_twilio_routes(
+    database: Database, twilio: FakeTwilio, clock
+) -> tuple[TestServer, str]:
     """Our real Twilio routes on a real port, settling campaign calls on status callbacks by ``clock``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -101,7 +113,9 @@ async def serve_twilio_routes(database: Database, twilio: FakeTwilio, clock) -> 
         assistants=assistants,
         calls=CallStore(database),
         leads=LeadStore(database),
-        twilio=TwilioConfig(twilio.account_sid, twilio.auth_token, url, f"ws://127.0.0.1:{port}/twilio/stream"),
+        twilio=TwilioConfig(
+            twilio.account_sid, twilio.auth_token, url, f"ws://127.0.0.1:{port}/twilio/stream"
+        ),
         signing_secret="test-secret",
         database=database,
     )

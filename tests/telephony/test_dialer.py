@@ -48,11 +48,15 @@ async def test_nobody_is_dialled_outside_their_own_hours_across_zones_and_dst(ri
         rig.clock.advance(minutes=30)
     window = CallingWindow(start=time(9, 0), end=time(17, 0))
     placed = await calls(rig)
-    assert {c.to_number for c in placed} == set(phones), "everyone is called once their window opens"
+    assert {c.to_number for c in placed} == set(phones), (
+        "everyone is called once their window opens"
+    )
     by_phone = await contacts(rig)
     for call in placed:
         zones = tuple(by_phone[call.to_number].zones)
-        assert window.is_open(call.created_at, zones), f"{call.to_number} dialled at {call.created_at} ({zones})"
+        assert window.is_open(call.created_at, zones), (
+            f"{call.to_number} dialled at {call.created_at} ({zones})"
+        )
     assert by_phone["+14155550103"].zones == ["America/Los_Angeles"]
 
 
@@ -63,40 +67,65 @@ async def test_do_not_call_is_never_dialled_even_when_marked_while_queued(rig: R
     await rig.lead("+12125550114", timezone="America/New_York")
     async with rig.db.session() as session:
         session.add(DoNotCall(phone=listed.phone, source="test"))
-    rig.clock.now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # 07:00 in New York: queued, not dialled
+    rig.clock.now = datetime(
+        2026, 12, 1, 12, 0, tzinfo=UTC
+    )  # 07:00 in New York: queued, not dialled
     await rig.campaign(window=WINDOW)
     dialer = rig.dialer()
     await rig.tick(dialer)
     async with rig.db.session() as session:  # marked DNC while waiting for the window
         lead = await session.get(Lead, queued.id)
-        await mark_do_not_call(session, lead.phone, reason="asked by email", source="test", lead=lead)
+        await mark_do_not_call(
+            session, lead.phone, reason="asked by email", source="test", lead=lead
+        )
     rig.clock.now = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
     await rig.tick(dialer)
     assert [c.to for c in rig.twilio.calls] == ["+12125550114"]
     by_phone = await contacts(rig)
     assert by_phone["+12125550113"].status == "skipped" and by_phone["+12125550113"].reason == "dnc"
-    assert "+12125550111" not in by_phone and "+12125550112" not in by_phone, "DNC leads are never enrolled"
+    assert "+12125550111" not in by_phone and "+12125550112" not in by_phone, (
+        "DNC leads are never enrolled"
+    )
 
 
 async def test_attempts_retry_delays_and_outcomes(rig: Rig):
-    rig.twilio.scenarios.update({"+12125550121": NO_ANSWER, "+12125550122": BUSY, "+12125550123": INVALID,
-                                 "+12125550124": MACHINE})
+    rig.twilio.scenarios.update(
+        {
+            "+12125550121": NO_ANSWER,
+            "+12125550122": BUSY,
+            "+12125550123": INVALID,
+            "+12125550124": MACHINE,
+        }
+    )
     for phone in ("+12125550121", "+12125550122", "+12125550123", "+12125550124"):
         await rig.lead(phone, timezone="America/New_York")
     await rig.campaign(
         window={"start": "00:00", "end": "23:59", "days": [1, 2, 3, 4, 5, 6, 7]},
-        limits={"maxAttempts": 3, "maxConcurrent": 10, "retryMinutes": {"no-answer": 60, "busy": 10, "voicemail": 30}},
+        limits={
+            "maxAttempts": 3,
+            "maxConcurrent": 10,
+            "retryMinutes": {"no-answer": 60, "busy": 10, "voicemail": 30},
+        },
     )
     dialer = rig.dialer()
     for _ in range(12):  # two hours in 10-minute steps
         await rig.tick(dialer)
         rig.clock.advance(minutes=10)
     by_phone = await contacts(rig)
-    assert rig.twilio.dialled("+12125550122") == 3 and by_phone["+12125550122"].reason == "max_attempts"
+    assert (
+        rig.twilio.dialled("+12125550122") == 3
+        and by_phone["+12125550122"].reason == "max_attempts"
+    )
     assert rig.twilio.dialled("+12125550121") == 2, "no-answer waits 60 minutes between attempts"
     assert by_phone["+12125550121"].status == "pending"
-    assert by_phone["+12125550123"].status == "skipped" and by_phone["+12125550123"].reason == "invalid_number"
-    assert by_phone["+12125550124"].last_outcome == "voicemail" and rig.twilio.dialled("+12125550124") == 3
+    assert (
+        by_phone["+12125550123"].status == "skipped"
+        and by_phone["+12125550123"].reason == "invalid_number"
+    )
+    assert (
+        by_phone["+12125550124"].last_outcome == "voicemail"
+        and rig.twilio.dialled("+12125550124") == 3
+    )
     voicemail = [c for c in await calls(rig) if c.to_number == "+12125550124"]
     assert all(c.answered_by == "machine_end_beep" for c in voicemail)
 
@@ -105,8 +134,11 @@ async def test_daily_cap_and_concurrency_hold(rig: Rig):
     rig.twilio.talk_secs = 0.3
     for i in range(20):
         await rig.lead(f"+1212555{1300 + i:04d}", timezone="America/New_York")
-    await rig.campaign(window=WINDOW, limits={"maxCallsPerDay": 7, "maxConcurrent": 3, "maxAttempts": 1},
-                       timezone="America/New_York")
+    await rig.campaign(
+        window=WINDOW,
+        limits={"maxCallsPerDay": 7, "maxConcurrent": 3, "maxAttempts": 1},
+        timezone="America/New_York",
+    )
     dialer = rig.dialer()
     for _ in range(30):
         assert await dialer.tick() <= 3
@@ -154,16 +186,26 @@ async def test_a_crashed_dialers_claims_are_recovered(rig: Rig):
     rig.clock.advance(seconds=PLACE_LEASE.total_seconds() + 1)
     for _ in range(3):
         await rig.tick(survivor)
-    assert sorted(c.to for c in rig.twilio.calls) == sorted(f"+1212555{1400 + i:04d}" for i in range(3))
+    assert sorted(c.to for c in rig.twilio.calls) == sorted(
+        f"+1212555{1400 + i:04d}" for i in range(3)
+    )
     assert all(c.status == "completed" and c.attempts == 1 for c in (await contacts(rig)).values())
 
 
 async def test_callbacks_and_new_leads_feed_the_dialer(rig: Rig):
     lead = await rig.lead("+12125550131", timezone="America/New_York")
     async with rig.db.session() as session:
-        await create_task(session, kind="callback", title="Call back", lead_id=lead.id,
-                          due_at=rig.clock.now + timedelta(hours=1), created_by="assistant")
-    await rig.campaign(window=WINDOW, audience=None, triggers={"callbacks": True, "newLeadWithinMinutes": 5})
+        await create_task(
+            session,
+            kind="callback",
+            title="Call back",
+            lead_id=lead.id,
+            due_at=rig.clock.now + timedelta(hours=1),
+            created_by="assistant",
+        )
+    await rig.campaign(
+        window=WINDOW, audience=None, triggers={"callbacks": True, "newLeadWithinMinutes": 5}
+    )
     dialer = rig.dialer()
     await rig.tick(dialer)
     assert rig.twilio.dialled(lead.phone) == 0, "not before the callback is due"
@@ -183,20 +225,41 @@ async def test_callbacks_and_new_leads_feed_the_dialer(rig: Rig):
 
 async def test_a_few_hundred_leads_in_mixed_zones_hold_every_rule(rig: Rig):
     """Two dialers, 240 leads over 8 zones (some inferred from the number), DNC, no-answers, DST."""
-    zones = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
-             "Europe/Madrid", "Europe/London", "Asia/Tokyo", "Australia/Sydney"]
+    zones = [
+        "America/New_York",
+        "America/Chicago",
+        "America/Denver",
+        "America/Los_Angeles",
+        "Europe/Madrid",
+        "Europe/London",
+        "Asia/Tokyo",
+        "Australia/Sydney",
+    ]
     leads = []
     async with rig.db.session() as session:
         for i in range(240):
             phone = f"+1917555{3000 + i:04d}"
-            lead = Lead(phone=phone, source="test", timezone=zones[i % 8] if i % 10 else None,
-                        do_not_call=(i % 37 == 0), score=i % 100)
+            lead = Lead(
+                phone=phone,
+                source="test",
+                timezone=zones[i % 8] if i % 10 else None,
+                do_not_call=(i % 37 == 0),
+                score=i % 100,
+            )
             session.add(lead)
             leads.append(lead)
             if i % 11 == 0:
                 rig.twilio.scenarios[phone] = NO_ANSWER
-    await rig.campaign(window=WINDOW, limits={"maxAttempts": 2, "maxConcurrent": 20, "maxCallsPerDay": 150,
-                                              "retryMinutes": {"no-answer": 180}}, timezone="America/New_York")
+    await rig.campaign(
+        window=WINDOW,
+        limits={
+            "maxAttempts": 2,
+            "maxConcurrent": 20,
+            "maxCallsPerDay": 150,
+            "retryMinutes": {"no-answer": 180},
+        },
+        timezone="America/New_York",
+    )
     first, second = rig.dialer("a", own_engine=True), rig.dialer("b", own_engine=True)
     rig.clock.now = datetime(2026, 10, 30, 0, 0, tzinfo=UTC)  # across the US DST change
     while rig.clock.now < datetime(2026, 11, 4, tzinfo=UTC):
@@ -209,7 +272,9 @@ async def test_a_few_hundred_leads_in_mixed_zones_hold_every_rule(rig: Rig):
     dnc = {lead.phone for lead in leads if lead.do_not_call}
     assert dnc and not dnc & {c.to_number for c in placed}, "DNC leads are never dialled"
     for call in placed:
-        assert window.is_open(call.created_at, tuple(by_phone[call.to_number].zones)), call.to_number
+        assert window.is_open(call.created_at, tuple(by_phone[call.to_number].zones)), (
+            call.to_number
+        )
     assert not rig.twilio.overlapping_numbers, "nobody is called twice at once"
     assert max(rig.twilio.dialled(p) for p in by_phone) <= 2, "max attempts"
     per_day: dict = {}
@@ -232,4 +297,7 @@ async def test_a_failing_status_hook_never_stops_the_attempt_settling(rig: Rig):
     assert await rig.tick(rig.dialer()) == 1
     [call] = await calls(rig)
     contact = (await contacts(rig))["+12125550161"]
-    assert call.status == "completed" and contact.status == "completed", (call.status, contact.status)
+    assert call.status == "completed" and contact.status == "completed", (
+        call.status,
+        contact.status,
+    )

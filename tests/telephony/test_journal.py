@@ -29,10 +29,17 @@ async def test_caller_words_after_a_short_pause_complete_their_line(database: Da
     journal.add(_line("user", "I'd like an appointment for next.", 3, 5))
     journal.add(
         _line("user", "Tuesday.", 5.3, 6),
-        resumed=Resumption("I'd like an appointment for next.", "I'd like an appointment for next Tuesday."),
+        resumed=Resumption(
+            "I'd like an appointment for next.", "I'd like an appointment for next Tuesday."
+        ),
     )
-    journal.add(_line("user", "At ten.", 6.4, 7), resumed=Resumption("I'd like an appointment for next Tuesday.",
-                                                                       "I'd like an appointment for next Tuesday at ten."))
+    journal.add(
+        _line("user", "At ten.", 6.4, 7),
+        resumed=Resumption(
+            "I'd like an appointment for next Tuesday.",
+            "I'd like an appointment for next Tuesday at ten.",
+        ),
+    )
     await journal.close()
 
     assert await _transcript(store, call.id) == [
@@ -40,18 +47,27 @@ async def test_caller_words_after_a_short_pause_complete_their_line(database: Da
         ("user", "I'd like an appointment for next Tuesday at ten."),
     ]
     line = (await store.get(call.id, with_transcript=True)).utterances[1]
-    assert line.started_at == T0 + timedelta(seconds=3) and line.ended_at == T0 + timedelta(seconds=7)
+    assert line.started_at == T0 + timedelta(seconds=3) and line.ended_at == T0 + timedelta(
+        seconds=7
+    )
 
 
-async def test_resumed_words_stay_a_line_of_their_own_when_something_came_between(database: Database):
+async def test_resumed_words_stay_a_line_of_their_own_when_something_came_between(
+    database: Database,
+):
     store = CallStore(database)
     call = await store.open(NewCall(provider="twilio", provider_call_id="CA-journal-2"))
     journal = CallJournal(store, call.id)
     journal.add(_line("user", "For next.", 0, 1))
     journal.add(_line("assistant", "Sure, which", 1.2, 1.5))  # the bot began, and was talked over
-    journal.add(_line("user", "Tuesday.", 1.6, 2), resumed=Resumption("For next.", "For next Tuesday."))
+    journal.add(
+        _line("user", "Tuesday.", 1.6, 2), resumed=Resumption("For next.", "For next Tuesday.")
+    )
     journal.add(_line("user", "DTMF: 1", 3, 3))
-    journal.add(_line("user", "Please.", 3.1, 3.5), resumed=Resumption("For next Tuesday.", "For next Tuesday, please."))
+    journal.add(
+        _line("user", "Please.", 3.1, 3.5),
+        resumed=Resumption("For next Tuesday.", "For next Tuesday, please."),
+    )
     await journal.close()
 
     assert await _transcript(store, call.id) == [

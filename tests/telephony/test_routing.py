@@ -23,8 +23,13 @@ def assistants(tmp_path: Path) -> AssistantBook:
         tmp_path,
         {"name": "default"},
         {"name": "hosted", "provider": "vapi", "vapi": {"phoneNumberId": "pn-hosted"}},
-        {"name": "mixed", "phoneNumbers": ["+15555550100", {"number": "+1 (555) 555-0101", "provider": "vapi",
-                                                          "vapiPhoneNumberId": "pn-0101"}]},
+        {
+            "name": "mixed",
+            "phoneNumbers": [
+                "+15555550100",
+                {"number": "+1 (555) 555-0101", "provider": "vapi", "vapiPhoneNumberId": "pn-0101"},
+            ],
+        },
     )
 
 
@@ -33,22 +38,32 @@ def test_phone_number_objects_route_inbound_calls_and_carry_a_provider(assistant
     assert mixed.phone_numbers == ["+15555550100", "+15555550101"]
     assert assistants.entry_for_number("+15555550101").name == "mixed"
     route = mixed.route_of("+15555550101")
-    assert route is not None and route.provider == "vapi" and route.vapi_phone_number_id == "pn-0101"
+    assert (
+        route is not None and route.provider == "vapi" and route.vapi_phone_number_id == "pn-0101"
+    )
     assert mixed.route_of("+15555550100") is None
 
 
-@pytest.mark.parametrize(("campaign", "from_number", "assistant", "expected"), [
-    ("twilio", "+15555550101", "hosted", "twilio"),   # the campaign's explicit choice wins
-    ("local", None, "hosted", "twilio"),
-    ("vapi", None, "default", "vapi"),
-    ("auto", "+15555550101", "default", "vapi"),      # then the number's mapping
-    ("auto", "+15555550100", "hosted", "vapi"),       # a number without a provider: the assistant's
-    ("auto", None, "hosted", "vapi"),
-    ("auto", None, "default", "twilio"),
-    ("auto", None, "gone", "twilio"),                 # unknown assistant: the default one's
-])
+@pytest.mark.parametrize(
+    ("campaign", "from_number", "assistant", "expected"),
+    [
+        ("twilio", "+15555550101", "hosted", "twilio"),  # the campaign's explicit choice wins
+        ("local", None, "hosted", "twilio"),
+        ("vapi", None, "default", "vapi"),
+        ("auto", "+15555550101", "default", "vapi"),  # then the number's mapping
+        ("auto", "+15555550100", "hosted", "vapi"),  # a number without a provider: the assistant's
+        ("auto", None, "hosted", "vapi"),
+        ("auto", None, "default", "twilio"),
+        ("auto", None, "gone", "twilio"),  # unknown assistant: the default one's
+    ],
+)
 def test_outbound_provider(assistants, campaign, from_number, assistant, expected):
-    assert outbound_provider(assistants, campaign=campaign, from_number=from_number, assistant=assistant) == expected
+    assert (
+        outbound_provider(
+            assistants, campaign=campaign, from_number=from_number, assistant=assistant
+        )
+        == expected
+    )
 
 
 def test_vapi_number_id(assistants):
@@ -59,7 +74,10 @@ def test_vapi_number_id(assistants):
 
 def test_a_bad_number_object_names_the_field(tmp_path: Path):
     with pytest.raises(AssistantFileError, match=r"\$\.phoneNumbers: .*not a phone number"):
-        book(tmp_path, {"name": "x", "phoneNumbers": [{"number": "not a number", "provider": "vapi"}]})
+        book(
+            tmp_path,
+            {"name": "x", "phoneNumbers": [{"number": "not a number", "provider": "vapi"}]},
+        )
     (tmp_path / "x.json").unlink()
     with pytest.raises(AssistantFileError, match=r"provider"):
         book(tmp_path, {"name": "y", "provider": "retell"})

@@ -6,7 +6,12 @@ import base64
 import json
 
 import pytest
-from pipecat.frames.frames import EndTaskFrame, InputAudioRawFrame, InputDTMFFrame, InterruptionFrame
+from pipecat.frames.frames import (
+    EndTaskFrame,
+    InputAudioRawFrame,
+    InputDTMFFrame,
+    InterruptionFrame,
+)
 
 from telephony.twilio.serializer import MalformedMessage, TwilioMediaSerializer
 from voice.frames import OutputPlaybackMarkFrame, PlaybackMarkFrame
@@ -22,9 +27,13 @@ async def serializer() -> TwilioMediaSerializer:
 async def test_media_becomes_16khz_audio(serializer):
     payload = base64.b64encode(b"\x00\x7f" * 80).decode()
     message = json.dumps({"event": "media", "media": {"payload": payload}})
-    frames = [await serializer.deserialize(message) for _ in range(10)]  # the resampler primes first
+    frames = [
+        await serializer.deserialize(message) for _ in range(10)
+    ]  # the resampler primes first
     audio = [f for f in frames if f is not None]
-    assert audio and all(isinstance(f, InputAudioRawFrame) and f.sample_rate == 16000 for f in audio)
+    assert audio and all(
+        isinstance(f, InputAudioRawFrame) and f.sample_rate == 16000 for f in audio
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.assistants import load_assistant
 from agent import vapi_ids as ids
+from agent.assistants import load_assistant
 from telephony.vapi.client import VapiClient, VapiError
 from telephony.vapi.translate import VapiSettingError, VapiTarget, vapi_assistant
 from tests.conftest import free_port
@@ -36,15 +36,25 @@ def translated(name: str, target: VapiTarget = TARGET) -> dict:
 
 # Translation
 
+
 def test_local_providers_become_the_configured_vapi_ones_and_the_rest_is_kept():
     raw = json.loads((ROOT / "assistants" / "appointment-setter-en.json").read_text())
     body = translated("appointment-setter-en")
     assert body["model"]["provider"] == "openai" and body["model"]["model"] == "gpt-4o-mini"
-    assert body["model"]["messages"] == raw["model"]["messages"] and body["model"]["temperature"] == 0.3
+    assert (
+        body["model"]["messages"] == raw["model"]["messages"]
+        and body["model"]["temperature"] == 0.3
+    )
     assert body["voice"] == {"provider": "vapi", "voiceId": "Elliot"}
     assert body["transcriber"] == {"provider": "deepgram", "model": "nova-2", "language": "en"}
-    for key in ("firstMessage", "firstMessageMode", "endCallPhrases", "silenceTimeoutSeconds",
-                "maxDurationSeconds", "forwardingPhoneNumber"):
+    for key in (
+        "firstMessage",
+        "firstMessageMode",
+        "endCallPhrases",
+        "silenceTimeoutSeconds",
+        "maxDurationSeconds",
+        "forwardingPhoneNumber",
+    ):
         assert body[key] == raw[key], key
     for key in ("phoneNumbers", "provider", "vapi", "variableValues"):
         assert key not in body
@@ -54,7 +64,10 @@ def test_local_providers_become_the_configured_vapi_ones_and_the_rest_is_kept():
 
 
 def test_builtin_tools_run_here_and_call_tools_become_vapis_own():
-    tools = {t.get("function", {}).get("name", t["type"]): t for t in translated("appointment-setter-en")["model"]["tools"]}
+    tools = {
+        t.get("function", {}).get("name", t["type"]): t
+        for t in translated("appointment-setter-en")["model"]["tools"]
+    }
     book = tools["book_appointment"]
     assert book["server"] == {"url": "https://agent.example/vapi/events", "secret": "s3cret"}
     assert book["function"]["parameters"]["properties"]["start"]["type"] == "string"
@@ -67,8 +80,14 @@ def test_builtin_tools_run_here_and_call_tools_become_vapis_own():
 def test_webhook_tools_keep_their_own_server_and_a_real_llm_is_kept():
     from tests.e2e.assistants import test_assistants
 
-    data = next(iter(d for d in test_assistants("http://tools.example/hook").values()
-                     if any(t.get("server") for t in d["model"].get("tools", []))), None)
+    data = next(
+        iter(
+            d
+            for d in test_assistants("http://tools.example/hook").values()
+            if any(t.get("server") for t in d["model"].get("tools", []))
+        ),
+        None,
+    )
     if data is None:
         pytest.skip("no webhook assistant among the e2e assistants")
     data = {**data, "model": {**data["model"], "provider": "openai", "model": "gpt-4.1"}}
@@ -79,13 +98,21 @@ def test_webhook_tools_keep_their_own_server_and_a_real_llm_is_kept():
     finally:
         path.unlink()
     assert body["model"]["provider"] == "openai" and body["model"]["model"] == "gpt-4.1"
-    hooks = [t for t in body["model"]["tools"] if t.get("server", {}).get("url", "").startswith("http://tools.example")]
+    hooks = [
+        t
+        for t in body["model"]["tools"]
+        if t.get("server", {}).get("url", "").startswith("http://tools.example")
+    ]
     assert hooks
 
 
 def test_per_assistant_and_server_wide_vapi_choices():
-    target = VapiTarget.from_settings("https://a.example/", "x", model='{"provider": "groq", "model": "llama-3.1-8b"}',
-                                      voice='{"provider": "11labs", "voiceId": "abc"}')
+    target = VapiTarget.from_settings(
+        "https://a.example/",
+        "x",
+        model='{"provider": "groq", "model": "llama-3.1-8b"}',
+        voice='{"provider": "11labs", "voiceId": "abc"}',
+    )
     body = translated("telecom-es", target)
     assert body["model"]["provider"] == "groq" and body["voice"]["provider"] == "11labs"
     assert body["transcriber"]["language"] == "es"
@@ -98,17 +125,23 @@ def test_per_assistant_and_server_wide_vapi_choices():
 
 # The client
 
+
 async def test_create_update_list_and_get(fake_vapi):
     async with VapiClient(fake_vapi.api_key, fake_vapi.url) as client:
         created = await client.create_assistant(translated("default"))
-        updated = await client.update_assistant(created["id"], {**translated("default"), "firstMessage": "Hello!"})
+        updated = await client.update_assistant(
+            created["id"], {**translated("default"), "firstMessage": "Hello!"}
+        )
         listed = await client.list_assistants()
         got = await client.get_assistant(created["id"])
     assert updated["id"] == created["id"] and got["firstMessage"] == "Hello!"
     assert [a["id"] for a in listed] == [created["id"]]
     assert [(r.method, r.path.split("?")[0]) for r in fake_vapi.requests] == [
-        ("POST", "/assistant"), ("PATCH", f"/assistant/{created['id']}"), ("GET", "/assistant"),
-        ("GET", f"/assistant/{created['id']}")]
+        ("POST", "/assistant"),
+        ("PATCH", f"/assistant/{created['id']}"),
+        ("GET", "/assistant"),
+        ("GET", f"/assistant/{created['id']}"),
+    ]
     assert all(r.authorization == f"Bearer {fake_vapi.api_key}" for r in fake_vapi.requests)
 
 
@@ -118,7 +151,10 @@ async def test_errors_are_clear_messages(fake_vapi):
             await client.list_assistants()
     assert refused.value.status == 401
     async with VapiClient(fake_vapi.api_key, fake_vapi.url) as client:
-        with pytest.raises(VapiError, match=r"POST /call failed \(400\): phoneNumberId must be a string; customer.number"):
+        with pytest.raises(
+            VapiError,
+            match=r"POST /call failed \(400\): phoneNumberId must be a string; customer.number",
+        ):
             await client.create_call({"assistantId": "x"})
         with pytest.raises(VapiError, match="404.*Couldn't Find Call"):
             await client.get_call("nope")
@@ -131,16 +167,29 @@ async def test_errors_are_clear_messages(fake_vapi):
 
 # phoneagent-vapi
 
+
 def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "telephony.vapi.cli", *args], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, **env}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "telephony.vapi.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
 
 
 async def test_push_creates_then_updates_and_keeps_the_id_beside_the_file(fake_vapi, tmp_path):
     folder = tmp_path / "assistants"
     shutil.copytree(ROOT / "assistants", folder)
-    env = {"VAPI_API_KEY": fake_vapi.api_key, "VAPI_BASE_URL": fake_vapi.url, "PUBLIC_URL": "https://agent.example",
-           "VAPI_SECRET": "s3cret", "DATA_DIR": str(tmp_path / "data"), "ASSISTANTS_DIR": str(folder)}
+    env = {
+        "VAPI_API_KEY": fake_vapi.api_key,
+        "VAPI_BASE_URL": fake_vapi.url,
+        "PUBLIC_URL": "https://agent.example",
+        "VAPI_SECRET": "s3cret",
+        "DATA_DIR": str(tmp_path / "data"),
+        "ASSISTANTS_DIR": str(folder),
+    }
     first = await _cli(env, tmp_path, "push", str(folder / "default.json"))
     assert first.returncode == 0, first.stderr
     record = ids.pushed(folder / "default.json")
@@ -154,13 +203,17 @@ async def test_push_creates_then_updates_and_keeps_the_id_beside_the_file(fake_v
     assert f"default: updated VAPI assistant {record.assistant_id}" in again.stdout
     assert len(fake_vapi.assistants) == len(list(folder.glob("*.json")))
 
-    del fake_vapi.assistants[record.assistant_id]  # deleted in VAPI's dashboard: pushed again as new
+    del fake_vapi.assistants[
+        record.assistant_id
+    ]  # deleted in VAPI's dashboard: pushed again as new
     third = await _cli(env, tmp_path, "push", str(folder / "default.json"))
     assert third.returncode == 0 and "default: created" in third.stdout
     assert ids.pushed(folder / "default.json").assistant_id != record.assistant_id
 
     listed = await _cli(env, tmp_path, "list")
-    assert listed.returncode == 0 and ids.pushed(folder / "default.json").assistant_id in listed.stdout
+    assert (
+        listed.returncode == 0 and ids.pushed(folder / "default.json").assistant_id in listed.stdout
+    )
 
 
 async def test_cli_errors_are_one_line_not_tracebacks(fake_vapi, tmp_path):
@@ -171,8 +224,18 @@ async def test_cli_errors_are_one_line_not_tracebacks(fake_vapi, tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text('{"name": "x", "model": {"temperature": 9}}')
     invalid = await _cli({**env, "VAPI_API_KEY": fake_vapi.api_key}, tmp_path, "push", str(broken))
-    assert invalid.returncode == 2 and "$.model.temperature" in invalid.stderr and "Traceback" not in invalid.stderr
-    dry = await _cli({"DATA_DIR": str(tmp_path)}, tmp_path, "push", "--dry-run", str(ROOT / "assistants" / "default.json"))
+    assert (
+        invalid.returncode == 2
+        and "$.model.temperature" in invalid.stderr
+        and "Traceback" not in invalid.stderr
+    )
+    dry = await _cli(
+        {"DATA_DIR": str(tmp_path)},
+        tmp_path,
+        "push",
+        "--dry-run",
+        str(ROOT / "assistants" / "default.json"),
+    )
     assert dry.returncode == 0 and json.loads(dry.stdout)["name"] == "default"
     assert not fake_vapi.assistants
 

@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from agent import api as agent_api
+from agent import vapi_ids as ids
 from agent.library import AssistantLibrary
 from crm import api
 from crm.analysis.plan import plan_of
@@ -28,7 +29,6 @@ from crm.leads import LeadStore
 from crm.models import Appointment, Call, Lead, ToolCall, Utterance
 from crm.service import CrmService, CrmSettings
 from crm.webhooks.outbox import WebhookSettings
-from agent import vapi_ids as ids
 from telephony.vapi import routes as vapi_routes
 from telephony.vapi.service import VapiService
 from telephony.vapi.translate import VapiTarget
@@ -47,11 +47,19 @@ async def vapi(database, tmp_path):
     shutil.copytree(ROOT / "assistants", folder)
     library = AssistantLibrary(folder)
     await library.load()
-    crm = CrmService(database, CrmSettings(rules_dir=ROOT / "rules", webhooks=WebhookSettings(secret="s")),
-                     plans=lambda name: plan_of(library.get(name)))
-    service = VapiService(database, CallStore(database), LeadStore(database), library,
-                          VapiTarget(events_url="https://agent.example/vapi/events", secret=SECRET),
-                          after_call=[crm.after_call])
+    crm = CrmService(
+        database,
+        CrmSettings(rules_dir=ROOT / "rules", webhooks=WebhookSettings(secret="s")),
+        plans=lambda name: plan_of(library.get(name)),
+    )
+    service = VapiService(
+        database,
+        CallStore(database),
+        LeadStore(database),
+        library,
+        VapiTarget(events_url="https://agent.example/vapi/events", secret=SECRET),
+        after_call=[crm.after_call],
+    )
     app = web.Application(middlewares=[api.require_api_key])
     app[vapi_routes.VAPI] = service
     app[api.STORE], app[api.API_KEY], app[api.CRM] = CallStore(database), KEY, crm
@@ -68,7 +76,9 @@ async def vapi(database, tmp_path):
 async def post(http, body, *, headers=None, raw: str | None = None):
     headers = {"X-Vapi-Secret": SECRET} if headers is None else headers
     data = raw if raw is not None else json.dumps(body)
-    response = await http.post("/vapi/events", data=data, headers={**headers, "Content-Type": "application/json"})
+    response = await http.post(
+        "/vapi/events", data=data, headers={**headers, "Content-Type": "application/json"}
+    )
     return response.status, await response.json()
 
 
@@ -86,8 +96,16 @@ async def only_call(db) -> Call:
 
 # The secret
 
-@pytest.mark.parametrize("headers", [{}, {"X-Vapi-Secret": "wrong"}, {"Authorization": "Bearer wrong"},
-                                     {"Authorization": f"Basic {SECRET}"}])
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Vapi-Secret": "wrong"},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {SECRET}"},
+    ],
+)
 async def test_without_the_secret_nothing_is_read_or_stored(vapi, headers):
     status, body = await post(vapi, p.end_of_call_report(), headers=headers)
     assert status == 401 and "secret" in body["error"]
@@ -101,11 +119,20 @@ async def test_the_secret_as_a_bearer_credential_is_accepted(vapi):
 
 # Malformed bodies
 
-@pytest.mark.parametrize("raw", ["not json", "[]", '{"message": "x"}', '{"message": {"call": {}}}',
-                                 '{"message": {"type": "tool-calls", "call": {"id": "c1"}}}',
-                                 '{"message": {"type": "tool-calls", "call": {"id": "c1"}, "toolCallList": [{"id": "t"}]}}',
-                                 '{"message": {"type": "end-of-call-report", "call": "c1"}}',
-                                 '{"message": {"type": "end-of-call-report"}}'])
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        "[]",
+        '{"message": "x"}',
+        '{"message": {"call": {}}}',
+        '{"message": {"type": "tool-calls", "call": {"id": "c1"}}}',
+        '{"message": {"type": "tool-calls", "call": {"id": "c1"}, "toolCallList": [{"id": "t"}]}}',
+        '{"message": {"type": "end-of-call-report", "call": "c1"}}',
+        '{"message": {"type": "end-of-call-report"}}',
+    ],
+)
 async def test_a_malformed_body_is_400_with_nothing_stored(vapi, raw):
     status, body = await post(vapi, None, raw=raw)
     assert status == 400 and body["error"]
@@ -114,6 +141,7 @@ async def test_a_malformed_body_is_400_with_nothing_stored(vapi, raw):
 
 
 # assistant-request
+
 
 async def test_assistant_request_answers_the_numbers_assistant_inline_with_crm_variables(vapi):
     await LeadStore(vapi.db).get_or_create(p.CUSTOMER, source="csv")
@@ -132,8 +160,16 @@ async def test_assistant_request_answers_the_numbers_assistant_inline_with_crm_v
     assert variables["name"] == "Maria Lopez" and variables["first_name"] == "Maria"
     assert variables["lead"]["stage"] == "qualified" and variables["now"]
     call = await only_call(vapi.db)
-    assert (call.provider, call.provider_call_id, call.assistant) == ("vapi", p.CALL_ID, "appointment-setter-en")
-    assert (call.direction, call.from_number, call.to_number) == ("inbound", p.CUSTOMER, APPOINTMENTS)
+    assert (call.provider, call.provider_call_id, call.assistant) == (
+        "vapi",
+        p.CALL_ID,
+        "appointment-setter-en",
+    )
+    assert (call.direction, call.from_number, call.to_number) == (
+        "inbound",
+        p.CUSTOMER,
+        APPOINTMENTS,
+    )
 
 
 async def test_assistant_request_answers_the_pushed_assistant_id(vapi):
@@ -152,7 +188,9 @@ async def test_assistant_request_answers_the_pushed_assistant_id(vapi):
     assert status == 200 and "assistantId" not in answer  # VAPI's copy is out of date: sent inline
     assert answer["assistant"]["endCallMessage"] == edited["endCallMessage"]
     state = await vapi_state(vapi)
-    assert state["assistantId"] == "asst-pushed-1" and state["current"] is False and state["pushedAt"]
+    assert (
+        state["assistantId"] == "asst-pushed-1" and state["current"] is False and state["pushedAt"]
+    )
 
 
 async def vapi_state(http) -> dict:
@@ -163,6 +201,7 @@ async def vapi_state(http) -> dict:
 
 
 # tool-calls
+
 
 async def test_tool_calls_run_our_registry_and_are_recorded_with_the_call(vapi):
     args = {"name": "Maria Lopez", "email": "maria@example.com", "budget": "300k"}
@@ -176,7 +215,12 @@ async def test_tool_calls_run_our_registry_and_are_recorded_with_the_call(vapi):
         lead = await session.get(Lead, call.lead_id)
         tool = await session.scalar(select(ToolCall))
     assert (lead.name, lead.email, lead.budget) == ("Maria Lopez", "maria@example.com", "300k")
-    assert (tool.name, tool.tool_call_id, tool.ok, tool.call_id) == ("update_lead", "call_abc123", True, call.id)
+    assert (tool.name, tool.tool_call_id, tool.ok, tool.call_id) == (
+        "update_lead",
+        "call_abc123",
+        True,
+        call.id,
+    )
     assert tool.arguments == args and tool.duration_ms is not None
 
 
@@ -190,10 +234,14 @@ async def test_book_appointment_through_vapi_refuses_a_double_booking(vapi):
 
     status, first = await post(vapi, booking("t1", p.CALL_ID))
     assert status == 200 and "error" not in first["results"][0], first
-    assert json.loads(first["results"][0]["result"])["timezone"] == "America/Los_Angeles"  # +1 415, as a local call
+    assert (
+        json.loads(first["results"][0]["result"])["timezone"] == "America/Los_Angeles"
+    )  # +1 415, as a local call
     status, second = await post(vapi, booking("t2", "other-call"))
     assert status == 200
-    assert "error" in second["results"][0] or "taken" in second["results"][0].get("result", "").lower()
+    assert (
+        "error" in second["results"][0] or "taken" in second["results"][0].get("result", "").lower()
+    )
     assert await count(vapi.db, Appointment) == 1
 
 
@@ -211,7 +259,11 @@ async def test_a_failing_tool_answers_an_error_result_not_a_500(vapi):
 
 async def test_tool_calls_in_the_flat_shape_and_the_legacy_function_call(vapi):
     status, answer = await post(vapi, p.tool_calls_flat("update_lead", {"company": "Acme"}))
-    assert status == 200 and answer["results"][0]["toolCallId"] == "abc123" and "result" in answer["results"][0]
+    assert (
+        status == 200
+        and answer["results"][0]["toolCallId"] == "abc123"
+        and "result" in answer["results"][0]
+    )
     status, answer = await post(vapi, p.function_call("lookup_lead", {}))
     assert status == 200 and isinstance(answer["result"], str)
     assert await count(vapi.db, ToolCall) == 2
@@ -241,6 +293,7 @@ async def test_opt_out_marks_do_not_call_and_ends_the_call_through_live_call_con
 
 # The live call
 
+
 async def test_status_updates_move_the_call(vapi):
     assert (await post(vapi, p.status_update("ringing")))[0] == 200
     assert (await only_call(vapi.db)).status == "ringing"
@@ -263,15 +316,21 @@ async def test_conversation_updates_and_transcripts_keep_the_live_transcript(vap
     await post(vapi, p.conversation_update(p.LINES[:1]))  # a late, older update changes nothing
     got = await lines(vapi.db, call.id)
     assert [(u.seq, u.role, u.text) for u in got] == [
-        (i + 1, "user" if r == "user" else "assistant", t) for i, (r, t) in enumerate(p.LINES)]
+        (i + 1, "user" if r == "user" else "assistant", t) for i, (r, t) in enumerate(p.LINES)
+    ]
 
 
 async def lines(db, call_id):
     async with db.session() as session:
-        return list(await session.scalars(select(Utterance).where(Utterance.call_id == call_id).order_by(Utterance.seq)))
+        return list(
+            await session.scalars(
+                select(Utterance).where(Utterance.call_id == call_id).order_by(Utterance.seq)
+            )
+        )
 
 
 # end-of-call-report
+
 
 async def test_end_of_call_report_is_stored_then_analysed_scored_and_ruled_like_a_local_call(vapi):
     await post(vapi, p.tool_calls("update_lead", {"name": "Maria Lopez"}))
@@ -279,7 +338,10 @@ async def test_end_of_call_report_is_stored_then_analysed_scored_and_ruled_like_
     assert status == 200 and answer == {"ok": True}
     call = await only_call(vapi.db)
     assert (call.provider, call.status, call.end_reason) == ("vapi", "completed", "caller-hangup")
-    assert call.recording_url == "https://storage.vapi.ai/7f3c-mono.wav" and call.cost == pytest.approx(0.1234)
+    assert (
+        call.recording_url == "https://storage.vapi.ai/7f3c-mono.wav"
+        and call.cost == pytest.approx(0.1234)
+    )
     assert call.duration_seconds == pytest.approx(22.5) and call.provider_report_at is not None
     assert call.extra["vapi"]["analysis"]["summary"].startswith("The caller asked")
     assert [u.text for u in await lines(vapi.db, call.id)] == [t for _, t in p.LINES]
@@ -325,15 +387,22 @@ async def test_a_no_answer_report_is_not_counted_as_answered(vapi):
     body["message"]["startedAt"] = None
     await post(vapi, body)
     call = await only_call(vapi.db)
-    assert call.status == "no-answer" and call.answered_at is None and call.end_reason == "provider-no-answer"
+    assert (
+        call.status == "no-answer"
+        and call.answered_at is None
+        and call.end_reason == "provider-no-answer"
+    )
 
 
 # transfer-destination-request, hang, unknown
 
+
 async def test_transfer_destination_is_the_assistants_human(vapi):
     body = p.transfer_destination_request()
     body["message"]["phoneNumber"]["number"] = APPOINTMENTS
-    await post(vapi, p.assistant_request() | {"message": body["message"] | {"type": "assistant-request"}})
+    await post(
+        vapi, p.assistant_request() | {"message": body["message"] | {"type": "assistant-request"}}
+    )
     status, answer = await post(vapi, body)
     assert status == 200 and answer["destination"] == {"type": "number", "number": "+15555550150"}
     assert (await only_call(vapi.db)).transfer_target == "+15555550150"
@@ -344,7 +413,9 @@ async def test_no_transfer_destination_is_an_error_vapi_can_speak(vapi):
     assert status == 200 and "no transfer destination" in answer["error"]
 
 
-@pytest.mark.parametrize("kind", ["hang", "speech-update", "model-output", "user-interrupted", "something-new"])
+@pytest.mark.parametrize(
+    "kind", ["hang", "speech-update", "model-output", "user-interrupted", "something-new"]
+)
 async def test_hang_and_unknown_types_are_acknowledged(vapi, kind):
     status, answer = await post(vapi, p.envelope(kind))
     assert status == 200 and answer == {}

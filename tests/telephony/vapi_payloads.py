@@ -24,14 +24,28 @@ T = 1_763_900_000_000  # ms since the epoch
 
 
 def call(call_id: str = CALL_ID, kind: str = "inboundPhoneCall", **extra: Any) -> dict[str, Any]:
-    return {"id": call_id, "orgId": "org-1", "type": kind, "status": "in-progress",
-            "phoneNumberId": "pn-1", "customer": {"number": CUSTOMER}, **extra}
+    return {
+        "id": call_id,
+        "orgId": "org-1",
+        "type": kind,
+        "status": "in-progress",
+        "phoneNumberId": "pn-1",
+        "customer": {"number": CUSTOMER},
+        **extra,
+    }
 
 
 def envelope(kind: str, call_id: str = CALL_ID, **fields: Any) -> dict[str, Any]:
-    return {"message": {"type": kind, "timestamp": T, "call": call(call_id),
-                        "phoneNumber": {"id": "pn-1", "number": OUR_NUMBER},
-                        "customer": {"number": CUSTOMER}, **fields}}
+    return {
+        "message": {
+            "type": kind,
+            "timestamp": T,
+            "call": call(call_id),
+            "phoneNumber": {"id": "pn-1", "number": OUR_NUMBER},
+            "customer": {"number": CUSTOMER},
+            **fields,
+        }
+    }
 
 
 def assistant_request(call_id: str = CALL_ID) -> dict[str, Any]:
@@ -40,16 +54,30 @@ def assistant_request(call_id: str = CALL_ID) -> dict[str, Any]:
     return body
 
 
-def tool_calls(name: str, arguments: dict[str, Any], tool_id: str = "call_abc123", call_id: str = CALL_ID) -> dict[str, Any]:
+def tool_calls(
+    name: str, arguments: dict[str, Any], tool_id: str = "call_abc123", call_id: str = CALL_ID
+) -> dict[str, Any]:
     """The current shape: items with ``function`` {name, arguments (JSON string)}."""
-    item = {"id": tool_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
-    return envelope("tool-calls", call_id, toolCallList=[item],
-                    toolWithToolCallList=[{"type": "function", "function": {"name": name}, "toolCall": item}])
+    item = {
+        "id": tool_id,
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments)},
+    }
+    return envelope(
+        "tool-calls",
+        call_id,
+        toolCallList=[item],
+        toolWithToolCallList=[{"type": "function", "function": {"name": name}, "toolCall": item}],
+    )
 
 
-def tool_calls_flat(name: str, parameters: dict[str, Any], tool_id: str = "abc123") -> dict[str, Any]:
+def tool_calls_flat(
+    name: str, parameters: dict[str, Any], tool_id: str = "abc123"
+) -> dict[str, Any]:
     """The shape of the events page's example: flat ``name`` and ``parameters``."""
-    return envelope("tool-calls", toolCallList=[{"id": tool_id, "name": name, "parameters": parameters}])
+    return envelope(
+        "tool-calls", toolCallList=[{"id": tool_id, "name": name, "parameters": parameters}]
+    )
 
 
 def function_call(name: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +86,9 @@ def function_call(name: str, parameters: dict[str, Any]) -> dict[str, Any]:
 
 
 def status_update(status: str, ended_reason: str | None = None) -> dict[str, Any]:
-    return envelope("status-update", status=status, **({"endedReason": ended_reason} if ended_reason else {}))
+    return envelope(
+        "status-update", status=status, **({"endedReason": ended_reason} if ended_reason else {})
+    )
 
 
 LINES = [
@@ -70,31 +100,76 @@ LINES = [
 
 
 def messages(lines: list[tuple[str, str]] = LINES) -> list[dict[str, Any]]:
-    items = [{"role": "system", "message": "You are a helpful assistant.", "time": T, "secondsFromStart": 0}]
+    items = [
+        {
+            "role": "system",
+            "message": "You are a helpful assistant.",
+            "time": T,
+            "secondsFromStart": 0,
+        }
+    ]
     for i, (role, text) in enumerate(lines):
-        items.append({"role": role, "message": text, "time": T + i * 4000, "endTime": T + i * 4000 + 3000,
-                      "secondsFromStart": i * 4, "duration": 3000})
+        items.append(
+            {
+                "role": role,
+                "message": text,
+                "time": T + i * 4000,
+                "endTime": T + i * 4000 + 3000,
+                "secondsFromStart": i * 4,
+                "duration": 3000,
+            }
+        )
     return items
 
 
 def conversation_update(lines: list[tuple[str, str]]) -> dict[str, Any]:
-    return envelope("conversation-update", messages=messages(lines),
-                    messagesOpenAIFormatted=[{"role": "assistant" if r == "bot" else "user", "content": t} for r, t in lines])
+    return envelope(
+        "conversation-update",
+        messages=messages(lines),
+        messagesOpenAIFormatted=[
+            {"role": "assistant" if r == "bot" else "user", "content": t} for r, t in lines
+        ],
+    )
 
 
-def end_of_call_report(call_id: str = CALL_ID, reason: str = "customer-ended-call",
-                       lines: list[tuple[str, str]] = LINES) -> dict[str, Any]:
+def end_of_call_report(
+    call_id: str = CALL_ID,
+    reason: str = "customer-ended-call",
+    lines: list[tuple[str, str]] = LINES,
+) -> dict[str, Any]:
     items = messages(lines)
-    items.append({"role": "tool_calls", "time": T + 20_000, "secondsFromStart": 20, "toolCalls": [
-        {"id": "call_end1", "type": "function", "function": {"name": "endCall", "arguments": "{}"}}]})
+    items.append(
+        {
+            "role": "tool_calls",
+            "time": T + 20_000,
+            "secondsFromStart": 20,
+            "toolCalls": [
+                {
+                    "id": "call_end1",
+                    "type": "function",
+                    "function": {"name": "endCall", "arguments": "{}"},
+                }
+            ],
+        }
+    )
     transcript = "".join(f"{'AI' if r == 'bot' else 'User'}: {t}\n" for r, t in lines)
     return envelope(
-        "end-of-call-report", call_id, endedReason=reason, cost=0.1234,
-        startedAt="2025-11-23T12:13:20.000Z", endedAt="2025-11-23T12:13:42.500Z", durationSeconds=22.5,
-        artifact={"messages": items, "transcript": transcript,
-                  "recordingUrl": "https://storage.vapi.ai/7f3c-mono.wav"},
-        analysis={"summary": "The caller asked about villa prices and booked a visit.",
-                  "successEvaluation": "true"},
+        "end-of-call-report",
+        call_id,
+        endedReason=reason,
+        cost=0.1234,
+        startedAt="2025-11-23T12:13:20.000Z",
+        endedAt="2025-11-23T12:13:42.500Z",
+        durationSeconds=22.5,
+        artifact={
+            "messages": items,
+            "transcript": transcript,
+            "recordingUrl": "https://storage.vapi.ai/7f3c-mono.wav",
+        },
+        analysis={
+            "summary": "The caller asked about villa prices and booked a visit.",
+            "successEvaluation": "true",
+        },
     )
 
 

@@ -47,12 +47,17 @@ def models() -> SpeechModels:
 
 
 def _phone_audio(text: str) -> np.ndarray:
-    pcm = np.frombuffer(audioop.ulaw2lin(speech_ulaw(text), 2), dtype=np.int16).astype(np.float32) / 32768
+    pcm = (
+        np.frombuffer(audioop.ulaw2lin(speech_ulaw(text), 2), dtype=np.int16).astype(np.float32)
+        / 32768
+    )
     return soxr.resample(pcm, 8000, 16000).astype(np.float32)
 
 
 def test_whisper_transcribes_phone_audio(models: SpeechModels):
-    text = " ".join(t for t, _ in models.whisper.transcribe(_phone_audio("Yes, three pm works for me."), "en"))
+    text = " ".join(
+        t for t, _ in models.whisper.transcribe(_phone_audio("Yes, three pm works for me."), "en")
+    )
     assert "works for me" in text.lower()
 
 
@@ -88,8 +93,12 @@ async def test_transcription_does_not_block_the_event_loop(models: SpeechModels)
 def test_an_assistant_in_another_language_is_told_which_files_to_place(models: SpeechModels):
     with pytest.raises(ModelNotFoundError) as error:
         models.choose(language="es", whisper_model="whisper-small", voice_id="es_ES-davefx-medium")
-    assert "models/whisper-small" in str(error.value) and "es_ES-davefx-medium.onnx.json" in str(error.value)
-    with pytest.raises(ModelNotFoundError, match="'tiny.en' is English-only, so it would mis-hear callers"):
+    assert "models/whisper-small" in str(error.value) and "es_ES-davefx-medium.onnx.json" in str(
+        error.value
+    )
+    with pytest.raises(
+        ModelNotFoundError, match="'tiny.en' is English-only, so it would mis-hear callers"
+    ):
         models.choose(language="es", whisper_model="", voice_id="")
     english = models.choose(language="en", whisper_model="", voice_id="")
     assert english.whisper is models.whisper and english.voice == models.default_voice

@@ -21,7 +21,9 @@ RATE = 8000
 
 
 def audio(secs: float, ctx: str = "c1") -> TTSAudioRawFrame:
-    return TTSAudioRawFrame(audio=b"\x00\x00" * int(RATE * secs), sample_rate=RATE, num_channels=1, context_id=ctx)
+    return TTSAudioRawFrame(
+        audio=b"\x00\x00" * int(RATE * secs), sample_rate=RATE, num_channels=1, context_id=ctx
+    )
 
 
 def text(words: str, ctx: str = "c1") -> TTSTextFrame:
@@ -47,8 +49,10 @@ async def test_a_turn_is_heard_when_every_mark_comes_back():
         tracker,
         frames_to_send=[
             TTSStartedFrame(context_id="c1"),
-            audio(1.0), text("Hello there."),
-            audio(1.0), text("How can I help?"),
+            audio(1.0),
+            text("Hello there."),
+            audio(1.0),
+            text("How can I help?"),
             TTSStoppedFrame(context_id="c1"),
             SleepFrame(0.05),  # echoes come back after the marks went out
             PlaybackMarkFrame(mark="s1"),
@@ -69,9 +73,12 @@ async def test_barge_in_keeps_heard_sentences_and_the_played_part_of_the_next():
         tracker,
         frames_to_send=[
             TTSStartedFrame(context_id="c1"),
-            audio(0.4), text("Hi."),
-            audio(2.0), text("one two three four five six seven eight nine ten"),
-            audio(2.0), text("This part was never heard."),
+            audio(0.4),
+            text("Hi."),
+            audio(2.0),
+            text("one two three four five six seven eight nine ten"),
+            audio(2.0),
+            text("This part was never heard."),
             SleepFrame(0.05),
             PlaybackMarkFrame(mark="s1"),
             SleepFrame(1.0),  # half of the second sentence plays
@@ -92,7 +99,12 @@ async def test_end_of_call_reports_an_unfinished_turn():
     tracker, turns = tracker_with_log()
     await run_test(
         tracker,
-        frames_to_send=[TTSStartedFrame(context_id="c2"), audio(0.2, "c2"), text("Bye now.", "c2"), SleepFrame(0.3)],
+        frames_to_send=[
+            TTSStartedFrame(context_id="c2"),
+            audio(0.2, "c2"),
+            text("Bye now.", "c2"),
+            SleepFrame(0.3),
+        ],
     )
     await asyncio.sleep(0)
     assert [t.text for t in turns] == ["Bye now."]
@@ -107,11 +119,17 @@ async def test_a_barrier_resolves_once_what_came_before_it_was_heard():
             tracker,
             frames_to_send=[
                 empty,  # nothing playing: resolves at once
-                TTSStartedFrame(context_id="c1"), audio(0.5), text("Goodbye."), TTSStoppedFrame(context_id="c1"),
+                TTSStartedFrame(context_id="c1"),
+                audio(0.5),
+                text("Goodbye."),
+                TTSStoppedFrame(context_id="c1"),
                 waiting,
                 SleepFrame(0.4),  # the caller's side is still playing "Goodbye."
                 PlaybackMarkFrame(mark="s1"),
-                TTSStartedFrame(context_id="c2"), audio(0.5, "c2"), text("Cut off.", "c2"), TTSStoppedFrame(context_id="c2"),
+                TTSStartedFrame(context_id="c2"),
+                audio(0.5, "c2"),
+                text("Cut off.", "c2"),
+                TTSStoppedFrame(context_id="c2"),
                 cut,
                 SleepFrame(0.1),
                 InterruptionFrame(),  # a barge-in releases whoever waits on what it cut
@@ -125,5 +143,7 @@ async def test_a_barrier_resolves_once_what_came_before_it_was_heard():
     assert time.monotonic() - started >= 0.4, "not before the mark came back"
     await asyncio.wait_for(cut.heard, 2)
     down, _ = await run
-    assert not any(isinstance(f, PlaybackBarrierFrame) for f in down), "barriers stop at the tracker"
+    assert not any(isinstance(f, PlaybackBarrierFrame) for f in down), (
+        "barriers stop at the tracker"
+    )
     assert turns[0].text == "Goodbye." and not turns[0].interrupted

@@ -30,7 +30,12 @@ def models() -> SpeechModels:
 
 
 def test_continuation_is_what_the_longer_transcription_adds():
-    assert continuation("I would like an appointment for next.", "I would like an appointment for next Tuesday.") == "Tuesday."
+    assert (
+        continuation(
+            "I would like an appointment for next.", "I would like an appointment for next Tuesday."
+        )
+        == "Tuesday."
+    )
     assert continuation("Yes.", "Yes, yes. Please.") == "yes. Please."
     assert continuation("for the next", "For next Tuesday at ten.") == "Tuesday at ten."
     assert continuation("Hello there.", "Completely different words here.") is None
@@ -43,17 +48,19 @@ def _sentence_split_before_its_last_word() -> tuple[bytes, bytes]:
     pcm = np.frombuffer(audioop.ulaw2lin(ulaw, 2), dtype=np.int16).astype(np.float32) / 32768
     audio = soxr.resample(pcm, 8000, RATE).astype(np.float32)
     frame = RATE // 50
-    energy = np.array([np.sqrt(np.mean(audio[i:i + frame] ** 2)) for i in range(0, len(audio) - frame, frame)])
+    energy = np.array(
+        [np.sqrt(np.mean(audio[i : i + frame] ** 2)) for i in range(0, len(audio) - frame, frame)]
+    )
     # The last quiet stretch that leaves 0.4-0.9 s of speech after it: the pause before "Tuesday".
     quiet = [i for i, e in enumerate(energy) if e < 0.01 and 0.4 < (len(energy) - i) / 50 < 0.9]
     cut = quiet[0] * frame
     as_pcm = (audio * 32767).astype(np.int16).tobytes()
-    return as_pcm[: cut * 2], as_pcm[cut * 2:]
+    return as_pcm[: cut * 2], as_pcm[cut * 2 :]
 
 
 def _segment(pcm: bytes, started: float, stopped: float) -> list:
     chunk = RATE // 50 * 2
-    audio = [InputAudioRawFrame(pcm[i:i + chunk], RATE, 1) for i in range(0, len(pcm), chunk)]
+    audio = [InputAudioRawFrame(pcm[i : i + chunk], RATE, 1) for i in range(0, len(pcm), chunk)]
     return [
         VADUserStartedSpeakingFrame(start_secs=0.15, timestamp=started),
         *audio,
@@ -78,7 +85,9 @@ async def test_a_caller_who_resumes_after_a_pause_is_heard_whole(models: SpeechM
     head_secs, tail_secs = len(head) / 2 / RATE, len(tail) / 2 / RATE
     frames = [
         *_segment(head, now, now + head_secs + 0.2),
-        SleepFrame(sleep=2.0),  # the first part is transcribed before the caller's next word is detected
+        SleepFrame(
+            sleep=2.0
+        ),  # the first part is transcribed before the caller's next word is detected
         # A loaded server gets audio late and in bursts: the wall clock says 3 s went by,
         # the caller's audio says they paused 0.35 s (the VAD's 0.2 s stop + 0.15 s start).
         *_segment(tail, now + head_secs + 3.0, now + head_secs + tail_secs + 3.2),
@@ -88,7 +97,9 @@ async def test_a_caller_who_resumes_after_a_pause_is_heard_whole(models: SpeechM
     texts = [f.text for f in heard]
     assert len(texts) == 2, texts
     assert "next" in texts[0].lower() and "tuesday" not in texts[0].lower(), texts
-    assert texts[1].lower().strip(" .") == "tuesday", f"the resumed word, heard with what came before: {texts}"
+    assert texts[1].lower().strip(" .") == "tuesday", (
+        f"the resumed word, heard with what came before: {texts}"
+    )
     resumed = heard[1].result.resumed
     assert resumed is not None and resumed.before == texts[0]
     assert "next tuesday" in resumed.whole.lower(), "the whole sentence, for the transcript"
@@ -99,7 +110,9 @@ async def test_a_new_sentence_after_a_real_pause_is_not_a_resumption(models: Spe
     answer = speech_ulaw("Yes, please.")
 
     def pcm(ulaw: bytes) -> bytes:
-        samples = np.frombuffer(audioop.ulaw2lin(ulaw, 2), dtype=np.int16).astype(np.float32) / 32768
+        samples = (
+            np.frombuffer(audioop.ulaw2lin(ulaw, 2), dtype=np.int16).astype(np.float32) / 32768
+        )
         return (soxr.resample(samples, 8000, RATE) * 32767).astype(np.int16).tobytes()
 
     first, second = pcm(sentence), pcm(answer)
@@ -119,20 +132,28 @@ async def test_a_new_sentence_after_a_real_pause_is_not_a_resumption(models: Spe
     assert heard[1].result.resumed is None, "a new sentence is a line of its own"
 
 
-async def test_a_caller_who_goes_on_during_a_transcription_is_heard_as_one_sentence(models: SpeechModels):
+async def test_a_caller_who_goes_on_during_a_transcription_is_heard_as_one_sentence(
+    models: SpeechModels,
+):
     head, tail = _sentence_split_before_its_last_word()
     now = time.time()
     head_secs, tail_secs = len(head) / 2 / RATE, len(tail) / 2 / RATE
     frames = [
         *_segment(head, now, now + head_secs + 0.2),
-        SleepFrame(sleep=0.05),  # the first part is being transcribed (that takes a few hundred ms)...
-        *_segment(tail, now + head_secs + 0.3, now + head_secs + tail_secs + 0.5),  # ...when the caller goes on
+        SleepFrame(
+            sleep=0.05
+        ),  # the first part is being transcribed (that takes a few hundred ms)...
+        *_segment(
+            tail, now + head_secs + 0.3, now + head_secs + tail_secs + 0.5
+        ),  # ...when the caller goes on
         SleepFrame(sleep=2.0),
     ]
     heard = await _transcriptions(models, frames)
     # Passing the first part on would end the caller's turn on half a sentence (a final
     # transcript ends it at once), and the LLM would read "... for next. Tuesday." at best.
-    assert [(f.finalized, f.result.resumed) for f in heard] == [(True, None)], [f.text for f in heard]
+    assert [(f.finalized, f.result.resumed) for f in heard] == [(True, None)], [
+        f.text for f in heard
+    ]
     assert "next tuesday" in heard[0].text.lower(), heard[0].text
 
 
@@ -143,9 +164,13 @@ async def test_speech_held_when_the_call_ends_is_transcribed(models: SpeechModel
     chunk = RATE // 50 * 2
     frames = [
         *_segment(head, now, now + head_secs + 0.2),
-        VADUserStartedSpeakingFrame(start_secs=0.15, timestamp=now + head_secs + 0.3),  # held: they go on...
-        *[InputAudioRawFrame(tail[i:i + chunk], RATE, 1) for i in range(0, len(tail), chunk)],
-        SleepFrame(sleep=0.5),  # ...and the line drops before they stop (run_test ends with an EndFrame)
+        VADUserStartedSpeakingFrame(
+            start_secs=0.15, timestamp=now + head_secs + 0.3
+        ),  # held: they go on...
+        *[InputAudioRawFrame(tail[i : i + chunk], RATE, 1) for i in range(0, len(tail), chunk)],
+        SleepFrame(
+            sleep=0.5
+        ),  # ...and the line drops before they stop (run_test ends with an EndFrame)
     ]
     heard = await _transcriptions(models, frames)
     assert len(heard) == 1 and "next" in heard[0].text.lower(), [f.text for f in heard]

@@ -19,18 +19,19 @@ from playwright.async_api import Browser, Page, expect
 
 from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
-from tests.conftest import ROOT, ServerProcess, start_server
+from tests.conftest import ROOT, ServerProcess
+from tests.e2e.assistants import TOOLS_LINE
 from tests.fakes.openai_server import FakeOpenAI, JsonReply, Reply, ToolCall
 from tests.fakes.twilio_rest import FakeTwilio
 
 pytestmark = pytest.mark.slow
 
-QUESTION = "Hi, how much does your fiber internet plan cost per month?"
+QUESTION = "How much is your fiber plan per month?"
 ANSWER = (
     "Our fiber plan is forty five dollars a month, and installation is included. We also have "
     "a faster plan for sixty dollars a month, with a free router and no contract at all."
 )
-BARGE_IN = "Sorry, is there a contract?"
+BARGE_IN = "Is there a contract?"
 ANALYSIS = {
     "summary": "The caller asked the price of the fiber plan and whether there is a contract.",
     "sentiment_score": 0.5,
@@ -49,38 +50,14 @@ CAMPAIGN_NUMBERS = ["+12125550191", "+12125550192", "+12125550193"]
 
 
 @pytest.fixture(scope="module")
-async def twilio() -> AsyncIterator[FakeTwilio]:
-    fake = FakeTwilio(ring_secs=0.6, scenarios=dict(SCENARIOS))
-    await fake.start()
-    yield fake
-    await fake.stop()
+def web_server(tools_server: ServerProcess, fake_twilio: FakeTwilio) -> ServerProcess:
+    """The session's server with tools, the fake LLM and the fake Twilio (no second server).
 
-
-@pytest.fixture(scope="module")
-async def web_server(fake_llm: FakeOpenAI, twilio: FakeTwilio, tmp_path_factory) -> ServerProcess:
-    """The real server: shipped assistants (in a folder the test may break), fake LLM and Twilio."""
-    tmp: Path = tmp_path_factory.mktemp("web-server")
-    shutil.copytree(
-        ROOT / "assistants", tmp / "assistants", ignore=shutil.ignore_patterns("*.vapi")
-    )
-    process = await start_server(
-        tmp,
-        DATABASE_URL=f"sqlite:///{tmp / 'web.db'}",
-        LLM_BASE_URL=fake_llm.url,
-        LLM_API_KEY="test",
-        LLM_MODEL="fake-model",
-        TWILIO_ACCOUNT_SID=twilio.account_sid,
-        TWILIO_AUTH_TOKEN=twilio.auth_token,
-        TWILIO_API_BASE_URL=twilio.url,
-        TWILIO_FROM_NUMBER="+15555550000",
-        DIALER_TICK_SECS="0.3",
-        ASSISTANTS_DIR=str(tmp / "assistants"),
-        ASSISTANTS_RELOAD_SECS="0",
-        RULES_DIR=str(ROOT / "rules"),
-    )
-    process.assistants_dir = tmp / "assistants"
-    yield process
-    process.stop()
+    Its assistants folder is the test's own, so the assistants test may break a file in it.
+    """
+    fake_twilio.scenarios.update(SCENARIOS)
+    tools_server.assistants_dir = tools_server.data_dir.parent / "assistants"
+    return tools_server
 
 
 async def api(server: ServerProcess, method: str, path: str, **kwargs) -> tuple[int, dict]:
@@ -92,15 +69,14 @@ async def api(server: ServerProcess, method: str, path: str, **kwargs) -> tuple[
 
 
 @pytest.fixture(scope="module")
-async def call_id(web_server: ServerProcess, fake_llm: FakeOpenAI, twilio: FakeTwilio) -> str:
+async def call_id(web_server: ServerProcess, fake_llm: FakeOpenAI) -> str:
     """A call placed the real way: a question, a tool, a long answer the caller talks over."""
     fake_llm.script[:] = [
         Reply("", tool_calls=[ToolCall("update_lead", {"need": "home fiber internet"})]),
         Reply(ANSWER),
-        Reply("No, there is no contract."),
     ]
     async with CallSimulator(
-        web_server.url, auth_token=twilio.auth_token, from_number=CALLER
+        web_server.url, auth_token=web_server.auth_token, from_number=CALLER, to_number=TOOLS_LINE
     ) as call:
         fake_llm.json_script.append(JsonReply(ANALYSIS, match=call.call_id))
         await call.wait_for_bot()
@@ -108,9 +84,8 @@ async def call_id(web_server: ServerProcess, fake_llm: FakeOpenAI, twilio: FakeT
         await call.speak(speech_ulaw(QUESTION))
         while not call.bot_speaking:
             await asyncio.sleep(0.02)
-        await asyncio.sleep(2.0)  # let the answer play a while, then talk over it
+        await asyncio.sleep(1.5)  # let the answer play a while, then talk over it
         await call.barge_in(speech_ulaw(BARGE_IN), "barge-in")
-        await call.wait_for_bot()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         _, body = await api(web_server, "GET", f"/api/calls/{call.call_id}")
@@ -185,12 +160,11 @@ async def test_calls_list_shows_the_call_and_search_finds_a_word_said_in_it(
     await expect(row).to_contain_text(CALLER)
     await expect(row).to_contain_text("Interested")
     await shot(page, screenshots, "02-calls")
-    await page.fill("input[name=q]", "fiber")
-    await expect(page.locator("#calls-results")).to_have_attribute("data-total", "1")
-    await expect(row).to_be_visible()
     await page.fill("input[name=q]", "zebra")
     await expect(page.locator("#calls-results")).to_contain_text("No calls match")
     await shot(page, screenshots, "02-calls-no-match")
+    await page.fill("input[name=q]", "fiber")
+    await expect(row).to_be_visible()  # back, found by the word the caller said
     await page.fill("input[name=q]", "")
     await page.select_option("select[name=outcome]", "interested")
     await expect(row).to_be_visible()
@@ -204,7 +178,7 @@ async def test_call_page_shows_the_transcript_the_score_explained_and_a_latency_
     await show(page, web_server, f"/calls/{call_id}")
     transcript = page.locator("#transcript")
     await expect(transcript.locator(".line.user").first).to_contain_text("fiber")
-    await expect(transcript.locator(".line.interrupted")).to_contain_text("forty five dollars")
+    await expect(transcript.locator(".line.interrupted")).to_contain_text("fiber plan")
     await expect(transcript.locator(".line.interrupted .cut")).to_be_visible()
     tool = transcript.locator("details[data-tool=update_lead]")
     await tool.locator("summary").click()
@@ -253,10 +227,17 @@ async def test_leads_board_lead_page_do_not_call_and_erase(
     await page.click("dialog.confirm button[value=ok]")
     await expect(page.locator(".page-header")).to_contain_text("Do not call")
     await shot(page, screenshots, "05-lead")
+    async with page.expect_download() as download:
+        await page.click("#export")
+        await page.click("dialog.confirm button[value=ok]")
+    export = json.loads(Path(await (await download.value).path()).read_text())
+    assert export["lead"]["id"] == call["leadId"] and export["calls"][0]["id"] == call_id
     _, audit = await api(web_server, "GET", f"/api/audit?entityId={call['leadId']}")
-    assert {("web:admin", "note.create"), ("web:admin", "lead.do_not_call")} <= {
-        (e["actor"], e["action"]) for e in audit["data"]
-    }
+    assert {
+        ("web:admin", "note.create"),
+        ("web:admin", "lead.do_not_call"),
+        ("web:admin", "lead.export"),
+    } <= {(e["actor"], e["action"]) for e in audit["data"]}
 
     await show(page, web_server, f"/leads/{made['Erin Erase']}")
     await page.click("#erase")
@@ -275,6 +256,7 @@ async def test_campaign_funnel_updates_while_the_fake_twilio_takes_its_calls(
         "name": "Spring follow-up",
         "type": "follow_up",
         "assistant": "default",
+        "fromNumber": "+15555550000",
         "window": {"start": "00:00", "end": "23:59", "days": [1, 2, 3, 4, 5, 6, 7]},
         "limits": {"maxAttempts": 1},
     }
@@ -323,22 +305,29 @@ async def test_kpis_page_draws_its_charts(
 async def test_assistants_page_shows_unavailable_ones_and_a_refused_file_by_json_path(
     page: Page, web_server: ServerProcess, screenshots: Path
 ):
-    await show(page, web_server, "/assistants")
-    table = page.locator("#assistant-list")
-    await expect(table).to_contain_text("inmobiliaria-es")
-    await expect(table).to_contain_text("Unavailable")
-    broken = web_server.assistants_dir / "broken.json"
-    broken.write_text(json.dumps({"name": "broken", "model": {"tools": [{"type": "function"}]}}))
+    folder = web_server.assistants_dir
+    spanish, broken = folder / "telecom-es.json", folder / "broken.json"
+    shutil.copy(ROOT / "assistants" / "telecom-es.json", spanish)  # its models are not here
     try:
+        await show(page, web_server, "/assistants")
+        await page.click("#reload")
+        unavailable = page.locator("[data-assistant=telecom-es]")
+        await expect(unavailable).to_contain_text("Unavailable")
+        await expect(unavailable.locator(".error-box")).to_contain_text("whisper-small")
+        broken.write_text(
+            json.dumps({"name": "broken", "model": {"tools": [{"type": "function"}]}})
+        )
         await page.click("#reload")
         problems = page.locator("#reload-problems")
         await expect(problems.locator(".path").first).to_contain_text("$.model.tools[0]")
         await expect(problems).to_contain_text("broken.json")
         await shot(page, screenshots, "08-assistants")
     finally:
-        broken.unlink()
+        broken.unlink(missing_ok=True)
+        spanish.unlink(missing_ok=True)
     await page.click("#reload")
     await expect(page.locator("#reload-problems")).to_have_count(0)
+    await expect(page.locator("[data-assistant=telecom-es]")).to_have_count(0)
     await show(page, web_server, "/assistants/default")
     await expect(page.locator(".page-header")).to_contain_text("Talk")
     await shot(page, screenshots, "08-assistant")

@@ -81,6 +81,19 @@ async function toggleDoNotCall(lead, reload) {
   reload();
 }
 
+async function exportData(lead) {
+  const yes = await confirmDialog({
+    title: "Export everything about this lead?",
+    text: `A JSON file with all we hold about ${who(lead)}: the lead, calls, transcripts, notes, follow-ups. The export is recorded in the audit log.`,
+    action: "Download",
+  });
+  if (!yes) return;
+  const link = h("a", { href: `/api/leads/${lead.id}/export`, download: `lead-${lead.id}.json` });
+  document.body.append(link);
+  link.click(); // a plain GET: the session cookie goes with it
+  link.remove();
+}
+
 async function erase(lead) {
   const yes = await confirmDialog({
     title: "Erase this lead?",
@@ -106,7 +119,7 @@ export async function leadPage({ root, params }) {
     lead.doNotCall ? badge("Do not call", "red", { dot: true }) : null,
   ];
   const actions = [
-    h("a", { class: "btn", href: `/api/leads/${lead.id}/export`, download: `lead-${lead.id}.json`, title: "GDPR: everything we hold about this lead, as JSON" }, "Export data"),
+    h("button", { class: "btn", id: "export", title: "GDPR: everything we hold about this lead, as JSON", onclick: () => exportData(lead) }, "Export data"),
     h("button", { class: "btn", id: "dnc", onclick: () => toggleDoNotCall(lead, reload) }, lead.doNotCall ? "Allow calls" : "Do not call"),
     h("button", { class: "btn danger", id: "erase", onclick: () => erase(lead) }, "Erase"),
   ];

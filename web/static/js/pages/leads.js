@@ -13,7 +13,7 @@ const LIMIT = 50;
 function leadCard(lead, bands) {
   return h("a", { class: "lead-card", href: `#/leads/${lead.id}`, dataset: { lead: lead.id } },
     h("div", { class: "top" }, h("span", { class: "name" }, who(lead)), scoreBadge(lead.score, bands)),
-    h("div", { class: "sub" }, [lead.company, lead.name ? lead.phone : null].filter(Boolean).join(" · ") || "—"),
+    [lead.company, lead.name ? lead.phone : null].some(Boolean) ? h("div", { class: "sub" }, [lead.company, lead.name ? lead.phone : null].filter(Boolean).join(" · ")) : null,
     lead.doNotCall ? h("div", null, badge("Do not call", "red")) : null);
 }
 

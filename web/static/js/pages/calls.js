@@ -47,6 +47,8 @@ function columns(bands) {
 export async function callsPage({ root, query }) {
   const state = Object.fromEntries(FILTERS.map((k) => [k, query[k] || ""]));
   state.offset = Number(query.offset || 0);
+  const first = api("/api/calls", { query: apiQuery(state) }); // asked for beside the lists below
+  first.catch(() => {}); // its error is shown by load()
   const [stages, book, campaignList] = await Promise.all([pipeline(), assistants(), campaigns()]);
   const results = h("div", { id: "calls-results" });
   let timer = null;
@@ -74,11 +76,11 @@ export async function callsPage({ root, query }) {
       select("campaign", "Any campaign", campaignList.data.map((c) => [c.id, c.name]), state.campaign, update),
       h("label", { class: "check" }, h("input", { type: "checkbox", name: "live", checked: Boolean(state.live), onchange: (e) => update("live", e.target.checked ? "1" : "") }), "Live only")));
 
-  async function load() {
+  async function load(pending) {
     mount(results, h("div", { class: "loading" }, "Loading calls…"));
     let page;
     try {
-      page = await api("/api/calls", { query: apiQuery(state) });
+      page = await (pending || api("/api/calls", { query: apiQuery(state) }));
     } catch (error) {
       mount(results, errorBox(error));
       return;
@@ -99,5 +101,5 @@ export async function callsPage({ root, query }) {
   mount(root,
     pageHeader({ title: "Calls", meta: "Every call, newest first. Search finds words said by either side." }),
     h("div", { class: "page-body" }, filters, card({ flush: true }, results)));
-  await load();
+  await load(first);
 }

@@ -1,4 +1,4 @@
-"""What every /api module shares: the bearer key, JSON errors, typed bodies and queries, paging, docs."""
+"""What every /api module shares: the caller, JSON errors, typed bodies and queries, paging."""
 
 from __future__ import annotations
 

@@ -104,6 +104,15 @@ async def page(browser: Browser, web_server: ServerProcess) -> AsyncIterator[Pag
     tab.set_default_timeout(20_000)
     errors: list[str] = []
     tab.on("pageerror", lambda e: errors.append(str(e)))
+    # Console errors too (a CSP violation), but not the API's 4xx answers the pages handle.
+    tab.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and "the server responded with a status of 4" not in m.text
+            else None
+        ),
+    )
     tab.errors = errors
     yield tab
     await context.close()
@@ -123,7 +132,8 @@ async def show(page: Page, server: ServerProcess, route: str) -> Page:
     await signed_in(page, server)
     await page.goto(f"{server.url}/#{route}")
     await page.wait_for_selector(".page[data-ready]")
-    assert not page.errors, page.errors
+    errors, page.errors[:] = list(page.errors), []
+    assert not errors, errors
     return page
 
 

@@ -88,8 +88,10 @@ export function table({ columns, rows, onRow, rowHref }) {
       h("tbody", null, rows.map((row) => h("tr", {
         class: onRow || rowHref ? "link" : null,
         dataset: rowHref ? { href: rowHref(row) } : undefined,
-        onclick: onRow ? () => onRow(row) : rowHref ? () => { location.hash = rowHref(row); } : null,
-      }, columns.map((c) => h("td", { class: c.class }, c.cell(row))))))));
+        onclick: onRow ? () => onRow(row) : rowHref ? (e) => { if (!e.target.closest("a")) location.hash = rowHref(row); } : null,
+      }, columns.map((c, i) => h("td", { class: c.class },
+        // The first cell is also a link, so a row can be reached with the keyboard.
+        i === 0 && rowHref ? h("a", { class: "row-link", href: rowHref(row) }, c.cell(row)) : c.cell(row))))))));
 }
 
 /** "51–100 of 10,000" with previous / next. */

@@ -170,6 +170,9 @@ async def test_calls_list_shows_the_call_and_search_finds_a_word_said_in_it(
     await expect(row).to_contain_text(CALLER)
     await expect(row).to_contain_text("Interested")
     await shot(page, screenshots, "02-calls")
+    await page.set_viewport_size({"width": 1024, "height": 700})
+    await shot(page, screenshots, "02-calls-1024px")
+    await page.set_viewport_size({"width": 1280, "height": 800})
     await page.fill("input[name=q]", "zebra")
     await expect(page.locator("#calls-results")).to_contain_text("No calls match")
     await shot(page, screenshots, "02-calls-no-match")
@@ -202,6 +205,10 @@ async def test_call_page_shows_the_transcript_the_score_explained_and_a_latency_
     stages = page.locator("#latency svg.waterfall rect[data-stage]")
     assert await stages.count() >= 4, "greeting and turns drawn by stage"
     await shot(page, screenshots, "03-call")
+    await page.set_viewport_size({"width": 1024, "height": 700})  # a small laptop
+    await expect(page.locator("#latency svg.waterfall")).to_be_visible()
+    await shot(page, screenshots, "03-call-1024px")
+    await page.set_viewport_size({"width": 1280, "height": 800})
 
 
 async def test_leads_board_lead_page_do_not_call_and_erase(

@@ -48,6 +48,7 @@ from telephony.vapi.service import VapiService
 from telephony.vapi.translate import VapiSettingError, VapiTarget
 from voice.engines import SpeechConfig, load_speech_models
 from voice.model_files import ModelNotFoundError
+from web import routes as web_routes
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -92,6 +93,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(agent_api.routes)
     app.add_routes(twilio_routes.routes)
     app.add_routes(vapi_routes.routes)
+    app.add_routes(web_routes.routes)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_crm)
     app.cleanup_ctx.append(_call_services)

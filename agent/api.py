@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
 
 from agent import vapi_ids
 from agent.assistants import LoadedAssistant
-from agent.library import AssistantLibrary
+from agent.library import AssistantLibrary, ReloadResult
+from crm.api.http import CRM, actor
+from crm.audit import audit
 
 routes = web.RouteTableDef()
 
 ASSISTANTS = web.AppKey("assistant_library", AssistantLibrary)
 
 SECRET_KEYS = frozenset({"secret", "serverUrlSecret"})
+# "<file>: $.a.b: reason; $.c: reason" (see AssistantFileError): the file, then each JSON path.
+FILE_PREFIX = re.compile(r"^(?P<file>[^:]+?): (?P<rest>.*)$", re.DOTALL)
+PROBLEM = re.compile(r"^(?P<path>\$\S*): (?P<message>.*)$", re.DOTALL)
 
 
 def redacted(value: Any) -> Any:
@@ -68,6 +74,26 @@ def _vapi_state(entry: LoadedAssistant) -> dict[str, Any] | None:
     }
 
 
+def problems(error: str | None) -> list[dict[str, str | None]]:
+    """A refused file's error as ``[{"file", "path", "message"}]``, one entry per JSON path."""
+    if not error:
+        return []
+    match = FILE_PREFIX.match(error)
+    if match is None:
+        return [{"file": None, "path": None, "message": error}]
+    found = []
+    for part in re.split(r"; (?=\$)", match["rest"]):
+        problem = PROBLEM.match(part)
+        path, message = (problem["path"], problem["message"]) if problem else (None, part)
+        found.append({"file": match["file"], "path": path, "message": message})
+    return found
+
+
+def reload_json(result: ReloadResult) -> dict[str, Any]:
+    """A reload's result, with a refused file's problems by JSON path."""
+    return result.as_json() | {"problems": problems(result.error)}
+
+
 @routes.get("/api/assistants")
 async def list_assistants(request: web.Request) -> web.Response:
     """The assistants in use, with availability, tools and load warnings."""
@@ -79,7 +105,7 @@ async def list_assistants(request: web.Request) -> web.Response:
             "default": book.default_name,
             "folder": str(library.folder),
             "loadedAt": library.loaded_at.isoformat() if library.loaded_at else None,
-            "lastReload": library.last_reload.as_json() if library.last_reload else None,
+            "lastReload": reload_json(library.last_reload) if library.last_reload else None,
         }
     )
 
@@ -101,9 +127,18 @@ async def get_assistant(request: web.Request) -> web.Response:
 async def reload_assistants(request: web.Request) -> web.Response:
     """Read the folder again; a broken file is refused (422) and the current assistants stay."""
     result = await request.app[ASSISTANTS].reload()
+    crm = request.app.get(CRM)
+    if crm is not None:
+        async with crm.db.session() as session:
+            details = {k: v for k, v in result.as_json().items() if k != "error"}
+            audit(session, actor(request), "assistants.reload", "assistants", None, details)
     if not result.ok:
         return web.json_response(
-            {"error": "invalid_assistant_file", "detail": result.error, "reload": result.as_json()},
+            {
+                "error": "invalid_assistant_file",
+                "detail": result.error,
+                "reload": reload_json(result),
+            },
             status=422,
         )
-    return web.json_response({"reload": result.as_json()})
+    return web.json_response({"reload": reload_json(result)})

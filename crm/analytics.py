@@ -74,6 +74,7 @@ async def summary(
                     func.avg(Call.duration_seconds).filter(answered),
                     func.avg(Call.sentiment_score),
                     func.count().filter(Call.outcome == "converted"),
+                    func.avg(Call.lead_score),
                 )
                 .select_from(Call)
                 .where(*in_range),
@@ -82,7 +83,7 @@ async def summary(
             )
         )
     ).one()
-    total, ended, answered_count, avg_duration, avg_sentiment, converted = row
+    total, ended, answered_count, avg_duration, avg_sentiment, converted, avg_score = row
     outcomes = dict(
         (
             await session.execute(
@@ -105,6 +106,7 @@ async def summary(
         if avg_duration is not None
         else None,
         "averageSentiment": round(float(avg_sentiment), 3) if avg_sentiment is not None else None,
+        "averageScore": round(float(avg_score), 1) if avg_score is not None else None,
         "conversions": converted,
         "conversionRate": round(converted / answered_count, 4) if answered_count else None,
         "outcomes": {outcome: outcomes.get(outcome, 0) for outcome in OUTCOMES},

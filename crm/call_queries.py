@@ -25,6 +25,7 @@ class CallFilters:
     assistant: str | None = None
     campaign_id: str | None = None
     min_score: int | None = None
+    max_score: int | None = None
     status: str | None = None
     direction: str | None = None
     lead_id: str | None = None
@@ -81,6 +82,8 @@ def filtered(query: Select, filters: CallFilters, dialect: str) -> Select:
             conditions.append(column_ == value)
     if filters.min_score is not None:
         conditions.append(Call.lead_score >= filters.min_score)
+    if filters.max_score is not None:
+        conditions.append(Call.lead_score <= filters.max_score)
     terms = search_terms(filters.search or "")
     if terms:
         conditions.append(Call.id.in_(_matching_lines(dialect, terms)))

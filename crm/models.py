@@ -489,3 +489,22 @@ class DialLock(Base):
     holder: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser: the dashboard's (or, later, the agent console's) session cookie.
+
+    Only a hash of the cookie's token is stored, so reading the table gives no one a
+    session. ``credential`` is a fingerprint of what was used to sign in (the admin API
+    key): when that key changes, its sessions stop working.
+    """
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_expires_at", "expires_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # admin (agent: the console, later)
+    subject: Mapped[str | None] = mapped_column(String(64))  # who, for roles with many people
+    credential: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()

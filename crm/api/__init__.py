@@ -1,12 +1,25 @@
-"""Admin REST API under /api: JSON, behind ``Authorization: Bearer <API_KEY>``; one module per area."""
+"""Admin REST API under /api: JSON, for the API key or a signed-in browser; one module per area."""
 
 from __future__ import annotations
 
-from crm.api import calls, campaigns, followups, insights, lead_csv, leads, openapi, privacy
-from crm.api.http import API_KEY, CRM, STORE, ApiError, Routes, require_api_key
+from crm.api import (
+    calls,
+    campaigns,
+    followups,
+    insights,
+    lead_csv,
+    leads,
+    openapi,
+    pipeline,
+    privacy,
+    session,
+)
+from crm.api.auth import require_api_key
+from crm.api.http import API_KEY, CRM, STORE, ApiError, Routes
 
 # lead_csv and privacy come before leads: "/api/leads/import" must not be read as a lead id.
 TABLES: list[Routes] = [
+    session.api,
     calls.api,
     lead_csv.api,
     privacy.api,
@@ -14,6 +27,7 @@ TABLES: list[Routes] = [
     followups.api,
     insights.api,
     campaigns.api,
+    pipeline.api,
 ]
 routes = [route for table in TABLES for route in table.table] + list(openapi.routes(TABLES))
 

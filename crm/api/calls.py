@@ -9,9 +9,10 @@ from pydantic import AwareDatetime, Field, field_validator
 from sqlalchemy import select
 
 from crm.analysis.result import OUTCOMES
-from crm.api.http import CRM, Page, Routes, not_found, page, query
+from crm.api.http import CRM, ApiError, Page, Routes, not_found, page, query
 from crm.call_queries import CallFilters, find_calls
 from crm.models import AutomationRun, Call, ToolCall, Utterance
+from crm.scoring import ScoringConfig
 from crm.shapes import (
     automation_run_json,
     call_analysis,
@@ -34,6 +35,7 @@ class CallQuery(Page):
     assistant: str | None = None
     campaign: str | None = Field(default=None, description="campaign id")
     min_score: int | None = Field(default=None, ge=0, le=100, description="lead score at least")
+    band: str | None = Field(default=None, description="score band (its range of lead scores)")
     status: str | None = None
     direction: Literal["inbound", "outbound"] | None = None
     lead_id: str | None = None
@@ -48,15 +50,26 @@ class CallQuery(Page):
             raise ValueError(f"unknown outcome {unknown[0]!r}; outcomes are: {', '.join(OUTCOMES)}")
         return value
 
-    def filters(self) -> CallFilters:
-        """As store filters."""
+    def filters(self, scoring: ScoringConfig) -> CallFilters:
+        """As store filters (a band becomes its range of scores under ``scoring``)."""
+        low, high = self.min_score, None
+        if self.band:
+            band = next((b for b in scoring.bands if b.name == self.band), None)
+            if band is None:
+                names = ", ".join(b.name for b in scoring.bands)
+                message = f"unknown band {self.band!r}; bands are: {names}"
+                raise ApiError(
+                    400, "invalid_request", message, [{"field": "band", "message": message}]
+                )
+            low, high = max(band.min, low or 0), band.max
         return CallFilters(
             start=self.start,
             end=self.end,
             outcomes=tuple(o for o in (self.outcome or "").split(",") if o),
             assistant=self.assistant,
             campaign_id=self.campaign,
-            min_score=self.min_score,
+            min_score=low,
+            max_score=high,
             status=self.status,
             direction=self.direction,
             lead_id=self.lead_id,
@@ -71,7 +84,10 @@ async def list_calls(request: web.Request) -> web.Response:
     params = query(request, CallQuery)
     async with request.app[CRM].db.session() as session:
         calls, total = await find_calls(
-            session, params.filters(), limit=params.limit, offset=params.offset
+            session,
+            params.filters(request.app[CRM].policy.scoring),
+            limit=params.limit,
+            offset=params.offset,
         )
     return page([call_summary(c) for c in calls], total, params)
 

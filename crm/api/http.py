@@ -1,8 +1,7 @@
-"""What every /api module shares: the bearer key, JSON errors, typed bodies and queries, paging, docs."""
+"""What every /api module shares: the caller, JSON errors, typed bodies and queries, paging."""
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from crm.service import CrmService
 STORE = web.AppKey("call_store", CallStore)
 API_KEY = web.AppKey("api_key", str)
 CRM = web.AppKey("crm", CrmService)
-PUBLIC = frozenset({"/api/openapi.json"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
@@ -46,24 +44,33 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"no such {what}")
 
 
-@web.middleware
-async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse /api requests without the admin bearer key (401), and answer API errors as JSON."""
-    if not request.path.startswith("/api/"):
-        return await handler(request)
-    if request.path not in PUBLIC:
-        expected = request.app[API_KEY]
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
-            return web.json_response(
-                {"error": "unauthorized", "detail": "send Authorization: Bearer <API_KEY>"},
-                status=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-    try:
-        return await handler(request)
-    except ApiError as e:
-        return e.response()
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling /api and how they proved it.
+
+    Parameters:
+        role: ``admin`` (the API key). Other roles (the agent console's) are refused by /api
+            until routes are opened to them.
+        via: ``bearer`` (``Authorization: Bearer``) or ``session`` (a signed-in browser's cookie).
+        subject: Which person, for roles held by many (an agent's id); None for the admin.
+        token: The session cookie's token (``via == "session"`` only).
+        expires_at: When the session ends (``via == "session"`` only).
+    """
+
+    role: str
+    via: str
+    subject: str | None = None
+    token: str | None = field(default=None, repr=False)
+    expires_at: datetime | None = None
+
+    @property
+    def actor(self) -> str:
+        """The audit log's name for a signed-in browser: ``web:admin``, ``web:agent:<id>``."""
+        return ":".join(part for part in ("web", self.role, self.subject) if part)
+
+
+# The authenticated caller of an /api request, set by the auth middleware.
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 class ApiModel(BaseModel):
@@ -122,7 +129,11 @@ def query(request: web.Request, model: type[M]) -> M:
 
 
 def actor(request: web.Request) -> str:
-    """Who is acting, for the audit log: ``api``, or ``api:<name>`` from an ``X-Actor`` header."""
+    """Who is acting, for the audit log: ``web:admin`` for a signed-in browser, else ``api``, or
+    ``api:<name>`` from an ``X-Actor`` header."""
+    principal = request.get(PRINCIPAL)
+    if principal is not None and principal.via == "session":
+        return principal.actor
     name = "".join(c for c in request.headers.get("X-Actor", "") if c.isalnum() or c in "._-@")[:48]
     return f"api:{name}" if name else "api"
 

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from crm.api.auth import COOKIE, CSRF_HEADER, PUBLIC
 from crm.api.http import Operation, Routes
 
 PATH_PARAM = re.compile(r"\{(\w+)\}")
@@ -63,7 +64,7 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
         "summary": op.summary,
         "tags": [op.tag],
         "parameters": _parameters(op),
-        "security": [{"bearer": []}],
+        "security": [] if (op.method, op.path) in PUBLIC else [{"bearer": []}, {"session": []}],
         "responses": {
             success: {
                 "description": "OK",
@@ -107,12 +108,16 @@ def document(tables: list[Routes]) -> dict[str, Any]:
             "title": "phoneagent admin API",
             "version": "1",
             "description": "Leads, calls, analysis, follow-ups, automation and analytics. "
-            "Send Authorization: Bearer <API_KEY>. Lists take limit and offset.",
+            "Send Authorization: Bearer <API_KEY>, or sign a browser in (POST /api/session) "
+            f"and send its cookie, with {CSRF_HEADER} on writes. Lists take limit and offset.",
         },
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": COOKIE},
+            },
         },
     }
 

@@ -171,6 +171,23 @@ async def test_call_filters(client: TestClient):
     assert await listed(client, "minScore=30&sentiment=positive") == [ids["sales"]]
 
 
+async def test_calls_filter_by_score_band(client: TestClient):
+    ids = await make_calls(client)
+    scores = {"sales": 85, "spanish": 30, "refusal": 5}  # very_hot, warm, cold (default bands)
+    async with client.db.session() as session:
+        for name, score in scores.items():
+            (await session.get(Call, ids[name])).lead_score = score
+    assert await listed(client, "band=very_hot") == [ids["sales"]]
+    assert await listed(client, "band=warm") == [ids["spanish"]]
+    assert await listed(client, "band=cold") == [ids["refusal"]]
+    assert await listed(client, "band=hot") == []
+    assert await listed(client, "band=very_hot&minScore=90") == []
+    response = await client.get("/api/calls?band=lukewarm", headers=AUTH)
+    body = await response.json()
+    assert response.status == 400 and body["fields"][0]["field"] == "band"
+    assert "bands are: cold, warm" in body["detail"]
+
+
 SEARCHES = [
     ("fiber", {"sales"}),
     ("FIBER plan", {"sales"}),
@@ -252,5 +269,9 @@ async def test_analytics_summary(client: TestClient):
         and sum(h["leads"] for h in body["scoreDistribution"]["histogram"]) == 4
     )
     assert -1 <= body["averageSentiment"] <= 1
+    async with client.db.session() as session:
+        scores = list(await session.scalars(select(Call.lead_score)))
+    known = [s for s in scores if s is not None]
+    assert known and body["averageScore"] == round(sum(known) / len(known), 1)
     bad = await client.get("/api/analytics/summary?tz=Mars/Base", headers=AUTH)
     assert bad.status == 400 and (await bad.json())["fields"][0]["field"] == "tz"

@@ -1,0 +1,147 @@
+"""Who may call /api: the admin bearer key, or a signed-in browser's cookie (CSRF-checked)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from aiohttp import web
+from loguru import logger
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.api.http import API_KEY, CRM, PRINCIPAL, ApiError, Handler, Principal
+from crm.models import WebSession, utcnow
+
+COOKIE = "phoneagent_session"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_TTL = timedelta(hours=12)
+# Writes a browser could be tricked into sending; they need the session's CSRF token too.
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PUBLIC = frozenset({("GET", "/api/openapi.json"), ("POST", "/api/session")})
+
+
+def fingerprint(credential: str) -> str:
+    """What a session remembers of the credential it was opened with (never the credential)."""
+    return hashlib.sha256(b"phoneagent-credential:" + credential.encode()).hexdigest()
+
+
+def token_hash(token: str) -> str:
+    """How a session's token is stored: a stolen table opens no session."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def session_id(token: str) -> str:
+    """A session's name in the audit log (not enough to use it)."""
+    return token_hash(token)[:16]
+
+
+def csrf_token(token: str) -> str:
+    """The value a session's writes must carry in ``X-CSRF-Token``.
+
+    Derived from the HttpOnly cookie's token, so only the page that signed in (and was
+    told it) knows it; another site can neither read it nor send a custom header.
+    """
+    return hmac.new(token.encode(), b"phoneagent-csrf", hashlib.sha256).hexdigest()
+
+
+async def open_session(
+    session: AsyncSession, *, role: str, credential: str, subject: str | None = None
+) -> tuple[str, WebSession]:
+    """Store a new session (and drop expired ones); returns the cookie's token and the row."""
+    now = utcnow()
+    await session.execute(delete(WebSession).where(WebSession.expires_at < now))
+    token = secrets.token_urlsafe(32)
+    row = WebSession(
+        token_hash=token_hash(token),
+        role=role,
+        subject=subject,
+        credential=fingerprint(credential),
+        created_at=now,
+        expires_at=now + SESSION_TTL,
+    )
+    session.add(row)
+    return token, row
+
+
+async def close_session(session: AsyncSession, token: str) -> None:
+    """Forget a session: its cookie no longer signs anyone in."""
+    await session.execute(delete(WebSession).where(WebSession.token_hash == token_hash(token)))
+
+
+async def find_session(request: web.Request, token: str) -> WebSession | None:
+    """The live session of a cookie's token: not expired, and its credential still holds."""
+    async with request.app[CRM].db.session() as session:
+        row = await session.get(WebSession, token_hash(token))
+    if row is None or row.expires_at <= utcnow():
+        return None
+    if row.role == "admin" and not hmac.compare_digest(
+        row.credential, fingerprint(request.app[API_KEY])
+    ):
+        return None  # the API key changed since this browser signed in
+    return row
+
+
+async def authenticate(request: web.Request) -> Principal | None:
+    """The caller of an /api request, from its bearer key or its session cookie; None if neither."""
+    scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        if hmac.compare_digest(bearer.strip().encode(), request.app[API_KEY].encode()):
+            return Principal(role="admin", via="bearer")
+        return None
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    row = await find_session(request, token)
+    if row is None:
+        return None
+    return Principal(
+        role=row.role, via="session", subject=row.subject, token=token, expires_at=row.expires_at
+    )
+
+
+def _unauthorized() -> web.Response:
+    return web.json_response(
+        {
+            "error": "unauthorized",
+            "detail": "send Authorization: Bearer <API_KEY>, or sign in (POST /api/session)",
+        },
+        status=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _check_csrf(request: web.Request, principal: Principal) -> None:
+    if principal.via != "session" or request.method not in UNSAFE:
+        return
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not hmac.compare_digest(sent.encode(), csrf_token(principal.token or "").encode()):
+        logger.info(f"refused a {request.method} {request.path} without its session's CSRF token")
+        raise ApiError(
+            403, "csrf", f"a signed-in browser's writes must send the {CSRF_HEADER} it was given"
+        )
+
+
+@web.middleware
+async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse /api requests of unknown callers (401), and answer API errors as JSON.
+
+    A caller is the admin API key as a bearer token, or a browser signed in with it (the
+    session cookie), whose writes must also carry the session's CSRF token.
+    """
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    try:
+        if (request.method, request.path) not in PUBLIC:
+            principal = await authenticate(request)
+            if principal is None:
+                return _unauthorized()
+            if principal.role != "admin":
+                raise ApiError(403, "forbidden", "this sign-in cannot use the admin API")
+            _check_csrf(request, principal)
+            request[PRINCIPAL] = principal
+        return await handler(request)
+    except ApiError as e:
+        return e.response()

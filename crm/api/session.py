@@ -1,0 +1,96 @@
+"""Signing a browser in and out: the dashboard's session cookie, opened with the admin API key."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from aiohttp import web
+from loguru import logger
+from pydantic import Field
+
+from crm.api.auth import (
+    COOKIE,
+    SESSION_TTL,
+    close_session,
+    csrf_token,
+    open_session,
+    session_id,
+)
+from crm.api.http import API_KEY, CRM, PRINCIPAL, ApiError, ApiModel, Principal, Routes, body
+from crm.audit import audit
+from crm.shapes import iso
+
+api = Routes("session")
+
+
+class SignIn(ApiModel):
+    """The admin API key (an agent token will sign agents in to the console)."""
+
+    api_key: str = Field(min_length=1, max_length=512)
+
+
+def _session_json(principal: Principal) -> dict[str, Any]:
+    signed_in = principal.via == "session" and principal.token
+    return {
+        "role": principal.role,
+        "via": principal.via,
+        "subject": principal.subject,
+        "actor": principal.actor if principal.via == "session" else "api",
+        "csrfToken": csrf_token(principal.token) if signed_in else None,
+        "expiresAt": iso(principal.expires_at),
+    }
+
+
+def _secure(request: web.Request) -> bool:
+    """Whether the browser reached us over https (directly or through a proxy that says so)."""
+    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
+@api.route("POST", "/api/session", body=SignIn)
+async def sign_in(request: web.Request) -> web.Response:
+    """Sign a browser in with the admin API key: an HttpOnly session cookie, and its CSRF token."""
+    if request.content_type != "application/json":
+        # A cross-site form cannot send JSON: no one is signed in from another site.
+        raise ApiError(415, "unsupported_media_type", "send the key as a JSON body")
+    credentials = await body(request, SignIn)
+    expected = request.app[API_KEY]
+    if not hmac.compare_digest(credentials.api_key.encode(), expected.encode()):
+        logger.info(f"sign-in refused: wrong API key (from {request.remote})")
+        raise ApiError(401, "unauthorized", "that is not the API key")
+    async with request.app[CRM].db.session() as session:
+        token, row = await open_session(session, role="admin", credential=expected)
+        principal = Principal(role="admin", via="session", token=token, expires_at=row.expires_at)
+        audit(session, principal.actor, "session.create", "session", session_id(token))
+    response = web.json_response(_session_json(principal), status=201)
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(SESSION_TTL.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=_secure(request),
+    )
+    return response
+
+
+@api.route("GET", "/api/session")
+async def current_session(request: web.Request) -> web.Response:
+    """Who this request is signed in as, and (for a browser) its CSRF token; 401 when signed out."""
+    return web.json_response(_session_json(request[PRINCIPAL]))
+
+
+@api.route("DELETE", "/api/session")
+async def sign_out(request: web.Request) -> web.Response:
+    """Sign this browser out: the session ends on the server and its cookie is cleared."""
+    principal: Principal = request[PRINCIPAL]
+    if principal.via == "session" and principal.token:
+        async with request.app[CRM].db.session() as session:
+            await close_session(session, principal.token)
+            audit(
+                session, principal.actor, "session.delete", "session", session_id(principal.token)
+            )
+    response = web.Response(status=204)
+    response.del_cookie(COOKIE, path="/", httponly=True, samesite="Strict", secure=_secure(request))
+    return response

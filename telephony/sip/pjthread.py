@@ -14,7 +14,7 @@ from loguru import logger
 T = TypeVar("T")
 
 # How long one poll may wait for SIP traffic before queued jobs run; bounds command latency.
-POLL_MSEC = 5
+POLL_MSEC = 10
 
 
 class PjThread:

@@ -154,12 +154,20 @@ class SipCall:
         Returns:
             The final NOTIFY's status (``succeeded`` tells which); a REFER the far
             end refused, or no outcome within ``timeout``, is reported as failed.
+
+        Raises:
+            ValueError: ``uri`` is not a usable SIP URI.
+            CallFailed: The call is over.
         """
         self._check_live()
         if self._transfer and not self._transfer.done():
             raise RuntimeError(f"{self.id}: a transfer is already in progress")
         self._transfer = asyncio.get_running_loop().create_future()
-        await self._control.transfer(uri)
+        try:
+            await self._control.transfer(uri)
+        except BaseException:
+            self._transfer = None
+            raise
         try:
             return await asyncio.wait_for(asyncio.shield(self._transfer), timeout)
         except TimeoutError:

@@ -154,7 +154,7 @@ class SipEngine:
 
         Raises:
             CallFailed: Busy, declined, not found, no answer... (the SIP status).
-            ValueError: A number without a trunk.
+            ValueError: A number without a trunk, or a URI PJSIP cannot dial.
         """
         assert self._core is not None, "the engine is not started"
         uri = dial_uri(to, trunk)
@@ -183,7 +183,9 @@ class SipEngine:
             self._calls.pop(key, None)
             raise
         finally:
-            self._answered.pop(key, None)
+            answered = self._answered.pop(key, None)
+            if answered is not None and answered.done() and not answered.cancelled():
+                answered.exception()  # retrieved: the failure was reported another way
         return call
 
     # Inbound (loop side)

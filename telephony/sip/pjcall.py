@@ -103,8 +103,29 @@ class PjCall(pj.Call):
         self.sendDtmf(param)
 
     def refer(self, uri: str) -> None:
-        """Blind transfer (REFER to ``uri``)."""
-        self.xfer(uri, op_param())
+        """Blind transfer (REFER to ``uri``).
+
+        Raises:
+            ValueError: PJSIP cannot use ``uri`` as a Refer-To target.
+        """
+        if pj.Endpoint.instance().utilVerifyUri(uri) != 0:  # PJSIP would send it as it is
+            raise ValueError(f"cannot transfer to {uri!r}: not a valid URI")
+        try:
+            self.xfer(uri, op_param())
+        except pj.Error as e:
+            raise ValueError(f"cannot transfer to {uri!r}: {e.reason}") from None
+
+    def dial(self, uri: str, headers: dict[str, str]) -> None:
+        """Send the INVITE of an outgoing call.
+
+        Raises:
+            ValueError: PJSIP cannot dial ``uri``.
+        """
+        try:
+            self.makeCall(uri, op_param(headers=headers))
+        except pj.Error as e:
+            self.done = True
+            raise ValueError(f"cannot call {uri!r}: {e.reason}") from None
 
     # Callbacks (PJSIP thread, except onDtmfDigit: media thread)
 
@@ -123,6 +144,17 @@ class PjCall(pj.Call):
             end = self._end_of(info.lastStatusCode, info.lastReason)
             logger.debug(f"{self.key}: ended {end.reason.value} ({end.status_code})")
             self.core.forget(self, None if self.silent else end)
+            self._destroy()
+
+    def _destroy(self) -> None:
+        # pjsua2's ~Call() clears the user data of the call slot it was built with, and
+        # pjsua reuses a slot as soon as its call ends: destroyed later (by Python's GC,
+        # from whatever still refers to this object) it would detach a newer call in the
+        # same slot, and after libDestroy it fails an assertion and aborts the process.
+        # Now, inside the DISCONNECTED callback, the slot is still ours, and pjsua2
+        # expects the Call to be deleted here. The Python shell outlives it, disowned:
+        # ``done`` keeps every action from touching it.
+        pj.Call.__swig_destroy__(self)
 
     def _end_of(self, code: int, text: str) -> CallEnded:
         if self.core.stopping:
@@ -181,7 +213,8 @@ class PjCall(pj.Call):
             prm.cont = False
         if progress.succeeded and not self.done:
             self.transferred = True
-            self.core.pj.defer(lambda: self.end())
+            key, core = self.key, self.core
+            core.pj.defer(lambda: (call := core.find(key)) and call.end())
 
     @guarded
     def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:  # noqa: N802

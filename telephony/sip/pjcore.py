@@ -14,7 +14,7 @@ from telephony.sip.audio_port import PortPool
 from telephony.sip.digest import DigestAuthenticator, Verdict
 from telephony.sip.events import CallEnded, CallEvent
 from telephony.sip.mailbox import LoopMailbox
-from telephony.sip.pjcall import PjAccount, PjCall, op_param
+from telephony.sip.pjcall import PjAccount, PjCall
 from telephony.sip.pjthread import PjThread
 from telephony.sip.request import InviteRequest
 from telephony.sip.settings import InboundPolicy, SipSettings, SipTrunk
@@ -106,13 +106,15 @@ class PjCore:
         self.stopping = True
         endpoint.hangupAllCalls()
         for _ in range(100):  # up to ~1 s for BYEs to go out and calls to end
-            if not self._calls:
+            if all(call.done for call in self._calls.values()):
                 break
             endpoint.libHandleEvents(10)
+        for call in self._calls.values():
+            call.thisown = False  # never ended: its destructor must not run after libDestroy
+        self._calls.clear()
         for account in self._accounts.values():
             account.shutdown()
         self._accounts.clear()
-        self._calls.clear()
         endpoint.libDestroy()
         self._endpoint = None
 
@@ -199,11 +201,10 @@ class PjCore:
         return self._calls.get(key)
 
     def forget(self, call: PjCall, end: CallEnded | None) -> None:
-        """The call ended: tell the loop (unless it never knew), drop it after this callback."""
+        """The call ended: tell the loop (unless it never knew) and let go of it."""
         if end is not None:
             self._mailbox.post(self._listener.ended, call.key, end)
-        # Deleting a pjsua2 Call inside its own callback is unsafe; the next poll round is not.
-        self.pj.defer(lambda: self._calls.pop(call.key, None))
+        self._calls.pop(call.key, None)
 
     def place(self, call_key: str, uri: str, trunk: SipTrunk | None, headers: dict) -> PjCall:
         """INVITE ``uri`` as ``trunk``'s caller (or ours), returns the new call."""
@@ -211,7 +212,11 @@ class PjCore:
             self._accounts[trunk] = self._account(trunk)
         call = PjCall(self, self._accounts[trunk], call_key)
         self.adopt(call)
-        call.makeCall(uri, op_param(headers=headers))
+        try:
+            call.dial(uri, headers)
+        except ValueError:
+            self._calls.pop(call.key, None)  # never got a slot: harmless to drop anywhere
+            raise
         return call
 
     @property

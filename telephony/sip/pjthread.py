@@ -117,4 +117,7 @@ def _run(fn: Callable[[], Any], future: Future) -> None:
     try:
         future.set_result(fn())
     except BaseException as e:
-        future.set_exception(e)
+        # The traceback's frames hold pjsua2 objects; they must not travel to (and be
+        # freed on) the asyncio thread, so the error goes without them.
+        logger.opt(exception=e).debug(f"SIP job {fn!r} raised")
+        future.set_exception(e.with_traceback(None))

@@ -20,6 +20,7 @@ import os
 import queue
 import sys
 import threading
+import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ def _phone_main(args: argparse.Namespace) -> None:  # noqa: C901 (one small prog
             self.tone: pj.ToneGenerator | None = None
             self.recorder: pj.AudioMediaRecorder | None = None
             self.freq = args.tone
+            self.recording = ""
 
         def media_of(self, call: PhoneCall) -> pj.AudioMedia | None:
             info = call.getInfo()
@@ -170,6 +172,7 @@ def _phone_main(args: argparse.Namespace) -> None:  # noqa: C901 (one small prog
         call.sendDtmf(param)
 
     def record(path: str) -> None:
+        phone.recording = path
         phone.recorder = pj.AudioMediaRecorder()
         phone.recorder.createRecorder(path)
         for call in phone.calls:
@@ -179,7 +182,15 @@ def _phone_main(args: argparse.Namespace) -> None:  # noqa: C901 (one small prog
 
     def stop_record() -> None:
         recorder, phone.recorder = phone.recorder, None
-        del recorder  # closing the recorder writes the WAV header
+        del recorder  # closing the recorder writes the WAV header...
+        for _ in range(200):  # ...on PJSIP's clock thread, a little later (async conference)
+            endpoint.libHandleEvents(10)
+            try:
+                with wave.open(phone.recording) as wav:
+                    if wav.getnframes():
+                        return
+            except (wave.Error, EOFError, OSError):
+                pass
 
     def current(command: dict) -> PhoneCall:
         return phone.calls[command.get("call", -1)]

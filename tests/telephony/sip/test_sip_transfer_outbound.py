@@ -100,3 +100,17 @@ async def test_a_call_out_through_a_trunk_answers_its_digest_challenge(
     assert (await carrier).ok, (await carrier).errors  # 401, then a digest SIPp verified
     assert call.remote_uri.startswith("sip:+34600123456@")
     assert abs(dominant_hz(heard[-4000:]) - 700) < 10
+
+
+async def test_unusable_uris_are_refused_with_a_clear_error_and_the_call_goes_on(
+    sip: Switchboard, caller_phone: SipPhone
+):
+    with pytest.raises(ValueError, match="cannot call"):
+        await sip.engine.place_call("sip:not a uri")
+    index, call = await _answered_call_from(caller_phone, sip)
+    with pytest.raises(ValueError, match="cannot transfer"):
+        await call.transfer("sip:not a uri")
+
+    assert not call.is_ended
+    await caller_phone.send("hangup", call=index)
+    await asyncio.wait_for(call.ended, 10)

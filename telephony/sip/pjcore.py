@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -75,6 +76,9 @@ class PjCore:
 
     def start(self) -> None:
         """Create and start the library, listen, and open the default account."""
+        set_log_level = _c_api("pj_log_set_level")
+        if set_log_level:
+            set_log_level(self.settings.log_level)
         self._endpoint = endpoint = pj.Endpoint()
         endpoint.libCreate()
         endpoint.libInit(self._endpoint_config())
@@ -268,17 +272,22 @@ class PjCore:
             self._mailbox.post(self._listener.dtmf, call.key, digit, method, duration_ms)
 
 
-def library_call_capacity() -> int | None:
-    """How many calls this PJSIP build can hold at once (its compile-time ``PJSUA_MAX_CALLS``).
+def _c_api(function: str) -> Callable[..., int] | None:
+    """A function of PJSIP's C API, which the pjsua2 extension exports (None if it does not).
 
-    pjsua2 does not expose it; the extension module exports pjsua's C API, so ask
-    ``pjsua_call_get_max_count()`` directly (valid after ``libInit``). None if unknown.
+    pjsua2 hides a few things we need: the build's call limit, and pjlib's log level
+    before ``libCreate`` (which otherwise prints its start-up lines to stdout).
     """
     try:
-        library = ctypes.CDLL(pj._pjsua2.__file__)  # noqa: SLF001 (the loaded extension)
-        return int(library.pjsua_call_get_max_count())
+        return getattr(ctypes.CDLL(pj._pjsua2.__file__), function)  # noqa: SLF001
     except (AttributeError, OSError):
         return None
+
+
+def library_call_capacity() -> int | None:
+    """How many calls this PJSIP build holds at once (``PJSUA_MAX_CALLS``); after ``libInit``."""
+    get_max_count = _c_api("pjsua_call_get_max_count")
+    return int(get_max_count()) if get_max_count else None
 
 
 def _gate(policy: InboundPolicy) -> _Gate:

@@ -155,3 +155,13 @@ async def test_hold_and_resume_by_reinvite_are_reported_and_audio_resumes(
     heard = await collect_audio(call, 0.6)
     assert abs(dominant_hz(heard[-4000:]) - 440) < 20
     await call.hangup()
+
+
+async def test_a_caller_asking_for_session_timers_gets_them_in_the_answer(
+    sip: Switchboard, workdir
+):
+    run = asyncio.create_task(run_sipp("uac_session_timer", sip.address, workdir))
+    call = await sip.answer()
+    await asyncio.wait_for(call.ended, 10)
+
+    assert (await run).ok, (await run).errors  # 200 with Session-Expires: 120;refresher=uac

@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
+from telephony.sip.audio_port import PortSink
 from telephony.sip.call import SipCall, dtmf_event
 from telephony.sip.events import CallEnded, CallEvent, CallFailed, EndReason
 from telephony.sip.invite import IncomingInvite
 from telephony.sip.mailbox import LoopMailbox
-from telephony.sip.pjcore import PjCore, _gate
+from telephony.sip.pjcore import PjCore, gate_for
 from telephony.sip.pjthread import PjThread
 from telephony.sip.request import InviteRequest
 from telephony.sip.settings import InboundPolicy, SipSettings, SipTrunk
@@ -130,7 +131,7 @@ class SipEngine:
     @policy.setter
     def policy(self, policy: InboundPolicy) -> None:
         assert self._core is not None
-        self._core.gate = _gate(policy)
+        self._core.gate = gate_for(policy)
 
     @property
     def calls(self) -> list[SipCall]:
@@ -203,21 +204,20 @@ class SipEngine:
 
         await self._pj.run(answer)
 
-    async def _refuse(self, call: SipCall, code: int) -> None:
+    async def _refuse(self, call: SipCall, code: int, reason: str = "") -> None:
         core = self._core
         assert core is not None
 
         def refuse() -> None:
             pj_call = core.find(call.id)
             if pj_call is not None and not pj_call.done:
-                pj_call.respond(code)
+                pj_call.respond(code, reason=reason)
 
         await self._pj.run(refuse)
 
-    def _sink(self, call: SipCall):
-        from telephony.sip.audio_port import PortSink
-
-        mailbox = self._core._mailbox  # noqa: SLF001
+    def _sink(self, call: SipCall) -> PortSink:
+        assert self._core is not None
+        mailbox = self._core.mailbox
         return PortSink(
             outgoing=call.outgoing,
             on_frame=lambda pcm: mailbox.post(call.deliver_frame, pcm),

@@ -52,12 +52,12 @@ class IncomingInvite:
         return self.call
 
     async def reject(self, code: int = 486, reason: str = "") -> None:
-        """Refuse the call with a final status (403, 404, 480, 486, 488, 603...)."""
+        """Refuse the call with a final status (403, 404, 486, 488, 603...) and reason phrase."""
         if not 300 <= code <= 699:
             raise ValueError(f"a rejection needs a final non-2xx status, not {code}")
         self._decide()
         if not self.call.is_ended:
-            await self._engine._refuse(self.call, code)
+            await self._engine._refuse(self.call, code, reason)
 
     def _decide(self) -> None:
         if self.decided:

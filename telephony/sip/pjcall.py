@@ -42,11 +42,15 @@ def headers_option(headers: dict[str, str] | None) -> pj.SipTxOption:
     return option
 
 
-def op_param(code: int = 0, headers: dict[str, str] | None = None) -> pj.CallOpParam:
-    """A ``CallOpParam`` with default call settings, a status code and extra headers."""
+def op_param(
+    code: int = 0, headers: dict[str, str] | None = None, reason: str = ""
+) -> pj.CallOpParam:
+    """A ``CallOpParam`` with default call settings, a status code, reason and extra headers."""
     param = pj.CallOpParam(True)
     if code:
         param.statusCode = code
+    if reason:
+        param.reason = reason
     param.txOption = headers_option(headers)
     return param
 
@@ -80,12 +84,12 @@ class PjCall(pj.Call):
 
     # Actions (PJSIP thread)
 
-    def respond(self, code: int, headers: dict[str, str] | None = None) -> None:
+    def respond(self, code: int, headers: dict[str, str] | None = None, reason: str = "") -> None:
         """Answer an incoming call (180, 200, or a final refusal)."""
         if code >= 300:
             self.local_hangup = True
         self.answered = self.answered or 200 <= code < 300
-        self.answer(op_param(code, headers))
+        self.answer(op_param(code, headers, reason))
 
     def end(self, code: int = 603) -> None:
         """Hang up: BYE when up, CANCEL when ringing out, ``code`` when ringing in."""

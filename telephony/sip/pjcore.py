@@ -63,14 +63,14 @@ class PjCore:
         self.stopping = False
         self.bound: dict[str, tuple[str, int]] = {}
         self.capacity = settings.max_calls
-        self._mailbox = mailbox
+        self.mailbox = mailbox
         self._listener = listener
         self._keys = itertools.count(1)
         self._calls: dict[str, PjCall] = {}
         self._accounts: dict[SipTrunk | None, PjAccount] = {}
         self._endpoint: pj.Endpoint | None = None
         self._log_writer = _LogWriter()
-        self.gate = _gate(settings.policy)
+        self.gate = gate_for(settings.policy)
 
     # Lifecycle (PJSIP thread)
 
@@ -207,7 +207,7 @@ class PjCore:
     def forget(self, call: PjCall, end: CallEnded | None) -> None:
         """The call ended: tell the loop (unless it never knew) and let go of it."""
         if end is not None:
-            self._mailbox.post(self._listener.ended, call.key, end)
+            self.mailbox.post(self._listener.ended, call.key, end)
         self._calls.pop(call.key, None)
 
     def place(self, call_key: str, uri: str, trunk: SipTrunk | None, headers: dict) -> PjCall:
@@ -247,7 +247,7 @@ class PjCore:
             logger.warning(f"{call.key}: refused INVITE: {self.settings.max_calls} calls held")
             return self._refuse(call, 486)
         call.respond(180)
-        self._mailbox.post(self._listener.offered, call.key, request)
+        self.mailbox.post(self._listener.offered, call.key, request)
 
     @staticmethod
     def _refuse(call: PjCall, code: int, headers: dict[str, str] | None = None) -> None:
@@ -259,17 +259,17 @@ class PjCore:
     def post_confirmed(self, call: PjCall, remote_uri: str, sip_call_id: str) -> None:
         """The call is up (ACK received or sent)."""
         if not call.silent:
-            self._mailbox.post(self._listener.confirmed, call.key, remote_uri, sip_call_id)
+            self.mailbox.post(self._listener.confirmed, call.key, remote_uri, sip_call_id)
 
     def post_event(self, call: PjCall, event: CallEvent) -> None:
         """Hold or transfer progress."""
         if not call.silent:
-            self._mailbox.post(self._listener.event, call.key, event)
+            self.mailbox.post(self._listener.event, call.key, event)
 
     def post_dtmf(self, call: PjCall, digit: str, method: str, duration_ms: int) -> None:
         """A received digit."""
         if not call.silent:
-            self._mailbox.post(self._listener.dtmf, call.key, digit, method, duration_ms)
+            self.mailbox.post(self._listener.dtmf, call.key, digit, method, duration_ms)
 
 
 def _c_api(function: str) -> Callable[..., int] | None:
@@ -290,6 +290,7 @@ def library_call_capacity() -> int | None:
     return int(get_max_count()) if get_max_count else None
 
 
-def _gate(policy: InboundPolicy) -> _Gate:
+def gate_for(policy: InboundPolicy) -> _Gate:
+    """The policy with its authenticator (one per credentials, so nonces stay valid)."""
     credentials = policy.credentials
     return _Gate(policy, DigestAuthenticator(credentials) if credentials else None)

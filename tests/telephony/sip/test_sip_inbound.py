@@ -165,3 +165,14 @@ async def test_a_caller_asking_for_session_timers_gets_them_in_the_answer(
     await asyncio.wait_for(call.ended, 10)
 
     assert (await run).ok, (await run).errors  # 200 with Session-Expires: 120;refresher=uac
+
+
+async def test_the_application_refuses_a_number_it_does_not_serve(sip: Switchboard, workdir):
+    run = asyncio.create_task(run_sipp("uac_refused", sip.address, workdir, values={"CODE": "404"}))
+    invite = await sip.next_invite()
+    await invite.reject(404, "No Such Number")
+    end = await asyncio.wait_for(invite.call.ended, 10)
+
+    assert (await run).ok, (await run).errors
+    assert "SIP/2.0 404 No Such Number" in (await run).messages
+    assert end.reason is EndReason.REJECTED and not sip.engine.calls

@@ -98,6 +98,14 @@ async def busy_phone() -> AsyncIterator[SipPhone]:
     await phone.stop()
 
 
+@pytest.fixture(scope="session")
+async def ringing_phone() -> AsyncIterator[SipPhone]:
+    """A PJSIP phone that rings (180) and never answers."""
+    phone = await SipPhone(answer=180, user="ringing").start()
+    yield phone
+    await phone.stop()
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """Where SIPp scenarios, logs and WAVs of one test go."""

@@ -114,3 +114,30 @@ async def test_unusable_uris_are_refused_with_a_clear_error_and_the_call_goes_on
     assert not call.is_ended
     await caller_phone.send("hangup", call=index)
     await asyncio.wait_for(call.ended, 10)
+
+
+async def test_an_unanswered_outbound_call_is_cancelled_at_the_ring_timeout(
+    sip: Switchboard, ringing_phone: SipPhone
+):
+    seen = len(ringing_phone.events)
+    with pytest.raises(CallFailed) as failed:
+        await sip.engine.place_call(ringing_phone.uri, ring_timeout=1.0)
+    gone = await ringing_phone.wait_for("state", after=seen, state="DISCONNECTED")
+
+    assert failed.value.status_code == 408
+    assert gone["code"] == 487  # our CANCEL ended its INVITE
+    assert not sip.engine.calls
+
+
+async def test_we_send_dtmf_as_rfc4733_events(sip: Switchboard, agent_phone: SipPhone):
+    seen = len(agent_phone.events)
+    call = await sip.engine.place_call(agent_phone.uri)
+    await call.send_dtmf("12#")
+    digits = [
+        (await agent_phone.wait_for("dtmf", after=seen, digit=d))["digit"] for d in ("1", "2", "#")
+    ]
+    await call.hangup()
+
+    assert digits == ["1", "2", "#"]
+    with pytest.raises(ValueError, match="not DTMF"):
+        await call.send_dtmf("12x")

@@ -63,6 +63,7 @@ class PjCore:
         self.stopping = False
         self.bound: dict[str, tuple[str, int]] = {}
         self.capacity = settings.max_calls
+        self._transports: list[int] = []
         self.mailbox = mailbox
         self._listener = listener
         self._keys = itertools.count(1)
@@ -146,18 +147,32 @@ class PjCore:
         return config
 
     def _listen(self, endpoint: pj.Endpoint) -> None:
+        for attempt in range(10):
+            try:
+                self._open_transports(endpoint)
+                break
+            except pj.Error:
+                # A picked UDP port whose TCP twin was taken: close what opened, pick again.
+                if self.settings.port or attempt == 9:
+                    raise
+                for transport in self._transports:
+                    endpoint.transportClose(transport)
+        logger.info(f"SIP listening on {self.bound}")
+
+    def _open_transports(self, endpoint: pj.Endpoint) -> None:
         port = self.settings.port
         kinds = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP}
+        self._transports = []
         for name in self.settings.transports:
             config = pj.TransportConfig()
             config.boundAddress = self.settings.host
             config.publicAddress = self.settings.public_address
             config.port = port
             transport = endpoint.transportCreate(kinds[name], config)
+            self._transports.append(transport)
             host, _, bound_port = endpoint.transportGetInfo(transport).localName.rpartition(":")
             self.bound[name] = (host, int(bound_port))
             port = port or int(bound_port)  # a picked port: the next transport shares it
-        logger.info(f"SIP listening on {self.bound}")
 
     def _account(self, trunk: SipTrunk | None) -> PjAccount:
         settings = self.settings

@@ -3,15 +3,15 @@
 #   make test   set everything up, then run the test suite
 # Setup is a virtual environment in .venv (pip) plus the system tools the
 # project needs (espeak-ng for simulated callers, a C++ toolchain and cmake
-# for llama-cpp-python, chromium for the dashboard's browser tests), installed
-# with apt-get when missing.
+# for llama-cpp-python, chromium for the dashboard's browser tests, SIPp as the SIP
+# peer in tests), installed with apt-get when missing.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := espeak-ng g++ cmake chromium
+APT_PACKAGES := espeak-ng g++ cmake chromium sip-tester
 # llama-cpp-python (the embedded LLM) is compiled for this CPU, but without llama.cpp's
 # AMX kernels: on CPUs with AMX they die of SIGILL where the kernel has not enabled AMX
 # tile data for the worker thread (ggml-org/llama.cpp#26954), taking the server down.
@@ -58,6 +58,7 @@ system-deps:
 	command -v g++ >/dev/null || missing="$$missing g++"; \
 	command -v cmake >/dev/null || missing="$$missing cmake"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing system packages:$$missing"; \
 		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \

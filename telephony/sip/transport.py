@@ -1,0 +1,223 @@
+"""A pipecat transport over a SIP call: caller audio and keys in, bot audio out, barge-in clears."""
+
+from __future__ import annotations
+
+import asyncio
+
+from loguru import logger
+from pipecat.audio.dtmf.types import KeypadEntry
+from pipecat.audio.utils import create_stream_resampler
+from pipecat.frames.frames import (
+    CancelFrame,
+    ClientConnectedFrame,
+    EndFrame,
+    EndTaskFrame,
+    Frame,
+    InputAudioRawFrame,
+    InputDTMFFrame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+    OutputDTMFFrame,
+    OutputDTMFUrgentFrame,
+    StartFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.transports.base_input import BaseInputTransport
+from pipecat.transports.base_output import BaseOutputTransport
+from pipecat.transports.base_transport import BaseTransport, TransportParams
+
+from telephony.sip.call import SipCall
+from telephony.sip.events import DtmfReceived, EndReason, HoldChanged, MarkReached
+from telephony.sip.outgoing import SAMPLE_RATE
+from voice.frames import OutputPlaybackMarkFrame, PlaybackMarkFrame
+
+# Ends we caused ourselves: the pipeline is already stopping, nothing to report upstream.
+_OUR_ENDS = (EndReason.LOCAL_HANGUP, EndReason.TRANSFERRED, EndReason.SHUTDOWN)
+
+
+class SipCallParams(TransportParams):
+    """Transport settings for a SIP call.
+
+    Parameters:
+        playout_lead_secs: How far ahead of the media clock audio is queued. Our own
+            queue is what a barge-in clears (nothing sits on the far side), so the
+            lead only absorbs event-loop stalls; it costs nothing in cut-off time.
+        drain_secs: On a graceful stop, how long the queued audio may play out
+            before we hang up (so a goodbye is heard).
+        hangup_on_stop: Whether stopping the pipeline hangs the call up.
+    """
+
+    playout_lead_secs: float = 0.2
+    drain_secs: float = 2.0
+    hangup_on_stop: bool = True
+
+
+class SipCallInput(BaseInputTransport):
+    """Pushes the call's audio (resampled to the pipeline's rate), keypad digits and marks."""
+
+    def __init__(self, transport: SipCallTransport, call: SipCall, params: SipCallParams, **kw):
+        super().__init__(params, **kw)
+        self._transport = transport
+        self._call = call
+        self._tasks: list[asyncio.Task] = []
+        self._resampler = create_stream_resampler()
+
+    async def start(self, frame: StartFrame):
+        await super().start(frame)
+        await self._transport.call_event("on_client_connected")
+        await self.push_frame(ClientConnectedFrame())
+        if not self._tasks:
+            self._tasks = [
+                self.create_task(self._read_audio()),
+                self.create_task(self._read_events()),
+            ]
+        await self.set_transport_ready(frame)
+
+    async def stop(self, frame: EndFrame):
+        await super().stop(frame)
+        await self._stop_reading()
+
+    async def cancel(self, frame: CancelFrame):
+        await super().cancel(frame)
+        await self._stop_reading()
+
+    async def cleanup(self):
+        await super().cleanup()
+        await self._stop_reading()
+
+    async def _stop_reading(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            await self.cancel_task(task)
+
+    async def _read_audio(self) -> None:
+        async for pcm in self._call.audio():
+            audio = await self._resampler.resample(pcm, SAMPLE_RATE, self.sample_rate)
+            if audio:
+                await self.push_audio_frame(
+                    InputAudioRawFrame(audio=audio, sample_rate=self.sample_rate, num_channels=1)
+                )
+
+    async def _read_events(self) -> None:
+        async for event in self._call.events():
+            if isinstance(event, DtmfReceived):
+                await self._dtmf(event.digit)
+            elif isinstance(event, MarkReached):
+                await self.push_frame(PlaybackMarkFrame(mark=event.name))
+            elif isinstance(event, HoldChanged):
+                await self._transport.call_event("on_hold_changed", event.on_hold)
+        end = self._call.ended.result()
+        await self._transport.call_event("on_call_ended", end)
+        if end.reason not in _OUR_ENDS:
+            await self._transport.call_event("on_client_disconnected")
+            await self.push_frame(EndTaskFrame(reason=end.reason.value), FrameDirection.UPSTREAM)
+
+    async def _dtmf(self, digit: str) -> None:
+        try:
+            entry = KeypadEntry(digit)
+        except ValueError:
+            logger.debug(f"{self._call.id}: ignoring DTMF {digit!r} (not on a phone keypad)")
+            return
+        await self.push_frame(InputDTMFFrame(button=entry))
+
+
+class SipCallOutput(BaseOutputTransport):
+    """Queues audio to the call in real time (plus a small lead); an interruption empties it."""
+
+    def __init__(self, transport: SipCallTransport, call: SipCall, params: SipCallParams, **kw):
+        super().__init__(params, **kw)
+        self._call = call
+        self._params = params
+        self._resampler = create_stream_resampler()
+
+    async def start(self, frame: StartFrame):
+        await super().start(frame)
+        await self.set_transport_ready(frame)
+
+    async def stop(self, frame: EndFrame):
+        await super().stop(frame)
+        if self._params.hangup_on_stop:
+            await self._drain()
+            await self._call.hangup()
+
+    async def cancel(self, frame: CancelFrame):
+        await super().cancel(frame)
+        if self._params.hangup_on_stop:
+            await self._call.hangup()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InterruptionFrame):
+            self._call.clear_audio()
+
+    async def write_transport_frame(self, frame: Frame):
+        """A playback mark, queued in order with the audio before it."""
+        if isinstance(frame, OutputPlaybackMarkFrame):
+            self._call.mark(frame.mark)
+
+    async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
+        if self._call.is_ended:
+            return False
+        audio = frame.audio
+        if frame.sample_rate != SAMPLE_RATE:
+            audio = await self._resampler.resample(audio, frame.sample_rate, SAMPLE_RATE)
+        self._call.send_audio(audio)
+        ahead = self._call.queued_audio_secs - self._params.playout_lead_secs
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+        return True
+
+    def _supports_native_dtmf(self) -> bool:
+        return True
+
+    async def _write_dtmf_native(self, frame: OutputDTMFFrame | OutputDTMFUrgentFrame):
+        digits = "".join(str(button.value) for button in frame.buttons)
+        if digits and not self._call.is_ended:
+            await self._call.send_dtmf(digits)
+
+    async def _drain(self) -> None:
+        waited = 0.0
+        while self._call.queued_audio_secs > 0 and waited < self._params.drain_secs:
+            await asyncio.sleep(0.02)
+            waited += 0.02
+
+
+class SipCallTransport(BaseTransport):
+    """One SIP call's media as a pipecat transport (mirrors the Twilio websocket transport).
+
+    Caller audio comes in at 8 kHz and is pushed at the pipeline's input rate
+    (16 kHz for Whisper); bot audio goes out at 8 kHz. RFC 4733 and SIP INFO
+    digits become ``InputDTMFFrame`` (what pipecat's Twilio serializer emits for
+    ``dtmf``); playback marks come back as :class:`PlaybackMarkFrame` when the audio
+    before them was sent. When the far end ends the call, ``EndTaskFrame`` goes
+    upstream, as Twilio's ``stop`` does.
+
+    Events:
+        on_client_connected(transport): the pipeline started.
+        on_client_disconnected(transport): the far end ended the call (not us).
+        on_call_ended(transport, end: CallEnded): the call ended, whoever ended it.
+        on_hold_changed(transport, on_hold: bool): the far end put us on hold or resumed.
+    """
+
+    def __init__(self, call: SipCall, params: SipCallParams | None = None):
+        """Wrap a live call."""
+        super().__init__()
+        params = params or SipCallParams(audio_in_enabled=True, audio_out_enabled=True)
+        self.call = call
+        self._input = SipCallInput(self, call, params, name=self._input_name)
+        self._output = SipCallOutput(self, call, params, name=self._output_name)
+        for name in ("on_client_connected", "on_client_disconnected", "on_call_ended"):
+            self._register_event_handler(name)
+        self._register_event_handler("on_hold_changed")
+
+    def input(self) -> SipCallInput:
+        """The half that reads the call."""
+        return self._input
+
+    def output(self) -> SipCallOutput:
+        """The half that writes the call."""
+        return self._output
+
+    async def call_event(self, name: str, *args) -> None:
+        """Fire one of this transport's events."""
+        await self._call_event_handler(name, *args)

@@ -170,11 +170,11 @@ async def set_stage(context: ToolContext, arguments: dict[str, Any]) -> ToolResu
     )
 
 
-def stage_schema(tool: Tool, stages: tuple[str, ...]) -> Tool:
-    """``set_stage`` with the configured stages as an enum, so the LLM picks a real one."""
-    parameters = {**tool.parameters, "properties": {**tool.parameters["properties"]}}
-    parameters["properties"]["stage"] = {**parameters["properties"]["stage"], "enum": list(stages)}
-    return Tool(tool.name, tool.description, parameters, tool.run, tool.config, tool.builtin)
+def _stage_choices(tool: Tool, context: ToolContext) -> dict[str, Any]:
+    """``set_stage``'s schema with the call's stages as an enum, so the LLM picks a real one."""
+    properties = {**tool.parameters["properties"]}
+    properties["stage"] = {**properties["stage"], "enum": list(context.stages.names)}
+    return {**tool.parameters, "properties": properties}
 
 
 LEAD_TOOLS = [
@@ -205,5 +205,6 @@ LEAD_TOOLS = [
         "shows it (e.g. qualified), with the reason.",
         json_schema(SetStageArgs),
         set_stage,
+        call_parameters=_stage_choices,
     ),
 ]

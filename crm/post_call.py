@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.analysis.analyzer import CallAnalyzer
 from crm.analysis.plan import AnalysisPlan
-from crm.analysis.result import CallAnalysis
+from crm.analysis.result import BANT, CallAnalysis
 from crm.analysis.transcript import CallFacts, Transcript
 from crm.db import Database
 from crm.models import Appointment, Call, Lead, ToolCall, Utterance, utcnow
@@ -194,7 +194,7 @@ class PostCallJob:
 
 def lead_bant(lead: Lead) -> list[str]:
     """The BANT fields known about a lead."""
-    return [name for name in ("budget", "authority", "need", "timeline") if getattr(lead, name)]
+    return [name for name in BANT if getattr(lead, name)]
 
 
 def _store(call: Call, lines: list[Utterance], analysis: CallAnalysis) -> None:
@@ -211,7 +211,7 @@ def _store(call: Call, lines: list[Utterance], analysis: CallAnalysis) -> None:
 
 
 def _update_lead(lead: Lead, call: Call, analysis: CallAnalysis) -> None:
-    for name in ("budget", "authority", "need", "timeline"):
+    for name in BANT:
         value = getattr(analysis.bant, name)
         if value:
             setattr(lead, name, value)

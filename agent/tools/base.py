@@ -167,7 +167,7 @@ class Tool:
         return found.timing_milliseconds if found else None
 
     def configured(self, config: ToolConfig | None, assistant: Assistant, path: str) -> Tool:
-        """This built-in as an assistant's ``model.tools`` entry (at ``path``) sets it up.
+        """This built-in, set up by an assistant's ``model.tools`` entry at ``path`` (or by none).
 
         The entry's ``function.description`` replaces ours; ``fit`` then adjusts the rest.
 

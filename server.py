@@ -21,7 +21,6 @@ from agent.local_llm import DEMO_MODEL_NOTICE, LocalModel, ModelFileError, gguf_
 from config import Settings
 from crm import api as crm_api
 from crm.analysis.llm import LLMSettings
-from crm.analysis.plan import plan_of
 from crm.calls import CallStore
 from crm.campaign_spec import CampaignFileError, load_campaign_files
 from crm.campaigns import sync_campaign_files
@@ -306,7 +305,7 @@ def crm_settings(settings: Settings) -> CrmSettings:
 async def _crm(app: web.Application) -> AsyncIterator[None]:
     # Before the speech models load: a broken rule or scoring file stops the start at once.
     def plans(assistant: str | None) -> object:
-        return plan_of(app[twilio_routes.SERVICES].assistants.get(assistant))
+        return app[twilio_routes.SERVICES].assistants.analysis_plan(assistant)
 
     def servers(assistant: str | None) -> tuple[str, str] | None:
         entry = app[twilio_routes.SERVICES].assistants.book.assistants.get(assistant or "")

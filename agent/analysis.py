@@ -7,6 +7,16 @@ from typing import Any
 from pydantic import Field
 
 from agent.parts import AssistantPart
+from crm.analysis import plan as job
+
+# VAPI's older flat fields, as read inside ``analysisPlan`` (and, older still, at the top level).
+FLAT_KEYS = (
+    "summaryPrompt",
+    "structuredDataPrompt",
+    "structuredDataSchema",
+    "successEvaluationPrompt",
+    "successEvaluationRubric",
+)
 
 
 class PlanMessage(AssistantPart):
@@ -47,6 +57,10 @@ def _system_prompt(messages: list[PlanMessage]) -> str | None:
     return text or None
 
 
+def _text(value: str | None) -> str | None:
+    return value.strip() or None if value else None
+
+
 class AnalysisPlan(AssistantPart):
     """What to work out after a call: summary, structured data, success evaluation.
 
@@ -65,46 +79,78 @@ class AnalysisPlan(AssistantPart):
     structured_data_plan: StructuredDataPlan | None = None
     success_evaluation_plan: SuccessEvaluationPlan | None = None
 
-    def settings(self) -> dict[str, Any]:
-        """The plan as plain data for the post-call analysis (which imports nothing of agent/).
+    def for_analysis(self) -> job.AnalysisPlan:
+        """The plan as the post-call analysis reads it: the one reading of ``analysisPlan``.
 
-        Returns:
-            ``{"summaryPrompt", "structuredDataPrompt", "structuredDataSchema",
-            "successEvaluationPrompt", "successEvaluationRubric"}``, each None when
-            not configured or disabled, plus ``timeoutSeconds`` per part.
+        A nested plan's system messages, schema and rubric win over the flat fields;
+        ``enabled: false`` turns its part off. Empty texts and schemas count as not set.
         """
         summary, data, success = (
             self.summary_plan,
             self.structured_data_plan,
             self.success_evaluation_plan,
         )
-        result: dict[str, Any] = {
-            "summaryPrompt": self.summary_prompt,
-            "structuredDataPrompt": self.structured_data_prompt,
-            "structuredDataSchema": self.structured_data_schema,
-            "successEvaluationPrompt": self.success_evaluation_prompt,
-            "successEvaluationRubric": self.success_evaluation_rubric,
-            "timeoutSeconds": {},
+        return job.AnalysisPlan(
+            summary_prompt=(summary and _system_prompt(summary.messages))
+            or _text(self.summary_prompt),
+            summary_enabled=summary is None or summary.enabled,
+            structured_data_prompt=(data and _system_prompt(data.messages))
+            or _text(self.structured_data_prompt),
+            structured_data_schema=(data and data.schema_) or self.structured_data_schema or None,
+            structured_data_enabled=data is None or data.enabled,
+            success_evaluation_prompt=(success and _system_prompt(success.messages))
+            or _text(self.success_evaluation_prompt),
+            success_evaluation_rubric=_text(
+                (success and success.rubric) or self.success_evaluation_rubric
+            ),
+            success_evaluation_enabled=success is None or success.enabled,
+        )
+
+    def settings(self) -> dict[str, Any]:
+        """The plan as the API shows it: what the analysis reads, with disabled parts as None.
+
+        Returns:
+            ``{"summaryPrompt", "structuredDataPrompt", "structuredDataSchema",
+            "successEvaluationPrompt", "successEvaluationRubric"}``, each None when
+            not configured or disabled, plus ``timeoutSeconds`` per nested part.
+        """
+        plan = self.for_analysis()
+        summary, data, success = (
+            plan.summary_enabled,
+            plan.structured_data_enabled,
+            plan.success_evaluation_enabled,
+        )
+        timeouts = {
+            part: nested.timeout_seconds
+            for part, nested in (
+                ("summary", self.summary_plan),
+                ("structuredData", self.structured_data_plan),
+                ("successEvaluation", self.success_evaluation_plan),
+            )
+            if nested is not None
         }
-        if summary is not None:
-            result["summaryPrompt"] = _system_prompt(summary.messages) or result["summaryPrompt"]
-            result["timeoutSeconds"]["summary"] = summary.timeout_seconds
-            if not summary.enabled:
-                result["summaryPrompt"] = None
-        if data is not None:
-            result["structuredDataPrompt"] = (
-                _system_prompt(data.messages) or result["structuredDataPrompt"]
-            )
-            result["structuredDataSchema"] = data.schema_ or result["structuredDataSchema"]
-            result["timeoutSeconds"]["structuredData"] = data.timeout_seconds
-            if not data.enabled:
-                result["structuredDataPrompt"] = result["structuredDataSchema"] = None
-        if success is not None:
-            result["successEvaluationPrompt"] = (
-                _system_prompt(success.messages) or result["successEvaluationPrompt"]
-            )
-            result["successEvaluationRubric"] = success.rubric or result["successEvaluationRubric"]
-            result["timeoutSeconds"]["successEvaluation"] = success.timeout_seconds
-            if not success.enabled:
-                result["successEvaluationPrompt"] = result["successEvaluationRubric"] = None
-        return result
+        return {
+            "summaryPrompt": plan.summary_prompt if summary else None,
+            "structuredDataPrompt": plan.structured_data_prompt if data else None,
+            "structuredDataSchema": plan.structured_data_schema if data else None,
+            "successEvaluationPrompt": plan.success_evaluation_prompt if success else None,
+            "successEvaluationRubric": plan.success_evaluation_rubric if success else None,
+            "timeoutSeconds": timeouts,
+        }
+
+
+def merge_top_level_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Flat fields (``summaryPrompt``...) at a file's top level, moved into its ``analysisPlan``.
+
+    What the plan itself says wins.
+    """
+    flat = {key: data.pop(key) for key in FLAT_KEYS if key in data}
+    name = (
+        "analysis_plan"
+        if "analysis_plan" in data and "analysisPlan" not in data
+        else "analysisPlan"
+    )
+    plan = data.get(name)
+    if flat and (plan is None or isinstance(plan, dict)):
+        data[name] = {**flat, **(plan or {})}
+    return data

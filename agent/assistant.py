@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from agent.analysis import AnalysisPlan
+from agent.analysis import AnalysisPlan, merge_top_level_fields
 from agent.parts import AssistantPart
 from agent.tool_config import ServerConfig, ToolConfig
 from crm.phone_numbers import InvalidPhoneNumber, maybe_e164, to_e164
@@ -195,7 +195,7 @@ class Assistant(AssistantPart):
     @classmethod
     def _legacy_fields(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            data = _split_numbers(_merge_legacy_server(dict(data)))
+            data = _split_numbers(_merge_legacy_server(merge_top_level_fields(dict(data))))
         return data
 
     @field_validator("number_routes")

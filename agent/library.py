@@ -13,6 +13,7 @@ from loguru import logger
 
 from agent.assistant import Assistant
 from agent.assistants import AssistantBook, AssistantFileError, LoadedAssistant
+from crm.analysis.plan import AnalysisPlan
 
 # Readies one loaded assistant for calls (speech models, LLM): marks it unavailable
 # or adds warnings. Provided by whoever wires the server (it knows the models).
@@ -156,6 +157,6 @@ class AssistantLibrary:
         """The assistant object a called number routes to, else the default one."""
         return self.book.for_number(number)
 
-    def analysis_settings(self, name: str | None) -> dict[str, Any]:
-        """The named assistant's ``analysisPlan`` as plain data (for the post-call analysis)."""
-        return self.get(name).analysis_settings()
+    def analysis_plan(self, name: str | None) -> AnalysisPlan:
+        """What the named assistant (else the default one) asks of the post-call analysis."""
+        return self.get(name).analysis_plan.for_analysis()

@@ -1,17 +1,18 @@
-"""What the assistant says on its own (fillers, goodbyes, fallbacks), per language."""
+"""What the assistant says on its own (fillers, goodbyes, confirmations...), per language."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Phrases:
-    """Lines spoken by the call machinery rather than the LLM.
+    """Lines spoken by the call machinery rather than the LLM, and those tools hand it to read.
 
     Assistants override some of them with VAPI's fields: ``endCallMessage``
     (goodbyes), ``messagePlan.idleMessages`` (the silence prompt), tool ``messages``
     (``request-response-delayed`` is the filler), a destination's ``message``.
+    ``booked`` and ``callback_scheduled`` are templates: ``{when}`` is the spoken time.
     """
 
     filler: str
@@ -25,6 +26,8 @@ class Phrases:
     transfer_failed: str
     opt_out: str
     unavailable: str
+    booked: str
+    callback_scheduled: str
 
 
 ENGLISH = Phrases(
@@ -44,6 +47,8 @@ ENGLISH = Phrases(
     ),
     opt_out="Understood. I've removed your number from our list, and we won't call you again. Goodbye.",
     unavailable="Sorry, this line is not available right now. Please call again later. Goodbye.",
+    booked="You're booked for {when}.",
+    callback_scheduled="We'll call you back on {when}.",
 )
 
 SPANISH = Phrases(
@@ -61,10 +66,11 @@ SPANISH = Phrases(
     transfer_failed="Lo siento, ahora mismo no puedo pasarle con nadie. ¿Quiere que le llamemos más tarde?",
     opt_out="Entendido. He quitado su número de nuestra lista y no volveremos a llamarle. Adiós.",
     unavailable="Lo sentimos, esta línea no está disponible en este momento. Llame más tarde, por favor. Adiós.",
+    booked="Cita reservada para {when}.",
+    callback_scheduled="Le llamaremos {when}.",
 )
 
 BY_LANGUAGE = {"en": ENGLISH, "es": SPANISH}
-NAMES = tuple(f.name for f in fields(Phrases))
 
 
 def phrases_for(language: str) -> Phrases:

@@ -9,9 +9,6 @@ from pydantic import Field, field_validator, model_validator
 from agent.parts import AssistantPart
 from crm.phone_numbers import InvalidPhoneNumber, to_e164
 
-# VAPI tool types we run; any other type is kept, reported and ignored.
-SUPPORTED_TOOL_TYPES = ("function", "endCall", "transferCall")
-
 
 class ServerConfig(AssistantPart):
     """Where webhook tools (and, later, call events) are sent: ``server`` {url, secret}.
@@ -106,8 +103,11 @@ class ToolConfig(AssistantPart):
       tool (by name), unless the tool has its own ``server.url``.
     - ``{"type": "function", "function": {name, description, parameters}, "server": {url}}``:
       a webhook tool; without its own ``server`` it uses the assistant's.
-    - ``{"type": "endCall"}``: the ``end_call`` built-in.
-    - ``{"type": "transferCall", "destinations": [...]}``: ``transfer_to_human``.
+    - ``{"type": "endCall"}``, ``{"type": "transferCall", "destinations": [...]}``: VAPI's
+      own types, each the built-in that declares it as its ``vapi_type`` (``end_call``,
+      ``transfer_to_human``).
+
+    Any other type is kept, reported at load and ignored.
     """
 
     type: str
@@ -121,11 +121,6 @@ class ToolConfig(AssistantPart):
         if self.type == "function" and self.function is None:
             raise ValueError('a "function" tool needs "function": {"name": ...}')
         return self
-
-    @property
-    def supported(self) -> bool:
-        """Whether this server runs tools of this type."""
-        return self.type in SUPPORTED_TOOL_TYPES
 
     def message(self, kind: str) -> ToolMessage | None:
         """The first message of a kind (``request-start``...), if configured."""

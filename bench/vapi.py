@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.library import AssistantLibrary  # noqa: E402
 from crm import api  # noqa: E402
-from crm.analysis.plan import plan_of  # noqa: E402
 from crm.calls import CallStore  # noqa: E402
 from crm.db import Database  # noqa: E402
 from crm.leads import LeadStore  # noqa: E402
@@ -102,7 +101,7 @@ async def run(url_db: str, calls: int, concurrency: int) -> None:
         CrmSettings(
             rules_dir=ROOT / "rules", webhooks=WebhookSettings(secret="s"), analysis_interval=0.2
         ),
-        plans=lambda name: plan_of(library.get(name)),
+        plans=library.analysis_plan,
     )
     service = VapiService(
         database,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.analysis.analyzer import CallAnalyzer
 from crm.analysis.plan import AnalysisPlan
-from crm.analysis.result import CallAnalysis
+from crm.analysis.result import BANT, CallAnalysis
 from crm.analysis.transcript import CallFacts, Transcript
 from crm.db import Database
 from crm.models import Appointment, Call, Lead, ToolCall, Utterance, utcnow
@@ -22,7 +21,8 @@ from crm.scoring import Score, score_call
 from crm.webhooks import payloads
 from crm.webhooks.outbox import enqueue
 
-PlanLookup = Callable[[str | None], Any]
+# What an assistant asks of the analysis, by assistant name (None: the defaults).
+PlanLookup = Callable[[str | None], AnalysisPlan | None]
 # An assistant's ``server`` {url, secret} for its end-of-call report, by assistant name (None: none).
 ServerLookup = Callable[[str | None], "tuple[str, str] | None"]
 
@@ -55,7 +55,7 @@ class PostCallJob:
         db: The database.
         policy: Stages, scoring, rules, webhooks.
         analyzer: The call analyser (LLM and fallback).
-        plans: The ``analysisPlan`` of an assistant by name (dict, model or None).
+        plans: What an assistant asks of the analysis, by name (read from its ``analysisPlan``).
         servers: The ``server`` {url, secret} of an assistant by name: its end-of-call report goes there too.
         """
         self.db = db
@@ -70,7 +70,7 @@ class PostCallJob:
         loaded = await self._load(call_id)
         if loaded is None:
             return "skipped"
-        plan = AnalysisPlan.from_data(self._plans(loaded.assistant))
+        plan = self._plans(loaded.assistant) or AnalysisPlan()
         analysis = await self.analyzer.analyze(loaded.facts, loaded.transcript, plan)
         async with self.db.session() as session:
             call = await session.get(Call, call_id, with_for_update=True)
@@ -194,7 +194,7 @@ class PostCallJob:
 
 def lead_bant(lead: Lead) -> list[str]:
     """The BANT fields known about a lead."""
-    return [name for name in ("budget", "authority", "need", "timeline") if getattr(lead, name)]
+    return [name for name in BANT if getattr(lead, name)]
 
 
 def _store(call: Call, lines: list[Utterance], analysis: CallAnalysis) -> None:
@@ -211,7 +211,7 @@ def _store(call: Call, lines: list[Utterance], analysis: CallAnalysis) -> None:
 
 
 def _update_lead(lead: Lead, call: Call, analysis: CallAnalysis) -> None:
-    for name in ("budget", "authority", "need", "timeline"):
+    for name in BANT:
         value = getattr(analysis.bant, name)
         if value:
             setattr(lead, name, value)

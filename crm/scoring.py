@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from crm.analysis.result import OUTCOMES, Signals
+from crm.analysis.result import BANT, OUTCOMES, Signals
 from crm.json_paths import problems
 
 COMPONENTS = (
@@ -67,9 +67,7 @@ class ScoringConfig(BaseModel):
             "positive_answers": 3,
         }
     )
-    bant: dict[str, float] = Field(
-        default_factory=lambda: {"budget": 5, "authority": 5, "need": 5, "timeline": 5}
-    )
+    bant: dict[str, float] = Field(default_factory=lambda: dict.fromkeys(BANT, 5))
     outcomes: dict[str, float] = Field(
         default_factory=lambda: {
             "converted": 30,
@@ -95,7 +93,7 @@ class ScoringConfig(BaseModel):
         for field, keys in (
             ("weights", COMPONENTS),
             ("full_marks_at", COMPONENTS),
-            ("bant", ("budget", "authority", "need", "timeline")),
+            ("bant", BANT),
             ("outcomes", OUTCOMES),
         ):
             unknown = set(getattr(self, field)) - set(keys)

@@ -1,8 +1,16 @@
 """The tool registry: built-in CRM and call tools, webhook tools, and running them."""
 
-from agent.tools.base import CallControl, Tool, ToolContext, ToolError, ToolResult, TransferFailed
+from agent.tools.base import (
+    CallControl,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    ToolsetError,
+    TransferFailed,
+)
 from agent.tools.execute import execute
-from agent.tools.toolset import BUILTINS, Toolset, ToolsetError, resolve_tools
+from agent.tools.toolset import BUILTINS, Toolset, resolve_tools
 
 __all__ = [
     "BUILTINS",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 class ToolError(Exception):
     """A tool could not do what was asked; the message is for the LLM (and the call record)."""
+
+
+class ToolsetError(ValueError):
+    """A ``model.tools`` entry that cannot be used; the message starts with its JSON path."""
 
 
 class TransferFailed(Exception):
@@ -111,11 +115,18 @@ class ToolContext:
 
 
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[ToolResult]]
+# Fits a built-in to the assistant listing it (the tool already carries its entry), or refuses it.
+Fit = Callable[["Tool", "Assistant", str], "Tool"]
+# A tool's parameters in one call, when they depend on it.
+CallParameters = Callable[["Tool", ToolContext], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Tool:
-    """One tool an assistant can call.
+    """One tool an assistant can call, with everything the generic layer needs to know of it.
+
+    A built-in is declared once, in its own module, and registered in ``toolset.BUILTINS``;
+    what sets it apart from the others is said here, never by its name elsewhere.
 
     Parameters:
         name: The function name the LLM calls.
@@ -124,6 +135,14 @@ class Tool:
         run: The implementation.
         config: The ``model.tools`` entry it came from (messages, server, destinations).
         builtin: Whether it runs here rather than on a webhook.
+        speaks_for_itself: It says its own line (a goodbye, a transfer announcement),
+            so no filler is said while it runs.
+        vapi_type: The VAPI tool type that means this tool (``endCall``, ``transferCall``):
+            read from assistant files, and given back to VAPI for its calls.
+        fit: Adjusts the tool to the assistant that lists it (e.g. its transfer
+            destinations), or raises ``ToolsetError``; None: used as declared.
+        call_parameters: Its parameters in one call, when they depend on the call (e.g.
+            the configured pipeline stages); None: ``parameters``.
     """
 
     name: str
@@ -132,6 +151,10 @@ class Tool:
     run: Handler
     config: ToolConfig | None = None
     builtin: bool = True
+    speaks_for_itself: bool = False
+    vapi_type: str | None = None
+    fit: Fit | None = None
+    call_parameters: CallParameters | None = None
 
     def message(self, kind: str) -> str | None:
         """A configured line for ``request-start``, ``request-failed``...; None if none."""
@@ -142,6 +165,22 @@ class Tool:
         """``timingMilliseconds`` of a configured ``request-response-delayed`` message."""
         found = self.config.message("request-response-delayed") if self.config else None
         return found.timing_milliseconds if found else None
+
+    def configured(self, config: ToolConfig | None, assistant: Assistant, path: str) -> Tool:
+        """This built-in, set up by an assistant's ``model.tools`` entry at ``path`` (or by none).
+
+        The entry's ``function.description`` replaces ours; ``fit`` then adjusts the rest.
+
+        Raises:
+            ToolsetError: The assistant lacks something the tool needs.
+        """
+        description = config.function.description if config and config.function else ""
+        tool = replace(self, config=config, description=description or self.description)
+        return tool.fit(tool, assistant, path) if tool.fit else tool
+
+    def parameters_in(self, context: ToolContext) -> dict[str, Any]:
+        """The JSON schema of its arguments in the call ``context``."""
+        return self.call_parameters(self, context) if self.call_parameters else self.parameters
 
 
 class ToolArgs(BaseModel):

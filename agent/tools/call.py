@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -13,6 +14,7 @@ from agent.tools.base import (
     ToolContext,
     ToolError,
     ToolResult,
+    ToolsetError,
     TransferFailed,
     json_schema,
     parse_args,
@@ -20,6 +22,9 @@ from agent.tools.base import (
 from agent.tools.leads import caller_lead
 from crm.followups import add_note, mark_do_not_call
 from crm.models import Call
+
+if TYPE_CHECKING:
+    from agent.assistant import Assistant
 
 
 def _control(context: ToolContext):
@@ -184,6 +189,17 @@ def transfer_parameters(destinations: list[TransferDestination]) -> dict[str, An
     return {**schema, "properties": properties}
 
 
+def _with_destinations(tool: Tool, assistant: Assistant, path: str) -> Tool:
+    """``transfer_to_human`` needs somewhere to send the caller; with several, the LLM picks."""
+    destinations = list(tool.config.destinations) if tool.config else []
+    if not destinations and not assistant.forwarding_phone_number:
+        raise ToolsetError(
+            f"{path}: transfer_to_human needs a destination: set forwardingPhoneNumber, or use "
+            '{"type": "transferCall", "destinations": [{"type": "number", "number": "+1..."}]}'
+        )
+    return replace(tool, parameters=transfer_parameters(destinations))
+
+
 CALL_TOOLS = [
     Tool(
         "end_call",
@@ -191,6 +207,8 @@ CALL_TOOLS = [
         "nothing else. Say your goodbye first.",
         json_schema(EndCallArgs),
         end_call,
+        speaks_for_itself=True,
+        vapi_type="endCall",
     ),
     Tool(
         "opt_out",
@@ -198,6 +216,7 @@ CALL_TOOLS = [
         "it to the caller and ends the call.",
         json_schema(OptOutArgs),
         opt_out,
+        speaks_for_itself=True,
     ),
     Tool(
         "transfer_to_human",
@@ -205,5 +224,8 @@ CALL_TOOLS = [
         "needs one). Give the reason and a short summary for the colleague.",
         json_schema(TransferArgs),
         transfer_to_human,
+        speaks_for_itself=True,
+        vapi_type="transferCall",
+        fit=_with_destinations,
     ),
 ]

@@ -17,11 +17,10 @@ from agent.tools.base import (
     json_schema,
     parse_args,
 )
+from crm.analysis.result import BANT
 from crm.followups import add_note
 from crm.models import Appointment, Lead, Task
 from crm.stages import StageError, move_stage
-
-QUALIFICATION = ("budget", "authority", "need", "timeline")
 
 
 async def caller_lead(session: AsyncSession, context: ToolContext) -> Lead:
@@ -68,7 +67,7 @@ async def lookup_lead(context: ToolContext, arguments: dict[str, Any]) -> ToolRe
             "score": lead.score,
             "timezone": context.timezone,
             "doNotCall": lead.do_not_call,
-            **{field: getattr(lead, field) for field in QUALIFICATION},
+            **{field: getattr(lead, field) for field in BANT},
             "customFields": lead.custom_fields or {},
             "tags": lead.tags or [],
             "upcomingAppointments": [
@@ -117,7 +116,7 @@ async def update_lead(context: ToolContext, arguments: dict[str, Any]) -> ToolRe
         raise ToolError("nothing to update: pass at least one field")
     async with context.db.session() as session:
         lead = await caller_lead(session, context)
-        for field in ("name", "email", "company", *QUALIFICATION):
+        for field in ("name", "email", "company", *BANT):
             if field in changes:
                 setattr(lead, field, changes[field])
         if args.custom_fields:
@@ -170,11 +169,11 @@ async def set_stage(context: ToolContext, arguments: dict[str, Any]) -> ToolResu
     )
 
 
-def stage_schema(tool: Tool, stages: tuple[str, ...]) -> Tool:
-    """``set_stage`` with the configured stages as an enum, so the LLM picks a real one."""
-    parameters = {**tool.parameters, "properties": {**tool.parameters["properties"]}}
-    parameters["properties"]["stage"] = {**parameters["properties"]["stage"], "enum": list(stages)}
-    return Tool(tool.name, tool.description, parameters, tool.run, tool.config, tool.builtin)
+def _stage_choices(tool: Tool, context: ToolContext) -> dict[str, Any]:
+    """``set_stage``'s schema with the call's stages as an enum, so the LLM picks a real one."""
+    properties = {**tool.parameters["properties"]}
+    properties["stage"] = {**properties["stage"], "enum": list(context.stages.names)}
+    return {**tool.parameters, "properties": properties}
 
 
 LEAD_TOOLS = [
@@ -205,5 +204,6 @@ LEAD_TOOLS = [
         "shows it (e.g. qualified), with the reason.",
         json_schema(SetStageArgs),
         set_stage,
+        call_parameters=_stage_choices,
     ),
 ]

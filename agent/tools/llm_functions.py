@@ -14,12 +14,9 @@ from pipecat.utils.types import NOT_GIVEN, NotGiven
 
 from agent.tools.base import Tool, ToolContext
 from agent.tools.execute import execute
-from agent.tools.leads import stage_schema
 
 # A tool still running after this long gets a filler line (unless it configures its own timing).
 DEFAULT_FILLER_MS = 1200
-# Tools that speak for themselves (a goodbye, a transfer line): no filler.
-SELF_SPOKEN = frozenset({"end_call", "opt_out", "transfer_to_human"})
 
 
 async def _say(params: FunctionCallParams, text: str) -> None:
@@ -30,7 +27,7 @@ async def _run_with_filler(
     tool: Tool, context: ToolContext, params: FunctionCallParams, run: asyncio.Future
 ):
     started = time.perf_counter()
-    if tool.name not in SELF_SPOKEN:
+    if not tool.speaks_for_itself:
         delay = (tool.delay_ms() or DEFAULT_FILLER_MS) / 1000
         done, _ = await asyncio.wait({run}, timeout=delay)
         if not done:
@@ -78,13 +75,12 @@ def _handler(tool: Tool, context: ToolContext):
 
 
 def _schema(tool: Tool, context: ToolContext) -> FunctionSchema:
-    if tool.name == "set_stage":
-        tool = stage_schema(tool, context.stages.names)
+    parameters = tool.parameters_in(context)
     return FunctionSchema(
         name=tool.name,
         description=tool.description,
-        properties=tool.parameters.get("properties", {}),
-        required=list(tool.parameters.get("required", [])),
+        properties=parameters.get("properties", {}),
+        required=list(parameters.get("required", [])),
         handler=_handler(tool, context),
     )
 

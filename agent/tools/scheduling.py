@@ -9,6 +9,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from agent.clock import SlotError, parse_local, spoken
+from agent.phrases import phrases_for
 from agent.tools.base import (
     Tool,
     ToolArgs,
@@ -113,8 +114,7 @@ async def book(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
                 else "."
             )
         ) from None
-    when = spoken(start, context.timezone, language)
-    say = f"Cita reservada para {when}." if language == "es" else f"You're booked for {when}."
+    say = phrases_for(language).booked.format(when=spoken(start, context.timezone, language))
     return ToolResult(
         value={
             "status": "booked",
@@ -154,12 +154,9 @@ async def schedule_callback(context: ToolContext, arguments: dict[str, Any]) -> 
             created_by="assistant",
             call_id=context.call_id,
         )
-    when = spoken(due, context.timezone, context.assistant.language)
-    say = (
-        f"Le llamaremos {when}."
-        if context.assistant.language == "es"
-        else f"We'll call you back on {when}."
-    )
+    language = context.assistant.language
+    when = spoken(due, context.timezone, language)
+    say = phrases_for(language).callback_scheduled.format(when=when)
     return ToolResult(
         value={"status": "scheduled", "say": say, "taskId": task.id, "dueAt": due.isoformat()}
     )

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from agent.assistant import Assistant
 from agent.tool_config import ServerConfig, ToolConfig
-from agent.tools.base import Tool
-from agent.tools.call import CALL_TOOLS, transfer_parameters
+from agent.tools.base import Tool, ToolsetError
+from agent.tools.call import CALL_TOOLS
 from agent.tools.leads import LEAD_TOOLS
 from agent.tools.scheduling import SCHEDULING_TOOLS
 from agent.tools.webhook import webhook_tool
 
+# The registration: a new built-in is declared in its module and listed here, nowhere else.
 BUILTINS: dict[str, Tool] = {t.name: t for t in (*LEAD_TOOLS, *SCHEDULING_TOOLS, *CALL_TOOLS)}
-
-
-class ToolsetError(ValueError):
-    """A ``model.tools`` entry that cannot be used; the message starts with its JSON path."""
+# VAPI's own tool types (``endCall``, ``transferCall``) by the built-in each one means.
+BY_VAPI_TYPE: dict[str, Tool] = {t.vapi_type: t for t in BUILTINS.values() if t.vapi_type}
 
 
 @dataclass
@@ -35,12 +34,6 @@ class Toolset:
         self.tools[tool.name] = tool
 
 
-def _builtin(name: str, config: ToolConfig | None) -> Tool:
-    tool = BUILTINS[name]
-    description = config.function.description if config and config.function else ""
-    return replace(tool, config=config, description=description or tool.description)
-
-
 def _server(config: ToolConfig, assistant: Assistant) -> ServerConfig | None:
     own = config.server
     if own is not None and own.url:
@@ -49,27 +42,12 @@ def _server(config: ToolConfig, assistant: Assistant) -> ServerConfig | None:
     return assistant.server if assistant.server.url else None
 
 
-def _transfer(config: ToolConfig | None, assistant: Assistant, path: str) -> Tool:
-    destinations = list(config.destinations) if config else []
-    if not destinations and not assistant.forwarding_phone_number:
-        raise ToolsetError(
-            f"{path}: transfer_to_human needs a destination: set forwardingPhoneNumber, or use "
-            '{"type": "transferCall", "destinations": [{"type": "number", "number": "+1..."}]}'
-        )
-    tool = _builtin("transfer_to_human", config)
-    return replace(tool, parameters=transfer_parameters(destinations))
-
-
 def _function(config: ToolConfig, assistant: Assistant, path: str) -> Tool:
     assert config.function is not None
     name = config.function.name
     own_server = config.server is not None and bool(config.server.url)
     if name in BUILTINS and not own_server:
-        return (
-            _transfer(config, assistant, path)
-            if name == "transfer_to_human"
-            else _builtin(name, config)
-        )
+        return BUILTINS[name].configured(config, assistant, path)
     server = _server(config, assistant)
     if server is None:
         raise ToolsetError(
@@ -88,16 +66,16 @@ def resolve_tools(assistant: Assistant) -> Toolset:
     toolset = Toolset()
     for i, config in enumerate(assistant.model.tools):
         path = f"$.model.tools[{i}]"
-        if not config.supported:
+        if config.type in BY_VAPI_TYPE:
+            toolset.add(BY_VAPI_TYPE[config.type].configured(config, assistant, path), path)
+        elif config.type == "function":
+            toolset.add(_function(config, assistant, path), path)
+        else:
             toolset.warnings.append(
                 f"{path}: tool type {config.type!r} is not supported here; ignored"
             )
-        elif config.type == "endCall":
-            toolset.add(_builtin("end_call", config), path)
-        elif config.type == "transferCall":
-            toolset.add(_transfer(config, assistant, path), path)
-        else:
-            toolset.add(_function(config, assistant, path), path)
-    if assistant.end_call_function_enabled and "end_call" not in toolset.tools:
-        toolset.add(_builtin("end_call", None), "$.endCallFunctionEnabled")
+    end_call = BY_VAPI_TYPE["endCall"]  # what VAPI's endCallFunctionEnabled switches on
+    if assistant.end_call_function_enabled and end_call.name not in toolset.tools:
+        path = "$.endCallFunctionEnabled"
+        toolset.add(end_call.configured(None, assistant, path), path)
     return toolset

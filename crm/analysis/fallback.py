@@ -5,7 +5,7 @@ from __future__ import annotations
 from crm.analysis import keywords as kw
 from crm.analysis.lexicon import call_sentiment, sentiment
 from crm.analysis.plan import AnalysisPlan
-from crm.analysis.result import CallAnalysis, Signals, sentiment_label
+from crm.analysis.result import BANT, CallAnalysis, Signals, sentiment_label
 from crm.analysis.summaries import fallback_summary
 from crm.analysis.text import fold, has_phrase
 from crm.analysis.transcript import CallFacts, Line, Transcript
@@ -193,7 +193,7 @@ def classify_intent(text: str, objections: list[str], signals: Signals, score: f
 
 def structured_fallback(plan: AnalysisPlan, analysis: CallAnalysis) -> dict | None:
     """Fill the schema's properties the rules know about (BANT, intent, outcome...); None if no schema."""
-    schema = plan.structured_data_schema
+    schema = plan.structured_data_schema if plan.wants_structured_data else None
     if not schema or not isinstance(schema.get("properties"), dict):
         return None
     known: dict[str, object] = {
@@ -203,10 +203,7 @@ def structured_fallback(plan: AnalysisPlan, analysis: CallAnalysis) -> dict | No
         "objections": analysis.objections,
         "competitors": analysis.competitors,
         "keywords": analysis.keywords,
-        **{
-            name: getattr(analysis.bant, name)
-            for name in ("budget", "authority", "need", "timeline")
-        },
+        **{name: getattr(analysis.bant, name) for name in BANT},
     }
     data = {}
     for name, spec in schema["properties"].items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from crm.analysis.plan import AnalysisPlan, fill_placeholders
-from crm.analysis.result import INTENTS, OUTCOMES
+from crm.analysis.result import BANT, INTENTS, OUTCOMES
 from crm.analysis.transcript import CallFacts, Transcript
 
 MAX_TRANSCRIPT_CHARS = 24_000
@@ -20,7 +20,7 @@ Answer with ONE JSON object and nothing else, with exactly these keys:
 "objections": kinds of objection the caller raised (e.g. price, timing, need, competitor, trust, authority).
 "competitors": competitor companies or products the caller mentioned.
 "keywords": up to 8 topics of the call.
-"bant": an object with "budget", "authority", "need", "timeline": what the caller said, or null.
+"bant": an object with {", ".join(f'"{name}"' for name in BANT)}: what the caller said, or null.
 "signals": an object with "price_questions", "information_requests", "positive_answers": how many
 times the caller asked about price, asked for specific information, and answered yes or agreed.
 """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 INTENTS = ("buy", "information", "objection", "complaint", "other")
@@ -42,6 +42,10 @@ class Bant:
     def known(self) -> list[str]:
         """The BANT fields that were stated."""
         return [name for name, value in asdict(self).items() if value]
+
+
+# The qualification fields, in order: on a call's analysis, and as columns of the lead.
+BANT = tuple(f.name for f in fields(Bant))
 
 
 @dataclass

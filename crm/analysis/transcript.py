@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from crm.models import Call, ToolCall, Utterance
 
@@ -107,17 +106,9 @@ class Transcript:
         """What the caller said."""
         return [line for line in self.lines if line.is_caller]
 
-    def caller_text(self) -> str:
-        """Everything the caller said, one line each."""
-        return "\n".join(line.text for line in self.caller_lines)
-
     def render(self, caller: str = "Caller", assistant: str = "Assistant") -> str:
         """The transcript as ``[seq] Caller: text`` lines."""
         return "\n".join(
             f"[{line.seq}] {caller if line.is_caller else assistant}: {line.text}"
             for line in self.lines
         )
-
-    def as_dicts(self) -> list[dict[str, Any]]:
-        """Plain dicts (for prompts and payloads)."""
-        return [{"seq": line.seq, "role": line.role, "text": line.text} for line in self.lines]

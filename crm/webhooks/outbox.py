@@ -10,8 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.models import WebhookDelivery, utcnow
 
-EVENTS = ("end-of-call-report", "call.analyzed", "lead.stage_changed")
-
 
 @dataclass(frozen=True)
 class WebhookSettings:

@@ -9,9 +9,9 @@ analysis plan, timeouts, unknown VAPI fields...). What changes:
 - ``voice``: Piper becomes ``vapi.voice`` / VAPI_VOICE; ``transcriber``: faster-whisper
   becomes ``vapi.transcriber`` / VAPI_TRANSCRIBER (with the assistant's language).
 - tools: our built-in tools become function tools whose ``server`` is this server's
-  ``/vapi/events`` (so VAPI runs them through our registry); ``transfer_to_human`` and
-  ``end_call`` become VAPI's own ``transferCall`` and ``endCall``; webhook tools keep
-  their URL and secret.
+  ``/vapi/events`` (so VAPI runs them through our registry); a built-in that declares a
+  VAPI type (``transfer_to_human``, ``end_call``) becomes VAPI's own ``transferCall`` or
+  ``endCall``; webhook tools keep their URL and secret.
 - ``server``: this server's ``/vapi/events`` with the VAPI secret, so status updates,
   transcripts and the end-of-call report land in our database.
 - our own keys (``phoneNumbers``, ``provider``, ``vapi``, ``variableValues``) are left out:
@@ -182,10 +182,10 @@ def _tool(
     ours = entry.tools.get(name)
     if ours is not None and ours.builtin and not own.get("url"):
         extra = {k: v for k, v in tool.items() if k not in ("type", "function", "server")}
-        if name == "end_call":
-            return {**extra, "type": "endCall"}
-        if name == "transfer_to_human":
+        if ours.vapi_type == "transferCall":
             return {**extra, "type": "transferCall", "destinations": _destinations(entry, tool)}
+        if ours.vapi_type:
+            return {**extra, "type": ours.vapi_type}
         function.update(
             name=name,
             description=function.get("description") or ours.description,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from crm.analysis.analyzer import CallAnalyzer
@@ -18,23 +20,18 @@ SPANISH_CALL = [
     ("assistant", "Cuarenta y cinco euros al mes."),
     ("user", "Es muy caro, ya tengo Movistar. No me interesa, gracias."),
 ]
-SCHEMA_PLAN = {
-    "structuredDataPlan": {
-        "enabled": True,
-        "schema": {
-            "type": "object",
-            "properties": {
-                "budget": {"type": "string"},
-                "objections": {"type": "array"},
-                "plan": {"type": "string"},
-            },
+SCHEMA_PLAN = AnalysisPlan(
+    structured_data_schema={
+        "type": "object",
+        "properties": {
+            "budget": {"type": "string"},
+            "objections": {"type": "array"},
+            "plan": {"type": "string"},
         },
     },
-    "successEvaluationPlan": {
-        "rubric": "PassFail",
-        "messages": [{"role": "system", "content": "Did they book?"}],
-    },
-}
+    success_evaluation_prompt="Did they book?",
+    success_evaluation_rubric="PassFail",
+)
 
 
 def facts(call_id: str = "call-1", **kwargs) -> CallFacts:
@@ -98,41 +95,16 @@ async def test_fallback_reads_a_spanish_refusal_with_objections_and_a_competitor
 
 
 async def test_fallback_fills_the_structured_data_it_can():
-    plan = AnalysisPlan.from_data(SCHEMA_PLAN)
+    plan = SCHEMA_PLAN
     analysis = await CallAnalyzer().analyze(facts(), Transcript.from_pairs(SALES_CALL), plan)
     assert analysis.structured_data == {"budget": "My budget is 50 dollars", "objections": []}
     assert analysis.success_evaluation is None
 
 
-def test_analysis_plans_nested_and_flat():
-    nested = AnalysisPlan.from_data(
-        {
-            "summaryPlan": {
-                "messages": [{"role": "system", "content": "Summarize for {{transcript}} readers."}]
-            },
-            **SCHEMA_PLAN,
-        }
-    )
-    assert nested.summary_prompt == "Summarize for {{transcript}} readers."
-    assert nested.structured_data_schema["properties"]["plan"] == {"type": "string"}
-    assert (
-        nested.success_evaluation_rubric == "PassFail"
-        and nested.success_evaluation_prompt == "Did they book?"
-    )
-    flat = AnalysisPlan.from_data(
-        {
-            "summaryPrompt": "Short.",
-            "structuredDataSchema": {"type": "object"},
-            "success_evaluation_prompt": "Booked?",
-        }
-    )
-    assert (flat.summary_prompt, flat.structured_data_schema, flat.success_evaluation_prompt) == (
-        "Short.",
-        {"type": "object"},
-        "Booked?",
-    )
-    assert not AnalysisPlan.from_data(None).wants_structured_data
-    assert not AnalysisPlan.from_data({"summaryPlan": {"enabled": False}}).summary_enabled
+async def test_a_disabled_structured_data_plan_fills_nothing():
+    plan = replace(SCHEMA_PLAN, structured_data_enabled=False)
+    analysis = await CallAnalyzer().analyze(facts(), Transcript.from_pairs(SALES_CALL), plan)
+    assert analysis.structured_data is None
 
 
 def llm_analyzer(llm: FakeOpenAI, timeout: float = 5.0) -> CallAnalyzer:
@@ -165,7 +137,7 @@ async def test_llm_analysis_in_json_mode(llm: FakeOpenAI):
     )
     analyzer = llm_analyzer(llm)
     analysis = await analyzer.analyze(
-        facts("call-llm"), Transcript.from_pairs(SALES_CALL), AnalysisPlan.from_data(SCHEMA_PLAN)
+        facts("call-llm"), Transcript.from_pairs(SALES_CALL), SCHEMA_PLAN
     )
     await analyzer.close()
     assert analysis.source == "llm" and analysis.note is None

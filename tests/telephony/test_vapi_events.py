@@ -23,7 +23,6 @@ from agent import api as agent_api
 from agent import vapi_ids as ids
 from agent.library import AssistantLibrary
 from crm import api
-from crm.analysis.plan import plan_of
 from crm.calls import CallStore
 from crm.leads import LeadStore
 from crm.models import Appointment, Call, Lead, ToolCall, Utterance
@@ -50,7 +49,7 @@ async def vapi(database, tmp_path):
     crm = CrmService(
         database,
         CrmSettings(rules_dir=ROOT / "rules", webhooks=WebhookSettings(secret="s")),
-        plans=lambda name: plan_of(library.get(name)),
+        plans=library.analysis_plan,
     )
     service = VapiService(
         database,

@@ -36,6 +36,7 @@ from crm.service import CrmService, CrmSettings
 from crm.stages import StageError
 from crm.webhooks.outbox import WebhookSettings
 from telephony.dialer import Dialer
+from telephony.live import LIVE, LiveCalls
 from telephony.outbound import OutboundProvider, TwilioOutbound
 from telephony.readiness import readiness_check
 from telephony.routing import outbound_provider
@@ -68,7 +69,7 @@ async def healthz(request: web.Request) -> web.Response:
     body = {
         "status": "ok" if database == "ok" and services else "starting",
         "database": database,
-        "liveCalls": len(services.live) if services else 0,
+        "liveCalls": len(request.app[LIVE]),
         "memoryMb": _resident_mb(),
     }
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[crm_api.require_api_key], client_max_size=1024**2)
     app[SETTINGS] = settings
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]
+    app[LIVE] = LiveCalls()
     app.add_routes(health)
     app.add_routes(crm_api.routes)
     app.add_routes(agent_api.routes)
@@ -325,9 +327,7 @@ async def _crm_workers(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _end_live_calls(app: web.Application) -> None:
-    services = app.get(twilio_routes.SERVICES)
-    if services:
-        await services.live.end_all("server-shutdown")
+    await app[LIVE].end_all("server-shutdown")
 
 
 def _banner(settings: Settings, key_created: bool) -> str:

@@ -1,13 +1,11 @@
-"""What every call shares: models, assistants, the database, and the calls now live."""
+"""What every call shares: models, assistants, the database, hooks."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import aiohttp
-from loguru import logger
 
 from agent.library import AssistantLibrary
 from agent.llm import LLMEndpoint
@@ -18,9 +16,6 @@ from crm.stages import Stages
 from telephony.hooks import Hook, StatusHook, start_hooks
 from telephony.twilio.rest import TwilioRest
 from voice.engines import SpeechModels
-
-if TYPE_CHECKING:
-    from telephony.session import CallSession
 
 
 @dataclass
@@ -47,27 +42,6 @@ class TwilioConfig:
 
 
 @dataclass
-class LiveCalls:
-    """The calls in progress in this process."""
-
-    sessions: dict[str, CallSession] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.sessions)
-
-    async def end_all(self, reason: str, timeout: float = 10.0) -> None:
-        """End every live call (e.g. on shutdown) and wait for each to be finalized."""
-        sessions = list(self.sessions.values())
-        if not sessions:
-            return
-        logger.info(f"Ending {len(sessions)} live call(s): {reason}")
-        await asyncio.gather(*(s.end(reason) for s in sessions), return_exceptions=True)
-        await asyncio.wait(
-            [asyncio.ensure_future(s.finished.wait()) for s in sessions], timeout=timeout
-        )
-
-
-@dataclass
 class CallServices:
     """Process-wide dependencies of a call, built once at start.
 
@@ -82,7 +56,6 @@ class CallServices:
         database: The CRM database (tools write to it).
         stages: The pipeline stages tools may move leads to.
         http: A shared HTTP session (webhook tools).
-        live: Calls now in progress.
         after_call: Called with the call id once a call is finalized (post-call
             analysis, rules, webhooks). Each runs in the background: a slow or
             failing hook never delays or breaks the call or another hook.
@@ -100,7 +73,6 @@ class CallServices:
     database: Database
     stages: Stages = field(default_factory=Stages)
     http: aiohttp.ClientSession | None = None
-    live: LiveCalls = field(default_factory=LiveCalls)
     after_call: list[Hook] = field(default_factory=list)
     on_call_status: list[StatusHook] = field(default_factory=list)
     _background: set[asyncio.Task] = field(default_factory=set)

@@ -54,6 +54,7 @@ class CallSession:
     ):
         """Prepare the session; nothing runs until :meth:`run`."""
         self.call_id = call.id
+        self.call = call
         self.finished = asyncio.Event()
         self._services = services
         self._call = call

@@ -17,6 +17,7 @@ from agent.phrases import phrases_for
 from crm.calls import NewCall
 from crm.phone_numbers import maybe_e164
 from telephony.hooks import run_status_hooks
+from telephony.live import LIVE
 from telephony.services import CallServices
 from telephony.session import CallSession
 from telephony.twilio.serializer import TwilioMediaSerializer
@@ -188,7 +189,7 @@ async def machine_detection(request: web.Request) -> web.Response:
     )
     if call is None or not answered_by.startswith("machine"):
         return web.Response(status=204)
-    session = services.live.sessions.get(call.id)
+    session = request.app[LIVE].get(call.id)
     message = services.assistants.get(call.assistant).voicemail_message or None
     logger.info(
         f"call {call.id}: answered by a machine ({answered_by}); {'leaving a message' if message else 'hanging up'}"
@@ -223,7 +224,7 @@ async def _read_start(ws: web.WebSocketResponse) -> dict[str, Any] | None:
 @routes.get("/twilio/stream")
 async def media_stream(request: web.Request) -> web.WebSocketResponse:
     """Twilio Media Streams (bidirectional): one pipeline per call."""
-    services = request.app[SERVICES]
+    services, live = request.app[SERVICES], request.app[LIVE]
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     try:
@@ -244,7 +245,7 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
         logger.warning("stream: refused a stream with an unknown call or a bad token")
         await ws.close(code=1008, message=b"unknown call")
         return ws
-    if call.ended_at is not None or call.id in services.live.sessions:
+    if call.ended_at is not None or call.id in live:
         logger.warning(f"call {call.id}: refused a second stream (call ended or already streaming)")
         await ws.close(code=1008, message=b"call ended or already streaming")
         return ws
@@ -258,11 +259,9 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
         ws,
         TwilioMediaSerializer(stream_sid, start.get("callSid") or call.provider_call_id),
     )
-    services.live.sessions[call.id] = session
     try:
-        await session.run()
+        await live.hold(session)
     finally:
-        services.live.sessions.pop(call.id, None)
         if not ws.closed:
             await ws.close()
     return ws

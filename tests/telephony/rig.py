@@ -20,6 +20,7 @@ from crm.dialing import FINAL_CALL_STATUSES
 from crm.leads import LeadStore
 from crm.models import Call, Campaign, Lead
 from telephony.dialer import Dialer
+from telephony.live import LIVE, LiveCalls
 from telephony.outbound import TwilioOutbound
 from telephony.services import CallServices, TwilioConfig
 from telephony.twilio import routes as twilio_routes
@@ -127,6 +128,7 @@ async def serve_twilio_routes(
     services.on_call_status.append(settle)
     app = web.Application()
     app[twilio_routes.SERVICES] = services
+    app[LIVE] = LiveCalls()
     app.add_routes(twilio_routes.routes)
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()

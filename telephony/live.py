@@ -1,0 +1,122 @@
+"""The calls live in this process: find one by id, list them, end them all on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from aiohttp import web
+from loguru import logger
+
+from crm.models import Call, utcnow
+
+
+class LiveSession(Protocol):
+    """What the registry needs of a running call (``telephony.session.CallSession`` is one)."""
+
+    call_id: str
+    call: Call
+    finished: asyncio.Event
+
+    async def run(self) -> None:
+        """Run the call until it ends and is finalized."""
+
+    async def end(self, reason: str) -> None:
+        """End the call from our side."""
+
+    async def leave_voicemail(self, message: str | None) -> None:
+        """A machine answered: leave ``message`` (if any) and hang up."""
+
+
+@dataclass(frozen=True)
+class LiveCallInfo:
+    """One live call as the dashboard and the agent console list it.
+
+    Parameters:
+        call_id: Our call id.
+        assistant: The assistant talking.
+        direction: ``inbound`` or ``outbound``.
+        provider: The carrier it came in on (``twilio``...).
+        started_at: When it went live here (its media started).
+        lead_id: The CRM lead, when known.
+        phone: The other party's number (the caller's, or the number we called).
+    """
+
+    call_id: str
+    assistant: str | None
+    direction: str
+    provider: str
+    started_at: datetime
+    lead_id: str | None
+    phone: str | None
+
+
+@dataclass
+class _Held:
+    session: LiveSession
+    since: datetime
+
+
+class LiveCalls:
+    """The calls this process holds, from media start until they are finalized.
+
+    The one place a live call is found by id: carriers hold each call's session here
+    while it runs, and anything aimed at a live call (a webhook, the console) looks it
+    up here.
+    """
+
+    def __init__(self) -> None:
+        """An empty registry."""
+        self._held: dict[str, _Held] = {}
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def __contains__(self, call_id: object) -> bool:
+        return call_id in self._held
+
+    def get(self, call_id: str) -> LiveSession | None:
+        """The session of a call live in this process, or None."""
+        held = self._held.get(call_id)
+        return held.session if held else None
+
+    def list(self) -> list[LiveCallInfo]:
+        """The calls live in this process, oldest first."""
+        return [_info(held) for held in self._held.values()]
+
+    async def hold(self, session: LiveSession) -> None:
+        """Run ``session``, listed here until it is finalized."""
+        self._held[session.call_id] = _Held(session, utcnow())
+        try:
+            await session.run()
+        finally:
+            self._held.pop(session.call_id, None)
+
+    async def end_all(self, reason: str, timeout: float = 10.0) -> None:
+        """End every live call (e.g. on shutdown) and wait for each to be finalized."""
+        sessions = [held.session for held in self._held.values()]
+        if not sessions:
+            return
+        logger.info(f"Ending {len(sessions)} live call(s): {reason}")
+        await asyncio.gather(*(s.end(reason) for s in sessions), return_exceptions=True)
+        await asyncio.wait(
+            [asyncio.ensure_future(s.finished.wait()) for s in sessions], timeout=timeout
+        )
+
+
+def _info(held: _Held) -> LiveCallInfo:
+    call = held.session.call
+    return LiveCallInfo(
+        call_id=call.id,
+        assistant=call.assistant,
+        direction=call.direction,
+        provider=call.provider,
+        started_at=held.since,
+        lead_id=call.lead_id,
+        phone=call.to_number if call.direction == "outbound" else call.from_number,
+    )
+
+
+LIVE = web.AppKey("live_calls", LiveCalls)

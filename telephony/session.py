@@ -22,8 +22,9 @@ from crm.calls import NewUtterance
 from crm.models import Call
 from telephony.call_setup import CallPlan, plan_call
 from telephony.conversation import CallConversation, CallFacts
+from telephony.dependencies import CallDependencies
 from telephony.journal import CallJournal
-from telephony.services import CallServices
+from telephony.twilio.rest import TwilioRest
 from telephony.twilio.serializer import TwilioMediaSerializer
 from telephony.ws_transport import WebsocketCallParams, WebsocketCallTransport
 from voice.latency import call_latency_summary
@@ -46,22 +47,24 @@ class CallSession:
 
     def __init__(
         self,
-        services: CallServices,
+        deps: CallDependencies,
         call: Call,
         entry: LoadedAssistant,
         ws: web.WebSocketResponse,
         serializer: TwilioMediaSerializer,
+        rest: TwilioRest,
     ):
         """Prepare the session; nothing runs until :meth:`run`."""
         self.call_id = call.id
         self.call = call
         self.finished = asyncio.Event()
-        self._services = services
+        self._deps = deps
+        self._rest = rest
         self._call = call
         self._entry = entry
         self._ws = ws
         self._serializer = serializer
-        self._journal = CallJournal(services.calls, call.id)
+        self._journal = CallJournal(deps.calls, call.id)
         self._latency: list[dict[str, Any]] = []
         self._pending_latency: dict[str, Any] | None = None
         self._end_reason: str | None = None
@@ -71,7 +74,7 @@ class CallSession:
     async def run(self) -> None:
         """Run the call until it ends, then finalize it (also if cancelled)."""
         try:
-            plan = await plan_call(self._services, self._call, self._entry)
+            plan = await plan_call(self._deps, self._call, self._entry)
             self._worker = self._build(plan).worker
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(self._worker)
@@ -107,13 +110,13 @@ class CallSession:
             await self._worker.cancel(reason=reason)
 
     def _tool_context(self, plan: CallPlan) -> ToolContext:
-        services, assistant = self._services, plan.entry.assistant
+        deps, assistant = self._deps, plan.entry.assistant
         tools = (
-            {} if services.llm.uses_local(assistant) else plan.entry.tools
+            {} if deps.llm.uses_local(assistant) else plan.entry.tools
         )  # the embedded LLM cannot call tools
         return ToolContext(
-            db=services.database,
-            calls=services.calls,
+            db=deps.database,
+            calls=deps.calls,
             assistant=assistant,
             tools=tools,
             call_id=self.call_id,
@@ -121,13 +124,13 @@ class CallSession:
             phone=plan.phone,
             timezone=plan.timezone,
             phrases=plan.phrases,
-            stages=services.stages,
-            http=services.http,
+            stages=deps.stages,
+            http=deps.http,
             direction=self._call.direction,
         )
 
     def _build(self, plan: CallPlan) -> CallPipeline:
-        services, assistant = self._services, plan.entry.assistant
+        deps, assistant = self._deps, plan.entry.assistant
         transport = WebsocketCallTransport(
             self._ws,
             WebsocketCallParams(
@@ -144,7 +147,7 @@ class CallSession:
         )
         llm = create_llm(
             assistant,
-            services.llm,
+            deps.llm,
             system_prompt=plan.system_prompt,
             retry_line=plan.phrases.llm_retry,
         )
@@ -152,7 +155,7 @@ class CallSession:
             transport=transport,
             llm=llm,
             context=context,
-            models=services.speech,
+            models=deps.speech,
             speech=plan.speech,
             hooks=CallHooks(
                 on_user_said=self._user_said,
@@ -170,9 +173,7 @@ class CallSession:
             phrases=plan.phrases,
             render=plan.render,
         )
-        self._conversation = CallConversation(
-            facts, pipeline.speaker, services.twilio.rest(), services.database
-        )
+        self._conversation = CallConversation(facts, pipeline.speaker, self._rest, deps.database)
         tool_context.control = self._conversation
         self._wire(transport, pipeline.worker, llm, plan)
         return pipeline
@@ -264,7 +265,7 @@ class CallSession:
             if self._conversation:
                 await self._conversation.stop()
             await self._journal.close()
-            await self._services.calls.finalize(
+            await self._deps.calls.finalize(
                 self.call_id,
                 end_reason=self._final_reason(),
                 latency=call_latency_summary(self._latency) | {"per_turn": self._latency},
@@ -272,7 +273,7 @@ class CallSession:
             logger.info(
                 f"call {self.call_id}: ended ({self._final_reason()}), {self._journal.written} lines"
             )
-            self._services.call_ended(self.call_id)
+            self._deps.call_ended(self.call_id)
         except Exception as e:
             logger.exception(f"call {self.call_id}: could not finalize: {e}")
         finally:

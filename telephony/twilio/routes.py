@@ -16,15 +16,15 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 from agent.phrases import phrases_for
 from crm.calls import NewCall
 from crm.phone_numbers import maybe_e164
-from telephony.hooks import run_status_hooks
+from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE
-from telephony.services import CallServices
 from telephony.session import CallSession
 from telephony.twilio.serializer import TwilioMediaSerializer
+from telephony.twilio.settings import TwilioSettings
 
 routes = web.RouteTableDef()
 
-SERVICES = web.AppKey("call_services", CallServices)
+TWILIO = web.AppKey("twilio", TwilioSettings)
 
 START_TIMEOUT_SECS = 10.0
 MAX_MESSAGE_BYTES = 64 * 1024  # Media Streams messages are a few hundred bytes
@@ -42,7 +42,7 @@ async def signed_form(request: web.Request) -> dict[str, str]:
         web.HTTPForbidden: TWILIO_AUTH_TOKEN is set and the signature is missing or wrong.
     """
     form = {k: str(v) for k, v in (await request.post()).items()}
-    twilio = request.app[SERVICES].twilio
+    twilio = request.app[TWILIO]
     if twilio.auth_token:
         url = twilio.public_url + request.path_qs
         signature = request.headers.get("X-Twilio-Signature", "")
@@ -62,39 +62,35 @@ def _twiml(response: VoiceResponse) -> web.Response:
 async def voice_webhook(request: web.Request) -> web.Response:
     """A call arrives (or an outbound call is answered): open the call and connect its audio."""
     form = await signed_form(request)
-    services = request.app[SERVICES]
+    deps, twilio = request.app[DEPS], request.app[TWILIO]
     call_sid = form.get("CallSid")
     if not call_sid:
         raise web.HTTPBadRequest(text="CallSid is required")
     placed = request.query.get("callId")
     if placed:  # an outbound call we placed was answered
-        call = await services.calls.provider_status(
+        call = await deps.calls.provider_status(
             "twilio", call_sid, form.get("CallStatus") or "in-progress", call_id=placed
         )
         if call is None:
             raise web.HTTPNotFound(text="unknown call")
-        entry = services.assistants.entry(call.assistant)
+        entry = deps.assistants.entry(call.assistant)
         if entry.unavailable:
-            return await _unavailable(
-                services, call.id, entry.assistant.name, entry.assistant.language
-            )
+            return await _unavailable(deps, call.id, entry.assistant.name, entry.assistant.language)
         logger.info(
             f"call {call.id}: outbound Twilio call {call_sid} answered → assistant '{call.assistant}'"
         )
-        return _connect(services, call.id)
+        return _connect(twilio, call.id)
     direction = "outbound" if form.get("Direction", "").startswith("outbound") else "inbound"
     ours, theirs = (
         (form.get("To"), form.get("From"))
         if direction == "inbound"
         else (form.get("From"), form.get("To"))
     )
-    entry = services.assistants.entry_for_number(maybe_e164(ours))
+    entry = deps.assistants.entry_for_number(maybe_e164(ours))
     assistant = entry.assistant
     contact = maybe_e164(theirs)
-    lead = (
-        await services.leads.get_or_create(contact, source=f"{direction}-call") if contact else None
-    )
-    call = await services.calls.open(
+    lead = await deps.leads.get_or_create(contact, source=f"{direction}-call") if contact else None
+    call = await deps.calls.open(
         NewCall(
             provider="twilio",
             provider_call_id=call_sid,
@@ -108,20 +104,20 @@ async def voice_webhook(request: web.Request) -> web.Response:
         )
     )
     if entry.unavailable:
-        return await _unavailable(services, call.id, assistant.name, assistant.language)
+        return await _unavailable(deps, call.id, assistant.name, assistant.language)
     logger.info(
         f"call {call.id}: {direction} Twilio call {call_sid} → assistant '{assistant.name}'"
     )
-    return _connect(services, call.id)
+    return _connect(twilio, call.id)
 
 
-def _connect(services: CallServices, call_id: str) -> web.Response:
+def _connect(twilio: TwilioSettings, call_id: str) -> web.Response:
     """TwiML that streams the call's audio to us, tied to the call by a signed parameter."""
     response = VoiceResponse()
     connect = Connect()
-    stream = connect.stream(url=services.twilio.stream_url)
+    stream = connect.stream(url=twilio.stream_url)
     stream.parameter(name="callId", value=call_id)
-    stream.parameter(name="token", value=stream_token(services.signing_secret, call_id))
+    stream.parameter(name="token", value=stream_token(twilio.signing_secret, call_id))
     response.append(connect)
     return _twiml(response)
 
@@ -131,7 +127,7 @@ SAY_LANGUAGES = {"en": "en-US", "es": "es-ES"}
 
 
 async def _unavailable(
-    services: CallServices, call_id: str, name: str, language: str
+    deps: CallDependencies, call_id: str, name: str, language: str
 ) -> web.Response:
     """The number's assistant cannot take calls (e.g. missing speech models): a polite line, then hang up.
 
@@ -144,7 +140,7 @@ async def _unavailable(
     response = VoiceResponse()
     response.say(phrases_for(language).unavailable, language=SAY_LANGUAGES.get(language, "en-US"))
     response.hangup()
-    await services.calls.finalize(call_id, end_reason="assistant-unavailable")
+    await deps.calls.finalize(call_id, end_reason="assistant-unavailable")
     return _twiml(response)
 
 
@@ -156,8 +152,8 @@ async def status_callback(request: web.Request) -> web.Response:
     if not call_sid or not status:
         raise web.HTTPBadRequest(text="CallSid and CallStatus are required")
     duration = form.get("CallDuration")
-    services = request.app[SERVICES]
-    call = await services.calls.provider_status(
+    deps = request.app[DEPS]
+    call = await deps.calls.provider_status(
         "twilio",
         call_sid,
         status,
@@ -168,7 +164,7 @@ async def status_callback(request: web.Request) -> web.Response:
     if call is None:
         logger.info(f"status callback for unknown call {call_sid}: {status}")
         return web.Response(status=204)
-    await run_status_hooks(services.on_call_status, call)
+    await deps.status_changed(call)
     return web.Response(status=204)
 
 
@@ -179,8 +175,8 @@ async def machine_detection(request: web.Request) -> web.Response:
     call_sid, answered_by = form.get("CallSid"), form.get("AnsweredBy")
     if not call_sid or not answered_by:
         raise web.HTTPBadRequest(text="CallSid and AnsweredBy are required")
-    services = request.app[SERVICES]
-    call = await services.calls.provider_status(
+    deps = request.app[DEPS]
+    call = await deps.calls.provider_status(
         "twilio",
         call_sid,
         "in-progress",
@@ -190,7 +186,7 @@ async def machine_detection(request: web.Request) -> web.Response:
     if call is None or not answered_by.startswith("machine"):
         return web.Response(status=204)
     session = request.app[LIVE].get(call.id)
-    message = services.assistants.get(call.assistant).voicemail_message or None
+    message = deps.assistants.get(call.assistant).voicemail_message or None
     logger.info(
         f"call {call.id}: answered by a machine ({answered_by}); {'leaving a message' if message else 'hanging up'}"
     )
@@ -224,7 +220,7 @@ async def _read_start(ws: web.WebSocketResponse) -> dict[str, Any] | None:
 @routes.get("/twilio/stream")
 async def media_stream(request: web.Request) -> web.WebSocketResponse:
     """Twilio Media Streams (bidirectional): one pipeline per call."""
-    services, live = request.app[SERVICES], request.app[LIVE]
+    deps, live, twilio = request.app[DEPS], request.app[LIVE], request.app[TWILIO]
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     try:
@@ -238,10 +234,8 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
 
     parameters = start.get("customParameters") or {}
     call_id, token = str(parameters.get("callId", "")), str(parameters.get("token", ""))
-    call = await services.calls.get(call_id) if call_id else None
-    if call is None or not hmac.compare_digest(
-        token, stream_token(services.signing_secret, call_id)
-    ):
+    call = await deps.calls.get(call_id) if call_id else None
+    if call is None or not hmac.compare_digest(token, stream_token(twilio.signing_secret, call_id)):
         logger.warning("stream: refused a stream with an unknown call or a bad token")
         await ws.close(code=1008, message=b"unknown call")
         return ws
@@ -251,13 +245,14 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
         return ws
 
     stream_sid = str(start.get("streamSid") or "")
-    await services.calls.stream_started(call.id, stream_sid)
+    await deps.calls.stream_started(call.id, stream_sid)
     session = CallSession(
-        services,
+        deps,
         call,
-        services.assistants.entry(call.assistant),
+        deps.assistants.entry(call.assistant),
         ws,
         TwilioMediaSerializer(stream_sid, start.get("callSid") or call.provider_call_id),
+        twilio.rest(),
     )
     try:
         await live.hold(session)

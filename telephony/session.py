@@ -1,4 +1,4 @@
-"""One live call: its pipeline, its transcript, and how it ends."""
+"""One live call, whatever carrier carries it: its pipeline, its transcript, and how it ends."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from aiohttp import web
 from loguru import logger
 from pipecat.frames.frames import EndFrame, LLMRunFrame, TTSSpeakFrame
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.transports.base_transport import BaseTransport
 from pipecat.utils.types import NOT_GIVEN
 from pipecat.workers.runner import WorkerRunner
 
@@ -21,12 +21,10 @@ from agent.tools.llm_functions import tools_schema
 from crm.calls import NewUtterance
 from crm.models import Call
 from telephony.call_setup import CallPlan, plan_call
+from telephony.carrier import CallLeg
 from telephony.conversation import CallConversation, CallFacts
 from telephony.dependencies import CallDependencies
 from telephony.journal import CallJournal
-from telephony.twilio.rest import TwilioRest
-from telephony.twilio.serializer import TwilioMediaSerializer
-from telephony.ws_transport import WebsocketCallParams, WebsocketCallTransport
 from voice.latency import call_latency_summary
 from voice.pipeline import CallHooks, CallPipeline, build_call_worker
 from voice.playback import BotTurn
@@ -42,7 +40,9 @@ class CallSession:
     Whatever happens inside (a model error, a dropped socket, server shutdown),
     the call row ends with an end time and reason, and every transcript line
     already heard is written. Nothing here touches any other call. The call keeps
-    the assistant it started with, whatever reloads happen meanwhile.
+    the assistant it started with, whatever reloads happen meanwhile. What is the
+    carrier's own (audio transport, hang-up, transfer) comes from its
+    :class:`telephony.carrier.CallLeg`; nothing here knows which carrier it is.
     """
 
     def __init__(
@@ -50,20 +50,15 @@ class CallSession:
         deps: CallDependencies,
         call: Call,
         entry: LoadedAssistant,
-        ws: web.WebSocketResponse,
-        serializer: TwilioMediaSerializer,
-        rest: TwilioRest,
+        leg: CallLeg,
     ):
-        """Prepare the session; nothing runs until :meth:`run`."""
+        """Prepare the session on the carrier's ``leg``; nothing runs until :meth:`run`."""
         self.call_id = call.id
-        self.call = call
         self.finished = asyncio.Event()
         self._deps = deps
-        self._rest = rest
-        self._call = call
+        self._leg = leg
+        self.call = call
         self._entry = entry
-        self._ws = ws
-        self._serializer = serializer
         self._journal = CallJournal(deps.calls, call.id)
         self._latency: list[dict[str, Any]] = []
         self._pending_latency: dict[str, Any] | None = None
@@ -74,7 +69,7 @@ class CallSession:
     async def run(self) -> None:
         """Run the call until it ends, then finalize it (also if cancelled)."""
         try:
-            plan = await plan_call(self._deps, self._call, self._entry)
+            plan = await plan_call(self._deps, self.call, self._entry)
             self._worker = self._build(plan).worker
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(self._worker)
@@ -126,20 +121,12 @@ class CallSession:
             phrases=plan.phrases,
             stages=deps.stages,
             http=deps.http,
-            direction=self._call.direction,
+            direction=self.call.direction,
         )
 
     def _build(self, plan: CallPlan) -> CallPipeline:
         deps, assistant = self._deps, plan.entry.assistant
-        transport = WebsocketCallTransport(
-            self._ws,
-            WebsocketCallParams(
-                serializer=self._serializer,
-                audio_in_enabled=True,
-                audio_out_enabled=True,
-                audio_out_end_silence_secs=0,
-            ),
-        )
+        transport = self._leg.transport()
         tool_context = self._tool_context(plan)
         context = LLMContext(
             messages=plan.history(),
@@ -167,19 +154,18 @@ class CallSession:
         )
         facts = CallFacts(
             call_id=self.call_id,
-            call_sid=self._call.provider_call_id,
             lead_id=tool_context.lead_id,
             assistant=assistant,
             phrases=plan.phrases,
             render=plan.render,
         )
-        self._conversation = CallConversation(facts, pipeline.speaker, self._rest, deps.database)
+        self._conversation = CallConversation(facts, pipeline.speaker, self._leg, deps.database)
         tool_context.control = self._conversation
         self._wire(transport, pipeline.worker, llm, plan)
         return pipeline
 
     def _wire(
-        self, transport: WebsocketCallTransport, worker: PipelineWorker, llm: Any, plan: CallPlan
+        self, transport: BaseTransport, worker: PipelineWorker, llm: Any, plan: CallPlan
     ) -> None:
         conversation = self._conversation
         assert conversation is not None
@@ -191,8 +177,8 @@ class CallSession:
 
         @transport.event_handler("on_client_disconnected")
         async def _disconnected(_transport):
-            if self._serializer.stopped:
-                return  # the stop event already ended the call
+            if self._leg.far_end_hung_up:
+                return  # the carrier's hang-up already ended the call
             self._end_reason = self._end_reason or "disconnected"
             await self.end("disconnected")
 
@@ -258,7 +244,7 @@ class CallSession:
             return self._conversation.end_reason
         if self._end_reason:
             return self._end_reason
-        return "caller-hangup" if self._serializer.stopped else "assistant-hangup"
+        return "caller-hangup" if self._leg.far_end_hung_up else "assistant-hangup"
 
     async def _finalize(self) -> None:
         try:
@@ -277,4 +263,11 @@ class CallSession:
         except Exception as e:
             logger.exception(f"call {self.call_id}: could not finalize: {e}")
         finally:
+            await self._hang_up()
             self.finished.set()
+
+    async def _hang_up(self) -> None:
+        try:
+            await self._leg.hang_up()
+        except Exception as e:
+            logger.warning(f"call {self.call_id}: the carrier's hang-up failed: {e}")

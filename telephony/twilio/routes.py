@@ -15,10 +15,11 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from agent.phrases import phrases_for
 from crm.calls import NewCall
-from crm.phone_numbers import maybe_e164
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE
+from telephony.opening import open_call
 from telephony.session import CallSession
+from telephony.twilio.leg import TwilioLeg
 from telephony.twilio.serializer import TwilioMediaSerializer
 from telephony.twilio.settings import TwilioSettings
 
@@ -81,16 +82,8 @@ async def voice_webhook(request: web.Request) -> web.Response:
         )
         return _connect(twilio, call.id)
     direction = "outbound" if form.get("Direction", "").startswith("outbound") else "inbound"
-    ours, theirs = (
-        (form.get("To"), form.get("From"))
-        if direction == "inbound"
-        else (form.get("From"), form.get("To"))
-    )
-    entry = deps.assistants.entry_for_number(maybe_e164(ours))
-    assistant = entry.assistant
-    contact = maybe_e164(theirs)
-    lead = await deps.leads.get_or_create(contact, source=f"{direction}-call") if contact else None
-    call = await deps.calls.open(
+    call, entry = await open_call(
+        deps,
         NewCall(
             provider="twilio",
             provider_call_id=call_sid,
@@ -98,11 +91,10 @@ async def voice_webhook(request: web.Request) -> web.Response:
             direction=direction,
             from_number=form.get("From"),
             to_number=form.get("To"),
-            assistant=assistant.name,
             status=form.get("CallStatus") or "ringing",
-            lead_id=lead.id if lead else None,
-        )
+        ),
     )
+    assistant = entry.assistant
     if entry.unavailable:
         return await _unavailable(deps, call.id, assistant.name, assistant.language)
     logger.info(
@@ -246,17 +238,7 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
 
     stream_sid = str(start.get("streamSid") or "")
     await deps.calls.stream_started(call.id, stream_sid)
-    session = CallSession(
-        deps,
-        call,
-        deps.assistants.entry(call.assistant),
-        ws,
-        TwilioMediaSerializer(stream_sid, start.get("callSid") or call.provider_call_id),
-        twilio.rest(),
-    )
-    try:
-        await live.hold(session)
-    finally:
-        if not ws.closed:
-            await ws.close()
+    serializer = TwilioMediaSerializer(stream_sid, start.get("callSid") or call.provider_call_id)
+    leg = TwilioLeg(ws, serializer, twilio.rest(), call.provider_call_id)
+    await live.hold(CallSession(deps, call, deps.assistants.entry(call.assistant), leg))
     return ws

@@ -1,4 +1,4 @@
-"""The calls live in this process: find one by id, list them, end them all on shutdown."""
+"""The calls live in this process: find one by id, list them, follow one's events, end them all."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aiohttp import web
 from loguru import logger
 
 from crm.models import Call, utcnow
+from telephony.feed import DEFAULT_BACKLOG, CallFeed, Subscription
 
 
 class LiveSession(Protocol):
@@ -18,6 +19,7 @@ class LiveSession(Protocol):
 
     call_id: str
     call: Call
+    feed: CallFeed
     finished: asyncio.Event
 
     async def run(self) -> None:
@@ -64,7 +66,7 @@ class LiveCalls:
 
     The one place a live call is found by id: carriers hold each call's session here
     while it runs, and anything aimed at a live call (a webhook, the console) looks it
-    up here.
+    up here. The dashboard and the agent console list calls and follow one here.
     """
 
     def __init__(self) -> None:
@@ -85,6 +87,17 @@ class LiveCalls:
     def list(self) -> list[LiveCallInfo]:
         """The calls live in this process, oldest first."""
         return [_info(held) for held in self._held.values()]
+
+    def subscribe(self, call_id: str, backlog: int = DEFAULT_BACKLOG) -> Subscription | None:
+        """Follow a live call's events from now on (None when it is not live here).
+
+        Iterate the subscription (``async for event in ...``): transcript lines as
+        written, tool calls, then :class:`telephony.feed.CallEnded`, and the iteration
+        stops. Lines said before subscribing are in the call's transcript; a line with a
+        ``seq`` already seen replaces it. ``close()`` it (or use ``with``) to stop early.
+        """
+        session = self.get(call_id)
+        return session.feed.subscribe(backlog) if session else None
 
     async def hold(self, session: LiveSession) -> None:
         """Run ``session``, listed here until it is finalized."""

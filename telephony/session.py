@@ -16,7 +16,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from agent.assistants import LoadedAssistant
 from agent.llm import create_llm
-from agent.tools import ToolContext
+from agent.tools import ToolContext, ToolResult
 from agent.tools.llm_functions import tools_schema
 from crm.calls import NewUtterance
 from crm.models import Call
@@ -24,6 +24,7 @@ from telephony.call_setup import CallPlan, plan_call
 from telephony.carrier import CallLeg
 from telephony.conversation import CallConversation, CallFacts
 from telephony.dependencies import CallDependencies
+from telephony.feed import CallFeed, ToolCalled
 from telephony.journal import CallJournal
 from voice.latency import call_latency_summary
 from voice.pipeline import CallHooks, CallPipeline, build_call_worker
@@ -59,7 +60,8 @@ class CallSession:
         self._leg = leg
         self.call = call
         self._entry = entry
-        self._journal = CallJournal(deps.calls, call.id)
+        self.feed = CallFeed()
+        self._journal = CallJournal(deps.calls, call.id, self.feed)
         self._latency: list[dict[str, Any]] = []
         self._pending_latency: dict[str, Any] | None = None
         self._end_reason: str | None = None
@@ -121,7 +123,9 @@ class CallSession:
             phrases=plan.phrases,
             stages=deps.stages,
             http=deps.http,
+            provider=self.call.provider,
             direction=self.call.direction,
+            on_tool_call=self._tool_called,
         )
 
     def _build(self, plan: CallPlan) -> CallPipeline:
@@ -235,6 +239,11 @@ class CallSession:
         if self._conversation:
             await self._conversation.bot_turn(turn)
 
+    def _tool_called(self, name: str, arguments: Any, result: ToolResult) -> None:
+        self._journal.tool_called(
+            ToolCalled(name, dict(arguments), result.ok, result.value, result.error)
+        )
+
     async def _turn_latency(self, latency: dict[str, Any]) -> None:
         self._latency.append(latency)
         self._pending_latency = latency
@@ -263,6 +272,7 @@ class CallSession:
         except Exception as e:
             logger.exception(f"call {self.call_id}: could not finalize: {e}")
         finally:
+            self.feed.end(self._final_reason())
             await self._hang_up()
             self.finished.set()
 

@@ -1,11 +1,11 @@
-"""The calls live in this process: find one by id, list them, follow one's events, end them all."""
+"""The calls live here: find one by id, list them, follow one, act on one wherever it is held."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from aiohttp import web
 from loguru import logger
@@ -30,6 +30,50 @@ class LiveSession(Protocol):
 
     async def leave_voicemail(self, message: str | None) -> None:
         """A machine answered: leave ``message`` (if any) and hang up."""
+
+
+class LiveCommand(Protocol):
+    """Something aimed at a live call from outside it (a webhook, later the console).
+
+    Plain data with a ``name``, so that a remote dispatcher can carry it to the
+    instance that holds the call, where :meth:`apply` runs on the session.
+    """
+
+    name: ClassVar[str]
+
+    async def apply(self, session: LiveSession) -> None:
+        """Do it to the call."""
+
+
+@dataclass(frozen=True)
+class LeaveVoicemail:
+    """A machine answered (async AMD): leave ``message`` (if any) and hang up."""
+
+    message: str | None
+    name: ClassVar[str] = "voicemail"
+
+    async def apply(self, session: LiveSession) -> None:
+        """Cut the bot off, leave the message, hang up."""
+        await session.leave_voicemail(self.message)
+
+
+class RemoteCalls(Protocol):
+    """Reaches the calls other instances hold (e.g. PostgreSQL LISTEN/NOTIFY, or Redis).
+
+    The instance that receives a command applies it with :meth:`LiveCalls.apply_here`.
+    """
+
+    async def deliver(self, call_id: str, command: LiveCommand) -> bool:
+        """Hand ``command`` to the instance holding ``call_id``; True when one took it."""
+        ...
+
+
+class SingleInstance:
+    """:class:`RemoteCalls` when this is the only instance: no call is held elsewhere."""
+
+    async def deliver(self, call_id: str, command: LiveCommand) -> bool:
+        """Nowhere else to send it."""
+        return False
 
 
 @dataclass(frozen=True)
@@ -67,11 +111,16 @@ class LiveCalls:
     The one place a live call is found by id: carriers hold each call's session here
     while it runs, and anything aimed at a live call (a webhook, the console) looks it
     up here. The dashboard and the agent console list calls and follow one here.
+
+    A call lives in the one instance that holds its media. A command for a call that
+    is not live here goes to ``remote`` (a no-op while there is one instance), and
+    is logged when no instance takes it, never dropped in silence.
     """
 
-    def __init__(self) -> None:
-        """An empty registry."""
+    def __init__(self, remote: RemoteCalls | None = None) -> None:
+        """An empty registry; ``remote`` reaches other instances' calls."""
         self._held: dict[str, _Held] = {}
+        self._remote = remote or SingleInstance()
 
     def __len__(self) -> int:
         return len(self._held)
@@ -98,6 +147,32 @@ class LiveCalls:
         """
         session = self.get(call_id)
         return session.feed.subscribe(backlog) if session else None
+
+    async def deliver(self, call_id: str, command: LiveCommand) -> bool:
+        """Apply ``command`` to the call, here or on the instance holding it.
+
+        Returns:
+            Whether some instance took it (False is logged: the call is not live
+            anywhere this instance can reach).
+        """
+        if await self.apply_here(call_id, command):
+            return True
+        if await self._remote.deliver(call_id, command):
+            logger.info(f"call {call_id}: {command.name} sent to the instance holding the call")
+            return True
+        logger.warning(
+            f"call {call_id}: {command.name} not applied: the call is not live on this instance "
+            "(not streaming yet, already ended, or held by an instance this one cannot reach)"
+        )
+        return False
+
+    async def apply_here(self, call_id: str, command: LiveCommand) -> bool:
+        """Apply ``command`` if the call is live in this process; False if it is not."""
+        session = self.get(call_id)
+        if session is None:
+            return False
+        await command.apply(session)
+        return True
 
     async def hold(self, session: LiveSession) -> None:
         """Run ``session``, listed here until it is finalized."""

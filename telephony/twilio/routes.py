@@ -16,7 +16,7 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 from agent.phrases import phrases_for
 from crm.calls import NewCall
 from telephony.dependencies import DEPS, CallDependencies
-from telephony.live import LIVE
+from telephony.live import LIVE, LeaveVoicemail
 from telephony.opening import open_call
 from telephony.session import CallSession
 from telephony.twilio.leg import TwilioLeg
@@ -177,13 +177,10 @@ async def machine_detection(request: web.Request) -> web.Response:
     )
     if call is None or not answered_by.startswith("machine"):
         return web.Response(status=204)
-    session = request.app[LIVE].get(call.id)
     message = deps.assistants.get(call.assistant).voicemail_message or None
-    logger.info(
-        f"call {call.id}: answered by a machine ({answered_by}); {'leaving a message' if message else 'hanging up'}"
-    )
-    if session is not None:
-        await session.leave_voicemail(message)
+    action = "leaving a message" if message else "hanging up"
+    logger.info(f"call {call.id}: answered by a machine ({answered_by}); {action}")
+    await request.app[LIVE].deliver(call.id, LeaveVoicemail(message))
     return web.Response(status=204)
 
 

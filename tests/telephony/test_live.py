@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from loguru import logger
+
 from crm.models import Call
 from telephony.feed import CallEnded, CallEvent, CallFeed, Missed, TranscriptLine
-from telephony.live import LiveCallInfo, LiveCalls
+from telephony.live import LeaveVoicemail, LiveCallInfo, LiveCalls, LiveCommand
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -29,6 +31,7 @@ class StandInCall:
         self.feed = CallFeed()
         self.finished = asyncio.Event()
         self.reason: str | None = None
+        self.voicemail: str | None = None
         self._ending = asyncio.Event()
 
     async def run(self) -> None:
@@ -43,6 +46,7 @@ class StandInCall:
         self._ending.set()
 
     async def leave_voicemail(self, message: str | None) -> None:
+        self.voicemail = message
         await self.end("voicemail")
 
 
@@ -124,3 +128,41 @@ async def test_a_follower_that_stops_following_gets_nothing_more():
     feed.end("caller-hangup")
 
     assert await collect(follower) == [line(1)]
+
+
+class OtherInstances:
+    """Stands in for the cross-instance link (LISTEN/NOTIFY, Redis): holds ``calls``."""
+
+    def __init__(self, *calls: str):
+        self.calls = set(calls)
+        self.sent: list[tuple[str, LiveCommand]] = []
+
+    async def deliver(self, call_id: str, command: LiveCommand) -> bool:
+        if call_id in self.calls:
+            self.sent.append((call_id, command))
+            return True
+        return False
+
+
+async def test_a_command_reaches_the_call_where_it_is_held():
+    elsewhere = OtherInstances("call-2")
+    live, call = LiveCalls(elsewhere), StandInCall()
+    task = await held(live, call)
+
+    assert await live.deliver("call-1", LeaveVoicemail("Please call us back."))
+    await task
+    assert call.reason == "voicemail" and call.voicemail == "Please call us back."
+    assert elsewhere.sent == [], "held here: applied here, not sent elsewhere"
+
+    assert await live.deliver("call-2", LeaveVoicemail(None))
+    assert elsewhere.sent == [("call-2", LeaveVoicemail(None))], "held elsewhere: sent there"
+
+
+async def test_a_command_for_a_call_not_live_on_this_instance_is_logged_not_dropped_in_silence():
+    said: list[str] = []
+    sink = logger.add(lambda message: said.append(str(message)), level="WARNING")
+    try:
+        assert not await LiveCalls().deliver("call-9", LeaveVoicemail(None))
+    finally:
+        logger.remove(sink)
+    assert any("call call-9: voicemail not applied" in line for line in said), said

@@ -91,11 +91,11 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health)
     app.add_routes(crm_api.routes)
     app.add_routes(agent_api.routes)
+    TwilioCarrier(TwilioSettings.for_server(settings)).mount(app)  # one line per carrier
     app.add_routes(vapi_routes.routes)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_crm)
     app.cleanup_ctx.append(_call_dependencies)
-    TwilioCarrier(TwilioSettings.for_server(settings)).mount(app)
     app.cleanup_ctx.append(_vapi)
     app.cleanup_ctx.append(_dialer)
     app.cleanup_ctx.append(_crm_workers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,7 @@ def _modules() -> dict[str, Path]:
     return modules
 
 
+@cache
 def _graph() -> dict[str, set[str]]:
     """Every import of one of our modules, at any depth of the file (TYPE_CHECKING ones too)."""
     modules = _modules()

@@ -27,19 +27,20 @@ from crm.campaigns import sync_campaign_files
 from crm.db import Database
 from crm.dial_outcomes import call_finished
 from crm.dialing import FINAL_CALL_STATUSES
-from crm.leads import LeadStore
 from crm.models import Call, Campaign, utcnow
 from crm.rules.loader import RuleFileError
 from crm.scoring import ScoringError
 from crm.service import CrmService, CrmSettings
 from crm.stages import StageError
 from crm.webhooks.outbox import WebhookSettings
+from telephony.dependencies import DEPS, CallDependencies
 from telephony.dialer import Dialer
+from telephony.live import LIVE, LiveCalls
 from telephony.outbound import OutboundProvider, TwilioOutbound
 from telephony.readiness import readiness_check
 from telephony.routing import outbound_provider
-from telephony.services import CallServices, TwilioConfig
-from telephony.twilio import routes as twilio_routes
+from telephony.twilio.carrier import TwilioCarrier
+from telephony.twilio.settings import TwilioSettings
 from telephony.vapi import routes as vapi_routes
 from telephony.vapi.client import VapiClient
 from telephony.vapi.outbound import VapiOutbound
@@ -64,11 +65,10 @@ async def healthz(request: web.Request) -> web.Response:
         database = "ok"
     except Exception as e:
         database = f"error: {e.__class__.__name__}"
-    services = request.app.get(twilio_routes.SERVICES)
     body = {
-        "status": "ok" if database == "ok" and services else "starting",
+        "status": "ok" if database == "ok" and DEPS in request.app else "starting",
         "database": database,
-        "liveCalls": len(services.live) if services else 0,
+        "liveCalls": len(request.app[LIVE]),
         "memoryMb": _resident_mb(),
     }
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
@@ -87,15 +87,16 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[crm_api.require_api_key], client_max_size=1024**2)
     app[SETTINGS] = settings
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]
+    app[LIVE] = LiveCalls()
     app.add_routes(health)
     app.add_routes(crm_api.routes)
     app.add_routes(agent_api.routes)
-    app.add_routes(twilio_routes.routes)
+    TwilioCarrier(TwilioSettings.for_server(settings)).mount(app)  # one line per carrier
     app.add_routes(vapi_routes.routes)
     app.add_routes(web_routes.routes)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_crm)
-    app.cleanup_ctx.append(_call_services)
+    app.cleanup_ctx.append(_call_dependencies)
     app.cleanup_ctx.append(_vapi)
     app.cleanup_ctx.append(_dialer)
     app.cleanup_ctx.append(_crm_workers)
@@ -148,7 +149,7 @@ def _log_assistants(book: AssistantBook, models_dir: os.PathLike) -> None:
     )
 
 
-async def _call_services(app: web.Application) -> AsyncIterator[None]:
+async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     # A broken file stops the server before any model is loaded.
     book = AssistantBook.load(settings.assistants_dir)
@@ -165,29 +166,15 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
     llm = await _llm(settings, book)
     library = AssistantLibrary(settings.assistants_dir, readiness_check(speech, llm))
     _log_assistants(await library.load(), settings.models_dir)
-    if not settings.twilio_auth_token:
-        logger.warning(
-            "TWILIO_AUTH_TOKEN is not set: Twilio webhooks are accepted unsigned (local use only)"
-        )
     http = aiohttp.ClientSession()
     app[agent_api.ASSISTANTS] = library
-    app[twilio_routes.SERVICES] = CallServices(
+    app[DEPS] = CallDependencies(
+        database=app[DATABASE],
+        assistants=library,
         speech=speech,
         llm=llm,
-        assistants=library,
-        calls=app[crm_api.STORE],
-        leads=LeadStore(app[DATABASE]),
-        twilio=TwilioConfig(
-            account_sid=settings.twilio_account_sid,
-            auth_token=settings.twilio_auth_token,
-            public_url=settings.base_url,
-            stream_url=settings.stream_url,
-            api_base_url=settings.twilio_api_base_url,
-        ),
-        signing_secret=settings.signing_secret(),
-        after_call=[app[crm_api.CRM].after_call],
-        database=app[DATABASE],
         http=http,
+        after_call=[app[crm_api.CRM].after_call],
     )
     interval = settings.assistants_reload_secs
     watcher = asyncio.create_task(library.watch(interval)) if interval > 0 else None
@@ -198,19 +185,8 @@ async def _call_services(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _vapi(app: web.Application) -> AsyncIterator[None]:
-    """VAPI's server messages (always on, behind the VAPI secret) share the assistants, tools and database."""
-    settings, services = app[SETTINGS], app[twilio_routes.SERVICES]
-    target = VapiTarget.for_server(settings)
-    app[vapi_routes.VAPI] = VapiService(
-        db=app[DATABASE],
-        calls=services.calls,
-        leads=services.leads,
-        assistants=services.assistants,
-        target=target,
-        stages=services.stages,
-        http=services.http,
-        after_call=services.after_call,
-    )
+    """VAPI's server messages (always on, behind the VAPI secret), on the shared call dependencies."""
+    app[vapi_routes.VAPI] = VapiService(app[DEPS], VapiTarget.for_server(app[SETTINGS]))
     yield
 
 
@@ -237,12 +213,11 @@ async def _dialer(app: web.Application) -> AsyncIterator[None]:
         if call.campaign_id and call.status in FINAL_CALL_STATUSES:
             await call_finished(database, call.id, utcnow())
 
-    app[twilio_routes.SERVICES].on_call_status.append(settle_campaign_call)
-    vapi.on_call_status.append(settle_campaign_call)
+    app[DEPS].on_call_status.append(settle_campaign_call)  # Twilio's and VAPI's calls alike
 
     def route(campaign: Campaign) -> str:
         return outbound_provider(
-            vapi.assistants.book,
+            app[DEPS].assistants.book,
             campaign=campaign.provider,
             from_number=campaign.from_number,
             assistant=campaign.assistant,
@@ -305,10 +280,10 @@ def crm_settings(settings: Settings) -> CrmSettings:
 async def _crm(app: web.Application) -> AsyncIterator[None]:
     # Before the speech models load: a broken rule or scoring file stops the start at once.
     def plans(assistant: str | None) -> object:
-        return app[twilio_routes.SERVICES].assistants.analysis_plan(assistant)
+        return app[DEPS].assistants.analysis_plan(assistant)
 
     def servers(assistant: str | None) -> tuple[str, str] | None:
-        entry = app[twilio_routes.SERVICES].assistants.book.assistants.get(assistant or "")
+        entry = app[DEPS].assistants.book.assistants.get(assistant or "")
         return entry.assistant.report_server() if entry else None
 
     app[crm_api.CRM] = CrmService(
@@ -326,9 +301,7 @@ async def _crm_workers(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _end_live_calls(app: web.Application) -> None:
-    services = app.get(twilio_routes.SERVICES)
-    if services:
-        await services.live.end_all("server-shutdown")
+    await app[LIVE].end_all("server-shutdown")
 
 
 def _banner(settings: Settings, key_created: bool) -> str:

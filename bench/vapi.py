@@ -33,11 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.library import AssistantLibrary  # noqa: E402
 from crm import api  # noqa: E402
-from crm.calls import CallStore  # noqa: E402
 from crm.db import Database  # noqa: E402
-from crm.leads import LeadStore  # noqa: E402
 from crm.service import CrmService, CrmSettings  # noqa: E402
 from crm.webhooks.outbox import WebhookSettings  # noqa: E402
+from telephony.dependencies import CallDependencies  # noqa: E402
 from telephony.vapi import routes as vapi_routes  # noqa: E402
 from telephony.vapi.service import VapiService  # noqa: E402
 from telephony.vapi.translate import VapiTarget  # noqa: E402
@@ -104,12 +103,8 @@ async def run(url_db: str, calls: int, concurrency: int) -> None:
         plans=library.analysis_plan,
     )
     service = VapiService(
-        database,
-        CallStore(database),
-        LeadStore(database),
-        library,
+        CallDependencies(database, library, after_call=[crm.after_call]),
         VapiTarget(events_url="https://agent.example/vapi/events", secret=SECRET),
-        after_call=[crm.after_call],
     )
     app = web.Application(middlewares=[api.require_api_key])
     app[vapi_routes.VAPI] = service

@@ -1,1 +1,1 @@
-"""Carriers and calls: Twilio webhooks and media streams, sessions, simulators."""
+"""Calls: the core all carriers share, a folder per carrier (Twilio, VAPI), dialer, simulators."""

@@ -13,8 +13,8 @@ from agent.phrases import Phrases, phrases_for
 from agent.templates import render
 from agent.variables import call_timezone, call_variables
 from crm.models import Call, Lead
+from telephony.dependencies import CallDependencies
 from telephony.readiness import choose_speech
-from telephony.services import CallServices
 from voice.keypad import KeypadSettings
 from voice.pipeline import CallSpeech
 
@@ -71,9 +71,11 @@ class CallPlan:
         ]
 
 
-def _speech(services: CallServices, entry: LoadedAssistant) -> CallSpeech:
+def _speech(deps: CallDependencies, entry: LoadedAssistant) -> CallSpeech:
+    if deps.speech is None:
+        raise RuntimeError("no speech models are loaded in this process")
     assistant = entry.assistant
-    choice = choose_speech(services.speech, assistant)
+    choice = choose_speech(deps.speech, assistant)
     keypad = assistant.keypad_input_plan
     delimiters = keypad.delimiters
     return CallSpeech(
@@ -88,7 +90,7 @@ def _speech(services: CallServices, entry: LoadedAssistant) -> CallSpeech:
     )
 
 
-async def plan_call(services: CallServices, call: Call, entry: LoadedAssistant) -> CallPlan:
+async def plan_call(deps: CallDependencies, call: Call, entry: LoadedAssistant) -> CallPlan:
     """Gather what a call needs at stream start: lead, time zone, variables, speech.
 
     The campaign contact of an outbound call arrives as the call's lead and, for
@@ -96,14 +98,14 @@ async def plan_call(services: CallServices, call: Call, entry: LoadedAssistant) 
     call was opened).
     """
     assistant = entry.assistant
-    lead = await services.leads.get(call.lead_id) if call.lead_id else None
+    lead = await deps.leads.get(call.lead_id) if call.lead_id else None
     phone = call.to_number if call.direction == "outbound" else call.from_number
     zone = call_timezone(assistant, lead, phone)
     overrides = (call.extra or {}).get("variableValues") or {}
     variables = call_variables(
         assistant, lead=lead, phone=phone, timezone=zone, overrides=overrides
     )
-    speech = await asyncio.to_thread(_speech, services, entry)
+    speech = await asyncio.to_thread(_speech, deps, entry)
     return CallPlan(
         entry=entry,
         call=call,

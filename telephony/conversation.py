@@ -18,11 +18,11 @@ from agent.tools import TransferFailed
 from crm.db import Database
 from crm.followups import create_task
 from crm.models import utcnow
-from telephony.twilio.rest import TwilioRest, TwilioRestError, dial_twiml
+from telephony.carrier import CallLeg
 from voice.playback import BotTurn
 from voice.speaker import CallSpeaker
 
-# After a transfer, Twilio stops our stream; if it does not, we end our side.
+# After a transfer, the carrier ends our media; if it does not, we end our side.
 TRANSFER_STOP_WAIT_SECS = 10.0
 # When the LLM fails, the lead is called back this much later.
 LLM_FAILURE_CALLBACK = timedelta(minutes=15)
@@ -34,7 +34,6 @@ class CallFacts:
 
     Parameters:
         call_id: Our call id.
-        call_sid: The carrier's id of the live call (for REST updates).
         lead_id: The lead, when known.
         assistant: The assistant the call started with.
         phrases: Lines in the caller's language.
@@ -42,7 +41,6 @@ class CallFacts:
     """
 
     call_id: str
-    call_sid: str | None
     lead_id: str | None
     assistant: Assistant
     phrases: Phrases
@@ -56,16 +54,17 @@ class CallConversation:
     - the call ends at ``maxDurationSeconds``, with a goodbye;
     - an ``endCallPhrases`` phrase in what the bot said ends the call once heard;
     - an LLM that fails twice ends the call gracefully with a callback scheduled;
-    - tools say lines, hang up and transfer through it (``agent.tools.CallControl``).
+    - tools say lines, hang up and transfer through it (``agent.tools.CallControl``); the
+      carrier's leg (:class:`telephony.carrier.CallLeg`) moves the call, whichever it is.
 
     The first reason to end the call is the one recorded.
     """
 
-    def __init__(self, facts: CallFacts, speaker: CallSpeaker, rest: TwilioRest, db: Database):
+    def __init__(self, facts: CallFacts, speaker: CallSpeaker, leg: CallLeg, db: Database):
         """Prepare the behaviour of one call; timers start with :meth:`start`."""
         self._facts = facts
         self._speaker = speaker
-        self._rest = rest
+        self._leg = leg
         self._db = db
         self._idle_prompts = 0
         self._caller_spoke = False
@@ -181,31 +180,37 @@ class CallConversation:
         await self.hang_up("voicemail", self._facts.render(message) if message else None)
 
     async def transfer(self, destination: TransferDestination, announcement: str) -> None:
-        """Say the announcement, then move the call with ``<Dial>``.
+        """Say the announcement, then have the carrier move the call.
 
         Raises:
             TransferFailed: Not possible or refused; the caller is listened to again.
         """
         if self.end_reason is not None:
             raise TransferFailed(f"the call is already ending ({self.end_reason})")
-        if not self._rest.configured or not self._facts.call_sid:
-            raise TransferFailed(
-                "Twilio REST is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)"
-            )
+        if reason := self._leg.cannot_transfer():
+            raise TransferFailed(reason)
         self._speaker.hold_caller()
         await self._speaker.say(announcement)
         self.end_reason = "transferred"
         try:
-            await self._rest.update_twiml(self._facts.call_sid, dial_twiml(destination))
-        except TwilioRestError as e:
+            await self._leg.transfer(destination)
+        except TransferFailed as e:
             self.end_reason = None
             self._speaker.hold_caller(False)
             logger.warning(
                 f"call {self._facts.call_id}: transfer to {destination.target} failed: {e}"
             )
-            raise TransferFailed(str(e)) from None
+            raise
         logger.info(f"call {self._facts.call_id}: transferred to {destination.target}")
         self._spawn(self._end_after_transfer())
+
+    async def send_dtmf(self, digits: str) -> None:
+        """Send keypad tones to the far end (e.g. to walk an IVR).
+
+        Raises:
+            telephony.carrier.NotSupported: The carrier cannot, on this call.
+        """
+        await self._leg.send_dtmf(digits)
 
     async def _end_after_transfer(self) -> None:
         await asyncio.sleep(TRANSFER_STOP_WAIT_SECS)

@@ -1,4 +1,4 @@
-"""One live call: its pipeline, its transcript, and how it ends."""
+"""One live call, whatever carrier carries it: its pipeline, its transcript, and how it ends."""
 
 from __future__ import annotations
 
@@ -6,26 +6,26 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from aiohttp import web
 from loguru import logger
 from pipecat.frames.frames import EndFrame, LLMRunFrame, TTSSpeakFrame
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.transports.base_transport import BaseTransport
 from pipecat.utils.types import NOT_GIVEN
 from pipecat.workers.runner import WorkerRunner
 
 from agent.assistants import LoadedAssistant
 from agent.llm import create_llm
-from agent.tools import ToolContext
+from agent.tools import ToolContext, ToolResult
 from agent.tools.llm_functions import tools_schema
 from crm.calls import NewUtterance
 from crm.models import Call
 from telephony.call_setup import CallPlan, plan_call
+from telephony.carrier import CallLeg
 from telephony.conversation import CallConversation, CallFacts
+from telephony.dependencies import CallDependencies
+from telephony.feed import CallFeed, ToolCalled
 from telephony.journal import CallJournal
-from telephony.services import CallServices
-from telephony.twilio.serializer import TwilioMediaSerializer
-from telephony.ws_transport import WebsocketCallParams, WebsocketCallTransport
 from voice.latency import call_latency_summary
 from voice.pipeline import CallHooks, CallPipeline, build_call_worker
 from voice.playback import BotTurn
@@ -41,26 +41,27 @@ class CallSession:
     Whatever happens inside (a model error, a dropped socket, server shutdown),
     the call row ends with an end time and reason, and every transcript line
     already heard is written. Nothing here touches any other call. The call keeps
-    the assistant it started with, whatever reloads happen meanwhile.
+    the assistant it started with, whatever reloads happen meanwhile. What is the
+    carrier's own (audio transport, hang-up, transfer) comes from its
+    :class:`telephony.carrier.CallLeg`; nothing here knows which carrier it is.
     """
 
     def __init__(
         self,
-        services: CallServices,
+        deps: CallDependencies,
         call: Call,
         entry: LoadedAssistant,
-        ws: web.WebSocketResponse,
-        serializer: TwilioMediaSerializer,
+        leg: CallLeg,
     ):
-        """Prepare the session; nothing runs until :meth:`run`."""
+        """Prepare the session on the carrier's ``leg``; nothing runs until :meth:`run`."""
         self.call_id = call.id
         self.finished = asyncio.Event()
-        self._services = services
-        self._call = call
+        self._deps = deps
+        self._leg = leg
+        self.call = call
         self._entry = entry
-        self._ws = ws
-        self._serializer = serializer
-        self._journal = CallJournal(services.calls, call.id)
+        self.feed = CallFeed()
+        self._journal = CallJournal(deps.calls, call.id, self.feed)
         self._latency: list[dict[str, Any]] = []
         self._pending_latency: dict[str, Any] | None = None
         self._end_reason: str | None = None
@@ -70,7 +71,7 @@ class CallSession:
     async def run(self) -> None:
         """Run the call until it ends, then finalize it (also if cancelled)."""
         try:
-            plan = await plan_call(self._services, self._call, self._entry)
+            plan = await plan_call(self._deps, self.call, self._entry)
             self._worker = self._build(plan).worker
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(self._worker)
@@ -106,13 +107,13 @@ class CallSession:
             await self._worker.cancel(reason=reason)
 
     def _tool_context(self, plan: CallPlan) -> ToolContext:
-        services, assistant = self._services, plan.entry.assistant
+        deps, assistant = self._deps, plan.entry.assistant
         tools = (
-            {} if services.llm.uses_local(assistant) else plan.entry.tools
+            {} if deps.llm.uses_local(assistant) else plan.entry.tools
         )  # the embedded LLM cannot call tools
         return ToolContext(
-            db=services.database,
-            calls=services.calls,
+            db=deps.database,
+            calls=deps.calls,
             assistant=assistant,
             tools=tools,
             call_id=self.call_id,
@@ -120,22 +121,16 @@ class CallSession:
             phone=plan.phone,
             timezone=plan.timezone,
             phrases=plan.phrases,
-            stages=services.stages,
-            http=services.http,
-            direction=self._call.direction,
+            stages=deps.stages,
+            http=deps.http,
+            provider=self.call.provider,
+            direction=self.call.direction,
+            on_tool_call=self._tool_called,
         )
 
     def _build(self, plan: CallPlan) -> CallPipeline:
-        services, assistant = self._services, plan.entry.assistant
-        transport = WebsocketCallTransport(
-            self._ws,
-            WebsocketCallParams(
-                serializer=self._serializer,
-                audio_in_enabled=True,
-                audio_out_enabled=True,
-                audio_out_end_silence_secs=0,
-            ),
-        )
+        deps, assistant = self._deps, plan.entry.assistant
+        transport = self._leg.transport()
         tool_context = self._tool_context(plan)
         context = LLMContext(
             messages=plan.history(),
@@ -143,7 +138,7 @@ class CallSession:
         )
         llm = create_llm(
             assistant,
-            services.llm,
+            deps.llm,
             system_prompt=plan.system_prompt,
             retry_line=plan.phrases.llm_retry,
         )
@@ -151,7 +146,7 @@ class CallSession:
             transport=transport,
             llm=llm,
             context=context,
-            models=services.speech,
+            models=deps.speech,
             speech=plan.speech,
             hooks=CallHooks(
                 on_user_said=self._user_said,
@@ -163,21 +158,18 @@ class CallSession:
         )
         facts = CallFacts(
             call_id=self.call_id,
-            call_sid=self._call.provider_call_id,
             lead_id=tool_context.lead_id,
             assistant=assistant,
             phrases=plan.phrases,
             render=plan.render,
         )
-        self._conversation = CallConversation(
-            facts, pipeline.speaker, services.twilio.rest(), services.database
-        )
+        self._conversation = CallConversation(facts, pipeline.speaker, self._leg, deps.database)
         tool_context.control = self._conversation
         self._wire(transport, pipeline.worker, llm, plan)
         return pipeline
 
     def _wire(
-        self, transport: WebsocketCallTransport, worker: PipelineWorker, llm: Any, plan: CallPlan
+        self, transport: BaseTransport, worker: PipelineWorker, llm: Any, plan: CallPlan
     ) -> None:
         conversation = self._conversation
         assert conversation is not None
@@ -189,8 +181,8 @@ class CallSession:
 
         @transport.event_handler("on_client_disconnected")
         async def _disconnected(_transport):
-            if self._serializer.stopped:
-                return  # the stop event already ended the call
+            if self._leg.far_end_hung_up:
+                return  # the carrier's hang-up already ended the call
             self._end_reason = self._end_reason or "disconnected"
             await self.end("disconnected")
 
@@ -247,6 +239,11 @@ class CallSession:
         if self._conversation:
             await self._conversation.bot_turn(turn)
 
+    def _tool_called(self, name: str, arguments: Any, result: ToolResult) -> None:
+        self._journal.tool_called(
+            ToolCalled(name, dict(arguments), result.ok, result.value, result.error)
+        )
+
     async def _turn_latency(self, latency: dict[str, Any]) -> None:
         self._latency.append(latency)
         self._pending_latency = latency
@@ -256,14 +253,14 @@ class CallSession:
             return self._conversation.end_reason
         if self._end_reason:
             return self._end_reason
-        return "caller-hangup" if self._serializer.stopped else "assistant-hangup"
+        return "caller-hangup" if self._leg.far_end_hung_up else "assistant-hangup"
 
     async def _finalize(self) -> None:
         try:
             if self._conversation:
                 await self._conversation.stop()
             await self._journal.close()
-            await self._services.calls.finalize(
+            await self._deps.calls.finalize(
                 self.call_id,
                 end_reason=self._final_reason(),
                 latency=call_latency_summary(self._latency) | {"per_turn": self._latency},
@@ -271,8 +268,16 @@ class CallSession:
             logger.info(
                 f"call {self.call_id}: ended ({self._final_reason()}), {self._journal.written} lines"
             )
-            self._services.call_ended(self.call_id)
+            self._deps.call_ended(self.call_id)
         except Exception as e:
             logger.exception(f"call {self.call_id}: could not finalize: {e}")
         finally:
+            self.feed.end(self._final_reason())
+            await self._hang_up()
             self.finished.set()
+
+    async def _hang_up(self) -> None:
+        try:
+            await self._leg.hang_up()
+        except Exception as e:
+            logger.warning(f"call {self.call_id}: the carrier's hang-up failed: {e}")

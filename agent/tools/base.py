@@ -95,6 +95,7 @@ class ToolContext:
         provider: ``twilio`` or ``vapi``: sent to webhook tools.
         direction: ``inbound`` or ``outbound``: sent to webhook tools.
         now: The clock (tests may pin it).
+        on_tool_call: Told of each tool call once it answered (the live call's feed).
     """
 
     db: Database
@@ -112,6 +113,7 @@ class ToolContext:
     provider: str = "twilio"
     direction: str = "inbound"
     now: Callable[[], datetime] = utcnow
+    on_tool_call: Callable[[str, Mapping[str, Any], ToolResult], None] | None = None
 
 
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[ToolResult]]

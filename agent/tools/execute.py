@@ -63,6 +63,8 @@ async def execute(
         + (f" ({result.error})" if result.error else "")
     )
     await _record(context, name, arguments, result, duration_ms, tool_call_id)
+    if context.on_tool_call is not None:
+        context.on_tool_call(name, arguments, result)
     return result
 
 

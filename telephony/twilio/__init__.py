@@ -1,1 +1,1 @@
-"""Twilio: voice webhook, status callbacks, Media Streams."""
+"""Twilio as a carrier: webhooks, Media Streams, its call leg, live-call REST."""

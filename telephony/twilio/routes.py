@@ -15,15 +15,17 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from agent.phrases import phrases_for
 from crm.calls import NewCall
-from crm.phone_numbers import maybe_e164
-from telephony.hooks import run_status_hooks
-from telephony.services import CallServices
+from telephony.dependencies import DEPS, CallDependencies
+from telephony.live import LIVE, LeaveVoicemail
+from telephony.opening import open_call
 from telephony.session import CallSession
+from telephony.twilio.leg import TwilioLeg
 from telephony.twilio.serializer import TwilioMediaSerializer
+from telephony.twilio.settings import TwilioSettings
 
 routes = web.RouteTableDef()
 
-SERVICES = web.AppKey("call_services", CallServices)
+TWILIO = web.AppKey("twilio", TwilioSettings)
 
 START_TIMEOUT_SECS = 10.0
 MAX_MESSAGE_BYTES = 64 * 1024  # Media Streams messages are a few hundred bytes
@@ -41,7 +43,7 @@ async def signed_form(request: web.Request) -> dict[str, str]:
         web.HTTPForbidden: TWILIO_AUTH_TOKEN is set and the signature is missing or wrong.
     """
     form = {k: str(v) for k, v in (await request.post()).items()}
-    twilio = request.app[SERVICES].twilio
+    twilio = request.app[TWILIO]
     if twilio.auth_token:
         url = twilio.public_url + request.path_qs
         signature = request.headers.get("X-Twilio-Signature", "")
@@ -61,39 +63,27 @@ def _twiml(response: VoiceResponse) -> web.Response:
 async def voice_webhook(request: web.Request) -> web.Response:
     """A call arrives (or an outbound call is answered): open the call and connect its audio."""
     form = await signed_form(request)
-    services = request.app[SERVICES]
+    deps, twilio = request.app[DEPS], request.app[TWILIO]
     call_sid = form.get("CallSid")
     if not call_sid:
         raise web.HTTPBadRequest(text="CallSid is required")
     placed = request.query.get("callId")
     if placed:  # an outbound call we placed was answered
-        call = await services.calls.provider_status(
+        call = await deps.calls.provider_status(
             "twilio", call_sid, form.get("CallStatus") or "in-progress", call_id=placed
         )
         if call is None:
             raise web.HTTPNotFound(text="unknown call")
-        entry = services.assistants.entry(call.assistant)
+        entry = deps.assistants.entry(call.assistant)
         if entry.unavailable:
-            return await _unavailable(
-                services, call.id, entry.assistant.name, entry.assistant.language
-            )
+            return await _unavailable(deps, call.id, entry.assistant.name, entry.assistant.language)
         logger.info(
             f"call {call.id}: outbound Twilio call {call_sid} answered → assistant '{call.assistant}'"
         )
-        return _connect(services, call.id)
+        return _connect(twilio, call.id)
     direction = "outbound" if form.get("Direction", "").startswith("outbound") else "inbound"
-    ours, theirs = (
-        (form.get("To"), form.get("From"))
-        if direction == "inbound"
-        else (form.get("From"), form.get("To"))
-    )
-    entry = services.assistants.entry_for_number(maybe_e164(ours))
-    assistant = entry.assistant
-    contact = maybe_e164(theirs)
-    lead = (
-        await services.leads.get_or_create(contact, source=f"{direction}-call") if contact else None
-    )
-    call = await services.calls.open(
+    call, entry = await open_call(
+        deps,
         NewCall(
             provider="twilio",
             provider_call_id=call_sid,
@@ -101,26 +91,25 @@ async def voice_webhook(request: web.Request) -> web.Response:
             direction=direction,
             from_number=form.get("From"),
             to_number=form.get("To"),
-            assistant=assistant.name,
             status=form.get("CallStatus") or "ringing",
-            lead_id=lead.id if lead else None,
-        )
+        ),
     )
+    assistant = entry.assistant
     if entry.unavailable:
-        return await _unavailable(services, call.id, assistant.name, assistant.language)
+        return await _unavailable(deps, call.id, assistant.name, assistant.language)
     logger.info(
         f"call {call.id}: {direction} Twilio call {call_sid} → assistant '{assistant.name}'"
     )
-    return _connect(services, call.id)
+    return _connect(twilio, call.id)
 
 
-def _connect(services: CallServices, call_id: str) -> web.Response:
+def _connect(twilio: TwilioSettings, call_id: str) -> web.Response:
     """TwiML that streams the call's audio to us, tied to the call by a signed parameter."""
     response = VoiceResponse()
     connect = Connect()
-    stream = connect.stream(url=services.twilio.stream_url)
+    stream = connect.stream(url=twilio.stream_url)
     stream.parameter(name="callId", value=call_id)
-    stream.parameter(name="token", value=stream_token(services.signing_secret, call_id))
+    stream.parameter(name="token", value=stream_token(twilio.signing_secret, call_id))
     response.append(connect)
     return _twiml(response)
 
@@ -130,7 +119,7 @@ SAY_LANGUAGES = {"en": "en-US", "es": "es-ES"}
 
 
 async def _unavailable(
-    services: CallServices, call_id: str, name: str, language: str
+    deps: CallDependencies, call_id: str, name: str, language: str
 ) -> web.Response:
     """The number's assistant cannot take calls (e.g. missing speech models): a polite line, then hang up.
 
@@ -143,7 +132,7 @@ async def _unavailable(
     response = VoiceResponse()
     response.say(phrases_for(language).unavailable, language=SAY_LANGUAGES.get(language, "en-US"))
     response.hangup()
-    await services.calls.finalize(call_id, end_reason="assistant-unavailable")
+    await deps.calls.finalize(call_id, end_reason="assistant-unavailable")
     return _twiml(response)
 
 
@@ -155,8 +144,8 @@ async def status_callback(request: web.Request) -> web.Response:
     if not call_sid or not status:
         raise web.HTTPBadRequest(text="CallSid and CallStatus are required")
     duration = form.get("CallDuration")
-    services = request.app[SERVICES]
-    call = await services.calls.provider_status(
+    deps = request.app[DEPS]
+    call = await deps.calls.provider_status(
         "twilio",
         call_sid,
         status,
@@ -167,7 +156,7 @@ async def status_callback(request: web.Request) -> web.Response:
     if call is None:
         logger.info(f"status callback for unknown call {call_sid}: {status}")
         return web.Response(status=204)
-    await run_status_hooks(services.on_call_status, call)
+    await deps.status_changed(call)
     return web.Response(status=204)
 
 
@@ -178,8 +167,8 @@ async def machine_detection(request: web.Request) -> web.Response:
     call_sid, answered_by = form.get("CallSid"), form.get("AnsweredBy")
     if not call_sid or not answered_by:
         raise web.HTTPBadRequest(text="CallSid and AnsweredBy are required")
-    services = request.app[SERVICES]
-    call = await services.calls.provider_status(
+    deps = request.app[DEPS]
+    call = await deps.calls.provider_status(
         "twilio",
         call_sid,
         "in-progress",
@@ -188,13 +177,10 @@ async def machine_detection(request: web.Request) -> web.Response:
     )
     if call is None or not answered_by.startswith("machine"):
         return web.Response(status=204)
-    session = services.live.sessions.get(call.id)
-    message = services.assistants.get(call.assistant).voicemail_message or None
-    logger.info(
-        f"call {call.id}: answered by a machine ({answered_by}); {'leaving a message' if message else 'hanging up'}"
-    )
-    if session is not None:
-        await session.leave_voicemail(message)
+    message = deps.assistants.get(call.assistant).voicemail_message or None
+    action = "leaving a message" if message else "hanging up"
+    logger.info(f"call {call.id}: answered by a machine ({answered_by}); {action}")
+    await request.app[LIVE].deliver(call.id, LeaveVoicemail(message))
     return web.Response(status=204)
 
 
@@ -223,7 +209,7 @@ async def _read_start(ws: web.WebSocketResponse) -> dict[str, Any] | None:
 @routes.get("/twilio/stream")
 async def media_stream(request: web.Request) -> web.WebSocketResponse:
     """Twilio Media Streams (bidirectional): one pipeline per call."""
-    services = request.app[SERVICES]
+    deps, live, twilio = request.app[DEPS], request.app[LIVE], request.app[TWILIO]
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     try:
@@ -237,32 +223,19 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
 
     parameters = start.get("customParameters") or {}
     call_id, token = str(parameters.get("callId", "")), str(parameters.get("token", ""))
-    call = await services.calls.get(call_id) if call_id else None
-    if call is None or not hmac.compare_digest(
-        token, stream_token(services.signing_secret, call_id)
-    ):
+    call = await deps.calls.get(call_id) if call_id else None
+    if call is None or not hmac.compare_digest(token, stream_token(twilio.signing_secret, call_id)):
         logger.warning("stream: refused a stream with an unknown call or a bad token")
         await ws.close(code=1008, message=b"unknown call")
         return ws
-    if call.ended_at is not None or call.id in services.live.sessions:
+    if call.ended_at is not None or call.id in live:
         logger.warning(f"call {call.id}: refused a second stream (call ended or already streaming)")
         await ws.close(code=1008, message=b"call ended or already streaming")
         return ws
 
     stream_sid = str(start.get("streamSid") or "")
-    await services.calls.stream_started(call.id, stream_sid)
-    session = CallSession(
-        services,
-        call,
-        services.assistants.entry(call.assistant),
-        ws,
-        TwilioMediaSerializer(stream_sid, start.get("callSid") or call.provider_call_id),
-    )
-    services.live.sessions[call.id] = session
-    try:
-        await session.run()
-    finally:
-        services.live.sessions.pop(call.id, None)
-        if not ws.closed:
-            await ws.close()
+    await deps.calls.stream_started(call.id, stream_sid)
+    serializer = TwilioMediaSerializer(stream_sid, start.get("callSid") or call.provider_call_id)
+    leg = TwilioLeg(ws, serializer, twilio.rest(), call.provider_call_id)
+    await live.hold(CallSession(deps, call, deps.assistants.entry(call.assistant), leg))
     return ws

@@ -99,12 +99,11 @@ async def get_call(settings: Settings, call_id: str) -> dict[str, Any]:
 async def place_call(settings: Settings, to: str, assistant: str | None) -> dict[str, Any]:
     """Place one outbound call through VAPI, recorded in our database like a campaign call."""
     from agent.library import AssistantLibrary
-    from crm.calls import CallStore
     from crm.db import Database
     from crm.dial_outcomes import attempt_placed
-    from crm.leads import LeadStore
     from crm.models import Call
     from crm.phone_numbers import InvalidPhoneNumber, to_e164
+    from telephony.dependencies import CallDependencies
     from telephony.outbound import DialError, OutboundCall
     from telephony.vapi.outbound import VapiOutbound
     from telephony.vapi.service import VapiService
@@ -119,14 +118,8 @@ async def place_call(settings: Settings, to: str, assistant: str | None) -> dict
         library = AssistantLibrary(settings.assistants_dir)
         await library.load()
         entry = library.entry(assistant)
-        service = VapiService(
-            database,
-            CallStore(database),
-            LeadStore(database),
-            library,
-            VapiTarget.for_server(settings),
-        )
-        lead = await service.leads.get_or_create(number, source="outbound-call")
+        service = VapiService(CallDependencies(database, library), VapiTarget.for_server(settings))
+        lead = await service.deps.leads.get_or_create(number, source="outbound-call")
         async with database.session() as session:
             call = Call(
                 provider="vapi",

@@ -29,7 +29,7 @@ class VapiOutbound:
 
     async def place(self, call: OutboundCall) -> str:
         """Create the VAPI call; its events come back to ``/vapi/events`` with our call id in ``metadata``."""
-        book = self._service.assistants.book
+        book = self._service.deps.assistants.book
         entry = book.entry(call.assistant)
         number_id = vapi_number_id(book, call.from_number, call.assistant) or self._default_number
         if not number_id:
@@ -37,7 +37,7 @@ class VapiOutbound:
                 "no VAPI phone number: set VAPI_PHONE_NUMBER_ID, the assistant's vapi.phoneNumberId, "
                 "or vapiPhoneNumberId on the number in phoneNumbers"
             )
-        lead = await self._service.leads.get(call.lead_id) if call.lead_id else None
+        lead = await self._service.deps.leads.get(call.lead_id) if call.lead_id else None
         variables = await self._service.variables(entry, lead, call.to)
         body = {
             "phoneNumberId": number_id,

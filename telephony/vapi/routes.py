@@ -89,9 +89,9 @@ async def vapi_events(request: web.Request) -> web.Response:
 async def assistant_request(service: VapiService, message: dict[str, Any]) -> dict[str, Any]:
     """Which assistant answers a call to one of our numbers on VAPI, with the caller's CRM values."""
     ref = call_ref(message)
-    entry = service.assistants.entry_for_number(ref.our_number)
+    entry = service.deps.assistants.entry_for_number(ref.our_number)
     call = await service.find_or_open(ref, entry, status="ringing")
-    lead = await service.leads.get(call.lead_id) if call and call.lead_id else None
+    lead = await service.deps.leads.get(call.lead_id) if call and call.lead_id else None
     variables = await service.variables(entry, lead, ref.customer)
     return service.assistant_spec(entry, variables)
 
@@ -109,13 +109,13 @@ def _context(
         else None
     )
     control = (
-        VapiControl(service.http, ref.control_url, call.id if call else ref.vapi_id or "?")
-        if ref.control_url and service.http
+        VapiControl(service.deps.http, ref.control_url, call.id if call else ref.vapi_id or "?")
+        if ref.control_url and service.deps.http
         else None
     )
     return ToolContext(
-        db=service.db,
-        calls=service.calls,
+        db=service.deps.database,
+        calls=service.deps.calls,
         assistant=assistant,
         tools=entry.tools,
         call_id=call.id if call else None,
@@ -124,8 +124,8 @@ def _context(
         timezone=call_timezone(assistant, lead, phone),  # the zone a local call would use
         phrases=phrases_for(assistant.language),
         control=control,
-        stages=service.stages,
-        http=service.http,
+        stages=service.deps.stages,
+        http=service.deps.http,
         provider="vapi",
         direction=call.direction if call else ref.direction,
     )
@@ -137,7 +137,11 @@ async def _run_tools(
     ref = call_ref(message)
     try:
         call = await service.find_or_open(ref)
-        lead = await service.leads.get(call.lead_id) if call is not None and call.lead_id else None
+        lead = (
+            await service.deps.leads.get(call.lead_id)
+            if call is not None and call.lead_id
+            else None
+        )
         context = _context(service, ref, call, lead)
     except Exception as e:  # never a 500 on a tool call: the LLM hears that it failed
         logger.exception(f"VAPI call {ref.vapi_id}: cannot prepare tool calls: {e}")
@@ -181,11 +185,11 @@ async def status_update(service: VapiService, message: dict[str, Any]) -> dict[s
         return {}
     if vapi_status == "ended":
         status, _ = ended(message.get("endedReason"), answered=call.answered_at is not None)
-    updated = await service.calls.provider_status(
+    updated = await service.deps.calls.provider_status(
         "vapi", ref.vapi_id or call.provider_call_id or "", status, call_id=call.id
     )
     if updated is not None:
-        await service.status_changed(updated)
+        await service.deps.status_changed(updated)
     return {}
 
 
@@ -198,7 +202,9 @@ async def conversation_update(service: VapiService, message: dict[str, Any]) -> 
         else conversation(message)
     )
     if call is not None:
-        await sync_transcript(service.db, call.id, [m for m in items if isinstance(m, dict)])
+        await sync_transcript(
+            service.deps.database, call.id, [m for m in items if isinstance(m, dict)]
+        )
     return {}
 
 
@@ -215,7 +221,7 @@ async def transcript(service: VapiService, message: dict[str, Any]) -> dict[str,
     ):  # a later conversation-update replaces these lines
         role = "user" if message.get("role") == "user" else "assistant"
         now = utcnow()
-        await service.calls.add_utterance(
+        await service.deps.calls.add_utterance(
             call.id,
             NewUtterance(role, str(message["transcript"]).strip(), now - timedelta(seconds=1), now),
         )
@@ -230,14 +236,14 @@ async def end_of_call_report(service: VapiService, message: dict[str, Any]) -> d
     call = await service.find_or_open(ref, status="in-progress")
     if call is None:
         raise BadMessage("end-of-call-report for an unknown call without call.id")
-    if not await store_report(service.db, call.id, message):
+    if not await store_report(service.deps.database, call.id, message):
         logger.info(f"call {call.id}: VAPI sent its end-of-call report again; already stored")
         return {"ok": True, "duplicate": True}
     logger.info(f"call {call.id}: VAPI end-of-call report stored ({message.get('endedReason')})")
-    stored = await service.calls.get(call.id)
+    stored = await service.deps.calls.get(call.id)
     if stored is not None:
-        await service.status_changed(stored)
-    service.call_ended(call.id)
+        await service.deps.status_changed(stored)
+    service.deps.call_ended(call.id)
     return {"ok": True}
 
 
@@ -266,7 +272,7 @@ async def transfer_destination_request(
     if target.message:
         destination["message"] = target.message
     if call is not None:
-        async with service.db.session() as session:
+        async with service.deps.database.session() as session:
             row = await session.get(Call, call.id)
             row.transfer_target = (target.number or target.sip_uri or "")[:200]
     return {"destination": destination}

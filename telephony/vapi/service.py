@@ -1,25 +1,19 @@
-"""What VAPI's messages and outbound calls need from the rest of the server, and the lookups they share."""
+"""What is VAPI's own beside the shared call dependencies: our events target, pushed assistants."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from loguru import logger
 
 from agent import vapi_ids as ids
 from agent.assistants import LoadedAssistant
-from agent.library import AssistantLibrary
 from agent.variables import call_timezone, call_variables
-from crm.calls import CallStore, NewCall
-from crm.db import Database
-from crm.leads import LeadStore
+from crm.calls import NewCall
 from crm.models import Call, Lead
-from crm.stages import Stages
-from telephony.hooks import Hook, StatusHook, run_status_hooks, start_hooks
+from telephony.dependencies import CallDependencies
 from telephony.vapi.messages import CallRef
 from telephony.vapi.translate import VapiTarget, vapi_assistant
 
@@ -30,30 +24,18 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class VapiService:
-    """Process-wide dependencies of VAPI calls (no speech models: VAPI runs the speech).
+    """VAPI as this server talks to it: the shared call dependencies, plus what is VAPI's own.
+
+    VAPI runs the speech and the conversation itself; what is its own here is where it
+    reaches us (``target``) and which VAPI assistant a file was pushed as.
 
     Parameters:
-        db: The CRM database.
-        calls: The call store.
-        leads: The lead store.
-        assistants: The assistant files in use.
+        deps: What every call shares (database, stores, assistants, hooks).
         target: Our events URL, the VAPI secret, the default VAPI providers.
-        stages: The pipeline stages tools may move leads to.
-        http: A shared HTTP session (live call control, webhook tools).
-        after_call: Run in the background once a call's report is stored (analysis, rules).
-        on_call_status: Awaited after each status change (the dialer settles attempts).
     """
 
-    db: Database
-    calls: CallStore
-    leads: LeadStore
-    assistants: AssistantLibrary
+    deps: CallDependencies
     target: VapiTarget
-    stages: Stages = field(default_factory=Stages)
-    http: aiohttp.ClientSession | None = None
-    after_call: list[Hook] = field(default_factory=list)
-    on_call_status: list[StatusHook] = field(default_factory=list)
-    _background: set[asyncio.Task] = field(default_factory=set)
     _stale: set[str] = field(default_factory=set)
 
     @property
@@ -84,7 +66,7 @@ class VapiService:
 
     def entry_for(self, ref: CallRef, call: Call | None) -> LoadedAssistant:
         """The assistant of a VAPI call: as recorded, else named in VAPI's metadata, else by VAPI id or number."""
-        book = self.assistants.book
+        book = self.deps.assistants.book
         for name in (call.assistant if call else None, ref.assistant_name):
             if name and name in book.assistants:
                 return book.assistants[name]
@@ -92,7 +74,7 @@ class VapiService:
             for entry in book.assistants.values():
                 if self.assistant_id(entry) == ref.assistant_id:
                     return entry
-        return self.assistants.entry_for_number(ref.our_number)
+        return self.deps.assistants.entry_for_number(ref.our_number)
 
     async def variables(
         self,
@@ -122,9 +104,9 @@ class VapiService:
 
     async def find(self, ref: CallRef) -> Call | None:
         """Our row for a VAPI call, by our id (outbound) or VAPI's."""
-        call = await self.calls.get(ref.our_id) if ref.our_id else None
+        call = await self.deps.calls.get(ref.our_id) if ref.our_id else None
         if call is None and ref.vapi_id:
-            call = await self.calls.by_provider_id("vapi", ref.vapi_id)
+            call = await self.deps.calls.by_provider_id("vapi", ref.vapi_id)
         return call
 
     async def find_or_open(
@@ -136,7 +118,7 @@ class VapiService:
             return call
         entry = entry or self.entry_for(ref, None)
         lead = (
-            await self.leads.get_or_create(ref.customer, source=f"{ref.direction}-call")
+            await self.deps.leads.get_or_create(ref.customer, source=f"{ref.direction}-call")
             if ref.customer
             else None
         )
@@ -151,16 +133,8 @@ class VapiService:
             status=status,
             lead_id=lead.id if lead else None,
         )
-        call = await self.calls.open(new)
+        call = await self.deps.calls.open(new)
         logger.info(
             f"call {call.id}: {ref.direction} VAPI call {ref.vapi_id} → assistant '{entry.name}'"
         )
         return call
-
-    def call_ended(self, call_id: str) -> None:
-        """Start the after-call hooks in the background (never on VAPI's request path)."""
-        start_hooks(self.after_call, call_id, self._background)
-
-    async def status_changed(self, call: Call) -> None:
-        """Run the status hooks (campaign attempts settle here)."""
-        await run_status_hooks(self.on_call_status, call)

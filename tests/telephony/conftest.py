@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from crm.db import Database
+from telephony.dependencies import DEPS
 from telephony.outbound import TwilioOutbound
-from telephony.twilio import routes as twilio_routes
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.telephony.rig import Clock, Rig, serve_twilio_routes
 
@@ -25,7 +25,7 @@ async def rig(database: Database) -> AsyncIterator[Rig]:
         clock=clock,
         server_url=url,
         outbound=outbound,
-        status_hooks=server.app[twilio_routes.SERVICES].on_call_status,
+        status_hooks=server.app[DEPS].on_call_status,
     )
     try:
         yield rig

@@ -10,8 +10,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from agent.library import AssistantLibrary
-from agent.llm import LLMEndpoint
-from crm.calls import CallStore
 from crm.campaign_spec import CampaignSpec
 from crm.campaigns import apply_spec
 from crm.db import Database
@@ -19,10 +17,12 @@ from crm.dial_outcomes import call_finished
 from crm.dialing import FINAL_CALL_STATUSES
 from crm.leads import LeadStore
 from crm.models import Call, Campaign, Lead
+from telephony.dependencies import DEPS, CallDependencies
 from telephony.dialer import Dialer
+from telephony.live import LIVE, LiveCalls
 from telephony.outbound import TwilioOutbound
-from telephony.services import CallServices, TwilioConfig
-from telephony.twilio import routes as twilio_routes
+from telephony.twilio.carrier import TwilioCarrier
+from telephony.twilio.settings import TwilioSettings
 from tests.conftest import free_port
 from tests.fakes.twilio_rest import FakeTwilio
 
@@ -107,27 +107,18 @@ async def serve_twilio_routes(
     url = f"http://127.0.0.1:{port}"
     assistants = AssistantLibrary(ROOT / "assistants")
     await assistants.load()
-    services = CallServices(
-        speech=None,  # answered calls are not streamed here
-        llm=LLMEndpoint(),
-        assistants=assistants,
-        calls=CallStore(database),
-        leads=LeadStore(database),
-        twilio=TwilioConfig(
-            twilio.account_sid, twilio.auth_token, url, f"ws://127.0.0.1:{port}/twilio/stream"
-        ),
-        signing_secret="test-secret",
-        database=database,
-    )
+    deps = CallDependencies(database, assistants)  # no speech: answered calls are not streamed
 
     async def settle(call: Call) -> None:
         if call.campaign_id and call.status in FINAL_CALL_STATUSES:
             await call_finished(database, call.id, clock())
 
-    services.on_call_status.append(settle)
+    deps.on_call_status.append(settle)
     app = web.Application()
-    app[twilio_routes.SERVICES] = services
-    app.add_routes(twilio_routes.routes)
+    app[DEPS], app[LIVE] = deps, LiveCalls()
+    stream_url = f"ws://127.0.0.1:{port}/twilio/stream"
+    settings = TwilioSettings(twilio.account_sid, twilio.auth_token, url, stream_url, "test-secret")
+    TwilioCarrier(settings).mount(app)
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()
     return server, url

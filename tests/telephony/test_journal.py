@@ -1,4 +1,4 @@
-"""A call's transcript as the journal writes it: in order, and a sentence split by a pause as one line."""
+"""The journal: lines written in order, a sentence split by a pause as one line, and the feed."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from crm.calls import CallStore, NewCall, NewUtterance
 from crm.db import Database
+from telephony.feed import CallEnded, CallFeed, ToolCalled, TranscriptLine
 from telephony.journal import CallJournal
 from voice.stt import Resumption
 
@@ -77,3 +78,40 @@ async def test_resumed_words_stay_a_line_of_their_own_when_something_came_betwee
         ("user", "DTMF: 1"),
         ("user", "Please."),
     ]
+
+
+async def test_the_feed_tells_each_line_as_written_in_order_and_a_completed_line_by_its_number(
+    database: Database,
+):
+    store = CallStore(database)
+    call = await store.open(NewCall(provider="twilio", provider_call_id="CA-journal-3"))
+    feed = CallFeed()
+    follower = feed.subscribe()
+    journal = CallJournal(store, call.id, feed)
+    journal.add(_line("assistant", "Hi, how can I help?", 0, 2))
+    journal.add(_line("user", "Book me for next.", 3, 5))
+    journal.add(
+        _line("user", "Tuesday.", 5.3, 6),
+        resumed=Resumption("Book me for next.", "Book me for next Tuesday."),
+    )
+    journal.tool_called(ToolCalled("book_appointment", {"start": "Tue 10:00"}, True, "Booked."))
+    cut = _line("assistant", "Booked for Tuesday at", 7, 8)
+    journal.add(NewUtterance(cut.role, cut.text, cut.started_at, cut.ended_at, interrupted=True))
+    await journal.close()  # nobody has read the feed yet: the journal never waits on it
+    feed.end("caller-hangup")
+
+    events = [event async for event in follower]
+    assert [
+        (e.seq, e.role, e.text, e.interrupted) if isinstance(e, TranscriptLine) else e
+        for e in events
+    ] == [
+        (1, "assistant", "Hi, how can I help?", False),
+        (2, "user", "Book me for next.", False),
+        (2, "user", "Book me for next Tuesday.", False),  # replaces line 2
+        ToolCalled("book_appointment", {"start": "Tue 10:00"}, True, "Booked."),
+        (3, "assistant", "Booked for Tuesday at", True),
+        CallEnded("caller-hangup"),
+    ]
+    completed = events[2]
+    assert completed.started_at == T0 + timedelta(seconds=3)
+    assert completed.ended_at == T0 + timedelta(seconds=6)

@@ -28,6 +28,7 @@ from crm.leads import LeadStore
 from crm.models import Appointment, Call, Lead, ToolCall, Utterance
 from crm.service import CrmService, CrmSettings
 from crm.webhooks.outbox import WebhookSettings
+from telephony.dependencies import CallDependencies
 from telephony.vapi import routes as vapi_routes
 from telephony.vapi.service import VapiService
 from telephony.vapi.translate import VapiTarget
@@ -52,12 +53,8 @@ async def vapi(database, tmp_path):
         plans=library.analysis_plan,
     )
     service = VapiService(
-        database,
-        CallStore(database),
-        LeadStore(database),
-        library,
+        CallDependencies(database, library, after_call=[crm.after_call]),
         VapiTarget(events_url="https://agent.example/vapi/events", secret=SECRET),
-        after_call=[crm.after_call],
     )
     app = web.Application(middlewares=[api.require_api_key])
     app[vapi_routes.VAPI] = service
@@ -172,7 +169,7 @@ async def test_assistant_request_answers_the_numbers_assistant_inline_with_crm_v
 
 
 async def test_assistant_request_answers_the_pushed_assistant_id(vapi):
-    loaded = vapi.service.assistants.book.assistants["default"]
+    loaded = vapi.service.deps.assistants.book.assistants["default"]
     ids.store(loaded.path, "asst-pushed-1", loaded.sha256)  # as `phoneagent-vapi push` leaves it
     status, answer = await post(vapi, p.assistant_request())
     assert status == 200
@@ -182,7 +179,7 @@ async def test_assistant_request_answers_the_pushed_assistant_id(vapi):
     path = vapi.folder / "default.json"
     edited = {**json.loads(path.read_text()), "endCallMessage": "Bye now."}
     path.write_text(json.dumps(edited))
-    await vapi.service.assistants.reload()
+    await vapi.service.deps.assistants.reload()
     status, answer = await post(vapi, p.assistant_request("second-call"))
     assert status == 200 and "assistantId" not in answer  # VAPI's copy is out of date: sent inline
     assert answer["assistant"]["endCallMessage"] == edited["endCallMessage"]
@@ -278,7 +275,7 @@ async def test_opt_out_marks_do_not_call_and_ends_the_call_through_live_call_con
     app = web.Application()
     app.router.add_post("/control", control)
     async with TestServer(app) as server, aiohttp.ClientSession() as http:
-        vapi.service.http = http
+        vapi.service.deps.http = http
         body = p.tool_calls("opt_out", {"reason": "not interested"})
         body["message"]["phoneNumber"]["number"] = "+15555550102"  # collections-en has opt_out
         body["message"]["call"]["monitor"] = {"controlUrl": str(server.make_url("/control"))}

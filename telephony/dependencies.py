@@ -1,0 +1,72 @@
+"""What every call shares, whatever carrier brings it: database, assistants, models, hooks."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+
+from agent.library import AssistantLibrary
+from agent.llm import LLMEndpoint
+from crm.calls import CallStore
+from crm.db import Database
+from crm.leads import LeadStore
+from crm.models import Call
+from crm.stages import Stages
+from telephony.hooks import Hook, StatusHook, run_status_hooks, start_hooks
+from voice.engines import SpeechModels
+
+
+@dataclass
+class CallDependencies:
+    """Process-wide dependencies of every call, built once at start.
+
+    One bag for every carrier (Twilio, VAPI, and those to come): a carrier keeps only
+    what is its own (its settings, its REST client) beside it.
+
+    Parameters:
+        database: The CRM database (tools write to it).
+        assistants: The assistant files in use (reloaded on change).
+        speech: Loaded speech models; None where no call runs our pipeline (VAPI, the CLI).
+        llm: The LLM endpoint (and embedded model, if loaded).
+        stages: The pipeline stages tools may move leads to.
+        http: A shared HTTP session (webhook tools, VAPI live-call control).
+        after_call: Called with the call id once a call is finalized (post-call
+            analysis, rules, webhooks). Each runs in the background: a slow or
+            failing hook never delays or breaks the call or another hook.
+        on_call_status: Called with the call after each provider status change
+            (the dialer settles campaign attempts here); awaited, so keep it short.
+
+    Attributes:
+        calls: The call store on ``database``.
+        leads: The lead store on ``database``.
+    """
+
+    database: Database
+    assistants: AssistantLibrary
+    speech: SpeechModels | None = None
+    llm: LLMEndpoint = field(default_factory=LLMEndpoint)
+    stages: Stages = field(default_factory=Stages)
+    http: aiohttp.ClientSession | None = None
+    after_call: list[Hook] = field(default_factory=list)
+    on_call_status: list[StatusHook] = field(default_factory=list)
+    calls: CallStore = field(init=False)
+    leads: LeadStore = field(init=False)
+    _background: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.calls = CallStore(self.database)
+        self.leads = LeadStore(self.database)
+
+    def call_ended(self, call_id: str) -> None:
+        """Start the after-call hooks for a finalized call, in the background."""
+        start_hooks(self.after_call, call_id, self._background)
+
+    async def status_changed(self, call: Call) -> None:
+        """Run the status hooks on a call whose provider status changed (attempts settle here)."""
+        await run_status_hooks(self.on_call_status, call)
+
+
+DEPS = web.AppKey("call_dependencies", CallDependencies)

@@ -1,0 +1,210 @@
+"""The calls live here: find one by id, list them, follow one, act on one wherever it is held."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Protocol
+
+from aiohttp import web
+from loguru import logger
+
+from crm.models import Call, utcnow
+from telephony.feed import DEFAULT_BACKLOG, CallFeed, Subscription
+
+
+class LiveSession(Protocol):
+    """What the registry needs of a running call (``telephony.session.CallSession`` is one)."""
+
+    call_id: str
+    call: Call
+    feed: CallFeed
+    finished: asyncio.Event
+
+    async def run(self) -> None:
+        """Run the call until it ends and is finalized."""
+
+    async def end(self, reason: str) -> None:
+        """End the call from our side."""
+
+    async def leave_voicemail(self, message: str | None) -> None:
+        """A machine answered: leave ``message`` (if any) and hang up."""
+
+
+class LiveCommand(Protocol):
+    """Something aimed at a live call from outside it (a webhook, later the console).
+
+    Plain data with a ``name``, so that a remote dispatcher can carry it to the
+    instance that holds the call, where :meth:`apply` runs on the session.
+    """
+
+    name: ClassVar[str]
+
+    async def apply(self, session: LiveSession) -> None:
+        """Do it to the call."""
+
+
+@dataclass(frozen=True)
+class LeaveVoicemail:
+    """A machine answered (async AMD): leave ``message`` (if any) and hang up."""
+
+    message: str | None
+    name: ClassVar[str] = "voicemail"
+
+    async def apply(self, session: LiveSession) -> None:
+        """Cut the bot off, leave the message, hang up."""
+        await session.leave_voicemail(self.message)
+
+
+class RemoteCalls(Protocol):
+    """Reaches the calls other instances hold (e.g. PostgreSQL LISTEN/NOTIFY, or Redis).
+
+    The instance that receives a command applies it with :meth:`LiveCalls.apply_here`.
+    """
+
+    async def deliver(self, call_id: str, command: LiveCommand) -> bool:
+        """Hand ``command`` to the instance holding ``call_id``; True when one took it."""
+        ...
+
+
+class SingleInstance:
+    """:class:`RemoteCalls` when this is the only instance: no call is held elsewhere."""
+
+    async def deliver(self, call_id: str, command: LiveCommand) -> bool:
+        """Nowhere else to send it."""
+        return False
+
+
+@dataclass(frozen=True)
+class LiveCallInfo:
+    """One live call as the dashboard and the agent console list it.
+
+    Parameters:
+        call_id: Our call id.
+        assistant: The assistant talking.
+        direction: ``inbound`` or ``outbound``.
+        provider: The carrier it came in on (``twilio``...).
+        started_at: When it went live here (its media started).
+        lead_id: The CRM lead, when known.
+        phone: The other party's number (the caller's, or the number we called).
+    """
+
+    call_id: str
+    assistant: str | None
+    direction: str
+    provider: str
+    started_at: datetime
+    lead_id: str | None
+    phone: str | None
+
+
+@dataclass
+class _Held:
+    session: LiveSession
+    since: datetime
+
+
+class LiveCalls:
+    """The calls this process holds, from media start until they are finalized.
+
+    The one place a live call is found by id: carriers hold each call's session here
+    while it runs, and anything aimed at a live call (a webhook, the console) looks it
+    up here. The dashboard and the agent console list calls and follow one here.
+
+    A call lives in the one instance that holds its media. A command for a call that
+    is not live here goes to ``remote`` (a no-op while there is one instance), and
+    is logged when no instance takes it, never dropped in silence.
+    """
+
+    def __init__(self, remote: RemoteCalls | None = None) -> None:
+        """An empty registry; ``remote`` reaches other instances' calls."""
+        self._held: dict[str, _Held] = {}
+        self._remote = remote or SingleInstance()
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def __contains__(self, call_id: object) -> bool:
+        return call_id in self._held
+
+    def get(self, call_id: str) -> LiveSession | None:
+        """The session of a call live in this process, or None."""
+        held = self._held.get(call_id)
+        return held.session if held else None
+
+    def list(self) -> list[LiveCallInfo]:
+        """The calls live in this process, oldest first."""
+        return [_info(held) for held in self._held.values()]
+
+    def subscribe(self, call_id: str, backlog: int = DEFAULT_BACKLOG) -> Subscription | None:
+        """Follow a live call's events from now on (None when it is not live here).
+
+        Iterate the subscription (``async for event in ...``): transcript lines as
+        written, tool calls, then :class:`telephony.feed.CallEnded`, and the iteration
+        stops. Lines said before subscribing are in the call's transcript; a line with a
+        ``seq`` already seen replaces it. ``close()`` it (or use ``with``) to stop early.
+        """
+        session = self.get(call_id)
+        return session.feed.subscribe(backlog) if session else None
+
+    async def deliver(self, call_id: str, command: LiveCommand) -> bool:
+        """Apply ``command`` to the call, here or on the instance holding it.
+
+        Returns:
+            Whether some instance took it (False is logged: the call is not live
+            anywhere this instance can reach).
+        """
+        if await self.apply_here(call_id, command):
+            return True
+        if await self._remote.deliver(call_id, command):
+            logger.info(f"call {call_id}: {command.name} sent to the instance holding the call")
+            return True
+        logger.warning(
+            f"call {call_id}: {command.name} not applied: the call is not live on this instance "
+            "(not streaming yet, already ended, or held by an instance this one cannot reach)"
+        )
+        return False
+
+    async def apply_here(self, call_id: str, command: LiveCommand) -> bool:
+        """Apply ``command`` if the call is live in this process; False if it is not."""
+        session = self.get(call_id)
+        if session is None:
+            return False
+        await command.apply(session)
+        return True
+
+    async def hold(self, session: LiveSession) -> None:
+        """Run ``session``, listed here until it is finalized."""
+        self._held[session.call_id] = _Held(session, utcnow())
+        try:
+            await session.run()
+        finally:
+            self._held.pop(session.call_id, None)
+
+    async def end_all(self, reason: str, timeout: float = 10.0) -> None:
+        """End every live call (e.g. on shutdown) and wait for each to be finalized."""
+        sessions = [held.session for held in self._held.values()]
+        if not sessions:
+            return
+        logger.info(f"Ending {len(sessions)} live call(s): {reason}")
+        await asyncio.gather(*(s.end(reason) for s in sessions), return_exceptions=True)
+        await asyncio.wait(
+            [asyncio.ensure_future(s.finished.wait()) for s in sessions], timeout=timeout
+        )
+
+
+def _info(held: _Held) -> LiveCallInfo:
+    call = held.session.call
+    return LiveCallInfo(
+        call_id=call.id,
+        assistant=call.assistant,
+        direction=call.direction,
+        provider=call.provider,
+        started_at=held.since,
+        lead_id=call.lead_id,
+        phone=call.to_number if call.direction == "outbound" else call.from_number,
+    )
+
+
+LIVE = web.AppKey("live_calls", LiveCalls)

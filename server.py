@@ -161,6 +161,7 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
             piper_voice=settings.piper_voice,
             stt_threads=settings.stt_threads,
             stt_workers=settings.stt_workers,
+            cache_dir=settings.cache_dir,
         ),
     )
     llm = await _llm(settings, book)

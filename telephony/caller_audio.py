@@ -13,6 +13,8 @@ import numpy as np
 import soundfile
 import soxr
 
+from voice.espeak import espeak_voice
+
 RATE = 8000
 FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law, the size Twilio sends
 SILENCE = b"\xff"  # mu-law zero
@@ -39,6 +41,22 @@ def _to_ulaw(samples: np.ndarray, rate: int) -> bytes:
         samples = soxr.resample(samples, rate, RATE)
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
     return audioop.lin2ulaw(pcm, 2)
+
+
+def caller_voice(language: str) -> str:
+    """The espeak-ng voice of a simulated caller speaking ``language`` (``en``, ``es``, ``es-MX``).
+
+    Raises:
+        CallerAudioError: espeak-ng has no voice for it (or is not installed).
+    """
+    if language.lower() in ("en", "en-us"):
+        return "en-us"
+    voice = espeak_voice(language)
+    if voice is None:
+        raise CallerAudioError(
+            f"espeak-ng has no voice for {language!r} (see espeak-ng --voices), or is not installed"
+        )
+    return voice.name
 
 
 def speech_ulaw(text: str, *, voice: str = "en-us", words_per_minute: int = 165) -> bytes:

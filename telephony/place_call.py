@@ -10,8 +10,19 @@ from pathlib import Path
 
 import aiohttp
 
-from telephony.caller_audio import CallerAudioError, speech_ulaw, wav_ulaw, write_stereo_wav
+from telephony.caller_audio import (
+    CallerAudioError,
+    caller_voice,
+    speech_ulaw,
+    wav_ulaw,
+    write_stereo_wav,
+)
 from telephony.simulator import CallSimulator, SimulatorError
+
+DEFAULT_LINES = {
+    "en": "Hi, I would like to book an appointment for next Tuesday.",
+    "es": "Hola, estamos buscando algo para comprar este año.",
+}
 
 
 def _api_key(given: str) -> str:
@@ -42,8 +53,9 @@ async def _print_transcript(server: str, api_key: str, call_id: str) -> None:
     latency = call.get("latency") or {}
     if latency:
         print(
-            "Server-side latency: greeting {greeting_ms} ms; voice-to-voice p50 {voice_to_voice_p50_ms} ms "
-            "(end of speech {end_of_speech_p50_ms}, STT {stt_p50_ms}, LLM first token {llm_ttft_p50_ms}, "
+            "Server-side latency: greeting {greeting_ms} ms; "
+            "voice-to-voice p50 {voice_to_voice_p50_ms} ms (end of speech {end_of_speech_p50_ms}, "
+            "STT {stt_p50_ms}, LLM first token {llm_ttft_p50_ms}, "
             "TTS first audio {tts_first_audio_p50_ms})".format(
                 **{
                     k: latency.get(k)
@@ -64,7 +76,8 @@ async def run(args: argparse.Namespace) -> int:
     """Hold the conversation the arguments describe; returns an exit status."""
     lines: list[tuple[str, bytes]] = []
     try:
-        lines += [(text, speech_ulaw(text)) for text in args.say]
+        voice = args.voice or caller_voice(args.lang)
+        lines += [(text, speech_ulaw(text, voice=voice)) for text in args.say]
         lines += [(str(path), wav_ulaw(path)) for path in args.wav]
     except CallerAudioError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -86,7 +99,8 @@ async def run(args: argparse.Namespace) -> int:
     try:
         heard = await call.wait_for_bot(timeout=args.timeout)
         print(
-            f"  bot     : greeting, {heard:.1f}s of speech, first audio {call.greeting_ms:.0f} ms after connect"
+            f"  bot     : greeting, {heard:.1f}s of speech, "
+            f"first audio {call.greeting_ms:.0f} ms after connect"
         )
         for label, audio in lines:
             turn = await call.say(audio, label, reply_timeout=args.timeout)
@@ -138,12 +152,20 @@ def main(argv: list[str] | None = None) -> None:
         default="",
         help="read the stored transcript (default: API_KEY or data/api_key)",
     )
+    parser.add_argument(
+        "--lang",
+        default="en",
+        help="the caller's language (en, es, es-MX...): --say lines are spoken in it",
+    )
+    parser.add_argument(
+        "--voice", default="", help="the espeak-ng voice of --say lines (default: by --lang)"
+    )
     parser.add_argument("--from", dest="from_number", default="+15555550100")
     parser.add_argument("--to", dest="to_number", default="+15555550199")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the bot")
     args = parser.parse_args(argv)
     if not args.say and not args.wav:
-        args.say = ["Hi, I would like to book an appointment for next Tuesday."]
+        args.say = [DEFAULT_LINES.get(args.lang.split("-")[0].lower(), DEFAULT_LINES["en"])]
     sys.exit(asyncio.run(run(args)))
 
 

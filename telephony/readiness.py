@@ -1,4 +1,4 @@
-"""Whether an assistant can take calls here: its speech models are in place and its LLM can run its tools."""
+"""Whether an assistant can take calls here: speech models in place, an LLM that runs its tools."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from agent.assistants import LoadedAssistant
 from agent.library import Prepare
 from agent.llm import LLMEndpoint
 from voice.engines import SpeechChoice, SpeechModels
+from voice.espeak import EspeakVoice
 from voice.model_files import ModelNotFoundError
 
 # Speech providers that run here; others (a VAPI file's deepgram, 11labs...) fall back to ours.
@@ -42,7 +43,31 @@ def choose_speech(models: SpeechModels, assistant: Assistant) -> SpeechChoice:
         ModelNotFoundError: Which files to place in models/.
     """
     whisper, voice, _ = local_speech(assistant)
-    return models.choose(language=assistant.language, whisper_model=whisper, voice_id=voice)
+    return models.choose(
+        language=assistant.language,
+        whisper_model=whisper,
+        voice_id=voice,
+        locale=assistant.transcriber.language,
+    )
+
+
+def _voice_notes(assistant: Assistant, choice: SpeechChoice, models: SpeechModels) -> list[str]:
+    """What to say about a non-English assistant left on a stand-in voice."""
+    if assistant.language == "en" or assistant.voice.voice_id:
+        return []
+    folder = models.config.models_dir
+    if isinstance(choice.voice, EspeakVoice):
+        return [
+            f"$.voice.voiceId: empty, and no Piper voice for {assistant.language!r} in {folder}, "
+            f"so this assistant speaks with espeak-ng ('{choice.voice.name}'), a robotic demo "
+            "voice; place one there (e.g. es_ES-davefx-medium, see models/README.md)"
+        ]
+    if choice.voice == models.default_voice:
+        return [
+            f"$.voice.voiceId: empty, so this {assistant.language!r} assistant speaks with the "
+            f"default voice; place a Piper voice for its language in {folder}"
+        ]
+    return []
 
 
 def readiness_check(models: SpeechModels, llm: LLMEndpoint) -> Prepare:
@@ -55,14 +80,11 @@ def readiness_check(models: SpeechModels, llm: LLMEndpoint) -> Prepare:
         _, _, notes = local_speech(assistant)
         entry.warnings.extend(notes)
         try:
-            await asyncio.to_thread(choose_speech, models, assistant)
+            choice = await asyncio.to_thread(choose_speech, models, assistant)
         except ModelNotFoundError as e:
             entry.unavailable = str(e)
-        if assistant.language != "en" and not assistant.voice.voice_id:
-            entry.warnings.append(
-                f"$.voice.voiceId: empty, so this {assistant.language!r} assistant speaks with the "
-                "default English voice; set a Piper voice for its language (e.g. es_ES-davefx-medium)"
-            )
+        else:
+            entry.warnings.extend(_voice_notes(assistant, choice, models))
         if llm.uses_local(assistant) and llm.local is None:
             entry.unavailable = (
                 "runs on the embedded LLM, which this server did not load (no assistant used it at "
@@ -70,8 +92,9 @@ def readiness_check(models: SpeechModels, llm: LLMEndpoint) -> Prepare:
             )
         if entry.tools and llm.uses_local(assistant):
             entry.warnings.append(
-                f"runs on the embedded LLM, which cannot call tools: its {len(entry.tools)} tool(s) are "
-                "disabled. Set LLM_BASE_URL (or model.url) to an OpenAI-compatible server to use them."
+                "runs on the embedded LLM, which cannot call tools: its "
+                f"{len(entry.tools)} tool(s) are disabled. Set LLM_BASE_URL (or model.url) to an "
+                "OpenAI-compatible server to use them."
             )
 
     return prepare

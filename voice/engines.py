@@ -15,7 +15,12 @@ from faster_whisper import WhisperModel
 from loguru import logger
 from piper import PiperVoice
 
-from voice.model_files import ModelNotFoundError, piper_voice, whisper_dir
+from voice.espeak import DEMO_VOICE_NOTICE, EspeakVoice, espeak_voice
+from voice.model_files import ModelNotFoundError, language_piper_voice, piper_voice, whisper_dir
+from voice.packaged_whisper import default_cache_dir, multilingual_whisper_dir
+
+# A Piper voice file, or espeak-ng's demo voice for a language that has no Piper voice here.
+Voice = Path | EspeakVoice
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,8 @@ class SpeechConfig:
         piper_voice: Empty for the packaged en_US-joe-medium, else a path or name.
         stt_threads: CPU threads per Whisper inference (0: CTranslate2's default).
         stt_workers: Whisper inferences that may run at once (calls beyond wait).
+        cache_dir: Where models assembled from pip packages are kept (None: the
+            user's cache, ``~/.cache/phoneagent``).
     """
 
     models_dir: Path
@@ -35,6 +42,7 @@ class SpeechConfig:
     piper_voice: str = ""
     stt_threads: int = 0
     stt_workers: int = 1
+    cache_dir: Path | None = None
 
 
 @dataclass
@@ -73,7 +81,7 @@ class SpeechChoice:
     """The models one assistant's calls use (shared with every other call that uses them)."""
 
     whisper: WhisperEngine
-    voice: Path
+    voice: Voice
 
 
 @dataclass
@@ -89,6 +97,8 @@ class SpeechModels:
     _voices_lock: threading.Lock = field(default_factory=threading.Lock)
     _whispers: dict[Path, WhisperEngine] = field(default_factory=dict)
     _whispers_lock: threading.Lock = field(default_factory=threading.Lock)
+    _multilingual_dir: Path | None = None
+    _espeak_noticed: set[str] = field(default_factory=set)
 
     def voice(self, path: Path | None = None) -> PiperVoice:
         """The Piper voice at ``path`` (default voice if None), loaded on first use."""
@@ -102,25 +112,79 @@ class SpeechModels:
                 )
             return self._voices[path]
 
-    def whisper_for(self, setting: str) -> WhisperEngine:
-        """The Whisper model an assistant names (``transcriber.model``), loaded once; blocking.
+    def whisper_for(self, setting: str, language: str = "en") -> WhisperEngine:
+        """The Whisper model for an assistant's calls, loaded once; blocking.
 
         Args:
-            setting: A folder name under models/ or a path; empty for the server's default.
+            setting: ``transcriber.model``: a folder name under models/ or a path; empty
+                for the server's default (``WHISPER_MODEL``), or, for a language other
+                than English when that default is English-only, the multilingual base
+                shipped through pip.
+            language: The caller's language (ISO 639-1).
 
         Raises:
             ModelNotFoundError: No CTranslate2 model there, with where to put one.
         """
-        if not setting:
+        if not setting and (language == "en" or self.whisper.multilingual):
             return self.whisper
-        path = whisper_dir(setting, self.config.models_dir)
+        if setting:
+            path, name = whisper_dir(setting, self.config.models_dir), ""
+        else:
+            path, name = self._packaged_multilingual(), "base"
         with self._whispers_lock:
             if path not in self._whispers:
-                self._whispers[path] = _load_whisper(path, self.config)
+                self._whispers[path] = _load_whisper(path, self.config, name)
             return self._whispers[path]
 
-    def choose(self, *, language: str, whisper_model: str, voice_id: str) -> SpeechChoice:
+    def _packaged_multilingual(self) -> Path:
+        with self._whispers_lock:  # assembled (or found) once per process
+            if self._multilingual_dir is None:
+                cache = self.config.cache_dir or default_cache_dir()
+                self._multilingual_dir = multilingual_whisper_dir(cache)
+            return self._multilingual_dir
+
+    def voice_for(self, voice_id: str, language: str) -> Voice:
+        """The voice an assistant speaks with; Piper voices are loaded once; blocking.
+
+        Args:
+            voice_id: ``voice.voiceId``, a Piper voice; empty for the language's default:
+                for English the server's (``PIPER_VOICE``), for another language a Piper
+                voice for it in models/, else espeak-ng's robotic demo voice, else the
+                server's.
+            language: The caller's language tag (``es``, ``es-MX``).
+
+        Raises:
+            ModelNotFoundError: The named Piper voice is not in models/.
+        """
+        if voice_id:
+            voice: Voice = piper_voice(voice_id, self.config.models_dir)
+        elif language.split("-")[0] == "en":
+            voice = self.default_voice
+        else:
+            voice = (
+                language_piper_voice(language, self.config.models_dir)
+                or espeak_voice(language)
+                or self.default_voice
+            )
+        if isinstance(voice, EspeakVoice):
+            with self._voices_lock:
+                if voice.name not in self._espeak_noticed:
+                    self._espeak_noticed.add(voice.name)
+                    logger.warning(DEMO_VOICE_NOTICE.format(language=language, voice=voice.name))
+        else:
+            self.voice(voice)
+        return voice
+
+    def choose(
+        self, *, language: str, whisper_model: str, voice_id: str, locale: str = ""
+    ) -> SpeechChoice:
         """The models for an assistant, loading what is not loaded yet; blocking.
+
+        Args:
+            language: The caller's language, ISO 639-1.
+            whisper_model: ``transcriber.model`` (empty: the language's default).
+            voice_id: ``voice.voiceId`` (empty: the language's default).
+            locale: The full language tag (``es-MX``), to pick a regional voice.
 
         Raises:
             ModelNotFoundError: A model is missing, or the Whisper model cannot hear
@@ -128,28 +192,25 @@ class SpeechModels:
                 message says which files to place in models/.
         """
         problems: list[str] = []
-        engine = None
+        engine = voice = None
         try:
-            engine = self.whisper_for(whisper_model)
+            engine = self.whisper_for(whisper_model, language)
         except ModelNotFoundError as e:
             problems.append(str(e))
         if engine is not None and language != "en" and not engine.multilingual:
             problems.append(
                 f"transcriber.language is {language!r} but the Whisper model '{engine.name}' is "
-                "English-only, so it would mis-hear callers. Place a multilingual CTranslate2 Whisper "
-                f"model folder in '{self.config.models_dir}' (e.g. whisper-small: model.bin, config.json, "
+                "English-only, so it would mis-hear callers. Leave transcriber.model empty for the "
+                "multilingual default, or place a multilingual CTranslate2 Whisper model folder in "
+                f"'{self.config.models_dir}' (e.g. whisper-small: model.bin, config.json, "
                 "tokenizer.json, vocabulary.*) and set transcriber.model to its folder name."
             )
-        voice = self.default_voice
         try:
-            voice = (
-                piper_voice(voice_id, self.config.models_dir) if voice_id else self.default_voice
-            )
+            voice = self.voice_for(voice_id, locale or language)
         except ModelNotFoundError as e:
             problems.append(str(e))
-        if problems or engine is None:
+        if problems or engine is None or voice is None:
             raise ModelNotFoundError(" ".join(problems))
-        self.voice(voice)
         return SpeechChoice(whisper=engine, voice=voice)
 
 

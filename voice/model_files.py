@@ -89,3 +89,27 @@ def piper_voice(setting: str, models_dir: Path) -> Path:
             f"'{models_dir}'."
         )
     return path
+
+
+def language_piper_voice(language: str, models_dir: Path) -> Path | None:
+    """A Piper voice for a language in models/, by Piper's file naming (``es_MX-claude-high.onnx``).
+
+    A voice of the tag's region comes first (``es-MX`` → ``es_MX-*``), then any of the
+    language (``es_*``), each by name; a voice counts only with its ``.onnx.json``.
+
+    Args:
+        language: The caller's language tag (``es``, ``es-MX``).
+        models_dir: The models/ folder.
+    """
+    lang, _, region = language.partition("-")
+    if not models_dir.is_dir():
+        return None
+    voices = sorted(
+        path
+        for path in models_dir.glob(f"{lang.lower()}_*.onnx")
+        if path.with_name(path.name + ".json").is_file()
+    )
+    regional = [
+        v for v in voices if region and v.name.startswith(f"{lang.lower()}_{region.upper()}-")
+    ]
+    return (regional or voices or [None])[0]

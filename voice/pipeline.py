@@ -1,11 +1,10 @@
-"""The per-call pipeline: transport in → VAD → STT → keypad → LLM → TTS → playback marks → transport out."""
+"""The per-call pipeline: transport in → VAD → STT → keypad → LLM → TTS → marks → transport out."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from pipecat.observers.user_bot_latency_observer import LatencyBreakdown, UserBotLatencyObserver
@@ -20,14 +19,15 @@ from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 
-from voice.engines import SpeechModels, WhisperEngine
+from voice.engines import SpeechModels, Voice, WhisperEngine
+from voice.espeak import EspeakTTSService, EspeakVoice
 from voice.keypad import KeypadInput, KeypadSettings
 from voice.latency import turn_latency
 from voice.playback import BotTurn, PlaybackTracker
 from voice.speaker import CallSpeaker, HoldCallerStrategy
 from voice.stt import LocalWhisperSTTService
 from voice.transcript import CallerTranscriptObserver, UserSaid
-from voice.tts import LocalPiperTTSService
+from voice.tts import LocalPiperTTSService, LocalTTSService
 from voice.turns import TurnTaking, user_turn_strategies, vad_analyzer
 
 # Whisper needs 16 kHz in; phone audio goes out at 8 kHz.
@@ -43,7 +43,8 @@ class CallSpeech:
 
     Parameters:
         language: ISO 639-1 code the caller speaks.
-        voice: A Piper voice file, or None for the default voice.
+        voice: A Piper voice file, espeak-ng's voice for the language, or None for the
+            default voice.
         speed: Speaking rate (1.0 = the voice's own).
         whisper: The Whisper engine for this language, or None for the default one.
         turns: Turn-taking settings.
@@ -53,7 +54,7 @@ class CallSpeech:
     """
 
     language: str = "en"
-    voice: Path | None = None
+    voice: Voice | None = None
     speed: float = 1.0
     whisper: WhisperEngine | None = None
     turns: TurnTaking = field(default_factory=TurnTaking)
@@ -152,6 +153,15 @@ def _latency_observer(hooks: CallHooks) -> UserBotLatencyObserver:
     return latency
 
 
+def _tts(models: SpeechModels, speech: CallSpeech) -> LocalTTSService:
+    voice = speech.voice or models.default_voice
+    if isinstance(voice, EspeakVoice):
+        return EspeakTTSService(voice=voice, speed=speech.speed)
+    return LocalPiperTTSService(
+        voice=models.voice(voice), voice_name=voice.stem, speed=speech.speed
+    )
+
+
 def build_call_worker(
     *,
     transport: BaseTransport,
@@ -181,10 +191,7 @@ def build_call_worker(
         language=speech.language,
         ttfs_p99_latency=STT_P99_SECS,
     )
-    voice_path = speech.voice or models.default_voice
-    tts = LocalPiperTTSService(
-        voice=models.voice(voice_path), voice_name=voice_path.stem, speed=speech.speed
-    )
+    tts = _tts(models, speech)
     hold = HoldCallerStrategy()
     aggregators = _aggregators(context, models, speech, hooks, hold)
     pipeline = Pipeline(

@@ -30,7 +30,9 @@ def test_every_example_loads_with_its_tools(path: Path):
 def test_examples_cover_the_seed_scenarios():
     book = AssistantBook.load(ROOT / "assistants")
     spanish = [e.assistant for e in book.assistants.values() if e.assistant.language == "es"]
-    assert len(spanish) == 2 and all(a.voice.voice_id.startswith("es_") for a in spanish)
+    assert len(spanish) == 2
+    # Empty: the language's default models, so they run on a fresh checkout (see models/README.md).
+    assert all(not a.voice.voice_id and not a.transcriber.model for a in spanish)
     assert book.default_name == "default"
     assert book.for_number("+15555550101").name == "appointment-setter-en"
     assert book.for_number("+19999999999").name == "default"

@@ -9,6 +9,7 @@ SILENCE_LINE = "+15555550301"
 SHORT_LINE = "+15555550302"
 SIP_LINE = "+15555550303"
 WAITING_LINE = "+15555550304"
+UNAVAILABLE_LINE = "+15555550305"
 AGENT_NUMBER = "+15555550399"
 AGENT_SIP = "sip:sales@pbx.example.com"
 
@@ -100,6 +101,13 @@ def test_assistants(tool_url: str) -> dict[str, dict[str, Any]]:
             "maxDurationSeconds": 6,
             "endCallMessage": "Time is up, goodbye.",
             "phoneNumbers": [SHORT_LINE],
+        },
+        "unavailable-test": {
+            **base,
+            "name": "unavailable-test",
+            "firstMessage": "Hola.",
+            "transcriber": {"model": "whisper-small", "language": "es"},
+            "phoneNumbers": [UNAVAILABLE_LINE],
         },
         "sip-test": {
             **base,

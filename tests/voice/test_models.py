@@ -1,10 +1,11 @@
-"""Speech models: found where expected, clear errors when missing, real inference off the event loop."""
+"""Speech models: found where expected, clear errors when missing, inference off the event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import audioop
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,14 @@ import soxr
 
 from telephony.caller_audio import speech_ulaw
 from voice.engines import SpeechConfig, SpeechModels, load_speech_models
-from voice.model_files import ModelNotFoundError, packaged_file, piper_voice, whisper_dir
+from voice.espeak import EspeakVoice
+from voice.model_files import (
+    ModelNotFoundError,
+    language_piper_voice,
+    packaged_file,
+    piper_voice,
+    whisper_dir,
+)
 
 
 def test_defaults_come_from_pip_packages(tmp_path: Path):
@@ -42,8 +50,9 @@ def test_models_under_models_dir_are_found(tmp_path: Path):
 
 
 @pytest.fixture(scope="module")
-def models() -> SpeechModels:
-    return load_speech_models(SpeechConfig(models_dir=Path("models")))
+def models(tmp_path_factory) -> SpeechModels:
+    """The defaults, with an empty models/ folder (whatever a developer placed in theirs)."""
+    return load_speech_models(SpeechConfig(models_dir=tmp_path_factory.mktemp("models")))
 
 
 def _phone_audio(text: str) -> np.ndarray:
@@ -90,15 +99,36 @@ async def test_transcription_does_not_block_the_event_loop(models: SpeechModels)
     assert ticks >= elapsed / 0.01 * 0.3
 
 
-def test_an_assistant_in_another_language_is_told_which_files_to_place(models: SpeechModels):
+def test_models_an_assistant_names_must_be_in_place(models: SpeechModels, tmp_path: Path):
     with pytest.raises(ModelNotFoundError) as error:
         models.choose(language="es", whisper_model="whisper-small", voice_id="es_ES-davefx-medium")
-    assert "models/whisper-small" in str(error.value) and "es_ES-davefx-medium.onnx.json" in str(
-        error.value
-    )
-    with pytest.raises(
-        ModelNotFoundError, match="'tiny.en' is English-only, so it would mis-hear callers"
-    ):
-        models.choose(language="es", whisper_model="", voice_id="")
+    message = str(error.value)
+    assert str(models.config.models_dir / "whisper-small") in message
+    assert "es_ES-davefx-medium.onnx.json" in message
+    english_only = tmp_path / "tiny-en-copy"
+    english_only.symlink_to(whisper_dir("", tmp_path))
+    with pytest.raises(ModelNotFoundError, match="'tiny-en-copy' is English-only, so it would"):
+        models.choose(language="es", whisper_model=str(english_only), voice_id="")
     english = models.choose(language="en", whisper_model="", voice_id="")
     assert english.whisper is models.whisper and english.voice == models.default_voice
+
+
+def test_spanish_runs_on_the_packaged_models_and_a_piper_voice_placed_for_it(
+    models: SpeechModels, tmp_path: Path
+):
+    spanish = models.choose(language="es", whisper_model="", voice_id="")
+    assert spanish.whisper.multilingual and spanish.whisper.name == "base"
+    assert spanish.voice == EspeakVoice("es")
+    mexican = models.choose(language="es", whisper_model="", voice_id="", locale="es-MX")
+    assert mexican.whisper is spanish.whisper and mexican.voice == EspeakVoice("es-419")
+
+    # A Piper voice for the language in models/ wins over espeak-ng, its region first.
+    (tmp_path / "es_ES-x-medium.onnx").write_bytes(b"")
+    (tmp_path / "es_ES-x-medium.onnx.json").write_text("{}")
+    (tmp_path / "es_MX-y-medium.onnx").symlink_to(models.default_voice)
+    (tmp_path / "es_MX-y-medium.onnx.json").symlink_to(f"{models.default_voice}.json")
+    assert language_piper_voice("es", tmp_path) == tmp_path / "es_ES-x-medium.onnx"
+    placed = replace(models, config=replace(models.config, models_dir=tmp_path))
+    assert placed.choose(language="es", whisper_model="", voice_id="", locale="es-MX").voice == (
+        tmp_path / "es_MX-y-medium.onnx"
+    )

@@ -1,0 +1,77 @@
+"""Spanish out of the box: a Spanish caller qualifies with the real-estate example assistant."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from telephony.caller_audio import caller_voice, speech_ulaw
+from telephony.simulator import CallSimulator
+from tests.conftest import TWILIO_AUTH_TOKEN, ServerProcess
+from tests.e2e.test_crm_call import analysed
+from tests.fakes.openai_server import FakeOpenAI, JsonReply, Reply, ToolCall
+
+pytestmark = pytest.mark.slow
+
+REAL_ESTATE_LINE = "+34910000001"  # assistants/inmobiliaria-es.json
+# Words the packaged Whisper base hears reliably from espeak-ng's Spanish at 8 kHz.
+LINE = "Sí, estamos buscando algo para comprar este año."
+REPLY = "Perfecto. ¿Qué zona prefiere, la playa o el campo de golf?"
+
+
+async def test_a_spanish_caller_qualifies_with_the_real_estate_assistant(
+    server: ServerProcess, llm: FakeOpenAI
+):
+    # Both Spanish examples run on what pip installed: Whisper base, espeak-ng's voice.
+    _, listed = await server.get_json("/api/assistants")
+    spanish = {a["name"]: a for a in listed["data"] if a["language"].startswith("es")}
+    assert set(spanish) == {"inmobiliaria-es", "telecom-es"}
+    for name, entry in spanish.items():
+        assert entry["available"], (name, entry["unavailableReason"])
+        assert any("robotic demo voice" in w for w in entry["warnings"]), entry["warnings"]
+    assert "speak with espeak-ng ('es'), a robotic demo voice" in server.logs()
+
+    llm.script += [
+        Reply("", tool_calls=[ToolCall("update_lead", {"timeline": "este año"})]),
+        Reply("", tool_calls=[ToolCall("set_stage", {"stage": "qualified"})]),
+        Reply(REPLY),
+    ]
+    async with CallSimulator(
+        server.url,
+        auth_token=TWILIO_AUTH_TOKEN,
+        from_number="+34612000111",
+        to_number=REAL_ESTATE_LINE,
+    ) as call:
+        # The post-call LLM fails, so the deterministic fallback has to read the Spanish.
+        llm.json_script += [JsonReply(status=500, match=call.call_id) for _ in range(2)]
+        while call._playback.speech_frames < 50:  # a second of Sofía's greeting, then talk over it
+            await asyncio.sleep(0.02)
+        turn = await call.say(speech_ulaw(LINE, voice=caller_voice("es")), LINE)
+    assert call.clears >= 1, "talking over the espeak-ng greeting cut it off"
+    assert turn.voice_to_voice_ms is not None and turn.reply_secs > 1.0, "a spoken reply"
+
+    body = await analysed(server, call.call_id)
+    transcript = body["transcript"]
+    greeting = transcript[0]
+    assert greeting["role"] == "assistant" and greeting["interrupted"]
+    assert greeting["text"].startswith("¡Hola"), "kept up to what the caller heard"
+    caller = " ".join(line["text"] for line in transcript if line["role"] == "user").lower()
+    assert "buscando algo para comprar" in caller, caller
+    assert any("buscando algo para comprar" in m.lower() for m in llm.user_messages())
+    assert [line["text"] for line in transcript if line["role"] == "assistant"][1:] == [REPLY]
+    assert "Sofía" in next(m["content"] for m in llm.requests[0]["messages"])
+
+    assert body["analysisStatus"] == "fallback", body
+    analysis = body["analysis"]
+    assert analysis["source"] == "fallback" and analysis["language"] == "es"
+    assert body["summary"].startswith("Llamada entrante"), body["summary"]
+    assert (body["intent"], body["outcome"], body["sentimentLabel"]) == (
+        "buy",
+        "interested",
+        "positive",
+    )
+    components = analysis["score"]["explanation"]["components"]
+    assert components["positive_answers"]["points"] > 0 and body["leadScore"] > 0
+    _, lead = await server.get_json(f"/api/leads/{body['leadId']}")
+    assert (lead["stage"], lead["timeline"], lead["language"]) == ("qualified", "este año", "es")

@@ -193,3 +193,9 @@ async def test_a_broken_rule_file_stops_the_server_at_start(tmp_path: Path):
             tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", RULES_DIR=str(rules)
         )
     assert f"{rules / 'typo.json'}: $.actions[0].tag: Field required" in str(error.value)
+
+
+async def test_a_configured_folder_that_does_not_exist_stops_the_server_at_start(tmp_path: Path):
+    with pytest.raises(RuntimeError) as error:
+        await start_server(tmp_path, RULES_DIR="rulez")
+    assert f"Cannot start: RULES_DIR={tmp_path / 'rulez'}: no such folder" in str(error.value)

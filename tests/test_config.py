@@ -68,3 +68,13 @@ def test_env_example_names_every_setting():
     secrets = ("API_KEY", "LLM_API_KEY", "TWILIO_AUTH_TOKEN", "VAPI_API_KEY", "VAPI_SECRET")
     for name in secrets:
         assert re.search(rf"^#?\s*{name}=$", text, re.MULTILINE), f"{name} must be empty"
+
+
+def test_a_generated_webhook_secret_is_a_standard_webhooks_secret(clean_env: Path):
+    from standardwebhooks.webhooks import Webhook
+
+    from crm.webhooks.signing import signed_headers
+
+    secret = Settings().resolved_webhook_secret()
+    assert secret.startswith("whsec_") and Settings().resolved_webhook_secret() == secret
+    Webhook(secret).verify(b"{}", signed_headers(secret, b"{}"))  # as receivers take it

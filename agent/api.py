@@ -10,10 +10,11 @@ from aiohttp import web
 from agent import vapi_ids
 from agent.assistants import LoadedAssistant
 from agent.library import AssistantLibrary, ReloadResult
-from crm.api.http import CRM, actor
+from crm.api.http import CRM, Json, Out, Routes, actor
 from crm.audit import audit
 
-routes = web.RouteTableDef()
+api = Routes("assistants")
+routes = api.table
 
 ASSISTANTS = web.AppKey("assistant_library", AssistantLibrary)
 
@@ -30,6 +31,78 @@ def redacted(value: Any) -> Any:
     if isinstance(value, list):
         return [redacted(v) for v in value]
     return value
+
+
+class FileProblem(Out):
+    """One problem of a refused file."""
+
+    file: str | None
+    path: str | None
+    message: str
+
+
+class Reload(Out):
+    """A reload's result: what changed, or why the folder was refused."""
+
+    ok: bool
+    error: str | None
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    problems: list[FileProblem]
+
+
+class ToolBrief(Out):
+    name: str
+    kind: str
+
+
+class VapiCopy(Out):
+    """The assistant's copy on VAPI, and whether the file changed since it was pushed."""
+
+    assistant_id: str
+    pushed_at: str | None
+    current: bool | None
+
+
+class AssistantSummary(Out):
+    """An assistant as loaded: availability, numbers, language, models, tools, warnings."""
+
+    name: str
+    file: str
+    default: bool
+    available: bool
+    unavailable_reason: str | None
+    phone_numbers: list[str]
+    provider: str
+    language: str
+    model: Json
+    voice: str
+    transcriber: str
+    tools: list[ToolBrief]
+    warnings: list[str]
+    vapi: VapiCopy | None
+
+
+class AssistantDetail(AssistantSummary):
+    """One assistant as the server reads it (defaults filled in, secrets hidden)."""
+
+    assistant: Json
+    analysis: Json
+
+
+class AssistantList(Out):
+    """The assistants in use, the default one, the folder and its last reload."""
+
+    data: list[AssistantSummary]
+    default: str
+    folder: str
+    loaded_at: str | None
+    last_reload: Reload | None
+
+
+class Reloaded(Out):
+    reload: Reload
 
 
 def assistant_summary(entry: LoadedAssistant, default_name: str) -> dict[str, Any]:
@@ -94,7 +167,7 @@ def reload_json(result: ReloadResult) -> dict[str, Any]:
     return result.as_json() | {"problems": problems(result.error)}
 
 
-@routes.get("/api/assistants")
+@api.route("GET", "/api/assistants", response=AssistantList)
 async def list_assistants(request: web.Request) -> web.Response:
     """The assistants in use, with availability, tools and load warnings."""
     library = request.app[ASSISTANTS]
@@ -110,7 +183,7 @@ async def list_assistants(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/api/assistants/{name}")
+@api.route("GET", "/api/assistants/{name}", response=AssistantDetail)
 async def get_assistant(request: web.Request) -> web.Response:
     """One assistant as the server reads it (validated, defaults filled in, secrets hidden)."""
     book = request.app[ASSISTANTS].book
@@ -123,7 +196,7 @@ async def get_assistant(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.post("/api/assistants/reload")
+@api.route("POST", "/api/assistants/reload", response=Reloaded, status=200)
 async def reload_assistants(request: web.Request) -> web.Response:
     """Read the folder again; a broken file is refused (422) and the current assistants stay."""
     result = await request.app[ASSISTANTS].reload()

@@ -1,94 +1,141 @@
-"""Prompt variables: ``{{name}}``, ``{{lead.stage}}``, ``{{name | default: "there"}}`` (a Liquid subset)."""
+"""Prompt templates in Liquid (as VAPI reads them): ``{{ name | default: "x" }}``, ``{% if %}``."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-TAG = re.compile(r"\{\{(.*?)\}\}", re.S)
-PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
-LITERAL = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|-?\d+(?:\.\d+)?)\s*$')
-FILTERS = ("default", "upcase", "downcase", "capitalize", "date")
+from liquid import BoundTemplate, Environment, RenderContext
+from liquid.builtin.filters.misc import date as liquid_date
+from liquid.builtin.output import Output, OutputNode
+from liquid.exceptions import LiquidError
+from liquid.filter import with_context
+
+# Tags that read other template files: prompts are one text each, with nothing to include.
+REFUSED_TAGS = ("include", "render")
+TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
 class TemplateError(ValueError):
-    """A template that cannot be rendered; the message says what is wrong."""
+    """A template that cannot be rendered; the message says what is wrong and where."""
 
 
-@dataclass(frozen=True)
-class _Filter:
-    name: str
-    args: tuple[Any, ...]
+def _blank(value: Any) -> bool:
+    return value is None or value is False or value == "" or value == [] or value == {}
 
 
-@dataclass(frozen=True)
-class _Expression:
-    source: str  # a variable path, or a literal string
-    literal: bool
-    filters: tuple[_Filter, ...]
+def spoken(value: Any) -> str:
+    """How a value reads in a prompt: nothing for blanks, ``3`` for ``3.0``, lists with commas."""
+    if _blank(value) or (hasattr(value, "__liquid__") and value.__liquid__() is None):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(spoken(v) for v in value)
+    if isinstance(value, bool):
+        return "true"
+    return str(value)
 
 
-def _literal(text: str) -> Any:
-    match = LITERAL.match(text)
-    if not match:
-        raise TemplateError(f"expected a quoted string or a number, got {text.strip()!r}")
-    token = match.group(1)
-    if token[0] in "\"'":
-        return token[1:-1].replace("\\" + token[0], token[0])
-    return float(token) if "." in token else int(token)
+class _SpokenOutputNode(OutputNode):
+    """``{{ ... }}`` written with :func:`spoken` rather than Liquid's own stringify."""
+
+    __slots__ = ()
+
+    def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
+        return buffer.write(spoken(self.expression.evaluate(context)))
+
+    async def render_to_output_async(self, context: RenderContext, buffer: TextIO) -> int:
+        return buffer.write(spoken(await self.expression.evaluate_async(context)))
 
 
-def _split_args(text: str) -> list[str]:
-    return [part for part in re.split(r",(?=(?:[^\"']*[\"'][^\"']*[\"'])*[^\"']*$)", text)]
+class _SpokenOutput(Output):
+    node_class = _SpokenOutputNode
 
 
-def _parse_filter(text: str) -> _Filter:
-    name, _, args = text.partition(":")
-    name = name.strip()
-    if name not in FILTERS:
-        raise TemplateError(f"unknown filter {name!r}; filters are: {', '.join(FILTERS)}")
-    return _Filter(name, tuple(_literal(a) for a in _split_args(args)) if args.strip() else ())
+@with_context
+def _date(value: Any, fmt: Any = "%Y-%m-%d %H:%M", zone: Any = None, *, context) -> str:
+    """Liquid's ``date``; ``"now"`` is the call's time, and (as on VAPI) a second argument
+    names the time zone: ``{{ "now" | date: "%H:%M", "Europe/Madrid" }}``."""
+    if value in ("now", "today"):
+        value = context.resolve("_now", default=None) or datetime.now(UTC)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    if zone and isinstance(value, datetime) and value.tzinfo is not None:
+        try:
+            value = value.astimezone(ZoneInfo(str(zone)))
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return liquid_date(value, fmt, environment=context.env)
 
 
-def parse_expression(text: str) -> _Expression:
-    """Parse the inside of ``{{ ... }}``.
+class PromptEnvironment(Environment):
+    """Standard Liquid with our output, our ``date`` and limits a prompt never needs to pass."""
 
-    Raises:
-        TemplateError: Not a variable path or literal, or an unknown filter.
-    """
-    head, *filters = re.split(r"\|(?=(?:[^\"']*[\"'][^\"']*[\"'])*[^\"']*$)", text)
-    head = head.strip()
-    if PATH.match(head):
-        source, literal = head, False
-    else:
-        source, literal = str(_literal(head)), True
-    return _Expression(source, literal, tuple(_parse_filter(f) for f in filters))
+    loop_iteration_limit = 10_000
+    output_stream_limit = 1_000_000
+    context_depth_limit = 10
+
+    def setup_tags_and_filters(self, *, extra: bool = False) -> None:
+        super().setup_tags_and_filters(extra=extra)
+        self.add_tag(_SpokenOutput)
+        self.add_filter("date", _date)
+
+
+ENVIRONMENT = PromptEnvironment()
+
+
+@lru_cache(maxsize=512)
+def _parse(template: str) -> tuple[BoundTemplate, tuple[str, ...]]:
+    """The parsed template and the variable paths it reads from outside, in order."""
+    try:
+        parsed = ENVIRONMENT.from_string(template)
+        analysis = parsed.analyze(include_partials=False)
+    except LiquidError as e:
+        raise TemplateError(_describe(e)) from None
+    unknown = sorted(set(analysis.filters) - set(ENVIRONMENT.filters))
+    if unknown:
+        raise TemplateError(
+            f"unknown filter {unknown[0]!r}; filters are Liquid's standard ones "
+            "(default, upcase, downcase, capitalize, date, ...)"
+        )
+    refused = [tag for tag in REFUSED_TAGS if tag in analysis.tags]
+    if refused:
+        raise TemplateError(f"{{% {refused[0]} %}} is not supported: a prompt is one text")
+    found = [(v.span.index, _path(v.segments)) for vs in analysis.globals.values() for v in vs]
+    return parsed, tuple(dict.fromkeys(path for _, path in sorted(found) if path))
+
+
+def _path(segments: Iterable[Any]) -> str:
+    parts = []
+    for segment in segments:
+        if not isinstance(segment, (str, int)):
+            break  # a computed index (lead[key]): report what comes before it
+        parts.append(str(segment))
+    return ".".join(parts)
+
+
+def _describe(error: LiquidError) -> str:
+    where = error.context()
+    line = f" (line {where[0]}, column {where[1] + 1})" if where else ""
+    return f"{error.message}{line}"
 
 
 def check(template: str) -> list[str]:
-    """The variable paths a template uses.
+    """The variable paths a template reads.
 
     Raises:
-        TemplateError: Liquid tags, unbalanced braces or a bad expression.
+        TemplateError: A Liquid syntax error (with its line and column), an unknown filter,
+            or a tag that reads other files.
     """
-    if "{%" in template:
-        raise TemplateError("Liquid tags ({% ... %}) are not supported; use {{ variable }} only")
-    paths = []
-    for match in TAG.finditer(template):
-        try:
-            expression = parse_expression(match.group(1))
-        except TemplateError as e:
-            raise TemplateError(f"in {match.group(0)!r}: {e}") from None
-        if not expression.literal:
-            paths.append(expression.source)
-    rest = TAG.sub("", template)
-    if "{{" in rest or "}}" in rest:
-        raise TemplateError("unbalanced {{ or }}")
-    return paths
+    return list(_parse(template)[1])
 
 
 def lookup(variables: Mapping[str, Any], path: str) -> Any:
@@ -97,76 +144,35 @@ def lookup(variables: Mapping[str, Any], path: str) -> Any:
     for part in path.split("."):
         if isinstance(value, Mapping) and part in value:
             value = value[part]
+        elif isinstance(value, (list, tuple)) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif part == "size" and isinstance(value, (list, tuple, str, Mapping)):
+            value = len(value)
+        elif part in ("first", "last") and isinstance(value, (list, tuple)) and value:
+            value = value[0 if part == "first" else -1]
         else:
             return None
     return value
 
 
-def _blank(value: Any) -> bool:
-    return value is None or value is False or value == "" or value == [] or value == {}
-
-
-def _date(value: Any, fmt: str = "%Y-%m-%d %H:%M", zone: str | None = None) -> str:
-    moment = value if isinstance(value, datetime) else None
-    if moment is None:
-        try:
-            moment = datetime.fromisoformat(str(value))
-        except ValueError:
-            return str(value)
-    if zone:
-        try:
-            moment = moment.astimezone(ZoneInfo(zone))
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return moment.strftime(fmt)
-
-
-def _apply(value: Any, f: _Filter, variables: Mapping[str, Any]) -> Any:
-    if f.name == "default":
-        return (f.args[0] if f.args else "") if _blank(value) else value
-    if f.name == "date":
-        if _blank(value):
-            return value
-        moment = variables.get("_now") if value == "now" else value
-        return _date(moment, *[str(a) for a in f.args[:2]])
-    if _blank(value):
-        return value
-    text = str(value)
-    return {"upcase": text.upper, "downcase": text.lower, "capitalize": text.capitalize}[f.name]()
-
-
-def _text(value: Any) -> str:
-    if _blank(value):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_text(v) for v in value)
-    return str(value)
-
-
 def render(template: str, variables: Mapping[str, Any], missing: list[str] | None = None) -> str:
     """Fill a template. A missing variable renders empty (its default, if any); never raw braces.
 
+    Templates are checked when the assistant loads; one that still fails here is said with
+    its tags left out rather than failing the call.
+
     Args:
-        template: Text with ``{{ ... }}`` tags.
+        template: Liquid text.
         variables: Nested values (``lead.stage`` reads ``variables["lead"]["stage"]``).
         missing: When given, the paths that had no value are appended to it.
     """
-
-    def fill(match: re.Match[str]) -> str:
-        try:
-            expression = parse_expression(match.group(1))
-        except TemplateError:
-            return ""
-        value = expression.source if expression.literal else lookup(variables, expression.source)
-        if _blank(value) and not expression.literal and missing is not None:
-            missing.append(expression.source)
-        for f in expression.filters:
-            value = _apply(value, f, variables)
-        return _text(value)
-
-    text = TAG.sub(fill, template).replace("{{", "").replace("}}", "")
+    try:
+        parsed, paths = _parse(template)
+        text = parsed.render(**variables)
+    except (TemplateError, LiquidError):
+        paths, text = (), TAG.sub("", template).replace("{{", "").replace("}}", "")
+    if missing is not None:
+        missing.extend(path for path in paths if _blank(lookup(variables, path)))
     # "Hi {{name}}, ..." with no name reads "Hi, ..." rather than "Hi , ...".
     text = re.sub(r"[ \t]+([,.!?;:])", r"\1", text)
     return re.sub(r"(?<=\S)[ \t]{2,}", " ", text).strip()

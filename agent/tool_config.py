@@ -13,8 +13,9 @@ from crm.phone_numbers import InvalidPhoneNumber, to_e164
 class ServerConfig(AssistantPart):
     """Where webhook tools (and, later, call events) are sent: ``server`` {url, secret}.
 
-    ``secret`` is sent as ``X-Vapi-Secret`` and used to sign each request body
-    (``X-Signature``); ``timeoutSeconds`` bounds each request (VAPI's default is 20).
+    ``secret`` is sent as ``X-Vapi-Secret`` and signs each request (Standard Webhooks:
+    ``webhook-id``, ``webhook-timestamp``, ``webhook-signature``); ``timeoutSeconds`` bounds
+    each request (VAPI's default is 20).
     """
 
     url: str = ""

@@ -1,15 +1,20 @@
-"""``phoneagent-call``: place a simulated Twilio call to a running server and print how it went."""
+"""``phoneagent-call``: place a simulated Twilio call to a running server and print how it went.
+
+It reads its defaults (TWILIO_AUTH_TOKEN, PUBLIC_URL, API_KEY, DATA_DIR, HOST, PORT) as the
+server does: from the environment, then from ``.env`` in the working directory.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 
 import aiohttp
+from pydantic import ValidationError
 
+from config import Settings
 from telephony.caller_audio import (
     CallerAudioError,
     caller_voice,
@@ -25,13 +30,25 @@ DEFAULT_LINES = {
 }
 
 
-def _api_key(given: str) -> str:
-    if given:
-        return given
-    if os.environ.get("API_KEY"):
-        return os.environ["API_KEY"]
-    stored = Path(os.environ.get("DATA_DIR", "data")) / "api_key"
+def _api_key(given: str, settings: Settings) -> str:
+    if given or settings.api_key:
+        return given or settings.api_key
+    stored = settings.data_dir / "api_key"
     return stored.read_text().strip() if stored.exists() else ""
+
+
+def _settings() -> Settings:
+    """The server's settings, read the same way (environment, then ``.env`` in this folder)."""
+    try:
+        return Settings()
+    except ValidationError as e:
+        print(f"error: invalid setting in the environment or .env: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _local(host: str) -> str:
+    """Where to reach a server listening on ``host`` from this machine."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
 async def _print_transcript(server: str, api_key: str, call_id: str) -> None:
@@ -118,7 +135,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.save_audio:
         write_stereo_wav(Path(args.save_audio), *call.audio())
         print(f"Saved the call to {args.save_audio} (left: caller, right: what the caller heard)")
-    api_key = _api_key(args.api_key)
+    api_key = _api_key(args.api_key, args.settings)
     if api_key and call.call_id:
         await _print_transcript(server, api_key, call.call_id)
     return 0
@@ -126,9 +143,12 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``phoneagent-call``."""
+    settings = _settings()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--server", default="http://127.0.0.1:8080", help="where the server listens"
+        "--server",
+        default=f"http://{_local(settings.host)}:{settings.port}",
+        help="where the server listens (default: HOST and PORT)",
     )
     parser.add_argument(
         "--say", action="append", default=[], help="a line the caller says (espeak-ng); repeat"
@@ -141,16 +161,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--auth-token",
-        default=os.environ.get("TWILIO_AUTH_TOKEN", ""),
-        help="sign webhooks with it",
+        default=settings.twilio_auth_token,
+        help="sign webhooks with it (default: TWILIO_AUTH_TOKEN)",
     )
-    parser.add_argument(
-        "--public-url", default=os.environ.get("PUBLIC_URL", ""), help="the server's PUBLIC_URL"
-    )
+    parser.add_argument("--public-url", default=settings.public_url, help="the server's PUBLIC_URL")
     parser.add_argument(
         "--api-key",
         default="",
-        help="read the stored transcript (default: API_KEY or data/api_key)",
+        help="read the stored transcript (default: API_KEY or DATA_DIR/api_key)",
     )
     parser.add_argument(
         "--lang",
@@ -164,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--to", dest="to_number", default="+15555550199")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the bot")
     args = parser.parse_args(argv)
+    args.settings = settings
     if not args.say and not args.wav:
         args.say = [DEFAULT_LINES.get(args.lang.split("-")[0].lower(), DEFAULT_LINES["en"])]
     sys.exit(asyncio.run(run(args)))

@@ -156,8 +156,21 @@ class ServerProcess:
                 self.process.kill()
 
 
-async def start_server(tmp: Path, **env: str) -> ServerProcess:
-    """Start ``server.py`` with the given environment and wait until /healthz says ok."""
+# The checkout's example folders, which test servers (run from a temporary folder) read
+# unless a test sets its own; a test that sets one to None leaves it to the working directory.
+CHECKOUT_FOLDERS = {
+    "ASSISTANTS_DIR": str(ROOT / "assistants"),
+    "RULES_DIR": str(ROOT / "rules"),
+    "SCORING_FILE": str(ROOT / "scoring" / "default.json"),
+    "CAMPAIGNS_DIR": str(ROOT / "campaigns"),
+}
+
+
+async def start_server(tmp: Path, **env: str | None) -> ServerProcess:
+    """Start ``server.py`` in ``tmp`` with the given environment; wait until /healthz says ok.
+
+    A variable given as None is removed from the environment.
+    """
     port = free_port()
     data_dir = tmp / f"data-{port}"
     log = tmp / f"server-{port}.log"
@@ -168,8 +181,10 @@ async def start_server(tmp: Path, **env: str) -> ServerProcess:
         "DATA_DIR": str(data_dir),
         "API_KEY": "test-api-key",
         "LOG_LEVEL": "DEBUG",
+        **CHECKOUT_FOLDERS,
         **env,
     }
+    environment = {k: v for k, v in environment.items() if v is not None}
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "server.py")],
         cwd=tmp,
@@ -180,11 +195,11 @@ async def start_server(tmp: Path, **env: str) -> ServerProcess:
     server = ServerProcess(
         url=f"http://127.0.0.1:{port}",
         api_key="test-api-key",
-        auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
+        auth_token=env.get("TWILIO_AUTH_TOKEN") or "",
         data_dir=data_dir,
         log=log,
         process=process,
-        database_url=env.get("DATABASE_URL", ""),
+        database_url=env.get("DATABASE_URL") or "",
     )
     deadline = time.monotonic() + 120
     async with aiohttp.ClientSession() as http:

@@ -1,4 +1,4 @@
-"""Routes of the web app: the page shell at ``/`` and ``/console``, and its static files."""
+"""Routes of the web app: the page shell at ``/`` and ``/console``, static files, the API docs."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from crm.api.http import Routes
+
 STATIC = Path(__file__).resolve().parent / "static"
 SHELL = STATIC / "index.html"
+DOCS = STATIC / "docs.html"
 
 # Only our own files run, nothing frames a page, and no page leaks its address to another site.
 SECURITY_HEADERS = {
@@ -24,6 +27,8 @@ SECURITY_HEADERS = {
 }
 
 routes = web.RouteTableDef()
+# Under /api, so it is described in the OpenAPI document with the rest (server.py mounts it).
+docs = Routes("documentation")
 
 
 @routes.get("/")
@@ -40,3 +45,9 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     if STATIC not in target.parents or not target.is_file():
         raise web.HTTPNotFound()
     return web.FileResponse(target, headers=SECURITY_HEADERS)
+
+
+@docs.route("GET", "/api/docs", response_type="text/html")
+async def api_docs(request: web.Request) -> web.StreamResponse:
+    """This page: the API reference, rendered from /api/openapi.json (no key needed)."""
+    return web.FileResponse(DOCS, headers=SECURITY_HEADERS)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -13,12 +11,7 @@ import aiohttp
 
 from agent.tool_config import ServerConfig, ToolConfig
 from agent.tools.base import Handler, Tool, ToolContext, ToolError, ToolResult
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """``X-Signature``: ``sha256=`` + HMAC-SHA256 of ``{timestamp}.{body}`` with the secret."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+from crm.webhooks.signing import signed_headers
 
 
 def tool_calls_message(
@@ -60,14 +53,7 @@ def tool_calls_message(
 def _headers(server: ServerConfig, body: bytes) -> dict[str, str]:
     headers = {"Content-Type": "application/json", **server.headers}
     if server.secret:
-        timestamp = str(int(time.time()))
-        headers.update(
-            {
-                "X-Vapi-Secret": server.secret,
-                "X-Timestamp": timestamp,
-                "X-Signature": signature(server.secret, timestamp, body),
-            }
-        )
+        headers.update({"X-Vapi-Secret": server.secret, **signed_headers(server.secret, body)})
     return headers
 
 

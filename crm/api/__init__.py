@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aiohttp import web
+
 from crm.api import (
     calls,
     campaigns,
@@ -29,6 +31,23 @@ TABLES: list[Routes] = [
     campaigns.api,
     pipeline.api,
 ]
-routes = [route for table in TABLES for route in table.table] + list(openapi.routes(TABLES))
+routes = [route for table in TABLES for route in table.table]
 
-__all__ = ["API_KEY", "CRM", "STORE", "TABLES", "ApiError", "require_api_key", "routes"]
+
+def documented(*others: Routes) -> list[web.RouteDef]:
+    """The routes of ``others`` (other packages' /api tables), and ``GET /api/openapi.json``
+    describing them with ours: one document for the whole API."""
+    tables = [*TABLES, *others]
+    return [route for table in [*others, openapi.routes(tables)] for route in table.table]
+
+
+__all__ = [
+    "API_KEY",
+    "CRM",
+    "STORE",
+    "TABLES",
+    "ApiError",
+    "documented",
+    "require_api_key",
+    "routes",
+]

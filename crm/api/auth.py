@@ -20,7 +20,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL = timedelta(hours=12)
 # Writes a browser could be tricked into sending; they need the session's CSRF token too.
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC = frozenset({("GET", "/api/openapi.json"), ("POST", "/api/session")})
+PUBLIC = frozenset({("GET", "/api/openapi.json"), ("GET", "/api/docs"), ("POST", "/api/session")})
 
 
 def fingerprint(credential: str) -> str:

@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from crm.analysis.result import OUTCOMES
 from crm.api.http import CRM, ApiError, Page, Routes, not_found, page, query
+from crm.api.records import CallDetail
+from crm.api.responses import CallPage
 from crm.call_queries import CallFilters, find_calls
 from crm.models import AutomationRun, Call, ToolCall, Utterance
 from crm.scoring import ScoringConfig
@@ -78,7 +80,7 @@ class CallQuery(Page):
         )
 
 
-@api.route("GET", "/api/calls", query=CallQuery)
+@api.route("GET", "/api/calls", query=CallQuery, response=CallPage)
 async def list_calls(request: web.Request) -> web.Response:
     """Calls, newest first, filtered by date, outcome, assistant, campaign, score, sentiment or transcript words."""
     params = query(request, CallQuery)
@@ -92,7 +94,7 @@ async def list_calls(request: web.Request) -> web.Response:
     return page([call_summary(c) for c in calls], total, params)
 
 
-@api.route("GET", "/api/calls/{call_id}")
+@api.route("GET", "/api/calls/{call_id}", response=CallDetail)
 async def get_call(request: web.Request) -> web.Response:
     """One call: transcript with sentiment per line, tool calls, analysis with the score explained, rule runs."""
     call_id = request.match_info["call_id"]

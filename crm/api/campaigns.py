@@ -13,6 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm import lead_import
 from crm.api.http import CRM, ApiError, ApiModel, Page, Routes, actor, body, not_found, page, query
 from crm.api.lead_csv import ImportBody, csv_text
+from crm.api.responses import (
+    CampaignDetail,
+    CampaignList,
+    CampaignOut,
+    ContactPage,
+    Enrolled,
+    Progress,
+)
 from crm.audit import audit
 from crm.campaign_spec import CampaignSpec
 from crm.campaigns import CampaignStateError, apply_spec, change_state, enroll, progress, spec_of
@@ -81,7 +89,7 @@ async def _campaign(session: AsyncSession, campaign_id: str) -> Campaign:
     return campaign
 
 
-@api.route("GET", "/api/campaigns")
+@api.route("GET", "/api/campaigns", response=CampaignList)
 async def list_campaigns(request: web.Request) -> web.Response:
     """Every campaign, newest first."""
     async with request.app[CRM].db.session() as session:
@@ -93,7 +101,7 @@ async def list_campaigns(request: web.Request) -> web.Response:
     )
 
 
-@api.route("POST", "/api/campaigns", body=CampaignSpec)
+@api.route("POST", "/api/campaigns", body=CampaignSpec, response=CampaignOut)
 async def create_campaign(request: web.Request) -> web.Response:
     """Create a campaign (a draft unless ``status`` says scheduled or active)."""
     spec = await body(request, CampaignSpec)
@@ -118,7 +126,7 @@ async def create_campaign(request: web.Request) -> web.Response:
     return web.json_response(campaign_json(campaign), status=201)
 
 
-@api.route("GET", "/api/campaigns/{campaign_id}")
+@api.route("GET", "/api/campaigns/{campaign_id}", response=CampaignDetail)
 async def get_campaign(request: web.Request) -> web.Response:
     """One campaign, with its progress."""
     crm = request.app[CRM]
@@ -129,7 +137,7 @@ async def get_campaign(request: web.Request) -> web.Response:
     )
 
 
-@api.route("PUT", "/api/campaigns/{campaign_id}", body=CampaignSpec)
+@api.route("PUT", "/api/campaigns/{campaign_id}", body=CampaignSpec, response=CampaignOut)
 async def update_campaign(request: web.Request) -> web.Response:
     """Replace a campaign's definition (its state and contacts stay)."""
     spec = await body(request, CampaignSpec)
@@ -142,7 +150,12 @@ async def update_campaign(request: web.Request) -> web.Response:
     return web.json_response(campaign_json(campaign))
 
 
-@api.route("POST", "/api/campaigns/{campaign_id}/{action:start|schedule|pause|resume|stop|archive}")
+@api.route(
+    "POST",
+    "/api/campaigns/{campaign_id}/{action:start|schedule|pause|resume|stop|archive}",
+    response=CampaignOut,
+    status=200,
+)
 async def campaign_action(request: web.Request) -> web.Response:
     """Start, schedule, pause, resume, stop or archive (409 when it does not apply to the state)."""
     action = request.match_info["action"]
@@ -156,7 +169,7 @@ async def campaign_action(request: web.Request) -> web.Response:
     return web.json_response(campaign_json(campaign))
 
 
-@api.route("GET", "/api/campaigns/{campaign_id}/progress")
+@api.route("GET", "/api/campaigns/{campaign_id}/progress", response=Progress)
 async def campaign_progress(request: web.Request) -> web.Response:
     """Contacts by state (with skip and failure reasons), calls made, answered, conversions, cost."""
     crm = request.app[CRM]
@@ -165,7 +178,7 @@ async def campaign_progress(request: web.Request) -> web.Response:
     return web.json_response((await progress(crm.db, request.match_info["campaign_id"])).as_json())
 
 
-@api.route("GET", "/api/campaigns/{campaign_id}/contacts", query=ContactQuery)
+@api.route("GET", "/api/campaigns/{campaign_id}/contacts", query=ContactQuery, response=ContactPage)
 async def list_contacts(request: web.Request) -> web.Response:
     """A page of the campaign's contacts, with attempts and the next attempt."""
     paging = query(request, ContactQuery)
@@ -195,6 +208,8 @@ async def list_contacts(request: web.Request) -> web.Response:
     query=EnrollQuery,
     body=ImportBody,
     body_type="text/csv",
+    response=Enrolled,
+    status=200,
 )
 async def add_contacts(request: web.Request) -> web.Response:
     """Enroll leads: JSON ``{"leadIds": [...]}``, or a CSV of leads (imported like /api/leads/import, all or nothing)."""

@@ -10,6 +10,8 @@ from pydantic import AwareDatetime, Field
 from sqlalchemy import func, select
 
 from crm.api.http import CRM, ApiError, ApiModel, Page, Routes, actor, body, not_found, page, query
+from crm.api.records import AppointmentOut, TaskOut
+from crm.api.responses import AppointmentPage, TaskPage
 from crm.audit import audit
 from crm.followups import SlotTaken, book_appointment, create_task
 from crm.models import Appointment, Lead, Task, utcnow
@@ -78,7 +80,7 @@ class TaskPatch(ApiModel):
     title: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-@api.route("GET", "/api/appointments", query=AppointmentQuery)
+@api.route("GET", "/api/appointments", query=AppointmentQuery, response=AppointmentPage)
 async def list_appointments(request: web.Request) -> web.Response:
     """Appointments by start time, filtered by date range, lead, status or resource."""
     params = query(request, AppointmentQuery)
@@ -107,7 +109,7 @@ async def list_appointments(request: web.Request) -> web.Response:
         return page([appointment_json(a) for a in rows], total, params)
 
 
-@api.route("POST", "/api/appointments", body=AppointmentIn)
+@api.route("POST", "/api/appointments", body=AppointmentIn, response=AppointmentOut)
 async def create_appointment(request: web.Request) -> web.Response:
     """Book an appointment (409 when the slot overlaps a booked one on the same resource)."""
     new = await body(request, AppointmentIn)
@@ -145,7 +147,12 @@ async def create_appointment(request: web.Request) -> web.Response:
     return web.json_response(appointment_json(row), status=201)
 
 
-@api.route("PATCH", "/api/appointments/{appointment_id}", body=AppointmentPatch)
+@api.route(
+    "PATCH",
+    "/api/appointments/{appointment_id}",
+    body=AppointmentPatch,
+    response=AppointmentOut,
+)
 async def update_appointment(request: web.Request) -> web.Response:
     """Cancel an appointment, mark it done, or change its notes."""
     patch = await body(request, AppointmentPatch)
@@ -193,19 +200,19 @@ async def _tasks(request: web.Request, kind: str | None) -> web.Response:
         return page([task_json(t) for t in rows], total, params)
 
 
-@api.route("GET", "/api/tasks", query=TaskQuery)
+@api.route("GET", "/api/tasks", query=TaskQuery, response=TaskPage)
 async def list_tasks(request: web.Request) -> web.Response:
     """Tasks and callbacks, soonest due first."""
     return await _tasks(request, None)
 
 
-@api.route("GET", "/api/callbacks", query=TaskQuery)
+@api.route("GET", "/api/callbacks", query=TaskQuery, response=TaskPage)
 async def list_callbacks(request: web.Request) -> web.Response:
     """Callbacks (tasks of kind ``callback``), soonest due first."""
     return await _tasks(request, "callback")
 
 
-@api.route("POST", "/api/tasks", body=TaskIn)
+@api.route("POST", "/api/tasks", body=TaskIn, response=TaskOut)
 async def create_task_route(request: web.Request) -> web.Response:
     """Create a task or a callback."""
     new = await body(request, TaskIn)
@@ -236,7 +243,7 @@ async def create_task_route(request: web.Request) -> web.Response:
         return web.json_response(task_json(task), status=201)
 
 
-@api.route("PATCH", "/api/tasks/{task_id}", body=TaskPatch)
+@api.route("PATCH", "/api/tasks/{task_id}", body=TaskPatch, response=TaskOut)
 async def update_task(request: web.Request) -> web.Response:
     """Close, reopen, reschedule or reassign a task or callback."""
     patch = await body(request, TaskPatch)

@@ -87,6 +87,15 @@ class ApiModel(BaseModel):
         return self
 
 
+Json = dict[str, Any]
+
+
+class Out(BaseModel):
+    """A response body: camelCase keys, and no key the model does not name."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
 class Page(ApiModel):
     """``?limit=50&offset=0``."""
 
@@ -157,6 +166,16 @@ class Operation:
     body: type[BaseModel] | None = None
     body_type: str = "application/json"
     response_type: str = "application/json"
+    response: type[BaseModel] | None = None
+    status: int | None = None
+    also: tuple[int, ...] = ()
+
+    @property
+    def success(self) -> int:
+        """The status of a successful answer: ``status``, else 201 for a JSON POST, else 200."""
+        if self.status is not None:
+            return self.status
+        return 201 if self.method == "POST" and self.response_type == "application/json" else 200
 
 
 @dataclass
@@ -176,13 +195,40 @@ class Routes:
         body: type[BaseModel] | None = None,
         body_type: str = "application/json",
         response_type: str = "application/json",
+        response: type[BaseModel] | None = None,
+        status: int | None = None,
+        also: tuple[int, ...] = (),
     ) -> Callable[[Handler], Handler]:
-        """Register and document a handler (its docstring's first line is the summary)."""
+        """Register and document a handler (its docstring's first line is the summary).
+
+        Args:
+            method: The HTTP method.
+            path: The route (aiohttp's syntax; a ``{name:a|b}`` parameter is documented as an enum).
+            query: The query parameters' model.
+            body: The request body's model.
+            body_type: The request body's media type.
+            response_type: The successful answer's media type.
+            response: The successful answer's model (JSON answers).
+            status: The successful answer's status, when not 201 for a POST or 200 otherwise.
+            also: Other successful statuses with the same answer (e.g. 200 for a dry run).
+        """
 
         def register(handler: Handler) -> Handler:
             summary = (handler.__doc__ or path).strip().splitlines()[0]
             self.operations.append(
-                Operation(method, path, summary, self.tag, query, body, body_type, response_type)
+                Operation(
+                    method,
+                    path,
+                    summary,
+                    self.tag,
+                    query,
+                    body,
+                    body_type,
+                    response_type,
+                    response,
+                    status,
+                    also,
+                )
             )
             self.table.route(method, path)(handler)
             return handler

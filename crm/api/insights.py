@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from crm import analytics
 from crm.api.http import CRM, ApiModel, Page, Routes, page, query
+from crm.api.responses import AuditPage, DeliveryPage, RuleRunPage, Rules, Summary
 from crm.models import AuditLog, AutomationRun, WebhookDelivery, utcnow
 from crm.shapes import audit_json, automation_run_json, delivery_json
 
@@ -66,7 +67,7 @@ class AuditQuery(Page):
     actor: str | None = None
 
 
-@api.route("GET", "/api/analytics/summary", query=SummaryQuery)
+@api.route("GET", "/api/analytics/summary", query=SummaryQuery, response=Summary)
 async def analytics_summary(request: web.Request) -> web.Response:
     """Calls today/week/month, answer rate, average duration and sentiment, conversion, outcomes, scores, hours."""
     params = query(request, SummaryQuery)
@@ -88,7 +89,7 @@ async def analytics_summary(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@api.route("GET", "/api/automation/rules")
+@api.route("GET", "/api/automation/rules", response=Rules)
 async def list_rules(request: web.Request) -> web.Response:
     """The automation rules loaded at start, highest priority first."""
     book = request.app[CRM].policy.rules
@@ -103,7 +104,7 @@ async def list_rules(request: web.Request) -> web.Response:
     )
 
 
-@api.route("GET", "/api/automation/runs", query=RunQuery)
+@api.route("GET", "/api/automation/runs", query=RunQuery, response=RuleRunPage)
 async def list_runs(request: web.Request) -> web.Response:
     """Every rule run with its result, newest first."""
     params = query(request, RunQuery)
@@ -122,7 +123,7 @@ async def list_runs(request: web.Request) -> web.Response:
     )
 
 
-@api.route("GET", "/api/webhooks/deliveries", query=DeliveryQuery)
+@api.route("GET", "/api/webhooks/deliveries", query=DeliveryQuery, response=DeliveryPage)
 async def list_deliveries(request: web.Request) -> web.Response:
     """Outgoing webhooks and their attempts, newest first."""
     params = query(request, DeliveryQuery)
@@ -140,7 +141,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     )
 
 
-@api.route("GET", "/api/audit", query=AuditQuery)
+@api.route("GET", "/api/audit", query=AuditQuery, response=AuditPage)
 async def list_audit(request: web.Request) -> web.Response:
     """The audit log of API writes, newest first."""
     params = query(request, AuditQuery)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from crm import lead_import
 from crm.api.http import CRM, ApiError, ApiModel, Routes, actor, query
 from crm.api.leads import SORTS, LeadFilter, lead_conditions
+from crm.api.responses import ImportReport
 from crm.models import Lead
 from crm.shapes import iso
 
@@ -89,7 +90,15 @@ async def csv_text(request: web.Request) -> str:
         return data.decode("latin-1")  # spreadsheets often save as Latin-1
 
 
-@api.route("POST", "/api/leads/import", query=ImportQuery, body=ImportBody, body_type="text/csv")
+@api.route(
+    "POST",
+    "/api/leads/import",
+    query=ImportQuery,
+    body=ImportBody,
+    body_type="text/csv",
+    response=ImportReport,
+    also=(200,),
+)
 async def import_leads(request: web.Request) -> web.Response:
     """Import leads from CSV: all rows or none; 400 with every broken line when any row is invalid."""
     options = query(request, ImportQuery)

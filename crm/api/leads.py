@@ -11,6 +11,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
 from crm.api.http import CRM, ApiError, ApiModel, Page, Routes, actor, body, not_found, page, query
+from crm.api.records import LeadOut, NoteOut
+from crm.api.responses import LeadDetail, LeadPage, StageHistory, StageMoved
 from crm.audit import audit
 from crm.followups import add_note
 from crm.lead_changes import set_do_not_call, set_score, set_stage
@@ -147,7 +149,7 @@ def _has_tag(dialect: str, tag: str):
     return select(literal(1)).select_from(elements).where(elements.c.value == tag).exists()
 
 
-@api.route("GET", "/api/leads", query=LeadQuery)
+@api.route("GET", "/api/leads", query=LeadQuery, response=LeadPage)
 async def list_leads(request: web.Request) -> web.Response:
     """Leads, filtered by stage, band, score, tag, owner or text, sorted (default newest first)."""
     params = query(request, LeadQuery)
@@ -164,7 +166,7 @@ async def list_leads(request: web.Request) -> web.Response:
         return page([lead_json(lead) for lead in rows], total, params)
 
 
-@api.route("POST", "/api/leads", body=LeadCreate)
+@api.route("POST", "/api/leads", body=LeadCreate, response=LeadOut)
 async def create_lead(request: web.Request) -> web.Response:
     """Create a lead (409 when the number is already a lead)."""
     new = await body(request, LeadCreate)
@@ -214,7 +216,7 @@ async def _lead(session, request: web.Request) -> Lead:
     return lead
 
 
-@api.route("GET", "/api/leads/{lead_id}")
+@api.route("GET", "/api/leads/{lead_id}", response=LeadDetail)
 async def get_lead(request: web.Request) -> web.Response:
     """A lead with its recent calls, notes, open tasks and callbacks, appointments and stage history."""
     async with request.app[CRM].db.session() as session:
@@ -249,7 +251,7 @@ async def get_lead(request: web.Request) -> web.Response:
         )
 
 
-@api.route("PATCH", "/api/leads/{lead_id}", body=LeadPatch)
+@api.route("PATCH", "/api/leads/{lead_id}", body=LeadPatch, response=LeadOut)
 async def update_lead(request: web.Request) -> web.Response:
     """Change a lead's fields; ``stage`` moves it with history and rules; ``score`` overrides its score."""
     changes = await body(request, LeadPatch)
@@ -282,7 +284,7 @@ async def update_lead(request: web.Request) -> web.Response:
         ) from None
 
 
-@api.route("DELETE", "/api/leads/{lead_id}")
+@api.route("DELETE", "/api/leads/{lead_id}", status=204)
 async def delete_lead(request: web.Request) -> web.Response:
     """Delete a lead with its notes, tasks and appointments (its calls stay, unlinked; see erase for GDPR)."""
     async with request.app[CRM].db.session() as session:
@@ -292,7 +294,7 @@ async def delete_lead(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@api.route("POST", "/api/leads/{lead_id}/stage", body=StageMove)
+@api.route("POST", "/api/leads/{lead_id}/stage", body=StageMove, response=StageMoved, status=200)
 async def move_lead(request: web.Request) -> web.Response:
     """Move a lead to a stage, with a reason; ``stage_changed`` rules and webhooks follow."""
     move = await body(request, StageMove)
@@ -317,7 +319,7 @@ async def move_lead(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
-@api.route("GET", "/api/leads/{lead_id}/stages")
+@api.route("GET", "/api/leads/{lead_id}/stages", response=StageHistory)
 async def stage_history(request: web.Request) -> web.Response:
     """A lead's stage history, oldest first."""
     async with request.app[CRM].db.session() as session:
@@ -328,7 +330,7 @@ async def stage_history(request: web.Request) -> web.Response:
         return web.json_response({"data": [stage_change_json(c) for c in rows]})
 
 
-@api.route("POST", "/api/leads/{lead_id}/notes", body=NoteIn)
+@api.route("POST", "/api/leads/{lead_id}/notes", body=NoteIn, response=NoteOut)
 async def create_note(request: web.Request) -> web.Response:
     """Add a note to a lead."""
     note_in = await body(request, NoteIn)

@@ -10,36 +10,34 @@ from pydantic import BaseModel
 
 from crm.api.auth import COOKIE, CSRF_HEADER, PUBLIC
 from crm.api.http import Operation, Routes
+from crm.api.responses import Error
 
-PATH_PARAM = re.compile(r"\{(\w+)\}")
-ERROR = {
-    "type": "object",
-    "properties": {
-        "error": {"type": "string"},
-        "detail": {"type": "string"},
-        "fields": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-    },
-}
+# aiohttp's "{name}" and "{name:regex}" path parameters.
+PATH_PARAM = re.compile(r"\{(\w+)(?::([^{}]+))?\}")
+ENUM = re.compile(r"^[\w-]+(\|[\w-]+)*$")
 
 
-def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+def _schema(model: type[BaseModel], components: dict[str, Any], mode: str) -> dict[str, Any]:
+    schema = model.model_json_schema(
+        by_alias=True, ref_template="#/components/schemas/{model}", mode=mode
+    )
     components.update(schema.pop("$defs", {}))
     components[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+def openapi_path(path: str) -> str:
+    """An aiohttp route as an OpenAPI path: ``{action:start|stop}`` becomes ``{action}``."""
+    return PATH_PARAM.sub(lambda m: "{" + m[1] + "}", path)
+
+
 def _parameters(op: Operation) -> list[dict[str, Any]]:
-    params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in PATH_PARAM.findall(op.path)
-    ]
+    params = []
+    for name, pattern in PATH_PARAM.findall(op.path):
+        schema: dict[str, Any] = {"type": "string"}
+        if pattern and ENUM.match(pattern):
+            schema["enum"] = pattern.split("|")
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
     if op.query is not None:
         schema = op.query.model_json_schema(by_alias=True)
         for name, prop in schema.get("properties", {}).items():
@@ -56,38 +54,40 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     return params
 
 
+def _success(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
+    if op.success == 204:
+        return {"description": "done (no content)"}
+    if op.response is not None:
+        schema = _schema(op.response, components, "serialization")
+        description = (op.response.__doc__ or "OK").strip().splitlines()[0]
+    else:
+        schema = {"type": "object" if op.response_type.endswith("json") else "string"}
+        description = "OK"
+    return {"description": description, "content": {op.response_type: {"schema": schema}}}
+
+
 def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
-    success = (
-        {"POST": "201"}.get(op.method, "200") if op.response_type == "application/json" else "200"
-    )
+    error = {"application/json": {"schema": _schema(Error, components, "serialization")}}
     item: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],
         "parameters": _parameters(op),
         "security": [] if (op.method, op.path) in PUBLIC else [{"bearer": []}, {"session": []}],
         "responses": {
-            success: {
-                "description": "OK",
-                "content": {
-                    op.response_type: {
-                        "schema": {"type": "object"}
-                        if op.response_type.endswith("json")
-                        else {"type": "string"}
-                    }
-                },
+            **{str(status): _success(op, components) for status in (op.success, *op.also)},
+            "400": {"description": "invalid input, with each field's problem", "content": error},
+            "401": {"description": "missing or wrong API key", "content": error},
+            "default": {
+                "description": "another error (409, 413, 415, 422, 503...)",
+                "content": error,
             },
-            "400": {
-                "description": "invalid input, with field errors",
-                "content": {"application/json": {"schema": ERROR}},
-            },
-            "401": {"description": "missing or wrong API key"},
         },
     }
     if PATH_PARAM.search(op.path):
-        item["responses"]["404"] = {"description": "unknown id"}
+        item["responses"]["404"] = {"description": "unknown id", "content": error}
     if op.body is not None:
         schema = (
-            _schema(op.body, components)
+            _schema(op.body, components, "validation")
             if op.body_type == "application/json"
             else {"type": "string", "description": (op.body.__doc__ or "").strip()}
         )
@@ -101,7 +101,9 @@ def document(tables: list[Routes]) -> dict[str, Any]:
     components: dict[str, Any] = {}
     for table in tables:
         for op in table.operations:
-            paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, components)
+            paths.setdefault(openapi_path(op.path), {})[op.method.lower()] = _operation(
+                op, components
+            )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -122,14 +124,15 @@ def document(tables: list[Routes]) -> dict[str, Any]:
     }
 
 
-def routes(tables: list[Routes]) -> web.RouteTableDef:
-    """The route serving the document (public: it holds no data)."""
-    table = web.RouteTableDef()
-    body = document(tables)
+def routes(tables: list[Routes]) -> Routes:
+    """``GET /api/openapi.json`` (public: it holds no data), describing ``tables`` and itself."""
+    table = Routes("documentation")
+    body: dict[str, Any] = {}
 
-    @table.get("/api/openapi.json")
+    @table.route("GET", "/api/openapi.json")
     async def openapi(request: web.Request) -> web.Response:
-        """The OpenAPI document of this API."""
+        """The OpenAPI 3.1 document of this API."""
         return web.json_response(body)
 
+    body.update(document([*tables, table]))
     return table

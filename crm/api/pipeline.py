@@ -6,12 +6,13 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from crm.api.http import CRM, Routes
+from crm.api.responses import Pipeline
 from crm.models import Lead
 
 api = Routes("pipeline")
 
 
-@api.route("GET", "/api/pipeline")
+@api.route("GET", "/api/pipeline", response=Pipeline)
 async def pipeline(request: web.Request) -> web.Response:
     """The stages in order (closed ones marked), how many leads each holds, and the score bands."""
     policy = request.app[CRM].policy

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from crm.api.http import CRM, Routes, actor, not_found
+from crm.api.responses import Erased, LeadExport
 from crm.audit import audit
 from crm.models import Lead
 from crm.privacy import erase_lead, export_lead
@@ -12,7 +13,7 @@ from crm.privacy import erase_lead, export_lead
 api = Routes("privacy")
 
 
-@api.route("GET", "/api/leads/{lead_id}/export")
+@api.route("GET", "/api/leads/{lead_id}/export", response=LeadExport)
 async def export(request: web.Request) -> web.Response:
     """Everything the CRM holds about a lead (GDPR access request), as one JSON document."""
     async with request.app[CRM].db.session() as session:
@@ -26,7 +27,7 @@ async def export(request: web.Request) -> web.Response:
     )
 
 
-@api.route("POST", "/api/leads/{lead_id}/erase")
+@api.route("POST", "/api/leads/{lead_id}/erase", response=Erased, status=200)
 async def erase(request: web.Request) -> web.Response:
     """Erase a lead (GDPR): the lead, its follow-ups, and its calls' transcripts, tool calls and recordings."""
     async with request.app[CRM].db.session() as session:

@@ -18,6 +18,7 @@ from crm.api.auth import (
     session_id,
 )
 from crm.api.http import API_KEY, CRM, PRINCIPAL, ApiError, ApiModel, Principal, Routes, body
+from crm.api.responses import SessionOut
 from crm.audit import audit
 from crm.shapes import iso
 
@@ -47,7 +48,7 @@ def _secure(request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
-@api.route("POST", "/api/session", body=SignIn)
+@api.route("POST", "/api/session", body=SignIn, response=SessionOut)
 async def sign_in(request: web.Request) -> web.Response:
     """Sign a browser in with the admin API key: an HttpOnly session cookie, and its CSRF token."""
     if request.content_type != "application/json":
@@ -75,13 +76,13 @@ async def sign_in(request: web.Request) -> web.Response:
     return response
 
 
-@api.route("GET", "/api/session")
+@api.route("GET", "/api/session", response=SessionOut)
 async def current_session(request: web.Request) -> web.Response:
     """Who this request is signed in as, and (for a browser) its CSRF token; 401 when signed out."""
     return web.json_response(_session_json(request[PRINCIPAL]))
 
 
-@api.route("DELETE", "/api/session")
+@api.route("DELETE", "/api/session", status=204)
 async def sign_out(request: web.Request) -> web.Response:
     """Sign this browser out: the session ends on the server and its cookie is cleared."""
     principal: Principal = request[PRINCIPAL]

@@ -1,12 +1,11 @@
-"""Delivering queued webhooks: HMAC-SHA256 signed, retried with exponential backoff, each attempt logged."""
+"""Delivering queued webhooks: signed (Standard Webhooks), retried with backoff, attempts logged."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,14 +17,9 @@ from sqlalchemy import select, update
 from crm.db import Database
 from crm.models import WebhookDelivery, utcnow
 from crm.webhooks.outbox import WebhookSettings
+from crm.webhooks.signing import signed_headers
 
-SIGNATURE_HEADER = "X-Phoneagent-Signature"
 MAX_BACKOFF_SECONDS = 3600.0
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The hex HMAC-SHA256 of the raw body: what :data:`SIGNATURE_HEADER` carries."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def encode(payload: dict[str, Any]) -> bytes:
@@ -37,9 +31,15 @@ def encode(payload: dict[str, Any]) -> bytes:
 class _Claimed:
     id: int
     event: str
+    event_key: str
     url: str
     payload: dict[str, Any]
     secret: str | None = None
+
+    @property
+    def message_id(self) -> str:
+        """``webhook-id``: the same on every retry of this delivery, unique across deliveries."""
+        return "msg_" + uuid.uuid5(uuid.NAMESPACE_URL, f"{self.id}:{self.event_key}:{self.url}").hex
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,9 @@ class WebhookSender:
                 )
                 if result.rowcount == 1:
                     row = await session.get(WebhookDelivery, delivery_id)
-                    claimed.append(_Claimed(row.id, row.event, row.url, row.payload, row.secret))
+                    claimed.append(
+                        _Claimed(row.id, row.event, row.event_key, row.url, row.payload, row.secret)
+                    )
         return claimed
 
     async def _deliver(self, row: _Claimed) -> None:
@@ -107,7 +109,7 @@ class WebhookSender:
             "User-Agent": "phoneagent-webhooks/1",
             "X-Phoneagent-Event": row.event,
             "X-Phoneagent-Delivery": str(row.id),
-            SIGNATURE_HEADER: sign(row.secret or self.settings.secret, body),
+            **signed_headers(row.secret or self.settings.secret, body, msg_id=row.message_id),
         }
         if row.secret:  # an assistant's server, as VAPI would call it
             headers["X-Vapi-Secret"] = row.secret
@@ -150,7 +152,8 @@ class WebhookSender:
             elif delivery.attempts >= self.settings.max_attempts:
                 delivery.status, delivery.next_attempt_at = "failed", None
                 logger.warning(
-                    f"webhook {row.id} ({row.event}) to {row.url} failed {delivery.attempts} times; giving up"
+                    f"webhook {row.id} ({row.event}) to {row.url} failed {delivery.attempts} "
+                    "times; giving up"
                 )
             else:
                 delay = min(

@@ -12,11 +12,13 @@ from sqlalchemy import select
 from agent import api as agent_api
 from agent.library import AssistantLibrary
 from crm import api
+from crm.api import openapi
 from crm.calls import CallStore
 from crm.db import Database
 from crm.models import AuditLog
 from crm.service import CrmService, CrmSettings
 from crm.webhooks.outbox import WebhookSettings
+from tests.crm.conftest import documented_answers
 
 KEY = "secret-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -50,7 +52,12 @@ async def test_a_refused_reload_shows_its_problems_and_is_audited(
     (tmp_path / "default.json").write_text(json.dumps({"name": "default"}))
     library = AssistantLibrary(tmp_path)
     await library.load()
-    app = web.Application(middlewares=[api.require_api_key])
+    # Every answer is checked against the OpenAPI document of /api with the assistants' routes.
+    violations: list[str] = []
+    document = openapi.document([*api.TABLES, agent_api.api])
+    app = web.Application(
+        middlewares=[documented_answers(violations, document), api.require_api_key]
+    )
     app[api.STORE], app[api.API_KEY] = CallStore(database), KEY
     app[api.CRM] = CrmService(database, CrmSettings(webhooks=WebhookSettings(secret="s")))
     app[agent_api.ASSISTANTS] = library
@@ -69,6 +76,9 @@ async def test_a_refused_reload_shows_its_problems_and_is_audited(
         (tmp_path / "sales.json").unlink()
         applied = await client.post("/api/assistants/reload", headers=AUTH | {"X-Actor": "ops"})
         assert applied.status == 200
+        one = await client.get("/api/assistants/default", headers=AUTH)
+        assert one.status == 200 and (await one.json())["assistant"]["name"] == "default"
+    assert not violations, violations
     async with database.session() as session:
         entries = list(await session.scalars(select(AuditLog).order_by(AuditLog.id)))
     assert [(e.actor, e.action, e.details["ok"]) for e in entries] == [

@@ -200,15 +200,19 @@ TOOL = {"type": "function", "function": {"name": "book_appointment"}}
         ),
         (
             {"name": "x", "firstMessage": "Hi {{ name | shout }}"},
-            r"\$\.firstMessage: in '\{\{ name \| shout \}\}': unknown filter 'shout'",
+            r"\$\.firstMessage: unknown filter 'shout'",
         ),
         (
             {"name": "x", "model": {"messages": [{"role": "system", "content": "Hi {{ name }"}]}},
-            r"\$\.model\.messages\[0\]\.content: unbalanced",
+            r"\$\.model\.messages\[0\]\.content: expected '}}', found end of file \(line 1",
         ),
         (
-            {"name": "x", "endCallMessage": "{% if name %}bye{% endif %}"},
-            r"\$\.endCallMessage: Liquid tags",
+            {"name": "x", "endCallMessage": "{% if name %}bye"},
+            r"\$\.endCallMessage: expected tag endif",
+        ),
+        (
+            {"name": "x", "messagePlan": {"idleMessages": ["ok", "Still\n{% iff x %}there?"]}},
+            r"\$\.messagePlan\.idleMessages\[1\]: unexpected tag 'iff' \(line 2, column 4\)",
         ),
         (
             {

@@ -79,10 +79,53 @@ def test_filters_and_spanish_dates():
     assert render('{{ "now" | date: "%H:%M", "Europe/Madrid" }}', values) == "18:05"
 
 
-@pytest.mark.parametrize("text", ["{{ name | shout }}", "{{ name }", "{% if x %}", "{{ 'open }}"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ name | shout }}",
+        "{{ name }",
+        "{% if x %}",
+        "{{ 'open }}",
+        "{% iff x %}",
+        "{% include 'a' %}",
+    ],
+)
 def test_bad_templates_are_caught_at_load(text: str):
     with pytest.raises(TemplateError):
         check(text)
+
+
+def test_liquid_tags_and_filters_as_vapi_prompts_use_them():
+    values = variables(lead(name="ana lópez", stage="qualified", tags=["web", "vip"], score=78.0))
+    prompt = (
+        '{% if lead.stage == "qualified" %}Greet {{ first_name | capitalize }} by name.'
+        "{% else %}Ask who is calling.{% endif %} "
+        "{% assign n = lead.tags | size %}Tags ({{ n }}): "
+        "{% for t in lead.tags %}[{{ t }}]{% endfor %}. "
+        'Score {{ lead.score }}. {{ lead.missing | default: "none" | upcase }}. '
+        "{% unless lead.email %}No email on file.{% endunless %} {{ lead.tags }}."
+    )
+    missing: list[str] = []
+    assert render(prompt, values, missing) == (
+        "Greet Ana by name. Tags (2): [web][vip]. Score 78. NONE. No email on file. web, vip."
+    )
+    assert missing == ["lead.missing", "lead.email"], "missing variables are still reported"
+    assert check(prompt) == [
+        "lead.stage",
+        "first_name",
+        "lead.tags",
+        "lead.score",
+        "lead.missing",
+        "lead.email",
+    ]
+    other = render(prompt, variables(lead(stage="new")))
+    assert other.startswith("Ask who is calling.")
+
+
+def test_a_template_that_fails_while_rendering_never_speaks_its_tags():
+    # Division by zero only fails at render time: the text is said without its tags.
+    text = "Hi {{ name | divided_by: 0 }} and {% if x %}bye{% endif %}!"
+    assert render(text, {"name": 3}) == "Hi and bye!"
 
 
 def test_caller_zone_from_lead_number_or_assistant():

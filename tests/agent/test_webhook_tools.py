@@ -9,14 +9,14 @@ from sqlalchemy import select
 
 from agent.assistant import Assistant
 from agent.tools import ToolContext, execute, resolve_tools
-from agent.tools.webhook import signature
 from crm.calls import CallStore, NewCall
 from crm.db import Database
 from crm.models import ToolCall
-from tests.fakes.tool_server import FakeToolServer, ToolAnswer
+from tests.fakes.signatures import signature_problem
+from tests.fakes.tool_server import TOOL_SECRET, FakeToolServer, ToolAnswer
 
 
-def assistant(url: str, *, timeout: float = 1.0, secret: str = "s3cret") -> Assistant:
+def assistant(url: str, *, timeout: float = 1.0, secret: str = TOOL_SECRET) -> Assistant:
     return Assistant.model_validate(
         {
             "name": "hooks",
@@ -82,8 +82,9 @@ async def test_success_sends_vapis_tool_calls_message_signed(
         "number": "+14155550100"
     }
     headers = request["headers"]
-    assert headers["X-Vapi-Secret"] == "s3cret"
-    assert headers["X-Signature"] == signature("s3cret", headers["X-Timestamp"], request["raw"])
+    assert headers["X-Vapi-Secret"] == TOOL_SECRET
+    assert headers["webhook-id"] and headers["webhook-signature"].startswith("v1,")
+    assert signature_problem(TOOL_SECRET, headers, request["raw"]) is None
     record = await recorded(context)
     assert record.ok and record.result == {"inStock": 3} and record.arguments == {"item": "widget"}
 
@@ -118,3 +119,12 @@ async def test_unreachable_server(context: ToolContext):
     context.assistant, context.tools = config, resolve_tools(config).tools
     result = await execute("check_stock", {"item": "widget"}, context)
     assert not result.ok and "could not be reached" in result.error
+
+
+async def test_a_server_that_checks_signatures_refuses_a_tool_signed_with_another_secret(
+    context: ToolContext, tool_api: FakeToolServer
+):
+    config = assistant(tool_api.url, secret="not-the-servers-secret")
+    context.assistant, context.tools = config, resolve_tools(config).tools
+    result = await execute("check_stock", {"item": "widget"}, context)
+    assert not result.ok and "answered HTTP 401" in result.error

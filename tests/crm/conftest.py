@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from jsonschema import Draft202012Validator
 
 from crm import api
+from crm.api import openapi
 from crm.calls import CallStore, NewCall, NewUtterance
 from crm.db import Database
 from crm.leads import LeadStore
@@ -85,21 +88,64 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 ROOT = Path(__file__).resolve().parents[2]
 
 
+DOCUMENT = openapi.document([*api.TABLES, openapi.routes(api.TABLES)])
+
+
+def documented_answers(violations: list[str], document: dict = DOCUMENT):
+    """A middleware that checks every /api JSON answer against the OpenAPI ``document``."""
+
+    @web.middleware
+    async def check(request: web.Request, handler):
+        response = await handler(request)
+        resource = request.match_info.route.resource
+        if resource is None or not isinstance(response, web.Response) or not response.body:
+            return response
+        if response.content_type != "application/json":
+            return response
+        path = openapi.openapi_path(resource.canonical)
+        operation = document["paths"].get(path, {}).get(request.method.lower())
+        if operation is None:
+            violations.append(f"{request.method} {path}: not in the OpenAPI document")
+            return response
+        answers = operation["responses"]
+        answer = answers.get(str(response.status)) or answers["default"]
+        content = answer.get("content", {}).get("application/json")
+        if content is None:
+            violations.append(f"{request.method} {path} {response.status}: no JSON documented")
+            return response
+        schema = {**content["schema"], "components": document["components"]}
+        for error in Draft202012Validator(schema).iter_errors(json.loads(response.body)):
+            where = "/".join(map(str, error.absolute_path))
+            violations.append(f"{request.method} {path} {response.status} {where}: {error.message}")
+        return response
+
+    return check
+
+
 @pytest.fixture
 async def client(database: Database):
-    """The admin API over a real HTTP server on the test database, with the shipped rules."""
+    """The admin API over a real HTTP server on the test database, with the shipped rules.
+
+    Every JSON answer is checked against the OpenAPI document: a test whose answers do not
+    match it fails.
+    """
     crm = CrmService(
         database,
         CrmSettings(
             rules_dir=ROOT / "rules", webhooks=WebhookSettings(secret="s"), default_region="ES"
         ),
     )
-    app = web.Application(middlewares=[api.require_api_key])
+    violations: list[str] = []
+    app = web.Application(middlewares=[documented_answers(violations), api.require_api_key])
     app[api.STORE] = CallStore(database)
     app[api.API_KEY] = KEY
     app[api.CRM] = crm
     app.add_routes(api.routes)
+    app.add_routes(api.documented())
     async with TestClient(TestServer(app)) as http:
         http.crm = crm
         http.db = database
         yield http
+    assert not violations, "answers that differ from /api/openapi.json:\n" + "\n".join(
+        dict.fromkeys(violations)
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.fakes.tool_server import TOOL_SECRET
+
 TOOLS_LINE = "+15555550300"
 SILENCE_LINE = "+15555550301"
 SHORT_LINE = "+15555550302"
@@ -35,7 +37,7 @@ def test_assistants(tool_url: str) -> dict[str, dict[str, Any]]:
                 "required": ["item"],
             },
         },
-        "server": {"url": tool_url, "secret": "tool-secret", "timeoutSeconds": 3},
+        "server": {"url": tool_url, "secret": TOOL_SECRET, "timeoutSeconds": 3},
         "messages": [
             {"type": "request-response-delayed", "content": FILLER, "timingMilliseconds": 800}
         ],

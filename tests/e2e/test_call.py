@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import sys
+from pathlib import Path
 
 import pytest
 
 from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
-from tests.conftest import TWILIO_AUTH_TOKEN, ServerProcess
+from tests.conftest import ROOT, TWILIO_AUTH_TOKEN, ServerProcess
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.slow
@@ -105,3 +108,34 @@ async def test_dropped_line_finalizes_the_call_and_keeps_what_was_said(
     assert any("next tuesday" in text.lower() for text in user_lines), (
         f"the caller's lines: {user_lines}"
     )
+
+
+async def test_phoneagent_call_reads_the_token_and_key_from_dotenv_as_the_server_does(
+    server: ServerProcess, llm: FakeOpenAI, tmp_path: Path
+):
+    # The server checks signatures with TWILIO_AUTH_TOKEN; a user who keeps it in .env runs the
+    # command the server printed from the same folder, with nothing in the environment.
+    llm.script.append(Reply("Sure, what day suits you?"))
+    (tmp_path / ".env").write_text(
+        f"TWILIO_AUTH_TOKEN={TWILIO_AUTH_TOKEN}\nAPI_KEY={server.api_key}\n"
+    )
+    hidden = {"TWILIO_AUTH_TOKEN", "API_KEY", "PUBLIC_URL", "DATA_DIR"}
+    env = {k: v for k, v in os.environ.items() if k not in hidden} | {"PYTHONPATH": str(ROOT)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "telephony.place_call",
+        "--server",
+        server.url,
+        "--say",
+        "Hi, I would like to book a visit.",
+        "--save-audio",
+        "",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output = (await process.communicate())[0].decode()
+    assert process.returncode == 0, output
+    assert "voice-to-voice" in output and "Transcript stored by the server" in output, output

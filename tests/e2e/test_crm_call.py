@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import time
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
 from tests.conftest import ROOT, TWILIO_AUTH_TOKEN, ServerProcess, start_server
 from tests.fakes.openai_server import FakeOpenAI, JsonReply, Reply
+from tests.fakes.signatures import signature_problem
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.slow
@@ -41,7 +40,7 @@ ANALYSIS = {
 
 @pytest.fixture(scope="module")
 async def receiver():
-    server = await WebhookReceiver(fail_first=2).start()
+    server = await WebhookReceiver(fail_first=2, secret=SECRET).start()
     yield server
     await server.stop()
 
@@ -139,10 +138,7 @@ async def test_after_a_call_the_api_shows_analysis_score_and_rule_runs(
         assert time.monotonic() < deadline, [r.answered for r in receiver.received]
         await asyncio.sleep(0.1)
     report = next(r for r in receiver.accepted if r.json["message"]["type"] == "end-of-call-report")
-    assert (
-        report.headers["X-Phoneagent-Signature"]
-        == hmac.new(SECRET.encode(), report.body, hashlib.sha256).hexdigest()
-    )
+    assert signature_problem(SECRET, report.headers, report.body) is None
     message = report.json["message"]
     assert (
         message["call"]["id"] == call_id and message["analysis"]["summary"] == ANALYSIS["summary"]
@@ -193,3 +189,9 @@ async def test_a_broken_rule_file_stops_the_server_at_start(tmp_path: Path):
             tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", RULES_DIR=str(rules)
         )
     assert f"{rules / 'typo.json'}: $.actions[0].tag: Field required" in str(error.value)
+
+
+async def test_a_configured_folder_that_does_not_exist_stops_the_server_at_start(tmp_path: Path):
+    with pytest.raises(RuntimeError) as error:
+        await start_server(tmp_path, RULES_DIR="rulez")
+    assert f"Cannot start: RULES_DIR={tmp_path / 'rulez'}: no such folder" in str(error.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,21 @@ pytestmark = pytest.mark.slow
 
 
 async def test_embedded_model_answers_with_no_configuration(tmp_path: Path):
+    # Laid out like the Docker image: the data folders beside nothing else, no *_DIR set, so
+    # they are read from the working directory (not from where config.py is installed).
+    app = tmp_path / "app"
+    for folder in ("assistants", "rules", "scoring", "campaigns"):
+        shutil.copytree(ROOT / folder, app / folder)
+    unset = dict.fromkeys(("ASSISTANTS_DIR", "RULES_DIR", "SCORING_FILE", "CAMPAIGNS_DIR"))
     server = await start_server(
-        tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", LLM_BASE_URL=""
+        app, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", LLM_BASE_URL="", **unset
     )
     try:
         assert "tiny demo model" in server.logs()
+        _, rules = await server.get_json("/api/automation/rules")
+        files = {Path(rule["file"]).parent for rule in rules["data"]}
+        assert len(rules["data"]) == len(list((ROOT / "rules").glob("*.json"))), rules
+        assert files == {app / "rules"}, "rules are read from the working directory"
         async with CallSimulator(server.url) as call:
             await call.wait_for_bot()
             turn = await call.say(speech_ulaw(LINE), LINE, reply_timeout=60)

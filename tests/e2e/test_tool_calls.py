@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from agent.tools.webhook import signature
 from crm.db import Database
 from crm.leads import LeadStore
 from crm.models import Appointment, Call, Lead, Note, ToolCall
@@ -20,7 +19,8 @@ from tests.conftest import ServerProcess
 from tests.e2e.assistants import AGENT_NUMBER, FILLER, TOOLS_LINE
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.openai_server import ToolCall as ScriptedCall
-from tests.fakes.tool_server import FakeToolServer, ToolAnswer
+from tests.fakes.signatures import signature_problem
+from tests.fakes.tool_server import TOOL_SECRET, FakeToolServer, ToolAnswer
 from tests.fakes.twilio_rest import FakeTwilio
 
 pytestmark = pytest.mark.slow
@@ -217,10 +217,8 @@ async def test_slow_webhook_tool_gets_a_filler_line(
     }
     assert message["call"]["id"] == call.call_id and message["customer"]["number"] == phone
     headers = request["headers"]
-    assert headers["X-Vapi-Secret"] == "tool-secret"
-    assert headers["X-Signature"] == signature(
-        "tool-secret", headers["X-Timestamp"], request["raw"]
-    )
+    assert headers["X-Vapi-Secret"] == TOOL_SECRET
+    assert signature_problem(TOOL_SECRET, headers, request["raw"]) is None
     [record] = await rows(tools_server, ToolCall, call_id=call.call_id)
     assert record.ok and record.result == "3 in stock" and record.duration_ms >= 2500
 

@@ -10,6 +10,10 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes import serve
+from tests.fakes.signatures import signature_problem
+
+# The server.secret of the test assistants whose tools run here.
+TOOL_SECRET = "tool-secret"
 
 
 @dataclass
@@ -31,8 +35,13 @@ class ToolAnswer:
 
 @dataclass
 class FakeToolServer:
-    """Records each ``POST /tools`` (headers and JSON body) and answers from ``script``."""
+    """Records each ``POST /tools`` (headers and JSON body) and answers from ``script``.
 
+    A request not signed with ``secret`` (Standard Webhooks) is answered 401, as a
+    receiver that checks signatures would.
+    """
+
+    secret: str = TOOL_SECRET
     script: list[ToolAnswer] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -54,6 +63,9 @@ class FakeToolServer:
         self.requests.append(
             {"headers": dict(request.headers), "raw": raw, "body": json.loads(raw)}
         )
+        problem = signature_problem(self.secret, request.headers, raw)
+        if problem:
+            return web.json_response({"error": f"bad signature: {problem}"}, status=401)
         answer = self.script.pop(0) if self.script else ToolAnswer()
         await asyncio.sleep(answer.delay)
         if answer.raw is not None:

@@ -1,4 +1,4 @@
-"""A webhook receiver on 127.0.0.1 that can fail its first requests, keeping everything it got."""
+"""A webhook receiver on 127.0.0.1: verifies signatures, can fail its first requests, keeps all."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes import serve
+from tests.fakes.signatures import signature_problem
 
 
 @dataclass
@@ -29,13 +30,16 @@ class Received:
 
 @dataclass
 class WebhookReceiver:
-    """Answers POSTs on any path: ``fail_first`` times with 500, then 200.
+    """Answers POSTs on any path: 401 when not signed with ``secret``, ``fail_first`` times
+    with 500, then 200.
 
     Parameters:
         fail_first: How many requests to refuse with a 500 before accepting.
+        secret: The Standard Webhooks secret requests must be signed with (None: any request).
     """
 
     fail_first: int = 0
+    secret: str | None = None
     received: list[Received] = field(default_factory=list)
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -72,7 +76,9 @@ class WebhookReceiver:
 
     async def _receive(self, request: web.Request) -> web.Response:
         body = await request.read()
+        problem = self.secret and signature_problem(self.secret, request.headers, body)
         failing = len(self.received) < self.fail_first
-        answered = 500 if failing else 200
+        answered = 401 if problem else 500 if failing else 200
         self.received.append(Received(request.path, dict(request.headers), body, answered))
-        return web.Response(status=answered, text="scripted failure" if failing else "ok")
+        text = f"bad signature: {problem}" if problem else "scripted failure" if failing else "ok"
+        return web.Response(status=answered, text=text)

@@ -241,7 +241,9 @@ class SipEngine:
         """A new INVITE passed the policy and is ringing."""
         call = SipCall(key, "inbound", _Control(self, key), request=request)
         self._calls[key] = call
-        task = asyncio.get_running_loop().create_task(self._decide(IncomingInvite(self, call)))
+        task = asyncio.get_running_loop().create_task(
+            self._decide(IncomingInvite(call, self._answer, self._refuse))
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -147,11 +147,14 @@ class SipEngine:
         trunk: SipTrunk | None = None,
         headers: dict[str, str] | None = None,
         ring_timeout: float | None = None,
+        on_dialing: Callable[[SipCall], None] | None = None,
     ) -> SipCall:
         """Call ``to`` (a number through ``trunk``, or a SIP URI) and wait for the answer.
 
         Digest challenges (401/407) are answered with the trunk's credentials.
         Cancelling the wait, or no answer within ``ring_timeout``, sends CANCEL.
+        ``on_dialing`` gets the call once the INVITE is out (its ``sip_call_id`` set),
+        for a caller that must name the call before it is answered.
 
         Raises:
             CallFailed: Busy, declined, not found, no answer... (the SIP status).
@@ -166,11 +169,15 @@ class SipEngine:
         sink = self._sink(call)
         core = self._core
 
-        def place() -> None:
-            core.place(key, uri, trunk, headers or {}).sink = sink
+        def place() -> str:
+            pj_call = core.place(key, uri, trunk, headers or {})
+            pj_call.sink = sink
+            return pj_call.getInfo().callIdString
 
         try:
-            await self._pj.run(place)
+            call.sip_call_id = await self._pj.run(place)
+            if on_dialing is not None:
+                on_dialing(call)
             await asyncio.wait_for(
                 asyncio.shield(answered), ring_timeout or self.settings.ring_timeout_secs
             )
@@ -204,14 +211,16 @@ class SipEngine:
 
         await self._pj.run(answer)
 
-    async def _refuse(self, call: SipCall, code: int, reason: str = "") -> None:
+    async def _refuse(
+        self, call: SipCall, code: int, reason: str = "", headers: dict[str, str] | None = None
+    ) -> None:
         core = self._core
         assert core is not None
 
         def refuse() -> None:
             pj_call = core.find(call.id)
             if pj_call is not None and not pj_call.done:
-                pj_call.respond(code, reason=reason)
+                pj_call.respond(code, headers, reason=reason)
 
         await self._pj.run(refuse)
 

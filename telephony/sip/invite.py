@@ -11,7 +11,7 @@ from telephony.sip.request import InviteRequest
 
 # The engine's side of a decision: answer the call (200), or refuse it with a status and phrase.
 Answer = Callable[[SipCall], Awaitable[None]]
-Refuse = Callable[[SipCall, int, str], Awaitable[None]]
+Refuse = Callable[[SipCall, int, str, dict[str, str] | None], Awaitable[None]]
 
 
 class IncomingInvite:
@@ -53,13 +53,18 @@ class IncomingInvite:
         await self._answer(self.call)
         return self.call
 
-    async def reject(self, code: int = 486, reason: str = "") -> None:
-        """Refuse the call with a final status (403, 404, 486, 488, 603...) and reason phrase."""
+    async def reject(
+        self, code: int = 486, reason: str = "", headers: dict[str, str] | None = None
+    ) -> None:
+        """Refuse the call with a final status (403, 404, 486, 503...), a phrase and headers.
+
+        ``headers`` are extra response headers, e.g. ``{"Retry-After": "30"}`` on a 503.
+        """
         if not 300 <= code <= 699:
             raise ValueError(f"a rejection needs a final non-2xx status, not {code}")
         self._decide()
         if not self.call.is_ended:
-            await self._refuse(self.call, code, reason)
+            await self._refuse(self.call, code, reason, headers)
 
     def _decide(self) -> None:
         if self.decided:

@@ -168,6 +168,7 @@ async def start_server(tmp: Path, **env: str) -> ServerProcess:
         "DATA_DIR": str(data_dir),
         "API_KEY": "test-api-key",
         "LOG_LEVEL": "DEBUG",
+        "SIP_PORT": "0",  # a free one (GET /healthz says which): never a fixed port in tests
         **env,
     }
     process = subprocess.Popen(

@@ -123,6 +123,11 @@ class SipEngine:
         return self._core.capacity
 
     @property
+    def refused_full(self) -> int:
+        """INVITEs refused with 503 because every call slot was taken."""
+        return self._core.refused_full if self._core is not None else 0
+
+    @property
     def policy(self) -> InboundPolicy:
         """Who may call in; may be replaced while running (applies to the next INVITE)."""
         assert self._core is not None

@@ -1,4 +1,4 @@
-"""What the SIP end-to-end tests share: test phones that speak espeak lines, and the server's SIP address."""
+"""What the SIP end-to-end tests share: test phones that speak espeak lines, the SIP address."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ RATE = 8000
 FRAME = 320  # bytes in 20 ms of 8 kHz 16-bit PCM
 
 
-def speech_wav(folder: Path, name: str, text: str, *, pad_secs: float = 0.0) -> Path:
-    """An espeak-ng line as an 8 kHz PCM WAV the test phone plays (then ``pad_secs`` of silence)."""
-    pcm = audioop.ulaw2lin(speech_ulaw(text), 2) + bytes(int(pad_secs * RATE) * 2)
+def speech_wav(folder: Path, name: str, text: str, *, after: bytes = b"") -> Path:
+    """An espeak-ng line as an 8 kHz PCM WAV the test phone plays (then ``after``, 8 kHz PCM)."""
+    pcm = audioop.ulaw2lin(speech_ulaw(text), 2) + after
     path = folder / f"{name}.wav"
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)

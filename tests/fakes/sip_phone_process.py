@@ -241,6 +241,24 @@ class PhoneAccount(pj.Account):
         call.answer(op(self.phone.args.answer))
 
 
+def listen(endpoint: pj.Endpoint, wanted: int) -> int:
+    """UDP and TCP on one port of 127.0.0.1 (a picked UDP port whose TCP twin is taken: again)."""
+    for attempt in range(10):
+        config = pj.TransportConfig()
+        config.boundAddress = "127.0.0.1"
+        config.port = wanted
+        udp = endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, config)
+        config.port = int(endpoint.transportGetInfo(udp).localName.rpartition(":")[2])
+        try:
+            endpoint.transportCreate(pj.PJSIP_TRANSPORT_TCP, config)
+            return config.port
+        except pj.Error:
+            if wanted or attempt == 9:
+                raise
+            endpoint.transportClose(udp)
+    raise AssertionError("unreachable")
+
+
 def start_endpoint(args: argparse.Namespace) -> tuple[pj.Endpoint, int]:
     """PJSIP on 127.0.0.1 (UDP and TCP on one port), no sound card; returns it and the port."""
     endpoint = pj.Endpoint()
@@ -252,13 +270,7 @@ def start_endpoint(args: argparse.Namespace) -> tuple[pj.Endpoint, int]:
     config.medConfig.noVad = True
     config.medConfig.ecTailLen = 0
     endpoint.libInit(config)
-    transport_config = pj.TransportConfig()
-    transport_config.boundAddress = "127.0.0.1"
-    transport_config.port = args.port
-    transport = endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport_config)
-    port = int(endpoint.transportGetInfo(transport).localName.rpartition(":")[2])
-    transport_config.port = port
-    endpoint.transportCreate(pj.PJSIP_TRANSPORT_TCP, transport_config)
+    port = listen(endpoint, args.port)
     endpoint.libStart()
     endpoint.audDevManager().setNullDev()
     return endpoint, port
@@ -293,6 +305,7 @@ def handlers(phone: Phone, account: PhoneAccount, endpoint: pj.Endpoint) -> dict
         "hold": lambda c: current(c).setHold(op()),
         "unhold": lambda c: current(c).reinvite(op(flag=pj.PJSUA_CALL_UNHOLD)),
         "play": lambda c: phone.play(current(c), c["path"]),
+        "greeting": lambda c: setattr(phone.args, "greeting", c["path"]),
         "ear_save": lambda c: phone.ears[c.get("call", -1) % len(phone.calls)].save(c["path"]),
         "record": lambda c: phone.record(c["path"]),
         "stop_record": lambda c: phone.stop_record(endpoint),

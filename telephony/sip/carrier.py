@@ -50,6 +50,7 @@ class SipCarrier:
         self._inbound = SipInbound(
             self._deps,
             app[LIVE],
+            lambda: self.engine,
             trunk=self.settings.trunk,
             transfer_timeout=self.settings.engine.transfer_timeout_secs,
         )

@@ -201,6 +201,32 @@ class SipEngine:
                 answered.exception()  # retrieved: the failure was reported another way
         return call
 
+    async def bridge(self, a: SipCall, b: SipCall) -> None:
+        """Connect two live calls' audio both ways on PJSIP's bridge (a warm transfer's end).
+
+        Each call keeps its own audio too: what is queued on it is still sent to it
+        alone (a whisper), and what it hears still arrives through ``audio()``, so
+        the server can go on listening. The connection goes when either call ends.
+
+        Raises:
+            CallFailed: One of the calls is over (481) or has no audio yet.
+        """
+        core = self._core
+        assert core is not None, "the engine is not started"
+
+        def connect() -> None:
+            calls = [core.find(a.id), core.find(b.id)]
+            if any(call is None or call.done for call in calls):
+                raise CallFailed(481, "call does not exist")
+            try:
+                first, second = (call.audio_media() for call in calls)  # type: ignore[union-attr]
+            except ValueError as e:
+                raise CallFailed(488, str(e)) from None
+            first.startTransmit(second)
+            second.startTransmit(first)
+
+        await self._pj.run(connect)
+
     # Inbound (loop side)
 
     async def _answer(self, call: SipCall) -> None:

@@ -16,6 +16,7 @@ from telephony.dependencies import CallDependencies
 from telephony.live import LiveCalls
 from telephony.opening import open_call
 from telephony.session import CallSession
+from telephony.sip.engine import SipEngine
 from telephony.sip.events import CallFailed
 from telephony.sip.invite import IncomingInvite
 from telephony.sip.leg import SipLeg
@@ -60,12 +61,14 @@ class SipInbound:
         self,
         deps: Callable[[], CallDependencies | None],
         live: LiveCalls,
+        engine: Callable[[], SipEngine | None],
         *,
         trunk: SipTrunk | None,
         transfer_timeout: float,
     ):
-        """``deps`` gives the call dependencies once the server has loaded them (None before)."""
+        """``deps`` and ``engine``: the call dependencies and the engine, once ready (else None)."""
         self._deps = deps
+        self._engine = engine
         self._live = live
         self._trunk = trunk
         self._transfer_timeout = transfer_timeout
@@ -111,7 +114,12 @@ class SipInbound:
             f"call {call.id}: inbound SIP call {sip_call.id} → assistant '{call.assistant}'"
         )
         await deps.calls.stream_started(call.id, sip_call.id)
-        leg = SipLeg(sip_call, trunk=self._trunk, transfer_timeout=self._transfer_timeout)
+        leg = SipLeg(
+            sip_call,
+            engine=self._engine,
+            trunk=self._trunk,
+            transfer_timeout=self._transfer_timeout,
+        )
         self.spawn(self._live.hold(CallSession(deps, call, entry, leg)))
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:

@@ -132,7 +132,7 @@ class SipOutbound:
             return
         logger.info(f"call {row.id}: outbound SIP call {sip_call.id} answered → '{row.assistant}'")
         tap = self._detector(deps, row) if self._machine_detection else None
-        leg = SipLeg(sip_call, trunk=self._trunk, tap=tap)
+        leg = SipLeg(sip_call, engine=self._engine, trunk=self._trunk, tap=tap)
         await self._live.hold(CallSession(deps, row, entry, leg))
 
     def _detector(self, deps: CallDependencies, row: Call) -> Callable[[bytes], None]:

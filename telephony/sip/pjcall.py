@@ -124,6 +124,19 @@ class PjCall(pj.Call):
         param.digits = digits
         self.sendDtmf(param)
 
+    def audio_media(self) -> pj.AudioMedia:
+        """The call's audio on the conference bridge.
+
+        Raises:
+            ValueError: The call has no live audio (ended, or not yet negotiated).
+        """
+        info = self.getInfo()  # keep it: ``info.media`` points into it (SWIG)
+        for media in info.media:
+            live = (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status in live:
+                return self.getAudioMedia(media.index)
+        raise ValueError(f"{self.key}: no live audio")
+
     def refer(self, uri: str) -> None:
         """Blind transfer (REFER to ``uri``).
 

@@ -151,6 +151,7 @@ class SipCallOutput(BaseOutputTransport):
         self._call = call
         self._params = params
         self._resampler = create_stream_resampler()
+        self.owns_call = params.hangup_on_stop
 
     async def start(self, frame: StartFrame):
         await super().start(frame)
@@ -158,13 +159,13 @@ class SipCallOutput(BaseOutputTransport):
 
     async def stop(self, frame: EndFrame):
         await super().stop(frame)
-        if self._params.hangup_on_stop:
+        if self.owns_call:
             await self._drain()
             await self._call.hangup()
 
     async def cancel(self, frame: CancelFrame):
         await super().cancel(frame)
-        if self._params.hangup_on_stop:
+        if self.owns_call:
             await self._call.hangup()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
@@ -245,3 +246,7 @@ class SipCallTransport(BaseTransport):
     async def call_event(self, name: str, *args) -> None:
         """Fire one of this transport's events."""
         await self._call_event_handler(name, *args)
+
+    def release_call(self) -> None:
+        """Ending the pipeline no longer hangs up: the call lives on (e.g. bridged to a person)."""
+        self._output.owns_call = False

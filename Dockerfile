@@ -1,4 +1,15 @@
 # The phone agent server: speech models ship inside pip packages, nothing is downloaded at run time.
+
+# PJSIP's Python module with more SIP calls per process than the pjsua2-python wheel's 4
+# (scripts/build-pjsua2.sh; needs internet while building): docker build --build-arg PJSUA_MAX_CALLS=512 .
+FROM python:3.11-slim-bookworm AS pjsua2
+ARG PJSUA_MAX_CALLS=256
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential swig curl ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+COPY scripts/build-pjsua2.sh /build/build-pjsua2.sh
+RUN PJSUA_MAX_CALLS="$PJSUA_MAX_CALLS" OUT=/wheels /build/build-pjsua2.sh
+
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
@@ -17,6 +28,9 @@ COPY telephony telephony
 # (whose AMX kernels can also crash: see LLAMA_CMAKE_ARGS in the Makefile).
 ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
 RUN CMAKE_ARGS="$LLAMA_CMAKE_ARGS" pip install --no-cache-dir .
+# Our pjsua2 build replaces the wheel's (same module name, more calls: see the stage above).
+COPY --from=pjsua2 /wheels /wheels
+RUN pip uninstall -y pjsua2-python && pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 
 COPY assistants assistants
 COPY models models
@@ -27,7 +41,10 @@ ENV HOST=0.0.0.0 \
     ASSISTANTS_DIR=/app/assistants \
     MODELS_DIR=/app/models
 VOLUME ["/data"]
-EXPOSE 8080
+# SIP (UDP and TCP) and RTP: publish them too (docker run -p 5060:5060/udp -p 5060:5060/tcp
+# -p 10000-10999:10000-10999/udp -e SIP_RTP_PORT=10000 -e SIP_RTP_PORTS=1000
+# -e SIP_PUBLIC_ADDRESS=<host's public IP>), or run with --network host.
+EXPOSE 8080 5060/udp 5060/tcp
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz').status != 200)"
 CMD ["phoneagent-server"]

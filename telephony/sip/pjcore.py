@@ -195,11 +195,10 @@ class PjCore:
 
     def _account(self, trunk: SipTrunk | None) -> PjAccount:
         settings = self.settings
-        address = settings.public_address or settings.host
         config = pj.AccountConfig()
         if trunk is None:
-            port = next(iter(self.bound.values()))[1]
-            config.idUri = f"sip:{settings.user_agent}@{address}:{port}"
+            host, port = next(iter(self.bound.values()))  # PJSIP's published address (not 0.0.0.0)
+            config.idUri = f"sip:{settings.user_agent}@{settings.public_address or host}:{port}"
         else:
             config.idUri = f"sip:{trunk.caller_id}@{trunk.host}"
             if trunk.register:

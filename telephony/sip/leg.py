@@ -15,7 +15,7 @@ from telephony.sip.engine import SipEngine, dial_uri
 from telephony.sip.events import CallFailed, EndReason, MarkReached
 from telephony.sip.request import InviteRequest
 from telephony.sip.settings import SipTrunk
-from telephony.sip.transport import AudioTap, SipCallTransport
+from telephony.sip.transport import AudioTap, SipCallParams, SipCallTransport
 
 # The far end ended the call (anything else is ours, a transfer, or a failure).
 _HUNG_UP = (EndReason.REMOTE_BYE, EndReason.REMOTE_CANCEL)
@@ -79,7 +79,12 @@ class SipLeg(CallLeg):
     def transport(self) -> SipCallTransport:
         """The call's audio as a pipecat transport (caller in at the pipeline's rate)."""
         if self._transport is None:
-            self._transport = SipCallTransport(self.call, tap=self._tap)
+            params = SipCallParams(
+                audio_in_enabled=True,
+                audio_out_enabled=True,
+                audio_out_end_silence_secs=0,  # a goodbye plays out (drained), no 2 s of silence
+            )
+            self._transport = SipCallTransport(self.call, params, tap=self._tap)
         return self._transport
 
     @property

@@ -58,6 +58,15 @@ class PhoneCall:
         await phone.wait_for("state", after=seen, call=index, state="CONFIRMED", timeout=20)
         return cls(phone, index, seen)
 
+    @property
+    def sip_call_id(self) -> str:
+        """The call's SIP Call-ID (the server stores it as ``providerCallId``)."""
+        return next(
+            e["id"]
+            for e in self.phone.events[self.seen :]
+            if e["event"] == "state" and e["call"] == self.index and e.get("id")
+        )
+
     def _sounds(self) -> list[dict]:
         return [
             e
@@ -103,6 +112,35 @@ class PhoneCall:
         seen = len(self.phone.events)
         await self.phone.send("play", call=self.index, path=str(wav))
         return (await self.phone.wait_for("playing", after=seen, call=self.index))["frame"]
+
+    async def turn(self, wav: Path, timeout: float = 60) -> float | None:
+        """Say a line and wait for the bot's answer; returns voice-to-voice in ms (None: none).
+
+        Measured on the phone's media clock: from the line's last frame to the first
+        frame of sound heard after it (what a caller on this phone would feel).
+        """
+        with wave.open(str(wav)) as line:
+            frames = line.getnframes() // (RATE // 50)
+        ended = await self.say(wav) + frames
+        try:
+            start = await self.phone.wait_for(
+                lambda e: (
+                    e["event"] == "sound"
+                    and e["call"] == self.index
+                    and e["on"]
+                    and e["frame"] > ended
+                ),
+                after=self.seen,
+                timeout=timeout,
+            )
+            await self.heard_bot_finish(timeout=timeout)
+        except TimeoutError:
+            return None
+        return (start["frame"] - ended) * 20.0
+
+    def first_sound_frame(self) -> int | None:
+        """The frame the call first heard sound at (the greeting), if it did."""
+        return next((e["frame"] for e in self._sounds() if e["on"]), None)
 
     async def hang_up(self) -> None:
         """BYE from the phone, and wait until the call is gone."""

@@ -206,7 +206,7 @@ class PhoneCall(pj.Call):
     def onCallState(self, prm: Any) -> None:  # noqa: N802
         info = self.getInfo()
         state = _STATES.get(info.state, str(info.state))
-        emit("state", call=self.index, state=state, code=info.lastStatusCode)
+        emit("state", call=self.index, state=state, code=info.lastStatusCode, id=info.callIdString)
 
     def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
         emit("media", call=self.index)

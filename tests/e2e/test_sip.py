@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 SIP_LINE = "+15555550310"
 SHORT_LINE = "+15555550311"  # the assistant hangs up after 5 s
+UNAVAILABLE_LINE = "+15555550312"  # its assistant's speech model is missing
 CALLED = "+12125550142"  # the lead the campaign calls, through the trunk (a test phone)
 VOICEMAIL = "Sorry we missed you. We will call back."
 LONG_REPLY = (
@@ -79,6 +80,10 @@ async def sip_server(
     (assistants / "sip-test.json").write_text(json.dumps(test_assistant))
     short = {"name": "sip-short", "firstMessage": "Hello.", "maxDurationSeconds": 5}
     (assistants / "sip-short.json").write_text(json.dumps({**short, "phoneNumbers": [SHORT_LINE]}))
+    missing = {"name": "sip-missing", "transcriber": {"model": "no-such-whisper-model"}}
+    (assistants / "sip-missing.json").write_text(
+        json.dumps({**missing, "phoneNumbers": [UNAVAILABLE_LINE]})
+    )
     server = await start_server(
         tmp,
         DATABASE_URL=f"sqlite:///{tmp / 'calls.db'}",
@@ -306,11 +311,20 @@ async def test_sipp_cancel_bye_both_ways_malformed_and_codec_less_invites(
     assert all(run.ok for run in refused), [run.errors for run in refused]  # 488, 400, 400
     assert await calls_stored(sip_server) == before, "nothing was created"
 
+    unavailable = await run_sipp(
+        "uac_refused", target, tmp_path, service=UNAVAILABLE_LINE, values={"CODE": "480"}
+    )
+    assert unavailable.ok, unavailable.errors
+    assert "SIP/2.0 480 Assistant Unavailable" in unavailable.messages
+    await stored(sip_server, before + 1)
+    body = await latest_call(sip_server)
+    assert body["assistant"] == "sip-missing" and body["endReason"] == "assistant-unavailable"
+
     cancelled = await run_sipp(
         "uac_cancel", target, tmp_path, service=SIP_LINE, values={"RING_MS": "0"}
     )
     assert cancelled.ok, cancelled.errors  # 180, then 200 to the CANCEL and 487
-    await stored(sip_server, before + 1)  # (SIPp is done before our row is written)
+    await stored(sip_server, before + 2)  # (SIPp is done before our row is written)
     body = await latest_call(sip_server)
     assert body["status"] == "canceled" and body["endReason"] == "caller-hangup", body
 

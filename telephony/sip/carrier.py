@@ -89,6 +89,7 @@ class SipCarrier:
             + (f"; calls out through {trunk.host}" if trunk else "; no trunk for calls out")
         )
         yield
+        await self._inbound.stop()  # the live calls were ended on shutdown; calls ringing out
         self.engine = None
         await engine.stop()
 

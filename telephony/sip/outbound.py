@@ -102,9 +102,9 @@ class SipOutbound:
                 placed.to, trunk=trunk, ring_timeout=RING_TIMEOUT_SECS, on_dialing=sent
             )
         except Exception as e:
-            if not dialing.done():  # never sent: the dialer hears it as a refusal
-                invalid = isinstance(e, ValueError)  # a number PJSIP cannot make a URI of
-                dialing.set_exception(DialError(f"SIP: {e}", invalid_number=invalid))
+            if not dialing.done():  # never sent: the dialer hears it as a refusal (and retries:
+                # PJSIP's reasons, a URI it refuses or no free slot, cannot tell a bad number)
+                dialing.set_exception(DialError(f"SIP: {e}"))
                 return
             status = failed_status(e.status_code) if isinstance(e, CallFailed) else "failed"
             logger.info(f"call {placed.call_id}: SIP call not answered ({e}) → {status}")

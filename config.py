@@ -108,6 +108,54 @@ class Settings(BaseSettings):
         description="Twilio REST API root (scheme and host); empty means https://api.twilio.com.",
     )
 
+    # SIP: trunks and PBXs call in (and calls go out through a trunk) without Twilio
+    sip_enabled: bool = Field(
+        default=True, description="Listen for SIP calls (SIP_HOST:SIP_PORT, UDP and TCP)."
+    )
+    sip_host: str = Field(default="", description="Address SIP and RTP bind to; empty: HOST.")
+    sip_port: int = Field(default=5060, ge=0, le=65535, description="SIP port; 0 picks a free one.")
+    sip_transports: str = Field(default="udp,tcp", description="udp, tcp or both.")
+    sip_public_address: str = Field(
+        default="",
+        description="The address trunks reach us at behind NAT (Via, Contact and SDP); empty: "
+        "SIP_HOST.",
+    )
+    sip_rtp_port: int = Field(
+        default=0, ge=0, le=65535, description="First RTP port; 0: any free port (no firewall)."
+    )
+    sip_rtp_ports: int = Field(
+        default=0, ge=0, description="How many RTP ports from SIP_RTP_PORT (two per call)."
+    )
+    sip_max_calls: int = Field(
+        default=100, ge=1, description="SIP calls held at once (the PJSIP build may allow fewer)."
+    )
+    sip_allowed_sources: str = Field(
+        default="", description="Comma-separated IPs or networks calls may come from; empty: any."
+    )
+    sip_auth_username: str = Field(
+        default="", description="Digest user callers must authenticate as; empty: none."
+    )
+    sip_auth_password: str = ""
+    sip_auth_realm: str = "phoneagent"
+    sip_trunk_host: str = Field(
+        default="",
+        description="The carrier trunk or PBX outbound calls and transfers to numbers go through "
+        "(host or host:port).",
+    )
+    sip_trunk_username: str = ""
+    sip_trunk_password: str = ""
+    sip_trunk_transport: str = Field(default="udp", description="udp or tcp to the trunk.")
+    sip_trunk_register: bool = Field(
+        default=False, description="REGISTER with the trunk (some carriers route calls so)."
+    )
+    sip_from_number: str = Field(
+        default="", description="Caller ID of SIP calls out; empty: TWILIO_FROM_NUMBER."
+    )
+    sip_machine_detection: bool = Field(
+        default=True,
+        description="Outbound SIP calls: detect answering machines on the audio (no carrier AMD).",
+    )
+
     # VAPI (an alternative provider for the same assistants, tools and database)
     vapi_api_key: str = Field(
         default="", description="VAPI private API key (pushing assistants, outbound calls)."

@@ -33,12 +33,15 @@ from crm.scoring import ScoringError
 from crm.service import CrmService, CrmSettings
 from crm.stages import StageError
 from crm.webhooks.outbox import WebhookSettings
+from telephony.carrier import HEALTH, OUTBOUND
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.dialer import Dialer
 from telephony.live import LIVE, LiveCalls
 from telephony.outbound import OutboundProvider, TwilioOutbound
 from telephony.readiness import readiness_check
 from telephony.routing import outbound_provider
+from telephony.sip.carrier import SipCarrier, SipStartError
+from telephony.sip.server_settings import SipCarrierSettings, SipSettingError
 from telephony.twilio.carrier import TwilioCarrier
 from telephony.twilio.settings import TwilioSettings
 from telephony.vapi import routes as vapi_routes
@@ -71,6 +74,7 @@ async def healthz(request: web.Request) -> web.Response:
         "liveCalls": len(request.app[LIVE]),
         "memoryMb": _resident_mb(),
     }
+    body |= {name: report() for name, report in request.app.get(HEALTH, {}).items()}
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
@@ -97,6 +101,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health)
     app.add_routes(crm_api.routes)
     TwilioCarrier(TwilioSettings.for_server(settings)).mount(app)  # one line per carrier
+    SipCarrier(SipCarrierSettings.for_server(settings)).mount(app)
     app.add_routes(vapi_routes.routes)
     app.add_routes(web_routes.routes)
     # Other packages' /api routes, and the OpenAPI document of all of /api (crm's with them).
@@ -216,6 +221,7 @@ async def _dialer(app: web.Application) -> AsyncIterator[None]:
             vapi,
             default_phone_number_id=settings.vapi_phone_number_id,
         )
+    providers |= app.get(OUTBOUND, {})  # the carriers' own (sip)
 
     async def settle_campaign_call(call: Call) -> None:
         if call.campaign_id and call.status in FINAL_CALL_STATUSES:
@@ -312,6 +318,14 @@ async def _end_live_calls(app: web.Application) -> None:
     await app[LIVE].end_all("server-shutdown")
 
 
+def _sip_line(settings: Settings) -> str:
+    if not settings.sip_enabled:
+        return "SIP:                  off (SIP_ENABLED=false)"
+    host = settings.sip_public_address or settings.sip_host or settings.host
+    port = settings.sip_port or "<a free port: GET /healthz>"
+    return f"SIP:                  sip:<number>@{host}:{port}  ({settings.sip_transports})"
+
+
 def _banner(settings: Settings, key_created: bool) -> str:
     listen = f"http://{settings.host}:{settings.port}"
     key_line = (
@@ -323,6 +337,7 @@ def _banner(settings: Settings, key_created: bool) -> str:
         f"\n  Phone agent listening on {listen}\n"
         f"  Twilio voice webhook: {settings.base_url}/twilio/voice  (media: {settings.stream_url})\n"
         f"  VAPI server URL:      {settings.base_url}/vapi/events  (secret: VAPI_SECRET or {settings.data_dir / 'vapi_secret'})\n"
+        f"  {_sip_line(settings)}\n"
         f"  {key_line}\n"
         f'  Place a test call:  .venv/bin/phoneagent-call --server {listen} --say "Hi, I\'d like to book a visit."\n'
         f"  Read the calls:     curl -H 'Authorization: Bearer <API key>' {listen}/api/calls\n"
@@ -354,6 +369,8 @@ def main(argv: list[str] | None = None) -> None:
         StageError,
         ScoringError,
         SettingsError,
+        SipSettingError,
+        SipStartError,
     ) as e:
         logger.error(f"Cannot start: {e}")
         sys.exit(2)

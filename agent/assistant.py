@@ -116,12 +116,13 @@ class VapiPlan(AssistantPart):
 class NumberRoute(AssistantPart):
     """A ``phoneNumbers`` entry written as an object: the number and the provider it uses.
 
-    ``provider`` (``local`` or ``vapi``) decides how outbound calls from this number
-    are placed; ``vapiPhoneNumberId`` is the number's id on VAPI.
+    ``provider`` decides how outbound calls from this number are placed: ``vapi``,
+    or our own pipeline through ``twilio`` (also ``local``) or a ``sip`` trunk;
+    ``vapiPhoneNumberId`` is the number's id on VAPI.
     """
 
     number: str
-    provider: Provider | None = None
+    provider: Provider | Literal["twilio", "sip"] | None = None
     vapi_phone_number_id: str = ""
 
 

@@ -1,9 +1,14 @@
 """Benchmark: N simulated calls against a running server; prints latency percentiles and memory.
 
-    python bench/calls.py --server http://127.0.0.1:8080 --calls 10 --concurrency 1
+    python bench/calls.py --server http://127.0.0.1:8080 --calls 10 --concurrency 1 [--sip]
 
 Caller-side figures come from the simulator (what a phone caller would feel);
 per-stage figures come from the server's own per-turn breakdown (GET /api/calls/{id}).
+With ``--sip`` the same calls are then placed over SIP, each from a PJSIP test phone
+(``tests/fakes/sip_phone.py``) playing the same lines, and both tables are printed:
+SIP's caller-side voice-to-voice is measured on the phone's media clock (the line's
+last frame to the first frame of the answer heard), and the table says how many SIP
+calls the server held at once (its PJSIP build caps them: ``capacity`` in /healthz).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from telephony.caller_audio import speech_ulaw  # noqa: E402
 from telephony.simulator import CallSimulator  # noqa: E402
+from tests.e2e.sip_rig import PhoneCall, sip_uri, speech_wav  # noqa: E402
+from tests.fakes.sip_phone import SipPhone  # noqa: E402
 from voice.latency import percentile  # noqa: E402
 
 LINES = [
@@ -74,6 +82,52 @@ async def one_call(
     return result
 
 
+async def one_sip_call(server: str, api_key: str, turns: int, phone: SipPhone, wavs: list[Path]):
+    """One call from a PJSIP phone over SIP; the same result shape as :func:`one_call`."""
+    result: dict = {"caller_v2v": [], "server_turns": [], "greeting_caller": None, "unanswered": 0}
+    _, address = (await sip_uri_of(server)).split("@", 1)
+    call = await PhoneCall.dial(phone, f"sip:+15555550199@{address}")
+    await call.heard_bot_finish(timeout=60)
+    first = call.first_sound_frame()  # frames since the call's audio started
+    result["greeting_caller"] = first * 20.0 if first is not None else None
+    for i in range(turns):
+        v2v = await call.turn(wavs[i % len(wavs)])
+        if v2v is None:
+            result["unanswered"] += 1
+        else:
+            result["caller_v2v"].append(v2v)
+    await call.hang_up()
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.get(f"{server}/api/calls?limit=50") as response:
+            listed = (await response.json())["data"]
+        call_id = next(c["id"] for c in listed if c["providerCallId"] == call.sip_call_id)
+        for _ in range(40):
+            async with http.get(f"{server}/api/calls/{call_id}") as response:
+                body = await response.json()
+            if body.get("endedAt"):
+                break
+            await asyncio.sleep(0.25)
+    per_turn = (body.get("latency") or {}).get("per_turn", [])
+    result["server_turns"] = [t for t in per_turn if t.get("kind") == "turn"]
+    greeting = [t for t in per_turn if t.get("kind") == "greeting"]
+    result["greeting_server"] = greeting[0]["voice_to_voice_ms"] if greeting else None
+    return result
+
+
+async def sip_uri_of(server: str) -> str:
+    class _Server:  # what sip_uri needs of a test server
+        url = server
+        api_key = ""
+
+        async def get_json(self, path: str) -> tuple[int, dict]:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(server + path) as response:
+                    return response.status, await response.json()
+
+    return await sip_uri(_Server(), "x")  # type: ignore[arg-type]
+
+
 def row(label: str, values: list[float]) -> str:
     if not values:
         return f"  {label:<30} {'-':>8} {'-':>8} {0:>5}"
@@ -85,26 +139,61 @@ async def main(args: argparse.Namespace) -> None:
     audio = [speech_ulaw(line) for line in LINES]
     print("Warming up with one call (model arenas are allocated on first use)...")
     await one_call(server, args.api_key, 1, args.auth_token, audio)
+
+    async def twilio_call() -> dict:
+        return await one_call(server, args.api_key, args.turns, args.auth_token, audio)
+
+    await run_calls("Twilio Media Streams (simulator)", twilio_call, args)
+    if not args.sip:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="bench-sip-"))
+    wavs = [speech_wav(folder, f"line{i}", line) for i, line in enumerate(LINES)]
+    phones = await asyncio.gather(
+        *(SipPhone(user=f"bench{i}").start() for i in range(args.concurrency))
+    )
+    free = asyncio.Queue()
+    for phone in phones:
+        free.put_nowait(phone)
+
+    async def sip_call() -> dict:
+        phone = await free.get()
+        try:
+            return await one_sip_call(server, args.api_key, args.turns, phone, wavs)
+        finally:
+            free.put_nowait(phone)
+
+    try:
+        await run_calls("SIP (PJSIP phone, G.711)", sip_call, args)
+    finally:
+        await asyncio.gather(*(phone.stop() for phone in phones))
+
+
+async def run_calls(title: str, place, args: argparse.Namespace) -> None:
+    """Place ``args.calls`` calls, ``args.concurrency`` at a time; print the table."""
+    server = args.server.rstrip("/")
     async with aiohttp.ClientSession() as http:
         before = await health(http, server)
     started = time.monotonic()
     results: list[dict] = []
     peak_memory = before.get("memoryMb") or 0.0
+    peak_sip = 0
     semaphore = asyncio.Semaphore(args.concurrency)
 
     async def guarded() -> None:
         async with semaphore:
-            results.append(await one_call(server, args.api_key, args.turns, args.auth_token, audio))
+            results.append(await place())
 
-    async def sample_memory(stop: asyncio.Event) -> None:
-        nonlocal peak_memory
+    async def sample(stop: asyncio.Event) -> None:
+        nonlocal peak_memory, peak_sip
         async with aiohttp.ClientSession() as http:
             while not stop.is_set():
-                peak_memory = max(peak_memory, (await health(http, server)).get("memoryMb") or 0.0)
+                now = await health(http, server)
+                peak_memory = max(peak_memory, now.get("memoryMb") or 0.0)
+                peak_sip = max(peak_sip, (now.get("sip") or {}).get("calls") or 0)
                 await asyncio.sleep(0.5)
 
     stop = asyncio.Event()
-    sampler = asyncio.create_task(sample_memory(stop))
+    sampler = asyncio.create_task(sample(stop))
     await asyncio.gather(*(guarded() for _ in range(args.calls)))
     stop.set()
     await sampler
@@ -114,8 +203,12 @@ async def main(args: argparse.Namespace) -> None:
     turns = [t for r in results for t in r["server_turns"]]
     unanswered = sum(r["unanswered"] for r in results)
     print(
-        f"\n{args.calls} calls x {args.turns} turns, {args.concurrency} at a time, in {elapsed:.0f}s"
+        f"\n{title}: {args.calls} calls x {args.turns} turns, {args.concurrency} at a time, "
+        f"in {elapsed:.0f}s"
     )
+    if peak_sip:
+        capacity = (before.get("sip") or {}).get("capacity")
+        print(f"  SIP calls held at once: {peak_sip} (capacity {capacity})")
     print(f"  {'figure (ms)':<30} {'p50':>8} {'p95':>8} {'n':>5}")
     print(
         row(
@@ -153,6 +246,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--api-key", default=os.environ.get("API_KEY", ""))
     parser.add_argument("--auth-token", default=os.environ.get("TWILIO_AUTH_TOKEN", ""))
+    parser.add_argument(
+        "--sip", action="store_true", help="then the same calls over SIP, from PJSIP phones"
+    )
     args = parser.parse_args()
     if not args.api_key and Path("data/api_key").exists():
         args.api_key = Path("data/api_key").read_text().strip()

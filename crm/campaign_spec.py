@@ -118,10 +118,11 @@ class CampaignSpec(SpecPart):
     description: str | None = None
     type: Literal[CAMPAIGN_TYPES] = "custom"  # type: ignore[valid-type]
     assistant: str | None = None
-    provider: Literal["auto", "local", "twilio", "vapi"] = Field(
+    provider: Literal["auto", "local", "twilio", "sip", "vapi"] = Field(
         default="auto",
-        description="who places the calls: vapi, or twilio/local (our own pipeline); auto: the from "
-        "number's provider in the assistant files, else the assistant's provider",
+        description="who places the calls: vapi, or our own pipeline through twilio (also local) "
+        "or sip (the SIP trunk); auto: the from number's provider in the assistant files, else "
+        "the assistant's provider",
     )
     from_number: str | None = Field(
         default=None, description="caller ID (E.164), else TWILIO_FROM_NUMBER"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from aiohttp import web
 from pipecat.transports.base_transport import BaseTransport
 
 from agent.tool_config import TransferDestination
 from agent.tools import TransferFailed
+from telephony.outbound import OutboundProvider
 
 
 class NotSupported(Exception):
@@ -91,7 +93,8 @@ class Carrier(Protocol):
     ``telephony.dependencies.DEPS`` (what every call shares) and ``telephony.live.LIVE``
     (the live calls); they open the call row (``telephony.opening.open_call``), build
     their :class:`CallLeg`, and run ``CallSession(deps, call, entry, leg)`` with
-    ``live.hold(session)``.
+    ``live.hold(session)``. A carrier that places calls adds its dialer provider to
+    ``app[OUTBOUND]``; one with state worth watching adds a report to ``app[HEALTH]``.
     """
 
     name: str
@@ -99,3 +102,10 @@ class Carrier(Protocol):
     def mount(self, app: web.Application) -> None:
         """Add this carrier to the app."""
         ...
+
+
+OUTBOUND = web.AppKey("carrier_outbound", dict[str, OutboundProvider])
+"""Dialer providers carriers bring, by name (``sip``); the server's dialer uses them."""
+
+HEALTH = web.AppKey("carrier_health", dict[str, Callable[[], dict[str, Any]]])
+"""Each carrier's report for ``GET /healthz``, by name (``sip``: address, calls, capacity)."""

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from agent.assistants import AssistantBook
 
-# Our names for providers: "local" (our own pipeline) is placed through Twilio.
-PLACED_BY = {"local": "twilio", "twilio": "twilio", "vapi": "vapi"}
+# Our names for providers: "local" (our own pipeline) is placed through Twilio; "sip" is our
+# own pipeline through the SIP trunk.
+PLACED_BY = {"local": "twilio", "twilio": "twilio", "sip": "sip", "vapi": "vapi"}
 
 
 def outbound_provider(
     book: AssistantBook, *, campaign: str, from_number: str | None, assistant: str | None
 ) -> str:
-    """``twilio`` or ``vapi`` for a campaign's calls.
+    """``twilio``, ``sip`` or ``vapi`` for a campaign's calls.
 
     Args:
         book: The assistants now loaded (number mappings and assistant providers).

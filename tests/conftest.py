@@ -182,6 +182,7 @@ async def start_server(tmp: Path, **env: str | None) -> ServerProcess:
         "API_KEY": "test-api-key",
         "LOG_LEVEL": "DEBUG",
         **CHECKOUT_FOLDERS,
+        "SIP_PORT": "0",  # a free one (GET /healthz says which): never a fixed port in tests
         **env,
     }
     environment = {k: v for k, v in environment.items() if v is not None}

@@ -1,1 +1,1 @@
-"""SIP carrier: a PJSIP SIP/RTP engine (calls in and out, DTMF, REFER) and its pipecat transport."""
+"""SIP carrier: calls in and out on a PJSIP engine (RTP, DTMF, REFER), as legs of the call core."""

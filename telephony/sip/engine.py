@@ -123,6 +123,11 @@ class SipEngine:
         return self._core.capacity
 
     @property
+    def refused_full(self) -> int:
+        """INVITEs refused with 503 because every call slot was taken."""
+        return self._core.refused_full if self._core is not None else 0
+
+    @property
     def policy(self) -> InboundPolicy:
         """Who may call in; may be replaced while running (applies to the next INVITE)."""
         assert self._core is not None
@@ -147,11 +152,14 @@ class SipEngine:
         trunk: SipTrunk | None = None,
         headers: dict[str, str] | None = None,
         ring_timeout: float | None = None,
+        on_dialing: Callable[[SipCall], None] | None = None,
     ) -> SipCall:
         """Call ``to`` (a number through ``trunk``, or a SIP URI) and wait for the answer.
 
         Digest challenges (401/407) are answered with the trunk's credentials.
         Cancelling the wait, or no answer within ``ring_timeout``, sends CANCEL.
+        ``on_dialing`` gets the call once the INVITE is out (its ``sip_call_id`` set),
+        for a caller that must name the call before it is answered.
 
         Raises:
             CallFailed: Busy, declined, not found, no answer... (the SIP status).
@@ -166,11 +174,15 @@ class SipEngine:
         sink = self._sink(call)
         core = self._core
 
-        def place() -> None:
-            core.place(key, uri, trunk, headers or {}).sink = sink
+        def place() -> str:
+            pj_call = core.place(key, uri, trunk, headers or {})
+            pj_call.sink = sink
+            return pj_call.getInfo().callIdString
 
         try:
-            await self._pj.run(place)
+            call.sip_call_id = await self._pj.run(place)
+            if on_dialing is not None:
+                on_dialing(call)
             await asyncio.wait_for(
                 asyncio.shield(answered), ring_timeout or self.settings.ring_timeout_secs
             )
@@ -189,6 +201,32 @@ class SipEngine:
                 answered.exception()  # retrieved: the failure was reported another way
         return call
 
+    async def bridge(self, a: SipCall, b: SipCall) -> None:
+        """Connect two live calls' audio both ways on PJSIP's bridge (a warm transfer's end).
+
+        Each call keeps its own audio too: what is queued on it is still sent to it
+        alone (a whisper), and what it hears still arrives through ``audio()``, so
+        the server can go on listening. The connection goes when either call ends.
+
+        Raises:
+            CallFailed: One of the calls is over (481) or has no audio yet.
+        """
+        core = self._core
+        assert core is not None, "the engine is not started"
+
+        def connect() -> None:
+            calls = [core.find(a.id), core.find(b.id)]
+            if any(call is None or call.done for call in calls):
+                raise CallFailed(481, "call does not exist")
+            try:
+                first, second = (call.audio_media() for call in calls)  # type: ignore[union-attr]
+            except ValueError as e:
+                raise CallFailed(488, str(e)) from None
+            first.startTransmit(second)
+            second.startTransmit(first)
+
+        await self._pj.run(connect)
+
     # Inbound (loop side)
 
     async def _answer(self, call: SipCall) -> None:
@@ -204,14 +242,16 @@ class SipEngine:
 
         await self._pj.run(answer)
 
-    async def _refuse(self, call: SipCall, code: int, reason: str = "") -> None:
+    async def _refuse(
+        self, call: SipCall, code: int, reason: str = "", headers: dict[str, str] | None = None
+    ) -> None:
         core = self._core
         assert core is not None
 
         def refuse() -> None:
             pj_call = core.find(call.id)
             if pj_call is not None and not pj_call.done:
-                pj_call.respond(code, reason=reason)
+                pj_call.respond(code, headers, reason=reason)
 
         await self._pj.run(refuse)
 
@@ -241,7 +281,9 @@ class SipEngine:
         """A new INVITE passed the policy and is ringing."""
         call = SipCall(key, "inbound", _Control(self, key), request=request)
         self._calls[key] = call
-        task = asyncio.get_running_loop().create_task(self._decide(IncomingInvite(self, call)))
+        task = asyncio.get_running_loop().create_task(
+            self._decide(IncomingInvite(call, self._answer, self._refuse))
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

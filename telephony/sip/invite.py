@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 from telephony.sip.call import SipCall
 from telephony.sip.events import CallFailed
 from telephony.sip.request import InviteRequest
 
-if TYPE_CHECKING:
-    from telephony.sip.engine import SipEngine
+# The engine's side of a decision: answer the call (200), or refuse it with a status and phrase.
+Answer = Callable[[SipCall], Awaitable[None]]
+Refuse = Callable[[SipCall, int, str, dict[str, str] | None], Awaitable[None]]
 
 
 class IncomingInvite:
@@ -22,12 +23,13 @@ class IncomingInvite:
             resolves if the caller gives up first (``EndReason.REMOTE_CANCEL``).
     """
 
-    def __init__(self, engine: SipEngine, call: SipCall):
-        """Created by the engine for each INVITE that passed its policy."""
+    def __init__(self, call: SipCall, answer: Answer, refuse: Refuse):
+        """Created by the engine for each INVITE that passed its policy, with its two outcomes."""
         assert call.request is not None
         self.request: InviteRequest = call.request
         self.call = call
-        self._engine = engine
+        self._answer = answer
+        self._refuse = refuse
         self.decided = False
         self._deadline: asyncio.TimerHandle | None = None
 
@@ -48,16 +50,21 @@ class IncomingInvite:
         self._decide()
         if self.call.is_ended:
             raise CallFailed(487, "the caller hung up before the answer")
-        await self._engine._answer(self.call)
+        await self._answer(self.call)
         return self.call
 
-    async def reject(self, code: int = 486, reason: str = "") -> None:
-        """Refuse the call with a final status (403, 404, 486, 488, 603...) and reason phrase."""
+    async def reject(
+        self, code: int = 486, reason: str = "", headers: dict[str, str] | None = None
+    ) -> None:
+        """Refuse the call with a final status (403, 404, 486, 503...), a phrase and headers.
+
+        ``headers`` are extra response headers, e.g. ``{"Retry-After": "30"}`` on a 503.
+        """
         if not 300 <= code <= 699:
             raise ValueError(f"a rejection needs a final non-2xx status, not {code}")
         self._decide()
         if not self.call.is_ended:
-            await self._engine._refuse(self.call, code, reason)
+            await self._refuse(self.call, code, reason, headers)
 
     def _decide(self) -> None:
         if self.decided:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pjsua2 as pj
 from loguru import logger
 
-from telephony.sip.audio_port import CallAudioPort, PortSink
-from telephony.sip.events import CallEnded, EndReason, HoldChanged, TransferProgress
+from telephony.sip.audio_port import CallAudioPort, PortPool, PortSink
+from telephony.sip.events import CallEnded, CallEvent, EndReason, HoldChanged, TransferProgress
+from telephony.sip.pjthread import PjThread
 from telephony.sip.request import parse_invite
-
-if TYPE_CHECKING:
-    from telephony.sip.pjcore import PjCore
 
 _DTMF_METHODS = {pj.PJSUA_DTMF_METHOD_RFC2833: "rfc4733", pj.PJSUA_DTMF_METHOD_SIP_INFO: "sip-info"}
 
@@ -55,6 +53,26 @@ def op_param(
     return param
 
 
+class CallHost(Protocol):
+    """What a :class:`PjCall` needs of the core that owns it (``telephony.sip.pjcore.PjCore``).
+
+    A protocol rather than the core itself, so the core can import its calls and
+    its calls need not import it back.
+    """
+
+    pj: PjThread
+    ports: PortPool
+    stopping: bool
+
+    def next_key(self) -> str: ...
+    def adopt(self, call: PjCall) -> None: ...
+    def find(self, key: str) -> PjCall | None: ...
+    def forget(self, call: PjCall, end: CallEnded | None) -> None: ...
+    def post_confirmed(self, call: PjCall, remote_uri: str, sip_call_id: str) -> None: ...
+    def post_event(self, call: PjCall, event: CallEvent) -> None: ...
+    def post_dtmf(self, call: PjCall, digit: str, method: str, duration_ms: int) -> None: ...
+
+
 class PjCall(pj.Call):
     """One call inside PJSIP. Lives on the PJSIP thread; reports to the loop through the core.
 
@@ -63,7 +81,7 @@ class PjCall(pj.Call):
     about this call reaches the application; calls refused by policy never get one.
     """
 
-    def __init__(self, core: PjCore, account: pj.Account, key: str, call_id: int | None = None):
+    def __init__(self, core: CallHost, account: pj.Account, key: str, call_id: int | None = None):
         """Wrap an incoming call (``call_id``) or a new outgoing one."""
         if call_id is None:
             super().__init__(account)
@@ -105,6 +123,19 @@ class PjCall(pj.Call):
         param.method = pj.PJSUA_DTMF_METHOD_RFC2833
         param.digits = digits
         self.sendDtmf(param)
+
+    def audio_media(self) -> pj.AudioMedia:
+        """The call's audio on the conference bridge.
+
+        Raises:
+            ValueError: The call has no live audio (ended, or not yet negotiated).
+        """
+        info = self.getInfo()  # keep it: ``info.media`` points into it (SWIG)
+        for media in info.media:
+            live = (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status in live:
+                return self.getAudioMedia(media.index)
+        raise ValueError(f"{self.key}: no live audio")
 
     def refer(self, uri: str) -> None:
         """Blind transfer (REFER to ``uri``).
@@ -234,7 +265,7 @@ class PjCall(pj.Call):
 class PjAccount(pj.Account):
     """Our SIP identity; the default account takes every incoming call."""
 
-    def __init__(self, core: PjCore, on_incoming: Callable[[PjCall, Any], None] | None = None):
+    def __init__(self, core: CallHost, on_incoming: Callable[[PjCall, Any], None] | None = None):
         """``on_incoming(call, request)`` decides each new INVITE (PJSIP thread)."""
         super().__init__()
         self.core = core

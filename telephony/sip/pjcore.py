@@ -15,6 +15,7 @@ from telephony.sip.audio_port import PortPool
 from telephony.sip.digest import DigestAuthenticator, Verdict
 from telephony.sip.events import CallEnded, CallEvent
 from telephony.sip.mailbox import LoopMailbox
+from telephony.sip.overload import OverloadGuard, install_guard
 from telephony.sip.pjcall import PjAccount, PjCall
 from telephony.sip.pjthread import PjThread
 from telephony.sip.request import InviteRequest
@@ -63,6 +64,7 @@ class PjCore:
         self.stopping = False
         self.bound: dict[str, tuple[str, int]] = {}
         self.capacity = settings.max_calls
+        self.refused_full = 0  # INVITEs refused because every call slot was taken
         self._transports: list[int] = []
         self.mailbox = mailbox
         self._listener = listener
@@ -71,16 +73,30 @@ class PjCore:
         self._accounts: dict[SipTrunk | None, PjAccount] = {}
         self._endpoint: pj.Endpoint | None = None
         self._log_writer = _LogWriter()
+        self._guard: OverloadGuard | None = None
         self.gate = gate_for(settings.policy)
 
     # Lifecycle (PJSIP thread)
 
     def start(self) -> None:
-        """Create and start the library, listen, and open the default account."""
+        """Create and start the library, listen, and open the default account.
+
+        On failure (e.g. the port is taken) the library is destroyed here, on its own
+        thread, so a later start in this process begins afresh.
+        """
         set_log_level = _c_api("pj_log_set_level")
         if set_log_level:
             set_log_level(self.settings.log_level)
-        self._endpoint = endpoint = pj.Endpoint()
+        self._endpoint = pj.Endpoint()
+        try:
+            self._start(self._endpoint)
+        except BaseException:
+            self._accounts.clear()
+            self._endpoint.libDestroy()
+            self._endpoint = None  # the last reference: pjsua2's Endpoint goes on this thread
+            raise
+
+    def _start(self, endpoint: pj.Endpoint) -> None:
         endpoint.libCreate()
         endpoint.libInit(self._endpoint_config())
         self.capacity = min(self.settings.max_calls, library_call_capacity() or 10**6)
@@ -89,6 +105,7 @@ class PjCore:
                 f"SIP: this PJSIP build holds at most {self.capacity} calls at once "
                 f"(PJSUA_MAX_CALLS), not the {self.settings.max_calls} configured"
             )
+        self._guard = install_guard(_library(), self.settings.busy_retry_after_secs, self._full)
         self._listen(endpoint)
         endpoint.libStart()
         endpoint.audDevManager().setNullDev()  # no sound card: the null device clocks the bridge
@@ -120,6 +137,8 @@ class PjCore:
         for account in self._accounts.values():
             account.shutdown()
         self._accounts.clear()
+        if self._guard is not None:
+            self._guard.uninstall()
         endpoint.libDestroy()
         self._endpoint = None
 
@@ -176,11 +195,10 @@ class PjCore:
 
     def _account(self, trunk: SipTrunk | None) -> PjAccount:
         settings = self.settings
-        address = settings.public_address or settings.host
         config = pj.AccountConfig()
         if trunk is None:
-            port = next(iter(self.bound.values()))[1]
-            config.idUri = f"sip:{settings.user_agent}@{address}:{port}"
+            host, port = next(iter(self.bound.values()))  # PJSIP's published address (not 0.0.0.0)
+            config.idUri = f"sip:{settings.user_agent}@{settings.public_address or host}:{port}"
         else:
             config.idUri = f"sip:{trunk.caller_id}@{trunk.host}"
             if trunk.register:
@@ -259,15 +277,27 @@ class PjCore:
                 )
                 return self._refuse(call, 403)
         if self.active_calls > self.settings.max_calls:
-            logger.warning(f"{call.key}: refused INVITE: {self.settings.max_calls} calls held")
-            return self._refuse(call, 486)
+            self._full()
+            retry = {"Retry-After": str(self.settings.busy_retry_after_secs)}
+            return self._refuse(call, 503, retry, "Call Limit Reached")
         call.respond(180)
         self.mailbox.post(self._listener.offered, call.key, request)
 
     @staticmethod
-    def _refuse(call: PjCall, code: int, headers: dict[str, str] | None = None) -> None:
+    def _refuse(
+        call: PjCall, code: int, headers: dict[str, str] | None = None, reason: str = ""
+    ) -> None:
         call.silent = True
-        call.respond(code, headers)
+        call.respond(code, headers, reason)
+
+    def _full(self) -> None:
+        """An INVITE found every call slot taken (it got 503 with Retry-After)."""
+        self.refused_full += 1
+        retry = self.settings.busy_retry_after_secs
+        logger.warning(
+            f"SIP: refused an INVITE with 503 (Retry-After {retry}s): all {self.capacity} "
+            "call slots are in use (see the README's 'SIP capacity')"
+        )
 
     # Reports to the loop (any PJSIP thread)
 
@@ -287,16 +317,22 @@ class PjCore:
             self.mailbox.post(self._listener.dtmf, call.key, digit, method, duration_ms)
 
 
-def _c_api(function: str) -> Callable[..., int] | None:
-    """A function of PJSIP's C API, which the pjsua2 extension exports (None if it does not).
+def _library() -> ctypes.CDLL | None:
+    """PJSIP's C API, which the pjsua2 extension exports (None where it cannot be opened).
 
-    pjsua2 hides a few things we need: the build's call limit, and pjlib's log level
-    before ``libCreate`` (which otherwise prints its start-up lines to stdout).
+    pjsua2 hides a few things we need: the build's call limit, pjlib's log level
+    before ``libCreate`` (which otherwise prints its start-up lines to stdout), and a
+    module in front of pjsua's (see :mod:`telephony.sip.overload`).
     """
     try:
-        return getattr(ctypes.CDLL(pj._pjsua2.__file__), function)  # noqa: SLF001
-    except (AttributeError, OSError):
+        return ctypes.CDLL(pj._pjsua2.__file__)  # noqa: SLF001
+    except OSError:
         return None
+
+
+def _c_api(function: str) -> Callable[..., int] | None:
+    """One function of PJSIP's C API (None if the extension does not export it)."""
+    return getattr(_library(), function, None)
 
 
 def library_call_capacity() -> int | None:

@@ -89,7 +89,7 @@ class PjThread:
             setup()
         except BaseException as e:
             self._stopping = True
-            ready.set_exception(e)
+            ready.set_exception(e.with_traceback(None))  # its frames hold pjsua2 objects: see _run
             return
         ready.set_result(None)
         while True:

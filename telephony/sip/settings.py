@@ -83,7 +83,8 @@ class SipSettings:
         public_address: Address to advertise in Contact and SDP when behind NAT ("" = host).
         rtp_port: First RTP port (each call takes two: RTP and RTCP); 0 lets the OS choose.
         rtp_port_range: How many ports from ``rtp_port`` may be used (0 = no limit).
-        max_calls: Calls held at once; more get 486 Busy Here.
+        max_calls: Calls held at once; more get 503 with ``Retry-After``.
+        busy_retry_after_secs: The ``Retry-After`` of that 503.
         policy: Who may call in.
         session_expires_secs: RFC 4028 session interval we ask for (refreshed by re-INVITE/UPDATE).
         min_session_expires_secs: The shortest interval we accept.
@@ -101,6 +102,7 @@ class SipSettings:
     rtp_port: int = 0
     rtp_port_range: int = 0
     max_calls: int = 100
+    busy_retry_after_secs: int = 10
     policy: InboundPolicy = field(default_factory=InboundPolicy)
     session_expires_secs: int = 1800
     min_session_expires_secs: int = 90

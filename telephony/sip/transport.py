@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from loguru import logger
 from pipecat.audio.dtmf.types import KeypadEntry
@@ -32,7 +33,9 @@ from telephony.sip.outgoing import SAMPLE_RATE
 from voice.frames import OutputPlaybackMarkFrame, PlaybackMarkFrame
 
 # Ends we caused ourselves: the pipeline is already stopping, nothing to report upstream.
-_OUR_ENDS = (EndReason.LOCAL_HANGUP, EndReason.TRANSFERRED, EndReason.SHUTDOWN)
+_OUR_ENDS = (EndReason.LOCAL_HANGUP, EndReason.SHUTDOWN)
+# Caller audio as it arrives (8 kHz PCM, 20 ms), for listeners beside the pipeline (AMD).
+AudioTap = Callable[[bytes], None]
 
 
 class SipCallParams(TransportParams):
@@ -55,10 +58,18 @@ class SipCallParams(TransportParams):
 class SipCallInput(BaseInputTransport):
     """Pushes the call's audio (resampled to the pipeline's rate), keypad digits and marks."""
 
-    def __init__(self, transport: SipCallTransport, call: SipCall, params: SipCallParams, **kw):
+    def __init__(
+        self,
+        transport: SipCallTransport,
+        call: SipCall,
+        params: SipCallParams,
+        tap: AudioTap | None = None,
+        **kw,
+    ):
         super().__init__(params, **kw)
         self._transport = transport
         self._call = call
+        self._tap = tap
         self._tasks: list[asyncio.Task] = []
         self._resampler = create_stream_resampler()
 
@@ -92,6 +103,8 @@ class SipCallInput(BaseInputTransport):
 
     async def _read_audio(self) -> None:
         async for pcm in self._call.audio():
+            if self._tap is not None:
+                self._listen(pcm)
             audio = await self._resampler.resample(pcm, SAMPLE_RATE, self.sample_rate)
             if audio:
                 await self.push_audio_frame(
@@ -108,9 +121,18 @@ class SipCallInput(BaseInputTransport):
                 await self._transport.call_event("on_hold_changed", event.on_hold)
         end = self._call.ended.result()
         await self._transport.call_event("on_call_ended", end)
-        if end.reason not in _OUR_ENDS:
+        if end.reason in _OUR_ENDS:
+            return
+        if end.reason is not EndReason.TRANSFERRED:  # a transfer is ours, but ends the media
             await self._transport.call_event("on_client_disconnected")
-            await self.push_frame(EndTaskFrame(reason=end.reason.value), FrameDirection.UPSTREAM)
+        await self.push_frame(EndTaskFrame(reason=end.reason.value), FrameDirection.UPSTREAM)
+
+    def _listen(self, pcm: bytes) -> None:
+        try:
+            self._tap(pcm)  # type: ignore[misc]
+        except Exception as e:  # a listener's bug must not cost the call its audio
+            logger.exception(f"{self._call.id}: audio listener failed, detached: {e}")
+            self._tap = None
 
     async def _dtmf(self, digit: str) -> None:
         try:
@@ -129,6 +151,7 @@ class SipCallOutput(BaseOutputTransport):
         self._call = call
         self._params = params
         self._resampler = create_stream_resampler()
+        self.owns_call = params.hangup_on_stop
 
     async def start(self, frame: StartFrame):
         await super().start(frame)
@@ -136,13 +159,13 @@ class SipCallOutput(BaseOutputTransport):
 
     async def stop(self, frame: EndFrame):
         await super().stop(frame)
-        if self._params.hangup_on_stop:
+        if self.owns_call:
             await self._drain()
             await self._call.hangup()
 
     async def cancel(self, frame: CancelFrame):
         await super().cancel(frame)
-        if self._params.hangup_on_stop:
+        if self.owns_call:
             await self._call.hangup()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
@@ -190,7 +213,7 @@ class SipCallTransport(BaseTransport):
     digits become ``InputDTMFFrame`` (what pipecat's Twilio serializer emits for
     ``dtmf``); playback marks come back as :class:`PlaybackMarkFrame` when the audio
     before them was sent. When the far end ends the call, ``EndTaskFrame`` goes
-    upstream, as Twilio's ``stop`` does.
+    upstream, as Twilio's ``stop`` does (and when a transfer took the call away).
 
     Events:
         on_client_connected(transport): the pipeline started.
@@ -199,12 +222,14 @@ class SipCallTransport(BaseTransport):
         on_hold_changed(transport, on_hold: bool): the far end put us on hold or resumed.
     """
 
-    def __init__(self, call: SipCall, params: SipCallParams | None = None):
-        """Wrap a live call."""
+    def __init__(
+        self, call: SipCall, params: SipCallParams | None = None, tap: AudioTap | None = None
+    ):
+        """Wrap a live call; ``tap`` (if any) hears the caller's audio too, as it arrives."""
         super().__init__()
         params = params or SipCallParams(audio_in_enabled=True, audio_out_enabled=True)
         self.call = call
-        self._input = SipCallInput(self, call, params, name=self._input_name)
+        self._input = SipCallInput(self, call, params, tap, name=self._input_name)
         self._output = SipCallOutput(self, call, params, name=self._output_name)
         for name in ("on_client_connected", "on_client_disconnected", "on_call_ended"):
             self._register_event_handler(name)
@@ -221,3 +246,7 @@ class SipCallTransport(BaseTransport):
     async def call_event(self, name: str, *args) -> None:
         """Fire one of this transport's events."""
         await self._call_event_handler(name, *args)
+
+    def release_call(self) -> None:
+        """Ending the pipeline no longer hangs up: the call lives on (e.g. bridged to a person)."""
+        self._output.owns_call = False

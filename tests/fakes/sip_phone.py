@@ -2,8 +2,11 @@
 
 A real user agent (PJSIP's own call, media and REFER handling), so tests of our
 SIP engine talk to an independent implementation of the protocol with real RTP.
-It plays a tone, records what it hears to a WAV, sends DTMF (RFC 4733 or SIP
-INFO), answers or refuses calls, follows REFERs, holds, and hangs up.
+It plays a tone or a WAV (``play``; ``--greeting`` plays one on every call it
+answers), records what it hears to a WAV, hears each call through an "ear" that
+reports when sound starts and stops (``sound`` events, counted in 20 ms frames of
+the call's media clock, as is ``playing``) and saves it (``ear_save``), sends DTMF
+(RFC 4733 or SIP INFO), answers or refuses calls, follows REFERs, holds, and hangs up.
 
 The phone runs as ``python -m tests.fakes.sip_phone_process`` (see that module):
 commands on stdin, one JSON object a line (``{"cmd": "call", "uri": "sip:..."}``),

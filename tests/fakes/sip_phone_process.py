@@ -26,10 +26,83 @@ _LIVE_MEDIA = (
 )
 
 
+_EMIT = threading.Lock()  # events come from the SIP thread and PJSIP's media clock
+LOUD_RMS = 200.0  # a frame of heard audio louder than this is sound
+QUIET_FRAMES = 15  # sound stops after 300 ms below it
+
+
 def emit(event: str, **fields: Any) -> None:
     """One event line on stdout."""
-    sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
-    sys.stdout.flush()
+    with _EMIT:
+        sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
+        sys.stdout.flush()
+
+
+def pcm_format() -> pj.MediaFormatAudio:
+    """8 kHz 16-bit mono, 20 ms: the bridge's own format."""
+    fmt = pj.MediaFormatAudio()
+    fmt.type, fmt.id = pj.PJMEDIA_TYPE_AUDIO, pj.PJMEDIA_FORMAT_PCM
+    fmt.clockRate, fmt.channelCount, fmt.bitsPerSample = 8000, 1, 16
+    fmt.frameTimeUsec = 20000
+    fmt.avgBps = fmt.maxBps = 128000
+    return fmt
+
+
+class Ear(pj.AudioMediaPort):
+    """What one call hears, kept frame by frame, with ``sound`` events when it starts and stops.
+
+    Frames are counted on PJSIP's media clock, so a ``playing`` event's ``frame``
+    and the heard audio share one timeline (barge-in cut-off is measured on it).
+    """
+
+    def __init__(self, index: int):
+        super().__init__()
+        self.index = index
+        self.frames: list[bytes] = []
+        self.loud = False
+        self.quiet = 0
+
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802
+        if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size == 0:
+            return
+        pcm = bytes(tuple(frame.buf))
+        self.frames.append(pcm)
+        samples = [
+            int.from_bytes(pcm[i : i + 2], "little", signed=True) for i in range(0, len(pcm), 2)
+        ]
+        loud = (sum(x * x for x in samples) / max(len(samples), 1)) ** 0.5 > LOUD_RMS
+        if loud:
+            self.quiet = 0
+            if not self.loud:
+                self.loud = True
+                emit("sound", call=self.index, on=True, frame=len(self.frames))
+        elif self.loud:
+            self.quiet += 1
+            if self.quiet >= QUIET_FRAMES:
+                self.loud = False
+                emit("sound", call=self.index, on=False, frame=len(self.frames) - self.quiet)
+
+    def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802
+        frame.type = pj.PJMEDIA_FRAME_TYPE_NONE
+
+    def save(self, path: str) -> None:
+        with wave.open(path, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(8000)
+            out.writeframes(b"".join(self.frames))
+
+
+class Player(pj.AudioMediaPlayer):
+    """Plays a WAV into one call, once, and says when it is done."""
+
+    def __init__(self, index: int, path: str):
+        super().__init__()
+        self.index = index
+        self.createPlayer(path, pj.PJMEDIA_FILE_NO_LOOP)
+
+    def onEof2(self) -> None:  # noqa: N802
+        emit("played", call=self.index)
 
 
 def op(code: int = 0, flag: int = 0) -> pj.CallOpParam:
@@ -47,6 +120,8 @@ class Phone:
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self.calls: list[PhoneCall] = []
+        self.ears: dict[int, Ear] = {}
+        self.players: list[Player] = []
         self.tone: pj.ToneGenerator | None = None
         self.recorder: pj.AudioMediaRecorder | None = None
         self.recording = ""
@@ -66,6 +141,22 @@ class Phone:
             self._tone().startTransmit(audio)
         if self.recorder is not None:
             audio.startTransmit(self.recorder)
+        if call.index not in self.ears:
+            ear = self.ears[call.index] = Ear(call.index)
+            ear.createPort(f"ear{call.index}", pcm_format())
+            if self.args.greeting:
+                self.play(call, self.args.greeting)
+        audio.startTransmit(self.ears[call.index])
+
+    def play(self, call: PhoneCall, path: str) -> None:
+        audio = self.media_of(call)
+        if audio is None:
+            raise RuntimeError("the call has no audio")
+        player = Player(call.index, path)
+        self.players.append(player)  # kept: destroying a port the bridge still reads crashes
+        ear = self.ears.get(call.index)
+        emit("playing", call=call.index, frame=len(ear.frames) if ear else 0)
+        player.startTransmit(audio)
 
     def _tone(self) -> pj.ToneGenerator:
         if self.tone is None:
@@ -115,7 +206,7 @@ class PhoneCall(pj.Call):
     def onCallState(self, prm: Any) -> None:  # noqa: N802
         info = self.getInfo()
         state = _STATES.get(info.state, str(info.state))
-        emit("state", call=self.index, state=state, code=info.lastStatusCode)
+        emit("state", call=self.index, state=state, code=info.lastStatusCode, id=info.callIdString)
 
     def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
         emit("media", call=self.index)
@@ -150,6 +241,24 @@ class PhoneAccount(pj.Account):
         call.answer(op(self.phone.args.answer))
 
 
+def listen(endpoint: pj.Endpoint, wanted: int) -> int:
+    """UDP and TCP on one port of 127.0.0.1 (a picked UDP port whose TCP twin is taken: again)."""
+    for attempt in range(10):
+        config = pj.TransportConfig()
+        config.boundAddress = "127.0.0.1"
+        config.port = wanted
+        udp = endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, config)
+        config.port = int(endpoint.transportGetInfo(udp).localName.rpartition(":")[2])
+        try:
+            endpoint.transportCreate(pj.PJSIP_TRANSPORT_TCP, config)
+            return config.port
+        except pj.Error:
+            if wanted or attempt == 9:
+                raise
+            endpoint.transportClose(udp)
+    raise AssertionError("unreachable")
+
+
 def start_endpoint(args: argparse.Namespace) -> tuple[pj.Endpoint, int]:
     """PJSIP on 127.0.0.1 (UDP and TCP on one port), no sound card; returns it and the port."""
     endpoint = pj.Endpoint()
@@ -161,13 +270,7 @@ def start_endpoint(args: argparse.Namespace) -> tuple[pj.Endpoint, int]:
     config.medConfig.noVad = True
     config.medConfig.ecTailLen = 0
     endpoint.libInit(config)
-    transport_config = pj.TransportConfig()
-    transport_config.boundAddress = "127.0.0.1"
-    transport_config.port = args.port
-    transport = endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport_config)
-    port = int(endpoint.transportGetInfo(transport).localName.rpartition(":")[2])
-    transport_config.port = port
-    endpoint.transportCreate(pj.PJSIP_TRANSPORT_TCP, transport_config)
+    port = listen(endpoint, args.port)
     endpoint.libStart()
     endpoint.audDevManager().setNullDev()
     return endpoint, port
@@ -201,6 +304,9 @@ def handlers(phone: Phone, account: PhoneAccount, endpoint: pj.Endpoint) -> dict
         "dtmf": lambda c: current(c).send_dtmf(c["digits"], c.get("method", "rfc2833")),
         "hold": lambda c: current(c).setHold(op()),
         "unhold": lambda c: current(c).reinvite(op(flag=pj.PJSUA_CALL_UNHOLD)),
+        "play": lambda c: phone.play(current(c), c["path"]),
+        "greeting": lambda c: setattr(phone.args, "greeting", c["path"]),
+        "ear_save": lambda c: phone.ears[c.get("call", -1) % len(phone.calls)].save(c["path"]),
         "record": lambda c: phone.record(c["path"]),
         "stop_record": lambda c: phone.stop_record(endpoint),
     }
@@ -240,6 +346,7 @@ def main() -> None:
     parser.add_argument("--answer", type=int, default=200)
     parser.add_argument("--refer-code", type=int, default=202)
     parser.add_argument("--tone", type=int, default=0)
+    parser.add_argument("--greeting", default="", help="a WAV played on each call once answered")
     parser.add_argument("--username", default="")
     parser.add_argument("--password", default="")
     parser.add_argument("--log-level", type=int, default=0)

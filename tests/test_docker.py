@@ -99,7 +99,9 @@ def test_dockerfile_copies_exist_and_are_in_the_build_context():
 
 
 def test_the_image_holds_every_python_module_and_the_data_folders_the_server_reads():
-    builder, runtime = dockerfile_stages()[0], dockerfile_stages()[-1]
+    stages = dockerfile_stages()
+    builder = next(s for s in stages if s["name"] == "builder")
+    runtime = stages[-1]
     assert builder["name"] and runtime["from"] != builder["name"], "a separate builder stage"
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     copied = {Path(s).name for sources, _, _ in builder["copies"] for s in sources}

@@ -36,10 +36,11 @@ from crm.webhooks.outbox import WebhookSettings
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.dialer import Dialer
 from telephony.live import LIVE, LiveCalls
-from telephony.outbound import OutboundProvider, TwilioOutbound
+from telephony.outbound import OutboundProvider
 from telephony.readiness import readiness_check
 from telephony.routing import outbound_provider
 from telephony.twilio.carrier import TwilioCarrier
+from telephony.twilio.outbound import TwilioOutbound
 from telephony.twilio.settings import TwilioSettings
 from telephony.vapi import routes as vapi_routes
 from telephony.vapi.client import VapiClient

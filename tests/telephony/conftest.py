@@ -8,7 +8,7 @@ import pytest
 
 from crm.db import Database
 from telephony.dependencies import DEPS
-from telephony.outbound import TwilioOutbound
+from telephony.twilio.outbound import TwilioOutbound
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.telephony.rig import Clock, Rig, serve_twilio_routes
 

@@ -20,8 +20,8 @@ from crm.models import Call, Campaign, Lead
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.dialer import Dialer
 from telephony.live import LIVE, LiveCalls
-from telephony.outbound import TwilioOutbound
 from telephony.twilio.carrier import TwilioCarrier
+from telephony.twilio.outbound import TwilioOutbound
 from telephony.twilio.settings import TwilioSettings
 from tests.conftest import free_port
 from tests.fakes.twilio_rest import FakeTwilio

@@ -10,8 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from crm.calling_windows import CallingWindow, WindowError, zone
 from crm.json_paths import problems
+from crm.outbound.calling_windows import CallingWindow, WindowError, zone
 
 CAMPAIGN_TYPES = (
     "cold_calling",

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.campaign_spec import CampaignSpec
 from crm.db import Database
 from crm.models import Call, Campaign, CampaignContact, DoNotCall, Lead, utcnow
 from crm.outbound.calling_windows import lead_zones
+from crm.outbound.campaign_spec import CampaignSpec
 
 # Which state changes the API allows: action -> (states it applies to, the new state).
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.campaigns import spec_of
 from crm.db import Database
 from crm.dialing import (
     FINAL_CALL_STATUSES,
@@ -18,6 +17,7 @@ from crm.dialing import (
     unlock_number,
 )
 from crm.models import Call, Campaign, CampaignContact, Lead
+from crm.outbound.campaigns import spec_of
 
 # A claimed contact stuck this long with a placed call that never reported back is written off.
 CALL_LEASE = timedelta(hours=2)

@@ -17,10 +17,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.campaigns import lock_campaign, spec_of
 from crm.db import Database
 from crm.followups import is_do_not_call
 from crm.models import Call, Campaign, CampaignContact, DialLock, Lead, Task
+from crm.outbound.campaigns import lock_campaign, spec_of
 
 FINAL_CALL_STATUSES = frozenset({"completed", "failed", "busy", "no-answer", "canceled"})
 # A claimed contact whose call never got a provider id after this long was never placed.

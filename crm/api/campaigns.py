@@ -14,9 +14,16 @@ from crm import lead_import
 from crm.api.http import CRM, ApiError, ApiModel, Page, Routes, actor, body, not_found, page, query
 from crm.api.lead_csv import ImportBody, csv_text
 from crm.audit import audit
-from crm.campaigns import CampaignStateError, apply_spec, change_state, enroll, progress, spec_of
 from crm.models import Campaign, CampaignContact, Lead, utcnow
 from crm.outbound.campaign_spec import CampaignSpec
+from crm.outbound.campaigns import (
+    CampaignStateError,
+    apply_spec,
+    change_state,
+    enroll,
+    progress,
+    spec_of,
+)
 from crm.shapes import iso
 
 api = Routes("campaigns")

@@ -9,10 +9,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from crm.campaigns import sync_campaign_files
 from crm.db import Database
 from crm.models import Campaign, Lead
 from crm.outbound.campaign_spec import CampaignFileError, load_campaign_files
+from crm.outbound.campaigns import sync_campaign_files
 from tests.crm.conftest import AUTH
 
 ROOT = Path(__file__).resolve().parents[2]

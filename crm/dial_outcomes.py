@@ -8,7 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.db import Database
-from crm.dialing import (
+from crm.models import Call, Campaign, CampaignContact, Lead
+from crm.outbound.campaigns import spec_of
+from crm.outbound.dialing import (
     FINAL_CALL_STATUSES,
     PLACE_LEASE,
     Claimed,
@@ -16,8 +18,6 @@ from crm.dialing import (
     reschedule,
     unlock_number,
 )
-from crm.models import Call, Campaign, CampaignContact, Lead
-from crm.outbound.campaigns import spec_of
 
 # A claimed contact stuck this long with a placed call that never reported back is written off.
 CALL_LEASE = timedelta(hours=2)

@@ -2,7 +2,7 @@
 
 Any number of server instances may run it against one database. Each tick it moves
 campaigns along their schedule, enrolls leads, recovers what a crashed instance left,
-then claims due contacts (see ``crm.dialing``), re-checks each at the moment of
+then claims due contacts (see ``crm.outbound.dialing``), re-checks each at the moment of
 dialing, takes the number's dial lock and places the call through the campaign's
 provider. What happens to the call arrives later through the provider's callbacks.
 """
@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from crm.db import Database
 from crm.dial_outcomes import attempt_not_placed, attempt_placed, open_attempt, recover
-from crm.dialing import Claimed, claim_due, lock_number, release, still_allowed
 from crm.models import Campaign, utcnow
 from crm.outbound.campaign_runs import advance_schedules, enroll_due
+from crm.outbound.dialing import Claimed, claim_due, lock_number, release, still_allowed
 from telephony.outbound import DialError, OutboundCall, OutboundProvider
 from telephony.routing import PLACED_BY
 

@@ -23,10 +23,10 @@ from crm import api as crm_api
 from crm.analysis.llm import LLMSettings
 from crm.calls import CallStore
 from crm.db import Database
-from crm.dial_outcomes import call_finished
 from crm.models import Call, Campaign, utcnow
 from crm.outbound.campaign_spec import CampaignFileError, load_campaign_files
 from crm.outbound.campaigns import sync_campaign_files
+from crm.outbound.dial_outcomes import call_finished
 from crm.outbound.dialing import FINAL_CALL_STATUSES
 from crm.rules.loader import RuleFileError
 from crm.scoring import ScoringError

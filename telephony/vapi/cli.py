@@ -100,8 +100,8 @@ async def place_call(settings: Settings, to: str, assistant: str | None) -> dict
     """Place one outbound call through VAPI, recorded in our database like a campaign call."""
     from agent.library import AssistantLibrary
     from crm.db import Database
-    from crm.dial_outcomes import attempt_placed
     from crm.models import Call
+    from crm.outbound.dial_outcomes import attempt_placed
     from crm.phone_numbers import InvalidPhoneNumber, to_e164
     from telephony.dependencies import CallDependencies
     from telephony.outbound import DialError, OutboundCall

@@ -11,11 +11,11 @@ from aiohttp.test_utils import TestServer
 
 from agent.library import AssistantLibrary
 from crm.db import Database
-from crm.dial_outcomes import call_finished
 from crm.leads import LeadStore
 from crm.models import Call, Campaign, Lead
 from crm.outbound.campaign_spec import CampaignSpec
 from crm.outbound.campaigns import apply_spec
+from crm.outbound.dial_outcomes import call_finished
 from crm.outbound.dialing import FINAL_CALL_STATUSES
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.dialer import Dialer

@@ -36,7 +36,7 @@ from crm.webhooks.outbox import WebhookSettings
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.dialer import Dialer
 from telephony.live import LIVE, LiveCalls
-from telephony.outbound import OutboundProvider
+from telephony.outbound.providers import OutboundProvider
 from telephony.readiness import readiness_check
 from telephony.routing import outbound_provider
 from telephony.twilio.carrier import TwilioCarrier

@@ -23,7 +23,7 @@ from crm.models import Campaign, utcnow
 from crm.outbound.campaign_runs import advance_schedules, enroll_due
 from crm.outbound.dial_outcomes import attempt_not_placed, attempt_placed, open_attempt, recover
 from crm.outbound.dialing import Claimed, claim_due, lock_number, release, still_allowed
-from telephony.outbound import DialError, OutboundCall, OutboundProvider
+from telephony.outbound.providers import DialError, OutboundCall, OutboundProvider
 from telephony.routing import PLACED_BY
 
 Clock = Callable[[], datetime]

@@ -8,7 +8,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from telephony.outbound import DialError, OutboundCall
+from telephony.outbound.providers import DialError, OutboundCall
 
 # Twilio errors that mean the number itself is unusable (no point retrying).
 TWILIO_BAD_NUMBER_CODES = frozenset(

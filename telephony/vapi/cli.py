@@ -104,7 +104,7 @@ async def place_call(settings: Settings, to: str, assistant: str | None) -> dict
     from crm.outbound.dial_outcomes import attempt_placed
     from crm.phone_numbers import InvalidPhoneNumber, to_e164
     from telephony.dependencies import CallDependencies
-    from telephony.outbound import DialError, OutboundCall
+    from telephony.outbound.providers import DialError, OutboundCall
     from telephony.vapi.outbound import VapiOutbound
     from telephony.vapi.service import VapiService
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from loguru import logger
 
-from telephony.outbound import DialError, OutboundCall
+from telephony.outbound.providers import DialError, OutboundCall
 from telephony.routing import vapi_number_id
 from telephony.vapi.client import VapiClient, VapiError
 from telephony.vapi.service import VapiService
 
 
 class VapiOutbound:
-    """:class:`telephony.outbound.OutboundProvider` over VAPI's ``POST /call``."""
+    """:class:`telephony.outbound.providers.OutboundProvider` over VAPI's ``POST /call``."""
 
     def __init__(
         self, client: VapiClient, service: VapiService, *, default_phone_number_id: str = ""

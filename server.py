@@ -37,8 +37,8 @@ from telephony.dependencies import DEPS, CallDependencies
 from telephony.dialer import Dialer
 from telephony.live import LIVE, LiveCalls
 from telephony.outbound.providers import OutboundProvider
+from telephony.outbound.routing import outbound_provider
 from telephony.readiness import readiness_check
-from telephony.routing import outbound_provider
 from telephony.twilio.carrier import TwilioCarrier
 from telephony.twilio.outbound import TwilioOutbound
 from telephony.twilio.settings import TwilioSettings

@@ -24,10 +24,10 @@ from crm.outbound.campaign_runs import advance_schedules, enroll_due
 from crm.outbound.dial_outcomes import attempt_not_placed, attempt_placed, open_attempt, recover
 from crm.outbound.dialing import Claimed, claim_due, lock_number, release, still_allowed
 from telephony.outbound.providers import DialError, OutboundCall, OutboundProvider
-from telephony.routing import PLACED_BY
+from telephony.outbound.routing import PLACED_BY
 
 Clock = Callable[[], datetime]
-# Which provider places a campaign's calls (``twilio``, ``vapi``); see telephony.routing.
+# Which provider places a campaign's calls (``twilio``, ``vapi``); see telephony.outbound.routing.
 Route = Callable[[Campaign], str]
 # A number held by another call is tried again this much later.
 LOCKED_RETRY = timedelta(minutes=2)

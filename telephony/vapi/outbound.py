@@ -5,7 +5,7 @@ from __future__ import annotations
 from loguru import logger
 
 from telephony.outbound.providers import DialError, OutboundCall
-from telephony.routing import vapi_number_id
+from telephony.outbound.routing import vapi_number_id
 from telephony.vapi.client import VapiClient, VapiError
 from telephony.vapi.service import VapiService
 

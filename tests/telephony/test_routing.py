@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.assistants import AssistantBook, AssistantFileError
-from telephony.routing import outbound_provider, vapi_number_id
+from telephony.outbound.routing import outbound_provider, vapi_number_id
 
 
 def book(tmp_path: Path, *assistants: dict) -> AssistantBook:

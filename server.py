@@ -34,8 +34,8 @@ from crm.service import CrmService, CrmSettings
 from crm.stages import StageError
 from crm.webhooks.outbox import WebhookSettings
 from telephony.dependencies import DEPS, CallDependencies
-from telephony.dialer import Dialer
 from telephony.live import LIVE, LiveCalls
+from telephony.outbound.dialer import Dialer
 from telephony.outbound.providers import OutboundProvider
 from telephony.outbound.routing import outbound_provider
 from telephony.readiness import readiness_check

@@ -25,7 +25,7 @@ from crm.db import Database  # noqa: E402
 from crm.models import Campaign, Lead, utcnow  # noqa: E402
 from crm.outbound.campaign_spec import CampaignSpec  # noqa: E402
 from crm.outbound.campaigns import apply_spec  # noqa: E402
-from telephony.dialer import Dialer  # noqa: E402
+from telephony.outbound.dialer import Dialer  # noqa: E402
 from telephony.twilio.outbound import TwilioOutbound  # noqa: E402
 from tests.fakes.twilio_rest import FakeTwilio  # noqa: E402
 from tests.telephony.rig import serve_twilio_routes  # noqa: E402

@@ -18,8 +18,8 @@ from crm.outbound.campaigns import apply_spec
 from crm.outbound.dial_outcomes import call_finished
 from crm.outbound.dialing import FINAL_CALL_STATUSES
 from telephony.dependencies import DEPS, CallDependencies
-from telephony.dialer import Dialer
 from telephony.live import LIVE, LiveCalls
+from telephony.outbound.dialer import Dialer
 from telephony.twilio.carrier import TwilioCarrier
 from telephony.twilio.outbound import TwilioOutbound
 from telephony.twilio.settings import TwilioSettings

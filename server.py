@@ -23,11 +23,8 @@ from crm import api as crm_api
 from crm.analysis.llm import LLMSettings
 from crm.calls import CallStore
 from crm.db import Database
-from crm.models import Call, Campaign, utcnow
 from crm.outbound.campaign_spec import CampaignFileError, load_campaign_files
 from crm.outbound.campaigns import sync_campaign_files
-from crm.outbound.dial_outcomes import call_finished
-from crm.outbound.dialing import FINAL_CALL_STATUSES
 from crm.rules.loader import RuleFileError
 from crm.scoring import ScoringError
 from crm.service import CrmService, CrmSettings
@@ -36,15 +33,12 @@ from crm.webhooks.outbox import WebhookSettings
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE, LiveCalls
 from telephony.outbound.dialer import Dialer
-from telephony.outbound.providers import OutboundProvider
-from telephony.outbound.routing import outbound_provider
+from telephony.outbound.providers import build_providers, register_outbound
 from telephony.readiness import readiness_check
 from telephony.twilio.carrier import TwilioCarrier
-from telephony.twilio.outbound import TwilioOutbound
 from telephony.twilio.settings import TwilioSettings
 from telephony.vapi import routes as vapi_routes
-from telephony.vapi.client import VapiClient
-from telephony.vapi.outbound import VapiOutbound
+from telephony.vapi.outbound import vapi_outbound
 from telephony.vapi.service import VapiService
 from telephony.vapi.translate import VapiSettingError, VapiTarget
 from voice.engines import SpeechConfig, load_speech_models
@@ -94,6 +88,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(agent_api.routes)
     TwilioCarrier(TwilioSettings.for_server(settings)).mount(app)  # one line per carrier
     app.add_routes(vapi_routes.routes)
+    register_outbound(app, "vapi", vapi_outbound(settings))
     app.add_routes(web_routes.routes)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_crm)
@@ -192,55 +187,12 @@ async def _vapi(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _dialer(app: web.Application) -> AsyncIterator[None]:
-    settings, database = app[SETTINGS], app[DATABASE]
-    await sync_campaign_files(database, load_campaign_files(settings.campaigns_dir))
-    vapi = app[vapi_routes.VAPI]
-    providers: dict[str, OutboundProvider] = {}
-    if settings.twilio_account_sid and settings.twilio_auth_token:
-        providers["twilio"] = TwilioOutbound(
-            settings.twilio_account_sid,
-            settings.twilio_auth_token,
-            settings.base_url,
-            api_base_url=settings.twilio_api_base_url,
-        )
-    if settings.vapi_api_key:
-        providers["vapi"] = VapiOutbound(
-            VapiClient(settings.vapi_api_key, settings.vapi_base_url),
-            vapi,
-            default_phone_number_id=settings.vapi_phone_number_id,
-        )
-
-    async def settle_campaign_call(call: Call) -> None:
-        if call.campaign_id and call.status in FINAL_CALL_STATUSES:
-            await call_finished(database, call.id, utcnow())
-
-    app[DEPS].on_call_status.append(settle_campaign_call)  # Twilio's and VAPI's calls alike
-
-    def route(campaign: Campaign) -> str:
-        return outbound_provider(
-            app[DEPS].assistants.book,
-            campaign=campaign.provider,
-            from_number=campaign.from_number,
-            assistant=campaign.assistant,
-        )
-
-    task = None
-    if settings.dialer_enabled:
-        dialer = Dialer(
-            database,
-            providers,
-            default_from=settings.twilio_from_number,
-            tick_secs=settings.dialer_tick_secs,
-            instance=settings.dialer_instance or None,
-            route=route,
-        )
-        task = asyncio.create_task(dialer.run(), name="dialer")
-    yield
-    if task:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    for provider in providers.values():
-        await provider.close()
+    settings, deps = app[SETTINGS], app[DEPS]
+    await sync_campaign_files(deps.database, load_campaign_files(settings.campaigns_dir))
+    dialer = Dialer.for_server(settings, deps, build_providers(app))
+    deps.on_call_status.append(dialer.settle)  # Twilio's and VAPI's calls alike
+    async with dialer.running(settings.dialer_enabled):
+        yield
 
 
 def _csv(value: str) -> tuple[str, ...]:

@@ -26,7 +26,6 @@ from crm.models import Campaign, Lead, utcnow  # noqa: E402
 from crm.outbound.campaign_spec import CampaignSpec  # noqa: E402
 from crm.outbound.campaigns import apply_spec  # noqa: E402
 from telephony.outbound.dialer import Dialer  # noqa: E402
-from telephony.twilio.outbound import TwilioOutbound  # noqa: E402
 from tests.fakes.twilio_rest import FakeTwilio  # noqa: E402
 from tests.telephony.rig import serve_twilio_routes  # noqa: E402
 
@@ -65,13 +64,10 @@ async def run(url: str, contacts: int, instances: int) -> tuple[float, int, int,
         )
         session.add(campaign)
     twilio = await FakeTwilio(ring_secs=0.0, talk_secs=0.0).start()
-    server, public = await serve_twilio_routes(db, twilio, utcnow)
+    server, _, providers = await serve_twilio_routes(db, twilio, utcnow)
     engines = [Database(url) for _ in range(instances)]
-    outbound = TwilioOutbound(
-        twilio.account_sid, twilio.auth_token, public, api_base_url=twilio.url
-    )
     dialers = [
-        Dialer(e, {"twilio": outbound}, default_from="+15555550000", instance=f"bench-{i}")
+        Dialer(e, providers, default_from="+15555550000", instance=f"bench-{i}")
         for i, e in enumerate(engines)
     ]
 
@@ -85,7 +81,8 @@ async def run(url: str, contacts: int, instances: int) -> tuple[float, int, int,
     await twilio.idle()
     numbers = [c.to for c in twilio.calls]
     twice = len(numbers) - len(set(numbers))
-    await outbound.close()
+    for provider in providers.values():
+        await provider.close()
     await server.close()
     await twilio.stop()
     for engine in [*engines, db]:

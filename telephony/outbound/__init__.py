@@ -1,1 +1,1 @@
-"""Outbound calls: the dialer that decides whom to call, which provider places each call, and how."""
+"""Outbound calls: the dialer that decides whom to call, and the providers that place them."""

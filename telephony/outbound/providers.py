@@ -1,9 +1,13 @@
-"""Placing outbound calls through a provider: one small interface, one class per carrier's folder."""
+"""Placing outbound calls: what every provider does, and how a carrier registers its own."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+from aiohttp import web
+from loguru import logger
 
 
 @dataclass(frozen=True)
@@ -51,3 +55,30 @@ class OutboundProvider(Protocol):
     async def close(self) -> None:
         """Release connections."""
         ...
+
+
+# Builds a carrier's provider as the dialer starts, from what the app holds by then (a
+# carrier's engine, VAPI's service); None when the carrier has no outbound settings.
+OutboundFactory = Callable[[web.Application], OutboundProvider | None]
+OUTBOUND = web.AppKey[dict[str, OutboundFactory]]("outbound_factories")
+
+
+def register_outbound(app: web.Application, name: str, factory: OutboundFactory) -> None:
+    """Offer a carrier's outbound provider to the dialer, as ``name``: one line in its ``mount``.
+
+    Campaigns reach it by that name (see :mod:`telephony.outbound.routing`); the dialer
+    closes it when the server stops.
+    """
+    app.setdefault(OUTBOUND, {})[name] = factory
+
+
+def build_providers(app: web.Application) -> dict[str, OutboundProvider]:
+    """The registered providers that are configured, by name (built once, as the dialer starts)."""
+    providers = {}
+    for name, factory in app.get(OUTBOUND, {}).items():
+        provider = factory(app)
+        if provider is None:
+            logger.debug(f"outbound provider {name}: not configured")
+        else:
+            providers[name] = provider
+    return providers

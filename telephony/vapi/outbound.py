@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from aiohttp import web
 from loguru import logger
 
-from telephony.outbound.providers import DialError, OutboundCall
-from telephony.outbound.routing import vapi_number_id
+from agent.assistants import AssistantBook
+from config import Settings
+from telephony.outbound.providers import DialError, OutboundCall, OutboundFactory
 from telephony.vapi.client import VapiClient, VapiError
+from telephony.vapi.routes import VAPI
 from telephony.vapi.service import VapiService
+
+
+def vapi_number_id(book: AssistantBook, from_number: str | None, assistant: str | None) -> str:
+    """The VAPI phone number id for calls from ``from_number``: its mapping, else the assistant's ``vapi.phoneNumberId``."""
+    if from_number:
+        for entry in book.assistants.values():
+            route = entry.assistant.route_of(from_number)
+            if route is not None and route.vapi_phone_number_id:
+                return route.vapi_phone_number_id
+    return book.get(assistant).vapi.phone_number_id
 
 
 class VapiOutbound:
@@ -58,3 +71,22 @@ class VapiOutbound:
     async def close(self) -> None:
         """Close the HTTP session."""
         await self._client.close()
+
+
+def vapi_outbound(settings: Settings) -> OutboundFactory:
+    """VAPI's provider for the dialer (VAPI_API_KEY, VAPI_BASE_URL, VAPI_PHONE_NUMBER_ID).
+
+    Registered with ``register_outbound(app, "vapi", vapi_outbound(settings))``; built as
+    the dialer starts, on the app's VAPI service; none without an API key.
+    """
+
+    def build(app: web.Application) -> VapiOutbound | None:
+        if not settings.vapi_api_key:
+            return None
+        return VapiOutbound(
+            VapiClient(settings.vapi_api_key, settings.vapi_base_url),
+            app[VAPI],
+            default_phone_number_id=settings.vapi_phone_number_id,
+        )
+
+    return build

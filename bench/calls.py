@@ -20,8 +20,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from telephony.caller_audio import speech_ulaw  # noqa: E402
 from telephony.simulator import CallSimulator  # noqa: E402
+from telephony.simulator.caller_audio import speech_ulaw  # noqa: E402
 from voice.latency import percentile  # noqa: E402
 
 LINES = [

@@ -10,8 +10,13 @@ from pathlib import Path
 
 import aiohttp
 
-from telephony.caller_audio import CallerAudioError, speech_ulaw, wav_ulaw, write_stereo_wav
 from telephony.simulator import CallSimulator, SimulatorError
+from telephony.simulator.caller_audio import (
+    CallerAudioError,
+    speech_ulaw,
+    wav_ulaw,
+    write_stereo_wav,
+)
 
 
 def _api_key(given: str) -> str:

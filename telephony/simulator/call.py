@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 from twilio.request_validator import RequestValidator
 
-from telephony.caller_audio import FRAME_BYTES, SILENCE, frames, ulaw_energy
+from telephony.simulator.caller_audio import FRAME_BYTES, SILENCE, frames, ulaw_energy
 
 TICK = 0.02  # Twilio sends and plays 20 ms frames
 SPEECH_ENERGY = 300.0  # RMS above which a played frame counts as the bot speaking

@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import TWILIO_AUTH_TOKEN, ServerProcess, start_server
 from tests.e2e.assistants import TOOLS_LINE
 from tests.e2e.test_tool_calls import caller

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import TWILIO_AUTH_TOKEN, ServerProcess
 from tests.fakes.openai_server import FakeOpenAI, Reply
 

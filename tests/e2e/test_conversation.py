@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from crm.models import Task
-from telephony.caller_audio import speech_ulaw
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ServerProcess
 from tests.e2e.assistants import SHORT_LINE, SILENCE_LINE, WAITING_LINE
 from tests.e2e.test_tool_calls import caller, named_lead, rows

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ROOT, TWILIO_AUTH_TOKEN, ServerProcess, start_server
 from tests.fakes.openai_server import FakeOpenAI, JsonReply, Reply
 from tests.fakes.webhook_receiver import WebhookReceiver

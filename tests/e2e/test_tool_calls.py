@@ -14,8 +14,8 @@ from agent.tools.webhook import signature
 from crm.db import Database
 from crm.leads import LeadStore
 from crm.models import Appointment, Call, Lead, Note, ToolCall
-from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ServerProcess
 from tests.e2e.assistants import AGENT_NUMBER, FILLER, TOOLS_LINE
 from tests.fakes.openai_server import FakeOpenAI, Reply

@@ -14,7 +14,7 @@ from loguru import logger
 from sqlalchemy import text
 
 from agent import api as agent_api
-from agent.assistants import AssistantBook, AssistantFileError
+from agent.assistant_files import AssistantBook, AssistantFileError
 from agent.library import AssistantLibrary
 from agent.llm import LLMEndpoint
 from agent.local_llm import DEMO_MODEL_NOTICE, LocalModel, ModelFileError, gguf_path

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from agent import vapi_ids
-from agent.assistants import LoadedAssistant
+from agent.assistant_files import LoadedAssistant
 from agent.library import AssistantLibrary, ReloadResult
 from crm.api.http import CRM, actor
 from crm.audit import audit

@@ -12,7 +12,7 @@ from typing import Any
 from loguru import logger
 
 from agent.assistant import Assistant
-from agent.assistants import AssistantBook, AssistantFileError, LoadedAssistant
+from agent.assistant_files import AssistantBook, AssistantFileError, LoadedAssistant
 from crm.analysis.plan import AnalysisPlan
 
 # Readies one loaded assistant for calls (speech models, LLM): marks it unavailable

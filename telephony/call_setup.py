@@ -8,7 +8,7 @@ from typing import Any
 
 from loguru import logger
 
-from agent.assistants import LoadedAssistant
+from agent.assistant_files import LoadedAssistant
 from agent.phrases import Phrases, phrases_for
 from agent.templates import render
 from agent.variables import call_timezone, call_variables

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from agent.assistant import Assistant
-from agent.assistants import LoadedAssistant
+from agent.assistant_files import LoadedAssistant
 from agent.library import Prepare
 from agent.llm import LLMEndpoint
 from voice.engines import SpeechChoice, SpeechModels

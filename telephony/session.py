@@ -14,7 +14,7 @@ from pipecat.transports.base_transport import BaseTransport
 from pipecat.utils.types import NOT_GIVEN
 from pipecat.workers.runner import WorkerRunner
 
-from agent.assistants import LoadedAssistant
+from agent.assistant_files import LoadedAssistant
 from agent.llm import create_llm
 from agent.tools import ToolContext, ToolResult
 from agent.tools.llm_functions import tools_schema

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agent.assistants import AssistantBook
+from agent.assistant_files import AssistantBook
 from agent.library import AssistantLibrary
 from crm.models import Campaign
 

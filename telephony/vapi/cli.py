@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import vapi_ids as ids
-from agent.assistants import AssistantFileError, load_assistant
+from agent.assistant_files import AssistantFileError, load_assistant
 from config import Settings
 from telephony.vapi.client import VapiClient, VapiError
 from telephony.vapi.translate import VapiSettingError, VapiTarget, vapi_assistant

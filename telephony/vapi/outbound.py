@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from loguru import logger
 
-from agent.assistants import AssistantBook
+from agent.assistant_files import AssistantBook
 from config import Settings
 from telephony.outbound.providers import DialError, OutboundCall, OutboundFactory
 from telephony.vapi.client import VapiClient, VapiError

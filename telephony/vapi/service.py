@@ -9,7 +9,7 @@ from typing import Any
 from loguru import logger
 
 from agent import vapi_ids as ids
-from agent.assistants import LoadedAssistant
+from agent.assistant_files import LoadedAssistant
 from agent.variables import call_timezone, call_variables
 from crm.calls import NewCall
 from crm.models import Call, Lead

@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent.assistants import LoadedAssistant
+from agent.assistant_files import LoadedAssistant
 
 if TYPE_CHECKING:
     from config import Settings

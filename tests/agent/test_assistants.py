@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.assistants import AssistantBook, AssistantFileError, load_assistant
+from agent.assistant_files import AssistantBook, AssistantFileError, load_assistant
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "assistants").glob("*.json"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.assistants import AssistantFileError, LoadedAssistant
+from agent.assistant_files import AssistantFileError, LoadedAssistant
 from agent.library import AssistantLibrary
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from agent.assistants import AssistantBook, AssistantFileError
+from agent.assistant_files import AssistantBook, AssistantFileError
 from telephony.outbound.providers import build_providers
 from telephony.outbound.routing import outbound_provider
 from telephony.twilio.carrier import TwilioCarrier

@@ -14,6 +14,7 @@ from loguru import logger
 from sqlalchemy import text
 
 from agent import api as agent_api
+from agent.assistant import OUR_PIPELINE
 from agent.assistant_files import AssistantBook, AssistantFileError
 from agent.library import AssistantLibrary
 from agent.llm import LLMEndpoint
@@ -119,11 +120,11 @@ async def _llm(settings: Settings, book: AssistantBook) -> LLMEndpoint:
     )
     # Assistants VAPI carries never run on the embedded model.
     if any(
-        e.assistant.provider == "local" and llm.uses_local(e.assistant)
+        e.assistant.provider == OUR_PIPELINE and llm.uses_embedded(e.assistant)
         for e in book.assistants.values()
     ):
         path = gguf_path(settings.local_llm_model, settings.models_dir)
-        llm.local = await asyncio.to_thread(
+        llm.embedded = await asyncio.to_thread(
             LocalModel.load, path, threads=settings.local_llm_threads
         )
         if not settings.local_llm_model:

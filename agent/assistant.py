@@ -11,6 +11,11 @@ from agent.parts import AssistantPart
 from agent.tool_config import ServerConfig, ToolConfig
 from crm.phone_numbers import InvalidPhoneNumber, maybe_e164, to_e164
 
+# "local" means two things in an assistant file (VAPI's shape leaves us the word), named
+# apart here: as ``model.provider``, the embedded LLM; as ``provider``, our own pipeline.
+EMBEDDED_LLM = "local"
+OUR_PIPELINE = "local"
+
 
 class Message(AssistantPart):
     """A prompt message (``model.messages``)."""
@@ -92,7 +97,8 @@ class KeypadInputPlan(AssistantPart):
     delimiters: list[Literal["#", "*"]] = Field(default_factory=lambda: ["#"])
 
 
-Provider = Literal["local", "vapi"]
+# Who runs an assistant's calls: our own pipeline (``local``) or VAPI.
+CallProvider = Literal["local", "vapi"]
 
 
 class VapiPlan(AssistantPart):
@@ -116,12 +122,12 @@ class VapiPlan(AssistantPart):
 class NumberRoute(AssistantPart):
     """A ``phoneNumbers`` entry written as an object: the number and the provider it uses.
 
-    ``provider`` (``local`` or ``vapi``) decides how outbound calls from this number
-    are placed; ``vapiPhoneNumberId`` is the number's id on VAPI.
+    ``provider`` (``local``: our own pipeline, or ``vapi``) decides how outbound calls
+    from this number are placed; ``vapiPhoneNumberId`` is the number's id on VAPI.
     """
 
     number: str
-    provider: Provider | None = None
+    provider: CallProvider | None = None
     vapi_phone_number_id: str = ""
 
 
@@ -186,8 +192,9 @@ class Assistant(AssistantPart):
     metadata: dict[str, Any] = Field(default_factory=dict)
     phone_numbers: list[str] = Field(default_factory=list)
     number_routes: list[NumberRoute] = Field(default_factory=list, exclude=True)
-    provider: Provider = Field(
-        default="local", description="who carries this assistant's calls: local or vapi"
+    provider: CallProvider = Field(
+        default=OUR_PIPELINE,
+        description="who runs this assistant's calls: local (our own pipeline) or vapi",
     )
     vapi: VapiPlan = Field(default_factory=VapiPlan)
 

@@ -63,12 +63,12 @@ def readiness_check(models: SpeechModels, llm: LLMEndpoint) -> Prepare:
                 f"$.voice.voiceId: empty, so this {assistant.language!r} assistant speaks with the "
                 "default English voice; set a Piper voice for its language (e.g. es_ES-davefx-medium)"
             )
-        if llm.uses_local(assistant) and llm.local is None:
+        if llm.uses_embedded(assistant) and llm.embedded is None:
             entry.unavailable = (
                 "runs on the embedded LLM, which this server did not load (no assistant used it at "
                 "start); restart the server, or set model.url / LLM_BASE_URL"
             )
-        if entry.tools and llm.uses_local(assistant):
+        if entry.tools and llm.uses_embedded(assistant):
             entry.warnings.append(
                 f"runs on the embedded LLM, which cannot call tools: its {len(entry.tools)} tool(s) are "
                 "disabled. Set LLM_BASE_URL (or model.url) to an OpenAI-compatible server to use them."

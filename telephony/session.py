@@ -109,7 +109,7 @@ class CallSession:
     def _tool_context(self, plan: CallPlan) -> ToolContext:
         deps, assistant = self._deps, plan.entry.assistant
         tools = (
-            {} if deps.llm.uses_local(assistant) else plan.entry.tools
+            {} if deps.llm.uses_embedded(assistant) else plan.entry.tools
         )  # the embedded LLM cannot call tools
         return ToolContext(
             db=deps.database,

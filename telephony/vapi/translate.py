@@ -25,6 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent.assistant import EMBEDDED_LLM
 from agent.assistant_files import LoadedAssistant
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ def _raw_tools(model: dict[str, Any]) -> list[dict[str, Any]]:
 def _model(raw: dict[str, Any], entry: LoadedAssistant, target: VapiTarget) -> dict[str, Any]:
     model = dict(raw.get("model") or {})
     provider = (model.get("provider") or "").strip()
-    if provider in ("", "local"):
+    if provider in ("", EMBEDDED_LLM):
         chosen = entry.assistant.vapi.model or target.model
         model = {
             **{k: v for k, v in model.items() if k not in ("provider", "model", "url")},

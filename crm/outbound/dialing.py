@@ -1,4 +1,4 @@
-"""The dialer's bookkeeping: claiming due contacts, locking numbers, recording what each attempt gave.
+"""The dialer's claims: due contacts claimed within the caps, numbers locked, contacts released.
 
 Every step is one short transaction that any number of dialer instances may run at
 once against the same database: contacts are claimed with ``FOR UPDATE SKIP LOCKED`` on

@@ -1,1 +1,1 @@
-"""SIP carrier: a PJSIP SIP/RTP engine (calls in and out, DTMF, REFER) and its pipecat transport."""
+"""SIP: a PJSIP SIP/RTP engine (calls in and out, DTMF, REFER, digest) and its pipecat transport."""

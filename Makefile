@@ -1,6 +1,6 @@
 # Two commands for a fresh machine:
 #   make run    set everything up, then start the server on the embedded defaults
-#   make test   set everything up, then run the test suite
+#   make test   set everything up, then lint (make lint) and run the test suite
 # Setup is a virtual environment in .venv (pip) plus the system tools the
 # project needs (espeak-ng for simulated callers, a C++ toolchain and cmake
 # for llama-cpp-python, chromium for the dashboard's browser tests, SIPp as the SIP
@@ -20,13 +20,18 @@ LLAMA_CMAKE_ARGS = $(shell echo | g++ $(NO_AMX) -x c++ -E - >/dev/null 2>&1 && \
 	echo "-DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'")
 LLAMA_REQUIREMENT = $(shell grep -o '"llama-cpp-python[^"]*"' pyproject.toml)
 
-.PHONY: run test setup system-deps llama call bench clean
+.PHONY: run test lint setup system-deps llama call bench clean
 
 run: setup
 	$(BIN)/phoneagent-server
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest
+
+# ruff's rules and formatting as pinned in pyproject (seconds; make test runs it first).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 call: setup
 	$(BIN)/phoneagent-call

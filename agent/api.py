@@ -61,7 +61,7 @@ def assistant_summary(entry: LoadedAssistant, default_name: str) -> dict[str, An
 
 
 def _vapi_state(entry: LoadedAssistant) -> dict[str, Any] | None:
-    """The VAPI copy of an assistant: its id, when it was pushed, and whether the file changed since."""
+    """The VAPI copy of an assistant: its id, when it was pushed, whether the file changed since."""
     if entry.assistant.vapi.assistant_id:
         return {"assistantId": entry.assistant.vapi.assistant_id, "pushedAt": None, "current": None}
     record = vapi_ids.pushed(entry.path)

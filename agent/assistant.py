@@ -132,7 +132,10 @@ class NumberRoute(AssistantPart):
 
 
 def _split_numbers(data: dict[str, Any]) -> dict[str, Any]:
-    """``phoneNumbers`` may mix strings and :class:`NumberRoute` objects; objects also go to ``numberRoutes``."""
+    """``phoneNumbers`` may mix strings and :class:`NumberRoute` objects.
+
+    The objects also go to ``numberRoutes``.
+    """
     numbers = data.get("phoneNumbers", data.get("phone_numbers"))
     if not isinstance(numbers, list) or not any(isinstance(n, dict) for n in numbers):
         return data
@@ -212,9 +215,10 @@ class Assistant(AssistantPart):
         return [r.model_copy(update={"number": maybe_e164(r.number) or r.number}) for r in routes]
 
     def report_server(self) -> tuple[str, str] | None:
-        """Where this assistant's end-of-call report goes, as VAPI sends it: ``server`` (url, secret).
+        """Where this assistant's end-of-call report goes, as VAPI sends it: (url, secret).
 
-        None without ``server.url``, or when ``serverMessages`` is given without ``end-of-call-report``.
+        None without ``server.url``, or when ``serverMessages`` is given without
+        ``end-of-call-report``.
         """
         wanted = (self.model_extra or {}).get("serverMessages")
         if not self.server.url or (isinstance(wanted, list) and "end-of-call-report" not in wanted):
@@ -259,5 +263,5 @@ class Assistant(AssistantPart):
         return self.transcriber.language_code
 
     def analysis_settings(self) -> dict[str, Any]:
-        """``analysisPlan`` as plain data for the post-call analysis (see :meth:`AnalysisPlan.settings`)."""
+        """``analysisPlan`` as plain data for the analysis (see :meth:`AnalysisPlan.settings`)."""
         return self.analysis_plan.settings()

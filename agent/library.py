@@ -88,7 +88,8 @@ class AssistantLibrary:
                 logger.warning(f"{entry.path}: {warning}")
             if entry.unavailable:
                 logger.error(
-                    f"assistant '{entry.name}' ({entry.path.name}) is unavailable: {entry.unavailable}"
+                    f"assistant '{entry.name}' ({entry.path.name}) is unavailable: "
+                    f"{entry.unavailable}"
                 )
         return book, signature
 

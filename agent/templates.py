@@ -1,4 +1,4 @@
-"""Prompt variables: ``{{name}}``, ``{{lead.stage}}``, ``{{name | default: "there"}}`` (a Liquid subset)."""
+"""Prompt variables, a Liquid subset: ``{{name}}``, ``{{lead.stage}}``, ``{{x | default: "y"}}``."""
 
 from __future__ import annotations
 

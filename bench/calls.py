@@ -77,7 +77,8 @@ async def one_call(
 def row(label: str, values: list[float]) -> str:
     if not values:
         return f"  {label:<30} {'-':>8} {'-':>8} {0:>5}"
-    return f"  {label:<30} {percentile(values, 50):>8.0f} {percentile(values, 95):>8.0f} {len(values):>5}"
+    p50, p95 = percentile(values, 50), percentile(values, 95)
+    return f"  {label:<30} {p50:>8.0f} {p95:>8.0f} {len(values):>5}"
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -114,7 +115,8 @@ async def main(args: argparse.Namespace) -> None:
     turns = [t for r in results for t in r["server_turns"]]
     unanswered = sum(r["unanswered"] for r in results)
     print(
-        f"\n{args.calls} calls x {args.turns} turns, {args.concurrency} at a time, in {elapsed:.0f}s"
+        f"\n{args.calls} calls x {args.turns} turns, {args.concurrency} at a time, "
+        f"in {elapsed:.0f}s"
     )
     print(f"  {'figure (ms)':<30} {'p50':>8} {'p95':>8} {'n':>5}")
     print(

@@ -41,7 +41,7 @@ async def fresh_database(postgres: str | None, folder: Path) -> tuple[str, str |
 
 
 async def run(url: str, contacts: int, instances: int) -> tuple[float, int, int, list[int]]:
-    """Dial every contact once; returns (seconds, calls, numbers dialled twice, calls per instance)."""
+    """Dial every contact once; returns (seconds, calls, numbers dialled twice, calls each)."""
     db = Database(url)
     await db.migrate()
     async with db.session() as session:

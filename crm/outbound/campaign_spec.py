@@ -93,7 +93,8 @@ class Limits(SpecPart):
         unknown = set(value) - set(RETRY_OUTCOMES)
         if unknown:
             raise ValueError(
-                f"retry outcomes are {', '.join(RETRY_OUTCOMES)}; unknown: {', '.join(sorted(unknown))}"
+                f"retry outcomes are {', '.join(RETRY_OUTCOMES)}; unknown: "
+                f"{', '.join(sorted(unknown))}"
             )
         if any(minutes < 1 for minutes in value.values()):
             raise ValueError("retry delays are at least 1 minute")
@@ -120,8 +121,10 @@ class CampaignSpec(SpecPart):
     assistant: str | None = None
     provider: Literal["auto", "local", "twilio", "vapi"] = Field(
         default="auto",
-        description="who places the calls: vapi, or twilio/local (our own pipeline); auto: the from "
-        "number's provider in the assistant files, else the assistant's provider",
+        description=(
+            "who places the calls: vapi, or twilio/local (our own pipeline); auto: "
+            "the from number's provider in the assistant files, else the assistant's provider"
+        ),
     )
     from_number: str | None = Field(
         default=None, description="caller ID (E.164), else TWILIO_FROM_NUMBER"
@@ -130,7 +133,9 @@ class CampaignSpec(SpecPart):
     status: Literal["draft", "scheduled", "active"] = "draft"
     audience: Audience | None = Field(
         default=None,
-        description="the leads to call ({} for every lead); none: only leads added by API, CSV or triggers",
+        description=(
+            "the leads to call ({} for every lead); none: only leads added by API, CSV or triggers"
+        ),
     )
     schedule: Schedule = Field(default_factory=Schedule)
     window: Window = Field(default_factory=Window)

@@ -225,7 +225,7 @@ async def lock_campaign(session: AsyncSession, campaign_id: str) -> Campaign | N
 
 
 async def sync_campaign_files(db: Database, specs: list[CampaignSpec]) -> None:
-    """Create campaigns defined in files; update the definition of those that exist (keeping their state)."""
+    """Create the campaigns files define; update existing ones' definitions (not their state)."""
     async with db.session() as session:
         for spec in specs:
             campaign = await session.scalar(select(Campaign).where(Campaign.name == spec.name))

@@ -31,7 +31,7 @@ async def open_attempt(
     now: datetime,
     provider: str = "twilio",
 ) -> Call:
-    """Create the outbound call row for an attempt (dated by the dialer's clock) and tie it to the contact."""
+    """Create an attempt's outbound call row (dated by the dialer's clock), tied to the contact."""
     async with db.session() as session:
         campaign = await session.get(Campaign, claimed.campaign_id)
         call = Call(

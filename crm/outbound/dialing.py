@@ -194,7 +194,7 @@ async def still_allowed(db: Database, claimed: Claimed, now: datetime) -> str | 
 async def release(
     db: Database, claimed: Claimed, reason: str, now: datetime, *, retry_at: datetime | None = None
 ) -> None:
-    """Give a claimed contact back without dialing: skipped for DNC, else pending again (attempt not counted)."""
+    """Give a claimed contact back undialled: skipped for DNC, else pending (attempt uncounted)."""
     async with db.session() as session:
         contact = await session.get(CampaignContact, claimed.contact_id)
         if contact is None:

@@ -1,4 +1,4 @@
-"""Delivering queued webhooks: HMAC-SHA256 signed, retried with exponential backoff, each attempt logged."""
+"""Delivering queued webhooks: HMAC-SHA256 signed, retried with backoff, each attempt logged."""
 
 from __future__ import annotations
 
@@ -150,7 +150,8 @@ class WebhookSender:
             elif delivery.attempts >= self.settings.max_attempts:
                 delivery.status, delivery.next_attempt_at = "failed", None
                 logger.warning(
-                    f"webhook {row.id} ({row.event}) to {row.url} failed {delivery.attempts} times; giving up"
+                    f"webhook {row.id} ({row.event}) to {row.url} failed {delivery.attempts} "
+                    f"times; giving up"
                 )
             else:
                 delay = min(

@@ -182,7 +182,7 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _vapi(app: web.Application) -> AsyncIterator[None]:
-    """VAPI's server messages (always on, behind the VAPI secret), on the shared call dependencies."""
+    """VAPI's server messages (always on, behind the VAPI secret), on the shared dependencies."""
     app[vapi_routes.VAPI] = VapiService(app[DEPS], VapiTarget.for_server(app[SETTINGS]))
     yield
 
@@ -201,7 +201,7 @@ def _csv(value: str) -> tuple[str, ...]:
 
 
 def crm_settings(settings: Settings) -> CrmSettings:
-    """The CRM's settings from the server's (rule, scoring and stage files, webhooks, analysis LLM)."""
+    """The CRM's settings from the server's (rule, scoring, stage files, webhooks, analysis LLM)."""
     llm = (
         LLMSettings(
             base_url=settings.llm_base_url,
@@ -267,10 +267,13 @@ def _banner(settings: Settings, key_created: bool) -> str:
     )
     return (
         f"\n  Phone agent listening on {listen}\n"
-        f"  Twilio voice webhook: {settings.base_url}/twilio/voice  (media: {settings.stream_url})\n"
-        f"  VAPI server URL:      {settings.base_url}/vapi/events  (secret: VAPI_SECRET or {settings.data_dir / 'vapi_secret'})\n"
+        f"  Twilio voice webhook: {settings.base_url}/twilio/voice  (media: "
+        f"{settings.stream_url})\n"
+        f"  VAPI server URL:      {settings.base_url}/vapi/events  (secret: "
+        f"VAPI_SECRET or {settings.data_dir / 'vapi_secret'})\n"
         f"  {key_line}\n"
-        f'  Place a test call:  .venv/bin/phoneagent-call --server {listen} --say "Hi, I\'d like to book a visit."\n'
+        f'  Place a test call:  .venv/bin/phoneagent-call --server {listen} --say "Hi, '
+        f"I'd like to book a visit.\"\n"
         f"  Read the calls:     curl -H 'Authorization: Bearer <API key>' {listen}/api/calls\n"
     )
 

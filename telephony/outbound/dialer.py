@@ -148,7 +148,7 @@ class Dialer:
             await asyncio.sleep(self._tick_secs)
 
     async def tick(self) -> int:
-        """One round: schedules, enrollment, recovery, then dial what is due; returns calls placed."""
+        """One round: schedules, enrollment, recovery, then what is due; returns calls placed."""
         now = self._clock()
         await advance_schedules(self._db, now)
         await enroll_due(self._db, now)

@@ -1,4 +1,4 @@
-"""Which provider carries an outbound call: the campaign's choice, else the number's, else the assistant's."""
+"""Who places a campaign's calls: the campaign's choice, else the number's, else the assistant's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Whether an assistant can take calls here: its speech models are in place and its LLM can run its tools."""
+"""Whether an assistant can take calls here: speech models in place, an LLM that runs its tools."""
 
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ def readiness_check(models: SpeechModels, llm: LLMEndpoint) -> Prepare:
         if assistant.language != "en" and not assistant.voice.voice_id:
             entry.warnings.append(
                 f"$.voice.voiceId: empty, so this {assistant.language!r} assistant speaks with the "
-                "default English voice; set a Piper voice for its language (e.g. es_ES-davefx-medium)"
+                "default English voice; set a Piper voice for its language "
+                "(e.g. es_ES-davefx-medium)"
             )
         if llm.uses_embedded(assistant) and llm.embedded is None:
             entry.unavailable = (
@@ -70,8 +71,9 @@ def readiness_check(models: SpeechModels, llm: LLMEndpoint) -> Prepare:
             )
         if entry.tools and llm.uses_embedded(assistant):
             entry.warnings.append(
-                f"runs on the embedded LLM, which cannot call tools: its {len(entry.tools)} tool(s) are "
-                "disabled. Set LLM_BASE_URL (or model.url) to an OpenAI-compatible server to use them."
+                "runs on the embedded LLM, which cannot call tools: "
+                f"its {len(entry.tools)} tool(s) are disabled. Set LLM_BASE_URL (or model.url) "
+                "to an OpenAI-compatible server to use them."
             )
 
     return prepare

@@ -266,7 +266,8 @@ class CallSession:
                 latency=call_latency_summary(self._latency) | {"per_turn": self._latency},
             )
             logger.info(
-                f"call {self.call_id}: ended ({self._final_reason()}), {self._journal.written} lines"
+                f"call {self.call_id}: ended ({self._final_reason()}), "
+                f"{self._journal.written} lines"
             )
             self._deps.call_ended(self.call_id)
         except Exception as e:

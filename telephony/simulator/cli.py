@@ -47,9 +47,10 @@ async def _print_transcript(server: str, api_key: str, call_id: str) -> None:
     latency = call.get("latency") or {}
     if latency:
         print(
-            "Server-side latency: greeting {greeting_ms} ms; voice-to-voice p50 {voice_to_voice_p50_ms} ms "
-            "(end of speech {end_of_speech_p50_ms}, STT {stt_p50_ms}, LLM first token {llm_ttft_p50_ms}, "
-            "TTS first audio {tts_first_audio_p50_ms})".format(
+            "Server-side latency: greeting {greeting_ms} ms; "
+            "voice-to-voice p50 {voice_to_voice_p50_ms} ms "
+            "(end of speech {end_of_speech_p50_ms}, STT {stt_p50_ms}, "
+            "LLM first token {llm_ttft_p50_ms}, TTS first audio {tts_first_audio_p50_ms})".format(
                 **{
                     k: latency.get(k)
                     for k in [
@@ -91,7 +92,8 @@ async def run(args: argparse.Namespace) -> int:
     try:
         heard = await call.wait_for_bot(timeout=args.timeout)
         print(
-            f"  bot     : greeting, {heard:.1f}s of speech, first audio {call.greeting_ms:.0f} ms after connect"
+            f"  bot     : greeting, {heard:.1f}s of speech, "
+            f"first audio {call.greeting_ms:.0f} ms after connect"
         )
         for label, audio in lines:
             turn = await call.say(audio, label, reply_timeout=args.timeout)

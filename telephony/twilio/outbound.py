@@ -17,7 +17,7 @@ TWILIO_BAD_NUMBER_CODES = frozenset(
 
 
 class TwilioOutbound:
-    """Twilio's REST ``calls.create``, answered by our ``/twilio/voice``, with async machine detection."""
+    """Twilio's ``calls.create``, answered by our ``/twilio/voice``, with async AMD."""
 
     def __init__(
         self, account_sid: str, auth_token: str, public_url: str, *, api_base_url: str = ""

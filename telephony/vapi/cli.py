@@ -1,6 +1,6 @@
 """``phoneagent-vapi``: push assistant files to VAPI, list them, place and read VAPI calls.
 
-    phoneagent-vapi push assistants/default.json   # create or update; the id is kept in default.vapi
+    phoneagent-vapi push assistants/default.json   # create or update; id kept in default.vapi
     phoneagent-vapi push --all --dry-run           # print what would be sent
     phoneagent-vapi list
     phoneagent-vapi call --to +14155550100 [--assistant NAME]
@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> None:
                 raise CliError("name assistant files to push, or --all")
             for line in asyncio.run(push(settings, files, dry_run=args.dry_run)):
                 print(
-                    f"{line['name']}: {line['action']} VAPI assistant {line['assistantId']} (id kept in {line['file']})"
+                    f"{line['name']}: {line['action']} VAPI assistant {line['assistantId']} "
+                    f"(id kept in {line['file']})"
                 )
         elif args.command == "list":
             for item in asyncio.run(list_assistants(settings)):

@@ -1,4 +1,4 @@
-"""Placing outbound calls through VAPI: the campaign's assistant, the lead's variables, our call id in metadata."""
+"""Outbound calls through VAPI: the campaign's assistant, the lead's variables, our call id."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from telephony.vapi.service import VapiService
 
 
 def vapi_number_id(book: AssistantBook, from_number: str | None, assistant: str | None) -> str:
-    """The VAPI phone number id for calls from ``from_number``: its mapping, else the assistant's ``vapi.phoneNumberId``."""
+    """The VAPI phone number id for calls from ``from_number``.
+
+    Its mapping in ``phoneNumbers``, else the assistant's ``vapi.phoneNumberId``.
+    """
     if from_number:
         for entry in book.assistants.values():
             route = entry.assistant.route_of(from_number)
@@ -41,14 +44,14 @@ class VapiOutbound:
         self._default_number = default_phone_number_id
 
     async def place(self, call: OutboundCall) -> str:
-        """Create the VAPI call; its events come back to ``/vapi/events`` with our call id in ``metadata``."""
+        """Create the VAPI call; its events reach ``/vapi/events`` with our call id in metadata."""
         book = self._service.deps.assistants.book
         entry = book.entry(call.assistant)
         number_id = vapi_number_id(book, call.from_number, call.assistant) or self._default_number
         if not number_id:
             raise DialError(
-                "no VAPI phone number: set VAPI_PHONE_NUMBER_ID, the assistant's vapi.phoneNumberId, "
-                "or vapiPhoneNumberId on the number in phoneNumbers"
+                "no VAPI phone number: set VAPI_PHONE_NUMBER_ID, the assistant's "
+                "vapi.phoneNumberId, or vapiPhoneNumberId on the number in phoneNumbers"
             )
         lead = await self._service.deps.leads.get(call.lead_id) if call.lead_id else None
         variables = await self._service.variables(entry, lead, call.to)

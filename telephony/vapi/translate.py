@@ -77,7 +77,7 @@ def _json_object(name: str, value: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class VapiTarget:
-    """Where and how assistants are pushed: our events URL and secret, and the default VAPI providers."""
+    """Where and how assistants are pushed: our events URL and secret, default VAPI providers."""
 
     events_url: str
     secret: str
@@ -110,7 +110,7 @@ class VapiTarget:
 
     @classmethod
     def for_server(cls, settings: Settings) -> VapiTarget:
-        """From the server's settings (PUBLIC_URL, the VAPI secret, VAPI_MODEL/VOICE/TRANSCRIBER)."""
+        """From the server's settings (PUBLIC_URL, VAPI secret, VAPI_MODEL/VOICE/TRANSCRIBER)."""
         return cls.from_settings(
             settings.base_url,
             settings.resolved_vapi_secret(),

@@ -1,4 +1,4 @@
-"""Reloading assistants: applied whole or not at all, live objects untouched, unavailable ones kept apart."""
+"""Reloading assistants: all or nothing, live objects untouched, unavailable ones kept apart."""
 
 from __future__ import annotations
 

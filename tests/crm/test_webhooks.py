@@ -1,4 +1,4 @@
-"""Outgoing webhooks: VAPI-shaped reports, HMAC signatures, retries with backoff, every attempt logged."""
+"""Outgoing webhooks: VAPI-shaped reports, HMAC signatures, backoff retries, each attempt logged."""
 
 from __future__ import annotations
 

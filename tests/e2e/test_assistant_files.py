@@ -1,4 +1,4 @@
-"""Assistant files on a running server: what loaded, unavailable ones, reloads, and broken files at start."""
+"""Assistant files on a running server: what loaded, unavailable ones, reloads, broken files."""
 
 from __future__ import annotations
 
@@ -109,7 +109,8 @@ async def test_reload_refuses_broken_files_and_never_changes_a_live_call(
         status, body = await post(tools_server, "/api/assistants/reload")
         assert (
             status == 422
-            and "zz-broken.json: $.silenceTimeoutSeconds: Input should be greater than or equal to 1"
+            and "zz-broken.json: $.silenceTimeoutSeconds: "
+            "Input should be greater than or equal to 1"
             in body["detail"]
         )
         (folder / "zz-broken.json").unlink()
@@ -146,6 +147,6 @@ async def test_a_broken_file_stops_the_server_at_start(tmp_path: Path):
     message = str(error.value)
     assert "exited with 2" in message
     assert (
-        f"Cannot start: {folder / 'sales.json'}: $.model.tools[0].function.name: 'fly' is not a built-in tool"
-        in message
+        f"Cannot start: {folder / 'sales.json'}: $.model.tools[0].function.name: "
+        f"'fly' is not a built-in tool" in message
     )

@@ -25,7 +25,7 @@ LONG_REPLY = (
 
 
 def words(text: str) -> str:
-    """Lowercase words only: a caller who paused mid-sentence reaches the LLM as "... next. Tuesday."."""
+    """Lowercase words only: a caller pausing mid-sentence reaches the LLM as "next. Tuesday"."""
     return " ".join(re.sub(r"[^\w']", " ", text.lower()).split())
 
 
@@ -52,7 +52,8 @@ async def test_two_turn_conversation_lands_in_the_database(server: ServerProcess
     roles = [line["role"] for line in transcript]
     assert roles[0] == "assistant" and "user" in roles
     user_text = " ".join(line["text"] for line in transcript if line["role"] == "user").lower()
-    # espeak through tiny.en at 8 kHz hears "book an appointment" variously; "next Tuesday" is stable.
+    # espeak through tiny.en at 8 kHz hears "book an appointment" variously; "next Tuesday"
+    # is stable.
     assert "next tuesday" in user_text, f"the caller's words reach the transcript: {user_text!r}"
     assert any(line["text"] == REPLY for line in transcript), transcript
     assert not any(line["interrupted"] for line in transcript)

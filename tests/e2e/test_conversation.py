@@ -1,4 +1,4 @@
-"""How calls end and what reaches the LLM: end_call, end phrases, silence, time limit, keypad, LLM failure."""
+"""How calls end and what reaches the LLM: end_call, phrases, silence, time limit, keys, failure."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A real call through the real server, then its analysis, score, rules and webhooks, read from the API."""
+"""A real call through the real server, then its analysis, score, rules and webhooks (API)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ SECRET = "e2e-webhook-secret"
 QUESTION = "Hi, how much does your fiber internet plan cost per month?"
 ANSWER = "It is forty five dollars a month."
 ANALYSIS = {
-    "summary": "The caller asked the monthly price of the fiber plan and wants an installation visit.",
+    "summary": (
+        "The caller asked the monthly price of the fiber plan and wants an installation visit."
+    ),
     "sentiment_score": 0.6,
     "intent": "buy",
     "outcome": "interested",

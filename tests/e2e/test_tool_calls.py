@@ -1,4 +1,4 @@
-"""Calls where the LLM calls tools: a booking, transfers, a slow webhook tool (real server, real speech)."""
+"""Calls where the LLM calls tools: booking, transfers, a slow webhook (real server and speech)."""
 
 from __future__ import annotations
 
@@ -201,7 +201,8 @@ async def test_slow_webhook_tool_gets_a_filler_line(
     assert (reply - filler).total_seconds() >= 1.0, (
         "the filler fills the wait; it is not just before the answer"
     )
-    # The filler is the first thing heard after the caller spoke: end of turn + STT + LLM + 0.8 s + TTS.
+    # The filler is the first thing heard after the caller spoke:
+    # end of turn + STT + LLM + 0.8 s + TTS.
     assert turn.voice_to_voice_ms is not None
     print(
         f"filler heard {turn.voice_to_voice_ms:.0f} ms after the caller stopped speaking, "
@@ -228,7 +229,10 @@ async def test_slow_webhook_tool_gets_a_filler_line(
 async def test_a_tool_the_caller_talks_over_still_reaches_the_llm(
     tools_server: ServerProcess, llm: FakeOpenAI, tool_api: FakeToolServer
 ):
-    """pipecat cancels a running tool call when the caller speaks; ours finishes and the LLM learns its result."""
+    """pipecat cancels a running tool call when the caller speaks; ours finishes.
+
+    The LLM learns its result.
+    """
     phone = "+15555550115"
     tool_api.script.append(ToolAnswer(result="3 in stock", delay=2.0))
     answer = "We have three blue ones; red ones I can check next."

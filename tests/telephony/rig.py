@@ -1,4 +1,4 @@
-"""A dialing rig: our real Twilio routes on a real port, a fake Twilio REST API, a controllable clock."""
+"""A dialing rig: our Twilio routes on a real port, a fake Twilio REST API, a controllable clock."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class Rig:
     )  # the served routes' own list: tests may add hooks
 
     def dialer(self, name: str = "dialer-a", *, own_engine: bool = False) -> Dialer:
-        """A dialer instance; ``own_engine`` gives it its own connection pool, like another server."""
+        """A dialer instance; ``own_engine`` gives it its own connection pool, like a server's."""
         db = Database(self.db.url) if own_engine else self.db
         if own_engine:
             self.engines.append(db)

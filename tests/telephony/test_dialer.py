@@ -1,4 +1,4 @@
-"""The dialer against a fake Twilio: windows, do-not-call, attempts, caps, two instances, crashes."""
+"""The dialer on a fake Twilio: windows, do-not-call, attempts, caps, two instances, crashes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Which provider places a campaign's calls (campaign, number, assistant); carriers offer providers."""
+"""Which provider places a campaign's calls (campaign, number, assistant); carriers offer them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Speech models: found where expected, clear errors when missing, real inference off the event loop."""
+"""Speech models: found where expected, clear errors when missing, inference off the event loop."""
 
 from __future__ import annotations
 

@@ -136,9 +136,10 @@ class SpeechModels:
         if engine is not None and language != "en" and not engine.multilingual:
             problems.append(
                 f"transcriber.language is {language!r} but the Whisper model '{engine.name}' is "
-                "English-only, so it would mis-hear callers. Place a multilingual CTranslate2 Whisper "
-                f"model folder in '{self.config.models_dir}' (e.g. whisper-small: model.bin, config.json, "
-                "tokenizer.json, vocabulary.*) and set transcriber.model to its folder name."
+                "English-only, so it would mis-hear callers. Place a multilingual CTranslate2 "
+                f"Whisper model folder in '{self.config.models_dir}' (e.g. whisper-small: "
+                "model.bin, config.json, tokenizer.json, vocabulary.*) and set "
+                "transcriber.model to its folder name."
             )
         voice = self.default_voice
         try:

@@ -1,4 +1,4 @@
-"""The per-call pipeline: transport in → VAD → STT → keypad → LLM → TTS → playback marks → transport out."""
+"""The per-call pipeline: transport in → VAD → STT → keypad → LLM → TTS → marks → transport out."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 # Two commands for a fresh machine:
 #   make run    set everything up, then start the server on the embedded defaults
-#   make test   set everything up, then run the test suite
+#   make test   set everything up, then lint (make lint) and run the test suite
 # Setup is a virtual environment in .venv (pip) plus the system tools the
 # project needs (espeak-ng: the demo voice of languages without a Piper voice,
 # and simulated callers; a C++ toolchain and cmake for llama-cpp-python),
@@ -25,13 +25,18 @@ LLAMA_LOG := $(VENV)/llama-build.log
 # Compile with every core (cmake --build reads CMAKE_BUILD_PARALLEL_LEVEL).
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test setup system-deps test-deps llama call bench clean
+.PHONY: run test lint setup system-deps test-deps llama call bench clean
 
 run: setup
 	$(BIN)/phoneagent-server
 
-test: setup test-deps
+test: setup test-deps lint
 	$(BIN)/python -m pytest
+
+# ruff's rules and formatting as pinned in pyproject (seconds; make test runs it first).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 call: setup
 	$(BIN)/phoneagent-call

@@ -171,18 +171,23 @@ class Settings(BaseSettings):
     )
     vapi_model: str = Field(
         default="",
-        description="JSON: the VAPI model for assistants on the embedded LLM, e.g. "
-        '{"provider": "openai", "model": "gpt-4o-mini"} (the default).',
+        description=(
+            'JSON: the VAPI model for assistants on the embedded LLM, e.g. {"provider": '
+            '"openai", "model": "gpt-4o-mini"} (the default).'
+        ),
     )
     vapi_voice: str = Field(
         default="",
-        description="JSON: the VAPI voice for Piper voices, e.g. "
-        '{"provider": "vapi", "voiceId": "Elliot"}.',
+        description=(
+            'JSON: the VAPI voice for Piper voices, e.g. {"provider": "vapi", "voiceId": "Elliot"}.'
+        ),
     )
     vapi_transcriber: str = Field(
         default="",
-        description="JSON: the VAPI transcriber for faster-whisper, e.g. "
-        '{"provider": "deepgram", "model": "nova-2"}.',
+        description=(
+            'JSON: the VAPI transcriber for faster-whisper, e.g. {"provider": '
+            '"deepgram", "model": "nova-2"}.'
+        ),
     )
 
     # CRM: post-call analysis, scoring, stages, automation rules, webhooks, retention

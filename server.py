@@ -14,7 +14,8 @@ from loguru import logger
 from sqlalchemy import text
 
 from agent import api as agent_api
-from agent.assistants import AssistantBook, AssistantFileError
+from agent.assistant import OUR_PIPELINE
+from agent.assistant_files import AssistantBook, AssistantFileError
 from agent.library import AssistantLibrary
 from agent.llm import LLMEndpoint
 from agent.local_llm import DEMO_MODEL_NOTICE, LocalModel, ModelFileError, gguf_path
@@ -22,31 +23,26 @@ from config import Settings, SettingsError
 from crm import api as crm_api
 from crm.analysis.llm import LLMSettings
 from crm.calls import CallStore
-from crm.campaign_spec import CampaignFileError, load_campaign_files
-from crm.campaigns import sync_campaign_files
 from crm.db import Database
-from crm.dial_outcomes import call_finished
-from crm.dialing import FINAL_CALL_STATUSES
-from crm.models import Call, Campaign, utcnow
+from crm.outbound.campaign_spec import CampaignFileError, load_campaign_files
+from crm.outbound.campaigns import sync_campaign_files
 from crm.rules.loader import RuleFileError
 from crm.scoring import ScoringError
 from crm.service import CrmService, CrmSettings
 from crm.stages import StageError
 from crm.webhooks.outbox import WebhookSettings
-from telephony.carrier import HEALTH, OUTBOUND
+from telephony.carrier import HEALTH
 from telephony.dependencies import DEPS, CallDependencies
-from telephony.dialer import Dialer
 from telephony.live import LIVE, LiveCalls
-from telephony.outbound import OutboundProvider, TwilioOutbound
+from telephony.outbound.dialer import Dialer
+from telephony.outbound.providers import build_providers, register_outbound
 from telephony.readiness import readiness_check
-from telephony.routing import outbound_provider
 from telephony.sip.carrier import SipCarrier, SipStartError
 from telephony.sip.server_settings import SipCarrierSettings, SipSettingError
 from telephony.twilio.carrier import TwilioCarrier
 from telephony.twilio.settings import TwilioSettings
 from telephony.vapi import routes as vapi_routes
-from telephony.vapi.client import VapiClient
-from telephony.vapi.outbound import VapiOutbound
+from telephony.vapi.outbound import vapi_outbound
 from telephony.vapi.service import VapiService
 from telephony.vapi.translate import VapiSettingError, VapiTarget
 from voice.engines import SpeechConfig, load_speech_models
@@ -103,6 +99,7 @@ def create_app(settings: Settings) -> web.Application:
     TwilioCarrier(TwilioSettings.for_server(settings)).mount(app)  # one line per carrier
     SipCarrier(SipCarrierSettings.for_server(settings)).mount(app)
     app.add_routes(vapi_routes.routes)
+    register_outbound(app, "vapi", vapi_outbound(settings))
     app.add_routes(web_routes.routes)
     # Other packages' /api routes, and the OpenAPI document of all of /api (crm's with them).
     app.add_routes(crm_api.documented(agent_api.api, web_routes.docs))
@@ -135,11 +132,11 @@ async def _llm(settings: Settings, book: AssistantBook) -> LLMEndpoint:
     )
     # Assistants VAPI carries never run on the embedded model.
     if any(
-        e.assistant.provider == "local" and llm.uses_local(e.assistant)
+        e.assistant.provider == OUR_PIPELINE and llm.uses_embedded(e.assistant)
         for e in book.assistants.values()
     ):
         path = gguf_path(settings.local_llm_model, settings.models_dir)
-        llm.local = await asyncio.to_thread(
+        llm.embedded = await asyncio.to_thread(
             LocalModel.load, path, threads=settings.local_llm_threads
         )
         if not settings.local_llm_model:
@@ -198,62 +195,18 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _vapi(app: web.Application) -> AsyncIterator[None]:
-    """VAPI's server messages (always on, behind the VAPI secret), on the shared call dependencies."""
+    """VAPI's server messages (always on, behind the VAPI secret), on the shared dependencies."""
     app[vapi_routes.VAPI] = VapiService(app[DEPS], VapiTarget.for_server(app[SETTINGS]))
     yield
 
 
 async def _dialer(app: web.Application) -> AsyncIterator[None]:
-    settings, database = app[SETTINGS], app[DATABASE]
-    await sync_campaign_files(database, load_campaign_files(settings.campaigns_dir))
-    vapi = app[vapi_routes.VAPI]
-    providers: dict[str, OutboundProvider] = {}
-    if settings.twilio_account_sid and settings.twilio_auth_token:
-        providers["twilio"] = TwilioOutbound(
-            settings.twilio_account_sid,
-            settings.twilio_auth_token,
-            settings.base_url,
-            api_base_url=settings.twilio_api_base_url,
-        )
-    if settings.vapi_api_key:
-        providers["vapi"] = VapiOutbound(
-            VapiClient(settings.vapi_api_key, settings.vapi_base_url),
-            vapi,
-            default_phone_number_id=settings.vapi_phone_number_id,
-        )
-    providers |= app.get(OUTBOUND, {})  # the carriers' own (sip)
-
-    async def settle_campaign_call(call: Call) -> None:
-        if call.campaign_id and call.status in FINAL_CALL_STATUSES:
-            await call_finished(database, call.id, utcnow())
-
-    app[DEPS].on_call_status.append(settle_campaign_call)  # Twilio's and VAPI's calls alike
-
-    def route(campaign: Campaign) -> str:
-        return outbound_provider(
-            app[DEPS].assistants.book,
-            campaign=campaign.provider,
-            from_number=campaign.from_number,
-            assistant=campaign.assistant,
-        )
-
-    task = None
-    if settings.dialer_enabled:
-        dialer = Dialer(
-            database,
-            providers,
-            default_from=settings.twilio_from_number,
-            tick_secs=settings.dialer_tick_secs,
-            instance=settings.dialer_instance or None,
-            route=route,
-        )
-        task = asyncio.create_task(dialer.run(), name="dialer")
-    yield
-    if task:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    for provider in providers.values():
-        await provider.close()
+    settings, deps = app[SETTINGS], app[DEPS]
+    await sync_campaign_files(deps.database, load_campaign_files(settings.campaigns_dir))
+    dialer = Dialer.for_server(settings, deps, build_providers(app))
+    deps.on_call_status.append(dialer.settle)  # Twilio's and VAPI's calls alike
+    async with dialer.running(settings.dialer_enabled):
+        yield
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -261,7 +214,7 @@ def _csv(value: str) -> tuple[str, ...]:
 
 
 def crm_settings(settings: Settings) -> CrmSettings:
-    """The CRM's settings from the server's (rule, scoring and stage files, webhooks, analysis LLM)."""
+    """The CRM's settings from the server's (rule, scoring, stage files, webhooks, analysis LLM)."""
     llm = (
         LLMSettings(
             base_url=settings.llm_base_url,
@@ -335,11 +288,14 @@ def _banner(settings: Settings, key_created: bool) -> str:
     )
     return (
         f"\n  Phone agent listening on {listen}\n"
-        f"  Twilio voice webhook: {settings.base_url}/twilio/voice  (media: {settings.stream_url})\n"
-        f"  VAPI server URL:      {settings.base_url}/vapi/events  (secret: VAPI_SECRET or {settings.data_dir / 'vapi_secret'})\n"
+        f"  Twilio voice webhook: {settings.base_url}/twilio/voice  (media: "
+        f"{settings.stream_url})\n"
+        f"  VAPI server URL:      {settings.base_url}/vapi/events  (secret: "
+        f"VAPI_SECRET or {settings.data_dir / 'vapi_secret'})\n"
         f"  {_sip_line(settings)}\n"
         f"  {key_line}\n"
-        f'  Place a test call:  .venv/bin/phoneagent-call --server {listen} --say "Hi, I\'d like to book a visit."\n'
+        f'  Place a test call:  .venv/bin/phoneagent-call --server {listen} --say "Hi, '
+        f"I'd like to book a visit.\"\n"
         f"  Read the calls:     curl -H 'Authorization: Bearer <API key>' {listen}/api/calls\n"
     )
 

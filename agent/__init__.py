@@ -1,1 +1,1 @@
-"""Assistants: schema and loading, prompts, LLM providers, tools."""
+"""Assistants: files and schema, prompts and variables, phrases, LLMs, tools, the assistants API."""

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from agent import vapi_ids
-from agent.assistants import LoadedAssistant
+from agent.assistant_files import LoadedAssistant
 from agent.library import AssistantLibrary, ReloadResult
 from crm.api.http import CRM, Json, Out, Routes, actor
 from crm.audit import audit
@@ -134,7 +134,7 @@ def assistant_summary(entry: LoadedAssistant, default_name: str) -> dict[str, An
 
 
 def _vapi_state(entry: LoadedAssistant) -> dict[str, Any] | None:
-    """The VAPI copy of an assistant: its id, when it was pushed, and whether the file changed since."""
+    """The VAPI copy of an assistant: its id, when it was pushed, whether the file changed since."""
     if entry.assistant.vapi.assistant_id:
         return {"assistantId": entry.assistant.vapi.assistant_id, "pushedAt": None, "current": None}
     record = vapi_ids.pushed(entry.path)

@@ -11,6 +11,11 @@ from agent.parts import AssistantPart
 from agent.tool_config import ServerConfig, ToolConfig
 from crm.phone_numbers import InvalidPhoneNumber, maybe_e164, to_e164
 
+# "local" means two things in an assistant file (VAPI's shape leaves us the word), named
+# apart here: as ``model.provider``, the embedded LLM; as ``provider``, our own pipeline.
+EMBEDDED_LLM = "local"
+OUR_PIPELINE = "local"
+
 
 class Message(AssistantPart):
     """A prompt message (``model.messages``)."""
@@ -92,7 +97,8 @@ class KeypadInputPlan(AssistantPart):
     delimiters: list[Literal["#", "*"]] = Field(default_factory=lambda: ["#"])
 
 
-Provider = Literal["local", "vapi"]
+# Who runs an assistant's calls: our own pipeline (``local``) or VAPI.
+CallProvider = Literal["local", "vapi"]
 
 
 class VapiPlan(AssistantPart):
@@ -122,12 +128,15 @@ class NumberRoute(AssistantPart):
     """
 
     number: str
-    provider: Provider | Literal["twilio", "sip"] | None = None
+    provider: CallProvider | Literal["twilio", "sip"] | None = None
     vapi_phone_number_id: str = ""
 
 
 def _split_numbers(data: dict[str, Any]) -> dict[str, Any]:
-    """``phoneNumbers`` may mix strings and :class:`NumberRoute` objects; objects also go to ``numberRoutes``."""
+    """``phoneNumbers`` may mix strings and :class:`NumberRoute` objects.
+
+    The objects also go to ``numberRoutes``.
+    """
     numbers = data.get("phoneNumbers", data.get("phone_numbers"))
     if not isinstance(numbers, list) or not any(isinstance(n, dict) for n in numbers):
         return data
@@ -187,8 +196,9 @@ class Assistant(AssistantPart):
     metadata: dict[str, Any] = Field(default_factory=dict)
     phone_numbers: list[str] = Field(default_factory=list)
     number_routes: list[NumberRoute] = Field(default_factory=list, exclude=True)
-    provider: Provider = Field(
-        default="local", description="who carries this assistant's calls: local or vapi"
+    provider: CallProvider = Field(
+        default=OUR_PIPELINE,
+        description="who runs this assistant's calls: local (our own pipeline) or vapi",
     )
     vapi: VapiPlan = Field(default_factory=VapiPlan)
 
@@ -206,9 +216,10 @@ class Assistant(AssistantPart):
         return [r.model_copy(update={"number": maybe_e164(r.number) or r.number}) for r in routes]
 
     def report_server(self) -> tuple[str, str] | None:
-        """Where this assistant's end-of-call report goes, as VAPI sends it: ``server`` (url, secret).
+        """Where this assistant's end-of-call report goes, as VAPI sends it: (url, secret).
 
-        None without ``server.url``, or when ``serverMessages`` is given without ``end-of-call-report``.
+        None without ``server.url``, or when ``serverMessages`` is given without
+        ``end-of-call-report``.
         """
         wanted = (self.model_extra or {}).get("serverMessages")
         if not self.server.url or (isinstance(wanted, list) and "end-of-call-report" not in wanted):
@@ -253,5 +264,5 @@ class Assistant(AssistantPart):
         return self.transcriber.language_code
 
     def analysis_settings(self) -> dict[str, Any]:
-        """``analysisPlan`` as plain data for the post-call analysis (see :meth:`AnalysisPlan.settings`)."""
+        """``analysisPlan`` as plain data for the analysis (see :meth:`AnalysisPlan.settings`)."""
         return self.analysis_plan.settings()

@@ -104,7 +104,8 @@ def parse_local(text: str, zone_name: str) -> datetime:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise SlotError(
-            f"{text!r} is not a date and time; use ISO 8601 like 2026-03-10T10:00 (the caller's local time)"
+            f"{text!r} is not a date and time; use ISO 8601 like 2026-03-10T10:00 "
+            f"(the caller's local time)"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone(zone_name))

@@ -1,4 +1,4 @@
-"""pipecat's OpenAI service, made safe for phone calls: a stalled or failing LLM never means silence."""
+"""pipecat's OpenAI service made safe for calls: a stalled or failing LLM never means silence."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from typing import Any
 from loguru import logger
 
 from agent.assistant import Assistant
-from agent.assistants import AssistantBook, AssistantFileError, LoadedAssistant
+from agent.assistant_files import AssistantBook, AssistantFileError, LoadedAssistant
 from crm.analysis.plan import AnalysisPlan
 
 # Readies one loaded assistant for calls (speech models, LLM): marks it unavailable
@@ -88,7 +88,8 @@ class AssistantLibrary:
                 logger.warning(f"{entry.path}: {warning}")
             if entry.unavailable:
                 logger.error(
-                    f"assistant '{entry.name}' ({entry.path.name}) is unavailable: {entry.unavailable}"
+                    f"assistant '{entry.name}' ({entry.path.name}) is unavailable: "
+                    f"{entry.unavailable}"
                 )
         return book, signature
 

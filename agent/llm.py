@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pipecat.services.openai.llm import OpenAILLMService
 
-from agent.assistant import Assistant
+from agent.assistant import EMBEDDED_LLM, Assistant
 from agent.guarded_llm import GuardedLLMService
 from agent.local_llm import LocalLLMService, LocalModel
 
@@ -21,23 +21,23 @@ class LLMEndpoint:
         base_url: An OpenAI-compatible base URL; empty means the embedded model.
         api_key: Its key (many local servers accept any).
         model: The model name to ask for when the assistant names none.
-        local: The embedded model, when loaded.
+        embedded: The embedded model, when loaded.
         timeout_secs: Longest wait for a remote LLM's next chunk before the retry.
-        local_timeout_secs: The same for the embedded model, which serves one
+        embedded_timeout_secs: The same for the embedded model, which serves one
             reply at a time (a second caller waits for the first).
     """
 
     base_url: str = ""
     api_key: str = ""
     model: str = ""
-    local: LocalModel | None = None
+    embedded: LocalModel | None = None
     timeout_secs: float = 10.0
-    local_timeout_secs: float = 30.0
+    embedded_timeout_secs: float = 30.0
 
-    def uses_local(self, assistant: Assistant) -> bool:
+    def uses_embedded(self, assistant: Assistant) -> bool:
         """Whether this assistant runs on the embedded model."""
         provider = assistant.model.provider
-        if provider == "local":
+        if provider == EMBEDDED_LLM:
             return True
         return not provider and not self.base_url and not assistant.model.url
 
@@ -67,17 +67,17 @@ def create_llm(
     )
     if assistant.model.max_tokens:
         settings.max_tokens = assistant.model.max_tokens
-    if endpoint.uses_local(assistant):
-        if endpoint.local is None:
+    if endpoint.uses_embedded(assistant):
+        if endpoint.embedded is None:
             raise RuntimeError(
                 f"assistant '{assistant.name}' needs the embedded LLM, which is not loaded"
             )
         if not assistant.model.max_tokens:
             settings.max_tokens = 120
         return LocalLLMService(
-            model=endpoint.local,
+            model=endpoint.embedded,
             settings=settings,
-            timeout_secs=endpoint.local_timeout_secs,
+            timeout_secs=endpoint.embedded_timeout_secs,
             retry_line=retry_line,
         )
     base_url = assistant.model.url or (

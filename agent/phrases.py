@@ -34,7 +34,9 @@ ENGLISH = Phrases(
     filler="One moment, please.",
     idle_prompt="Are you still there?",
     silence_goodbye="It seems we lost each other. I'll let you go now. Goodbye.",
-    max_duration_goodbye="I'm sorry, we've reached the time limit for this call. Thank you for calling. Goodbye.",
+    max_duration_goodbye=(
+        "I'm sorry, we've reached the time limit for this call. Thank you for calling. Goodbye."
+    ),
     goodbye="Thank you for calling. Goodbye.",
     llm_retry="Sorry, give me just a moment.",
     llm_failure=(
@@ -43,9 +45,12 @@ ENGLISH = Phrases(
     ),
     transfer="Please hold while I transfer you to a colleague.",
     transfer_failed=(
-        "I'm sorry, I couldn't reach a colleague right now. Would you like someone to call you back?"
+        "I'm sorry, I couldn't reach a colleague right now. "
+        "Would you like someone to call you back?"
     ),
-    opt_out="Understood. I've removed your number from our list, and we won't call you again. Goodbye.",
+    opt_out=(
+        "Understood. I've removed your number from our list, and we won't call you again. Goodbye."
+    ),
     unavailable="Sorry, this line is not available right now. Please call again later. Goodbye.",
     booked="You're booked for {when}.",
     callback_scheduled="We'll call you back on {when}.",
@@ -55,7 +60,9 @@ SPANISH = Phrases(
     filler="Un momento, por favor.",
     idle_prompt="¿Sigue ahí?",
     silence_goodbye="Parece que se ha cortado la comunicación. Le dejo por ahora. Adiós.",
-    max_duration_goodbye="Lo siento, hemos llegado al tiempo máximo de esta llamada. Gracias por llamar. Adiós.",
+    max_duration_goodbye=(
+        "Lo siento, hemos llegado al tiempo máximo de esta llamada. Gracias por llamar. Adiós."
+    ),
     goodbye="Gracias por su llamada. Adiós.",
     llm_retry="Perdone, deme un momento.",
     llm_failure=(
@@ -63,9 +70,14 @@ SPANISH = Phrases(
         "Alguien de nuestro equipo le devolverá la llamada en breve. Adiós."
     ),
     transfer="Un momento, le paso con un compañero.",
-    transfer_failed="Lo siento, ahora mismo no puedo pasarle con nadie. ¿Quiere que le llamemos más tarde?",
+    transfer_failed=(
+        "Lo siento, ahora mismo no puedo pasarle con nadie. ¿Quiere que le llamemos más tarde?"
+    ),
     opt_out="Entendido. He quitado su número de nuestra lista y no volveremos a llamarle. Adiós.",
-    unavailable="Lo sentimos, esta línea no está disponible en este momento. Llame más tarde, por favor. Adiós.",
+    unavailable=(
+        "Lo sentimos, esta línea no está disponible en este momento. Llame más tarde, por favor. "
+        "Adiós."
+    ),
     booked="Cita reservada para {when}.",
     callback_scheduled="Le llamaremos {when}.",
 )

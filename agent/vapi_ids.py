@@ -1,4 +1,4 @@
-"""The VAPI assistant id of an assistant file, kept beside it (``default.json`` → ``default.vapi``)."""
+"""An assistant file's VAPI assistant id, kept beside it (``default.json`` → ``default.vapi``)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,10 @@ def pushed(path: Path) -> PushedAssistant | None:
 
 
 def store(path: Path, assistant_id: str, sha256: str) -> PushedAssistant:
-    """Remember that ``path`` (loaded with hash ``sha256``) is VAPI assistant ``assistant_id`` (written atomically)."""
+    """Remember that ``path`` (loaded with hash ``sha256``) is VAPI assistant ``assistant_id``.
+
+    The file is written atomically.
+    """
     record = PushedAssistant(assistant_id, datetime.now(UTC).isoformat(timespec="seconds"), sha256)
     target = sidecar(path)
     tmp = target.with_suffix(".vapi.tmp")

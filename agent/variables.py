@@ -1,4 +1,4 @@
-"""The values ``{{variables}}`` take in one call: defaults, the CRM lead, the campaign contact, the time."""
+"""What ``{{variables}}`` hold in a call: defaults, the lead, the campaign contact, the time."""
 
 from __future__ import annotations
 
@@ -52,7 +52,10 @@ def lead_variables(lead: Lead | None) -> dict[str, Any]:
 
 
 def call_timezone(assistant: Assistant, lead: Lead | None, phone: str | None) -> str:
-    """The other party's zone: the lead's, else their number's, else the assistant's ``variableValues.timezone``."""
+    """The other party's zone: the lead's, else their number's, else the assistant's.
+
+    The assistant's is its ``variableValues.timezone``.
+    """
     return caller_zone(
         lead.timezone if lead else None,
         lead.phone if lead else phone,

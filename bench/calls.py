@@ -26,8 +26,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from telephony.caller_audio import speech_ulaw  # noqa: E402
 from telephony.simulator import CallSimulator  # noqa: E402
+from telephony.simulator.caller_audio import speech_ulaw  # noqa: E402
 from tests.e2e.sip_rig import PhoneCall, sip_uri, speech_wav  # noqa: E402
 from tests.fakes.sip_phone import SipPhone  # noqa: E402
 from voice.latency import percentile  # noqa: E402
@@ -131,7 +131,8 @@ async def sip_uri_of(server: str) -> str:
 def row(label: str, values: list[float]) -> str:
     if not values:
         return f"  {label:<30} {'-':>8} {'-':>8} {0:>5}"
-    return f"  {label:<30} {percentile(values, 50):>8.0f} {percentile(values, 95):>8.0f} {len(values):>5}"
+    p50, p95 = percentile(values, 50), percentile(values, 95)
+    return f"  {label:<30} {p50:>8.0f} {p95:>8.0f} {len(values):>5}"
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -1,4 +1,4 @@
-"""Benchmark the CRM: post-call analysis time per call, and calls-list API latency over 10,000 calls.
+"""Benchmark the CRM: post-call analysis time per call, calls-list API latency over 10,000 calls.
 
     python bench/crm.py [--calls 10000] [--analyses 40] [--requests 100] [--postgres URL]
 
@@ -63,7 +63,8 @@ OUTCOMES = ["interested", "not_interested", "callback", "converted", "no_answer"
 
 
 def row(values: list[float]) -> str:
-    return f"p50 {percentile(values, 50):7.1f} ms   p95 {percentile(values, 95):7.1f} ms   (n={len(values)})"
+    p50, p95 = percentile(values, 50), percentile(values, 95)
+    return f"p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   (n={len(values)})"
 
 
 async def seed(db: Database, calls: int) -> None:
@@ -140,7 +141,9 @@ async def seed(db: Database, calls: int) -> None:
 
 QUERIES = {
     "first page (50)": "/api/calls",
-    "filters: 30 days, outcome, score >= 60": "/api/calls?from={from_}&outcome=interested,converted&minScore=60",
+    "filters: 30 days, outcome, score >= 60": (
+        "/api/calls?from={from_}&outcome=interested,converted&minScore=60"
+    ),
     "search: common words ('fiber plan')": "/api/calls?q=fiber%20plan",
     "search: rare word ('movistar')": "/api/calls?q=movistar",
     "search + filters": "/api/calls?q=expensive&assistant=assistant-1&from={from_}",
@@ -214,7 +217,8 @@ async def analysis_time(analyses: int) -> None:
             await db.close()
         print(f"  {label:<30} analysis only: {row(analyzer_ms)}")
         print(
-            f"  {'':<30} whole job:     {row(job_ms)}  (analysis, score, stage, rules, webhooks, commit)"
+            f"  {'':<30} whole job:     {row(job_ms)}  (analysis, score, stage, rules, webhooks, "
+            f"commit)"
         )
     await fake.stop()
 

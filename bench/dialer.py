@@ -21,12 +21,11 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crm.campaign_spec import CampaignSpec  # noqa: E402
-from crm.campaigns import apply_spec  # noqa: E402
 from crm.db import Database  # noqa: E402
 from crm.models import Campaign, Lead, utcnow  # noqa: E402
-from telephony.dialer import Dialer  # noqa: E402
-from telephony.outbound import TwilioOutbound  # noqa: E402
+from crm.outbound.campaign_spec import CampaignSpec  # noqa: E402
+from crm.outbound.campaigns import apply_spec  # noqa: E402
+from telephony.outbound.dialer import Dialer  # noqa: E402
 from tests.fakes.twilio_rest import FakeTwilio  # noqa: E402
 from tests.telephony.rig import serve_twilio_routes  # noqa: E402
 
@@ -42,7 +41,7 @@ async def fresh_database(postgres: str | None, folder: Path) -> tuple[str, str |
 
 
 async def run(url: str, contacts: int, instances: int) -> tuple[float, int, int, list[int]]:
-    """Dial every contact once; returns (seconds, calls, numbers dialled twice, calls per instance)."""
+    """Dial every contact once; returns (seconds, calls, numbers dialled twice, calls each)."""
     db = Database(url)
     await db.migrate()
     async with db.session() as session:
@@ -65,13 +64,10 @@ async def run(url: str, contacts: int, instances: int) -> tuple[float, int, int,
         )
         session.add(campaign)
     twilio = await FakeTwilio(ring_secs=0.0, talk_secs=0.0).start()
-    server, public = await serve_twilio_routes(db, twilio, utcnow)
+    server, _, providers = await serve_twilio_routes(db, twilio, utcnow)
     engines = [Database(url) for _ in range(instances)]
-    outbound = TwilioOutbound(
-        twilio.account_sid, twilio.auth_token, public, api_base_url=twilio.url
-    )
     dialers = [
-        Dialer(e, {"twilio": outbound}, default_from="+15555550000", instance=f"bench-{i}")
+        Dialer(e, providers, default_from="+15555550000", instance=f"bench-{i}")
         for i, e in enumerate(engines)
     ]
 
@@ -85,7 +81,8 @@ async def run(url: str, contacts: int, instances: int) -> tuple[float, int, int,
     await twilio.idle()
     numbers = [c.to for c in twilio.calls]
     twice = len(numbers) - len(set(numbers))
-    await outbound.close()
+    for provider in providers.values():
+        await provider.close()
     await server.close()
     await twilio.stop()
     for engine in [*engines, db]:

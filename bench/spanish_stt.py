@@ -35,7 +35,7 @@ from faster_whisper.audio import pad_or_trim
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from telephony.caller_audio import speech_ulaw  # noqa: E402
+from telephony.simulator.caller_audio import speech_ulaw  # noqa: E402
 from voice.engines import SpeechConfig, WhisperEngine, _load_whisper  # noqa: E402
 from voice.packaged_whisper import default_cache_dir, multilingual_whisper_dir  # noqa: E402
 from voice.stt import NO_SPEECH_THRESHOLD  # noqa: E402

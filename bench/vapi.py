@@ -1,4 +1,4 @@
-"""Benchmark /vapi/events: how fast VAPI's messages are answered, and a VAPI call's path to its score.
+"""Benchmark /vapi/events: how fast VAPI's messages are answered, and a call's path to its score.
 
     python bench/vapi.py [--calls 50] [--concurrency 8] [--postgres URL]
 

@@ -1,1 +1,1 @@
-"""The database: calls, transcripts and (later) leads; analysis; the admin API."""
+"""The CRM: its database; calls, leads, follow-ups, campaigns; analysis, scoring, rules; the API."""

@@ -1,4 +1,4 @@
-"""The analytics summary: call volumes, answer and conversion rates, outcomes, scores, calls by hour."""
+"""The analytics summary: call volumes, answer and conversion rates, outcomes, scores, hours."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ async def summary(
     assistant: str | None = None,
     campaign: str | None = None,
 ) -> dict[str, Any]:
-    """Every KPI of the dashboard for calls created in [start, end), plus today / this week / this month."""
+    """Every dashboard KPI for calls created in [start, end), plus today, this week, this month."""
     periods = {}
     for name, since in _period_starts(now, zone).items():
         periods[name] = (
@@ -150,7 +150,7 @@ async def _by_hour(
     assistant: str | None,
     campaign: str | None,
 ) -> list[dict[str, int]]:
-    """Calls per local hour of the day; hours are bucketed in UTC, then moved into ``zone`` one by one."""
+    """Calls per local hour of the day: bucketed by UTC hour, then moved into ``zone``."""
     bucket = _hour_bucket(session.bind.dialect.name).label("hour")
     rows = (
         await session.execute(

@@ -1,4 +1,4 @@
-"""Finding calls: filters the API offers, and full-text search of transcripts on SQLite and PostgreSQL."""
+"""Finding calls: the API's filters, and full-text transcript search (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def search_terms(raw: str) -> list[str]:
 
 
 def _matching_lines(dialect: str, terms: list[str]) -> Select:
-    """Utterance call ids whose text has every term (the last one as a prefix: search as you type)."""
+    """Utterance call ids whose text has every term (the last as a prefix: search as you type)."""
     if dialect == "sqlite":
         expression = " ".join(f'"{t}"' for t in terms[:-1]) + f' "{terms[-1]}"*'
         rowids = (

@@ -119,7 +119,7 @@ class CallStore:
     async def extend_utterance(
         self, call_id: str, seq: int, *, text: str, ended_at: datetime | None
     ) -> None:
-        """Rewrite a line whose speaker went on after a short pause: the whole text, the later end."""
+        """Rewrite a line whose speaker went on after a pause: the whole text, the later end."""
         async with self._db.session() as session:
             await session.execute(
                 update(Utterance)
@@ -232,7 +232,7 @@ class CallStore:
 
 
 def _queue_analysis(call: Call, due: datetime) -> None:
-    """Queue the post-call job in the same transaction that ends the call (durable across crashes)."""
+    """Queue the post-call job in the transaction that ends the call (durable across crashes)."""
     if call.analysis_status is None:
         call.analysis_status, call.analysis_next_at = "pending", due
     elif call.analysis_status == "pending" and not call.analysis_attempts:

@@ -1,4 +1,4 @@
-"""Where in a JSON file a problem is: pydantic error locations as JSON paths (``$.model.tools[0].type``)."""
+"""Where in a JSON file a problem is: pydantic error locations as paths (``$.model.tools[0]``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Changes to a lead made by a person (API, import): with history, rules, webhooks and the audit log."""
+"""A person's changes to a lead (API, import): with history, rules, webhooks and the audit log."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ async def set_stage(
 async def set_score(
     session: AsyncSession, policy: Policy, lead: Lead, score: int, *, actor: str
 ) -> None:
-    """Override a lead's score (explained as a manual adjustment), then run ``score_crossed`` rules."""
+    """Override a lead's score (explained as a manual adjustment), then run ``score_crossed``."""
     changes = _changes(session, policy, lead, actor)
     changes.set_score(
         adjust_score(

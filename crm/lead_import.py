@@ -1,4 +1,4 @@
-"""Leads from CSV: numbers normalised to E.164, duplicates merged, every broken row reported, all or nothing."""
+"""Leads from CSV: numbers in E.164, duplicates merged, each broken row reported, all or nothing."""
 
 from __future__ import annotations
 
@@ -231,7 +231,7 @@ async def apply(
     *,
     actor: str,
 ) -> None:
-    """Create or update each lead in one transaction (the caller's): existing values are only added to."""
+    """Create or update each lead in one transaction (the caller's); existing values only grow."""
     existing: dict[str, Lead] = {}
     phones = [row.phone for row in rows]
     for i in range(0, len(phones), 500):

@@ -1,4 +1,4 @@
-"""SQLAlchemy models: calls and what was said in them."""
+"""SQLAlchemy models: leads, calls and what was said, follow-ups, rules, webhooks, campaigns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The configured behaviour of the CRM: stages, scoring, rules and webhooks, loaded once at start."""
+"""The CRM's configured behaviour: stages, scoring, rules and webhooks, loaded once at start."""
 
 from __future__ import annotations
 

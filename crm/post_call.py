@@ -23,7 +23,8 @@ from crm.webhooks.outbox import enqueue
 
 # What an assistant asks of the analysis, by assistant name (None: the defaults).
 PlanLookup = Callable[[str | None], AnalysisPlan | None]
-# An assistant's ``server`` {url, secret} for its end-of-call report, by assistant name (None: none).
+# An assistant's ``server`` {url, secret} for its end-of-call report, by assistant name
+# (None: none).
 ServerLookup = Callable[[str | None], "tuple[str, str] | None"]
 
 
@@ -56,7 +57,8 @@ class PostCallJob:
         policy: Stages, scoring, rules, webhooks.
         analyzer: The call analyser (LLM and fallback).
         plans: What an assistant asks of the analysis, by name (read from its ``analysisPlan``).
-        servers: The ``server`` {url, secret} of an assistant by name: its end-of-call report goes there too.
+        servers: The ``server`` {url, secret} of an assistant by name: its end-of-call report goes
+            there too.
         """
         self.db = db
         self.policy = policy
@@ -169,7 +171,8 @@ class PostCallJob:
         await enqueue(
             session, settings, event="end-of-call-report", key=key, payload=report, call_id=call.id
         )
-        if server:  # the assistant file's server.url gets its report here as on VAPI, whoever carried the call
+        # The assistant file's server.url gets its report here as on VAPI, whoever carried the call.
+        if server:
             await enqueue(
                 session,
                 settings,
@@ -234,7 +237,7 @@ def _emit_call_events(changes: Changes, analysis: CallAnalysis) -> None:
 def _record_score(
     call: Call, lead: Lead | None, score: Score | None, analysis: CallAnalysis
 ) -> None:
-    """The score as it stands after this call and its rules, on the call too (for filters and history).
+    """The score after this call and its rules, kept on the call too (for filters and history).
 
     Without a lead (an anonymous caller) the call keeps its own conversation score.
     """

@@ -41,7 +41,7 @@ from crm.shapes import (
 
 
 async def export_lead(session: AsyncSession, lead: Lead) -> dict[str, Any]:
-    """Every record about a lead, as JSON: the lead, calls with transcripts, follow-ups, history, logs."""
+    """Every record about a lead, as JSON: lead, calls, transcripts, follow-ups, history, logs."""
     calls = []
     for call in await session.scalars(
         select(Call).where(Call.lead_id == lead.id).order_by(Call.created_at)
@@ -105,7 +105,7 @@ async def export_lead(session: AsyncSession, lead: Lead) -> dict[str, Any]:
 
 
 async def erase_lead(session: AsyncSession, lead: Lead, *, actor: str) -> dict[str, int]:
-    """Erase a lead: the lead and its follow-ups, its calls' transcripts, tool calls, recordings and reports.
+    """Erase a lead and its follow-ups, and its calls' transcripts, tool calls, recordings, reports.
 
     Calls stay as anonymous rows (no numbers, no words; outcome, duration, sentiment and
     score remain) so that analytics stay true. A do-not-call entry for the number stays:

@@ -104,9 +104,13 @@ class CrmService:
         """Start the workers; calls left pending by a previous run are picked up at once."""
         for worker in self.workers:
             worker.start()
+        analysis = (
+            f"LLM {self.settings.llm.model or 'default'}"
+            if self.analyzer.llm
+            else "the deterministic fallback"
+        )
         logger.info(
-            f"CRM: {len(self.policy.rules.enabled)} automation rule(s), analysis by "
-            f"{'LLM ' + (self.settings.llm.model or 'default') if self.analyzer.llm else 'the deterministic fallback'}, "
+            f"CRM: {len(self.policy.rules.enabled)} automation rule(s), analysis by {analysis}, "
             f"{len(self.policy.webhooks.urls)} webhook URL(s)"
         )
 

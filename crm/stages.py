@@ -148,7 +148,8 @@ def _auto_advance(path: Path, data: object, names: tuple[str, ...]) -> dict[str,
     for where, stage in [*moves.items(), *((f"outcomes.{k}", v) for k, v in outcomes.items())]:
         if stage is not None and stage not in names:
             raise StageError(
-                f"{path}: $.auto_advance.{where}: unknown stage {stage!r}; stages are: {', '.join(names)}"
+                f"{path}: $.auto_advance.{where}: unknown stage {stage!r}; stages are: "
+                f"{', '.join(names)}"
             )
     return moves | {"on_outcome": MappingProxyType({k: v for k, v in outcomes.items() if v})}
 

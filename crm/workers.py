@@ -9,7 +9,7 @@ from loguru import logger
 
 
 class Periodic:
-    """Runs ``step`` again at once while it reports work done, else every ``interval`` or when woken."""
+    """Runs ``step`` again at once while it reports work, else every ``interval`` or when woken."""
 
     def __init__(self, name: str, step: Callable[[], Awaitable[int]], interval: float):
         """Args:

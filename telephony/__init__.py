@@ -1,1 +1,1 @@
-"""Calls: the core all carriers share, a folder per carrier (Twilio, VAPI), dialer, simulators."""
+"""Calls: the core every carrier shares, a folder per carrier, the dialer, the call simulator."""

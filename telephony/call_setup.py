@@ -8,7 +8,7 @@ from typing import Any
 
 from loguru import logger
 
-from agent.assistants import LoadedAssistant
+from agent.assistant_files import LoadedAssistant
 from agent.phrases import Phrases, phrases_for
 from agent.templates import render
 from agent.variables import call_timezone, call_variables
@@ -46,14 +46,15 @@ class CallPlan:
     missing: set[str] = field(default_factory=set)
 
     def render(self, text: str) -> str:
-        """Fill a configured text with this call's variables (a missing one never speaks as braces)."""
+        """Fill a configured text with this call's variables (a missing one never says braces)."""
         missing: list[str] = []
         result = render(text, self.variables, missing)
         new = set(missing) - self.missing
         if new:
             self.missing |= new
             logger.info(
-                f"call {self.call.id}: no value for {', '.join(sorted(new))}; rendered empty or default"
+                f"call {self.call.id}: no value for {', '.join(sorted(new))}; "
+                f"rendered empty or default"
             )
         return result
 

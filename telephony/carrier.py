@@ -11,7 +11,6 @@ from pipecat.transports.base_transport import BaseTransport
 
 from agent.tool_config import TransferDestination
 from agent.tools import TransferFailed
-from telephony.outbound import OutboundProvider
 
 
 class NotSupported(Exception):
@@ -93,8 +92,9 @@ class Carrier(Protocol):
     ``telephony.dependencies.DEPS`` (what every call shares) and ``telephony.live.LIVE``
     (the live calls); they open the call row (``telephony.opening.open_call``), build
     their :class:`CallLeg`, and run ``CallSession(deps, call, entry, leg)`` with
-    ``live.hold(session)``. A carrier that places calls adds its dialer provider to
-    ``app[OUTBOUND]``; one with state worth watching adds a report to ``app[HEALTH]``.
+    ``live.hold(session)``. A carrier that places calls registers its dialer provider
+    with ``telephony.outbound.providers.register_outbound``; one with state worth watching
+    adds a report to ``app[HEALTH]``.
     """
 
     name: str
@@ -103,9 +103,6 @@ class Carrier(Protocol):
         """Add this carrier to the app."""
         ...
 
-
-OUTBOUND = web.AppKey("carrier_outbound", dict[str, OutboundProvider])
-"""Dialer providers carriers bring, by name (``sip``); the server's dialer uses them."""
 
 HEALTH = web.AppKey("carrier_health", dict[str, Callable[[], dict[str, Any]]])
 """Each carrier's report for ``GET /healthz``, by name (``sip``: address, calls, capacity)."""

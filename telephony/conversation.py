@@ -1,4 +1,4 @@
-"""How a call behaves beyond the LLM's replies: hang-ups, silence, time limit, transfers, end phrases."""
+"""How a call behaves beyond the LLM: hang-ups, silence, time limit, transfers, end phrases."""
 
 from __future__ import annotations
 
@@ -91,7 +91,8 @@ class CallConversation:
         await asyncio.sleep(seconds)
         if not self._caller_spoke and self.end_reason is None:
             logger.info(
-                f"call {self._facts.call_id}: the caller said nothing for {seconds:g}s after answering"
+                f"call {self._facts.call_id}: the caller said nothing for {seconds:g}s after "
+                f"answering"
             )
             await self.user_idle()
 
@@ -140,7 +141,8 @@ class CallConversation:
     async def llm_failed(self, error: BaseException) -> None:
         """The LLM failed twice: schedule a callback and end the call politely."""
         logger.error(
-            f"call {self._facts.call_id}: LLM failed twice ({describe(error)}); ending with a callback"
+            f"call {self._facts.call_id}: LLM failed twice ({describe(error)}); "
+            f"ending with a callback"
         )
         if self._facts.lead_id:
             try:
@@ -161,7 +163,7 @@ class CallConversation:
     # agent.tools.CallControl
 
     async def say(self, text: str) -> None:
-        """Say a line after what is being said; returns at once (the tool's result is not held up)."""
+        """Say a line after what is being said; returns at once (the tool's result is not held)."""
         await self._speaker.say(text, wait=False)
 
     async def hang_up(self, reason: str, goodbye: str | None) -> None:
@@ -173,7 +175,7 @@ class CallConversation:
         self._spawn(self._speaker.hang_up(reason, goodbye))
 
     async def machine_answered(self, message: str | None) -> None:
-        """An answering machine picked up: stop talking over its beep, leave the message, hang up."""
+        """An answering machine answered: stop talking over its beep, leave the message, hang up."""
         if self.end_reason is not None:
             return
         await self._speaker.interrupt()

@@ -1,4 +1,4 @@
-"""Call hooks: after-call hooks run in the background; status hooks run in turn, a failing one never stops the rest."""
+"""Call hooks: after-call ones run in the background; status ones in turn, past any that fails."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ async def _run(hook: Hook, call_id: str) -> None:
 
 
 async def run_status_hooks(hooks: list[StatusHook], call: Call) -> None:
-    """Await each status hook on ``call`` (the dialer settles attempts here); a failure is logged, not raised."""
+    """Await each status hook on ``call`` (the dialer settles attempts here); failures logged."""
     for hook in hooks:
         try:
             await hook(call)

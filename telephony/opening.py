@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from agent.assistants import LoadedAssistant
+from agent.assistant_files import LoadedAssistant
 from crm.calls import NewCall
 from crm.models import Call
 from crm.phone_numbers import maybe_e164

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from agent.assistant import Assistant
-from agent.assistants import LoadedAssistant
+from agent.assistant_files import LoadedAssistant
 from agent.library import Prepare
 from agent.llm import LLMEndpoint
 from voice.engines import SpeechChoice, SpeechModels
@@ -85,16 +85,16 @@ def readiness_check(models: SpeechModels, llm: LLMEndpoint) -> Prepare:
             entry.unavailable = str(e)
         else:
             entry.warnings.extend(_voice_notes(assistant, choice, models))
-        if llm.uses_local(assistant) and llm.local is None:
+        if llm.uses_embedded(assistant) and llm.embedded is None:
             entry.unavailable = (
                 "runs on the embedded LLM, which this server did not load (no assistant used it at "
                 "start); restart the server, or set model.url / LLM_BASE_URL"
             )
-        if entry.tools and llm.uses_local(assistant):
+        if entry.tools and llm.uses_embedded(assistant):
             entry.warnings.append(
-                "runs on the embedded LLM, which cannot call tools: its "
-                f"{len(entry.tools)} tool(s) are disabled. Set LLM_BASE_URL (or model.url) to an "
-                "OpenAI-compatible server to use them."
+                "runs on the embedded LLM, which cannot call tools: "
+                f"its {len(entry.tools)} tool(s) are disabled. Set LLM_BASE_URL (or model.url) "
+                "to an OpenAI-compatible server to use them."
             )
 
     return prepare

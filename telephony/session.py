@@ -14,7 +14,7 @@ from pipecat.transports.base_transport import BaseTransport
 from pipecat.utils.types import NOT_GIVEN
 from pipecat.workers.runner import WorkerRunner
 
-from agent.assistants import LoadedAssistant
+from agent.assistant_files import LoadedAssistant
 from agent.llm import create_llm
 from agent.tools import ToolContext, ToolResult
 from agent.tools.llm_functions import tools_schema
@@ -109,7 +109,7 @@ class CallSession:
     def _tool_context(self, plan: CallPlan) -> ToolContext:
         deps, assistant = self._deps, plan.entry.assistant
         tools = (
-            {} if deps.llm.uses_local(assistant) else plan.entry.tools
+            {} if deps.llm.uses_embedded(assistant) else plan.entry.tools
         )  # the embedded LLM cannot call tools
         return ToolContext(
             db=deps.database,
@@ -266,7 +266,8 @@ class CallSession:
                 latency=call_latency_summary(self._latency) | {"per_turn": self._latency},
             )
             logger.info(
-                f"call {self.call_id}: ended ({self._final_reason()}), {self._journal.written} lines"
+                f"call {self.call_id}: ended ({self._final_reason()}), "
+                f"{self._journal.written} lines"
             )
             self._deps.call_ended(self.call_id)
         except Exception as e:

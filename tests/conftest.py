@@ -287,7 +287,7 @@ def write_test_assistants(folder: Path, tool_url: str) -> None:
 async def tools_server(
     fake_llm: FakeOpenAI, fake_twilio: FakeTwilio, fake_tools: FakeToolServer, tmp_path_factory
 ) -> AsyncIterator[ServerProcess]:
-    """A real server whose assistants have tools, wired to the fake LLM, Twilio REST and tool server."""
+    """A real server whose assistants have tools, wired to the fake LLM, Twilio and tool server."""
     tmp = tmp_path_factory.mktemp("tools-server")
     write_test_assistants(tmp / "assistants", fake_tools.url)
     process = await start_server(

@@ -1,4 +1,4 @@
-"""The Docker files, checked without an engine: the compose schema, what the image copies, the proxy."""
+"""The Docker files, checked without an engine: compose schema, what the image copies, proxy."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
 def dockerfile_stages() -> list[dict]:
-    """The Dockerfile's stages: ``{"name", "from", "workdir", "copies": [(sources, dest, flags)]}``."""
+    """The Dockerfile's stages: ``{"name", "from", "workdir", "copies": [(src, dest, flags)]}``."""
     text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
     stages: list[dict] = []
     for line in text.splitlines():

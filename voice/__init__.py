@@ -1,1 +1,1 @@
-"""Speech: codecs, VAD, STT, TTS, the per-call pipeline, latency and model files."""
+"""Speech: shared models, VAD and turn-taking, STT, TTS, the per-call pipeline, playback marks."""

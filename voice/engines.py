@@ -201,8 +201,8 @@ class SpeechModels:
             problems.append(
                 f"transcriber.language is {language!r} but the Whisper model '{engine.name}' is "
                 "English-only, so it would mis-hear callers. Leave transcriber.model empty for the "
-                "multilingual default, or place a multilingual CTranslate2 Whisper model folder in "
-                f"'{self.config.models_dir}' (e.g. whisper-small: model.bin, config.json, "
+                "multilingual default, or place a multilingual CTranslate2 Whisper model folder "
+                f"in '{self.config.models_dir}' (e.g. whisper-small: model.bin, config.json, "
                 "tokenizer.json, vocabulary.*) and set transcriber.model to its folder name."
             )
         try:

@@ -1,4 +1,4 @@
-"""Keypad digits (DTMF) to the LLM: pipecat's DTMF aggregator, sending each entry as a user message."""
+"""Keypad digits (DTMF) to the LLM: pipecat's DTMF aggregator, each entry sent as a user message."""
 
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ def continuation(before: str, combined: str) -> str | None:
 
 @dataclass(frozen=True)
 class _Heard:
-    """The last final transcription: its speech (unpadded), its text, when it stopped (audio time)."""
+    """The last final transcription: its speech (unpadded), its text, when it ended (audio time)."""
 
     audio: bytes
     text: str
@@ -273,7 +273,7 @@ class LocalWhisperSTTService(WhisperSTTService):
     async def _transcribe_after(
         self, before: _Heard | None, speech: bytes, stopped: float
     ) -> tuple[str, _Heard | None, Resumption | None]:
-        """The text of ``speech``, what was heard in all, and how it continues ``before`` if it does."""
+        """The text of ``speech``, all that was heard, and how it continues ``before`` if so."""
         if before is not None:
             joined = before.audio + speech
             combined = await self._transcribe(joined)

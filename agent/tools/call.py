@@ -98,7 +98,7 @@ async def opt_out(context: ToolContext, arguments: dict[str, Any]) -> ToolResult
 
 
 def destinations_of(context: ToolContext) -> list[TransferDestination]:
-    """Where transfers may go: the ``transferCall`` tool's destinations, else ``forwardingPhoneNumber``."""
+    """Where transfers may go: the ``transferCall`` destinations, else ``forwardingPhoneNumber``."""
     tool = context.tools.get("transfer_to_human")
     if tool and tool.config and tool.config.destinations:
         return list(tool.config.destinations)
@@ -153,7 +153,7 @@ async def _transferred(context: ToolContext, target: str) -> None:
 
 
 async def transfer_to_human(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
-    """Say a line, then move the live call to a person; if that fails, say so and offer a callback."""
+    """Say a line, then move the live call to a person; if that fails, say so, offer a callback."""
     args: TransferArgs = parse_args(TransferArgs, arguments)
     control = _control(context)
     destination = _pick(destinations_of(context), args.destination)
@@ -166,8 +166,10 @@ async def transfer_to_human(context: ToolContext, arguments: dict[str, Any]) -> 
             (tool.message("request-failed") if tool else None) or context.phrases.transfer_failed
         )
         return ToolResult(
-            value="The transfer failed. You told the caller and asked whether they want a callback; "
-            "if they say yes, ask when and use schedule_callback.",
+            value=(
+                "The transfer failed. You told the caller and asked whether they want a callback; "
+                "if they say yes, ask when and use schedule_callback."
+            ),
             ok=False,
             error=f"transfer failed: {e}",
             run_llm=False,

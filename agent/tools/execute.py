@@ -59,8 +59,8 @@ async def execute(
         )
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
     logger.info(
-        f"call {context.call_id}: tool {name} {'ok' if result.ok else 'failed'} in {duration_ms:.0f} ms"
-        + (f" ({result.error})" if result.error else "")
+        f"call {context.call_id}: tool {name} {'ok' if result.ok else 'failed'} in "
+        f"{duration_ms:.0f} ms" + (f" ({result.error})" if result.error else "")
     )
     await _record(context, name, arguments, result, duration_ms, tool_call_id)
     if context.on_tool_call is not None:

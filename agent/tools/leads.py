@@ -186,9 +186,10 @@ LEAD_TOOLS = [
     ),
     Tool(
         "update_lead",
-        "Save what the caller tells you about themselves: name, email, company, and qualification "
-        "(budget, authority, need, timeline), plus any other facts as custom_fields. Call it as soon "
-        "as you learn something; pass only what you learned.",
+        "Save what the caller tells you about themselves: "
+        "name, email, company, and qualification (budget, authority, need, timeline), "
+        "plus any other facts as custom_fields. Call it as soon as you learn something; "
+        "pass only what you learned.",
         json_schema(UpdateLeadArgs),
         update_lead,
     ),

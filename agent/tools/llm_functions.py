@@ -38,7 +38,8 @@ async def _run_with_filler(
             await _say(params, filler)
     result = await asyncio.shield(run)
     logger.debug(
-        f"call {context.call_id}: {tool.name} answered in {(time.perf_counter() - started) * 1000:.0f} ms"
+        f"call {context.call_id}: {tool.name} answered in "
+        f"{(time.perf_counter() - started) * 1000:.0f} ms"
     )
     return result
 

@@ -1,4 +1,4 @@
-"""Built-in tools that put things in the calendar: appointments and callbacks, in the caller's time zone."""
+"""Built-in calendar tools: appointments and callbacks, in the caller's time zone."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _when(text: str, context: ToolContext, *, what: str) -> datetime:
 
 
 def calendar_of(context: ToolContext) -> str:
-    """The calendar appointments are booked on: the assistant's ``metadata.calendar``, else ``default``."""
+    """The calendar appointments go on: the assistant's ``metadata.calendar``, else ``default``."""
     return str(context.assistant.metadata.get("calendar") or "default")
 
 
@@ -49,7 +49,9 @@ class BookArgs(ToolArgs):
     """A slot to book."""
 
     start: str = Field(
-        description="Start as ISO 8601 in the caller's local time, e.g. 2026-03-10T10:00 (no offset)"
+        description=(
+            "Start as ISO 8601 in the caller's local time, e.g. 2026-03-10T10:00 (no offset)"
+        )
     )
     duration_minutes: int = Field(30, ge=5, le=480, description="Length in minutes (default 30)")
     title: str | None = Field(
@@ -165,15 +167,17 @@ async def schedule_callback(context: ToolContext, arguments: dict[str, Any]) -> 
 SCHEDULING_TOOLS = [
     Tool(
         "book_appointment",
-        "Book an appointment (a visit, a demo, a consultation) for the caller once they agreed on a "
-        "day and time. Times are the caller's local time. If the slot is taken you get the nearest "
-        "free times to offer. Read the 'say' field back to confirm.",
+        "Book an appointment (a visit, a demo, a consultation) for the caller once they agreed on "
+        "a day and time. Times are the caller's local time. "
+        "If the slot is taken you get the nearest free times to offer. "
+        "Read the 'say' field back to confirm.",
         json_schema(BookArgs),
         book,
     ),
     Tool(
         "schedule_callback",
-        "Schedule a call back to the caller at the time they asked for (their local time), with the reason.",
+        "Schedule a call back to the caller at the time they asked for (their local time), "
+        "with the reason.",
         json_schema(CallbackArgs),
         schedule_callback,
     ),

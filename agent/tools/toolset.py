@@ -51,8 +51,8 @@ def _function(config: ToolConfig, assistant: Assistant, path: str) -> Tool:
     server = _server(config, assistant)
     if server is None:
         raise ToolsetError(
-            f"{path}.function.name: {name!r} is not a built-in tool ({', '.join(BUILTINS)}) and has no "
-            "server.url (neither its own nor the assistant's) to run it"
+            f"{path}.function.name: {name!r} is not a built-in tool ({', '.join(BUILTINS)}) "
+            "and has no server.url (neither its own nor the assistant's) to run it"
         )
     return webhook_tool(config, server)
 

@@ -192,7 +192,7 @@ def classify_intent(text: str, objections: list[str], signals: Signals, score: f
 
 
 def structured_fallback(plan: AnalysisPlan, analysis: CallAnalysis) -> dict | None:
-    """Fill the schema's properties the rules know about (BANT, intent, outcome...); None if no schema."""
+    """Fill the schema's properties the rules know (BANT, intent, outcome...); None if no schema."""
     schema = plan.structured_data_schema if plan.wants_structured_data else None
     if not schema or not isinstance(schema.get("properties"), dict):
         return None

@@ -249,16 +249,17 @@ TIMELINE = (
     "en unos dias",
 )
 STOPWORDS = frozenset(
-    "a an the and or but if then so to of in on at for with from by about as is are was were be been "
-    "i you he she it we they me my your our their this that these those what which who whom how when "
-    "where why do does did have has had can could would should will just not no yes yeah okay ok hi "
-    "hello thanks thank please there here it's i'm i'd i'll that's don't can't want like know think "
-    "el la los las un una unos unas y o pero si que de del al en con por para como es son fue ser "
-    "estar esta este esto estos estas eso ese esa yo tu usted el ella nosotros ellos me te se nos le "
-    "les mi su sus lo ya muy mas hola gracias bueno pues entonces tambien porque cuando donde quiero "
-    "tengo tiene hay puede puedo much many would could also really sure right well some more your "
-    "it's tell does need sounds great good fine right maybe something anything cuanto cuesta necesito "
-    "seria gustaria".split()
+    "a an the and or but if then so to of in on at for with from by about as is are was "
+    "were be been i you he she it we they me my your our their this that these those what "
+    "which who whom how when where why do does did have has had can could would should "
+    "will just not no yes yeah okay ok hi hello thanks thank please there here it's i'm "
+    "i'd i'll that's don't can't want like know think el la los las un una unos unas y o "
+    "pero si que de del al en con por para como es son fue ser estar esta este esto estos "
+    "estas eso ese esa yo tu usted el ella nosotros ellos me te se nos le les mi su sus lo "
+    "ya muy mas hola gracias bueno pues entonces tambien porque cuando donde quiero tengo "
+    "tiene hay puede puedo much many would could also really sure right well some more "
+    "your it's tell does need sounds great good fine right maybe something anything cuanto "
+    "cuesta necesito seria gustaria".split()
 )
 EN_MARKERS = frozenset("the and you is are what how i it to have do".split())
 ES_MARKERS = frozenset("el la que de y es los por para quiero tengo usted como".split())
@@ -313,7 +314,7 @@ def keywords(caller: list[Line], limit: int = 8) -> list[str]:
 
 
 def bant(caller: list[Line]) -> Bant:
-    """Budget, authority, need and timeline, as the caller's own words (the clause, ≤200 characters)."""
+    """Budget, authority, need and timeline, in the caller's words (the clause, ≤200 characters)."""
     found = Bant()
     for clause in (c for line in caller for c in clauses(line.text)):
         folded = fold(clause)

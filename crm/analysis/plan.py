@@ -54,5 +54,5 @@ class AnalysisPlan:
 
 
 def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
-    """Replace VAPI's ``{{transcript}}``-style placeholders with ``values`` (unknown ones: empty)."""
+    """Replace VAPI's ``{{transcript}}``-style placeholders with ``values`` (unknown: empty)."""
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), text)

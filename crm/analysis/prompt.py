@@ -13,11 +13,13 @@ MAX_TRANSCRIPT_CHARS = 24_000
 BASE = f"""You analyse a finished phone call between an AI assistant and a caller, for a sales team.
 Answer with ONE JSON object and nothing else, with exactly these keys:
 "summary": 2-4 sentences in the caller's language: who called, what they want, what happens next.
-"sentiment_score": the caller's overall sentiment, a number from -1 (very negative) to 1 (very positive).
+"sentiment_score": the caller's overall sentiment, a number from -1 (very negative) \
+to 1 (very positive).
 "utterance_sentiments": an object mapping each transcript line number to its sentiment (-1..1).
 "intent": the caller's main intent, one of {", ".join(INTENTS)}.
 "outcome": one of {", ".join(OUTCOMES)}.
-"objections": kinds of objection the caller raised (e.g. price, timing, need, competitor, trust, authority).
+"objections": kinds of objection the caller raised (e.g. price, timing, need, competitor, \
+trust, authority).
 "competitors": competitor companies or products the caller mentioned.
 "keywords": up to 8 topics of the call.
 "bant": an object with {", ".join(f'"{name}"' for name in BANT)}: what the caller said, or null.
@@ -49,8 +51,9 @@ def system_prompt(plan: AnalysisPlan, facts: CallFacts) -> str:
         )
         parts.append(
             f'"success_evaluation": whether the call met its goal, graded with the {rubric} rubric '
-            '(PassFail: "true" or "false"; NumericScale: 1-10; DescriptiveScale: Excellent, Good, Fair, '
-            f"Poor), as a string.\nInstructions: {instructions or 'judge by the assistant goal'}"
+            '(PassFail: "true" or "false"; NumericScale: 1-10; '
+            "DescriptiveScale: Excellent, Good, Fair, Poor), as a string.\n"
+            f"Instructions: {instructions or 'judge by the assistant goal'}"
         )
     return "\n\n".join(parts)
 
@@ -64,7 +67,8 @@ def user_prompt(facts: CallFacts, transcript: Transcript) -> str:
     tools = ", ".join(facts.tool_calls) or "none"
     return (
         f"Call id: {facts.call_id}\nDirection: {facts.direction}\n"
-        f"Duration: {round(facts.duration_seconds or 0)} seconds\nEnded: {facts.end_reason or 'unknown'}\n"
+        f"Duration: {round(facts.duration_seconds or 0)} seconds\n"
+        f"Ended: {facts.end_reason or 'unknown'}\n"
         f"Transferred to: {facts.transfer_target or 'no'}\nTools the assistant used: {tools}\n\n"
         f"Transcript:\n{text}"
     )

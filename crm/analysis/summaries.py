@@ -26,7 +26,10 @@ TEXT = {
         "inbound": "entrante",
         "outbound": "saliente",
         "intent": "Intención: {intent}; resultado: {outcome}; sentimiento: {sentiment}.",
-        "asked": "El cliente preguntó por el precio {price} vez/veces y pidió información {info} vez/veces.",
+        "asked": (
+            "El cliente preguntó por el precio {price} vez/veces "
+            "y pidió información {info} vez/veces."
+        ),
         "objections": "Objeciones: {items}.",
         "competitors": "Competidores mencionados: {items}.",
         "topics": "Temas: {items}.",

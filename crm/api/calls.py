@@ -1,4 +1,4 @@
-"""Calls: a filtered, searchable list, and each call with its transcript, tools, analysis and rule runs."""
+"""Calls: a filtered, searchable list; each call with transcript, tools, analysis and rule runs."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ class CallQuery(Page):
 
 @api.route("GET", "/api/calls", query=CallQuery, response=CallPage)
 async def list_calls(request: web.Request) -> web.Response:
-    """Calls, newest first, filtered by date, outcome, assistant, campaign, score, sentiment or transcript words."""
+    """Calls, newest first, filtered by date, outcome, assistant, campaign, score, words..."""
     params = query(request, CallQuery)
     async with request.app[CRM].db.session() as session:
         calls, total = await find_calls(
@@ -96,7 +96,7 @@ async def list_calls(request: web.Request) -> web.Response:
 
 @api.route("GET", "/api/calls/{call_id}", response=CallDetail)
 async def get_call(request: web.Request) -> web.Response:
-    """One call: transcript with sentiment per line, tool calls, analysis with the score explained, rule runs."""
+    """One call: transcript with sentiments, tool calls, analysis (score explained), rule runs."""
     call_id = request.match_info["call_id"]
     async with request.app[CRM].db.session() as session:
         call = await session.get(Call, call_id)

@@ -22,9 +22,16 @@ from crm.api.responses import (
     Progress,
 )
 from crm.audit import audit
-from crm.campaign_spec import CampaignSpec
-from crm.campaigns import CampaignStateError, apply_spec, change_state, enroll, progress, spec_of
 from crm.models import Campaign, CampaignContact, Lead, utcnow
+from crm.outbound.campaign_spec import CampaignSpec
+from crm.outbound.campaigns import (
+    CampaignStateError,
+    apply_spec,
+    change_state,
+    enroll,
+    progress,
+    spec_of,
+)
 from crm.shapes import iso
 
 api = Routes("campaigns")
@@ -171,7 +178,7 @@ async def campaign_action(request: web.Request) -> web.Response:
 
 @api.route("GET", "/api/campaigns/{campaign_id}/progress", response=Progress)
 async def campaign_progress(request: web.Request) -> web.Response:
-    """Contacts by state (with skip and failure reasons), calls made, answered, conversions, cost."""
+    """Contacts by state (with skip and failure reasons), calls, answers, conversions, cost."""
     crm = request.app[CRM]
     async with crm.db.session() as session:
         await _campaign(session, request.match_info["campaign_id"])
@@ -212,7 +219,10 @@ async def list_contacts(request: web.Request) -> web.Response:
     status=200,
 )
 async def add_contacts(request: web.Request) -> web.Response:
-    """Enroll leads: JSON ``{"leadIds": [...]}``, or a CSV of leads (imported like /api/leads/import, all or nothing)."""
+    """Enroll leads: JSON ``{"leadIds": [...]}``, or a CSV of leads.
+
+    A CSV is imported like /api/leads/import: all or nothing.
+    """
     crm, campaign_id = request.app[CRM], request.match_info["campaign_id"]
     if request.content_type == "application/json":
         ids = (await body(request, LeadIds)).lead_ids

@@ -74,7 +74,7 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 class ApiModel(BaseModel):
-    """Base of API bodies and queries: camelCase or snake_case keys, unknown keys refused, times in UTC."""
+    """Base of API bodies and queries: camelCase or snake_case, no unknown keys, times in UTC."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 

@@ -69,7 +69,7 @@ class AuditQuery(Page):
 
 @api.route("GET", "/api/analytics/summary", query=SummaryQuery, response=Summary)
 async def analytics_summary(request: web.Request) -> web.Response:
-    """Calls today/week/month, answer rate, average duration and sentiment, conversion, outcomes, scores, hours."""
+    """Calls today/week/month, answer rate, duration, sentiment, conversion, outcomes, hours."""
     params = query(request, SummaryQuery)
     now = utcnow()
     end = params.end or now

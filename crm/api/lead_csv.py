@@ -58,10 +58,10 @@ class ImportQuery(ApiModel):
 
 
 class ImportBody(ApiModel):
-    """A CSV file (``text/csv`` body, or a multipart field named ``file``): a ``phone`` column, optional
-    name, email, company, source, timezone, language, stage, owner, tags (``;``-separated), budget,
-    authority, need, timeline, consent_calls, consent_recording, consent_marketing, do_not_call;
-    other columns become custom fields."""
+    """A CSV file (``text/csv`` body, or a multipart field named ``file``): a ``phone`` column,
+    optional name, email, company, source, timezone, language, stage, owner, tags (``;``-separated),
+    budget, authority, need, timeline, consent_calls, consent_recording, consent_marketing,
+    do_not_call; other columns become custom fields."""
 
 
 class _DryRun(Exception):
@@ -69,7 +69,7 @@ class _DryRun(Exception):
 
 
 async def csv_text(request: web.Request) -> str:
-    """The CSV text of a request: a ``text/csv`` body or a multipart ``file`` field (UTF-8, else Latin-1)."""
+    """A request's CSV text: a ``text/csv`` body or a multipart ``file`` (UTF-8, else Latin-1)."""
     if request.content_type.startswith("multipart/"):
         reader = await request.multipart()
         async for part in reader:
@@ -100,7 +100,7 @@ async def csv_text(request: web.Request) -> str:
     also=(200,),
 )
 async def import_leads(request: web.Request) -> web.Response:
-    """Import leads from CSV: all rows or none; 400 with every broken line when any row is invalid."""
+    """Import leads from CSV: all rows or none; 400 with every broken line if any row is invalid."""
     options = query(request, ImportQuery)
     crm = request.app[CRM]
     region = (options.region or crm.settings.default_region).upper()

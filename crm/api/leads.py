@@ -106,7 +106,7 @@ class LeadCreate(LeadFields):
 
 
 class LeadPatch(LeadFields):
-    """Changes to a lead; ``stage`` moves it (with ``stageReason``), ``score`` overrides the score."""
+    """Changes to a lead; ``stage`` moves it (with ``stageReason``); ``score`` overrides it."""
 
     phone: str | None = Field(default=None, min_length=3, max_length=40)
     region: str | None = Field(default=None, min_length=2, max_length=2)
@@ -218,7 +218,7 @@ async def _lead(session, request: web.Request) -> Lead:
 
 @api.route("GET", "/api/leads/{lead_id}", response=LeadDetail)
 async def get_lead(request: web.Request) -> web.Response:
-    """A lead with its recent calls, notes, open tasks and callbacks, appointments and stage history."""
+    """A lead with its recent calls, notes, open tasks, callbacks, appointments, stage history."""
     async with request.app[CRM].db.session() as session:
         lead = await _lead(session, request)
         lead_id = lead.id
@@ -253,7 +253,7 @@ async def get_lead(request: web.Request) -> web.Response:
 
 @api.route("PATCH", "/api/leads/{lead_id}", body=LeadPatch, response=LeadOut)
 async def update_lead(request: web.Request) -> web.Response:
-    """Change a lead's fields; ``stage`` moves it with history and rules; ``score`` overrides its score."""
+    """Change a lead's fields; ``stage`` moves it with history and rules; ``score`` overrides it."""
     changes = await body(request, LeadPatch)
     crm, who = request.app[CRM], actor(request)
     if changes.phone is not None:
@@ -286,7 +286,10 @@ async def update_lead(request: web.Request) -> web.Response:
 
 @api.route("DELETE", "/api/leads/{lead_id}", status=204)
 async def delete_lead(request: web.Request) -> web.Response:
-    """Delete a lead with its notes, tasks and appointments (its calls stay, unlinked; see erase for GDPR)."""
+    """Delete a lead with its notes, tasks and appointments.
+
+    Its calls stay, unlinked; see erase for GDPR.
+    """
     async with request.app[CRM].db.session() as session:
         lead = await _lead(session, request)
         await session.delete(lead)

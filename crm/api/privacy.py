@@ -29,7 +29,7 @@ async def export(request: web.Request) -> web.Response:
 
 @api.route("POST", "/api/leads/{lead_id}/erase", response=Erased, status=200)
 async def erase(request: web.Request) -> web.Response:
-    """Erase a lead (GDPR): the lead, its follow-ups, and its calls' transcripts, tool calls and recordings."""
+    """Erase a lead (GDPR): the lead, its follow-ups, its calls' transcripts, tools, recordings."""
     async with request.app[CRM].db.session() as session:
         lead = await session.get(Lead, request.match_info["lead_id"])
         if lead is None:

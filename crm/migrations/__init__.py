@@ -1,0 +1,1 @@
+"""Alembic migrations of the CRM database, applied at start by ``Database.migrate``."""

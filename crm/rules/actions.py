@@ -81,7 +81,9 @@ async def _set_stage(action: SetStage, run: Run) -> dict[str, Any]:
     )
     if change is None:
         return {
-            "unchanged": f"stays {before} (automatic moves only go forward and never leave won/lost)"
+            "unchanged": (
+                f"stays {before} (automatic moves only go forward and never leave won/lost)"
+            )
         }
     return {"from": change.from_stage, "to": change.to_stage}
 
@@ -118,9 +120,8 @@ async def _callback(action: ScheduleCallback, run: Run) -> dict[str, Any]:
         select(Task).where(Task.lead_id == lead.id, Task.kind == "callback", Task.status == "open")
     )
     if pending is not None:
-        return {
-            "skipped": f"an open callback is already due {pending.due_at.isoformat() if pending.due_at else 'now'}"
-        }
+        due = pending.due_at.isoformat() if pending.due_at else "now"
+        return {"skipped": f"an open callback is already due {due}"}
     task = await create_task(
         session,
         kind="callback",

@@ -104,7 +104,7 @@ class Changes:
         return change
 
     def set_score(self, score: Score) -> tuple[int, int]:
-        """Give the lead a new score (band, explanation) and raise ``score_crossed``; returns (old, new)."""
+        """Give the lead a new score (band, explanation), raise ``score_crossed``; (old, new)."""
         lead = self.lead
         if lead is None:
             return score.value, score.value
@@ -115,7 +115,7 @@ class Changes:
         return old, score.value
 
     async def lead_counts(self) -> dict[str, int]:
-        """The lead's ``calls_count`` and ``unanswered_calls`` (no answer or voicemail), for conditions."""
+        """The lead's ``calls_count`` and ``unanswered_calls`` (no answer, voicemail)."""
         if self._counts is None:
             if self.lead is None:
                 self._counts = {}

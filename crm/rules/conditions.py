@@ -11,7 +11,7 @@ from crm.rules.schema import Condition, Conditions
 def evaluate(
     group: Conditions | None, context: dict[str, Any]
 ) -> tuple[bool, list[dict[str, Any]]]:
-    """Whether the conditions hold, and each condition's check (field, operator, value, actual, ok)."""
+    """Whether the conditions hold, and each one's check (field, operator, value, actual, ok)."""
     if group is None:
         return True, []
     checks: list[dict[str, Any]] = []

@@ -112,7 +112,7 @@ def build(
 
 
 def resolve(context: dict[str, Any], path: str) -> Any:
-    """A dotted field's value (``call.bant.budget``); short names use :data:`ALIASES`. None if absent."""
+    """A dotted field's value (``call.bant.budget``; short names via :data:`ALIASES`); or None."""
     if "." not in path:
         path = ALIASES.get(path, f"call.{path}")
     value: Any = context

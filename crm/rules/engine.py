@@ -54,7 +54,8 @@ class RuleEngine:
             handled += 1
             if handled > MAX_EVENTS:
                 logger.warning(
-                    f"rules: more than {MAX_EVENTS} events for {changes.subject}; stopping (a rule loop?)"
+                    f"rules: more than {MAX_EVENTS} events for {changes.subject}; "
+                    f"stopping (a rule loop?)"
                 )
                 break
             for rule in self.policy.rules.for_trigger(event.trigger):

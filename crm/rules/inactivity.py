@@ -17,7 +17,7 @@ from crm.rules.engine import RuleEngine
 async def sweep_inactivity(
     db: Database, policy: Policy, *, now: datetime | None = None, limit: int = 200
 ) -> int:
-    """Fire each ``inactivity_days`` rule for open leads silent for its ``days``; returns leads handled.
+    """Fire ``inactivity_days`` rules for open leads silent for their ``days``; returns how many.
 
     A rule fires once per lead per silence: a lead contacted again becomes eligible again
     after another ``days``. Do-not-call and closed (won/lost) leads are left alone.

@@ -83,7 +83,8 @@ def _check_stages(path: Path, prefix: tuple[Any, ...], rule: Rule, stages: Stage
         if isinstance(action, SetStage) and action.stage not in stages.names:
             where = json_path((*prefix, "actions", i, "stage"))
             raise RuleFileError(
-                f"{path}: {where}: unknown stage {action.stage!r}; stages are: {', '.join(stages.names)}"
+                f"{path}: {where}: unknown stage {action.stage!r}; stages are: "
+                f"{', '.join(stages.names)}"
             )
 
 

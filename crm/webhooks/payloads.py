@@ -112,7 +112,7 @@ def _messages(call: Call, lines: list[Utterance], tools: list[ToolCall]) -> list
 def end_of_call_report(
     call: Call, lead: Lead | None, lines: list[Utterance], tools: list[ToolCall]
 ) -> dict[str, Any]:
-    """The end-of-call report, shaped like VAPI's server message, plus our analysis under ``phoneagent``."""
+    """The end-of-call report, shaped like VAPI's message, with our analysis (``phoneagent``)."""
     messages = _messages(call, lines, tools)
     transcript = "".join(f"{'User' if u.role == 'user' else 'AI'}: {u.text}\n" for u in lines)
     customer, ours = (

@@ -153,7 +153,7 @@ class WebhookSender:
                 delivery.status, delivery.next_attempt_at = "failed", None
                 logger.warning(
                     f"webhook {row.id} ({row.event}) to {row.url} failed {delivery.attempts} "
-                    "times; giving up"
+                    f"times; giving up"
                 )
             else:
                 delay = min(

@@ -9,9 +9,10 @@ import pjsua2 as pj
 from aiohttp import web
 from loguru import logger
 
-from telephony.carrier import HEALTH, OUTBOUND
+from telephony.carrier import HEALTH
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE
+from telephony.outbound.providers import register_outbound
 from telephony.sip.engine import SipEngine
 from telephony.sip.inbound import SipInbound
 from telephony.sip.outbound import SipOutbound
@@ -54,7 +55,14 @@ class SipCarrier:
             trunk=self.settings.trunk,
             transfer_timeout=self.settings.engine.transfer_timeout_secs,
         )
-        app.setdefault(OUTBOUND, {})[self.name] = SipOutbound(
+        register_outbound(app, self.name, self.outbound)
+        app.setdefault(HEALTH, {})[self.name] = self.health
+        app.cleanup_ctx.append(self._run)
+
+    def outbound(self, app: web.Application) -> SipOutbound:
+        """Calls placed through the SIP trunk (SIP_TRUNK_HOST), answered by our call core."""
+        assert self._inbound is not None
+        return SipOutbound(
             lambda: self.engine,
             self._deps,
             app[LIVE],
@@ -62,8 +70,6 @@ class SipCarrier:
             trunk=self.settings.trunk,
             machine_detection=self.settings.machine_detection,
         )
-        app.setdefault(HEALTH, {})[self.name] = self.health
-        app.cleanup_ctx.append(self._run)
 
     def _deps(self) -> CallDependencies | None:
         return self._app.get(DEPS) if self._app is not None else None

@@ -9,7 +9,7 @@ from typing import Any
 
 from loguru import logger
 
-from agent.assistants import AssistantBook
+from agent.assistant_files import AssistantBook
 from crm.calls import NewCall
 from crm.phone_numbers import maybe_e164
 from telephony.dependencies import CallDependencies

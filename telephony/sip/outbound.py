@@ -11,7 +11,7 @@ from loguru import logger
 from crm.models import Call
 from telephony.dependencies import CallDependencies
 from telephony.live import LeaveVoicemail, LiveCalls
-from telephony.outbound import DialError, OutboundCall
+from telephony.outbound.providers import DialError, OutboundCall
 from telephony.session import CallSession
 from telephony.sip.amd import MachineDetector
 from telephony.sip.call import SipCall
@@ -35,7 +35,7 @@ def failed_status(code: int) -> str:
 
 
 class SipOutbound:
-    """:class:`telephony.outbound.OutboundProvider` ``sip``: INVITE through the configured trunk.
+    """The dialer's ``sip`` provider (an ``OutboundProvider``): INVITE through the trunk.
 
     :meth:`place` returns the SIP Call-ID as soon as the INVITE is out; the rest of
     the call runs in the background like a provider's callbacks: the answer, or the

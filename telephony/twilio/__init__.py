@@ -1,1 +1,1 @@
-"""Twilio as a carrier: webhooks, Media Streams, its call leg, live-call REST."""
+"""Twilio as a carrier: webhooks, Media Streams, its call leg, live-call REST, outbound calls."""

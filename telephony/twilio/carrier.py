@@ -1,16 +1,21 @@
-"""Twilio as a way into calls: its routes and settings, mounted on the server in one step."""
+"""Twilio as a way into calls (and out): its routes, settings and dialer, mounted in one step."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from loguru import logger
 
+from telephony.outbound.providers import register_outbound
+from telephony.twilio.outbound import TwilioOutbound
 from telephony.twilio.routes import TWILIO, routes
 from telephony.twilio.settings import TwilioSettings
 
 
 class TwilioCarrier:
-    """Twilio Media Streams: the voice webhook, status and AMD callbacks, the media socket."""
+    """Twilio Media Streams: the voice webhook, status and AMD callbacks, the media socket.
+
+    With its credentials set, Twilio also places the dialer's calls (``twilio``).
+    """
 
     name = "twilio"
 
@@ -27,3 +32,19 @@ class TwilioCarrier:
             )
         app[TWILIO] = self.settings
         app.add_routes(routes)
+        register_outbound(app, self.name, self.outbound)
+
+    def outbound(self, app: web.Application) -> TwilioOutbound | None:
+        """Calls placed through Twilio's REST API and answered by our voice webhook.
+
+        None without TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.
+        """
+        settings = self.settings
+        if not (settings.account_sid and settings.auth_token):
+            return None
+        return TwilioOutbound(
+            settings.account_sid,
+            settings.auth_token,
+            settings.public_url,
+            api_base_url=settings.api_base_url,
+        )

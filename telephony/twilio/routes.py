@@ -78,7 +78,8 @@ async def voice_webhook(request: web.Request) -> web.Response:
         if entry.unavailable:
             return await _unavailable(deps, call.id, entry.assistant.name, entry.assistant.language)
         logger.info(
-            f"call {call.id}: outbound Twilio call {call_sid} answered → assistant '{call.assistant}'"
+            f"call {call.id}: outbound Twilio call {call_sid} answered → assistant "
+            f"'{call.assistant}'"
         )
         return _connect(twilio, call.id)
     direction = "outbound" if form.get("Direction", "").startswith("outbound") else "inbound"
@@ -121,13 +122,14 @@ SAY_LANGUAGES = {"en": "en-US", "es": "es-ES"}
 async def _unavailable(
     deps: CallDependencies, call_id: str, name: str, language: str
 ) -> web.Response:
-    """The number's assistant cannot take calls (e.g. missing speech models): a polite line, then hang up.
+    """The number's assistant cannot take calls (e.g. no speech models): a polite line, a hang-up.
 
     Routing such calls to another assistant would greet a Spanish caller in
     English or mis-hear them; the admin sees why in the log and GET /api/assistants.
     """
     logger.error(
-        f"call {call_id}: assistant '{name}' is unavailable; answering with a message and hanging up"
+        f"call {call_id}: assistant '{name}' is unavailable; "
+        f"answering with a message and hanging up"
     )
     response = VoiceResponse()
     response.say(phrases_for(language).unavailable, language=SAY_LANGUAGES.get(language, "en-US"))
@@ -185,7 +187,7 @@ async def machine_detection(request: web.Request) -> web.Response:
 
 
 async def _read_start(ws: web.WebSocketResponse) -> dict[str, Any] | None:
-    """Skip ``connected`` (and anything early) until the stream's ``start``; None if it never comes."""
+    """Skip ``connected`` (and anything early) until the stream's ``start``; None if none."""
     async with asyncio.timeout(START_TIMEOUT_SECS):
         async for message in ws:
             if message.type != WSMsgType.TEXT:

@@ -1,6 +1,6 @@
 """``phoneagent-vapi``: push assistant files to VAPI, list them, place and read VAPI calls.
 
-    phoneagent-vapi push assistants/default.json   # create or update; the id is kept in default.vapi
+    phoneagent-vapi push assistants/default.json   # create or update; id kept in default.vapi
     phoneagent-vapi push --all --dry-run           # print what would be sent
     phoneagent-vapi list
     phoneagent-vapi call --to +14155550100 [--assistant NAME]
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import vapi_ids as ids
-from agent.assistants import AssistantFileError, load_assistant
+from agent.assistant_files import AssistantFileError, load_assistant
 from config import Settings
 from telephony.vapi.client import VapiClient, VapiError
 from telephony.vapi.translate import VapiSettingError, VapiTarget, vapi_assistant
@@ -100,11 +100,11 @@ async def place_call(settings: Settings, to: str, assistant: str | None) -> dict
     """Place one outbound call through VAPI, recorded in our database like a campaign call."""
     from agent.library import AssistantLibrary
     from crm.db import Database
-    from crm.dial_outcomes import attempt_placed
     from crm.models import Call
+    from crm.outbound.dial_outcomes import attempt_placed
     from crm.phone_numbers import InvalidPhoneNumber, to_e164
     from telephony.dependencies import CallDependencies
-    from telephony.outbound import DialError, OutboundCall
+    from telephony.outbound.providers import DialError, OutboundCall
     from telephony.vapi.outbound import VapiOutbound
     from telephony.vapi.service import VapiService
 
@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> None:
                 raise CliError("name assistant files to push, or --all")
             for line in asyncio.run(push(settings, files, dry_run=args.dry_run)):
                 print(
-                    f"{line['name']}: {line['action']} VAPI assistant {line['assistantId']} (id kept in {line['file']})"
+                    f"{line['name']}: {line['action']} VAPI assistant {line['assistantId']} "
+                    f"(id kept in {line['file']})"
                 )
         elif args.command == "list":
             for item in asyncio.run(list_assistants(settings)):

@@ -1,4 +1,4 @@
-"""Acting on a live VAPI call from a tool, through the call's ``monitor.controlUrl`` (Live Call Control)."""
+"""Acting on a live VAPI call from a tool, via its ``monitor.controlUrl`` (Live Call Control)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ class VapiControl:
                 if response.status < 300:
                     return True
                 logger.warning(
-                    f"call {self._call_id}: VAPI call control {body['type']} answered {response.status}"
+                    f"call {self._call_id}: VAPI call control {body['type']} answered "
+                    f"{response.status}"
                 )
         except (aiohttp.ClientError, TimeoutError) as e:
             logger.warning(f"call {self._call_id}: VAPI call control {body['type']} failed: {e!r}")

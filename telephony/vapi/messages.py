@@ -194,7 +194,7 @@ def conversation(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def transcript_lines(messages: list[dict[str, Any]]) -> list[NewUtterance]:
-    """What the caller and the assistant said, in order (system prompts and tool traffic left out)."""
+    """What the caller and the assistant said, in order (no system prompts, no tool traffic)."""
     lines = []
     for item in messages:
         role = {"user": "user", "bot": "assistant", "assistant": "assistant"}.get(

@@ -1,4 +1,4 @@
-"""Writing what VAPI reports into our call rows: live transcripts and the end-of-call report (stored once)."""
+"""Writing VAPI's reports into our call rows: live transcripts, the end-of-call report (once)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def _replace_lines(session: Any, call_id: str, lines: list[NewUtterance]) -> Non
 
 
 async def sync_transcript(db: Database, call_id: str, messages: list[dict[str, Any]]) -> int:
-    """Replace a live call's transcript with VAPI's whole conversation so far (a ``conversation-update``).
+    """Replace a live call's transcript with VAPI's conversation so far (``conversation-update``).
 
     Ignored once the end-of-call report is stored, and when it holds fewer lines than
     we have (an older update arriving late). Returns the number of lines kept.
@@ -73,7 +73,7 @@ def _vapi_analysis(message: dict[str, Any]) -> dict[str, Any]:
 
 
 async def store_report(db: Database, call_id: str, message: dict[str, Any]) -> bool:
-    """Store an end-of-call report on the call and queue its analysis; False if it was stored before.
+    """Store an end-of-call report on the call, queue its analysis; False if it was stored before.
 
     One transaction, opened by a conditional update of ``provider_report_at``: of two
     copies of the same report (VAPI retries), only the first writes anything.
@@ -140,7 +140,8 @@ async def store_report(db: Database, call_id: str, message: dict[str, Any]) -> b
                 "analysis": vapi,
             },
         }
-        # The report carries the whole transcript: analyse now (again, if a status update queued it early).
+        # The report carries the whole transcript: analyse now (again, if a status update
+        # queued it early).
         call.analysis_status, call.analysis_next_at = "pending", now
         call.analysis_attempts, call.analysis_error = 0, None
     return True

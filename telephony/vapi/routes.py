@@ -87,7 +87,7 @@ async def vapi_events(request: web.Request) -> web.Response:
 
 
 async def assistant_request(service: VapiService, message: dict[str, Any]) -> dict[str, Any]:
-    """Which assistant answers a call to one of our numbers on VAPI, with the caller's CRM values."""
+    """Which assistant answers a call to one of our VAPI numbers, with the caller's CRM values."""
     ref = call_ref(message)
     entry = service.deps.assistants.entry_for_number(ref.our_number)
     call = await service.find_or_open(ref, entry, status="ringing")
@@ -281,7 +281,8 @@ async def transfer_destination_request(
 async def hang(service: VapiService, message: dict[str, Any]) -> dict[str, Any]:
     """The assistant failed to answer for a while on VAPI's side: logged for the admin."""
     logger.warning(
-        f"VAPI call {call_ref(message).vapi_id}: hang notification (the assistant did not reply in time)"
+        f"VAPI call {call_ref(message).vapi_id}: hang notification "
+        f"(the assistant did not reply in time)"
     )
     return {}
 

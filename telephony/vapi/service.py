@@ -9,7 +9,7 @@ from typing import Any
 from loguru import logger
 
 from agent import vapi_ids as ids
-from agent.assistants import LoadedAssistant
+from agent.assistant_files import LoadedAssistant
 from agent.variables import call_timezone, call_variables
 from crm.calls import NewCall
 from crm.models import Call, Lead
@@ -65,7 +65,7 @@ class VapiService:
         return record.assistant_id
 
     def entry_for(self, ref: CallRef, call: Call | None) -> LoadedAssistant:
-        """The assistant of a VAPI call: as recorded, else named in VAPI's metadata, else by VAPI id or number."""
+        """A VAPI call's assistant: as recorded, else named in metadata, else by id or number."""
         book = self.deps.assistants.book
         for name in (call.assistant if call else None, ref.assistant_name):
             if name and name in book.assistants:
@@ -92,7 +92,7 @@ class VapiService:
         return _jsonable(values)
 
     def assistant_spec(self, entry: LoadedAssistant, variables: dict[str, Any]) -> dict[str, Any]:
-        """How VAPI should run an assistant: the pushed ``assistantId`` or the assistant inline, with variables."""
+        """How VAPI runs an assistant: its pushed ``assistantId``, or inline with variables."""
         spec: dict[str, Any]
         assistant_id = self.assistant_id(entry)
         if assistant_id:
@@ -112,7 +112,7 @@ class VapiService:
     async def find_or_open(
         self, ref: CallRef, entry: LoadedAssistant | None = None, status: str = "in-progress"
     ) -> Call | None:
-        """Our row for a VAPI call, opened if VAPI tells us about a call we have not seen (None without an id)."""
+        """Our row for a VAPI call, opened for a call we have not seen yet (None without an id)."""
         call = await self.find(ref)
         if call is not None or not ref.vapi_id:
             return call

@@ -25,7 +25,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent.assistants import LoadedAssistant
+from agent.assistant import EMBEDDED_LLM
+from agent.assistant_files import LoadedAssistant
 
 if TYPE_CHECKING:
     from config import Settings
@@ -76,7 +77,7 @@ def _json_object(name: str, value: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class VapiTarget:
-    """Where and how assistants are pushed: our events URL and secret, and the default VAPI providers."""
+    """Where and how assistants are pushed: our events URL and secret, default VAPI providers."""
 
     events_url: str
     secret: str
@@ -109,7 +110,7 @@ class VapiTarget:
 
     @classmethod
     def for_server(cls, settings: Settings) -> VapiTarget:
-        """From the server's settings (PUBLIC_URL, the VAPI secret, VAPI_MODEL/VOICE/TRANSCRIBER)."""
+        """From the server's settings (PUBLIC_URL, VAPI secret, VAPI_MODEL/VOICE/TRANSCRIBER)."""
         return cls.from_settings(
             settings.base_url,
             settings.resolved_vapi_secret(),
@@ -128,7 +129,7 @@ def _raw_tools(model: dict[str, Any]) -> list[dict[str, Any]]:
 def _model(raw: dict[str, Any], entry: LoadedAssistant, target: VapiTarget) -> dict[str, Any]:
     model = dict(raw.get("model") or {})
     provider = (model.get("provider") or "").strip()
-    if provider in ("", "local"):
+    if provider in ("", EMBEDDED_LLM):
         chosen = entry.assistant.vapi.model or target.model
         model = {
             **{k: v for k, v in model.items() if k not in ("provider", "model", "url")},

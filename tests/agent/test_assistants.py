@@ -1,4 +1,4 @@
-"""Assistant files: what loads, VAPI's old and new shapes, and how each kind of broken file is reported."""
+"""Assistant files: what loads, VAPI's old and new shapes, how each broken file is reported."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.assistants import AssistantBook, AssistantFileError, load_assistant
+from agent.assistant_files import AssistantBook, AssistantFileError, load_assistant
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "assistants").glob("*.json"))
@@ -192,7 +192,8 @@ TOOL = {"type": "function", "function": {"name": "book_appointment"}}
         ),
         (
             {"name": "x", "phoneNumbers": ["555"]},
-            r"\$\.phoneNumbers: Value error, '555' is not a possible phone number; write numbers in E\.164",
+            r"\$\.phoneNumbers: Value error, '555' is not a possible phone number; "
+            r"write numbers in E\.164",
         ),
         (
             {"name": "x", "transcriber": {"language": "spanish"}},
@@ -219,7 +220,8 @@ TOOL = {"type": "function", "function": {"name": "book_appointment"}}
                 "name": "x",
                 "model": {"tools": [{"type": "function", "function": {"name": "fly_to_moon"}}]},
             },
-            r"\$\.model\.tools\[0\]\.function\.name: 'fly_to_moon' is not a built-in tool .* and has no server\.url",
+            r"\$\.model\.tools\[0\]\.function\.name: "
+            r"'fly_to_moon' is not a built-in tool .* and has no server\.url",
         ),
         (
             {"name": "x", "model": {"tools": [TOOL, TOOL]}},
@@ -238,7 +240,8 @@ TOOL = {"type": "function", "function": {"name": "book_appointment"}}
                     ]
                 },
             },
-            r"\$\.model\.tools\[0\]\.destinations\[0\]: Value error, a \"sip\" destination needs \"sipUri\"",
+            r"\$\.model\.tools\[0\]\.destinations\[0\]: "
+            r"Value error, a \"sip\" destination needs \"sipUri\"",
         ),
         (
             {"name": "x", "model": {"tools": [{"type": "function"}]}},
@@ -325,7 +328,7 @@ def test_the_readme_example_loads(tmp_path: Path):
     )
 
 
-def test_the_end_of_call_report_goes_to_the_assistants_server_unless_its_server_messages_leave_it_out():
+def test_the_end_of_call_report_goes_to_the_assistants_server_unless_server_messages_omit_it():
     from agent.assistant import Assistant
 
     server = {"url": "https://crm.example/vapi", "secret": "s"}

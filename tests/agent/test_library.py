@@ -1,4 +1,4 @@
-"""Reloading assistants: applied whole or not at all, live objects untouched, unavailable ones kept apart."""
+"""Reloading assistants: all or nothing, live objects untouched, unavailable ones kept apart."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.assistants import AssistantFileError, LoadedAssistant
+from agent.assistant_files import AssistantFileError, LoadedAssistant
 from agent.library import AssistantLibrary
 
 

@@ -32,9 +32,11 @@ def assistant(**model) -> Assistant:
 
 def test_provider_choice():
     remote = LLMEndpoint(base_url="http://llm.local/v1", api_key="k", model="m")
-    assert not remote.uses_local(assistant()) and remote.uses_local(assistant(provider="local"))
-    assert LLMEndpoint().uses_local(assistant())
-    assert not LLMEndpoint().uses_local(assistant(provider="custom-llm", url="http://x/v1"))
+    assert not remote.uses_embedded(assistant()) and remote.uses_embedded(
+        assistant(provider="local")
+    )
+    assert LLMEndpoint().uses_embedded(assistant())
+    assert not LLMEndpoint().uses_embedded(assistant(provider="custom-llm", url="http://x/v1"))
     service = create_llm(assistant(model="llama3"), remote)
     assert isinstance(service, OpenAILLMService) and service._settings.model == "llama3"
     with pytest.raises(RuntimeError, match="embedded LLM"):
@@ -53,7 +55,7 @@ def local_model() -> LocalModel:
 
 
 async def test_embedded_model_streams_a_reply(local_model: LocalModel):
-    service = create_llm(assistant(maxTokens=20), LLMEndpoint(local=local_model))
+    service = create_llm(assistant(maxTokens=20), LLMEndpoint(embedded=local_model))
     assert isinstance(service, LocalLLMService)
     context = LLMContext(messages=[{"role": "user", "content": "Say hello."}])
     down, _ = await run_test(service, frames_to_send=[LLMContextFrame(context=context)])

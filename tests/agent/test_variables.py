@@ -1,4 +1,4 @@
-"""{{variables}}: filled from defaults, the CRM lead and the call, in the caller's time zone; never raw braces."""
+"""{{variables}} from defaults, the lead and the call, in the caller's zone; never raw braces."""
 
 from __future__ import annotations
 
@@ -46,9 +46,13 @@ def test_lead_fields_custom_fields_and_time():
             name="Ana López", company="Acme", custom_fields={"location": "beach", "name": "ignored"}
         )
     )
-    text = "Hi {{first_name}} ({{name}}) of {{company}}, {{lead.stage}}, {{location}}, {{lead.location}}. {{now}} {{customer.number}}"
+    text = (
+        "Hi {{first_name}} ({{name}}) of {{company}}, {{lead.stage}}, {{location}}, "
+        "{{lead.location}}. {{now}} {{customer.number}}"
+    )
     assert render(text, values) == (
-        "Hi Ana (Ana López) of Acme, qualified, beach, beach. Monday 2026-03-02 12:05 (America/New_York) +14155550100"
+        "Hi Ana (Ana López) of Acme, qualified, beach, beach. "
+        "Monday 2026-03-02 12:05 (America/New_York) +14155550100"
     )
 
 

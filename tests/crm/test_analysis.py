@@ -1,4 +1,4 @@
-"""Post-call analysis: the deterministic fallback (English, Spanish), plans, and the LLM over real HTTP."""
+"""Post-call analysis: the fallback (English, Spanish), plans, and the LLM over real HTTP."""
 
 from __future__ import annotations
 

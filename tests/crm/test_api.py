@@ -1,4 +1,4 @@
-"""The admin API: bearer key, JSON errors, calls with filters, search and analysis, OpenAPI; both databases."""
+"""The admin API: bearer key, JSON errors, calls (filters, search, analysis), OpenAPI; both DBs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The admin API for leads: CRUD, stages, CSV import and export, GDPR, follow-ups, audit; both databases."""
+"""The leads API: CRUD, stages, CSV import and export, GDPR, follow-ups, audit; both databases."""
 
 from __future__ import annotations
 
@@ -201,8 +201,12 @@ async def test_csv_import_merges_duplicates_and_updates_existing_leads(client: T
 
 async def test_csv_import_with_broken_rows_imports_nothing(client: TestClient):
     broken = (
-        "phone,name,email,stage,do_not_call\n+14155550111,Ok,,,\nnot a phone,X,,,\n+14155550112,Y,bad-email,,\n"
-        "+14155550113,Z,,hot,\n+14155550114,W,,,maybe\n"
+        "phone,name,email,stage,do_not_call\n"
+        "+14155550111,Ok,,,\n"
+        "not a phone,X,,,\n"
+        "+14155550112,Y,bad-email,,\n"
+        "+14155550113,Z,,hot,\n"
+        "+14155550114,W,,,maybe\n"
     )
     form = FormData()
     form.add_field("file", broken.encode(), filename="leads.csv", content_type="text/csv")

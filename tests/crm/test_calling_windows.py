@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from crm.calling_windows import CallingWindow, WindowError, lead_zones, zones_for_number
+from crm.outbound.calling_windows import CallingWindow, WindowError, lead_zones, zones_for_number
 
 WINDOW = CallingWindow(start=time(9, 0), end=time(18, 0), days=frozenset({1, 2, 3, 4, 5}))
 

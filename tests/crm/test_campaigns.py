@@ -9,10 +9,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from crm.campaign_spec import CampaignFileError, load_campaign_files
-from crm.campaigns import sync_campaign_files
 from crm.db import Database
 from crm.models import Campaign, Lead
+from crm.outbound.campaign_spec import CampaignFileError, load_campaign_files
+from crm.outbound.campaigns import sync_campaign_files
 from tests.crm.conftest import AUTH
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,7 +97,12 @@ async def test_create_validate_and_move_through_states(client: TestClient):
 
 async def test_csv_enrollment_is_all_or_nothing(client: TestClient):
     cid = (await (await client.post("/api/campaigns", json=SPEC, headers=AUTH)).json())["id"]
-    broken = "phone,name,timezone\n+1 212 555 0141,Ann,America/New_York\nnot-a-number,Bob,\n+12125550143,Cy,Mars/Base\n"
+    broken = (
+        "phone,name,timezone\n"
+        "+1 212 555 0141,Ann,America/New_York\n"
+        "not-a-number,Bob,\n"
+        "+12125550143,Cy,Mars/Base\n"
+    )
     response = await client.post(
         f"/api/campaigns/{cid}/contacts?region=US",
         data=broken,
@@ -109,7 +114,12 @@ async def test_csv_enrollment_is_all_or_nothing(client: TestClient):
         assert await session.scalar(select(func.count()).select_from(Lead)) == 0, (
             "nothing half-imported"
         )
-    good = "phone,name,timezone\n+1 212 555 0141,Ann,America/New_York\n(212) 555-0141,Ann B.,\n+34911234567,Eva,\n"
+    good = (
+        "phone,name,timezone\n"
+        "+1 212 555 0141,Ann,America/New_York\n"
+        "(212) 555-0141,Ann B.,\n"
+        "+34911234567,Eva,\n"
+    )
     response = await client.post(
         f"/api/campaigns/{cid}/contacts?region=US",
         data=good,

@@ -1,4 +1,4 @@
-"""The post-call job on SQLite and PostgreSQL: analysis, score, stage, rules, webhooks; durable, idempotent."""
+"""The post-call job (SQLite, PostgreSQL): analysis, score, stage, rules, webhooks; idempotent."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ from tests.fakes.openai_server import FakeOpenAI, JsonReply
 
 ROOT = Path(__file__).resolve().parents[2]
 LLM_ANALYSIS = {
-    "summary": "Asked the price of 300 Mb fiber and coverage in Los Olivos; wants installation next week.",
+    "summary": (
+        "Asked the price of 300 Mb fiber and coverage in Los Olivos; wants installation next week."
+    ),
     "sentiment_score": 0.85,
     "utterance_sentiments": {"2": 0.2, "4": 0.9, "6": 0.8},
     "intent": "buy",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from telephony.caller_audio import speech_ulaw
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ServerProcess
 from tests.fakes.sip_phone import SipPhone
 

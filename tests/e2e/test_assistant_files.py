@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ServerProcess, start_server
 from tests.e2e.assistants import TOOLS_LINE, UNAVAILABLE_LINE
 from tests.e2e.test_tool_calls import caller
@@ -112,8 +112,8 @@ async def test_reload_refuses_broken_files_and_never_changes_a_live_call(
         status, body = await post(tools_server, "/api/assistants/reload")
         assert (
             status == 422
-            and "zz-broken.json: $.silenceTimeoutSeconds: Input should be greater than or equal "
-            "to 1"
+            and "zz-broken.json: $.silenceTimeoutSeconds: "
+            "Input should be greater than or equal to 1"
             in body["detail"]
         )
         (folder / "zz-broken.json").unlink()
@@ -150,6 +150,6 @@ async def test_a_broken_file_stops_the_server_at_start(tmp_path: Path):
     message = str(error.value)
     assert "exited with 2" in message
     assert (
-        f"Cannot start: {folder / 'sales.json'}: $.model.tools[0].function.name: 'fly' is not "
-        "a built-in tool" in message
+        f"Cannot start: {folder / 'sales.json'}: $.model.tools[0].function.name: "
+        f"'fly' is not a built-in tool" in message
     )

@@ -9,8 +9,8 @@ import json
 import aiohttp
 import pytest
 
-from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import TWILIO_AUTH_TOKEN, ServerProcess
 from tests.e2e.test_call import LINE, simulator
 from tests.fakes.openai_server import FakeOpenAI

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ROOT, TWILIO_AUTH_TOKEN, ServerProcess
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
@@ -28,7 +28,7 @@ LONG_REPLY = (
 
 
 def words(text: str) -> str:
-    """Lowercase words only: a caller who paused mid-sentence reaches the LLM as "... next. Tuesday."."""
+    """Lowercase words only: a caller pausing mid-sentence reaches the LLM as "next. Tuesday"."""
     return " ".join(re.sub(r"[^\w']", " ", text.lower()).split())
 
 
@@ -55,7 +55,8 @@ async def test_two_turn_conversation_lands_in_the_database(server: ServerProcess
     roles = [line["role"] for line in transcript]
     assert roles[0] == "assistant" and "user" in roles
     user_text = " ".join(line["text"] for line in transcript if line["role"] == "user").lower()
-    # espeak through tiny.en at 8 kHz hears "book an appointment" variously; "next Tuesday" is stable.
+    # espeak through tiny.en at 8 kHz hears "book an appointment" variously; "next Tuesday"
+    # is stable.
     assert "next tuesday" in user_text, f"the caller's words reach the transcript: {user_text!r}"
     assert any(line["text"] == REPLY for line in transcript), transcript
     assert not any(line["interrupted"] for line in transcript)
@@ -124,7 +125,7 @@ async def test_phoneagent_call_reads_the_token_and_key_from_dotenv_as_the_server
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "telephony.place_call",
+        "telephony.simulator.cli",
         "--server",
         server.url,
         "--say",

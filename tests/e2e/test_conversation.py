@@ -1,4 +1,4 @@
-"""How calls end and what reaches the LLM: end_call, end phrases, silence, time limit, keypad, LLM failure."""
+"""How calls end and what reaches the LLM: end_call, phrases, silence, time limit, keys, failure."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from crm.models import Task
-from telephony.caller_audio import speech_ulaw
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ServerProcess
 from tests.e2e.assistants import SHORT_LINE, SILENCE_LINE, WAITING_LINE
 from tests.e2e.test_tool_calls import caller, named_lead, rows

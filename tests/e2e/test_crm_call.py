@@ -1,4 +1,4 @@
-"""A real call through the real server, then its analysis, score, rules and webhooks, read from the API."""
+"""A real call through the real server, then its analysis, score, rules and webhooks (API)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ROOT, TWILIO_AUTH_TOKEN, ServerProcess, start_server
 from tests.fakes.openai_server import FakeOpenAI, JsonReply, Reply
 from tests.fakes.signatures import signature_problem
@@ -21,7 +21,9 @@ SECRET = "e2e-webhook-secret"
 QUESTION = "Hi, how much does your fiber internet plan cost per month?"
 ANSWER = "It is forty five dollars a month."
 ANALYSIS = {
-    "summary": "The caller asked the monthly price of the fiber plan and wants an installation visit.",
+    "summary": (
+        "The caller asked the monthly price of the fiber plan and wants an installation visit."
+    ),
     "sentiment_score": 0.6,
     "intent": "buy",
     "outcome": "interested",

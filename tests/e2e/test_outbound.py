@@ -1,4 +1,4 @@
-"""An outbound campaign end to end: the real server dials through a fake Twilio, the call streams."""
+"""A campaign end to end: the real server dials through a fake Twilio, and the call streams."""
 
 from __future__ import annotations
 

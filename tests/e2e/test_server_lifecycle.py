@@ -10,8 +10,8 @@ import pytest
 
 from crm.calls import CallStore
 from crm.db import Database
-from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ROOT, start_server
 from tests.e2e.test_call import LINE
 from tests.fakes.openai_server import FakeOpenAI

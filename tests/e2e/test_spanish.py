@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from telephony.caller_audio import caller_voice, speech_ulaw
 from telephony.simulator import CallSimulator
+from telephony.simulator.caller_audio import caller_voice, speech_ulaw
 from tests.conftest import TWILIO_AUTH_TOKEN, ServerProcess
 from tests.e2e.test_crm_call import analysed
 from tests.fakes.openai_server import FakeOpenAI, JsonReply, Reply, ToolCall

@@ -1,4 +1,4 @@
-"""Calls where the LLM calls tools: a booking, transfers, a slow webhook tool (real server, real speech)."""
+"""Calls where the LLM calls tools: booking, transfers, a slow webhook (real server and speech)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from sqlalchemy import select
 from crm.db import Database
 from crm.leads import LeadStore
 from crm.models import Appointment, Call, Lead, Note, ToolCall
-from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ServerProcess
 from tests.e2e.assistants import AGENT_NUMBER, FILLER, TOOLS_LINE
 from tests.fakes.openai_server import FakeOpenAI, Reply
@@ -201,7 +201,8 @@ async def test_slow_webhook_tool_gets_a_filler_line(
     assert (reply - filler).total_seconds() >= 1.0, (
         "the filler fills the wait; it is not just before the answer"
     )
-    # The filler is the first thing heard after the caller spoke: end of turn + STT + LLM + 0.8 s + TTS.
+    # The filler is the first thing heard after the caller spoke:
+    # end of turn + STT + LLM + 0.8 s + TTS.
     assert turn.voice_to_voice_ms is not None
     print(
         f"filler heard {turn.voice_to_voice_ms:.0f} ms after the caller stopped speaking, "
@@ -226,7 +227,10 @@ async def test_slow_webhook_tool_gets_a_filler_line(
 async def test_a_tool_the_caller_talks_over_still_reaches_the_llm(
     tools_server: ServerProcess, llm: FakeOpenAI, tool_api: FakeToolServer
 ):
-    """pipecat cancels a running tool call when the caller speaks; ours finishes and the LLM learns its result."""
+    """pipecat cancels a running tool call when the caller speaks; ours finishes.
+
+    The LLM learns its result.
+    """
     phone = "+15555550115"
     tool_api.script.append(ToolAnswer(result="3 in stock", delay=2.0))
     answer = "We have three blue ones; red ones I can check next."

@@ -70,7 +70,7 @@ class FakeCall:
 
 @dataclass
 class FakeTwilio(CallingBack):
-    """The fake API. ``scenarios`` maps a number to what happens when it is called (default: answer).
+    """The fake API. ``scenarios``: what happens when a number is called (default: answer).
 
     Parameters:
         account_sid: The account the API accepts (HTTP basic auth with ``auth_token``).

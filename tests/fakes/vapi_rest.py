@@ -60,7 +60,7 @@ class EventReply:
 
 @dataclass
 class FakeVapi(CallingBack):
-    """The fake VAPI. ``scenarios`` maps a customer number to ``answer`` (default) or ``no-answer``."""
+    """The fake VAPI. ``scenarios`` maps a customer number to ``answer`` or ``no-answer``."""
 
     api_key: str = "vapi-private-key"
     script: list[Step] = field(default_factory=lambda: list(DEFAULT_SCRIPT))
@@ -128,7 +128,8 @@ class FakeVapi(CallingBack):
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return body, self._error(
                 401,
-                "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa.",
+                "Invalid Key. Hot tip, you may be using the private key instead of the public "
+                "key, or vice versa.",
             )
         return body, None
 
@@ -149,7 +150,8 @@ class FakeVapi(CallingBack):
         model = body.get("model") or {}
         if model.get("provider") in (None, "", "local"):
             problems.append(
-                "model.provider must be one of the following values: openai, anthropic, groq, custom-llm, ..."
+                "model.provider must be one of the following values: "
+                "openai, anthropic, groq, custom-llm, ..."
             )
         if (body.get("voice") or {}).get("provider") in (None, "piper"):
             problems.append("voice.provider must be a VAPI voice provider")

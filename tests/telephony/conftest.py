@@ -8,7 +8,6 @@ import pytest
 
 from crm.db import Database
 from telephony.dependencies import DEPS
-from telephony.outbound import TwilioOutbound
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.telephony.rig import Clock, Rig, serve_twilio_routes
 
@@ -17,14 +16,13 @@ from tests.telephony.rig import Clock, Rig, serve_twilio_routes
 async def rig(database: Database) -> AsyncIterator[Rig]:
     twilio = await FakeTwilio().start()
     clock = Clock()
-    server, url = await serve_twilio_routes(database, twilio, clock)
-    outbound = TwilioOutbound(twilio.account_sid, twilio.auth_token, url, api_base_url=twilio.url)
+    server, url, providers = await serve_twilio_routes(database, twilio, clock)
     rig = Rig(
         db=database,
         twilio=twilio,
         clock=clock,
         server_url=url,
-        outbound=outbound,
+        providers=providers,
         status_hooks=server.app[DEPS].on_call_status,
     )
     try:
@@ -33,5 +31,6 @@ async def rig(database: Database) -> AsyncIterator[Rig]:
         for engine in rig.engines:
             await engine.close()
         await twilio.stop()
-        await outbound.close()
+        for provider in providers.values():
+            await provider.close()
         await server.close()

@@ -1,7 +1,8 @@
-"""A dialing rig: our real Twilio routes on a real port, a fake Twilio REST API, a controllable clock."""
+"""A dialing rig: our Twilio routes on a real port, a fake Twilio REST API, a controllable clock."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,17 +11,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from agent.library import AssistantLibrary
-from crm.campaign_spec import CampaignSpec
-from crm.campaigns import apply_spec
 from crm.db import Database
-from crm.dial_outcomes import call_finished
-from crm.dialing import FINAL_CALL_STATUSES
 from crm.leads import LeadStore
-from crm.models import Call, Campaign, Lead
+from crm.models import Campaign, Lead
+from crm.outbound.campaign_spec import CampaignSpec
+from crm.outbound.campaigns import apply_spec
 from telephony.dependencies import DEPS, CallDependencies
-from telephony.dialer import Dialer
 from telephony.live import LIVE, LiveCalls
-from telephony.outbound import TwilioOutbound
+from telephony.outbound.dialer import Dialer
+from telephony.outbound.providers import OutboundProvider, build_providers
 from telephony.twilio.carrier import TwilioCarrier
 from telephony.twilio.settings import TwilioSettings
 from tests.conftest import free_port
@@ -50,7 +49,7 @@ class Rig:
     twilio: FakeTwilio
     clock: Clock
     server_url: str
-    outbound: TwilioOutbound
+    providers: dict[str, OutboundProvider]
     dialers: list[Dialer] = field(default_factory=list)
     engines: list[Database] = field(default_factory=list)
     status_hooks: list = field(
@@ -58,13 +57,13 @@ class Rig:
     )  # the served routes' own list: tests may add hooks
 
     def dialer(self, name: str = "dialer-a", *, own_engine: bool = False) -> Dialer:
-        """A dialer instance; ``own_engine`` gives it its own connection pool, like another server."""
+        """A dialer instance; ``own_engine`` gives it its own connection pool, like a server's."""
         db = Database(self.db.url) if own_engine else self.db
         if own_engine:
             self.engines.append(db)
         dialer = Dialer(
             db,
-            {"twilio": self.outbound},
+            self.providers,
             default_from="+15555550000",
             clock=self.clock,
             instance=name,
@@ -100,25 +99,27 @@ class Rig:
 
 
 async def serve_twilio_routes(
-    database: Database, twilio: FakeTwilio, clock
-) -> tuple[TestServer, str]:
-    """Our real Twilio routes on a real port, settling campaign calls on status callbacks by ``clock``."""
+    database: Database, twilio: FakeTwilio, clock: Callable[[], datetime]
+) -> tuple[TestServer, str, dict[str, OutboundProvider]]:
+    """Our real Twilio routes on a real port, wired as the server wires them.
+
+    The Twilio carrier is mounted (registering its outbound provider, returned built),
+    and a dialer on ``clock`` settles campaign calls from the status callbacks.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     assistants = AssistantLibrary(ROOT / "assistants")
     await assistants.load()
     deps = CallDependencies(database, assistants)  # no speech: answered calls are not streamed
-
-    async def settle(call: Call) -> None:
-        if call.campaign_id and call.status in FINAL_CALL_STATUSES:
-            await call_finished(database, call.id, clock())
-
-    deps.on_call_status.append(settle)
     app = web.Application()
     app[DEPS], app[LIVE] = deps, LiveCalls()
     stream_url = f"ws://127.0.0.1:{port}/twilio/stream"
-    settings = TwilioSettings(twilio.account_sid, twilio.auth_token, url, stream_url, "test-secret")
+    settings = TwilioSettings(
+        twilio.account_sid, twilio.auth_token, url, stream_url, "test-secret", twilio.url
+    )
     TwilioCarrier(settings).mount(app)
+    providers = build_providers(app)
+    deps.on_call_status.append(Dialer(database, providers, clock=clock, instance="server").settle)
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()
-    return server, url
+    return server, url, providers

@@ -1,4 +1,4 @@
-"""The dialer against a fake Twilio: windows, do-not-call, attempts, caps, two instances, crashes."""
+"""The dialer on a fake Twilio: windows, do-not-call, attempts, caps, two instances, crashes."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from crm.calling_windows import CallingWindow
-from crm.campaign_runs import enroll_due
-from crm.dialing import PLACE_LEASE, claim_due
 from crm.followups import create_task, mark_do_not_call
 from crm.models import Call, CampaignContact, DoNotCall, Lead, Task
+from crm.outbound.calling_windows import CallingWindow
+from crm.outbound.campaign_runs import enroll_due
+from crm.outbound.dialing import PLACE_LEASE, claim_due
 from tests.fakes.twilio_rest import BUSY, INVALID, MACHINE, NO_ANSWER
 from tests.telephony.conftest import Rig
 

@@ -1,4 +1,4 @@
-"""Which provider places a campaign's calls: the campaign, else its number's mapping, else the assistant."""
+"""Which provider places a campaign's calls (campaign, number, assistant); carriers offer them."""
 
 from __future__ import annotations
 
@@ -6,9 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
-from agent.assistants import AssistantBook, AssistantFileError
-from telephony.routing import outbound_provider, vapi_number_id
+from agent.assistant_files import AssistantBook, AssistantFileError
+from telephony.outbound.providers import build_providers
+from telephony.outbound.routing import outbound_provider
+from telephony.twilio.carrier import TwilioCarrier
+from telephony.twilio.outbound import TwilioOutbound
+from telephony.twilio.settings import TwilioSettings
+from telephony.vapi.outbound import vapi_number_id
 
 
 def book(tmp_path: Path, *assistants: dict) -> AssistantBook:
@@ -81,3 +87,17 @@ def test_a_bad_number_object_names_the_field(tmp_path: Path):
     (tmp_path / "x.json").unlink()
     with pytest.raises(AssistantFileError, match=r"provider"):
         book(tmp_path, {"name": "y", "provider": "retell"})
+
+
+async def test_a_carrier_offers_its_outbound_provider_by_name_and_none_without_credentials():
+    def mounted(account_sid: str, auth_token: str) -> web.Application:
+        app = web.Application()
+        url = "http://127.0.0.1:9"
+        settings = TwilioSettings(account_sid, auth_token, url, f"{url}/twilio/stream", "secret")
+        TwilioCarrier(settings).mount(app)
+        return app
+
+    providers = build_providers(mounted("AC0123", "token"))
+    assert list(providers) == ["twilio"] and isinstance(providers["twilio"], TwilioOutbound)
+    await providers["twilio"].close()
+    assert build_providers(mounted("", "")) == {}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent import vapi_ids as ids
-from agent.assistants import load_assistant
+from agent.assistant_files import load_assistant
 from telephony.vapi.client import VapiClient, VapiError
 from telephony.vapi.translate import VapiSettingError, VapiTarget, vapi_assistant
 from tests.conftest import free_port

@@ -42,7 +42,7 @@ APPOINTMENTS = "+15555550101"  # routes to appointment-setter-en
 
 @pytest.fixture
 async def vapi(database, tmp_path):
-    """/vapi/events and the admin API over a real HTTP server, with the shipped assistants and rules."""
+    """/vapi/events and the admin API on a real HTTP server, the shipped assistants and rules."""
     folder = tmp_path / "assistants"
     shutil.copytree(ROOT / "assistants", folder)
     library = AssistantLibrary(folder)

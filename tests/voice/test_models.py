@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soxr
 
-from telephony.caller_audio import speech_ulaw
+from telephony.simulator.caller_audio import speech_ulaw
 from voice.engines import SpeechConfig, SpeechModels, load_speech_models
 from voice.espeak import EspeakVoice
 from voice.model_files import (

@@ -17,7 +17,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.tests.utils import SleepFrame, run_test
 
-from telephony.caller_audio import speech_ulaw
+from telephony.simulator.caller_audio import speech_ulaw
 from voice.engines import SpeechConfig, SpeechModels, load_speech_models
 from voice.stt import LocalWhisperSTTService, continuation
 

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from telephony.caller_audio import speech_ulaw
 from telephony.simulator import CallSimulator
+from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ROOT, ServerProcess
 from tests.e2e.assistants import TOOLS_LINE
 from tests.fakes.openai_server import FakeOpenAI, JsonReply, Reply, ToolCall

@@ -6,7 +6,7 @@ import audioop
 
 import pytest
 
-from telephony.caller_audio import speech_ulaw
+from telephony.simulator.caller_audio import speech_ulaw
 from telephony.sip.amd import MachineDetector
 from tests.telephony.sip.conftest import tone
 

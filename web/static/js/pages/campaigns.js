@@ -8,7 +8,7 @@ import { count, fullDate, label, percent, when } from "../format.js";
 import { forget } from "../router.js";
 
 const REFRESH_MS = 2000;
-// Which actions apply in which state (crm/campaigns.py TRANSITIONS); the server has the last word.
+// Which actions apply in which state (crm/outbound/campaigns.py TRANSITIONS); the server has the last word.
 const ACTIONS = {
   start: ["draft", "scheduled"], resume: ["paused"], pause: ["active", "scheduled"], stop: ["draft", "scheduled", "active", "paused"],
 };

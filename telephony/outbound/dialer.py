@@ -2,32 +2,49 @@
 
 Any number of server instances may run it against one database. Each tick it moves
 campaigns along their schedule, enrolls leads, recovers what a crashed instance left,
-then claims due contacts (see ``crm.dialing``), re-checks each at the moment of
+then claims due contacts (see ``crm.outbound.dialing``), re-checks each at the moment of
 dialing, takes the number's dial lock and places the call through the campaign's
-provider. What happens to the call arrives later through the provider's callbacks.
+provider. What happens to the call arrives later through the provider's callbacks, as
+status changes that :meth:`Dialer.settle` turns into the attempt's outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 from loguru import logger
 from sqlalchemy import select
 
-from crm.campaign_runs import advance_schedules, enroll_due
+from config import Settings
 from crm.db import Database
-from crm.dial_outcomes import attempt_not_placed, attempt_placed, open_attempt, recover
-from crm.dialing import Claimed, claim_due, lock_number, release, still_allowed
-from crm.models import Campaign, utcnow
-from telephony.outbound import DialError, OutboundCall, OutboundProvider
-from telephony.routing import PLACED_BY
+from crm.models import Call, Campaign, utcnow
+from crm.outbound.campaign_runs import advance_schedules, enroll_due
+from crm.outbound.dial_outcomes import (
+    attempt_not_placed,
+    attempt_placed,
+    call_finished,
+    open_attempt,
+    recover,
+)
+from crm.outbound.dialing import (
+    FINAL_CALL_STATUSES,
+    Claimed,
+    claim_due,
+    lock_number,
+    release,
+    still_allowed,
+)
+from telephony.dependencies import CallDependencies
+from telephony.outbound.providers import DialError, OutboundCall, OutboundProvider
+from telephony.outbound.routing import PLACED_BY, campaign_route
 
 Clock = Callable[[], datetime]
-# Which provider places a campaign's calls (``twilio``, ``vapi``); see telephony.routing.
+# Which provider places a campaign's calls (``twilio``, ``vapi``); see telephony.outbound.routing.
 Route = Callable[[Campaign], str]
 # A number held by another call is tried again this much later.
 LOCKED_RETRY = timedelta(minutes=2)
@@ -68,6 +85,51 @@ class Dialer:
         self.placed = 0
         self._warned: set[str] = set()
 
+    @classmethod
+    def for_server(
+        cls, settings: Settings, deps: CallDependencies, providers: dict[str, OutboundProvider]
+    ) -> Dialer:
+        """The server's dialer, from its settings and the call dependencies.
+
+        DIALER_TICK_SECS and DIALER_INSTANCE as set; TWILIO_FROM_NUMBER for campaigns
+        without a caller ID; each campaign's provider chosen from the assistants loaded at
+        the time (:func:`telephony.outbound.routing.campaign_route`).
+        """
+        return cls(
+            deps.database,
+            providers,
+            default_from=settings.twilio_from_number,
+            tick_secs=settings.dialer_tick_secs,
+            instance=settings.dialer_instance or None,
+            route=campaign_route(deps.assistants),
+        )
+
+    async def settle(self, call: Call) -> None:
+        """A status hook: a campaign call whose status is final settles its attempt.
+
+        Added to ``CallDependencies.on_call_status``, which every provider's status
+        changes pass through; the attempt's retry, if any, is timed by this dialer's clock.
+        """
+        if call.campaign_id and call.status in FINAL_CALL_STATUSES:
+            await call_finished(self._db, call.id, self._clock())
+
+    @contextlib.asynccontextmanager
+    async def running(self, enabled: bool = True) -> AsyncIterator[None]:
+        """Tick in the background while the block runs (if ``enabled``), then close providers."""
+        task = asyncio.create_task(self.run(), name="dialer") if enabled else None
+        try:
+            yield
+        finally:
+            if task:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            await self.close()
+
+    async def close(self) -> None:
+        """Close every provider's connections."""
+        for provider in self._providers.values():
+            await provider.close()
+
     def _warn_once(self, message: str) -> None:
         if message not in self._warned:
             self._warned.add(message)
@@ -86,7 +148,7 @@ class Dialer:
             await asyncio.sleep(self._tick_secs)
 
     async def tick(self) -> int:
-        """One round: schedules, enrollment, recovery, then dial what is due; returns calls placed."""
+        """One round: schedules, enrollment, recovery, then what is due; returns calls placed."""
         now = self._clock()
         await advance_schedules(self._db, now)
         await enroll_due(self._db, now)

@@ -15,14 +15,14 @@ import aiohttp
 from pydantic import ValidationError
 
 from config import Settings
-from telephony.caller_audio import (
+from telephony.simulator import CallSimulator, SimulatorError
+from telephony.simulator.caller_audio import (
     CallerAudioError,
     caller_voice,
     speech_ulaw,
     wav_ulaw,
     write_stereo_wav,
 )
-from telephony.simulator import CallSimulator, SimulatorError
 
 DEFAULT_LINES = {
     "en": "Hi, I would like to book an appointment for next Tuesday.",
@@ -71,9 +71,9 @@ async def _print_transcript(server: str, api_key: str, call_id: str) -> None:
     if latency:
         print(
             "Server-side latency: greeting {greeting_ms} ms; "
-            "voice-to-voice p50 {voice_to_voice_p50_ms} ms (end of speech {end_of_speech_p50_ms}, "
-            "STT {stt_p50_ms}, LLM first token {llm_ttft_p50_ms}, "
-            "TTS first audio {tts_first_audio_p50_ms})".format(
+            "voice-to-voice p50 {voice_to_voice_p50_ms} ms "
+            "(end of speech {end_of_speech_p50_ms}, STT {stt_p50_ms}, "
+            "LLM first token {llm_ttft_p50_ms}, TTS first audio {tts_first_audio_p50_ms})".format(
                 **{
                     k: latency.get(k)
                     for k in [

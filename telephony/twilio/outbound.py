@@ -1,9 +1,6 @@
-"""Placing outbound calls through a provider: one small interface, one class per provider."""
+"""Placing outbound calls through Twilio's REST API, answered by our own voice webhook."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Protocol
 
 import aiohttp
 from loguru import logger
@@ -11,61 +8,16 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from telephony.outbound.providers import DialError, OutboundCall
+
 # Twilio errors that mean the number itself is unusable (no point retrying).
 TWILIO_BAD_NUMBER_CODES = frozenset(
     {13223, 13224, 21211, 21214, 21215, 21216, 21217, 21401, 21407, 21421, 21610}
 )
 
 
-@dataclass(frozen=True)
-class OutboundCall:
-    """What the provider needs to place one call.
-
-    Parameters:
-        call_id: Our call id (it rides on the callback URLs).
-        to: The number to call (E.164).
-        from_number: Our caller ID (E.164).
-        assistant: The assistant that talks (providers that run it themselves need it).
-        lead_id: The lead being called (for the assistant's variables).
-    """
-
-    call_id: str
-    to: str
-    from_number: str
-    assistant: str | None = None
-    lead_id: str | None = None
-
-
-class DialError(RuntimeError):
-    """The provider refused to place a call.
-
-    Attributes:
-        invalid_number: The number cannot be called at all (do not retry).
-    """
-
-    def __init__(self, message: str, *, invalid_number: bool = False):
-        super().__init__(message)
-        self.invalid_number = invalid_number
-
-
-class OutboundProvider(Protocol):
-    """Places calls; status arrives later through the provider's callbacks."""
-
-    async def place(self, call: OutboundCall) -> str:
-        """Place a call and return the provider's id for it.
-
-        Raises:
-            DialError: The provider refused it.
-        """
-        ...
-
-    async def close(self) -> None:
-        """Release connections."""
-        ...
-
-
 class TwilioOutbound:
-    """Twilio's REST ``calls.create``, answered by our ``/twilio/voice``, with async machine detection."""
+    """Twilio's ``calls.create``, answered by our ``/twilio/voice``, with async AMD."""
 
     def __init__(
         self, account_sid: str, auth_token: str, public_url: str, *, api_base_url: str = ""

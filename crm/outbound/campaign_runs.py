@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.campaigns import enroll, enroll_audience, lock_campaign, spec_of
 from crm.db import Database
 from crm.models import Campaign, CampaignContact, Lead, Task
+from crm.outbound.campaigns import enroll, enroll_audience, lock_campaign, spec_of
 
 RECURRENCE = {"daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
 TERMINAL = ("completed", "failed")

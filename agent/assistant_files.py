@@ -1,4 +1,4 @@
-"""Loading assistant files from a folder, with errors that name the file, the field and the reason."""
+"""Loading assistant files from a folder, with errors naming the file, the field and the reason."""
 
 from __future__ import annotations
 
@@ -103,7 +103,8 @@ def _check_templates(assistant: Assistant, path: Path) -> None:
     zone = assistant.variable_values.get("timezone")
     if zone is not None and not (isinstance(zone, str) and valid_zone(zone)):
         raise AssistantFileError(
-            f"{path}: $.variableValues.timezone: {zone!r} is not an IANA time zone (e.g. Europe/Madrid)"
+            f"{path}: $.variableValues.timezone: {zone!r} is not an IANA time zone "
+            f"(e.g. Europe/Madrid)"
         )
 
 
@@ -155,12 +156,14 @@ class AssistantBook:
             entry = load_assistant(path)
             if entry.name in book.assistants:
                 raise AssistantFileError(
-                    f"{path}: $.name: '{entry.name}' is already used by {book.assistants[entry.name].path}"
+                    f"{path}: $.name: '{entry.name}' is already used by "
+                    f"{book.assistants[entry.name].path}"
                 )
             for number in entry.assistant.phone_numbers:
                 if number in numbers:
                     raise AssistantFileError(
-                        f"{path}: $.phoneNumbers: {number} already routes to assistant '{numbers[number]}'"
+                        f"{path}: $.phoneNumbers: {number} already routes to assistant "
+                        f"'{numbers[number]}'"
                     )
                 numbers[number] = entry.name
             book.assistants[entry.name] = entry

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 from twilio.request_validator import RequestValidator
 
-from telephony.caller_audio import FRAME_BYTES, SILENCE, frames, ulaw_energy
+from telephony.simulator.caller_audio import FRAME_BYTES, SILENCE, frames, ulaw_energy
 
 TICK = 0.02  # Twilio sends and plays 20 ms frames
 SPEECH_ENERGY = 300.0  # RMS above which a played frame counts as the bot speaking
@@ -207,7 +207,7 @@ class CallSimulator:
             await self._ws.send_str(json.dumps(message))
 
     async def _send_loop(self) -> None:
-        """One 20 ms inbound frame per tick, on an absolute clock: speech if queued, else silence."""
+        """One 20 ms frame in per tick, on an absolute clock: speech if queued, else silence."""
         started, tick = time.monotonic(), 0
         while self._ws is not None and not self._ws.closed:
             frame = self._outgoing.popleft() if self._outgoing else SILENCE * FRAME_BYTES
@@ -303,7 +303,7 @@ class CallSimulator:
         return len(self._playback.clears)
 
     async def wait_for_bot(self, *, timeout: float = 30.0, quiet_secs: float = 1.2) -> float:
-        """Wait until the bot has spoken and then gone quiet (or hung up); returns seconds of its speech heard.
+        """Wait for the bot to speak, then go quiet (or hang up); returns seconds of speech heard.
 
         Raises:
             TimeoutError: The bot said nothing (or never stopped) within ``timeout``.

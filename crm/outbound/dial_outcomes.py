@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.campaigns import spec_of
 from crm.db import Database
-from crm.dialing import (
+from crm.models import Call, Campaign, CampaignContact, Lead
+from crm.outbound.campaigns import spec_of
+from crm.outbound.dialing import (
     FINAL_CALL_STATUSES,
     PLACE_LEASE,
     Claimed,
@@ -17,7 +18,6 @@ from crm.dialing import (
     reschedule,
     unlock_number,
 )
-from crm.models import Call, Campaign, CampaignContact, Lead
 
 # A claimed contact stuck this long with a placed call that never reported back is written off.
 CALL_LEASE = timedelta(hours=2)
@@ -31,7 +31,7 @@ async def open_attempt(
     now: datetime,
     provider: str = "twilio",
 ) -> Call:
-    """Create the outbound call row for an attempt (dated by the dialer's clock) and tie it to the contact."""
+    """Create an attempt's outbound call row (dated by the dialer's clock), tied to the contact."""
     async with db.session() as session:
         campaign = await session.get(Campaign, claimed.campaign_id)
         call = Call(

@@ -1,4 +1,4 @@
-"""The dialer's bookkeeping: claiming due contacts, locking numbers, recording what each attempt gave.
+"""The dialer's claims: due contacts claimed within the caps, numbers locked, contacts released.
 
 Every step is one short transaction that any number of dialer instances may run at
 once against the same database: contacts are claimed with ``FOR UPDATE SKIP LOCKED`` on
@@ -17,10 +17,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.campaigns import lock_campaign, spec_of
 from crm.db import Database
 from crm.followups import is_do_not_call
 from crm.models import Call, Campaign, CampaignContact, DialLock, Lead, Task
+from crm.outbound.campaigns import lock_campaign, spec_of
 
 FINAL_CALL_STATUSES = frozenset({"completed", "failed", "busy", "no-answer", "canceled"})
 # A claimed contact whose call never got a provider id after this long was never placed.
@@ -194,7 +194,7 @@ async def still_allowed(db: Database, claimed: Claimed, now: datetime) -> str | 
 async def release(
     db: Database, claimed: Claimed, reason: str, now: datetime, *, retry_at: datetime | None = None
 ) -> None:
-    """Give a claimed contact back without dialing: skipped for DNC, else pending again (attempt not counted)."""
+    """Give a claimed contact back undialled: skipped for DNC, else pending (attempt uncounted)."""
     async with db.session() as session:
         contact = await session.get(CampaignContact, claimed.contact_id)
         if contact is None:

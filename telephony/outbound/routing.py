@@ -1,8 +1,12 @@
-"""Which provider carries an outbound call: the campaign's choice, else the number's, else the assistant's."""
+"""Who places a campaign's calls: the campaign's choice, else the number's, else the assistant's."""
 
 from __future__ import annotations
 
-from agent.assistants import AssistantBook
+from collections.abc import Callable
+
+from agent.assistant_files import AssistantBook
+from agent.library import AssistantLibrary
+from crm.models import Campaign
 
 # Our names for providers: "local" (our own pipeline) is placed through Twilio; "sip" is our
 # own pipeline through the SIP trunk.
@@ -30,11 +34,18 @@ def outbound_provider(
     return PLACED_BY[book.get(assistant).provider]
 
 
-def vapi_number_id(book: AssistantBook, from_number: str | None, assistant: str | None) -> str:
-    """The VAPI phone number id for calls from ``from_number``: its mapping, else the assistant's ``vapi.phoneNumberId``."""
-    if from_number:
-        for entry in book.assistants.values():
-            route = entry.assistant.route_of(from_number)
-            if route is not None and route.vapi_phone_number_id:
-                return route.vapi_phone_number_id
-    return book.get(assistant).vapi.phone_number_id
+def campaign_route(assistants: AssistantLibrary) -> Callable[[Campaign], str]:
+    """The dialer's route for the server: :func:`outbound_provider` on the assistants loaded now.
+
+    The assistants are read at each call, so a reloaded file takes effect at the next tick.
+    """
+
+    def route(campaign: Campaign) -> str:
+        return outbound_provider(
+            assistants.book,
+            campaign=campaign.provider,
+            from_number=campaign.from_number,
+            assistant=campaign.assistant,
+        )
+
+    return route

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.calling_windows import lead_zones
-from crm.campaign_spec import CampaignSpec
 from crm.db import Database
 from crm.models import Call, Campaign, CampaignContact, DoNotCall, Lead, utcnow
+from crm.outbound.calling_windows import lead_zones
+from crm.outbound.campaign_spec import CampaignSpec
 
 # Which state changes the API allows: action -> (states it applies to, the new state).
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -225,7 +225,7 @@ async def lock_campaign(session: AsyncSession, campaign_id: str) -> Campaign | N
 
 
 async def sync_campaign_files(db: Database, specs: list[CampaignSpec]) -> None:
-    """Create campaigns defined in files; update the definition of those that exist (keeping their state)."""
+    """Create the campaigns files define; update existing ones' definitions (not their state)."""
     async with db.session() as session:
         for spec in specs:
             campaign = await session.scalar(select(Campaign).where(Campaign.name == spec.name))

@@ -10,8 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from crm.calling_windows import CallingWindow, WindowError, zone
 from crm.json_paths import problems
+from crm.outbound.calling_windows import CallingWindow, WindowError, zone
 
 CAMPAIGN_TYPES = (
     "cold_calling",
@@ -93,7 +93,8 @@ class Limits(SpecPart):
         unknown = set(value) - set(RETRY_OUTCOMES)
         if unknown:
             raise ValueError(
-                f"retry outcomes are {', '.join(RETRY_OUTCOMES)}; unknown: {', '.join(sorted(unknown))}"
+                f"retry outcomes are {', '.join(RETRY_OUTCOMES)}; unknown: "
+                f"{', '.join(sorted(unknown))}"
             )
         if any(minutes < 1 for minutes in value.values()):
             raise ValueError("retry delays are at least 1 minute")
@@ -120,9 +121,11 @@ class CampaignSpec(SpecPart):
     assistant: str | None = None
     provider: Literal["auto", "local", "twilio", "sip", "vapi"] = Field(
         default="auto",
-        description="who places the calls: vapi, or our own pipeline through twilio (also local) "
-        "or sip (the SIP trunk); auto: the from number's provider in the assistant files, else "
-        "the assistant's provider",
+        description=(
+            "who places the calls: vapi, or our own pipeline through twilio (also local) or "
+            "sip (the SIP trunk); auto: the from number's provider in the assistant files, "
+            "else the assistant's provider"
+        ),
     )
     from_number: str | None = Field(
         default=None, description="caller ID (E.164), else TWILIO_FROM_NUMBER"
@@ -131,7 +134,9 @@ class CampaignSpec(SpecPart):
     status: Literal["draft", "scheduled", "active"] = "draft"
     audience: Audience | None = Field(
         default=None,
-        description="the leads to call ({} for every lead); none: only leads added by API, CSV or triggers",
+        description=(
+            "the leads to call ({} for every lead); none: only leads added by API, CSV or triggers"
+        ),
     )
     schedule: Schedule = Field(default_factory=Schedule)
     window: Window = Field(default_factory=Window)

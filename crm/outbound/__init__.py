@@ -1,0 +1,1 @@
+"""Outbound campaigns: definitions and states, enrollment, calling hours, claims and attempts."""

@@ -38,6 +38,7 @@ from telephony.dialer import Dialer
 from telephony.live import LIVE, LiveCalls
 from telephony.outbound import OutboundProvider, TwilioOutbound
 from telephony.readiness import readiness_check
+from telephony.recorder import CallRecordings
 from telephony.routing import outbound_provider
 from telephony.twilio.carrier import TwilioCarrier
 from telephony.twilio.settings import TwilioSettings
@@ -175,6 +176,7 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
         llm=llm,
         http=http,
         after_call=[app[crm_api.CRM].after_call],
+        recordings=CallRecordings(app[crm_api.CRM].recordings, settings.base_url),
     )
     interval = settings.assistants_reload_secs
     watcher = asyncio.create_task(library.watch(interval)) if interval > 0 else None
@@ -273,6 +275,7 @@ def crm_settings(settings: Settings) -> CrmSettings:
         competitors=_csv(settings.competitors),
         default_region=settings.default_region.upper(),
         retention_days=settings.retention_days,
+        recordings_dir=settings.resolved_recordings_dir,
         sweep_interval=settings.crm_sweep_interval_seconds,
     )
 

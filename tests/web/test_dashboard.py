@@ -211,6 +211,29 @@ async def test_call_page_shows_the_transcript_the_score_explained_and_a_latency_
     await page.set_viewport_size({"width": 1280, "height": 800})
 
 
+async def test_the_recording_plays_the_whole_call_with_the_transcript_following(
+    page: Page, web_server: ServerProcess, call_id: str, screenshots: Path
+):
+    _, call = await api(web_server, "GET", f"/api/calls/{call_id}")
+    await show(page, web_server, f"/calls/{call_id}")
+    audio = page.locator("#recording-audio")
+    await page.wait_for_function(
+        "() => { const a = document.querySelector('#recording-audio');"
+        " return a && a.readyState >= 1 && isFinite(a.duration); }"
+    )
+    played = await audio.evaluate("a => a.duration")
+    assert played == pytest.approx(call["recording"]["durationSeconds"], abs=0.1)
+    assert played == pytest.approx(call["durationSeconds"], abs=1.0), "the whole call"
+    answer = page.locator("#transcript .line.assistant").nth(1)  # the reply the caller cut off
+    await answer.locator("button.seek").click()  # a user's click: playing is allowed
+    await page.wait_for_function("() => document.querySelector('#recording-audio').currentTime > 0")
+    await expect(page.locator("#transcript .line.playing")).to_have_attribute(
+        "data-seq", await answer.get_attribute("data-seq")
+    )
+    await audio.evaluate("a => a.pause()")
+    await shot(page, screenshots, "03-call-recording")
+
+
 async def test_leads_board_lead_page_do_not_call_and_erase(
     page: Page, web_server: ServerProcess, call_id: str, screenshots: Path
 ):

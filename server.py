@@ -47,6 +47,7 @@ from telephony.vapi.client import VapiClient
 from telephony.vapi.outbound import VapiOutbound
 from telephony.vapi.service import VapiService
 from telephony.vapi.translate import VapiSettingError, VapiTarget
+from telephony.web.carrier import WebCarrier
 from voice.engines import SpeechConfig, load_speech_models
 from voice.model_files import ModelNotFoundError
 from web import routes as web_routes
@@ -93,6 +94,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(crm_api.routes)
     app.add_routes(agent_api.routes)
     TwilioCarrier(TwilioSettings.for_server(settings)).mount(app)  # one line per carrier
+    WebCarrier(settings.base_url).mount(app)
     app.add_routes(vapi_routes.routes)
     app.add_routes(web_routes.routes)
     app.cleanup_ctx.append(_database)
@@ -316,6 +318,7 @@ def _banner(settings: Settings, key_created: bool) -> str:
     )
     return (
         f"\n  Phone agent listening on {listen}\n"
+        f"  Dashboard:            {listen}/  (sign in with the API key; Assistants → Talk)\n"
         f"  Twilio voice webhook: {settings.base_url}/twilio/voice  (media: {settings.stream_url})\n"
         f"  VAPI server URL:      {settings.base_url}/vapi/events  (secret: VAPI_SECRET or {settings.data_dir / 'vapi_secret'})\n"
         f"  {key_line}\n"

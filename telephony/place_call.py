@@ -1,4 +1,8 @@
-"""``phoneagent-call``: place a simulated Twilio call to a running server and print how it went."""
+"""``phoneagent-call``: place a simulated Twilio call to a running server and print how it went.
+
+``--mic`` instead talks to an assistant from this terminal's sound card (the browser's
+Talk, without a browser).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import aiohttp
 
 from telephony.caller_audio import CallerAudioError, speech_ulaw, wav_ulaw, write_stereo_wav
 from telephony.simulator import CallSimulator, SimulatorError
+from telephony.web.terminal import NoSoundCard, talk
 
 
 def _api_key(given: str) -> str:
@@ -60,8 +65,30 @@ async def _print_transcript(server: str, api_key: str, call_id: str) -> None:
         )
 
 
+async def talk_from_terminal(args: argparse.Namespace) -> int:
+    """``--mic``: a live call with an assistant from the sound card; returns an exit status."""
+    server, api_key = args.server.rstrip("/"), _api_key(args.api_key)
+    if not api_key:
+        print(
+            "error: --mic needs the API key (--api-key, API_KEY or data/api_key)", file=sys.stderr
+        )
+        return 2
+    try:
+        call_id = await talk(server, api_key, args.assistant)
+    except NoSoundCard as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except aiohttp.ClientError as e:
+        print(f"error: cannot talk to {server}: {e}", file=sys.stderr)
+        return 1
+    await _print_transcript(server, api_key, call_id)
+    return 0
+
+
 async def run(args: argparse.Namespace) -> int:
     """Hold the conversation the arguments describe; returns an exit status."""
+    if args.mic:
+        return await talk_from_terminal(args)
     lines: list[tuple[str, bytes]] = []
     try:
         lines += [(text, speech_ulaw(text)) for text in args.say]
@@ -138,11 +165,17 @@ def main(argv: list[str] | None = None) -> None:
         default="",
         help="read the stored transcript (default: API_KEY or data/api_key)",
     )
+    parser.add_argument(
+        "--mic",
+        action="store_true",
+        help="talk to an assistant from this sound card instead (needs sounddevice, PortAudio)",
+    )
+    parser.add_argument("--assistant", default="default", help="who --mic talks to")
     parser.add_argument("--from", dest="from_number", default="+15555550100")
     parser.add_argument("--to", dest="to_number", default="+15555550199")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the bot")
     args = parser.parse_args(argv)
-    if not args.say and not args.wav:
+    if not args.say and not args.wav and not args.mic:
         args.say = ["Hi, I would like to book an appointment for next Tuesday."]
     sys.exit(asyncio.run(run(args)))
 

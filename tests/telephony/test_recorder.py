@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from agent.assistant import Assistant
+from agent.assistants import unknown_fields
 from crm.calls import CallStore, NewCall
 from crm.db import Database
 from crm.models import Lead
@@ -58,6 +59,10 @@ def test_the_assistant_and_the_lead_decide_whether_a_call_is_recorded():
     assert refusal(plain, None) is None and refusal(plain, Lead(consent_recording=None)) is None
     assert "recordingEnabled" in refusal(off, None)
     assert "consentRecording" in refusal(plain, Lead(consent_recording=False))
+    vapi = Assistant.model_validate(
+        {"name": "c", "artifactPlan": {"recordingEnabled": True, "recordingFormat": "mp3"}}
+    )
+    assert unknown_fields(vapi) == ["$.artifactPlan.recordingFormat"], "only the rest is unused"
 
 
 async def test_a_recorded_call_keeps_what_the_caller_heard(database: Database, tmp_path: Path):

@@ -34,14 +34,14 @@ TALK_SENTENCE = "What time do you open on Saturday?"
 TALK_LEAD_SECS = 5.0
 
 
-def fake_microphone(folder: Path) -> Path:
+def fake_microphone(folder: Path, lead_secs: float = TALK_LEAD_SECS) -> Path:
     """An espeak-ng WAV: silence while the greeting plays, the sentence, then silence."""
     spoken = folder / "sentence.wav"
     subprocess.run(["espeak-ng", "-w", str(spoken), TALK_SENTENCE], check=True)
     samples, rate = soundfile.read(spoken, dtype="int16")
-    silence = np.zeros(int(TALK_LEAD_SECS * rate), dtype=np.int16)
+    lead, tail = (np.zeros(int(secs * rate), dtype=np.int16) for secs in (lead_secs, 5.0))
     path = folder / "microphone.wav"
-    soundfile.write(path, np.concatenate([silence, samples, silence]), rate, subtype="PCM_16")
+    soundfile.write(path, np.concatenate([lead, samples, tail]), rate, subtype="PCM_16")
     return path
 
 

@@ -118,6 +118,7 @@ async def test_retention_deletes_old_recordings_and_gdpr_erase_a_leads(client: T
     new, new_file = await recorded(client, "CA-new", "+14155550175")
     async with client.db.session() as session:
         (await session.get(Call, old.id)).ended_at = utcnow() - timedelta(days=40)
+        (await session.get(Call, new.id)).ended_at = utcnow()
     counts = await purge_old(client.db, 30, recordings=client.crm.recordings)
     assert counts["recordings"] == 1 and not old_file.exists() and new_file.exists()
     async with client.db.session() as session:

@@ -89,7 +89,7 @@ export function talkPanel(assistant, { onCleanup, onEnded = () => {} }) {
     onEnded();
     const denied = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
     mount(after, h("div", { class: "error-box", role: "alert" }, denied
-      ? "The browser refused the microphone. Allow it for this site (and use https or localhost), then try again."
+      ? `The browser refused the microphone (${String(error.message).replace(/\.$/, "")}). Allow it for this site (served over https, or on localhost), then try again.`
       : `Could not start the call: ${error.message || error}`));
   });
   return panel;

@@ -32,6 +32,11 @@ export class TalkSession extends EventTarget {
   /** Ask for the microphone, then open the call. Rejects when the microphone is refused. */
   async start() {
     this.setState("connecting");
+    if (!navigator.mediaDevices || !window.AudioWorkletNode) {
+      const error = new Error("This browser offers the microphone only to https:// or localhost pages (and needs AudioWorklet).");
+      error.name = "SecurityError";
+      throw error;
+    }
     this.stream = await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
     });

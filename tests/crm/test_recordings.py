@@ -70,7 +70,7 @@ def test_range_headers_as_media_elements_send_them():
             byte_range(unsatisfiable, 100)
 
 
-async def test_a_recording_is_served_with_auth_whole_and_by_range(client: TestClient):
+async def test_a_recording_is_served_with_auth_and_range_or_a_reason_why_not(client: TestClient):
     call, _ = await recorded(client, "CA-rec", "+14155550170")
     path = f"/api/calls/{call.id}/recording"
     assert (await client.get(path)).status == 401, "no key, no recording"
@@ -95,9 +95,13 @@ async def test_a_recording_is_served_with_auth_whole_and_by_range(client: TestCl
         "durationSeconds": 30.0,
         "bytes": len(AUDIO),
     }
+    # The end-of-call webhook carries its URL.
+    report = payloads.end_of_call_report(call, None, [], [])["message"]
+    url = f"https://agent.example.com/api/calls/{call.id}/recording"
+    assert report["recordingUrl"] == report["artifact"]["recordingUrl"] == url
+    assert report["artifact"]["recording"] == {"stereoUrl": url}
 
-
-async def test_calls_without_a_recording_here_say_why(client: TestClient):
+    # Calls without a recording here say why.
     plain = await record_call(client.db, SALES_CALL, sid="CA-none", phone="+14155550171")
     answer = await client.get(f"/api/calls/{plain.id}/recording", headers=AUTH)
     assert answer.status == 404 and (await answer.json())["error"] == "no_recording"
@@ -131,11 +135,3 @@ async def test_retention_deletes_old_recordings_and_gdpr_erase_a_leads(client: T
     async with client.db.session() as session:
         keys = list(await session.scalars(select(Call.recording_key)))
     assert keys == [None, None]
-
-
-async def test_the_end_of_call_report_carries_the_recording_url(client: TestClient):
-    call, _ = await recorded(client, "CA-hook", "+14155550176")
-    report = payloads.end_of_call_report(call, None, [], [])["message"]
-    url = f"https://agent.example.com/api/calls/{call.id}/recording"
-    assert report["recordingUrl"] == report["artifact"]["recordingUrl"] == url
-    assert report["artifact"]["recording"] == {"stereoUrl": url}

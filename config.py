@@ -219,6 +219,9 @@ class Settings(BaseSettings):
         default=0, description="Purge transcripts and recordings older than this; 0 keeps all."
     )
     crm_sweep_interval_seconds: float = 3600.0
+    recordings_dir: Path | None = Field(
+        default=None, description="Where call recordings are kept; empty: DATA_DIR/recordings."
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -277,6 +280,11 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """DATABASE_URL, defaulting to a SQLite file in the data directory."""
         return self.database_url or f"sqlite:///{self.data_dir / 'phoneagent.db'}"
+
+    @property
+    def resolved_recordings_dir(self) -> Path:
+        """RECORDINGS_DIR, defaulting to ``recordings`` in the data directory."""
+        return self.recordings_dir or self.data_dir / "recordings"
 
     def ensure_api_key(self) -> tuple[str, bool]:
         """Return the admin API key, creating and storing one on first start.

@@ -37,6 +37,7 @@ from telephony.live import LIVE, LiveCalls
 from telephony.outbound.dialer import Dialer
 from telephony.outbound.providers import build_providers, register_outbound
 from telephony.readiness import readiness_check
+from telephony.recorder import CallRecordings
 from telephony.sip.carrier import SipCarrier, SipStartError
 from telephony.sip.server_settings import SipCarrierSettings, SipSettingError
 from telephony.twilio.carrier import TwilioCarrier
@@ -45,6 +46,7 @@ from telephony.vapi import routes as vapi_routes
 from telephony.vapi.outbound import vapi_outbound
 from telephony.vapi.service import VapiService
 from telephony.vapi.translate import VapiSettingError, VapiTarget
+from telephony.web.carrier import WebCarrier
 from voice.engines import SpeechConfig, load_speech_models
 from voice.model_files import ModelNotFoundError
 from web import routes as web_routes
@@ -98,6 +100,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(crm_api.routes)
     TwilioCarrier(TwilioSettings.for_server(settings)).mount(app)  # one line per carrier
     SipCarrier(SipCarrierSettings.for_server(settings)).mount(app)
+    WebCarrier(settings.base_url).mount(app)
     app.add_routes(vapi_routes.routes)
     register_outbound(app, "vapi", vapi_outbound(settings))
     app.add_routes(web_routes.routes)
@@ -185,6 +188,7 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
         llm=llm,
         http=http,
         after_call=[app[crm_api.CRM].after_call],
+        recordings=CallRecordings(app[crm_api.CRM].recordings, settings.base_url),
     )
     interval = settings.assistants_reload_secs
     watcher = asyncio.create_task(library.watch(interval)) if interval > 0 else None
@@ -240,6 +244,7 @@ def crm_settings(settings: Settings) -> CrmSettings:
         competitors=_csv(settings.competitors),
         default_region=settings.default_region.upper(),
         retention_days=settings.retention_days,
+        recordings_dir=settings.resolved_recordings_dir,
         sweep_interval=settings.crm_sweep_interval_seconds,
     )
 
@@ -288,6 +293,7 @@ def _banner(settings: Settings, key_created: bool) -> str:
     )
     return (
         f"\n  Phone agent listening on {listen}\n"
+        f"  Dashboard:            {listen}/  (sign in with the API key; Assistants → Talk)\n"
         f"  Twilio voice webhook: {settings.base_url}/twilio/voice  (media: "
         f"{settings.stream_url})\n"
         f"  VAPI server URL:      {settings.base_url}/vapi/events  (secret: "

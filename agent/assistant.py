@@ -97,6 +97,17 @@ class KeypadInputPlan(AssistantPart):
     delimiters: list[Literal["#", "*"]] = Field(default_factory=lambda: ["#"])
 
 
+class ArtifactPlan(AssistantPart):
+    """``artifactPlan``: what is kept of a call besides its transcript (VAPI's field).
+
+    ``recordingEnabled``: record the call (both sides, stereo), unless the lead refused
+    recording consent. VAPI's other artifact fields (formats, video, paths) are kept
+    and reported as unused.
+    """
+
+    recording_enabled: bool = True
+
+
 # Who runs an assistant's calls: our own pipeline (``local``) or VAPI.
 CallProvider = Literal["local", "vapi"]
 
@@ -190,6 +201,7 @@ class Assistant(AssistantPart):
     forwarding_phone_number: str | None = None
     server: ServerConfig = Field(default_factory=ServerConfig)
     analysis_plan: AnalysisPlan = Field(default_factory=AnalysisPlan)
+    artifact_plan: ArtifactPlan = Field(default_factory=ArtifactPlan)
     variable_values: dict[str, Any] = Field(default_factory=dict)
     message_plan: MessagePlan = Field(default_factory=MessagePlan)
     keypad_input_plan: KeypadInputPlan = Field(default_factory=KeypadInputPlan)

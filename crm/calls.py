@@ -154,11 +154,35 @@ class CallStore:
                 )
             )
 
+    async def recording_started(
+        self, call_id: str, *, key: str, started_at: datetime, url: str
+    ) -> None:
+        """The call is being recorded to ``key`` (set at once, so a crash still finds the file)."""
+        async with self._db.session() as session:
+            call = await session.get(Call, call_id)
+            if call is not None:
+                call.recording_key, call.recording_started_at = key, started_at
+                call.recording_url = url
+
+    async def recording_finished(self, call_id: str, *, seconds: float, size: int) -> None:
+        """The recording is complete: its length and size in bytes."""
+        async with self._db.session() as session:
+            call = await session.get(Call, call_id)
+            if call is not None and call.recording_key:
+                call.recording_seconds, call.recording_bytes = round(seconds, 3), size
+
     async def finalize(
-        self, call_id: str, *, end_reason: str, latency: dict[str, Any] | None = None
+        self,
+        call_id: str,
+        *,
+        end_reason: str,
+        latency: dict[str, Any] | None = None,
+        ended_at: datetime | None = None,
     ) -> None:
         """Close the call: end time, duration, why it ended and its latency summary.
 
+        ``ended_at`` is when the call's media ended, if known (the last of what was
+        said may be transcribed and stored a few seconds later); default: now.
         Idempotent: a call already ended keeps its first end time and reason (a generic
         provider reason such as ``provider-completed`` gives way to the session's).
         """
@@ -168,10 +192,11 @@ class CallStore:
             if call is None:
                 return
             if call.ended_at is None:
-                call.ended_at = now
+                ended = min(now, max(ended_at or now, call.started_at or now))
+                call.ended_at = ended
                 call.end_reason = end_reason
                 if call.started_at:
-                    call.duration_seconds = round((now - call.started_at).total_seconds(), 3)
+                    call.duration_seconds = round((ended - call.started_at).total_seconds(), 3)
             elif (call.end_reason or "").startswith("provider-"):
                 # The provider's "completed" may land first; the session knows why it ended.
                 call.end_reason = end_reason

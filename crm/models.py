@@ -158,6 +158,11 @@ class Call(Base):
     answered_by: Mapped[str | None] = mapped_column(String(24))  # human, machine, unknown
     transfer_target: Mapped[str | None] = mapped_column(String(200))
     recording_url: Mapped[str | None] = mapped_column(Text)
+    # Our own recording of the call (crm.recordings): where it is stored, when it began, its size
+    recording_key: Mapped[str | None] = mapped_column(String(200))
+    recording_started_at: Mapped[datetime | None] = mapped_column()
+    recording_seconds: Mapped[float | None] = mapped_column(Float)
+    recording_bytes: Mapped[int | None] = mapped_column(Integer)
     cost: Mapped[float | None] = mapped_column(Float)
     # When the provider's end-of-call report was stored (VAPI retries it: stored once)
     provider_report_at: Mapped[datetime | None] = mapped_column()

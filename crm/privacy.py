@@ -23,6 +23,7 @@ from crm.models import (
     WebhookDelivery,
     utcnow,
 )
+from crm.recordings import NO_RECORDING, RecordingStorage
 from crm.shapes import (
     appointment_json,
     audit_json,
@@ -33,6 +34,7 @@ from crm.shapes import (
     iso,
     lead_json,
     note_json,
+    recording_json,
     stage_change_json,
     task_json,
     tool_call_json,
@@ -59,6 +61,7 @@ async def export_lead(session: AsyncSession, lead: Lead) -> dict[str, Any]:
                 "toolCalls": [tool_call_json(t) for t in tools],
                 "analysis": call_analysis(call),
                 "recordingUrl": call.recording_url,
+                "recording": recording_json(call),
             }
         )
     call_ids = [c["id"] for c in calls]
@@ -104,15 +107,29 @@ async def export_lead(session: AsyncSession, lead: Lead) -> dict[str, Any]:
     }
 
 
-async def erase_lead(session: AsyncSession, lead: Lead, *, actor: str) -> dict[str, int]:
-    """Erase a lead and its follow-ups, and its calls' transcripts, tool calls, recordings, reports.
+async def erase_lead(
+    session: AsyncSession,
+    lead: Lead,
+    *,
+    actor: str,
+    recordings: RecordingStorage | None = None,
+) -> dict[str, int]:
+    """Erase a lead: it, its follow-ups, its calls' transcripts, tool calls, recordings and reports.
 
-    Calls stay as anonymous rows (no numbers, no words; outcome, duration, sentiment and
-    score remain) so that analytics stay true. A do-not-call entry for the number stays:
+    Recording files are deleted from ``recordings`` at once (before the commit: were
+    the commit to fail, erasing again finds the rows and finishes). Calls stay as
+    anonymous rows (no numbers, no words; outcome, duration, sentiment and score
+    remain) so that analytics stay true. A do-not-call entry for the number stays:
     it is what keeps the number from being called again. Audit details are cleared.
     """
     call_ids = list(await session.scalars(select(Call.id).where(Call.lead_id == lead.id)))
     counts = {"calls": len(call_ids)}
+    keys = list(
+        await session.scalars(
+            select(Call.recording_key).where(Call.id.in_(call_ids), Call.recording_key.is_not(None))
+        )
+    )
+    counts["recordings"] = await recordings.delete(keys) if recordings and keys else 0
     for name, model in (
         ("utterances", Utterance),
         ("toolCalls", ToolCall),
@@ -129,7 +146,7 @@ async def erase_lead(session: AsyncSession, lead: Lead, *, actor: str) -> dict[s
         .values(
             from_number=None,
             to_number=None,
-            recording_url=None,
+            **NO_RECORDING,
             summary=None,
             structured_data=None,
             success_evaluation=None,

@@ -13,6 +13,7 @@ from crm.analysis_queue import AnalysisQueue
 from crm.db import Database
 from crm.policy import Policy
 from crm.post_call import PlanLookup, PostCallJob, ServerLookup
+from crm.recordings import LocalRecordings, RecordingStorage
 from crm.retention import purge_old
 from crm.rules.inactivity import sweep_inactivity
 from crm.webhooks.outbox import WebhookSettings
@@ -33,6 +34,7 @@ class CrmSettings:
         competitors: Competitor names the fallback looks for.
         default_region: Country assumed for phone numbers without a +prefix (API, CSV).
         retention_days: Purge transcripts and recordings older than this (0: keep).
+        recordings_dir: Where call recordings are kept (None: calls are not recorded).
         analysis_interval: Seconds between sweeps for due analyses.
         webhook_interval: Seconds between sweeps for due webhooks.
         sweep_interval: Seconds between inactivity and retention sweeps.
@@ -48,6 +50,7 @@ class CrmSettings:
     competitors: tuple[str, ...] = ()
     default_region: str = "US"
     retention_days: int = 0
+    recordings_dir: Path | None = None
     analysis_interval: float = 5.0
     webhook_interval: float = 2.0
     sweep_interval: float = 3600.0
@@ -56,7 +59,7 @@ class CrmSettings:
 
 
 class CrmService:
-    """Owns the post-call pipeline and the CRM's background workers."""
+    """Owns the post-call pipeline, the CRM's background workers and where recordings are kept."""
 
     def __init__(
         self,
@@ -72,6 +75,9 @@ class CrmService:
         """
         self.db = db
         self.settings = settings
+        self.recordings: RecordingStorage | None = (
+            LocalRecordings(settings.recordings_dir) if settings.recordings_dir else None
+        )
         self.policy = Policy.load(
             stages_file=settings.stages_file,
             scoring_file=settings.scoring_file,
@@ -134,6 +140,6 @@ class CrmService:
 
     async def _sweep(self) -> int:
         await sweep_inactivity(self.db, self.policy)
-        await purge_old(self.db, self.settings.retention_days)
+        await purge_old(self.db, self.settings.retention_days, recordings=self.recordings)
         self.webhook_worker.wake()
         return 0

@@ -18,6 +18,7 @@ from crm.models import (
     Utterance,
     WebhookDelivery,
 )
+from crm.recordings import content_type
 
 
 def iso(value: datetime | None) -> str | None:
@@ -55,6 +56,34 @@ def call_summary(call: Call) -> dict[str, Any]:
         "leadScore": call.lead_score,
         "summary": call.summary,
     }
+
+
+def recording_path(call_id: str) -> str:
+    """Where the API serves a call's own recording."""
+    return f"/api/calls/{call_id}/recording"
+
+
+def recording_json(call: Call) -> dict[str, Any] | None:
+    """The call's recording: where to fetch it, when it began, how long; None when there is none.
+
+    Our own recordings (``path`` is set) are stereo, the caller on the left and what
+    the caller heard of the assistant on the right, served with auth at ``path``
+    (``url`` is that path under PUBLIC_URL). A provider's recording (VAPI) has only
+    its ``url``.
+    """
+    if call.recording_key:
+        return {
+            "url": call.recording_url,
+            "path": recording_path(call.id),
+            "contentType": content_type(call.recording_key),
+            "channels": ["caller", "assistant"],
+            "startedAt": iso(call.recording_started_at),
+            "durationSeconds": call.recording_seconds,
+            "bytes": call.recording_bytes,
+        }
+    if call.recording_url:
+        return {"url": call.recording_url, "path": None, "startedAt": None, "durationSeconds": None}
+    return None
 
 
 def call_analysis(call: Call) -> dict[str, Any]:

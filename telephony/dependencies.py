@@ -16,6 +16,7 @@ from crm.leads import LeadStore
 from crm.models import Call
 from crm.stages import Stages
 from telephony.hooks import Hook, StatusHook, run_status_hooks, start_hooks
+from telephony.recorder import CallRecordings
 from voice.engines import SpeechModels
 
 
@@ -38,6 +39,7 @@ class CallDependencies:
             failing hook never delays or breaks the call or another hook.
         on_call_status: Called with the call after each provider status change
             (the dialer settles campaign attempts here); awaited, so keep it short.
+        recordings: Where calls our pipeline carries are recorded; None: not recorded.
 
     Attributes:
         calls: The call store on ``database``.
@@ -52,6 +54,7 @@ class CallDependencies:
     http: aiohttp.ClientSession | None = None
     after_call: list[Hook] = field(default_factory=list)
     on_call_status: list[StatusHook] = field(default_factory=list)
+    recordings: CallRecordings | None = None
     calls: CallStore = field(init=False)
     leads: LeadStore = field(init=False)
     _background: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)

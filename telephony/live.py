@@ -11,6 +11,7 @@ from aiohttp import web
 from loguru import logger
 
 from crm.models import Call, utcnow
+from telephony.audio_tap import DEFAULT_AUDIO_BACKLOG, AudioStream, CallAudioTap
 from telephony.feed import DEFAULT_BACKLOG, CallFeed, Subscription
 
 
@@ -20,6 +21,7 @@ class LiveSession(Protocol):
     call_id: str
     call: Call
     feed: CallFeed
+    audio: CallAudioTap
     finished: asyncio.Event
 
     async def run(self) -> None:
@@ -63,6 +65,16 @@ class RemoteCalls(Protocol):
     The instance that receives a command applies it with :meth:`LiveCalls.apply_here`.
     """
 
+    def listen(self, call_id: str, backlog: int = DEFAULT_AUDIO_BACKLOG) -> AudioStream | None:
+        """Follow a live call's audio, both sides as heard (None when it is not live here).
+
+        Iterate it (``async for event in ...``): :class:`telephony.audio_tap.TappedAudio`
+        for the caller and the bot, :class:`telephony.audio_tap.BotCut` at a barge-in;
+        it stops when the call ends. ``close()`` it to stop early.
+        """
+        session = self.get(call_id)
+        return session.audio.stream(backlog) if session else None
+
     async def deliver(self, call_id: str, command: LiveCommand) -> bool:
         """Hand ``command`` to the instance holding ``call_id``; True when one took it."""
         ...
@@ -70,6 +82,16 @@ class RemoteCalls(Protocol):
 
 class SingleInstance:
     """:class:`RemoteCalls` when this is the only instance: no call is held elsewhere."""
+
+    def listen(self, call_id: str, backlog: int = DEFAULT_AUDIO_BACKLOG) -> AudioStream | None:
+        """Follow a live call's audio, both sides as heard (None when it is not live here).
+
+        Iterate it (``async for event in ...``): :class:`telephony.audio_tap.TappedAudio`
+        for the caller and the bot, :class:`telephony.audio_tap.BotCut` at a barge-in;
+        it stops when the call ends. ``close()`` it to stop early.
+        """
+        session = self.get(call_id)
+        return session.audio.stream(backlog) if session else None
 
     async def deliver(self, call_id: str, command: LiveCommand) -> bool:
         """Nowhere else to send it."""
@@ -110,7 +132,8 @@ class LiveCalls:
 
     The one place a live call is found by id: carriers hold each call's session here
     while it runs, and anything aimed at a live call (a webhook, the console) looks it
-    up here. The dashboard and the agent console list calls and follow one here.
+    up here. The dashboard and the agent console list calls and follow one here (its
+    transcript with :meth:`subscribe`, its audio with :meth:`listen`).
 
     A call lives in the one instance that holds its media. A command for a call that
     is not live here goes to ``remote`` (a no-op while there is one instance), and
@@ -147,6 +170,16 @@ class LiveCalls:
         """
         session = self.get(call_id)
         return session.feed.subscribe(backlog) if session else None
+
+    def listen(self, call_id: str, backlog: int = DEFAULT_AUDIO_BACKLOG) -> AudioStream | None:
+        """Follow a live call's audio, both sides as heard (None when it is not live here).
+
+        Iterate it (``async for event in ...``): :class:`telephony.audio_tap.TappedAudio`
+        for the caller and the bot, :class:`telephony.audio_tap.BotCut` at a barge-in;
+        it stops when the call ends. ``close()`` it to stop early.
+        """
+        session = self.get(call_id)
+        return session.audio.stream(backlog) if session else None
 
     async def deliver(self, call_id: str, command: LiveCommand) -> bool:
         """Apply ``command`` to the call, here or on the instance holding it.

@@ -17,15 +17,18 @@ async def open_call(deps: CallDependencies, new: NewCall) -> tuple[Call, LoadedA
     Args:
         deps: What every call shares.
         new: The call as the carrier tells it; the assistant (the one our number
-            routes to) and the lead (found or created from the other party's
-            number) are filled in here.
+            routes to, unless the carrier names one, as the browser's Talk does) and
+            the lead (found or created from the other party's number) are filled in here.
 
     Returns:
         The call row and the assistant it runs with (which may be unavailable).
     """
     inbound = new.direction == "inbound"
     ours, theirs = (new.to_number, new.from_number) if inbound else (new.from_number, new.to_number)
-    entry = deps.assistants.entry_for_number(maybe_e164(ours))
+    if new.assistant:
+        entry = deps.assistants.entry(new.assistant)
+    else:
+        entry = deps.assistants.entry_for_number(maybe_e164(ours))
     contact = maybe_e164(theirs)
     lead = (
         await deps.leads.get_or_create(contact, source=f"{new.direction}-call") if contact else None

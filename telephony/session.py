@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from loguru import logger
@@ -19,13 +20,15 @@ from agent.llm import create_llm
 from agent.tools import ToolContext, ToolResult
 from agent.tools.llm_functions import tools_schema
 from crm.calls import NewUtterance
-from crm.models import Call
+from crm.models import Call, utcnow
+from telephony.audio_tap import CallAudioTap
 from telephony.call_setup import CallPlan, plan_call
 from telephony.carrier import CallLeg
 from telephony.conversation import CallConversation, CallFacts
 from telephony.dependencies import CallDependencies
 from telephony.feed import CallFeed, ToolCalled
 from telephony.journal import CallJournal
+from telephony.recorder import CallRecorder, start_recording
 from voice.latency import call_latency_summary
 from voice.pipeline import CallHooks, CallPipeline, build_call_worker
 from voice.playback import BotTurn
@@ -44,6 +47,10 @@ class CallSession:
     the assistant it started with, whatever reloads happen meanwhile. What is the
     carrier's own (audio transport, hang-up, transfer) comes from its
     :class:`telephony.carrier.CallLeg`; nothing here knows which carrier it is.
+
+    Attributes:
+        feed: The call's transcript events, for followers (the console, the Talk page).
+        audio: The call's audio, both sides as heard, for listeners (the recorder, listen-in).
     """
 
     def __init__(
@@ -61,6 +68,8 @@ class CallSession:
         self.call = call
         self._entry = entry
         self.feed = CallFeed()
+        self.audio = CallAudioTap(call.id)
+        self._recorder: CallRecorder | None = None
         self._journal = CallJournal(deps.calls, call.id, self.feed)
         self._latency: list[dict[str, Any]] = []
         self._pending_latency: dict[str, Any] | None = None
@@ -72,6 +81,15 @@ class CallSession:
         """Run the call until it ends, then finalize it (also if cancelled)."""
         try:
             plan = await plan_call(self._deps, self.call, self._entry)
+            self._recorder = await start_recording(
+                self._deps.recordings,
+                self._deps.calls,
+                self.call,
+                plan.entry.assistant,
+                plan.lead,
+                self._leg,
+                self.audio,
+            )
             self._worker = self._build(plan).worker
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(self._worker)
@@ -131,6 +149,7 @@ class CallSession:
     def _build(self, plan: CallPlan) -> CallPipeline:
         deps, assistant = self._deps, plan.entry.assistant
         transport = self._leg.transport()
+        self.audio.attach(transport)
         tool_context = self._tool_context(plan)
         context = LLMContext(
             messages=plan.history(),
@@ -155,6 +174,7 @@ class CallSession:
                 on_user_idle=self._user_idle,
                 on_user_turn_started=self._user_turn_started,
             ),
+            observers=[self.audio],
         )
         facts = CallFacts(
             call_id=self.call_id,
@@ -260,10 +280,13 @@ class CallSession:
             if self._conversation:
                 await self._conversation.stop()
             await self._journal.close()
+            if self._recorder:
+                await self._recorder.finish(self._deps.calls, self.audio.input_ended_at)
             await self._deps.calls.finalize(
                 self.call_id,
                 end_reason=self._final_reason(),
                 latency=call_latency_summary(self._latency) | {"per_turn": self._latency},
+                ended_at=self._media_ended_at(),
             )
             logger.info(
                 f"call {self.call_id}: ended ({self._final_reason()}), "
@@ -274,8 +297,14 @@ class CallSession:
             logger.exception(f"call {self.call_id}: could not finalize: {e}")
         finally:
             self.feed.end(self._final_reason())
+            self.audio.close()
             await self._hang_up()
             self.finished.set()
+
+    def _media_ended_at(self) -> datetime | None:
+        """When the caller's audio stopped (the drain after it is not part of the call)."""
+        ended = self.audio.input_ended_at
+        return None if ended is None else utcnow() - timedelta(seconds=time.monotonic() - ended)
 
     async def _hang_up(self) -> None:
         try:

@@ -79,8 +79,10 @@ class _Socket:
 class WebsocketCallInput(BaseInputTransport):
     """Reads carrier messages, turns them into frames and pushes them into the pipeline.
 
-    Malformed messages are logged and skipped; the call goes on. A serializer that
-    returns ``EndTaskFrame`` (the carrier stopped the stream) ends the call gracefully.
+    Text and binary messages alike go to the serializer (the browser sends raw PCM as
+    binary; Twilio sends only text). Malformed messages are logged and skipped; the
+    call goes on. A serializer that returns ``EndTaskFrame`` (the carrier stopped the
+    stream) ends the call gracefully.
     """
 
     def __init__(
@@ -127,17 +129,15 @@ class WebsocketCallInput(BaseInputTransport):
 
     async def _receive(self) -> None:
         async for message in self._socket.ws:
-            if message.type == WSMsgType.TEXT:
+            if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 await self._handle(message.data)
-            elif message.type == WSMsgType.BINARY:
-                logger.warning(f"{self}: ignoring a binary frame ({len(message.data)} bytes)")
             elif message.type == WSMsgType.ERROR:
                 logger.warning(f"{self}: websocket error: {self._socket.ws.exception()}")
                 break
         if not self._socket.closing:
             await self._transport.call_event("on_client_disconnected")
 
-    async def _handle(self, data: str) -> None:
+    async def _handle(self, data: str | bytes) -> None:
         try:
             frame = await self._params.serializer.deserialize(data)
         except Exception as e:  # one bad message must not end the call

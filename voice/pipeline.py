@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pipecat.observers.base_observer import BaseObserver
 from pipecat.observers.user_bot_latency_observer import LatencyBreakdown, UserBotLatencyObserver
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -171,6 +172,7 @@ def build_call_worker(
     speech: CallSpeech,
     hooks: CallHooks,
     idle_timeout_secs: float | None = 300,
+    observers: Sequence[BaseObserver] = (),
 ) -> CallPipeline:
     """Assemble one call's pipeline on the shared speech models.
 
@@ -182,6 +184,7 @@ def build_call_worker(
         speech: Language, voice, turn-taking, keypad and silence for this call.
         hooks: Callbacks for transcript lines, latency and caller silence.
         idle_timeout_secs: End a call where no frames at all flowed for this long.
+        observers: More pipecat observers of the call's frames (e.g. an audio tap).
 
     Returns:
         The worker to run with pipecat's ``WorkerRunner``, and its speaker.
@@ -215,7 +218,11 @@ def build_call_worker(
             audio_out_sample_rate=AUDIO_OUT_RATE,
             enable_metrics=True,
         ),
-        observers=[_latency_observer(hooks), CallerTranscriptObserver(hooks.on_user_said)],
+        observers=[
+            _latency_observer(hooks),
+            CallerTranscriptObserver(hooks.on_user_said),
+            *observers,
+        ],
         enable_rtvi=False,
         idle_timeout_secs=idle_timeout_secs,
     )

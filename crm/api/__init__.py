@@ -14,6 +14,7 @@ from crm.api import (
     openapi,
     pipeline,
     privacy,
+    recordings,
     session,
 )
 from crm.api.auth import require_api_key
@@ -23,6 +24,7 @@ from crm.api.http import API_KEY, CRM, STORE, ApiError, Routes
 TABLES: list[Routes] = [
     session.api,
     calls.api,
+    recordings.api,
     lead_csv.api,
     privacy.api,
     leads.api,

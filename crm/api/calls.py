@@ -19,6 +19,7 @@ from crm.shapes import (
     automation_run_json,
     call_analysis,
     call_summary,
+    recording_json,
     tool_call_json,
     utterance_json,
 )
@@ -118,5 +119,6 @@ async def get_call(request: web.Request) -> web.Response:
             "automationRuns": [automation_run_json(r) for r in runs],
             "latency": call.latency,
             "recordingUrl": call.recording_url,
+            "recording": recording_json(call),
         }
     return web.json_response(body)

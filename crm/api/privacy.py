@@ -34,5 +34,7 @@ async def erase(request: web.Request) -> web.Response:
         lead = await session.get(Lead, request.match_info["lead_id"])
         if lead is None:
             raise not_found("lead")
-        counts = await erase_lead(session, lead, actor=actor(request))
+        counts = await erase_lead(
+            session, lead, actor=actor(request), recordings=request.app[CRM].recordings
+        )
     return web.json_response({"erased": request.match_info["lead_id"], **counts})

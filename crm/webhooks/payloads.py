@@ -112,8 +112,15 @@ def _messages(call: Call, lines: list[Utterance], tools: list[ToolCall]) -> list
 def end_of_call_report(
     call: Call, lead: Lead | None, lines: list[Utterance], tools: list[ToolCall]
 ) -> dict[str, Any]:
-    """The end-of-call report, shaped like VAPI's message, with our analysis (``phoneagent``)."""
+    """The end-of-call report, shaped like VAPI's message, plus our analysis under ``phoneagent``.
+
+    ``recordingUrl`` (also ``artifact.recordingUrl``) is the call's recording: ours at
+    ``PUBLIC_URL/api/calls/{id}/recording`` (fetched with the API key as a bearer
+    token), or the provider's.
+    """
     messages = _messages(call, lines, tools)
+    # Our own recordings are stereo (caller left, assistant right); fetching one needs the API key.
+    stereo = call.recording_url if call.recording_key else None
     transcript = "".join(f"{'User' if u.role == 'user' else 'AI'}: {u.text}\n" for u in lines)
     customer, ours = (
         (call.from_number, call.to_number)
@@ -155,6 +162,7 @@ def end_of_call_report(
         durationSeconds=call.duration_seconds,
         cost=call.cost,
         recordingUrl=call.recording_url,
+        stereoRecordingUrl=stereo,
         summary=call.summary,
         transcript=transcript,
         messages=messages,
@@ -162,6 +170,8 @@ def end_of_call_report(
             "messages": messages,
             "transcript": transcript,
             "recordingUrl": call.recording_url,
+            "stereoRecordingUrl": stereo,
+            "recording": {"stereoUrl": stereo} if stereo else None,
             "messagesOpenAIFormatted": [
                 {"role": "user" if u.role == "user" else "assistant", "content": u.text}
                 for u in lines

@@ -2,6 +2,9 @@
 
 It reads its defaults (TWILIO_AUTH_TOKEN, PUBLIC_URL, API_KEY, DATA_DIR, HOST, PORT) as the
 server does: from the environment, then from ``.env`` in the working directory.
+
+``--mic`` instead talks to an assistant from this terminal's sound card (the browser's
+Talk, without a browser).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from telephony.simulator.caller_audio import (
     wav_ulaw,
     write_stereo_wav,
 )
+from telephony.web.terminal import NoSoundCard, talk
 
 DEFAULT_LINES = {
     "en": "Hi, I would like to book an appointment for next Tuesday.",
@@ -89,8 +93,30 @@ async def _print_transcript(server: str, api_key: str, call_id: str) -> None:
         )
 
 
+async def talk_from_terminal(args: argparse.Namespace) -> int:
+    """``--mic``: a live call with an assistant from the sound card; returns an exit status."""
+    server, api_key = args.server.rstrip("/"), _api_key(args.api_key, args.settings)
+    if not api_key:
+        print(
+            "error: --mic needs the API key (--api-key, API_KEY or data/api_key)", file=sys.stderr
+        )
+        return 2
+    try:
+        call_id = await talk(server, api_key, args.assistant)
+    except NoSoundCard as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except aiohttp.ClientError as e:
+        print(f"error: cannot talk to {server}: {e}", file=sys.stderr)
+        return 1
+    await _print_transcript(server, api_key, call_id)
+    return 0
+
+
 async def run(args: argparse.Namespace) -> int:
     """Hold the conversation the arguments describe; returns an exit status."""
+    if args.mic:
+        return await talk_from_terminal(args)
     lines: list[tuple[str, bytes]] = []
     try:
         voice = args.voice or caller_voice(args.lang)
@@ -178,6 +204,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--voice", default="", help="the espeak-ng voice of --say lines (default: by --lang)"
     )
+    parser.add_argument(
+        "--mic",
+        action="store_true",
+        help="talk to an assistant from this sound card instead (needs sounddevice, PortAudio)",
+    )
+    parser.add_argument("--assistant", default="default", help="who --mic talks to")
     parser.add_argument("--from", dest="from_number", default="+15555550100")
     parser.add_argument("--to", dest="to_number", default="+15555550199")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the bot")
@@ -185,6 +217,8 @@ def main(argv: list[str] | None = None) -> None:
     args.settings = settings
     if not args.say and not args.wav:
         args.say = [DEFAULT_LINES.get(args.lang.split("-")[0].lower(), DEFAULT_LINES["en"])]
+    if not args.say and not args.wav and not args.mic:
+        args.say = ["Hi, I would like to book an appointment for next Tuesday."]
     sys.exit(asyncio.run(run(args)))
 
 

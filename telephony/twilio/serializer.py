@@ -50,8 +50,11 @@ class TwilioMediaSerializer(TwilioFrameSerializer):
         """Twilio messages to frames.
 
         Raises:
-            MalformedMessage: Not a JSON object, or a ``media`` payload that is not base64.
+            MalformedMessage: Binary, not a JSON object, or a ``media`` payload that is not
+                base64.
         """
+        if isinstance(data, bytes):
+            raise MalformedMessage("a binary frame (Media Streams messages are JSON text)")
         try:
             message = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:

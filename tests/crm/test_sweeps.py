@@ -75,7 +75,9 @@ async def test_retention_purges_old_transcripts_and_recordings(database: Databas
             "https://rec/old.wav",
             "interested",
         )
-        (await session.get(Call, new.id)).recording_url = "https://rec/new.wav"
+        row = await session.get(Call, new.id)
+        # Ended now: the calls record_call makes end on a fixed date, 30 days old on 2026-12-02.
+        row.recording_url, row.ended_at = "https://rec/new.wav", utcnow()
     assert await purge_old(database, 0) == {"utterances": 0, "recordings": 0, "webhooks": 0}
     counts = await purge_old(database, 30)
     assert counts["utterances"] == len(SALES_CALL) and counts["recordings"] == 1

@@ -13,6 +13,7 @@ import pytest
 from telephony.simulator import CallSimulator
 from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ROOT, TWILIO_AUTH_TOKEN, ServerProcess
+from tests.e2e.recording import recording_of, speech_secs, ulaw_speech_secs
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.slow
@@ -92,6 +93,16 @@ async def test_talking_over_the_bot_clears_its_audio(server: ServerProcess, llm:
     heard = cut[0]["text"]
     assert heard and LONG_REPLY.startswith(heard.rstrip(".")[: len(heard) // 2])
     assert len(heard) < len(LONG_REPLY), "only what the caller heard is kept"
+
+    # The recording: the whole call, the caller on the left, the bot on the right as heard:
+    # what was sent ahead and dropped at the barge-in (~0.4 s) is not in it.
+    channels, seconds = await recording_of(server, body)
+    said, heard_audio = call.audio()
+    assert abs(seconds - body["durationSeconds"]) < 1.0, (seconds, body["durationSeconds"])
+    assert body["recording"]["durationSeconds"] == pytest.approx(seconds, abs=0.1)
+    assert speech_secs(channels[0]) == pytest.approx(ulaw_speech_secs(said), rel=0.2)
+    bot, heard_secs = speech_secs(channels[1]), ulaw_speech_secs(heard_audio)
+    assert abs(bot - heard_secs) < 0.25, f"recorded {bot:.2f} s of the bot, heard {heard_secs:.2f}"
 
 
 async def test_dropped_line_finalizes_the_call_and_keeps_what_was_said(

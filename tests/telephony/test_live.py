@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from loguru import logger
 
 from crm.models import Call
+from telephony.audio_tap import BotCut, CallAudioTap
 from telephony.feed import CallEnded, CallEvent, CallFeed, Missed, TranscriptLine
 from telephony.live import LeaveVoicemail, LiveCallInfo, LiveCalls, LiveCommand
 
@@ -29,6 +30,7 @@ class StandInCall:
             lead_id="lead-1",
         )
         self.feed = CallFeed()
+        self.audio = CallAudioTap(call_id)
         self.finished = asyncio.Event()
         self.reason: str | None = None
         self.voicemail: str | None = None
@@ -39,6 +41,7 @@ class StandInCall:
             await self._ending.wait()
         finally:
             self.feed.end(self.reason or "caller-hangup")
+            self.audio.close()
             self.finished.set()
 
     async def end(self, reason: str) -> None:
@@ -166,3 +169,14 @@ async def test_a_command_for_a_call_not_live_on_this_instance_is_logged_not_drop
     finally:
         logger.remove(sink)
     assert any("call call-9: voicemail not applied" in line for line in said), said
+
+
+async def test_a_live_calls_audio_is_followed_until_it_ends():
+    live, call = LiveCalls(), StandInCall()
+    assert live.listen("call-1") is None, "not live yet"
+    task = await held(live, call)
+    stream = live.listen("call-1")
+    call.audio._publish(BotCut(1.0))  # what the tap publishes as the call runs
+    await call.end("caller-hangup")
+    await task
+    assert [event async for event in stream] == [BotCut(1.0)]

@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -23,6 +22,7 @@ from tests.conftest import ROOT, ServerProcess
 from tests.e2e.assistants import TOOLS_LINE
 from tests.fakes.openai_server import FakeOpenAI, JsonReply, Reply, ToolCall
 from tests.fakes.twilio_rest import FakeTwilio
+from tests.web.conftest import api, open_tab, shot, show
 
 pytestmark = pytest.mark.slow
 
@@ -50,22 +50,11 @@ CAMPAIGN_NUMBERS = ["+12125550191", "+12125550192", "+12125550193"]
 
 
 @pytest.fixture(scope="module")
-def web_server(tools_server: ServerProcess, fake_twilio: FakeTwilio) -> ServerProcess:
-    """The session's server with tools, the fake LLM and the fake Twilio (no second server).
-
-    Its assistants folder is the test's own, so the assistants test may break a file in it.
-    """
-    fake_twilio.scenarios.update(SCENARIOS)
-    tools_server.assistants_dir = tools_server.data_dir.parent / "assistants"
-    return tools_server
-
-
-async def api(server: ServerProcess, method: str, path: str, **kwargs) -> tuple[int, dict]:
-    headers = {"Authorization": f"Bearer {server.api_key}", **kwargs.pop("headers", {})}
-    async with aiohttp.ClientSession() as http:
-        async with http.request(method, server.url + path, headers=headers, **kwargs) as response:
-            body = await response.json() if response.content_type == "application/json" else {}
-            return response.status, body
+async def page(browser: Browser, web_server: ServerProcess) -> AsyncIterator[Page]:
+    """One tab for the whole module (signed in by the first test, signed out by the last)."""
+    context, tab = await open_tab(browser)
+    yield tab
+    await context.close()
 
 
 @pytest.fixture(scope="module")
@@ -94,52 +83,6 @@ async def call_id(web_server: ServerProcess, fake_llm: FakeOpenAI) -> str:
         await asyncio.sleep(0.3)
     assert body["analysisStatus"] == "done", body
     return call.call_id
-
-
-@pytest.fixture(scope="module")
-async def page(browser: Browser, web_server: ServerProcess) -> AsyncIterator[Page]:
-    """One tab for the whole module (signed in by the first test, signed out by the last)."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 800})
-    tab = await context.new_page()
-    tab.set_default_timeout(20_000)
-    errors: list[str] = []
-    tab.on("pageerror", lambda e: errors.append(str(e)))
-    # Console errors too (a CSP violation), but not the API's 4xx answers the pages handle.
-    tab.on(
-        "console",
-        lambda m: (
-            errors.append(m.text)
-            if m.type == "error" and "the server responded with a status of 4" not in m.text
-            else None
-        ),
-    )
-    tab.errors = errors
-    yield tab
-    await context.close()
-
-
-async def signed_in(page: Page, server: ServerProcess) -> Page:
-    if not await page.locator(".shell").count():
-        await page.goto(server.url + "/")
-        await page.fill("#api-key", server.api_key)
-        await page.click("button[type=submit]")
-        await page.wait_for_selector(".shell")
-    return page
-
-
-async def show(page: Page, server: ServerProcess, route: str) -> Page:
-    """Open a route and wait until its page has rendered."""
-    await signed_in(page, server)
-    await page.goto(f"{server.url}/#{route}")
-    await page.wait_for_selector(".page[data-ready]")
-    errors, page.errors[:] = list(page.errors), []
-    assert not errors, errors
-    return page
-
-
-async def shot(page: Page, screenshots: Path, name: str) -> None:
-    await page.evaluate("document.querySelector('.toast')?.remove()")
-    await page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
 
 
 async def test_sign_in_refuses_a_wrong_key_and_sets_an_http_only_cookie(
@@ -211,6 +154,29 @@ async def test_call_page_shows_the_transcript_the_score_explained_and_a_latency_
     await page.set_viewport_size({"width": 1280, "height": 800})
 
 
+async def test_the_recording_plays_the_whole_call_with_the_transcript_following(
+    page: Page, web_server: ServerProcess, call_id: str, screenshots: Path
+):
+    _, call = await api(web_server, "GET", f"/api/calls/{call_id}")
+    await show(page, web_server, f"/calls/{call_id}")
+    audio = page.locator("#recording-audio")
+    await page.wait_for_function(
+        "() => { const a = document.querySelector('#recording-audio');"
+        " return a && a.readyState >= 1 && isFinite(a.duration); }"
+    )
+    played = await audio.evaluate("a => a.duration")
+    assert played == pytest.approx(call["recording"]["durationSeconds"], abs=0.1)
+    assert played == pytest.approx(call["durationSeconds"], abs=1.0), "the whole call"
+    answer = page.locator("#transcript .line.assistant").nth(1)  # the reply the caller cut off
+    await answer.locator("button.seek").click()  # a user's click: playing is allowed
+    await page.wait_for_function("() => document.querySelector('#recording-audio').currentTime > 0")
+    await expect(page.locator("#transcript .line.playing")).to_have_attribute(
+        "data-seq", await answer.get_attribute("data-seq")
+    )
+    await audio.evaluate("a => a.pause()")
+    await shot(page, screenshots, "03-call-recording")
+
+
 async def test_leads_board_lead_page_do_not_call_and_erase(
     page: Page, web_server: ServerProcess, call_id: str, screenshots: Path
 ):
@@ -267,8 +233,9 @@ async def test_leads_board_lead_page_do_not_call_and_erase(
 
 
 async def test_campaign_funnel_updates_while_the_fake_twilio_takes_its_calls(
-    page: Page, web_server: ServerProcess, screenshots: Path
+    page: Page, web_server: ServerProcess, fake_twilio: FakeTwilio, screenshots: Path
 ):
+    fake_twilio.scenarios.update(SCENARIOS)
     spec = {
         "name": "Spring follow-up",
         "type": "follow_up",

@@ -2,9 +2,10 @@
 
 import { api } from "../api.js";
 import { badge, card, emptyState, errorBox, kv, pageHeader, toast } from "../components.js";
-import { h, mount } from "../dom.js";
+import { h, icon, mount } from "../dom.js";
 import { fullDate, label, when } from "../format.js";
 import { forget } from "../router.js";
+import { talkPanel } from "./talk.js";
 
 function problems(reload) {
   if (!reload || reload.ok) return null;
@@ -66,13 +67,22 @@ export async function assistantsPage({ root }) {
         : card({}, emptyState("No assistants", "Add a JSON file to the assistants folder."))));
 }
 
-export async function assistantPage({ root, params }) {
+export async function assistantPage({ root, params, onCleanup }) {
   const a = await api(`/api/assistants/${encodeURIComponent(params[0])}`);
-  const talk = h("button", { class: "btn primary", disabled: true, title: "Talking to an assistant from the browser is coming: it needs the browser call endpoint" }, "Talk", " ", badge("Soon"));
+  const slot = h("div");
+  const talk = h("button", {
+    class: "btn primary", id: "talk-button", disabled: !a.available,
+    title: a.available ? "Hold a call with this assistant from your microphone" : a.unavailableReason,
+    onclick: () => {
+      talk.disabled = true;
+      mount(slot, talkPanel(a.name, { onCleanup, onEnded: () => { talk.disabled = false; } }));
+    },
+  }, icon("assistants"), "Talk");
   mount(root,
     pageHeader({ title: a.name, crumbs: [{ text: "Assistants", href: "#/assistants" }], meta: [availability(a), h("span", { class: "mono" }, a.file)], actions: [talk] }),
     h("div", { class: "page-body" },
       a.available ? null : h("div", { class: "error-box" }, a.unavailableReason),
+      slot,
       h("div", { class: "grid main-side" },
         card({ title: "As the server reads it", sub: "defaults filled in, secrets hidden" }, h("pre", { class: "mono json" }, JSON.stringify(a.assistant, null, 2))),
         h("div", { class: "stack" },

@@ -6,6 +6,7 @@ import { waterfall } from "../charts.js";
 import { h, mount } from "../dom.js";
 import { duration, fullDate, label, who } from "../format.js";
 import { analysis, ruleRuns, scoreExplanation, transcript } from "./call_parts.js";
+import { lineOffsets, recordingCard } from "./recording.js";
 import { otherParty, pipeline } from "./shared.js";
 
 /** The bot turns that carry a latency breakdown, labelled for the chart. */
@@ -26,11 +27,6 @@ function latencyCard(call) {
       : emptyState("No latency recorded", call.provider === "vapi" ? "Calls run on VAPI report no per-turn latency." : "The assistant did not reply on this call.", { small: true }));
 }
 
-function recordingCard() {
-  return card({ title: "Recording", id: "recording" },
-    emptyState("No recording yet", "Recordings are not stored yet: the player will appear here, with the transcript following the playhead.", { small: true }));
-}
-
 export async function callPage({ root, params }) {
   const [call, stages] = await Promise.all([api(`/api/calls/${encodeURIComponent(params[0])}`), pipeline()]);
   const lead = call.leadId ? await api(`/api/leads/${call.leadId}`).catch(() => null) : null;
@@ -44,14 +40,17 @@ export async function callPage({ root, params }) {
     h("span", { class: "faint" }, label(call.provider)),
   ];
   const actions = lead ? [h("a", { class: "btn", href: `#/leads/${lead.id}` }, "Open lead")] : [];
+  const offsets = new Map(lineOffsets(call).map((span) => [span.seq, span.start]));
+  const lines = transcript(call, offsets);
+  if (offsets.size) lines.classList.add("follows");
   mount(root,
     pageHeader({ title: `Call with ${party}`, crumbs: [{ text: "Calls", href: "#/calls" }], meta, actions }),
     h("div", { class: "page-body" },
       h("div", { class: "grid main-side" },
         h("div", { class: "stack" },
-          card({ title: "Transcript", sub: "Assistant lines are what the caller heard", flush: true }, transcript(call)),
-          latencyCard(call),
-          recordingCard()),
+          recordingCard(call, offsets.size ? lines : null),
+          card({ title: "Transcript", sub: "Assistant lines are what the caller heard", flush: true }, lines),
+          latencyCard(call)),
         h("div", { class: "stack" },
           card({ title: "Score" }, scoreExplanation(call.analysis && call.analysis.score, stages.bands)),
           card({ title: "Analysis" }, analysis(call)),

@@ -14,12 +14,19 @@ function sentimentDot(value) {
   return h("span", { class: ["sentiment", cls], title: `sentiment ${signed(value)}` });
 }
 
-function line(u) {
+function seekButton(at) {
+  if (at === undefined || at === null || at < 0) return null;
+  const text = `${Math.floor(at / 60)}:${String(Math.floor(at % 60)).padStart(2, "0")}`;
+  return h("button", { class: "seek", type: "button", dataset: { at: at.toFixed(2) }, title: "Play the recording from here", "aria-label": `Play from ${text}` }, `▶ ${text}`);
+}
+
+function line(u, at) {
   const caller = u.role === "user";
   return h("div", { class: ["line", caller ? "user" : "assistant", u.interrupted && "interrupted"], dataset: { seq: u.seq, role: u.role } },
     h("div", { class: "who" },
       h("span", null, caller ? "Caller" : "Assistant"),
       h("span", { class: "faint" }, clock(u.startedAt)),
+      seekButton(at),
       sentimentDot(u.sentiment),
       u.interrupted ? h("span", { class: "cut", title: "The caller spoke over this reply: the text is what they heard before it stopped" }, "✂ cut off") : null),
     h("div", { class: "bubble" }, u.text));
@@ -36,10 +43,10 @@ function toolCall(t) {
     h("div", { class: "label" }, t.ok ? "Result" : "Error"), json(t.ok ? t.result : t.error));
 }
 
-/** The transcript, with each tool call placed where it happened. */
-export function transcript(call) {
+/** The transcript, with each tool call placed where it happened; `offsets` (seq → seconds into the recording) adds seek buttons. */
+export function transcript(call, offsets = new Map()) {
   const items = [
-    ...call.transcript.map((u) => ({ at: u.startedAt || "", order: 0, node: () => line(u) })),
+    ...call.transcript.map((u) => ({ at: u.startedAt || "", order: 0, node: () => line(u, offsets.get(u.seq)) })),
     ...call.toolCalls.map((t) => ({ at: t.createdAt || "", order: 1, node: () => toolCall(t) })),
   ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.order - b.order));
   if (!items.length) return emptyState("Nothing was said", "No line was transcribed on this call.", { small: true });

@@ -10,8 +10,9 @@ export const pipeline = () => cached("pipeline", () => api("/api/pipeline"));
 export const assistants = () => cached("assistants", () => api("/api/assistants"));
 export const campaigns = () => cached("campaigns", () => api("/api/campaigns"));
 
-/** The lead a call was with, for lists that only have the call: its number on our side. */
+/** Who a call was with, for lists that only have the call: the other party's number ("Browser" for Talk). */
 export function otherParty(call) {
+  if (call.provider === "web") return "Browser (Talk)";
   return call.direction === "outbound" ? call.to : call.from;
 }
 

@@ -1,0 +1,160 @@
+"""Recording a call our pipeline carries: whether it may be, and writing it while it happens."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from loguru import logger
+
+from agent.assistant import Assistant
+from crm.calls import CallStore
+from crm.models import Call, Lead, utcnow
+from crm.recordings import RecordingStorage
+from crm.shapes import recording_path
+from telephony.audio_tap import BotCut, CallAudioTap, TapEvent, TappedAudio
+from telephony.carrier import CallLeg, NotSupported
+from voice.recording import OpusRecordingFile, StereoTimeline
+
+# Audio reaches the file about this often; what is this close to now may still change
+# (a caller frame arriving late, a barge-in cutting the bot's queued audio).
+COMMIT_EVERY_SECS = 1.0
+SETTLE_SECS = 0.5
+
+
+@dataclass(frozen=True)
+class CallRecordings:
+    """Where this server records calls, and the address recordings are given under.
+
+    Parameters:
+        storage: Where recordings are kept (``DATA_DIR/recordings``).
+        public_url: PUBLIC_URL: a recording's ``url`` (in webhooks) is its API path there.
+    """
+
+    storage: RecordingStorage
+    public_url: str
+
+    def url(self, call_id: str) -> str:
+        """The recording's absolute URL (fetched with the API key)."""
+        return self.public_url.rstrip("/") + recording_path(call_id)
+
+
+def refusal(assistant: Assistant, lead: Lead | None) -> str | None:
+    """Why a call must not be recorded, or None when it may be."""
+    if not assistant.artifact_plan.recording_enabled:
+        return "the assistant's artifactPlan.recordingEnabled is false"
+    if lead is not None and lead.consent_recording is False:
+        return "the lead refused recording (consentRecording: false)"
+    return None
+
+
+class CallRecorder:
+    """Writes one call's audio, both sides, from its :class:`CallAudioTap` to its storage.
+
+    Stereo Ogg Opus (:class:`voice.recording.OpusRecordingFile`): the caller on the
+    left, what the caller heard of the bot on the right. The file is written as the
+    call goes (about every second), so a crash leaves a playable file; the call row
+    names it from the start. :meth:`finish` completes it when the call ends.
+    """
+
+    def __init__(
+        self,
+        call_id: str,
+        key: str,
+        file: OpusRecordingFile,
+        storage: RecordingStorage,
+        origin: float,
+    ):
+        """Record to ``file`` (stored under ``key``); its second 0 is monotonic ``origin``."""
+        self.call_id = call_id
+        self.key = key
+        self._file = file
+        self._storage = storage
+        self._timeline = StereoTimeline(origin)
+        self._committed_at = self._timeline.origin
+        self._unsubscribe = lambda: None
+
+    def listen(self, tap: CallAudioTap) -> None:
+        """Take the call's audio from ``tap``."""
+        self._unsubscribe = tap.subscribe(self)
+
+    def on_audio(self, event: TapEvent) -> None:
+        """Lay the event on the timeline; write what became final (each second)."""
+        if isinstance(event, TappedAudio):
+            add = self._timeline.add_caller if event.side == "caller" else self._timeline.add_bot
+            add(event.audio, event.sample_rate, event.at)
+        elif isinstance(event, BotCut):
+            self._timeline.cut_bot(event.at)
+        now = time.monotonic()
+        if now - self._committed_at >= COMMIT_EVERY_SECS:
+            self._committed_at = now
+            self._file.write(self._timeline.take(now - SETTLE_SECS))
+
+    async def finish(self, calls: CallStore, ended_at: float | None = None) -> None:
+        """The call ended: write the rest, close the file, store its length. Never raises.
+
+        Args:
+            calls: Where the recording's length is stored.
+            ended_at: When the media ended (monotonic; default now): bot audio queued
+                to play after it was never heard.
+        """
+        self._unsubscribe()
+        try:
+            self._timeline.cut_bot(ended_at or time.monotonic())
+            self._file.write(self._timeline.take())
+            self._file.close()
+            size = await self._storage.finished(self.key)
+            await calls.recording_finished(self.call_id, seconds=self._file.seconds, size=size)
+            logger.info(
+                f"call {self.call_id}: recorded {self._file.seconds:.1f} s ({size} bytes) "
+                f"as {self.key}"
+            )
+        except Exception as e:
+            logger.exception(f"call {self.call_id}: could not complete the recording: {e}")
+
+
+async def start_recording(
+    recordings: CallRecordings | None,
+    calls: CallStore,
+    call: Call,
+    assistant: Assistant,
+    lead: Lead | None,
+    leg: CallLeg,
+    tap: CallAudioTap,
+) -> CallRecorder | None:
+    """Start recording ``call`` if it may be recorded; the recorder, or None.
+
+    A carrier that records on its side (``CallLeg.start_recording``) keeps the
+    recording; otherwise ours is made from the pipeline's audio. Failing to start
+    never stops the call.
+    """
+    if recordings is None:
+        return None
+    if reason := refusal(assistant, lead):
+        logger.info(f"call {call.id}: not recorded: {reason}")
+        return None
+    try:
+        await leg.start_recording()
+        return None  # the carrier records it
+    except NotSupported:
+        pass
+    started, origin = utcnow(), time.monotonic()
+    storage = recordings.storage
+    key = storage.new_key(call.id, started, OpusRecordingFile.suffix)
+    try:
+        file = OpusRecordingFile(storage.writable_path(key))
+    except Exception as e:
+        logger.error(f"call {call.id}: cannot record: {e}")
+        return None
+    try:
+        await calls.recording_started(
+            call.id, key=key, started_at=started, url=recordings.url(call.id)
+        )
+    except Exception as e:  # no row names the file: it must not stay behind
+        logger.error(f"call {call.id}: cannot record: {e}")
+        file.close()
+        await storage.delete([key])
+        return None
+    recorder = CallRecorder(call.id, key, file, storage, origin)
+    recorder.listen(tap)
+    return recorder

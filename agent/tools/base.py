@@ -42,8 +42,9 @@ class ToolResult:
         value: What the LLM reads (JSON-serializable): a sentence, or a small object.
         ok: Whether the tool did what was asked.
         error: Why not, for the call record.
-        run_llm: Whether the LLM answers the result. False when the tool has
-            already spoken, or is ending or moving the call.
+        run_llm: Whether the LLM answers the result (with the results of the other
+            tools it called in the same reply: one answer to them all). False when
+            the tool has already spoken, or is ending or moving the call.
         spoke: Whether the tool already told the caller how it went (so no
             ``request-failed`` line is added).
     """

@@ -1,4 +1,4 @@
-"""Calls where the LLM calls tools: a booking, transfers, a slow webhook tool (real server, real speech)."""
+"""Calls where the LLM calls tools: bookings, transfers, slow webhooks, IVR keys (real speech)."""
 
 from __future__ import annotations
 
@@ -201,7 +201,8 @@ async def test_slow_webhook_tool_gets_a_filler_line(
     assert (reply - filler).total_seconds() >= 1.0, (
         "the filler fills the wait; it is not just before the answer"
     )
-    # The filler is the first thing heard after the caller spoke: end of turn + STT + LLM + 0.8 s + TTS.
+    # The filler is the first thing heard after the caller spoke:
+    # end of turn + STT + LLM + 0.8 s + TTS.
     assert turn.voice_to_voice_ms is not None
     print(
         f"filler heard {turn.voice_to_voice_ms:.0f} ms after the caller stopped speaking, "
@@ -225,10 +226,41 @@ async def test_slow_webhook_tool_gets_a_filler_line(
     assert record.ok and record.result == "3 in stock" and record.duration_ms >= 2500
 
 
+async def test_two_tool_calls_in_one_reply_get_one_answer(
+    tools_server: ServerProcess, llm: FakeOpenAI
+):
+    """The LLM answers once, after the last of a batch of parallel tool calls, not once per call."""
+    phone = "+15555550116"
+    await named_lead(tools_server, phone, "Fox Mulder")
+    first, second = "Noted, Fox. Anything else?", "Then have a good day."
+    llm.script += [
+        Reply(
+            "",
+            tool_calls=[
+                ScriptedCall("lookup_lead"),
+                ScriptedCall("add_note", {"text": "Asked about the spring offer."}),
+            ],
+        ),
+        Reply(first),
+        Reply(second),
+    ]
+    async with caller(tools_server, phone) as call:
+        await call.wait_for_bot()
+        await call.say(speech_ulaw("Please note that I asked about the spring offer."), "note")
+        # A second LLM run would have started as soon as both tools answered, long before this.
+        await call.say(speech_ulaw("No, that is all."), "no")
+    body = await tools_server.call(call.call_id)
+    heard = [line["text"] for line in body["transcript"] if line["role"] == "assistant"]
+    assert heard[1:] == [first, second], "one answer to the two tool calls, then the next turn's"
+    assert len(llm.requests) == 3, "the tool calls, one answer to both results, the next turn"
+    assert len(llm.tool_results()) == 2, "both results reached the LLM"
+    assert len(await rows(tools_server, ToolCall, call_id=call.call_id)) == 2
+
+
 async def test_a_tool_the_caller_talks_over_still_reaches_the_llm(
     tools_server: ServerProcess, llm: FakeOpenAI, tool_api: FakeToolServer
 ):
-    """pipecat cancels a running tool call when the caller speaks; ours finishes and the LLM learns its result."""
+    """pipecat cancels a tool call the caller talks over; ours ends, the LLM learns its result."""
     phone = "+15555550115"
     tool_api.script.append(ToolAnswer(result="3 in stock", delay=2.0))
     answer = "We have three blue ones; red ones I can check next."

@@ -34,6 +34,10 @@ class TransferFailed(Exception):
     """The live call could not be moved to a person; the message says why (for the log)."""
 
 
+class DtmfFailed(Exception):
+    """Keypad tones could not be sent on the live call; the message says why."""
+
+
 @dataclass
 class ToolResult:
     """What a tool returns.
@@ -73,6 +77,15 @@ class CallControl(Protocol):
 
         Raises:
             TransferFailed: The call is still ours; say so to the caller.
+        """
+
+    async def send_dtmf(self, keys: str) -> None:
+        """Press keypad keys on the call (``0-9``, ``*``, ``#``; ``w`` waits half a second).
+
+        Returns once they were sent and the call is listened to again.
+
+        Raises:
+            DtmfFailed: Not sent (the carrier cannot, or refused).
         """
 
 

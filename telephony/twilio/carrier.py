@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from loguru import logger
 
-from telephony.twilio.routes import TWILIO, routes
+from telephony.twilio.routes import STREAMS, TWILIO, routes
 from telephony.twilio.settings import TwilioSettings
+from telephony.twilio.streams import StreamHandovers
 
 
 class TwilioCarrier:
@@ -26,4 +27,5 @@ class TwilioCarrier:
                 "Twilio webhooks are accepted unsigned (local use only)"
             )
         app[TWILIO] = self.settings
+        app[STREAMS] = StreamHandovers()
         app.add_routes(routes)

@@ -61,6 +61,7 @@ def test_assistants(tool_url: str) -> dict[str, dict[str, Any]]:
             ],
         },
         {"type": "endCall"},
+        {"type": "dtmf"},
         check_stock,
     ]
     base = {

@@ -226,6 +226,46 @@ async def test_slow_webhook_tool_gets_a_filler_line(
     assert record.ok and record.result == "3 in stock" and record.duration_ms >= 2500
 
 
+async def test_the_assistant_presses_keys_in_a_phone_menu(
+    tools_server: ServerProcess, llm: FakeOpenAI, twilio_api: FakeTwilio
+):
+    """An outbound call meets a phone menu: the LLM presses 1, Twilio plays it and the call goes on.
+
+    Twilio cannot put tones into a media stream: the live call is updated with
+    ``<Play digits>`` and ``<Connect><Stream>``, so the stream stops and a new one
+    carries the same call on (the simulator plays that part, as Twilio would).
+    """
+    answer = "Hello, I am calling about the order for Dana Scully."
+    llm.script += [Reply("", tool_calls=[ScriptedCall("dtmf", {"keys": "1"})]), Reply(answer)]
+    call = CallSimulator(
+        tools_server.url,
+        auth_token=tools_server.auth_token,
+        from_number=TOOLS_LINE,
+        to_number="+15555550117",
+        direction="outbound-api",
+    )
+    twilio_api.live_media[call.call_sid] = call.run_twiml
+    async with call:
+        await call.wait_for_bot()
+        await call.speak(speech_ulaw("For sales, press one."))
+        await wait_until(lambda: call.streams == 2, timeout=60)
+        turn = await call.say(speech_ulaw("Sales, how can I help you?"), "sales")
+    assert turn.voice_to_voice_ms is not None, "the call goes on, on the new stream"
+    [update] = twilio_api.updates
+    assert update.call_sid == call.call_sid and call.keys_played == ["1"]
+    assert '<Play digits="1" /><Connect><Stream url=' in update.twiml
+    assert f'<Parameter name="callId" value="{call.call_id}" />' in update.twiml
+
+    body = await tools_server.call(call.call_id)
+    assert body["endReason"] == "caller-hangup", "the first stream's stop was not a hang-up"
+    lines = body["transcript"]
+    assert [line["text"] for line in lines if line["role"] == "assistant"][-1] == answer
+    assert [line["role"] for line in lines].count("user") >= 2, "the menu's words on both streams"
+    [record] = await rows(tools_server, ToolCall, call_id=call.call_id)
+    assert (record.name, record.ok, record.arguments) == ("dtmf", True, {"keys": "1"})
+    assert len(llm.requests) == 2, "no reply to the keys: the LLM waits for the menu's next words"
+
+
 async def test_two_tool_calls_in_one_reply_get_one_answer(
     tools_server: ServerProcess, llm: FakeOpenAI
 ):

@@ -44,6 +44,7 @@ def assistant_summary(entry: LoadedAssistant, default_name: str) -> dict[str, An
         "phoneNumbers": assistant.phone_numbers,
         "provider": assistant.provider,
         "language": assistant.transcriber.language,
+        "languages": assistant.transcriber.candidates,
         "model": {
             "provider": assistant.model.provider,
             "model": assistant.model.model,

@@ -157,6 +157,8 @@ class Call(Base):
     campaign_id: Mapped[str | None] = mapped_column(String(32))
     answered_by: Mapped[str | None] = mapped_column(String(24))  # human, machine, unknown
     transfer_target: Mapped[str | None] = mapped_column(String(200))
+    # ISO 639-1: the assistant's language, or the one a bilingual call's caller spoke
+    language: Mapped[str | None] = mapped_column(String(8))
     recording_url: Mapped[str | None] = mapped_column(Text)
     cost: Mapped[float | None] = mapped_column(Float)
     # When the provider's end-of-call report was stored (VAPI retries it: stored once)

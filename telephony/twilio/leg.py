@@ -131,10 +131,9 @@ class TwilioLeg(CallLeg):
         if reason := self.cannot_transfer():
             raise NotSupported(reason)
         assert self._call_sid is not None
-        transport = self.transport()
         arrival = self._route.handovers.expect(self._call_id)
         self._serializer.moving = True
-        transport.expect_new_socket()
+        self.transport().expect_new_socket()
         try:
             await self._rest.update_twiml(
                 self._call_sid, keys_twiml(digits, self._route, self._call_id)
@@ -142,18 +141,26 @@ class TwilioLeg(CallLeg):
             stream = await asyncio.wait_for(
                 asyncio.shield(arrival), NEXT_STREAM_SECS + SECS_PER_KEY * len(digits)
             )
-        except (TwilioRestError, TimeoutError, asyncio.CancelledError) as e:
-            self._route.handovers.forget(self._call_id)
-            self._serializer.moving = False
-            transport.use_socket(None)
-            if isinstance(e, TwilioRestError):
-                raise DtmfFailed(str(e)) from None
-            if isinstance(e, TimeoutError):
-                raise DtmfFailed(
-                    "Twilio did not stream the call to us again after the keys"
-                ) from None
+        except TwilioRestError as e:
+            self._stay()
+            raise DtmfFailed(str(e)) from None
+        except TimeoutError:
+            if not arrival.done() or arrival.cancelled():
+                self._stay()
+                raise DtmfFailed("Twilio did not stream the call to us again") from None
+            stream = arrival.result()  # it came as the wait ran out
+        except asyncio.CancelledError:
+            self._stay()
+            if arrival.done() and not arrival.cancelled():
+                arrival.result().released.set()
             raise
         await self._carry_on(stream)
+
+    def _stay(self) -> None:
+        """No new stream is coming: the call goes on on its stream, while that one lasts."""
+        self._route.handovers.forget(self._call_id)
+        self._serializer.moving = False
+        self.transport().use_socket(None)
 
     async def _carry_on(self, stream: MediaStream) -> None:
         """Move the media to the call's new stream and let the old one go."""

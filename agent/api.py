@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from aiohttp import web
+from pydantic import Field
 
 from agent import vapi_ids
 from agent.assistant_files import LoadedAssistant
@@ -76,6 +77,9 @@ class AssistantSummary(Out):
     phone_numbers: list[str]
     provider: str
     language: str
+    languages: list[str] = Field(
+        description="The languages its callers may speak (several: a bilingual assistant)"
+    )
     model: Json
     voice: str
     transcriber: str
@@ -117,6 +121,7 @@ def assistant_summary(entry: LoadedAssistant, default_name: str) -> dict[str, An
         "phoneNumbers": assistant.phone_numbers,
         "provider": assistant.provider,
         "language": assistant.transcriber.language,
+        "languages": assistant.transcriber.candidates,
         "model": {
             "provider": assistant.model.provider,
             "model": assistant.model.model,

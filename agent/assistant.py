@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from agent.analysis import AnalysisPlan, merge_top_level_fields
 from agent.parts import AssistantPart
+from agent.speech import LanguageOverride, TranscriberConfig, VoiceConfig, invalid, iso
 from agent.tool_config import ServerConfig, ToolConfig
 from crm.phone_numbers import InvalidPhoneNumber, maybe_e164, to_e164
 
@@ -52,31 +53,6 @@ class ModelConfig(AssistantPart):
                 *({"type": "function", "function": f} for f in functions),
             ]
         return data
-
-
-class VoiceConfig(AssistantPart):
-    """Text-to-speech (``voice``): ``voiceId`` is a Piper voice in models/ (empty: default)."""
-
-    provider: str = "piper"
-    voice_id: str = ""
-    speed: float = Field(default=1.0, ge=0.5, le=2.0)
-
-
-class TranscriberConfig(AssistantPart):
-    """Speech-to-text (``transcriber``): a faster-whisper model folder and the caller's language.
-
-    ``model`` names a CTranslate2 Whisper folder under models/ (empty: WHISPER_MODEL,
-    else the packaged English-only tiny.en).
-    """
-
-    provider: str = "faster-whisper"
-    model: str = ""
-    language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")
-
-    @property
-    def language_code(self) -> str:
-        """ISO 639-1 code (``es`` for ``es-ES``)."""
-        return self.language.split("-")[0].lower()
 
 
 class MessagePlan(AssistantPart):
@@ -141,6 +117,10 @@ class NumberRoute(AssistantPart):
     number: str
     provider: CallProvider | Literal["twilio", "sip"] | None = None
     vapi_phone_number_id: str = ""
+
+
+def _or(override: str | None, own: str) -> str:
+    return own if override is None else override
 
 
 def _split_numbers(data: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +193,10 @@ class Assistant(AssistantPart):
         description="who runs this assistant's calls: local (our own pipeline) or vapi",
     )
     vapi: VapiPlan = Field(default_factory=VapiPlan)
+    language_overrides: dict[str, LanguageOverride] = Field(
+        default_factory=dict,
+        description="A bilingual assistant's firstMessage, voice... per language (by tag)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -241,6 +225,23 @@ class Assistant(AssistantPart):
     def route_of(self, number: str | None) -> NumberRoute | None:
         """The object entry of ``phoneNumbers`` for that number, if it was written as one."""
         return next((r for r in self.number_routes if r.number == number), None)
+
+    @field_validator("language_overrides")
+    @classmethod
+    def _overrides_of_languages(
+        cls, overrides: dict[str, LanguageOverride], info: ValidationInfo
+    ) -> dict[str, LanguageOverride]:
+        transcriber = info.data.get("transcriber")
+        if not overrides or transcriber is None:
+            return overrides
+        if not transcriber.multilingual:
+            raise ValueError('only used with "transcriber": {"language": "multi"}')
+        spoken = {iso(tag): tag for tag in transcriber.candidates}
+        for tag in overrides:
+            if iso(tag) not in spoken:
+                listed = ", ".join(transcriber.candidates)
+                raise invalid((tag,), f"not one of transcriber.languages ({listed})", tag)
+        return overrides
 
     @field_validator("phone_numbers")
     @classmethod
@@ -272,8 +273,48 @@ class Assistant(AssistantPart):
 
     @property
     def language(self) -> str:
-        """The caller's language, ISO 639-1."""
+        """The caller's language, ISO 639-1 (a bilingual assistant's: its first one)."""
         return self.transcriber.language_code
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the caller's first words tell the call's language (``language: multi``)."""
+        return self.transcriber.multilingual
+
+    def in_language(self, tag: str | None = None) -> Assistant:
+        """The assistant as a call in ``tag`` uses it: one language, its overrides applied.
+
+        For a bilingual assistant ``tag`` is one of ``transcriber.languages`` (matched by
+        ISO code; None or another: the first). Any other assistant is returned as is.
+        """
+        if not self.multilingual:
+            return self
+        languages = self.transcriber.candidates
+        tag = next((t for t in languages if tag and iso(t) == iso(tag)), languages[0])
+        override = next(
+            (o for key, o in self.language_overrides.items() if iso(key) == iso(tag)),
+            LanguageOverride(),
+        )
+        messages = list(self.model.messages)
+        if override.system_prompt_addition:
+            messages.append(Message(role="system", content=override.system_prompt_addition))
+        own_voice = self.voice if tag == languages[0] else VoiceConfig(speed=self.voice.speed)
+        plan = self.message_plan
+        if override.idle_messages is not None:
+            plan = MessagePlan(idle_messages=override.idle_messages)
+        return self.model_copy(
+            update={
+                "transcriber": self.transcriber.model_copy(
+                    update={"language": tag, "languages": []}
+                ),
+                "voice": override.voice or own_voice,
+                "model": self.model.model_copy(update={"messages": messages}),
+                "message_plan": plan,
+                "first_message": _or(override.first_message, self.first_message),
+                "end_call_message": _or(override.end_call_message, self.end_call_message),
+                "language_overrides": {},
+            }
+        )
 
     def analysis_settings(self) -> dict[str, Any]:
         """``analysisPlan`` as plain data for the analysis (see :meth:`AnalysisPlan.settings`)."""

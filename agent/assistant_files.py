@@ -34,6 +34,10 @@ def unknown_fields(part: BaseModel, prefix: str = "$") -> list[str]:
             for i, item in enumerate(value):
                 if isinstance(item, BaseModel):
                     found += unknown_fields(item, f"{key}[{i}]")
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                if isinstance(item, BaseModel):
+                    found += unknown_fields(item, f"{key}.{name}")
     return found
 
 
@@ -50,6 +54,13 @@ def templates_of(assistant: Assistant) -> Iterator[tuple[str, str]]:
             yield f"$.model.tools[{i}].messages[{j}].content", message.content
         for j, destination in enumerate(tool.destinations):
             yield f"$.model.tools[{i}].destinations[{j}].message", destination.message
+    for tag, override in assistant.language_overrides.items():
+        where = f"$.languageOverrides.{tag}"
+        yield f"{where}.firstMessage", override.first_message or ""
+        yield f"{where}.endCallMessage", override.end_call_message or ""
+        yield f"{where}.systemPromptAddition", override.system_prompt_addition
+        for j, text in enumerate(override.idle_messages or []):
+            yield f"{where}.idleMessages[{j}]", text
 
 
 @dataclass

@@ -53,7 +53,7 @@ class GuardedLLMService(OpenAILLMService):
         """
         super().__init__(**kwargs)
         self._timeout_secs = timeout_secs
-        self._retry_line = retry_line
+        self.retry_line = retry_line  # a bilingual call changes it with its language
         self._produced = False
         self._late_results: dict[str, str] = {}
         self._register_event_handler("on_llm_failure")
@@ -129,9 +129,9 @@ class GuardedLLMService(OpenAILLMService):
                     return
                 logger.warning(f"{self}: completion failed ({describe(e)}), attempt {attempt} of 2")
                 if attempt == 1:
-                    if self._retry_line:
+                    if self.retry_line:
                         await self.push_frame(
-                            TTSSpeakFrame(self._retry_line, append_to_context=False)
+                            TTSSpeakFrame(self.retry_line, append_to_context=False)
                         )
                     continue
                 await self._call_event_handler("on_llm_failure", e)

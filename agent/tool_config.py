@@ -104,9 +104,9 @@ class ToolConfig(AssistantPart):
       tool (by name), unless the tool has its own ``server.url``.
     - ``{"type": "function", "function": {name, description, parameters}, "server": {url}}``:
       a webhook tool; without its own ``server`` it uses the assistant's.
-    - ``{"type": "endCall"}``, ``{"type": "transferCall", "destinations": [...]}``: VAPI's
-      own types, each the built-in that declares it as its ``vapi_type`` (``end_call``,
-      ``transfer_to_human``).
+    - ``{"type": "endCall"}``, ``{"type": "transferCall", "destinations": [...]}``,
+      ``{"type": "dtmf"}``: VAPI's own types, each the built-in that declares it as its
+      ``vapi_type`` (``end_call``, ``transfer_to_human``, ``dtmf``).
 
     Any other type is kept, reported at load and ignored.
     """

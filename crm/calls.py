@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from crm.db import Database
-from crm.models import Call, ToolCall, Utterance, utcnow
+from crm.models import Call, Lead, ToolCall, Utterance, utcnow
 
 # Provider statuses after which a call can change no more.
 FINAL_STATUSES = frozenset({"completed", "failed", "busy", "no-answer", "canceled"})
@@ -105,6 +105,21 @@ class CallStore:
             call.answered_at = call.answered_at or now
             if call.status not in FINAL_STATUSES:
                 call.status = "in-progress"
+
+    async def record_language(self, call_id: str, language: str, *, heard: bool = True) -> None:
+        """The call is held in ``language`` (ISO 639-1).
+
+        ``heard``: the caller was heard speaking it (a bilingual call), so it is their
+        lead's language from now on too.
+        """
+        async with self._db.session() as session:
+            call = await session.get(Call, call_id)
+            if call is None:
+                return
+            call.language = language
+            lead = await session.get(Lead, call.lead_id) if heard and call.lead_id else None
+            if lead is not None:
+                lead.language = language
 
     async def add_utterance(self, call_id: str, line: NewUtterance) -> int:
         """Append a line to the call's transcript and return its sequence number."""

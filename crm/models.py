@@ -157,6 +157,8 @@ class Call(Base):
     campaign_id: Mapped[str | None] = mapped_column(String(32))
     answered_by: Mapped[str | None] = mapped_column(String(24))  # human, machine, unknown
     transfer_target: Mapped[str | None] = mapped_column(String(200))
+    # ISO 639-1: the assistant's language, or the one a bilingual call's caller spoke
+    language: Mapped[str | None] = mapped_column(String(8))
     recording_url: Mapped[str | None] = mapped_column(Text)
     # Our own recording of the call (crm.recordings): where it is stored, when it began, its size
     recording_key: Mapped[str | None] = mapped_column(String(200))

@@ -91,7 +91,7 @@ class PostCallJob:
             tools = await session.scalars(
                 select(ToolCall).where(ToolCall.call_id == call_id).order_by(ToolCall.id)
             )
-            language = (
+            language = call.language or (
                 await session.scalar(select(Lead.language).where(Lead.id == call.lead_id))
                 if call.lead_id
                 else None

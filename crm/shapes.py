@@ -47,6 +47,7 @@ def call_summary(call: Call) -> dict[str, Any]:
         "endReason": call.end_reason,
         "answeredBy": call.answered_by,
         "transferTarget": call.transfer_target,
+        "language": call.language,
         "cost": call.cost,
         "analysisStatus": call.analysis_status,
         "outcome": call.outcome,

@@ -8,8 +8,11 @@ from typing import Any
 
 from loguru import logger
 
+from agent.assistant import Assistant
 from agent.assistant_files import LoadedAssistant
+from agent.clock import now_variables
 from agent.phrases import Phrases, phrases_for
+from agent.speech import iso
 from agent.templates import render
 from agent.variables import call_timezone, call_variables
 from crm.models import Call, Lead
@@ -25,6 +28,8 @@ class CallPlan:
 
     Parameters:
         entry: The assistant as loaded (a reload later does not change it).
+        assistant: The assistant as the call speaks it now: a bilingual one in the
+            language the call is in (see :meth:`speak`), any other as loaded.
         call: The call row.
         lead: The CRM lead of the other party, if any.
         phone: The other party's number.
@@ -36,6 +41,7 @@ class CallPlan:
     """
 
     entry: LoadedAssistant
+    assistant: Assistant
     call: Call
     lead: Lead | None
     phone: str | None
@@ -61,28 +67,38 @@ class CallPlan:
     @property
     def system_prompt(self) -> str:
         """The system prompt with variables filled."""
-        return self.render(self.entry.assistant.system_prompt)
+        return self.render(self.assistant.system_prompt)
 
     def history(self) -> list[dict[str, Any]]:
         """The non-system messages of ``model.messages`` (examples), filled."""
         return [
             {"role": m.role, "content": self.render(m.content)}
-            for m in self.entry.assistant.model.messages
+            for m in self.assistant.model.messages
             if m.role != "system"
         ]
 
+    def speak(self, language: str) -> Assistant:
+        """Go on in another of a bilingual assistant's languages: its lines, phrases, time words."""
+        self.assistant = self.entry.assistant.in_language(language)
+        self.phrases = phrases_for(self.assistant.language)
+        self.variables.update(now_variables(self.timezone, self.assistant.language))
+        return self.assistant
 
-def _speech(deps: CallDependencies, entry: LoadedAssistant) -> CallSpeech:
+
+def _speech(deps: CallDependencies, entry: LoadedAssistant, spoken: Assistant) -> CallSpeech:
     if deps.speech is None:
         raise RuntimeError("no speech models are loaded in this process")
     assistant = entry.assistant
-    choice = choose_speech(deps.speech, assistant)
+    choice = choose_speech(deps.speech, assistant, spoken.transcriber.language)
     keypad = assistant.keypad_input_plan
     delimiters = keypad.delimiters
     return CallSpeech(
-        language=assistant.language,
+        language=spoken.language,
+        listens_for=tuple(iso(tag) for tag in assistant.transcriber.candidates)
+        if assistant.multilingual
+        else (),
         voice=choice.voice,
-        speed=assistant.voice.speed,
+        speed=spoken.voice.speed,
         whisper=choice.whisper,
         keypad=KeypadSettings(keypad.timeout_seconds, delimiters[0] if delimiters else None)
         if keypad.enabled
@@ -98,17 +114,19 @@ async def plan_call(deps: CallDependencies, call: Call, entry: LoadedAssistant) 
     values the CRM does not hold, as ``call.extra["variableValues"]`` (set when the
     call was opened).
     """
-    assistant = entry.assistant
     lead = await deps.leads.get(call.lead_id) if call.lead_id else None
+    # A bilingual assistant starts in the lead's language when it is one of its own.
+    assistant = entry.assistant.in_language(lead.language if lead else None)
     phone = call.to_number if call.direction == "outbound" else call.from_number
     zone = call_timezone(assistant, lead, phone)
     overrides = (call.extra or {}).get("variableValues") or {}
     variables = call_variables(
         assistant, lead=lead, phone=phone, timezone=zone, overrides=overrides
     )
-    speech = await asyncio.to_thread(_speech, deps, entry)
+    speech = await asyncio.to_thread(_speech, deps, entry, assistant)
     return CallPlan(
         entry=entry,
+        assistant=assistant,
         call=call,
         lead=lead,
         phone=lead.phone if lead else phone,

@@ -67,10 +67,14 @@ class CallLeg(ABC):
         raise TransferFailed(self.cannot_transfer() or "transfers are not supported")
 
     async def send_dtmf(self, digits: str) -> None:
-        """Send keypad tones (``0-9*#``) to the far end, e.g. to walk an IVR.
+        """Send keypad tones to the far end, e.g. to walk an IVR; returns once they were sent.
+
+        ``digits`` holds ``0-9``, ``*``, ``#`` and ``w``, half a second's pause (a carrier
+        that cannot pause in its signalling sends the keys between them and waits).
 
         Raises:
             NotSupported: The carrier cannot send tones on this call.
+            agent.tools.DtmfFailed: It tried and failed.
         """
         raise NotSupported(f"{self.provider or 'this carrier'} cannot send DTMF")
 

@@ -14,11 +14,11 @@ from agent.assistant import Assistant
 from agent.guarded_llm import describe
 from agent.phrases import Phrases
 from agent.tool_config import TransferDestination
-from agent.tools import TransferFailed
+from agent.tools import DtmfFailed, TransferFailed
 from crm.db import Database
 from crm.followups import create_task
 from crm.models import utcnow
-from telephony.carrier import CallLeg
+from telephony.carrier import CallLeg, NotSupported
 from voice.playback import BotTurn
 from voice.speaker import CallSpeaker
 
@@ -54,8 +54,9 @@ class CallConversation:
     - the call ends at ``maxDurationSeconds``, with a goodbye;
     - an ``endCallPhrases`` phrase in what the bot said ends the call once heard;
     - an LLM that fails twice ends the call gracefully with a callback scheduled;
-    - tools say lines, hang up and transfer through it (``agent.tools.CallControl``); the
-      carrier's leg (:class:`telephony.carrier.CallLeg`) moves the call, whichever it is.
+    - tools say lines, hang up, transfer and press keys through it
+      (``agent.tools.CallControl``); the carrier's leg (:class:`telephony.carrier.CallLeg`)
+      acts on the call, whichever carrier it is.
 
     The first reason to end the call is the one recorded.
     """
@@ -206,13 +207,20 @@ class CallConversation:
         logger.info(f"call {self._facts.call_id}: transferred to {destination.target}")
         self._spawn(self._end_after_transfer())
 
-    async def send_dtmf(self, digits: str) -> None:
-        """Send keypad tones to the far end (e.g. to walk an IVR).
+    async def send_dtmf(self, keys: str) -> None:
+        """Press keys on the call (e.g. to walk a phone menu), once what the bot says has played.
 
         Raises:
-            telephony.carrier.NotSupported: The carrier cannot, on this call.
+            DtmfFailed: The call is ending, the carrier cannot send keys, or it failed to.
         """
-        await self._leg.send_dtmf(digits)
+        if self.end_reason is not None:
+            raise DtmfFailed(f"the call is already ending ({self.end_reason})")
+        await self._speaker.played_out()
+        try:
+            await self._leg.send_dtmf(keys)
+        except NotSupported as e:
+            raise DtmfFailed(str(e)) from None
+        logger.info(f"call {self._facts.call_id}: pressed {len(keys)} key(s)")
 
     async def _end_after_transfer(self) -> None:
         await asyncio.sleep(TRANSFER_STOP_WAIT_SECS)

@@ -8,6 +8,7 @@ from agent.assistant import Assistant
 from agent.assistant_files import LoadedAssistant
 from agent.library import Prepare
 from agent.llm import LLMEndpoint
+from agent.speech import MULTI
 from voice.engines import SpeechChoice, SpeechModels
 from voice.espeak import EspeakVoice
 from voice.model_files import ModelNotFoundError
@@ -36,38 +37,73 @@ def local_speech(assistant: Assistant) -> tuple[str, str, list[str]]:
     return whisper, voice, notes
 
 
-def choose_speech(models: SpeechModels, assistant: Assistant) -> SpeechChoice:
+def choose_speech(
+    models: SpeechModels, assistant: Assistant, language: str | None = None
+) -> SpeechChoice:
     """The speech models for the assistant's calls (loaded once per process); blocking.
+
+    Args:
+        models: The process's speech models.
+        assistant: The assistant.
+        language: A bilingual assistant's language to speak (one of
+            ``transcriber.languages``; None: the first). Its Whisper is multilingual.
 
     Raises:
         ModelNotFoundError: Which files to place in models/.
     """
-    whisper, voice, _ = local_speech(assistant)
+    spoken = assistant.in_language(language)
+    whisper, _, _ = local_speech(assistant)
+    _, voice, _ = local_speech(spoken)
     return models.choose(
-        language=assistant.language,
+        language=MULTI if assistant.multilingual else assistant.language,
         whisper_model=whisper,
         voice_id=voice,
-        locale=assistant.transcriber.language,
+        locale=spoken.transcriber.language,
     )
 
 
-def _voice_notes(assistant: Assistant, choice: SpeechChoice, models: SpeechModels) -> list[str]:
-    """What to say about a non-English assistant left on a stand-in voice."""
-    if assistant.language == "en" or assistant.voice.voice_id:
+def _voice_path(assistant: Assistant, spoken: Assistant) -> str:
+    """Where the voice of ``spoken`` (the assistant in one of its languages) is set in the file."""
+    if not assistant.multilingual or spoken.language == assistant.language:
+        return "$.voice.voiceId"
+    return f"$.languageOverrides.{spoken.transcriber.language}.voice.voiceId"
+
+
+def _voice_notes(assistant: Assistant, models: SpeechModels, language: str | None) -> list[str]:
+    """Its models for one of its languages, and what to say when that one is on a stand-in voice.
+
+    Raises:
+        ModelNotFoundError: Which files to place in models/.
+    """
+    choice = choose_speech(models, assistant, language)
+    spoken = assistant.in_language(language)
+    if spoken.language == "en" or spoken.voice.voice_id:
         return []
-    folder = models.config.models_dir
+    folder, where = models.config.models_dir, _voice_path(assistant, spoken)
     if isinstance(choice.voice, EspeakVoice):
         return [
-            f"$.voice.voiceId: empty, and no Piper voice for {assistant.language!r} in {folder}, "
+            f"{where}: empty, and no Piper voice for {spoken.language!r} in {folder}, "
             f"so this assistant speaks with espeak-ng ('{choice.voice.name}'), a robotic demo "
             "voice; place one there (e.g. es_ES-davefx-medium, see models/README.md)"
         ]
     if choice.voice == models.default_voice:
         return [
-            f"$.voice.voiceId: empty, so this {assistant.language!r} assistant speaks with the "
+            f"{where}: empty, so this assistant speaks {spoken.language!r} with the "
             f"default voice; place a Piper voice for its language in {folder}"
         ]
     return []
+
+
+def _speech_notes(models: SpeechModels, assistant: Assistant) -> list[str]:
+    """Notes on the voices of the assistant's languages, each checked to be heard and spoken.
+
+    Raises:
+        ModelNotFoundError: Which files to place in models/.
+    """
+    notes = []
+    for language in assistant.transcriber.candidates:
+        notes += _voice_notes(assistant, models, language if assistant.multilingual else None)
+    return notes
 
 
 def readiness_check(models: SpeechModels, llm: LLMEndpoint) -> Prepare:
@@ -80,11 +116,9 @@ def readiness_check(models: SpeechModels, llm: LLMEndpoint) -> Prepare:
         _, _, notes = local_speech(assistant)
         entry.warnings.extend(notes)
         try:
-            choice = await asyncio.to_thread(choose_speech, models, assistant)
+            entry.warnings.extend(await asyncio.to_thread(_speech_notes, models, assistant))
         except ModelNotFoundError as e:
             entry.unavailable = str(e)
-        else:
-            entry.warnings.extend(_voice_notes(assistant, choice, models))
         if llm.uses_embedded(assistant) and llm.embedded is None:
             entry.unavailable = (
                 "runs on the embedded LLM, which this server did not load (no assistant used it at "

@@ -22,6 +22,7 @@ from agent.tools.llm_functions import tools_schema
 from crm.calls import NewUtterance
 from crm.models import Call, utcnow
 from telephony.audio_tap import CallAudioTap
+from telephony.call_language import CallLanguage
 from telephony.call_setup import CallPlan, plan_call
 from telephony.carrier import CallLeg
 from telephony.conversation import CallConversation, CallFacts
@@ -29,6 +30,7 @@ from telephony.dependencies import CallDependencies
 from telephony.feed import CallFeed, ToolCalled
 from telephony.journal import CallJournal
 from telephony.recorder import CallRecorder, start_recording
+from voice.languages import DetectedLanguage, SpokenLanguage
 from voice.latency import call_latency_summary
 from voice.pipeline import CallHooks, CallPipeline, build_call_worker
 from voice.playback import BotTurn
@@ -76,6 +78,7 @@ class CallSession:
         self._end_reason: str | None = None
         self._worker: PipelineWorker | None = None
         self._conversation: CallConversation | None = None
+        self._language: CallLanguage | None = None
 
     async def run(self) -> None:
         """Run the call until it ends, then finalize it (also if cancelled)."""
@@ -125,7 +128,7 @@ class CallSession:
             await self._worker.cancel(reason=reason)
 
     def _tool_context(self, plan: CallPlan) -> ToolContext:
-        deps, assistant = self._deps, plan.entry.assistant
+        deps, assistant = self._deps, plan.assistant
         tools = (
             {} if deps.llm.uses_embedded(assistant) else plan.entry.tools
         )  # the embedded LLM cannot call tools
@@ -147,7 +150,7 @@ class CallSession:
         )
 
     def _build(self, plan: CallPlan) -> CallPipeline:
-        deps, assistant = self._deps, plan.entry.assistant
+        deps, assistant = self._deps, plan.assistant
         transport = self._leg.transport()
         self.audio.attach(transport)
         tool_context = self._tool_context(plan)
@@ -173,6 +176,7 @@ class CallSession:
                 on_latency=self._turn_latency,
                 on_user_idle=self._user_idle,
                 on_user_turn_started=self._user_turn_started,
+                on_language=self._language_heard,
             ),
             observers=[self.audio],
         )
@@ -185,6 +189,8 @@ class CallSession:
         )
         self._conversation = CallConversation(facts, pipeline.speaker, self._leg, deps.database)
         tool_context.control = self._conversation
+        self._language = CallLanguage(deps, plan, [tool_context, facts], llm)
+        self._language.start()
         self._wire(transport, pipeline.worker, llm, plan)
         return pipeline
 
@@ -215,7 +221,7 @@ class CallSession:
             await conversation.llm_failed(error)
 
     async def _greet(self, worker: PipelineWorker, plan: CallPlan) -> None:
-        assistant = plan.entry.assistant
+        assistant = plan.assistant
         mode = assistant.first_message_mode
         first_message = plan.render(assistant.first_message)
         if mode == "assistant-speaks-first" and first_message:
@@ -235,6 +241,9 @@ class CallSession:
     ) -> None:
         line = NewUtterance(role="user", text=text, started_at=started_at, ended_at=ended_at)
         self._journal.add(line, resumed=resumed)
+
+    async def _language_heard(self, detected: DetectedLanguage) -> SpokenLanguage | None:
+        return await self._language.heard(detected) if self._language else None
 
     async def _user_idle(self) -> None:
         if self._conversation:
@@ -279,6 +288,8 @@ class CallSession:
         try:
             if self._conversation:
                 await self._conversation.stop()
+            if self._language:
+                await self._language.settled()
             await self._journal.close()
             if self._recorder:
                 await self._recorder.finish(self._deps.calls, self.audio.input_ended_at)

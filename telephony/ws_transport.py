@@ -44,15 +44,38 @@ class WebsocketCallParams(TransportParams):
 
 
 class _Socket:
-    """The websocket shared by the input and output halves of one call."""
+    """The websocket shared by the input and output halves of one call.
+
+    The carrier may move the call's media to a new socket (Twilio, after a live-call
+    update): :meth:`expect` before the current one ends, :meth:`moved` once the new
+    one is there (or will not come).
+    """
 
     def __init__(self, ws: web.WebSocketResponse):
         self.ws = ws
         self.closing = False
+        self._next: asyncio.Future[bool] | None = None
 
     @property
     def open(self) -> bool:
         return not self.ws.closed and not self.closing
+
+    def expect(self) -> None:
+        self._next = asyncio.get_running_loop().create_future()
+
+    def moved(self, ws: web.WebSocketResponse | None) -> None:
+        if ws is not None:
+            self.ws = ws
+        if self._next is not None and not self._next.done():
+            self._next.set_result(ws is not None)
+        self._next = None
+
+    async def following(self, ended: web.WebSocketResponse) -> bool:
+        """After ``ended`` ended: whether the media goes on, on a newer socket (waits for it)."""
+        if self.ws is not ended:
+            return True
+        coming = self._next
+        return await asyncio.shield(coming) if coming is not None else False
 
     async def send(self, payload: str | bytes) -> bool:
         if not self.open:
@@ -68,6 +91,7 @@ class _Socket:
             return False
 
     async def close(self) -> None:
+        self.moved(None)
         if self.open:
             self.closing = True
             try:
@@ -128,12 +152,17 @@ class WebsocketCallInput(BaseInputTransport):
             self._receive_task = None
 
     async def _receive(self) -> None:
-        async for message in self._socket.ws:
-            if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                await self._handle(message.data)
-            elif message.type == WSMsgType.ERROR:
-                logger.warning(f"{self}: websocket error: {self._socket.ws.exception()}")
+        ws = self._socket.ws
+        while True:
+            async for message in ws:
+                if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    await self._handle(message.data)
+                elif message.type == WSMsgType.ERROR:
+                    logger.warning(f"{self}: websocket error: {ws.exception()}")
+                    break
+            if not await self._socket.following(ws):
                 break
+            ws = self._socket.ws
         if not self._socket.closing:
             await self._transport.call_event("on_client_disconnected")
 
@@ -237,9 +266,9 @@ class WebsocketCallTransport(BaseTransport):
     def __init__(self, ws: web.WebSocketResponse, params: WebsocketCallParams):
         """Wrap an open websocket."""
         super().__init__()
-        socket = _Socket(ws)
-        self._input = WebsocketCallInput(self, socket, params, name=self._input_name)
-        self._output = WebsocketCallOutput(self, socket, params, name=self._output_name)
+        self._socket = _Socket(ws)
+        self._input = WebsocketCallInput(self, self._socket, params, name=self._input_name)
+        self._output = WebsocketCallOutput(self, self._socket, params, name=self._output_name)
         self._register_event_handler("on_client_connected")
         self._register_event_handler("on_client_disconnected")
 
@@ -254,3 +283,19 @@ class WebsocketCallTransport(BaseTransport):
     async def call_event(self, name: str) -> None:
         """Fire one of this transport's events."""
         await self._call_event_handler(name)
+
+    def expect_new_socket(self) -> None:
+        """The carrier is moving the media to a new socket: when this one ends, wait for it.
+
+        Until :meth:`use_socket`, the end of the current socket is not the end of the
+        call; what is sent meanwhile is dropped (there is no one to hear it).
+        """
+        self._socket.expect()
+
+    def use_socket(self, ws: web.WebSocketResponse | None) -> None:
+        """Go on with the media on ``ws``; None: no new socket is coming (the move was called off).
+
+        With None, the call goes on on the current socket if it is still open, else it
+        ends as a disconnect.
+        """
+        self._socket.moved(ws)

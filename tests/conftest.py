@@ -263,6 +263,7 @@ def twilio_api(fake_twilio: FakeTwilio) -> Iterator[FakeTwilio]:
     fake_twilio.fail_with = None
     yield fake_twilio
     fake_twilio.fail_with = None
+    fake_twilio.live_media.clear()
 
 
 @pytest.fixture

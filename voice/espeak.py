@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from voice.tts import LocalTTSService
+from voice.tts import LocalTTSService, Synthesizer
 
 WORDS_PER_MINUTE = 175  # espeak-ng's own speaking rate, at speed 1.0
 CHUNK_BYTES = 4096  # ~90 ms of espeak-ng's 22.05 kHz audio
@@ -75,28 +75,27 @@ def espeak_voice(language: str) -> EspeakVoice | None:
     return next((EspeakVoice(installed[name]) for name in candidates if name in installed), None)
 
 
-class EspeakTTSService(LocalTTSService):
+class EspeakSynthesizer(Synthesizer):
     """espeak-ng run per sentence as a subprocess, its WAV output streamed as it comes.
 
-    The same streaming, interruption and playback marks as :class:`LocalPiperTTSService`
-    (both are :class:`LocalTTSService`); an interrupted sentence kills its process.
+    Closing the sentence's generator (an interruption) kills its process.
     """
 
     engine = "espeak-ng"
 
-    def __init__(self, *, voice: EspeakVoice, speed: float = 1.0, **kwargs):
-        """Create the service for one call.
+    def __init__(self, voice: EspeakVoice, speed: float = 1.0):
+        """Speak with an espeak-ng voice.
 
         Args:
             voice: The espeak-ng voice.
             speed: Speaking rate: 1.0 is espeak-ng's own (175 words per minute).
-            **kwargs: Passed to pipecat's ``TTSService``.
         """
-        super().__init__(voice_name=voice.stem, **kwargs)
+        self.name = voice.stem
         self._voice = voice
         self._words_per_minute = round(WORDS_PER_MINUTE * max(0.5, min(2.0, speed)))
 
-    async def _chunks(self, text: str) -> AsyncGenerator[bytes, None]:
+    async def chunks(self, text: str) -> AsyncGenerator[bytes, None]:
+        """The WAV header, then the audio, as espeak-ng writes it."""
         espeak = shutil.which("espeak-ng")
         if not espeak:
             raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
@@ -127,3 +126,11 @@ class EspeakTTSService(LocalTTSService):
             if process.returncode is None:
                 process.kill()
                 await process.wait()
+
+
+class EspeakTTSService(LocalTTSService):
+    """espeak-ng as a call's voice: the same streaming, interruption and playback marks as Piper."""
+
+    def __init__(self, *, voice: EspeakVoice, speed: float = 1.0, **kwargs):
+        """Create the service for one call (see :class:`EspeakSynthesizer`)."""
+        super().__init__(synthesizer=EspeakSynthesizer(voice, speed), **kwargs)

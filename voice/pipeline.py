@@ -21,14 +21,15 @@ from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 
 from voice.engines import SpeechModels, Voice, WhisperEngine
-from voice.espeak import EspeakTTSService, EspeakVoice
+from voice.espeak import EspeakSynthesizer, EspeakVoice
 from voice.keypad import KeypadInput, KeypadSettings
+from voice.languages import LanguageDetector, LanguageSwitch, OnLanguage
 from voice.latency import turn_latency
 from voice.playback import BotTurn, PlaybackTracker
 from voice.speaker import CallSpeaker, HoldCallerStrategy
 from voice.stt import LocalWhisperSTTService
 from voice.transcript import CallerTranscriptObserver, UserSaid
-from voice.tts import LocalPiperTTSService, LocalTTSService
+from voice.tts import LocalTTSService, PiperSynthesizer, Synthesizer
 from voice.turns import TurnTaking, user_turn_strategies, vad_analyzer
 
 # Whisper needs 16 kHz in; phone audio goes out at 8 kHz.
@@ -43,7 +44,9 @@ class CallSpeech:
     """Per-call speech choices (from the assistant).
 
     Parameters:
-        language: ISO 639-1 code the caller speaks.
+        language: ISO 639-1 code the caller speaks (a bilingual call's: the one it starts in).
+        listens_for: A bilingual call's languages (ISO codes), one of which the caller's
+            first words tell; empty: ``language`` only.
         voice: A Piper voice file, espeak-ng's voice for the language, or None for the
             default voice.
         speed: Speaking rate (1.0 = the voice's own).
@@ -55,6 +58,7 @@ class CallSpeech:
     """
 
     language: str = "en"
+    listens_for: tuple[str, ...] = ()
     voice: Voice | None = None
     speed: float = 1.0
     whisper: WhisperEngine | None = None
@@ -67,6 +71,14 @@ async def _nothing(*_args: Any) -> None:
     return None
 
 
+def synthesizer(models: SpeechModels, voice: Voice | None, speed: float = 1.0) -> Synthesizer:
+    """The voice a call speaks with (the default one for None), on the shared models."""
+    voice = voice or models.default_voice
+    if isinstance(voice, EspeakVoice):
+        return EspeakSynthesizer(voice, speed)
+    return PiperSynthesizer(models.voice(voice), voice.stem, speed)
+
+
 @dataclass
 class CallHooks:
     """Where the pipeline reports what happens in the call.
@@ -77,6 +89,7 @@ class CallHooks:
         on_latency: Each turn's latency breakdown (see ``voice.latency``).
         on_user_idle: The caller stayed silent for ``CallSpeech.idle_secs``.
         on_user_turn_started: The caller started speaking.
+        on_language: A bilingual call heard the caller's language (see ``voice.languages``).
     """
 
     on_user_said: UserSaid
@@ -84,6 +97,7 @@ class CallHooks:
     on_latency: Callable[[dict[str, Any]], Awaitable[None]]
     on_user_idle: Callable[[], Awaitable[None]] = _nothing
     on_user_turn_started: Callable[[], Awaitable[None]] = _nothing
+    on_language: OnLanguage = _nothing
 
 
 @dataclass
@@ -154,13 +168,21 @@ def _latency_observer(hooks: CallHooks) -> UserBotLatencyObserver:
     return latency
 
 
-def _tts(models: SpeechModels, speech: CallSpeech) -> LocalTTSService:
-    voice = speech.voice or models.default_voice
-    if isinstance(voice, EspeakVoice):
-        return EspeakTTSService(voice=voice, speed=speech.speed)
-    return LocalPiperTTSService(
-        voice=models.voice(voice), voice_name=voice.stem, speed=speech.speed
+def _hearing(
+    models: SpeechModels, speech: CallSpeech, hooks: CallHooks
+) -> tuple[LocalWhisperSTTService, LocalTTSService, list[FrameProcessor]]:
+    """The call's STT and TTS, and (a bilingual call) the language switch that follows the STT."""
+    engine = speech.whisper or models.whisper
+    bilingual = bool(speech.listens_for)
+    stt = LocalWhisperSTTService(
+        engine=engine,
+        language=None if bilingual else speech.language,
+        detector=LanguageDetector(engine.model, speech.listens_for) if bilingual else None,
+        ttfs_p99_latency=STT_P99_SECS,
     )
+    tts = LocalTTSService(synthesizer=synthesizer(models, speech.voice, speech.speed))
+    switch = [LanguageSwitch(tts=tts, on_language=hooks.on_language)] if bilingual else []
+    return stt, tts, switch
 
 
 def build_call_worker(
@@ -189,12 +211,7 @@ def build_call_worker(
     Returns:
         The worker to run with pipecat's ``WorkerRunner``, and its speaker.
     """
-    stt = LocalWhisperSTTService(
-        engine=speech.whisper or models.whisper,
-        language=speech.language,
-        ttfs_p99_latency=STT_P99_SECS,
-    )
-    tts = _tts(models, speech)
+    stt, tts, switch = _hearing(models, speech, hooks)
     hold = HoldCallerStrategy()
     aggregators = _aggregators(context, models, speech, hooks, hold)
     pipeline = Pipeline(
@@ -202,6 +219,7 @@ def build_call_worker(
             transport.input(),
             VADProcessor(vad_analyzer=vad_analyzer(models.silero, speech.turns)),
             stt,
+            *switch,
             *_keypad(speech.keypad, hooks),
             aggregators.user(),
             llm,

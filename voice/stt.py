@@ -29,6 +29,7 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
 from voice.engines import WhisperEngine
+from voice.languages import DetectedLanguage, LanguageDetector
 
 # Segments Whisper thinks are probably not speech (coughs, line noise) are dropped.
 NO_SPEECH_THRESHOLD = 0.6
@@ -101,6 +102,7 @@ class SpeechSegment:
     ended_at: datetime
     audio_secs: float
     resumed: Resumption | None = None
+    detected: DetectedLanguage | None = None
 
 
 def _utc(timestamp: float) -> datetime:
@@ -115,16 +117,27 @@ class LocalWhisperSTTService(WhisperSTTService):
     :meth:`WhisperEngine.transcribe`, in a worker thread.
     """
 
-    def __init__(self, *, engine: WhisperEngine, language: str = "en", **kwargs):
+    def __init__(
+        self,
+        *,
+        engine: WhisperEngine,
+        language: str | None = "en",
+        detector: LanguageDetector | None = None,
+        **kwargs,
+    ):
         """Create the service for one call.
 
         Args:
             engine: The process-wide Whisper engine.
-            language: ISO 639-1 code of the caller's language.
+            language: ISO 639-1 code of the caller's language; None when ``detector``
+                is to tell it from their first words.
+            detector: Tells the language of a bilingual call (see the language hook).
             **kwargs: Passed to pipecat's ``SegmentedSTTService``.
         """
         self._engine = engine
         self._language_code = language
+        self._detector = detector
+        self._detected: DetectedLanguage | None = None
         self._speech_started = (0.0, 0.0)
         # Seconds of caller audio received so far: the call's audio clock.
         self._audio_clock = 0.0
@@ -135,7 +148,9 @@ class LocalWhisperSTTService(WhisperSTTService):
         self._heard: _Heard | None = None
         super().__init__(
             settings=WhisperSTTService.Settings(
-                model=engine.name, language=Language(language), no_speech_prob=NO_SPEECH_THRESHOLD
+                model=engine.name,
+                language=Language(language or "en"),
+                no_speech_prob=NO_SPEECH_THRESHOLD,
             ),
             **kwargs,
         )
@@ -218,10 +233,12 @@ class LocalWhisperSTTService(WhisperSTTService):
             return
         await self.start_processing_metrics()
         try:
+            await self._detect(speech)
             text, heard, resumed = await self._transcribe_after(
                 self._resumes(span.audio_started, seconds), speech, span.audio_stopped
             )
         except Exception as e:  # a broken segment must not end the call
+            self._reported_language("")
             await self.stop_processing_metrics()
             yield ErrorFrame(error=f"Whisper failed: {e}")
             return
@@ -235,6 +252,7 @@ class LocalWhisperSTTService(WhisperSTTService):
                 return
             final = False
         self._heard = heard if final else None
+        detected = self._reported_language(text)
         if not text:
             return
         logger.debug(f"{self}: transcribed {seconds:.2f}s of audio")
@@ -243,12 +261,13 @@ class LocalWhisperSTTService(WhisperSTTService):
             ended_at=_utc(span.stopped),
             audio_secs=seconds,
             resumed=resumed,
+            detected=detected,
         )
         yield TranscriptionFrame(
             text,
             self._user_id,
             time_now_iso8601(),
-            Language(self._language_code),
+            Language(self._language_code or "en"),
             result=segment,
             finalized=final,
         )
@@ -283,3 +302,33 @@ class LocalWhisperSTTService(WhisperSTTService):
                 return added, _Heard(joined, combined, stopped), Resumption(before.text, combined)
         text = await self._transcribe(speech)
         return text, _Heard(speech, text, stopped) if text else None, None
+
+    # Language hook (bilingual calls, voice.languages): the call's language can be set
+    # mid-call, and a service with a detector and no language takes it from the
+    # caller's first words, reported with their transcription (SpeechSegment.detected).
+
+    @property
+    def language(self) -> str | None:
+        """The caller's language (ISO 639-1); None while a detector is to tell it."""
+        return self._language_code
+
+    @language.setter
+    def language(self, code: str | None) -> None:
+        self._language_code = code
+
+    async def _detect(self, speech: bytes) -> None:
+        """Take the language of ``speech`` as the call's, while the call's is not known."""
+        if self._language_code is not None or self._detector is None:
+            return
+        samples = np.frombuffer(speech, dtype=np.int16).astype(np.float32) / 32768.0
+        self._detected = await asyncio.to_thread(self._detector, samples)
+        self._language_code = self._detected.code
+        logger.debug(f"{self}: heard {self._detected}")
+
+    def _reported_language(self, text: str) -> DetectedLanguage | None:
+        """The detection to report with ``text``; without words (a cough) it tells nothing."""
+        detected, self._detected = self._detected, None
+        if detected is not None and not text:
+            self._language_code = None
+            return None
+        return detected

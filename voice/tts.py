@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Iterator
 
 from loguru import logger
@@ -12,31 +13,58 @@ from pipecat.services.tts_service import TTSService
 from piper import PiperVoice, SynthesisConfig
 
 
-class LocalTTSService(TTSService):
-    """A local speech engine, streamed sentence by sentence as it synthesizes.
+class Synthesizer(ABC):
+    """One voice of a local speech engine: the audio of a sentence, as the engine produces it.
 
-    Subclasses only produce audio bytes (:meth:`_chunks`); sentence splitting,
-    resampling to the call's rate, interruption and the text frames playback marks
-    follow are pipecat's, the same for every engine.
+    Attributes:
+        engine: The engine's name, for logs.
+        name: The voice's name, for logs and metrics.
+        rate: The rate of the raw 16-bit PCM chunks; None: the first chunk is a WAV
+            header that names it.
     """
 
     engine = "TTS"
-    # Chunks are raw 16-bit PCM at this rate; None: the first chunk is a WAV header naming it.
-    chunk_rate: int | None = None
+    name = ""
+    rate: int | None = None
 
-    def __init__(self, *, voice_name: str, **kwargs):
+    @abstractmethod
+    def chunks(self, text: str) -> AsyncGenerator[bytes, None]:
+        """Synthesize ``text``; closing the generator stops the engine."""
+
+
+class LocalTTSService(TTSService):
+    """A local speech engine, streamed sentence by sentence as it synthesizes.
+
+    The voice is a :class:`Synthesizer`; sentence splitting, resampling to the call's
+    rate, interruption and the text frames playback marks follow are pipecat's, the
+    same for every engine. :meth:`use` changes the voice mid-call (a bilingual call
+    switching language), from the next sentence on.
+    """
+
+    def __init__(self, *, synthesizer: Synthesizer, **kwargs):
         """Create the service for one call.
 
         Args:
-            voice_name: The voice's name, for logs and metrics.
+            synthesizer: The voice it speaks with.
             **kwargs: Passed to pipecat's ``TTSService``.
         """
         super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
-            settings=TTSSettings(model=None, voice=voice_name, language=None),
+            settings=TTSSettings(model=None, voice=synthesizer.name, language=None),
             **kwargs,
         )
+        self._synthesizer = synthesizer
+
+    @property
+    def synthesizer(self) -> Synthesizer:
+        """The voice it speaks with now."""
+        return self._synthesizer
+
+    def use(self, synthesizer: Synthesizer) -> None:
+        """Speak with another voice from the next sentence on."""
+        self._synthesizer = synthesizer
+        self._settings.voice = synthesizer.name
 
     def can_generate_metrics(self) -> bool:
         """Local engines report time to first audio."""
@@ -44,26 +72,52 @@ class LocalTTSService(TTSService):
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         """Synthesize one sentence, yielding audio as the engine produces it."""
-        chunks = self._chunks(text)
+        synthesizer = self._synthesizer
+        chunks = synthesizer.chunks(text)
         try:
             await self.start_tts_usage_metrics(text)
             async for frame in self._stream_audio_frames_from_iterator(
                 chunks,
-                strip_wav_header=self.chunk_rate is None,
-                in_sample_rate=self.chunk_rate,
+                strip_wav_header=synthesizer.rate is None,
+                in_sample_rate=synthesizer.rate,
                 context_id=context_id,
             ):
                 await self.stop_ttfb_metrics()
                 yield frame
         except Exception as e:
-            logger.error(f"{self}: {self.engine} failed: {e}")
-            yield ErrorFrame(error=f"{self.engine} failed: {e}")
+            logger.error(f"{self}: {synthesizer.engine} failed: {e}")
+            yield ErrorFrame(error=f"{synthesizer.engine} failed: {e}")
         finally:
             await chunks.aclose()  # an interrupted sentence stops its engine now
             await self.stop_ttfb_metrics()
 
-    def _chunks(self, text: str) -> AsyncGenerator[bytes, None]:
-        raise NotImplementedError
+
+class PiperSynthesizer(Synthesizer):
+    """A Piper voice, shared by every call (Piper is thread-safe); the speaking rate is per call."""
+
+    engine = "Piper"
+
+    def __init__(self, voice: PiperVoice, name: str, speed: float = 1.0):
+        """Speak with a loaded voice.
+
+        Args:
+            voice: The process-wide voice.
+            name: Its name, for logs and metrics.
+            speed: Speaking rate: 1.0 is the voice's own, 1.2 is 20% faster.
+        """
+        self.name = name
+        self.rate = voice.config.sample_rate
+        self._voice = voice
+        self._config = SynthesisConfig(length_scale=1.0 / max(0.25, min(4.0, speed)))
+
+    async def chunks(self, text: str) -> AsyncGenerator[bytes, None]:
+        """Piper's audio, a chunk per phrase, synthesized in a worker thread."""
+        chunks: Iterator = iter(self._voice.synthesize(text, syn_config=self._config))
+        while True:
+            chunk = await asyncio.to_thread(next, chunks, None)
+            if chunk is None:
+                return
+            yield chunk.audio_int16_bytes
 
 
 class LocalPiperTTSService(LocalTTSService):
@@ -73,26 +127,6 @@ class LocalPiperTTSService(LocalTTSService):
     call only borrows the process-wide voice, and speaking rate is per call.
     """
 
-    engine = "Piper"
-
     def __init__(self, *, voice: PiperVoice, voice_name: str, speed: float = 1.0, **kwargs):
-        """Create the service for one call.
-
-        Args:
-            voice: A loaded Piper voice (shared; Piper inference is thread-safe).
-            voice_name: Its name, for logs and metrics.
-            speed: Speaking rate: 1.0 is the voice's own, 1.2 is 20% faster.
-            **kwargs: Passed to pipecat's ``TTSService``.
-        """
-        super().__init__(voice_name=voice_name, **kwargs)
-        self._voice = voice
-        self.chunk_rate = voice.config.sample_rate
-        self._synthesis = SynthesisConfig(length_scale=1.0 / max(0.25, min(4.0, speed)))
-
-    async def _chunks(self, text: str) -> AsyncGenerator[bytes, None]:
-        chunks: Iterator = iter(self._voice.synthesize(text, syn_config=self._synthesis))
-        while True:
-            chunk = await asyncio.to_thread(next, chunks, None)
-            if chunk is None:
-                return
-            yield chunk.audio_int16_bytes
+        """Create the service for one call (see :class:`PiperSynthesizer`)."""
+        super().__init__(synthesizer=PiperSynthesizer(voice, voice_name, speed), **kwargs)

@@ -2,6 +2,7 @@
 
 from agent.tools.base import (
     CallControl,
+    DtmfFailed,
     Tool,
     ToolContext,
     ToolError,
@@ -15,6 +16,7 @@ from agent.tools.toolset import BUILTINS, Toolset, resolve_tools
 __all__ = [
     "BUILTINS",
     "CallControl",
+    "DtmfFailed",
     "Tool",
     "ToolContext",
     "ToolError",

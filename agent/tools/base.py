@@ -34,6 +34,10 @@ class TransferFailed(Exception):
     """The live call could not be moved to a person; the message says why (for the log)."""
 
 
+class DtmfFailed(Exception):
+    """Keypad tones could not be sent on the live call; the message says why."""
+
+
 @dataclass
 class ToolResult:
     """What a tool returns.
@@ -42,8 +46,9 @@ class ToolResult:
         value: What the LLM reads (JSON-serializable): a sentence, or a small object.
         ok: Whether the tool did what was asked.
         error: Why not, for the call record.
-        run_llm: Whether the LLM answers the result. False when the tool has
-            already spoken, or is ending or moving the call.
+        run_llm: Whether the LLM answers the result (with the results of the other
+            tools it called in the same reply: one answer to them all). False when
+            the tool has already spoken, or is ending or moving the call.
         spoke: Whether the tool already told the caller how it went (so no
             ``request-failed`` line is added).
     """
@@ -72,6 +77,15 @@ class CallControl(Protocol):
 
         Raises:
             TransferFailed: The call is still ours; say so to the caller.
+        """
+
+    async def send_dtmf(self, keys: str) -> None:
+        """Press keypad keys on the call (``0-9``, ``*``, ``#``; ``w`` waits half a second).
+
+        Returns once they were sent and the call is listened to again.
+
+        Raises:
+            DtmfFailed: Not sent (the carrier cannot, or refused).
         """
 
 

@@ -12,7 +12,7 @@ from pipecat.frames.frames import FunctionCallResultProperties, TTSSpeakFrame
 from pipecat.services.llm_service import FunctionCallParams
 from pipecat.utils.types import NOT_GIVEN, NotGiven
 
-from agent.tools.base import Tool, ToolContext
+from agent.tools.base import Tool, ToolContext, ToolResult
 from agent.tools.execute import execute
 
 # A tool still running after this long gets a filler line (unless it configures its own timing).
@@ -37,10 +37,8 @@ async def _run_with_filler(
             )
             await _say(params, filler)
     result = await asyncio.shield(run)
-    logger.debug(
-        f"call {context.call_id}: {tool.name} answered in "
-        f"{(time.perf_counter() - started) * 1000:.0f} ms"
-    )
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    logger.debug(f"call {context.call_id}: {tool.name} answered in {elapsed_ms:.0f} ms")
     return result
 
 
@@ -48,6 +46,16 @@ def _settle_late(params: FunctionCallParams, run: asyncio.Future) -> None:
     settle = getattr(params.llm, "settle_late", None)
     if settle is not None and not run.cancelled() and run.exception() is None:
         settle(params.tool_call_id, run.result().value)
+
+
+def _properties(result: ToolResult) -> FunctionCallResultProperties:
+    """How pipecat goes on after a result: the LLM answers it, or (``run_llm=False``) it does not.
+
+    "Answers" is left to pipecat (``run_llm=None``), which runs the LLM once, after the
+    last of the tool calls the LLM made in one reply; ``True`` would run it after each
+    of them, and the caller would hear one answer per call.
+    """
+    return FunctionCallResultProperties(run_llm=None if result.run_llm else False)
 
 
 def _handler(tool: Tool, context: ToolContext):
@@ -68,9 +76,7 @@ def _handler(tool: Tool, context: ToolContext):
         failed_line = tool.message("request-failed")
         if not result.ok and failed_line and not result.spoke:
             await _say(params, failed_line)
-        await params.result_callback(
-            result.value, properties=FunctionCallResultProperties(run_llm=result.run_llm)
-        )
+        await params.result_callback(result.value, properties=_properties(result))
 
     return handle
 

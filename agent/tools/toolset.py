@@ -8,13 +8,16 @@ from agent.assistant import Assistant
 from agent.tool_config import ServerConfig, ToolConfig
 from agent.tools.base import Tool, ToolsetError
 from agent.tools.call import CALL_TOOLS
+from agent.tools.keypad import KEYPAD_TOOLS
 from agent.tools.leads import LEAD_TOOLS
 from agent.tools.scheduling import SCHEDULING_TOOLS
 from agent.tools.webhook import webhook_tool
 
 # The registration: a new built-in is declared in its module and listed here, nowhere else.
-BUILTINS: dict[str, Tool] = {t.name: t for t in (*LEAD_TOOLS, *SCHEDULING_TOOLS, *CALL_TOOLS)}
-# VAPI's own tool types (``endCall``, ``transferCall``) by the built-in each one means.
+BUILTINS: dict[str, Tool] = {
+    t.name: t for t in (*LEAD_TOOLS, *SCHEDULING_TOOLS, *CALL_TOOLS, *KEYPAD_TOOLS)
+}
+# VAPI's own tool types (``endCall``, ``transferCall``, ``dtmf``) by the built-in each one means.
 BY_VAPI_TYPE: dict[str, Tool] = {t.vapi_type: t for t in BUILTINS.values() if t.vapi_type}
 
 

@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 from telephony.simulator.caller_audio import FRAME_BYTES, SILENCE, frames, ulaw_energy
 
 TICK = 0.02  # Twilio sends and plays 20 ms frames
+KEY_SECS = 0.2  # one key of <Play digits>: a tone and its gap (w: half a second)
 SPEECH_ENERGY = 300.0  # RMS above which a played frame counts as the bot speaking
 
 
@@ -105,6 +106,8 @@ class CallSimulator:
         self._sequence = 0
         self._tasks: list[asyncio.Task] = []
         self.closed_by_server = asyncio.Event()
+        self.keys_played: list[str] = []
+        self.streams = 0
 
     async def __aenter__(self) -> CallSimulator:
         await self.start()
@@ -170,11 +173,50 @@ class CallSimulator:
             }
         )
         self.connected_at = time.monotonic()
+        self.streams += 1
         self._tasks = [
             asyncio.create_task(self._send_loop()),
             asyncio.create_task(self._receive_loop()),
             asyncio.create_task(self._play_loop()),
         ]
+
+    async def run_twiml(self, twiml: str) -> None:
+        """Run new TwiML on this live call as Twilio does after a live-call update.
+
+        The current stream stops (``stop``, then its socket closes; what was buffered
+        for the caller is dropped), ``<Play digits>`` keys are pressed into the line
+        (kept in :attr:`keys_played`), and ``<Connect><Stream>`` opens a new stream with a
+        new ``streamSid`` for the rest of the call. Other verbs end our part of it.
+        """
+        await self._stop_stream()
+        for verb in ET.fromstring(twiml):
+            keys = verb.get("digits") if verb.tag == "Play" else None
+            if keys:
+                self.keys_played.append(keys)
+                await asyncio.sleep(KEY_SECS * (len(keys) + keys.count("w")))
+            elif verb.tag == "Connect":
+                self.stream_sid = "MZ" + uuid.uuid4().hex
+                self._sequence = 0
+                await self.connect(twiml)
+                return
+
+    async def _stop_stream(self) -> None:
+        """Twilio's ``stop`` on the current stream, then its socket closes; the call goes on."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        self._playback.items.clear()
+        if self._ws is not None and not self._ws.closed:
+            await self._send(
+                {
+                    "event": "stop",
+                    "sequenceNumber": str(self._next_sequence()),
+                    "streamSid": self.stream_sid,
+                    "stop": {"accountSid": self.account_sid, "callSid": self.call_sid},
+                }
+            )
+            await self._ws.close()
 
     @staticmethod
     def _parse_twiml(body: str) -> tuple[str, dict[str, str]]:

@@ -7,8 +7,9 @@ from loguru import logger
 
 from telephony.outbound.providers import register_outbound
 from telephony.twilio.outbound import TwilioOutbound
-from telephony.twilio.routes import TWILIO, routes
+from telephony.twilio.routes import STREAMS, TWILIO, routes
 from telephony.twilio.settings import TwilioSettings
+from telephony.twilio.streams import StreamHandovers
 
 
 class TwilioCarrier:
@@ -31,6 +32,7 @@ class TwilioCarrier:
                 "Twilio webhooks are accepted unsigned (local use only)"
             )
         app[TWILIO] = self.settings
+        app[STREAMS] = StreamHandovers()
         app.add_routes(routes)
         register_outbound(app, self.name, self.outbound)
 

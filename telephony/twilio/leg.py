@@ -1,15 +1,47 @@
-"""A call Twilio carries: Media Streams audio on our websocket, REST for transfers."""
+"""A call Twilio carries: Media Streams audio on our websocket, REST for transfers and keys."""
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+from dataclasses import dataclass
+
+from loguru import logger
+from twilio.twiml.voice_response import VoiceResponse
 
 from agent.tool_config import TransferDestination
-from agent.tools import TransferFailed
+from agent.tools import DtmfFailed, TransferFailed
 from telephony.carrier import CallLeg, NotSupported
 from telephony.twilio.rest import TwilioRest, TwilioRestError, dial_twiml
 from telephony.twilio.serializer import TwilioMediaSerializer
+from telephony.twilio.streams import MediaStream, StreamHandovers, connect_stream
 from telephony.ws_transport import WebsocketCallParams, WebsocketCallTransport
+
+# How long Twilio may take to open the next stream once the update is accepted, plus the keys.
+NEXT_STREAM_SECS = 10.0
+SECS_PER_KEY = 0.6  # a tone and its gap; ``w`` is half a second
+
+
+@dataclass(frozen=True)
+class StreamRoute:
+    """How Twilio reaches our media socket for this call's next stream.
+
+    Parameters:
+        stream_url: The Media Streams URL (wss://host/twilio/stream).
+        secret: Signs the per-call stream token.
+        handovers: Where the media route hands the next stream to the call.
+    """
+
+    stream_url: str
+    secret: str
+    handovers: StreamHandovers
+
+
+def keys_twiml(keys: str, route: StreamRoute, call_id: str) -> str:
+    """TwiML that plays ``keys`` on the call, then streams it to us again."""
+    response = VoiceResponse()
+    response.play(digits=keys)
+    response.append(connect_stream(route.stream_url, route.secret, call_id))
+    return str(response)
 
 
 class TwilioLeg(CallLeg):
@@ -19,23 +51,27 @@ class TwilioLeg(CallLeg):
 
     def __init__(
         self,
-        ws: web.WebSocketResponse,
+        stream: MediaStream,
         serializer: TwilioMediaSerializer,
         rest: TwilioRest,
         call_sid: str | None,
+        call_id: str,
+        route: StreamRoute,
     ):
-        """Bind to one call's media socket (past its ``start``) and its Twilio call."""
-        self._ws = ws
+        """Bind to one call's media stream (past its ``start``) and its Twilio call."""
+        self._stream = stream
         self._serializer = serializer
         self._rest = rest
         self._call_sid = call_sid
+        self._call_id = call_id
+        self._route = route
         self._transport: WebsocketCallTransport | None = None
 
     def transport(self) -> WebsocketCallTransport:
         """mu-law 8 kHz over the socket, paced to real time, with playback marks."""
         if self._transport is None:
             self._transport = WebsocketCallTransport(
-                self._ws,
+                self._stream.ws,
                 WebsocketCallParams(
                     serializer=self._serializer,
                     audio_in_enabled=True,
@@ -52,11 +88,13 @@ class TwilioLeg(CallLeg):
 
     async def hang_up(self) -> None:
         """Close our socket: that ends ``<Connect>``, and so the call."""
-        if not self._ws.closed:
-            await self._ws.close()
+        self._route.handovers.forget(self._call_id)
+        if not self._stream.ws.closed:
+            await self._stream.ws.close()
+        self._stream.released.set()
 
     def cannot_transfer(self) -> str | None:
-        """Transfers need the REST credentials and the call's SID."""
+        """Transfers and keys update the live call: that needs REST credentials and its SID."""
         if not self._rest.configured or not self._call_sid:
             return "Twilio REST is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)"
         return None
@@ -76,9 +114,60 @@ class TwilioLeg(CallLeg):
             raise TransferFailed(str(e)) from None
 
     async def send_dtmf(self, digits: str) -> None:
-        """Not on a live stream: new TwiML (``<Play digits>``) would end the stream.
+        """Play keys on the call, then carry the call on on a new media stream.
+
+        Twilio cannot put tones into a Media Stream, so the live call is updated with
+        ``<Play digits>`` followed by ``<Connect><Stream>`` with this call's id and
+        token. Twilio stops the current stream (that ``stop`` is no hang-up: the
+        serializer knows the stream is moving), plays the keys, and opens a new stream,
+        which the media route hands to this leg: the same session, pipeline and
+        transcript go on, on the new socket.
 
         Raises:
-            NotSupported: Always, for now.
+            NotSupported: No REST credentials or call SID.
+            DtmfFailed: Twilio refused the update (the call goes on as it was), or the
+                new stream did not come (the call then ends as disconnected).
         """
-        raise NotSupported("Twilio Media Streams cannot send DTMF into a live stream")
+        if reason := self.cannot_transfer():
+            raise NotSupported(reason)
+        assert self._call_sid is not None
+        arrival = self._route.handovers.expect(self._call_id)
+        self._serializer.moving = True
+        self.transport().expect_new_socket()
+        try:
+            await self._rest.update_twiml(
+                self._call_sid, keys_twiml(digits, self._route, self._call_id)
+            )
+            stream = await asyncio.wait_for(
+                asyncio.shield(arrival), NEXT_STREAM_SECS + SECS_PER_KEY * len(digits)
+            )
+        except TwilioRestError as e:
+            self._stay()
+            raise DtmfFailed(str(e)) from None
+        except TimeoutError:
+            if not arrival.done() or arrival.cancelled():
+                self._stay()
+                raise DtmfFailed("Twilio did not stream the call to us again") from None
+            stream = arrival.result()  # it came as the wait ran out
+        except asyncio.CancelledError:
+            self._stay()
+            if arrival.done() and not arrival.cancelled():
+                arrival.result().released.set()
+            raise
+        await self._carry_on(stream)
+
+    def _stay(self) -> None:
+        """No new stream is coming: the call goes on on its stream, while that one lasts."""
+        self._route.handovers.forget(self._call_id)
+        self._serializer.moving = False
+        self.transport().use_socket(None)
+
+    async def _carry_on(self, stream: MediaStream) -> None:
+        """Move the media to the call's new stream and let the old one go."""
+        old, self._stream = self._stream, stream
+        self._serializer.resume(stream.stream_sid)
+        self.transport().use_socket(stream.ws)
+        logger.info(f"call {self._call_id}: media moved to stream {stream.stream_sid}")
+        if not old.ws.closed:
+            await old.ws.close()
+        old.released.set()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from loguru import logger
 from twilio.request_validator import RequestValidator
-from twilio.twiml.voice_response import Connect, VoiceResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from agent.phrases import phrases_for
 from crm.calls import NewCall
@@ -19,21 +18,18 @@ from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE, LeaveVoicemail
 from telephony.opening import open_call
 from telephony.session import CallSession
-from telephony.twilio.leg import TwilioLeg
+from telephony.twilio.leg import StreamRoute, TwilioLeg
 from telephony.twilio.serializer import TwilioMediaSerializer
 from telephony.twilio.settings import TwilioSettings
+from telephony.twilio.streams import MediaStream, StreamHandovers, connect_stream, stream_token
 
 routes = web.RouteTableDef()
 
 TWILIO = web.AppKey("twilio", TwilioSettings)
+STREAMS = web.AppKey("twilio_streams", StreamHandovers)
 
 START_TIMEOUT_SECS = 10.0
 MAX_MESSAGE_BYTES = 64 * 1024  # Media Streams messages are a few hundred bytes
-
-
-def stream_token(secret: str, call_id: str) -> str:
-    """The token that ties a media stream to the call our webhook opened."""
-    return hmac.new(secret.encode(), call_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 async def signed_form(request: web.Request) -> dict[str, str]:
@@ -107,11 +103,7 @@ async def voice_webhook(request: web.Request) -> web.Response:
 def _connect(twilio: TwilioSettings, call_id: str) -> web.Response:
     """TwiML that streams the call's audio to us, tied to the call by a signed parameter."""
     response = VoiceResponse()
-    connect = Connect()
-    stream = connect.stream(url=twilio.stream_url)
-    stream.parameter(name="callId", value=call_id)
-    stream.parameter(name="token", value=stream_token(twilio.signing_secret, call_id))
-    response.append(connect)
+    response.append(connect_stream(twilio.stream_url, twilio.signing_secret, call_id))
     return _twiml(response)
 
 
@@ -230,14 +222,23 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
         logger.warning("stream: refused a stream with an unknown call or a bad token")
         await ws.close(code=1008, message=b"unknown call")
         return ws
+    stream = MediaStream(ws, str(start.get("streamSid") or ""))
+    if call.id in live and request.app[STREAMS].arrive(call.id, stream):
+        # The call's next stream after a live-call update (keys played): the session
+        # that holds the call goes on with it, and this route keeps it open till then.
+        logger.info(f"call {call.id}: media goes on on a new stream")
+        await stream.released.wait()
+        return ws
     if call.ended_at is not None or call.id in live:
         logger.warning(f"call {call.id}: refused a second stream (call ended or already streaming)")
         await ws.close(code=1008, message=b"call ended or already streaming")
         return ws
 
-    stream_sid = str(start.get("streamSid") or "")
-    await deps.calls.stream_started(call.id, stream_sid)
-    serializer = TwilioMediaSerializer(stream_sid, start.get("callSid") or call.provider_call_id)
-    leg = TwilioLeg(ws, serializer, twilio.rest(), call.provider_call_id)
+    await deps.calls.stream_started(call.id, stream.stream_sid)
+    serializer = TwilioMediaSerializer(
+        stream.stream_sid, start.get("callSid") or call.provider_call_id
+    )
+    route = StreamRoute(twilio.stream_url, twilio.signing_secret, request.app[STREAMS])
+    leg = TwilioLeg(stream, serializer, twilio.rest(), call.provider_call_id, call.id, route)
     await live.hold(CallSession(deps, call, deps.assistants.entry(call.assistant), leg))
     return ws

@@ -24,7 +24,9 @@ class TwilioMediaSerializer(TwilioFrameSerializer):
       :class:`PlaybackMarkFrame`, so we know what the caller heard;
     - ``stop`` in ends the call gracefully (``EndTaskFrame``), with no REST
       hang-up: the stream also stops when a transfer moves the call elsewhere,
-      and closing our side of the socket is enough to end ``<Connect>``;
+      and closing our side of the socket is enough to end ``<Connect>``; but not
+      while the stream is :attr:`moving` (keys played on the call, after which a
+      new stream carries it on), nor the ``stop`` of an earlier stream;
     - malformed JSON, bad base64 and unknown events raise or are ignored instead
       of reaching the audio path.
     """
@@ -37,6 +39,17 @@ class TwilioMediaSerializer(TwilioFrameSerializer):
             params=TwilioFrameSerializer.InputParams(auto_hang_up=False),
         )
         self.stopped = False
+        self.moving = False
+
+    @property
+    def stream_sid(self) -> str:
+        """The stream whose media this serializes (the call's latest one)."""
+        return self._stream_sid
+
+    def resume(self, stream_sid: str) -> None:
+        """The call's media goes on on a new stream (after a live-call update)."""
+        self._stream_sid = stream_sid
+        self.moving = False
 
     async def serialize(self, frame: Frame) -> str | bytes | None:
         """Frames to Twilio messages; playback marks become ``mark`` events."""
@@ -77,6 +90,8 @@ class TwilioMediaSerializer(TwilioFrameSerializer):
             name = (message.get("mark") or {}).get("name")
             return PlaybackMarkFrame(mark=name) if isinstance(name, str) else None
         if event == "stop":
+            if self.moving or message.get("streamSid") not in (None, self._stream_sid):
+                return None  # this stream ended; the call goes on on the next one
             self.stopped = True
             return EndTaskFrame(reason="stream stopped")
         if event not in ("connected", "start"):

@@ -8,7 +8,7 @@ import aiohttp
 from loguru import logger
 
 from agent.tool_config import TransferDestination
-from agent.tools.base import TransferFailed
+from agent.tools.base import DtmfFailed, TransferFailed
 
 CONTROL_TIMEOUT = aiohttp.ClientTimeout(total=3.0)
 
@@ -61,3 +61,11 @@ class VapiControl:
             {"type": "transfer", "destination": target, "content": announcement}
         ):
             raise TransferFailed("VAPI did not accept the transfer")
+
+    async def send_dtmf(self, keys: str) -> None:
+        """VAPI presses keys with its own ``dtmf`` tool (ours is pushed as that), not through us.
+
+        Raises:
+            DtmfFailed: Always.
+        """
+        raise DtmfFailed("on VAPI calls keys are pressed by VAPI's own dtmf tool")

@@ -14,8 +14,9 @@ analysis plan, timeouts, unknown VAPI fields...). What changes:
   ``endCall``; webhook tools keep their URL and secret.
 - ``server``: this server's ``/vapi/events`` with the VAPI secret, so status updates,
   transcripts and the end-of-call report land in our database.
-- our own keys (``phoneNumbers``, ``provider``, ``vapi``, ``variableValues``) are left out:
-  variable values travel with each call instead.
+- our own keys (``phoneNumbers``, ``provider``, ``vapi``, ``variableValues``,
+  ``languageOverrides``) are left out: variable values travel with each call instead;
+  a bilingual assistant's transcriber gets VAPI's ``language: "multi"``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.assistant import EMBEDDED_LLM
 from agent.assistant_files import LoadedAssistant
+from agent.speech import MULTI
 
 if TYPE_CHECKING:
     from config import Settings
@@ -39,6 +41,7 @@ OUR_KEYS = (
     "variableValues",
     "serverUrl",
     "serverUrlSecret",
+    "languageOverrides",
 )
 # The server messages our /vapi/events handles (an assistant file may choose its own list).
 SERVER_MESSAGES = [
@@ -155,7 +158,8 @@ def _transcriber(raw: dict[str, Any], entry: LoadedAssistant, target: VapiTarget
     if (transcriber.get("provider") or "") not in LOCAL_TRANSCRIBERS:
         return transcriber
     chosen = dict(entry.assistant.vapi.transcriber or target.transcriber)
-    chosen.setdefault("language", entry.assistant.language)
+    transcriber = entry.assistant.transcriber
+    chosen.setdefault("language", MULTI if transcriber.multilingual else entry.assistant.language)
     return chosen
 
 

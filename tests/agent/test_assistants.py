@@ -161,14 +161,55 @@ def test_unsupported_tool_types_are_ignored_with_a_warning(tmp_path: Path):
         write(
             tmp_path,
             "a.json",
-            {"name": "a", "model": {"tools": [{"type": "dtmf"}, {"type": "endCall"}]}},
+            {"name": "a", "model": {"tools": [{"type": "voicemail"}, {"type": "endCall"}]}},
         )
     )
     assert list(entry.tools) == ["end_call"]
-    assert entry.warnings == ["$.model.tools[0]: tool type 'dtmf' is not supported here; ignored"]
+    assert entry.warnings == [
+        "$.model.tools[0]: tool type 'voicemail' is not supported here; ignored"
+    ]
 
 
 TOOL = {"type": "function", "function": {"name": "book_appointment"}}
+
+
+def test_a_bilingual_assistant_speaks_each_language_with_its_own_lines(tmp_path: Path):
+    entry = load_assistant(
+        write(
+            tmp_path,
+            "bilingual.json",
+            {
+                "name": "b",
+                "firstMessage": "Hi, this is Ana.",
+                "endCallMessage": "Bye.",
+                "model": {"messages": [{"role": "system", "content": "Be brief."}]},
+                "voice": {"voiceId": "en_US-joe-medium", "speed": 1.1},
+                "transcriber": {"language": "multi", "languages": ["en", "es-MX"]},
+                "languageOverrides": {
+                    "es": {
+                        "firstMessage": "Hola, habla Ana.",
+                        "systemPromptAddition": "Habla en español, de usted.",
+                        "idleMessages": ["¿Sigue ahí?"],
+                        "tone": "warm",
+                    }
+                },
+            },
+        )
+    )
+    bilingual = entry.assistant
+    assert bilingual.multilingual and bilingual.language == "en", "a call starts in the first"
+    assert entry.warnings == [
+        "$.languageOverrides.es.tone: not used by this server (kept, ignored)"
+    ]
+    english, spanish = bilingual.in_language(), bilingual.in_language("es")
+    assert (english.first_message, english.system_prompt) == ("Hi, this is Ana.", "Be brief.")
+    assert english.voice.voice_id == "en_US-joe-medium"
+    assert spanish.transcriber.language == "es-MX" and spanish.language == "es"
+    assert spanish.first_message == "Hola, habla Ana." and spanish.end_call_message == "Bye."
+    assert spanish.system_prompt == "Be brief.\n\nHabla en español, de usted."
+    assert spanish.message_plan.idle_messages == ["¿Sigue ahí?"]
+    assert (spanish.voice.voice_id, spanish.voice.speed) == ("", 1.1), "Spanish's default voice"
+    assert not spanish.multilingual and bilingual.in_language("fr") == english
 
 
 @pytest.mark.parametrize(
@@ -197,7 +238,31 @@ TOOL = {"type": "function", "function": {"name": "book_appointment"}}
         ),
         (
             {"name": "x", "transcriber": {"language": "spanish"}},
-            r"\$\.transcriber\.language: String should match pattern",
+            r"\$\.transcriber\.language: Value error, 'spanish' is not a language tag",
+        ),
+        (
+            {"name": "x", "transcriber": {"language": "es", "languages": ["en", "es"]}},
+            r"\$\.transcriber\.languages: Value error, only used with \"language\": \"multi\"",
+        ),
+        (
+            {"name": "x", "transcriber": {"language": "multi", "languages": ["es", "es-MX"]}},
+            r"\$\.transcriber\.languages\[1\]: Value error, 'es-MX': its language is listed",
+        ),
+        (
+            {"name": "x", "languageOverrides": {"es": {"firstMessage": "Hola"}}},
+            r"\$\.languageOverrides: Value error, only used with \"transcriber\": \{\"language\"",
+        ),
+        (
+            {"name": "x", "transcriber": {"language": "multi"}, "languageOverrides": {"fr": {}}},
+            r"\$\.languageOverrides\.fr: Value error, not one of transcriber\.languages \(en, es\)",
+        ),
+        (
+            {
+                "name": "x",
+                "transcriber": {"language": "multi"},
+                "languageOverrides": {"es": {"firstMessage": "Hola {{ name | grita }}"}},
+            },
+            r"\$\.languageOverrides\.es\.firstMessage: unknown filter 'grita'",
         ),
         (
             {"name": "x", "firstMessage": "Hi {{ name | shout }}"},

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from agent.assistant import Assistant
 from agent.tool_config import TransferDestination
-from agent.tools import ToolContext, TransferFailed, execute, resolve_tools
+from agent.tools import DtmfFailed, ToolContext, TransferFailed, execute, resolve_tools
 from crm.calls import CallStore, NewCall
 from crm.db import Database
 from crm.followups import is_do_not_call
@@ -40,6 +40,8 @@ class LiveCall:
     hung_up: list[tuple[str, str | None]] = field(default_factory=list)
     transfers: list[TransferDestination] = field(default_factory=list)
     refuse_transfer: bool = False
+    keys: list[str] = field(default_factory=list)
+    refuse_keys: bool = False
 
     async def say(self, text: str) -> None:
         self.said.append(text)
@@ -53,6 +55,11 @@ class LiveCall:
             raise TransferFailed("Twilio answered HTTP 400")
         self.transfers.append(destination)
 
+    async def send_dtmf(self, keys: str) -> None:
+        if self.refuse_keys:
+            raise DtmfFailed("twilio cannot send DTMF")
+        self.keys.append(keys)
+
 
 def assistant(**extra) -> Assistant:
     tools = [{"type": "function", "function": {"name": n}} for n in ALL_TOOLS]
@@ -62,6 +69,7 @@ def assistant(**extra) -> Assistant:
             "destinations": [{"type": "number", "number": "+14155550199", "message": "Hold on."}],
         },
         {"type": "endCall"},
+        {"type": "dtmf"},
     ]
     return Assistant.model_validate(
         {"name": "t", "endCallMessage": "Bye now.", "model": {"tools": tools}, **extra}
@@ -239,6 +247,22 @@ async def test_transfer_to_human_and_its_failure(call: ToolContext):
     assert call.control.said == ["Hold on.", call.phrases.transfer_failed], (
         "says so and offers a callback"
     )
+
+
+async def test_dtmf_presses_keys_and_waits_for_the_menu(call: ToolContext):
+    result = await execute("dtmf", {"keys": "1, 2 W #"}, call)
+    assert result.ok and not result.run_llm, "the LLM waits for what the menu says next"
+    assert call.control.keys == ["12ww#"], "separators dropped, W is two half-second waits"
+
+    wrong = await execute("dtmf", {"keys": "1a"}, call)
+    assert not wrong.ok and "'a'" in wrong.error and call.control.keys == ["12ww#"]
+
+    call.control = LiveCall(refuse_keys=True)
+    refused = await execute("dtmf", {"keys": "3"}, call)
+    assert not refused.ok and refused.run_llm and "cannot send DTMF" in refused.error
+    assert "say the option" in refused.value, "the LLM can answer the menu out loud instead"
+    records = await all_rows(call, ToolCall)
+    assert [(r.name, r.ok) for r in records] == [("dtmf", True), ("dtmf", False), ("dtmf", False)]
 
 
 async def test_anonymous_caller_has_no_lead(call: ToolContext):

@@ -12,12 +12,14 @@ SHORT_LINE = "+15555550302"
 SIP_LINE = "+15555550303"
 WAITING_LINE = "+15555550304"
 UNAVAILABLE_LINE = "+15555550305"
+BILINGUAL_LINE = "+15555550306"
 AGENT_NUMBER = "+15555550399"
 AGENT_SIP = "sip:sales@pbx.example.com"
 
 PROMPT = "You are a test assistant on the phone. Answer in one short sentence. It is now {{now}}."
 GREETING = 'Hi {{ name | default: "there" }}, this is the test line.'
 FILLER = "Let me check that for you."
+SPANISH_PROMPT = "Responde siempre en español, de usted."
 
 
 def _builtins(*names: str) -> list[dict[str, Any]]:
@@ -63,6 +65,7 @@ def test_assistants(tool_url: str) -> dict[str, dict[str, Any]]:
             ],
         },
         {"type": "endCall"},
+        {"type": "dtmf"},
         check_stock,
     ]
     base = {
@@ -110,6 +113,18 @@ def test_assistants(tool_url: str) -> dict[str, dict[str, Any]]:
             "firstMessage": "Hola.",
             "transcriber": {"model": "whisper-small", "language": "es"},
             "phoneNumbers": [UNAVAILABLE_LINE],
+        },
+        "bilingual-test": {
+            **base,
+            "name": "bilingual-test",
+            "transcriber": {"language": "multi", "languages": ["en", "es"]},
+            "languageOverrides": {
+                "es": {
+                    "firstMessage": "Hola, le habla la línea de prueba.",
+                    "systemPromptAddition": SPANISH_PROMPT,
+                }
+            },
+            "phoneNumbers": [BILINGUAL_LINE],
         },
         "sip-test": {
             **base,

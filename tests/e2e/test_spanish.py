@@ -1,4 +1,5 @@
-"""Spanish out of the box: a Spanish caller qualifies with the real-estate example assistant."""
+"""Spanish out of the box: a Spanish caller qualifies with the real-estate example assistant,
+and a bilingual assistant answers each caller in the language they speak."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import asyncio
 
 import pytest
 
+from crm.db import Database
+from crm.leads import LeadStore
+from crm.models import Lead
 from telephony.simulator import CallSimulator
 from telephony.simulator.caller_audio import caller_voice, speech_ulaw
 from tests.conftest import TWILIO_AUTH_TOKEN, ServerProcess
+from tests.e2e.assistants import BILINGUAL_LINE, SPANISH_PROMPT
 from tests.e2e.test_crm_call import analysed
 from tests.fakes.openai_server import FakeOpenAI, JsonReply, Reply, ToolCall
 
@@ -18,6 +23,19 @@ REAL_ESTATE_LINE = "+34910000001"  # assistants/inmobiliaria-es.json
 # Words the packaged Whisper base hears reliably from espeak-ng's Spanish at 8 kHz.
 LINE = "Sí, estamos buscando algo para comprar este año."
 REPLY = "Perfecto. ¿Qué zona prefiere, la playa o el campo de golf?"
+ENGLISH_LINE = "Yes, we are looking to buy something this year."
+GREETINGS = {"en": "Hi there, this is the test line.", "es": "Hola, le habla la línea de prueba."}
+
+
+async def spanish_lead(server: ServerProcess, phone: str) -> None:
+    """A lead the CRM knows speaks Spanish (an earlier call, an import)."""
+    database = Database(server.database_url)
+    try:
+        lead = await LeadStore(database).get_or_create(phone, source="test")
+        async with database.session() as session:
+            (await session.get(Lead, lead.id)).language = "es"
+    finally:
+        await database.close()
 
 
 async def test_a_spanish_caller_qualifies_with_the_real_estate_assistant(
@@ -75,3 +93,45 @@ async def test_a_spanish_caller_qualifies_with_the_real_estate_assistant(
     assert components["positive_answers"]["points"] > 0 and body["leadScore"] > 0
     _, lead = await server.get_json(f"/api/leads/{body['leadId']}")
     assert (lead["stage"], lead["timeline"], lead["language"]) == ("qualified", "este año", "es")
+
+
+async def test_a_bilingual_assistant_answers_each_caller_in_their_language(
+    tools_server: ServerProcess, llm: FakeOpenAI
+):
+    """transcriber.language "multi": the caller's first words tell the language of the call.
+
+    A new caller speaking Spanish is greeted in the assistant's first language (English)
+    and answered in Spanish. A caller whose lead is Spanish is greeted in Spanish, answers
+    in English and is answered in English. Each call and lead keeps the language heard.
+    """
+    english_caller = "+15555550118"
+    await spanish_lead(tools_server, english_caller)
+    calls = [
+        ("es", "+34612000222", LINE, "Claro. ¿Qué zona le interesa?", "espeak-ng-es"),
+        ("en", english_caller, ENGLISH_LINE, "Sure. Which area do you like?", "en_US-joe-medium"),
+    ]
+    for language, phone, line, answer, voice in calls:
+        llm.requests.clear()
+        llm.script.append(Reply(answer))
+        async with CallSimulator(
+            tools_server.url,
+            auth_token=tools_server.auth_token,
+            from_number=phone,
+            to_number=BILINGUAL_LINE,
+        ) as call:
+            await call.wait_for_bot()
+            said = speech_ulaw(line, voice=caller_voice(language))
+            turn = await call.say(said, language)
+        assert turn.voice_to_voice_ms is not None, f"the {language} caller got an answer"
+        body = await tools_server.call(call.call_id)
+        heard = [line["text"] for line in body["transcript"] if line["role"] == "assistant"]
+        greeting = GREETINGS["en" if language == "es" else "es"]
+        assert heard == [greeting, answer], "greeted in the lead's language, else the first one"
+        assert [line["role"] for line in body["transcript"]].count("user") == 1
+        prompt = llm.requests[0]["messages"][0]["content"]
+        assert (SPANISH_PROMPT in prompt) == (language == "es"), "the LLM answers in the language"
+        _, lead = await tools_server.get_json(f"/api/leads/{body['leadId']}")
+        assert (body["language"], lead["language"]) == (language, language)
+        logs = tools_server.logs()
+        assert f"call {call.call_id}: the caller speaks {language}" in logs
+        assert f"call {call.call_id}: going on in {language}, with {voice}" in logs

@@ -1,4 +1,4 @@
-"""Calls where the LLM calls tools: booking, transfers, a slow webhook (real server and speech)."""
+"""Calls where the LLM calls tools: bookings, transfers, slow webhooks, IVR keys (real speech)."""
 
 from __future__ import annotations
 
@@ -68,20 +68,22 @@ def next_tuesday_at_ten() -> datetime:
 
 
 async def test_llm_books_an_appointment_during_a_call(tools_server: ServerProcess, llm: FakeOpenAI):
+    """It books and notes in one reply (two tool calls): the caller hears one answer to both."""
     phone = "+15555550111"
     lead_id = await named_lead(tools_server, phone, "Dana Scully")
     slot = next_tuesday_at_ten()
     confirmation = "You are booked for Tuesday at ten in the morning. See you then."
+    book = {"start": slot.strftime("%Y-%m-%dT%H:%M"), "title": "Demo"}
     llm.script += [
         Reply(
             "",
             tool_calls=[
-                ScriptedCall(
-                    "book_appointment", {"start": slot.strftime("%Y-%m-%dT%H:%M"), "title": "Demo"}
-                )
+                ScriptedCall("book_appointment", book),
+                ScriptedCall("add_note", {"text": "Prefers mornings."}),
             ],
         ),
         Reply(confirmation),
+        Reply("A second answer to the same tool calls."),
     ]
     async with caller(tools_server, phone) as call:
         await call.wait_for_bot()
@@ -90,10 +92,10 @@ async def test_llm_books_an_appointment_during_a_call(tools_server: ServerProces
 
     body = await tools_server.call(call.call_id)
     heard = [line["text"] for line in body["transcript"] if line["role"] == "assistant"]
-    assert heard[0] == "Hi Dana Scully, this is the test line.", (
-        "the greeting is filled from the CRM lead"
+    assert heard == ["Hi Dana Scully, this is the test line.", confirmation], (
+        "greeted from the CRM lead, then one answer after both tools, not one per tool"
     )
-    assert confirmation in heard, "the caller heard the confirmation"
+    assert len(llm.requests) == 2, "the tool calls, then one completion for both results"
 
     [appointment] = await rows(tools_server, Appointment, lead_id=lead_id)
     assert (
@@ -101,11 +103,12 @@ async def test_llm_books_an_appointment_during_a_call(tools_server: ServerProces
         and appointment.timezone == ZONE
         and appointment.call_id == call.call_id
     )
-    [record] = await rows(tools_server, ToolCall, call_id=call.call_id)
-    assert record.name == "book_appointment" and record.ok and record.duration_ms > 0
+    records = {r.name: r for r in await rows(tools_server, ToolCall, call_id=call.call_id)}
+    record = records["book_appointment"]
+    assert record.ok and record.duration_ms > 0 and records["add_note"].ok
     assert record.result["status"] == "booked" and "Tuesday" in record.result["say"]
-    [result] = llm.tool_results()
-    assert "booked" in result["content"], "the tool's result went back to the LLM"
+    results = [r["content"] for r in llm.tool_results()]
+    assert len(results) == 2 and any("booked" in r for r in results), "both reached the LLM"
     tools_offered = {t["function"]["name"] for t in llm.requests[0]["tools"]}
     assert {"book_appointment", "transfer_to_human", "end_call", "check_stock"} <= tools_offered
 
@@ -224,13 +227,50 @@ async def test_slow_webhook_tool_gets_a_filler_line(
     assert record.ok and record.result == "3 in stock" and record.duration_ms >= 2500
 
 
+async def test_the_assistant_presses_keys_in_a_phone_menu(
+    tools_server: ServerProcess, llm: FakeOpenAI, twilio_api: FakeTwilio
+):
+    """An outbound call meets a phone menu: the LLM presses 1, Twilio plays it and the call goes on.
+
+    Twilio cannot put tones into a media stream: the live call is updated with
+    ``<Play digits>`` and ``<Connect><Stream>``, so the stream stops and a new one
+    carries the same call on (the simulator plays that part, as Twilio would).
+    """
+    answer = "Hello, I am calling about the order for Dana Scully."
+    llm.script += [Reply("", tool_calls=[ScriptedCall("dtmf", {"keys": "1"})]), Reply(answer)]
+    call = CallSimulator(
+        tools_server.url,
+        auth_token=tools_server.auth_token,
+        from_number=TOOLS_LINE,
+        to_number="+15555550117",
+        direction="outbound-api",
+    )
+    twilio_api.live_media[call.call_sid] = call.run_twiml
+    async with call:
+        await call.wait_for_bot()
+        await call.speak(speech_ulaw("For sales, press one."))
+        await wait_until(lambda: call.streams == 2, timeout=60)
+        turn = await call.say(speech_ulaw("Sales, how can I help you?"), "sales")
+    assert turn.voice_to_voice_ms is not None, "the call goes on, on the new stream"
+    [update] = twilio_api.updates
+    assert update.call_sid == call.call_sid and call.keys_played == ["1"]
+    assert '<Play digits="1" /><Connect><Stream url=' in update.twiml
+    assert f'<Parameter name="callId" value="{call.call_id}" />' in update.twiml
+
+    body = await tools_server.call(call.call_id)
+    assert body["endReason"] == "caller-hangup", "the first stream's stop was not a hang-up"
+    lines = body["transcript"]
+    assert [line["text"] for line in lines if line["role"] == "assistant"][-1] == answer
+    assert [line["role"] for line in lines].count("user") >= 2, "the menu's words on both streams"
+    [record] = await rows(tools_server, ToolCall, call_id=call.call_id)
+    assert (record.name, record.ok, record.arguments) == ("dtmf", True, {"keys": "1"})
+    assert len(llm.requests) == 2, "no reply to the keys: the LLM waits for the menu's next words"
+
+
 async def test_a_tool_the_caller_talks_over_still_reaches_the_llm(
     tools_server: ServerProcess, llm: FakeOpenAI, tool_api: FakeToolServer
 ):
-    """pipecat cancels a running tool call when the caller speaks; ours finishes.
-
-    The LLM learns its result.
-    """
+    """pipecat cancels a tool call the caller talks over; ours ends, the LLM learns its result."""
     phone = "+15555550115"
     tool_api.script.append(ToolAnswer(result="3 in stock", delay=2.0))
     answer = "We have three blue ones; red ones I can check next."

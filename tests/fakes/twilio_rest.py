@@ -81,6 +81,9 @@ class FakeTwilio(CallingBack):
             media with a call simulator) and the call completes when it returns.
         fail_with: Answer call updates with this HTTP status and Twilio's error body
             (e.g. 400 when the call is no longer in progress).
+        live_media: Calls whose media a call simulator plays, by CallSid: the ``Twiml``
+            of an accepted update is run by it (``CallSimulator.run_twiml``), as Twilio
+            runs new TwiML on a live call.
 
     Updates to calls it did not place (inbound calls of the call simulator) are
     accepted and recorded too, in ``updates``.
@@ -96,6 +99,7 @@ class FakeTwilio(CallingBack):
     calls: list[FakeCall] = field(default_factory=list)
     updates: list[CallUpdate] = field(default_factory=list)
     fail_with: int | None = None
+    live_media: dict[str, Callable[[str], Awaitable[None]]] = field(default_factory=dict)
     url: str = ""
     max_active: int = 0
     overlapping_numbers: set[str] = field(default_factory=set)
@@ -174,6 +178,8 @@ class FakeTwilio(CallingBack):
             return self._error(401, 20003, "Authenticate")
         if self.fail_with:
             return self._error(self.fail_with, 21220, "Call is not in-progress. Cannot redirect.")
+        if form.get("Twiml") and sid in self.live_media:
+            self.spawn(self.live_media[sid](form["Twiml"]))
         call = next((c for c in self.calls if c.sid == sid), None)
         if call is None:  # a call placed elsewhere (e.g. an inbound call of the simulator)
             return web.json_response(

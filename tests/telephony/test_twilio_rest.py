@@ -1,11 +1,20 @@
-"""Live-call updates through the twilio client, pointed at a local fake of Twilio's REST API."""
+"""Live-call updates (transfers, keys) through the twilio client, at a local fake of Twilio."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from aiohttp import web
+from pipecat.frames.frames import EndTaskFrame
 
 from agent.tool_config import TransferDestination
+from agent.tools import DtmfFailed
+from telephony.carrier import NotSupported
+from telephony.twilio.leg import StreamRoute, TwilioLeg
 from telephony.twilio.rest import TwilioRest, TwilioRestError, dial_twiml
+from telephony.twilio.serializer import TwilioMediaSerializer
+from telephony.twilio.streams import MediaStream, StreamHandovers, stream_token
 from tests.fakes.twilio_rest import FakeTwilio
 
 CALL_SID = "CA" + "a" * 32
@@ -50,3 +59,31 @@ async def test_refusals_and_missing_credentials_are_errors(twilio_api: FakeTwili
         await TwilioRest("", "").update_twiml(CALL_SID, "<Response/>")
     with pytest.raises(TwilioRestError, match="could not be reached"):
         await TwilioRest("AC1", "t", "http://127.0.0.1:9").update_twiml(CALL_SID, "<Response/>")
+
+
+def leg(fake: FakeTwilio | None, handovers: StreamHandovers) -> TwilioLeg:
+    route = StreamRoute("wss://agent.example.com/twilio/stream", "secret", handovers)
+    client = rest(fake) if fake else TwilioRest("", "")
+    stream = MediaStream(web.WebSocketResponse(), "MZ1")
+    return TwilioLeg(stream, TwilioMediaSerializer("MZ1", CALL_SID), client, CALL_SID, "c1", route)
+
+
+async def test_keys_twilio_refuses_leave_the_call_on_its_stream(twilio_api: FakeTwilio):
+    twilio_api.fail_with = 400
+    handovers = StreamHandovers()
+    call = leg(twilio_api, handovers)
+    with pytest.raises(DtmfFailed, match="HTTP 400"):
+        await call.send_dtmf("1w2")
+    [update] = twilio_api.updates
+    token = stream_token("secret", "c1")
+    assert update.twiml.endswith(
+        '<Response><Play digits="1w2" /><Connect><Stream url="wss://agent.example.com/twilio/'
+        f'stream"><Parameter name="callId" value="c1" /><Parameter name="token" value="{token}" />'
+        "</Stream></Connect></Response>"
+    ), "the keys, then the call's stream again, tied to it like its first one"
+    assert not handovers.arrive("c1", MediaStream(web.WebSocketResponse(), "MZ2"))
+    stop = await call._serializer.deserialize(json.dumps({"event": "stop", "streamSid": "MZ1"}))
+    assert isinstance(stop, EndTaskFrame), "the stream's own stop is a hang-up again"
+
+    with pytest.raises(NotSupported, match="TWILIO_ACCOUNT_SID"):
+        await leg(None, handovers).send_dtmf("1")

@@ -66,3 +66,16 @@ async def test_outgoing_mark_and_clear(serializer):
     assert mark == {"event": "mark", "streamSid": "MZ123", "mark": {"name": "s7"}}
     clear = json.loads(await serializer.serialize(InterruptionFrame()))
     assert clear == {"event": "clear", "streamSid": "MZ123"}
+
+
+async def test_a_stream_that_moves_is_not_a_hang_up(serializer):
+    """After a live-call update (keys played on the call) the call goes on on a new stream."""
+    serializer.moving = True
+    stop = {"event": "stop", "streamSid": "MZ123", "stop": {}}
+    assert await serializer.deserialize(json.dumps(stop)) is None and not serializer.stopped
+    serializer.resume("MZ456")
+    assert await serializer.deserialize(json.dumps(stop)) is None, "the old stream's stop, late"
+    clear = json.loads(await serializer.serialize(InterruptionFrame()))
+    assert clear == {"event": "clear", "streamSid": "MZ456"}, "audio goes to the new stream"
+    ended = await serializer.deserialize(json.dumps({**stop, "streamSid": "MZ456"}))
+    assert isinstance(ended, EndTaskFrame) and serializer.stopped

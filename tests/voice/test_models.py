@@ -15,6 +15,7 @@ import soxr
 from telephony.simulator.caller_audio import speech_ulaw
 from voice.engines import SpeechConfig, SpeechModels, load_speech_models
 from voice.espeak import EspeakVoice
+from voice.languages import LanguageDetector
 from voice.model_files import (
     ModelNotFoundError,
     language_piper_voice,
@@ -55,11 +56,9 @@ def models(tmp_path_factory) -> SpeechModels:
     return load_speech_models(SpeechConfig(models_dir=tmp_path_factory.mktemp("models")))
 
 
-def _phone_audio(text: str) -> np.ndarray:
-    pcm = (
-        np.frombuffer(audioop.ulaw2lin(speech_ulaw(text), 2), dtype=np.int16).astype(np.float32)
-        / 32768
-    )
+def _phone_audio(text: str, voice: str = "en-us") -> np.ndarray:
+    ulaw = speech_ulaw(text, voice=voice)
+    pcm = np.frombuffer(audioop.ulaw2lin(ulaw, 2), dtype=np.int16).astype(np.float32) / 32768
     return soxr.resample(pcm, 8000, 16000).astype(np.float32)
 
 
@@ -132,3 +131,14 @@ def test_spanish_runs_on_the_packaged_models_and_a_piper_voice_placed_for_it(
     assert placed.choose(language="es", whisper_model="", voice_id="", locale="es-MX").voice == (
         tmp_path / "es_MX-y-medium.onnx"
     )
+
+
+def test_a_bilingual_call_hears_which_of_its_languages_the_caller_speaks(models: SpeechModels):
+    bilingual = models.choose(language="multi", whisper_model="", voice_id="", locale="es-MX")
+    assert bilingual.whisper.multilingual and bilingual.voice == EspeakVoice("es-419")
+    detect = LanguageDetector(bilingual.whisper.model, ["en", "es-MX"])
+    assert detect.codes == ("en", "es")
+    spanish = detect(_phone_audio("Sí, estamos buscando algo para comprar.", voice="es"))
+    english = detect(_phone_audio("Yes, three pm works for me."))
+    assert (spanish.code, english.code) == ("es", "en")
+    assert spanish.share > 0.5 and 0 < spanish.probability <= spanish.share

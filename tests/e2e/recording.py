@@ -8,7 +8,7 @@ import aiohttp
 import av
 import numpy as np
 
-from telephony.simulator import SPEECH_ENERGY
+from telephony.simulator.call import SPEECH_ENERGY
 from telephony.simulator.caller_audio import FRAME_BYTES, ulaw_energy
 from tests.conftest import ServerProcess
 

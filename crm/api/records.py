@@ -39,6 +39,7 @@ class CallSummary(Out):
     sentiment_label: str | None
     lead_score: int | None
     summary: str | None
+    language: str | None
 
 
 class Line(Out):
@@ -106,6 +107,18 @@ class RuleRun(Out):
     created_at: datetime | None
 
 
+class Recording(Out):
+    """Where a call's recording is: ours (stereo, caller left, assistant right) or a provider's."""
+
+    url: str | None
+    path: str | None
+    content_type: str | None = None
+    channels: list[str] | None = None
+    started_at: datetime | None
+    duration_seconds: float | None
+    bytes: int | None = None
+
+
 class CallDetail(CallSummary):
     """A call with its transcript, tool calls, analysis and rule runs."""
 
@@ -115,6 +128,7 @@ class CallDetail(CallSummary):
     automation_runs: list[RuleRun]
     latency: Json | None
     recording_url: str | None
+    recording: Recording | None
 
 
 class LeadOut(Out):

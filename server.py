@@ -47,6 +47,7 @@ from telephony.vapi.outbound import vapi_outbound
 from telephony.vapi.service import VapiService
 from telephony.vapi.translate import VapiSettingError, VapiTarget
 from telephony.web.carrier import WebCarrier
+from telephony.web.routes import api as talk_api
 from voice.engines import SpeechConfig, load_speech_models
 from voice.model_files import ModelNotFoundError
 from web import routes as web_routes
@@ -105,7 +106,7 @@ def create_app(settings: Settings) -> web.Application:
     register_outbound(app, "vapi", vapi_outbound(settings))
     app.add_routes(web_routes.routes)
     # Other packages' /api routes, and the OpenAPI document of all of /api (crm's with them).
-    app.add_routes(crm_api.documented(agent_api.api, web_routes.docs))
+    app.add_routes(crm_api.documented(agent_api.api, web_routes.docs, mounted=(talk_api,)))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_crm)
     app.cleanup_ctx.append(_call_dependencies)

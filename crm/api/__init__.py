@@ -36,10 +36,14 @@ TABLES: list[Routes] = [
 routes = [route for table in TABLES for route in table.table]
 
 
-def documented(*others: Routes) -> list[web.RouteDef]:
+def documented(*others: Routes, mounted: tuple[Routes, ...] = ()) -> list[web.RouteDef]:
     """The routes of ``others`` (other packages' /api tables), and ``GET /api/openapi.json``
-    describing them with ours: one document for the whole API."""
-    tables = [*TABLES, *others]
+    describing them with ours: one document for the whole API.
+
+    ``mounted`` tables are described too, but their routes are added by whoever owns them
+    (a carrier's ``mount``).
+    """
+    tables = [*TABLES, *others, *mounted]
     return [route for table in [*others, openapi.routes(tables)] for route in table.table]
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from loguru import logger
 
-from crm.api.http import ApiError, actor, not_found
+from crm.api.http import ApiError, Routes, actor, not_found
 from crm.calls import NewCall
 from telephony.dependencies import DEPS
 from telephony.feed import CallEnded, Subscription, ToolCalled, TranscriptLine
@@ -19,7 +19,8 @@ from telephony.session import CallSession
 from telephony.web.leg import BrowserLeg
 from telephony.web.serializer import INPUT_RATE, OUTPUT_RATE, BrowserAudioSerializer
 
-routes = web.RouteTableDef()
+api = Routes("talk")
+routes = api.table
 
 # The origin (scheme://host[:port]) the dashboard is served from, besides the request's own.
 PUBLIC_ORIGIN = web.AppKey("web_public_origin", str)
@@ -47,7 +48,9 @@ def allowed_origin(request: web.Request) -> bool:
     return origin.lower() in ours
 
 
-@routes.get("/api/assistants/{name}/talk")
+@api.route(
+    "GET", "/api/assistants/{name}/talk", response_type="application/octet-stream", status=101
+)
 async def talk(request: web.Request) -> web.StreamResponse:
     """Hold a call with the assistant over this websocket (see ``BrowserAudioSerializer``)."""
     if not allowed_origin(request):

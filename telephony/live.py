@@ -65,16 +65,6 @@ class RemoteCalls(Protocol):
     The instance that receives a command applies it with :meth:`LiveCalls.apply_here`.
     """
 
-    def listen(self, call_id: str, backlog: int = DEFAULT_AUDIO_BACKLOG) -> AudioStream | None:
-        """Follow a live call's audio, both sides as heard (None when it is not live here).
-
-        Iterate it (``async for event in ...``): :class:`telephony.audio_tap.TappedAudio`
-        for the caller and the bot, :class:`telephony.audio_tap.BotCut` at a barge-in;
-        it stops when the call ends. ``close()`` it to stop early.
-        """
-        session = self.get(call_id)
-        return session.audio.stream(backlog) if session else None
-
     async def deliver(self, call_id: str, command: LiveCommand) -> bool:
         """Hand ``command`` to the instance holding ``call_id``; True when one took it."""
         ...
@@ -82,16 +72,6 @@ class RemoteCalls(Protocol):
 
 class SingleInstance:
     """:class:`RemoteCalls` when this is the only instance: no call is held elsewhere."""
-
-    def listen(self, call_id: str, backlog: int = DEFAULT_AUDIO_BACKLOG) -> AudioStream | None:
-        """Follow a live call's audio, both sides as heard (None when it is not live here).
-
-        Iterate it (``async for event in ...``): :class:`telephony.audio_tap.TappedAudio`
-        for the caller and the bot, :class:`telephony.audio_tap.BotCut` at a barge-in;
-        it stops when the call ends. ``close()`` it to stop early.
-        """
-        session = self.get(call_id)
-        return session.audio.stream(backlog) if session else None
 
     async def deliver(self, call_id: str, command: LiveCommand) -> bool:
         """Nowhere else to send it."""

@@ -105,7 +105,12 @@ class Triggers(SpecPart):
     """Leads that enter the campaign by themselves while it is active."""
 
     new_lead_within_minutes: int | None = Field(
-        default=None, ge=1, description="call new leads this soon"
+        default=None,
+        ge=1,
+        description=(
+            "call leads created in the last this many minutes (that the audience selects), "
+            "ahead of every other contact, inside the window"
+        ),
     )
     callbacks: bool = Field(
         default=False, description="dial callbacks scheduled by assistants and rules"
@@ -135,7 +140,8 @@ class CampaignSpec(SpecPart):
     audience: Audience | None = Field(
         default=None,
         description=(
-            "the leads to call ({} for every lead); none: only leads added by API, CSV or triggers"
+            "the leads to call ({} for every lead); none: only leads added by API, CSV or "
+            "triggers. New leads of the newLeadWithinMinutes trigger must match it too"
         ),
     )
     schedule: Schedule = Field(default_factory=Schedule)

@@ -93,7 +93,7 @@ async def assistant_request(service: VapiService, message: dict[str, Any]) -> di
     call = await service.find_or_open(ref, entry, status="ringing")
     lead = await service.deps.leads.get(call.lead_id) if call and call.lead_id else None
     variables = await service.variables(entry, lead, ref.customer)
-    return service.assistant_spec(entry, variables)
+    return service.assistant_spec(entry, variables, lead)
 
 
 def _context(

@@ -148,6 +148,7 @@ class CallSession:
             timezone=plan.timezone,
             phrases=plan.phrases,
             stages=deps.stages,
+            policy=deps.policy,
             http=deps.http,
             provider=self.call.provider,
             direction=self.call.direction,

@@ -125,6 +125,7 @@ def _context(
         phrases=phrases_for(assistant.language),
         control=control,
         stages=service.deps.stages,
+        policy=service.deps.policy,
         http=service.deps.http,
         provider="vapi",
         direction=call.direction if call else ref.direction,

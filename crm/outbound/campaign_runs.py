@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.db import Database
 from crm.models import Campaign, CampaignContact, Lead, Task
+from crm.outbound.breaker import resume_due
 from crm.outbound.campaign_spec import Audience
 from crm.outbound.campaigns import (
     audience_query,
@@ -26,11 +27,14 @@ NEW_LEAD_PRIORITY = 1000
 
 
 async def advance_schedules(db: Database, now: datetime) -> None:
-    """Start scheduled campaigns whose time has come; complete those past their end."""
+    """Start scheduled campaigns whose time has come, resume those whose breaker cooled down,
+    and complete those past their end."""
     async with db.session() as session:
         for campaign in await session.scalars(
             select(Campaign).where(Campaign.status.in_(("scheduled", "active", "paused")))
         ):
+            if resume_due(campaign, now):
+                continue
             if campaign.status == "scheduled" and (
                 campaign.starts_at is None or campaign.starts_at <= now
             ):

@@ -101,6 +101,23 @@ class Limits(SpecPart):
         return value
 
 
+class Breaker(SpecPart):
+    """When the campaign pauses itself instead of burning every lead's attempts.
+
+    Over its last ``window`` finished attempts (at least ``minAttempts``), too many failed
+    (carrier errors, invalid numbers, the provider refusing or unreachable) or too few
+    were answered: the campaign pauses, says why, and resumes after ``coolDownMinutes``
+    (none: only by hand).
+    """
+
+    enabled: bool = True
+    window: int = Field(default=20, ge=3, le=1000)
+    min_attempts: int = Field(default=10, ge=3, le=1000)
+    max_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    min_answer_rate: float | None = Field(default=None, ge=0, le=1)
+    cool_down_minutes: int | None = Field(default=30, ge=1)
+
+
 class Triggers(SpecPart):
     """Leads that enter the campaign by themselves while it is active."""
 
@@ -148,6 +165,7 @@ class CampaignSpec(SpecPart):
     window: Window = Field(default_factory=Window)
     limits: Limits = Field(default_factory=Limits)
     triggers: Triggers = Field(default_factory=Triggers)
+    breaker: Breaker = Field(default_factory=Breaker)
     priority_by_score: bool = True
 
     @model_validator(mode="after")

@@ -68,6 +68,8 @@ def change_state(campaign: Campaign, action: str, now: datetime) -> None:
     if campaign.status not in allowed:
         raise CampaignStateError(f"cannot {action} a campaign that is {campaign.status}")
     campaign.status = new_state
+    if new_state != "paused":  # a person's decision replaces the breaker's
+        campaign.pause_reason = campaign.resume_at = None
     if new_state == "active" and campaign.started_at is None:
         campaign.started_at = now
     if new_state == "completed":

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from config import Settings
 from crm.db import Database
 from crm.models import Call, Campaign, utcnow
+from crm.outbound.breaker import trip_if_failing
 from crm.outbound.campaign_runs import advance_schedules, enroll_due
 from crm.outbound.dial_outcomes import (
     attempt_not_placed,
@@ -39,6 +40,7 @@ from crm.outbound.dialing import (
     release,
     still_allowed,
 )
+from crm.webhooks.outbox import WebhookSettings
 from telephony.dependencies import CallDependencies
 from telephony.outbound.providers import DialError, OutboundCall, OutboundProvider
 from telephony.outbound.routing import PLACED_BY, campaign_route
@@ -63,6 +65,7 @@ class Dialer:
         tick_secs: float = 2.0,
         instance: str | None = None,
         route: Route | None = None,
+        webhooks: WebhookSettings | None = None,
     ):
         """Prepare a dialer (nothing runs until :meth:`run` or :meth:`tick`).
 
@@ -74,10 +77,12 @@ class Dialer:
             tick_secs: Seconds between ticks when running.
             instance: A name for this dialer, unique among instances.
             route: Picks the provider of a campaign; default: the campaign's own setting.
+            webhooks: Where a campaign's ``campaign.paused`` (circuit breaker) goes.
         """
         self._db = db
         self._providers = providers
         self._route = route or (lambda campaign: PLACED_BY.get(campaign.provider, "twilio"))
+        self._webhooks = webhooks or WebhookSettings()
         self._default_from = default_from
         self._clock = clock
         self._tick_secs = tick_secs
@@ -102,6 +107,7 @@ class Dialer:
             tick_secs=settings.dialer_tick_secs,
             instance=settings.dialer_instance or None,
             route=campaign_route(deps.assistants),
+            webhooks=deps.policy.webhooks if deps.policy else None,
         )
 
     async def settle(self, call: Call) -> None:
@@ -148,7 +154,11 @@ class Dialer:
             await asyncio.sleep(self._tick_secs)
 
     async def tick(self) -> int:
-        """One round: schedules, enrollment, recovery, then what is due; returns calls placed."""
+        """One round: schedules, enrollment, recovery, then what is due; returns calls placed.
+
+        A campaign whose recent attempts fail is paused by its circuit breaker
+        (:mod:`crm.outbound.breaker`) instead of dialled.
+        """
         now = self._clock()
         await advance_schedules(self._db, now)
         await enroll_due(self._db, now)
@@ -168,6 +178,8 @@ class Dialer:
                 self._warn_once(
                     f"campaign {campaign.name}: no {provider} provider configured; not dialing"
                 )
+                continue
+            if await trip_if_failing(self._db, campaign.id, now, self._webhooks):
                 continue
             claimed = await claim_due(self._db, campaign.id, self.instance, now)
             results = await asyncio.gather(

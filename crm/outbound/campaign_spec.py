@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, time
 from pathlib import Path
 from typing import Literal
@@ -86,6 +87,9 @@ class Limits(SpecPart):
     )
     max_calls_per_day: int | None = Field(default=None, ge=1)
     max_concurrent: int = Field(default=2, ge=1, le=500)
+    max_calls_per_number_per_day: int | None = Field(
+        default=None, ge=1, description="calls each caller ID may place a day (every campaign)"
+    )
 
     @field_validator("retry_minutes")
     @classmethod
@@ -152,6 +156,14 @@ class CampaignSpec(SpecPart):
     from_number: str | None = Field(
         default=None, description="caller ID (E.164), else TWILIO_FROM_NUMBER"
     )
+    from_numbers: list[str] = Field(
+        default_factory=list,
+        description=(
+            "a pool of caller IDs (E.164): each call goes out from one sharing the lead's "
+            "country and area code when there is one, spread across the pool, each under "
+            "limits.maxCallsPerNumberPerDay"
+        ),
+    )
     timezone: str = Field(default="UTC", description="for leads whose zone is unknown")
     status: Literal["draft", "scheduled", "active"] = "draft"
     audience: Audience | None = Field(
@@ -167,6 +179,14 @@ class CampaignSpec(SpecPart):
     triggers: Triggers = Field(default_factory=Triggers)
     breaker: Breaker = Field(default_factory=Breaker)
     priority_by_score: bool = True
+
+    @field_validator("from_numbers")
+    @classmethod
+    def _e164(cls, value: list[str]) -> list[str]:
+        bad = [n for n in value if not re.fullmatch(r"\+[1-9]\d{6,14}", n)]
+        if bad:
+            raise ValueError(f"caller IDs must be E.164 (+14155550100): {', '.join(bad)}")
+        return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
     def _usable(self) -> CampaignSpec:

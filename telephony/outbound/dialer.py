@@ -24,6 +24,7 @@ from config import Settings
 from crm.db import Database
 from crm.models import Call, Campaign, utcnow
 from crm.outbound.breaker import trip_if_failing
+from crm.outbound.caller_ids import choose_caller_id
 from crm.outbound.campaign_runs import advance_schedules, enroll_due
 from crm.outbound.dial_outcomes import (
     attempt_not_placed,
@@ -89,6 +90,7 @@ class Dialer:
         self.instance = instance or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.placed = 0
         self._warned: set[str] = set()
+        self._opening = asyncio.Lock()
 
     @classmethod
     def for_server(
@@ -193,21 +195,28 @@ class Dialer:
         return placed
 
     async def _dial(self, campaign: Campaign, provider_name: str, claimed: Claimed) -> bool:
-        """Re-check, lock the number, open the call row and place the call."""
+        """Re-check, pick the caller ID, lock the number, open the call row, place the call."""
         now = self._clock()
         reason = await still_allowed(self._db, claimed, now)
         if reason:
             logger.info(f"contact {claimed.contact_id}: not dialled ({reason})")
             await release(self._db, claimed, reason, now)
             return False
-        if not await lock_number(self._db, claimed, self.instance, now):
-            await release(self._db, claimed, "number_busy", now, retry_at=now + LOCKED_RETRY)
-            return False
+        async with self._opening:  # a caller ID's count includes this instance's last pick
+            from_number, caps_reset = await choose_caller_id(
+                self._db, campaign, claimed.phone, self._default_from, now
+            )
+            if from_number is None:
+                logger.info(f"contact {claimed.contact_id}: every caller ID is at its daily cap")
+                await release(self._db, claimed, "caller_ids_capped", now, retry_at=caps_reset)
+                return False
+            if not await lock_number(self._db, claimed, self.instance, now):
+                await release(self._db, claimed, "number_busy", now, retry_at=now + LOCKED_RETRY)
+                return False
+            call = await open_attempt(
+                self._db, claimed, from_number=from_number, now=now, provider=provider_name
+            )
         provider = self._providers[provider_name]
-        from_number = campaign.from_number or self._default_from
-        call = await open_attempt(
-            self._db, claimed, from_number=from_number, now=now, provider=provider_name
-        )
         try:
             sid = await provider.place(
                 OutboundCall(

@@ -188,6 +188,8 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
         speech=speech,
         llm=llm,
         http=http,
+        stages=app[crm_api.CRM].policy.stages,
+        policy=app[crm_api.CRM].policy,
         after_call=[app[crm_api.CRM].after_call],
         recordings=CallRecordings(app[crm_api.CRM].recordings, settings.base_url),
     )

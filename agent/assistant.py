@@ -182,6 +182,11 @@ class Assistant(AssistantPart):
     server: ServerConfig = Field(default_factory=ServerConfig)
     analysis_plan: AnalysisPlan = Field(default_factory=AnalysisPlan)
     artifact_plan: ArtifactPlan = Field(default_factory=ArtifactPlan)
+    recording_notice: str = Field(
+        default="",
+        description="Said right after the first message when the call is recorded (not to a "
+        "lead who refused recording, whose call is not recorded), e.g. 'This call is recorded.'",
+    )
     variable_values: dict[str, Any] = Field(default_factory=dict)
     message_plan: MessagePlan = Field(default_factory=MessagePlan)
     keypad_input_plan: KeypadInputPlan = Field(default_factory=KeypadInputPlan)
@@ -319,3 +324,8 @@ class Assistant(AssistantPart):
     def analysis_settings(self) -> dict[str, Any]:
         """``analysisPlan`` as plain data for the analysis (see :meth:`AnalysisPlan.settings`)."""
         return self.analysis_plan.settings()
+
+
+def announced(first_message: str, notice: str) -> str:
+    """The first message followed by the recording notice (either may be empty)."""
+    return " ".join(part.strip() for part in (first_message, notice) if part.strip())

@@ -1,4 +1,4 @@
-"""A person's changes to a lead (API, import): with history, rules, webhooks and the audit log."""
+"""Changes to a lead by a person (API, import) or in a call: history, rules, webhooks, audit."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.audit import audit
 from crm.followups import mark_do_not_call
-from crm.models import DoNotCall, Lead, StageChange, new_id
+from crm.models import Call, DoNotCall, Lead, StageChange, new_id
 from crm.policy import Policy
-from crm.rules.changes import Changes
+from crm.rules.changes import Changes, HandOff
 from crm.rules.engine import RuleEngine
 from crm.scoring import adjust_score
 
@@ -66,3 +66,31 @@ async def set_do_not_call(session: AsyncSession, lead: Lead, value: bool, *, act
         lead.do_not_call = False
         await session.execute(delete(DoNotCall).where(DoNotCall.phone == lead.phone))
     audit(session, actor, "lead.do_not_call", "lead", lead.id, {"to": value})
+
+
+async def qualified_in_call(
+    session: AsyncSession, policy: Policy, lead: Lead, call: Call | None, answered: list[str]
+) -> list[HandOff]:
+    """BANT answers the caller just gave raise the score now, and the rules run in the call.
+
+    Each newly answered BANT field adds its scoring weight (``bant`` in the scoring file),
+    so a lead can enter a band (``band_changed``) while the caller is on the line; the
+    live transfers the rules ask for are returned for the call to carry out.
+    """
+    points = sum(policy.scoring.bant.get(name, 0) for name in answered)
+    if not points:
+        return []
+    changes = Changes(
+        session, policy, lead=lead, call=call, subject=call.id if call else new_id(), live=True
+    )
+    changes.set_score(
+        adjust_score(
+            policy.scoring,
+            lead.score_explanation,
+            lead.score,
+            f"bant.in_call:{','.join(answered)}",
+            points,
+        )
+    )
+    await RuleEngine(policy).run(changes)
+    return changes.hand_offs

@@ -445,6 +445,10 @@ class Campaign(Base):
     completed_at: Mapped[datetime | None] = mapped_column()
     dialer_lock_at: Mapped[datetime | None] = mapped_column()  # touched to serialize claims
     audience_enrolled_at: Mapped[datetime | None] = mapped_column()
+    # The circuit breaker (crm.outbound.breaker): why it paused, when, and when it resumes.
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    breaker_tripped_at: Mapped[datetime | None] = mapped_column()
+    resume_at: Mapped[datetime | None] = mapped_column()
 
 
 class CampaignContact(Base):

@@ -35,9 +35,10 @@ class Policy:
             StageError, ScoringError, RuleFileError: A file cannot be used.
         """
         stages = Stages.load(stages_file)
+        scoring = ScoringConfig.load(scoring_file)
         return cls(
             stages=stages,
-            scoring=ScoringConfig.load(scoring_file),
-            rules=RuleBook.load(rules_dir, stages),
+            scoring=scoring,
+            rules=RuleBook.load(rules_dir, stages, tuple(b.name for b in scoring.bands)),
             webhooks=webhooks,
         )

@@ -14,6 +14,7 @@ from crm.calls import CallStore
 from crm.db import Database
 from crm.leads import LeadStore
 from crm.models import Call
+from crm.policy import Policy
 from crm.stages import Stages
 from telephony.hooks import Hook, StatusHook, run_status_hooks, start_hooks
 from telephony.recorder import CallRecordings
@@ -33,6 +34,7 @@ class CallDependencies:
         speech: Loaded speech models; None where no call runs our pipeline (VAPI, the CLI).
         llm: The LLM endpoint (and embedded model, if loaded).
         stages: The pipeline stages tools may move leads to.
+        policy: The CRM's scoring and rules, for rules that run during a call (None: none do).
         http: A shared HTTP session (webhook tools, VAPI live-call control).
         after_call: Called with the call id once a call is finalized (post-call
             analysis, rules, webhooks). Each runs in the background: a slow or
@@ -51,6 +53,7 @@ class CallDependencies:
     speech: SpeechModels | None = None
     llm: LLMEndpoint = field(default_factory=LLMEndpoint)
     stages: Stages = field(default_factory=Stages)
+    policy: Policy | None = None
     http: aiohttp.ClientSession | None = None
     after_call: list[Hook] = field(default_factory=list)
     on_call_status: list[StatusHook] = field(default_factory=list)

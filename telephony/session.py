@@ -15,6 +15,7 @@ from pipecat.transports.base_transport import BaseTransport
 from pipecat.utils.types import NOT_GIVEN
 from pipecat.workers.runner import WorkerRunner
 
+from agent.assistant import announced
 from agent.assistant_files import LoadedAssistant
 from agent.llm import create_llm
 from agent.tools import ToolContext, ToolResult
@@ -29,7 +30,7 @@ from telephony.conversation import CallConversation, CallFacts
 from telephony.dependencies import CallDependencies
 from telephony.feed import CallFeed, ToolCalled
 from telephony.journal import CallJournal
-from telephony.recorder import CallRecorder, start_recording
+from telephony.recorder import CallRecorder, refusal, start_recording
 from voice.languages import DetectedLanguage, SpokenLanguage
 from voice.latency import call_latency_summary
 from voice.pipeline import CallHooks, CallPipeline, build_call_worker
@@ -72,6 +73,7 @@ class CallSession:
         self.feed = CallFeed()
         self.audio = CallAudioTap(call.id)
         self._recorder: CallRecorder | None = None
+        self._recorded = False  # by us or the carrier: the recording notice is said
         self._journal = CallJournal(deps.calls, call.id, self.feed)
         self._latency: list[dict[str, Any]] = []
         self._pending_latency: dict[str, Any] | None = None
@@ -92,6 +94,9 @@ class CallSession:
                 plan.lead,
                 self._leg,
                 self.audio,
+            )
+            self._recorded = self._deps.recordings is not None and not refusal(
+                plan.entry.assistant, plan.lead
             )
             self._worker = self._build(plan).worker
             runner = WorkerRunner(handle_sigint=False)
@@ -143,6 +148,7 @@ class CallSession:
             timezone=plan.timezone,
             phrases=plan.phrases,
             stages=deps.stages,
+            policy=deps.policy,
             http=deps.http,
             provider=self.call.provider,
             direction=self.call.direction,
@@ -224,12 +230,18 @@ class CallSession:
         assistant = plan.assistant
         mode = assistant.first_message_mode
         first_message = plan.render(assistant.first_message)
-        if mode == "assistant-speaks-first" and first_message:
-            await worker.queue_frame(TTSSpeakFrame(first_message))
+        notice = plan.render(assistant.recording_notice) if self._recorded else ""
+        if mode == "assistant-speaks-first" and (first_message or notice):
+            await worker.queue_frame(TTSSpeakFrame(announced(first_message, notice)))
         elif mode == "assistant-speaks-first-with-model-generated-message":
+            if notice:
+                await worker.queue_frame(TTSSpeakFrame(notice))
             await worker.queue_frame(LLMRunFrame())
-        elif self._conversation:
-            self._conversation.wait_for_first_words()
+        else:  # the caller speaks first, after the notice if there is one
+            if notice:
+                await worker.queue_frame(TTSSpeakFrame(notice))
+            if self._conversation:
+                self._conversation.wait_for_first_words()
 
     async def _user_said(
         self,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from agent.assistant import Assistant
     from crm.calls import CallStore
     from crm.db import Database
+    from crm.policy import Policy
 
 
 class ToolError(Exception):
@@ -105,6 +106,8 @@ class ToolContext:
         phrases: Lines in the caller's language.
         control: The live call, when there is one.
         stages: The pipeline stages ``set_stage`` accepts.
+        policy: Scoring and rules: BANT answers given in the call rescore the lead and
+            run the rules at once (None: they wait for the post-call analysis).
         http: An HTTP session for webhook tools.
         provider: ``twilio`` or ``vapi``: sent to webhook tools.
         direction: ``inbound`` or ``outbound``: sent to webhook tools.
@@ -123,6 +126,7 @@ class ToolContext:
     phrases: Phrases = ENGLISH
     control: CallControl | None = None
     stages: Stages = field(default_factory=Stages)
+    policy: Policy | None = None
     http: aiohttp.ClientSession | None = None
     provider: str = "twilio"
     direction: str = "inbound"

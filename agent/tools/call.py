@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from loguru import logger
 from pydantic import Field
 
 from agent.tool_config import TransferDestination
@@ -20,8 +21,9 @@ from agent.tools.base import (
     parse_args,
 )
 from agent.tools.leads import caller_lead
-from crm.followups import add_note, mark_do_not_call
+from crm.followups import add_note, create_task, mark_do_not_call
 from crm.models import Call
+from crm.rules.changes import HandOff
 
 if TYPE_CHECKING:
     from agent.assistant import Assistant
@@ -177,6 +179,41 @@ async def transfer_to_human(context: ToolContext, arguments: dict[str, Any]) -> 
         )
     await _transferred(context, destination.target)
     return ToolResult(value=f"The call was transferred to {destination.target}.", run_llm=False)
+
+
+async def hand_off(context: ToolContext, request: HandOff, saved: str) -> ToolResult:
+    """A rule's live transfer: the caller goes to a person now, else a person calls back now."""
+    destinations = destinations_of(context)
+    if context.control is not None and destinations:
+        destination = destinations[0]
+        args = TransferArgs(reason=request.reason, summary=request.reason)
+        await _note_for_colleague(context, args, destination.target)
+        try:
+            await context.control.transfer(
+                destination, destination.message or context.phrases.transfer
+            )
+        except TransferFailed as e:
+            logger.warning(f"call {context.call_id}: the rule's transfer failed: {e}")
+        else:
+            await _transferred(context, destination.target)
+            return ToolResult(
+                value=f"{saved} A rule transferred the call to {destination.target}.",
+                run_llm=False,
+            )
+    async with context.db.session() as session:
+        lead = await caller_lead(session, context)
+        await create_task(
+            session,
+            kind="task",
+            title=request.title,
+            lead_id=lead.id,
+            due_at=context.now(),
+            reason=request.reason,
+            created_by="rule",
+            call_id=context.call_id,
+            assigned_to=request.assigned_to,
+        )
+    return ToolResult(value=f"{saved} A colleague will call the caller back shortly.")
 
 
 def transfer_parameters(destinations: list[TransferDestination]) -> dict[str, Any]:

@@ -19,7 +19,9 @@ from agent.tools.base import (
 )
 from crm.analysis.result import BANT
 from crm.followups import add_note
-from crm.models import Appointment, Lead, Task
+from crm.lead_changes import qualified_in_call
+from crm.models import Appointment, Call, Lead, Task
+from crm.rules.changes import HandOff
 from crm.stages import StageError, move_stage
 
 
@@ -109,13 +111,20 @@ class UpdateLeadArgs(ToolArgs):
 
 
 async def update_lead(context: ToolContext, arguments: dict[str, Any]) -> ToolResult:
-    """Save what the caller said about themselves on their lead."""
+    """Save what the caller said about themselves on their lead.
+
+    BANT answers new to the lead raise its score at once and run the rules in the call
+    (:func:`crm.lead_changes.qualified_in_call`); a rule's live transfer (a HOT lead)
+    is carried out once they are saved.
+    """
     args: UpdateLeadArgs = parse_args(UpdateLeadArgs, arguments)
     changes = args.model_dump(exclude_none=True)
     if not changes:
         raise ToolError("nothing to update: pass at least one field")
+    hand_offs: list[HandOff] = []
     async with context.db.session() as session:
         lead = await caller_lead(session, context)
+        answered = [f for f in BANT if changes.get(f) and not getattr(lead, f)]
         for field in ("name", "email", "company", *BANT):
             if field in changes:
                 setattr(lead, field, changes[field])
@@ -123,7 +132,15 @@ async def update_lead(context: ToolContext, arguments: dict[str, Any]) -> ToolRe
             lead.custom_fields = {**(lead.custom_fields or {}), **args.custom_fields}
         if args.tags:
             lead.tags = list(dict.fromkeys([*(lead.tags or []), *args.tags]))
-    return ToolResult(value=f"Saved on the lead: {', '.join(changes)}.")
+        if answered and context.policy is not None:
+            call = await session.get(Call, context.call_id) if context.call_id else None
+            hand_offs = await qualified_in_call(session, context.policy, lead, call, answered)
+    saved = f"Saved on the lead: {', '.join(changes)}."
+    if hand_offs:
+        from agent.tools.call import hand_off  # the call tools build on this module
+
+        return await hand_off(context, hand_offs[0], saved)
+    return ToolResult(value=saved)
 
 
 class AddNoteArgs(ToolArgs):

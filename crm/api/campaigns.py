@@ -69,6 +69,8 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
         "createdAt": iso(campaign.created_at),
         "startedAt": iso(campaign.started_at),
         "completedAt": iso(campaign.completed_at),
+        "pauseReason": campaign.pause_reason,
+        "resumeAt": iso(campaign.resume_at),
     }
 
 

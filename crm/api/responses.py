@@ -204,6 +204,8 @@ class CampaignOut(Out):
     created_at: datetime | None
     started_at: datetime | None
     completed_at: datetime | None
+    pause_reason: str | None = None
+    resume_at: datetime | None = None
 
 
 class CampaignDetail(CampaignOut):

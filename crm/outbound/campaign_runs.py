@@ -9,18 +9,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.db import Database
 from crm.models import Campaign, CampaignContact, Lead, Task
-from crm.outbound.campaigns import enroll, enroll_audience, lock_campaign, spec_of
+from crm.outbound.breaker import resume_due
+from crm.outbound.campaign_spec import Audience
+from crm.outbound.campaigns import (
+    audience_query,
+    enroll,
+    enroll_audience,
+    lock_campaign,
+    spec_of,
+    with_tags,
+)
 
 RECURRENCE = {"daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
 TERMINAL = ("completed", "failed")
+# New leads of a speed-to-lead trigger are dialled before any other contact (scores are 0-100).
+NEW_LEAD_PRIORITY = 1000
 
 
 async def advance_schedules(db: Database, now: datetime) -> None:
-    """Start scheduled campaigns whose time has come; complete those past their end."""
+    """Start scheduled campaigns whose time has come, resume those whose breaker cooled down,
+    and complete those past their end."""
     async with db.session() as session:
         for campaign in await session.scalars(
             select(Campaign).where(Campaign.status.in_(("scheduled", "active", "paused")))
         ):
+            if resume_due(campaign, now):
+                continue
             if campaign.status == "scheduled" and (
                 campaign.starts_at is None or campaign.starts_at <= now
             ):
@@ -107,18 +121,24 @@ async def _rearm(session: AsyncSession, campaign: Campaign, now: datetime) -> in
 
 
 async def _enroll_new_leads(session: AsyncSession, campaign: Campaign, now: datetime) -> int:
-    since = campaign.started_at or now
-    enrolled = select(CampaignContact.lead_id).where(CampaignContact.campaign_id == campaign.id)
-    leads = list(
-        await session.scalars(
-            select(Lead).where(
-                Lead.created_at >= since, Lead.do_not_call.is_(False), ~Lead.id.in_(enrolled)
-            )
-        )
-    )
+    """Leads created in the last ``newLeadWithinMinutes`` that the audience (if any) selects.
+
+    They go to the head of the queue (:data:`NEW_LEAD_PRIORITY`) so that a backlog of
+    other contacts never holds them past their minutes; a lead first seen later than that
+    (the campaign was paused, the dialer down) is no longer new and is left to the audience.
+    """
     spec = spec_of(campaign)
+    minutes = spec.triggers.new_lead_within_minutes
+    assert minutes is not None
+    since = max(campaign.started_at or now, now - timedelta(minutes=minutes))
+    query = audience_query(campaign, spec.audience or Audience(), now).where(
+        Lead.created_at >= since
+    )
+    leads = with_tags(await session.scalars(query), spec.audience or Audience())
     for lead in leads:
-        enroll(session, campaign, spec, lead, max(lead.created_at, since))
+        enroll(
+            session, campaign, spec, lead, max(lead.created_at, since), priority=NEW_LEAD_PRIORITY
+        )
     return len(leads)
 
 
@@ -137,7 +157,7 @@ async def _enroll_callbacks(session: AsyncSession, campaign: Campaign, now: date
     )
     for task in tasks:
         lead = await session.get(Lead, task.lead_id)
-        if lead is None or lead.do_not_call:
+        if lead is None or lead.do_not_call or lead.consent_calls is False:
             task.status = "cancelled"
             continue
         contact = await session.scalar(

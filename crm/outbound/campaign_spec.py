@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, time
 from pathlib import Path
 from typing import Literal
@@ -86,6 +87,9 @@ class Limits(SpecPart):
     )
     max_calls_per_day: int | None = Field(default=None, ge=1)
     max_concurrent: int = Field(default=2, ge=1, le=500)
+    max_calls_per_number_per_day: int | None = Field(
+        default=None, ge=1, description="calls each caller ID may place a day (every campaign)"
+    )
 
     @field_validator("retry_minutes")
     @classmethod
@@ -101,11 +105,33 @@ class Limits(SpecPart):
         return value
 
 
+class Breaker(SpecPart):
+    """When the campaign pauses itself instead of burning every lead's attempts.
+
+    Over its last ``window`` finished attempts (at least ``minAttempts``), too many failed
+    (carrier errors, invalid numbers, the provider refusing or unreachable) or too few
+    were answered: the campaign pauses, says why, and resumes after ``coolDownMinutes``
+    (none: only by hand).
+    """
+
+    enabled: bool = True
+    window: int = Field(default=20, ge=3, le=1000)
+    min_attempts: int = Field(default=10, ge=3, le=1000)
+    max_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    min_answer_rate: float | None = Field(default=None, ge=0, le=1)
+    cool_down_minutes: int | None = Field(default=30, ge=1)
+
+
 class Triggers(SpecPart):
     """Leads that enter the campaign by themselves while it is active."""
 
     new_lead_within_minutes: int | None = Field(
-        default=None, ge=1, description="call new leads this soon"
+        default=None,
+        ge=1,
+        description=(
+            "call leads created in the last this many minutes (that the audience selects), "
+            "ahead of every other contact, inside the window"
+        ),
     )
     callbacks: bool = Field(
         default=False, description="dial callbacks scheduled by assistants and rules"
@@ -130,19 +156,37 @@ class CampaignSpec(SpecPart):
     from_number: str | None = Field(
         default=None, description="caller ID (E.164), else TWILIO_FROM_NUMBER"
     )
+    from_numbers: list[str] = Field(
+        default_factory=list,
+        description=(
+            "a pool of caller IDs (E.164): each call goes out from one sharing the lead's "
+            "country and area code when there is one, spread across the pool, each under "
+            "limits.maxCallsPerNumberPerDay"
+        ),
+    )
     timezone: str = Field(default="UTC", description="for leads whose zone is unknown")
     status: Literal["draft", "scheduled", "active"] = "draft"
     audience: Audience | None = Field(
         default=None,
         description=(
-            "the leads to call ({} for every lead); none: only leads added by API, CSV or triggers"
+            "the leads to call ({} for every lead); none: only leads added by API, CSV or "
+            "triggers. New leads of the newLeadWithinMinutes trigger must match it too"
         ),
     )
     schedule: Schedule = Field(default_factory=Schedule)
     window: Window = Field(default_factory=Window)
     limits: Limits = Field(default_factory=Limits)
     triggers: Triggers = Field(default_factory=Triggers)
+    breaker: Breaker = Field(default_factory=Breaker)
     priority_by_score: bool = True
+
+    @field_validator("from_numbers")
+    @classmethod
+    def _e164(cls, value: list[str]) -> list[str]:
+        bad = [n for n in value if not re.fullmatch(r"\+[1-9]\d{6,14}", n)]
+        if bad:
+            raise ValueError(f"caller IDs must be E.164 (+14155550100): {', '.join(bad)}")
+        return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
     def _usable(self) -> CampaignSpec:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,9 +11,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.db import Database
-from crm.models import Call, Campaign, CampaignContact, DoNotCall, Lead, utcnow
+from crm.models import Call, Campaign, CampaignContact, Lead, utcnow
+from crm.outbound.call_permission import callable_leads
 from crm.outbound.calling_windows import lead_zones
-from crm.outbound.campaign_spec import CampaignSpec
+from crm.outbound.campaign_spec import Audience, CampaignSpec
 
 # Which state changes the API allows: action -> (states it applies to, the new state).
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -66,18 +68,18 @@ def change_state(campaign: Campaign, action: str, now: datetime) -> None:
     if campaign.status not in allowed:
         raise CampaignStateError(f"cannot {action} a campaign that is {campaign.status}")
     campaign.status = new_state
+    if new_state != "paused":  # a person's decision replaces the breaker's
+        campaign.pause_reason = campaign.resume_at = None
     if new_state == "active" and campaign.started_at is None:
         campaign.started_at = now
     if new_state == "completed":
         campaign.completed_at = now
 
 
-def _audience_query(campaign: Campaign, spec: CampaignSpec, now: datetime):
-    audience = spec.audience
-    assert audience is not None
+def audience_query(campaign: Campaign, audience: Audience, now: datetime):
+    """Leads the audience selects that may be called and are not enrolled yet (tags aside)."""
     query = select(Lead).where(
-        Lead.do_not_call.is_(False),
-        ~Lead.phone.in_(select(DoNotCall.phone)),
+        *callable_leads(),
         ~Lead.id.in_(
             select(CampaignContact.lead_id).where(CampaignContact.campaign_id == campaign.id)
         ),
@@ -103,13 +105,18 @@ async def enroll_audience(session: AsyncSession, campaign: Campaign, now: dateti
     spec = spec_of(campaign)
     if spec.audience is None:
         return 0
-    leads = list(await session.scalars(_audience_query(campaign, spec, now)))
-    if spec.audience.tags:
-        wanted = set(spec.audience.tags)
-        leads = [lead for lead in leads if wanted & set(lead.tags or [])]
+    leads = with_tags(
+        await session.scalars(audience_query(campaign, spec.audience, now)), spec.audience
+    )
     for lead in leads:
         enroll(session, campaign, spec, lead, now)
     return len(leads)
+
+
+def with_tags(leads: Iterable[Lead], audience: Audience) -> list[Lead]:
+    """The leads that carry any of the audience's tags (all of them when it names none)."""
+    wanted = set(audience.tags)
+    return [lead for lead in leads if not wanted or wanted & set(lead.tags or [])]
 
 
 def enroll(
@@ -119,14 +126,21 @@ def enroll(
     lead: Lead,
     due_at: datetime,
     task_id: str | None = None,
+    priority: int | None = None,
 ) -> CampaignContact:
-    """Add one lead to a campaign, with the time zones its calling window follows."""
+    """Add one lead to a campaign, with the time zones its calling window follows.
+
+    ``priority`` overrides the lead's place in the queue (default: its score when the
+    campaign has ``priorityByScore``, else 0).
+    """
     contact = CampaignContact(
         campaign_id=campaign.id,
         lead_id=lead.id,
         phone=lead.phone,
         zones=list(lead_zones(lead.timezone, lead.phone, campaign.timezone)),
-        priority=lead.score if spec.priority_by_score else 0,
+        priority=priority
+        if priority is not None
+        else (lead.score if spec.priority_by_score else 0),
         next_attempt_at=due_at,
         task_id=task_id,
     )

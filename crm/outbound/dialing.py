@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.db import Database
-from crm.followups import is_do_not_call
 from crm.models import Call, Campaign, CampaignContact, DialLock, Lead, Task
+from crm.outbound.call_permission import FINAL_REFUSALS, refusal
 from crm.outbound.campaigns import lock_campaign, spec_of
 
 FINAL_CALL_STATUSES = frozenset({"completed", "failed", "busy", "no-answer", "canceled"})
@@ -171,16 +171,22 @@ async def unlock_number(session: AsyncSession, phone: str, contact_id: str) -> N
 
 
 async def still_allowed(db: Database, claimed: Claimed, now: datetime) -> str | None:
-    """Re-check a claimed contact at the moment of dialing; the reason not to dial, or None."""
+    """Re-check a claimed contact at the moment of dialing; the reason not to dial, or None.
+
+    The do-not-call list, consent and the window are :func:`call_permission.refusal`, the
+    check every path that places a call shares.
+    """
     async with db.session() as session:
         campaign = await session.get(Campaign, claimed.campaign_id)
         lead = await session.get(Lead, claimed.lead_id)
         if campaign is None or campaign.status != "active":
             return "campaign_not_active"
-        if lead is None or lead.do_not_call or await is_do_not_call(session, claimed.phone):
+        if lead is None:
             return "dnc"
-        if not spec_of(campaign).window.calling_window().is_open(now, claimed.zones):
-            return "window"
+        window = spec_of(campaign).window.calling_window()
+        reason = await refusal(session, claimed.phone, lead, window, claimed.zones, now)
+        if reason:
+            return reason
         on_a_call = await session.scalar(
             select(func.count()).where(
                 Call.lead_id == claimed.lead_id,
@@ -194,15 +200,15 @@ async def still_allowed(db: Database, claimed: Claimed, now: datetime) -> str | 
 async def release(
     db: Database, claimed: Claimed, reason: str, now: datetime, *, retry_at: datetime | None = None
 ) -> None:
-    """Give a claimed contact back undialled: skipped for DNC, else pending (attempt uncounted)."""
+    """Give a claimed contact back undialled: skipped for DNC or no consent, else pending."""
     async with db.session() as session:
         contact = await session.get(CampaignContact, claimed.contact_id)
         if contact is None:
             return
         await unlock_number(session, claimed.phone, claimed.contact_id)
         contact.claimed_by = contact.claimed_at = None
-        if reason == "dnc":
-            contact.status, contact.reason = "skipped", "dnc"
+        if reason in FINAL_REFUSALS:
+            contact.status, contact.reason = "skipped", reason
             await close_task(session, contact.task_id, "cancelled", now)
             return
         contact.attempts = max(0, contact.attempts - 1)

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import select
 
 from crm.followups import add_note, create_task, mark_do_not_call
-from crm.models import Task, utcnow
-from crm.rules.changes import Changes
+from crm.models import Campaign, CampaignContact, Task, utcnow
+from crm.outbound.campaigns import enroll, spec_of
+from crm.rules.changes import Changes, HandOff
 from crm.rules.context import Event, render
 from crm.rules.schema import (
     AddNote,
@@ -19,17 +20,29 @@ from crm.rules.schema import (
     AdjustScore,
     AssignOwner,
     CreateTask,
+    EnrollInCampaign,
     MarkDoNotCall,
     Rule,
     ScheduleCallback,
     SendWebhook,
     SetStage,
+    TransferToHuman,
 )
 from crm.scoring import adjust_score
 from crm.webhooks import payloads
 from crm.webhooks.outbox import enqueue
 
-NEEDS_LEAD = (AdjustScore, SetStage, AddTag, ScheduleCallback, AddNote, MarkDoNotCall, AssignOwner)
+NEEDS_LEAD = (
+    AdjustScore,
+    SetStage,
+    AddTag,
+    ScheduleCallback,
+    AddNote,
+    MarkDoNotCall,
+    AssignOwner,
+    TransferToHuman,
+    EnrollInCampaign,
+)
 
 
 @dataclass
@@ -188,6 +201,46 @@ async def _owner(action: AssignOwner, run: Run) -> dict[str, Any]:
     return {"owner": action.owner}
 
 
+async def _transfer(action: TransferToHuman, run: Run) -> dict[str, Any]:
+    changes = run.changes
+    reason = run.text(action.reason) or action.reason
+    title = run.text(action.title) or action.title
+    if changes.live:
+        changes.hand_offs.append(HandOff(reason, title, action.assigned_to))
+        return {"transfer": "live, once the rules' changes are saved", "reason": reason}
+    task = await create_task(
+        changes.session,
+        kind="task",
+        title=title,
+        lead_id=changes.lead.id,
+        due_at=utcnow(),
+        reason=reason,
+        created_by=run.actor,
+        call_id=run.call_id,
+        assigned_to=action.assigned_to,
+    )
+    await changes.session.flush()
+    return {"taskId": task.id, "because": "the caller is not on the line"}
+
+
+async def _enroll(action: EnrollInCampaign, run: Run) -> dict[str, Any]:
+    session, lead = run.changes.session, run.changes.lead
+    campaign = await session.scalar(select(Campaign).where(Campaign.name == action.campaign))
+    if campaign is None:
+        raise ValueError(f"no campaign named {action.campaign!r}")
+    contact = await session.scalar(
+        select(CampaignContact).where(
+            CampaignContact.campaign_id == campaign.id, CampaignContact.lead_id == lead.id
+        )
+    )
+    if contact is not None:
+        return {"skipped": f"already in campaign {campaign.name} ({contact.status})"}
+    due = utcnow() + timedelta(hours=action.in_hours)
+    contact = enroll(session, campaign, spec_of(campaign), lead, due)
+    await session.flush()
+    return {"campaignId": campaign.id, "contactId": contact.id}
+
+
 ACTIONS: dict[type, Callable[[Any, Run], Awaitable[dict[str, Any]]]] = {
     AdjustScore: _adjust_score,
     SetStage: _set_stage,
@@ -198,4 +251,6 @@ ACTIONS: dict[type, Callable[[Any, Run], Awaitable[dict[str, Any]]]] = {
     SendWebhook: _webhook,
     MarkDoNotCall: _do_not_call,
     AssignOwner: _owner,
+    TransferToHuman: _transfer,
+    EnrollInCampaign: _enroll,
 }

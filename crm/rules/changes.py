@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,6 +20,21 @@ from crm.webhooks.outbox import enqueue
 UNREACHED = ("no_answer", "voicemail")
 
 
+@dataclass(frozen=True)
+class HandOff:
+    """A live transfer a rule asked for, carried out by the call once the changes are committed.
+
+    Parameters:
+        reason: Why, for the person taking the call.
+        title: The callback task's title if the transfer cannot be made.
+        assigned_to: Who that task is for.
+    """
+
+    reason: str
+    title: str
+    assigned_to: str | None = None
+
+
 class Changes:
     """Stage moves and score changes that raise ``stage_changed`` and ``score_crossed`` events.
 
@@ -28,6 +44,8 @@ class Changes:
         lead: The lead concerned, if any.
         call: The call concerned, if any.
         subject: What events are about (a call id), for rule idempotency.
+        live: The caller is on the line now (the changes happen in the call): a rule's
+            ``transfer_to_human`` becomes a :class:`HandOff` in ``hand_offs``.
     """
 
     def __init__(
@@ -38,8 +56,11 @@ class Changes:
         lead: Lead | None,
         call: Call | None,
         subject: str,
+        live: bool = False,
     ):
         self.session = session
+        self.live = live
+        self.hand_offs: list[HandOff] = []
         self.policy = policy
         self.lead = lead
         self.call = call
@@ -104,14 +125,19 @@ class Changes:
         return change
 
     def set_score(self, score: Score) -> tuple[int, int]:
-        """Give the lead a new score (band, explanation), raise ``score_crossed``; (old, new)."""
+        """Give the lead a new score (band, explanation); (old, new).
+
+        Raises ``score_crossed``, and ``band_changed`` when the lead enters another band.
+        """
         lead = self.lead
         if lead is None:
             return score.value, score.value
-        old = lead.score or 0
+        old, old_band = lead.score or 0, lead.band
         lead.score, lead.band, lead.score_explanation = score.value, score.band, score.explanation
         if old != score.value:
             self.emit("score_crossed", old_score=old, new_score=score.value)
+        if old_band != score.band:
+            self.emit("band_changed", from_band=old_band, to_band=score.band, score=score.value)
         return old, score.value
 
     async def lead_counts(self) -> dict[str, int]:

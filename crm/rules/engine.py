@@ -29,6 +29,8 @@ def matches(rule: Rule, event: Event) -> bool:
         )
         up, down = old < at <= new, new < at <= old
         return {"up": up, "down": down, "any": up or down}[rule.direction]
+    if rule.trigger == "band_changed":
+        return rule.band is None or rule.band == event.data.get("to_band")
     if rule.trigger == "inactivity_days":
         return event.data.get("rule") == rule.id
     return True

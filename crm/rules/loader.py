@@ -96,11 +96,16 @@ class RuleBook:
     files: dict[str, Path] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, folder: Path | None, stages: Stages) -> RuleBook:
+    def load(cls, folder: Path | None, stages: Stages, bands: tuple[str, ...] = ()) -> RuleBook:
         """Load every ``*.json`` in ``folder`` (none when the folder does not exist).
 
+        Args:
+            folder: The rules folder.
+            stages: The stages ``set_stage`` may name.
+            bands: The scoring file's band names ``band_changed`` rules may name (empty: any).
+
         Raises:
-            RuleFileError: The first broken file, or two rules with one id.
+            RuleFileError: The first broken file, two rules with one id, or an unknown band.
         """
         book = cls()
         if folder is None or not folder.is_dir():
@@ -112,6 +117,11 @@ class RuleBook:
                 if rule.id in book.files:
                     raise RuleFileError(
                         f"{path}: $.id: {rule.id!r} is already used by {book.files[rule.id]}"
+                    )
+                if bands and rule.band is not None and rule.band not in bands:
+                    raise RuleFileError(
+                        f"{path}: $.band: unknown band {rule.band!r}; the scoring file's bands "
+                        f"are: {', '.join(bands)}"
                     )
                 book.files[rule.id] = path
                 book.rules.append(rule)

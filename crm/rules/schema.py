@@ -24,6 +24,7 @@ TRIGGERS = (
     "no_answer",
     "voicemail",
     "score_crossed",
+    "band_changed",
     "stage_changed",
     "inactivity_days",
 )
@@ -179,6 +180,29 @@ class MarkDoNotCall(RulePart):
     reason: str | None = None
 
 
+class TransferToHuman(RulePart):
+    """Hand the lead to a person now: a live transfer while the caller is still on the line
+    (the score became known in the call), else a task due now for a person to call back."""
+
+    type: Literal["transfer_to_human"]
+    reason: str = Field(default="{lead.band} lead ({lead.score})", min_length=1, max_length=500)
+    title: str = Field(
+        default="Call {lead.name} ({lead.phone}) back now: {lead.band} lead",
+        min_length=1,
+        max_length=200,
+        description="the callback task's title when the caller is no longer on the line",
+    )
+    assigned_to: str | None = None
+
+
+class EnrollInCampaign(RulePart):
+    """Add the lead to a campaign (by name), e.g. a nurturing one."""
+
+    type: Literal["enroll_in_campaign"]
+    campaign: str = Field(min_length=1, max_length=128)
+    in_hours: float = Field(default=0, ge=0, le=24 * 365, description="first call no sooner")
+
+
 class AssignOwner(RulePart):
     """Give the lead to a salesperson or team."""
 
@@ -195,7 +219,9 @@ Action = Annotated[
     | AddNote
     | SendWebhook
     | MarkDoNotCall
-    | AssignOwner,
+    | AssignOwner
+    | TransferToHuman
+    | EnrollInCampaign,
     Field(discriminator="type"),
 ]
 
@@ -204,8 +230,9 @@ class Rule(RulePart):
     """One automation rule.
 
     ``trigger`` is one of :data:`TRIGGERS`; ``score_crossed`` needs ``threshold`` (and
-    optionally ``direction``: up, down, any) and ``inactivity_days`` needs ``days``.
-    Higher ``priority`` runs first.
+    optionally ``direction``: up, down, any), ``inactivity_days`` needs ``days``, and
+    ``band_changed`` fires when the lead enters ``band`` (a band of the scoring file; none:
+    any band). Higher ``priority`` runs first.
     """
 
     id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w.-]*$")
@@ -217,6 +244,7 @@ class Rule(RulePart):
     threshold: int | None = Field(default=None, ge=0, le=100)
     direction: Literal["up", "down", "any"] = "up"
     days: float | None = Field(default=None, gt=0, le=3650)
+    band: str | None = Field(default=None, max_length=24)
     conditions: WhenClause | None = None
     actions: list[Action] = Field(min_length=1)
 

@@ -7,7 +7,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from crm.models import Call, Lead, StageChange, ToolCall, Utterance
+from crm.models import Call, Campaign, Lead, StageChange, ToolCall, Utterance
 from crm.shapes import call_analysis, call_summary, iso, lead_brief
 
 # Our end reasons in VAPI's words, so integrations that switch on endedReason keep working.
@@ -222,4 +222,14 @@ def automation(
         event=data,
         lead=lead_brief(lead) if lead else None,
         call=call_summary(call) if call else None,
+    )
+
+
+def campaign_paused(campaign: Campaign) -> dict[str, Any]:
+    """``campaign.paused``: a campaign paused itself (circuit breaker), why, and when it resumes."""
+    return envelope(
+        "campaign.paused",
+        campaign={"id": campaign.id, "name": campaign.name, "status": campaign.status},
+        reason=campaign.pause_reason,
+        resumeAt=iso(campaign.resume_at),
     )

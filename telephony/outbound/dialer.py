@@ -23,6 +23,8 @@ from sqlalchemy import select
 from config import Settings
 from crm.db import Database
 from crm.models import Call, Campaign, utcnow
+from crm.outbound.breaker import trip_if_failing
+from crm.outbound.caller_ids import choose_caller_id
 from crm.outbound.campaign_runs import advance_schedules, enroll_due
 from crm.outbound.dial_outcomes import (
     attempt_not_placed,
@@ -39,6 +41,7 @@ from crm.outbound.dialing import (
     release,
     still_allowed,
 )
+from crm.webhooks.outbox import WebhookSettings
 from telephony.dependencies import CallDependencies
 from telephony.outbound.providers import DialError, OutboundCall, OutboundProvider
 from telephony.outbound.routing import PLACED_BY, campaign_route
@@ -63,6 +66,7 @@ class Dialer:
         tick_secs: float = 2.0,
         instance: str | None = None,
         route: Route | None = None,
+        webhooks: WebhookSettings | None = None,
     ):
         """Prepare a dialer (nothing runs until :meth:`run` or :meth:`tick`).
 
@@ -74,16 +78,19 @@ class Dialer:
             tick_secs: Seconds between ticks when running.
             instance: A name for this dialer, unique among instances.
             route: Picks the provider of a campaign; default: the campaign's own setting.
+            webhooks: Where a campaign's ``campaign.paused`` (circuit breaker) goes.
         """
         self._db = db
         self._providers = providers
         self._route = route or (lambda campaign: PLACED_BY.get(campaign.provider, "twilio"))
+        self._webhooks = webhooks or WebhookSettings()
         self._default_from = default_from
         self._clock = clock
         self._tick_secs = tick_secs
         self.instance = instance or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.placed = 0
         self._warned: set[str] = set()
+        self._opening = asyncio.Lock()
 
     @classmethod
     def for_server(
@@ -102,6 +109,7 @@ class Dialer:
             tick_secs=settings.dialer_tick_secs,
             instance=settings.dialer_instance or None,
             route=campaign_route(deps.assistants),
+            webhooks=deps.policy.webhooks if deps.policy else None,
         )
 
     async def settle(self, call: Call) -> None:
@@ -148,7 +156,11 @@ class Dialer:
             await asyncio.sleep(self._tick_secs)
 
     async def tick(self) -> int:
-        """One round: schedules, enrollment, recovery, then what is due; returns calls placed."""
+        """One round: schedules, enrollment, recovery, then what is due; returns calls placed.
+
+        A campaign whose recent attempts fail is paused by its circuit breaker
+        (:mod:`crm.outbound.breaker`) instead of dialled.
+        """
         now = self._clock()
         await advance_schedules(self._db, now)
         await enroll_due(self._db, now)
@@ -169,6 +181,8 @@ class Dialer:
                     f"campaign {campaign.name}: no {provider} provider configured; not dialing"
                 )
                 continue
+            if await trip_if_failing(self._db, campaign.id, now, self._webhooks):
+                continue
             claimed = await claim_due(self._db, campaign.id, self.instance, now)
             results = await asyncio.gather(
                 *(self._dial(campaign, provider, c) for c in claimed), return_exceptions=True
@@ -181,21 +195,28 @@ class Dialer:
         return placed
 
     async def _dial(self, campaign: Campaign, provider_name: str, claimed: Claimed) -> bool:
-        """Re-check, lock the number, open the call row and place the call."""
+        """Re-check, pick the caller ID, lock the number, open the call row, place the call."""
         now = self._clock()
         reason = await still_allowed(self._db, claimed, now)
         if reason:
             logger.info(f"contact {claimed.contact_id}: not dialled ({reason})")
             await release(self._db, claimed, reason, now)
             return False
-        if not await lock_number(self._db, claimed, self.instance, now):
-            await release(self._db, claimed, "number_busy", now, retry_at=now + LOCKED_RETRY)
-            return False
+        async with self._opening:  # a caller ID's count includes this instance's last pick
+            from_number, caps_reset = await choose_caller_id(
+                self._db, campaign, claimed.phone, self._default_from, now
+            )
+            if from_number is None:
+                logger.info(f"contact {claimed.contact_id}: every caller ID is at its daily cap")
+                await release(self._db, claimed, "caller_ids_capped", now, retry_at=caps_reset)
+                return False
+            if not await lock_number(self._db, claimed, self.instance, now):
+                await release(self._db, claimed, "number_busy", now, retry_at=now + LOCKED_RETRY)
+                return False
+            call = await open_attempt(
+                self._db, claimed, from_number=from_number, now=now, provider=provider_name
+            )
         provider = self._providers[provider_name]
-        from_number = campaign.from_number or self._default_from
-        call = await open_attempt(
-            self._db, claimed, from_number=from_number, now=now, provider=provider_name
-        )
         try:
             sid = await provider.place(
                 OutboundCall(

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,11 +97,25 @@ async def get_call(settings: Settings, call_id: str) -> dict[str, Any]:
         return await client.get_call(call_id)
 
 
-async def place_call(settings: Settings, to: str, assistant: str | None) -> dict[str, Any]:
-    """Place one outbound call through VAPI, recorded in our database like a campaign call."""
+async def place_call(
+    settings: Settings, to: str, assistant: str | None, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Place one outbound call through VAPI, recorded in our database like a campaign call.
+
+    The number goes through the dialer's own check first
+    (:func:`crm.outbound.call_permission.refusal`): not on the do-not-call list, the lead
+    has not refused calls, and the default calling window (09:00-18:00, Monday to
+    Friday) is open in the callee's time zone.
+
+    Raises:
+        CliError: The number may not be called now, or VAPI refused the call.
+    """
     from agent.library import AssistantLibrary
     from crm.db import Database
-    from crm.models import Call
+    from crm.models import Call, utcnow
+    from crm.outbound.call_permission import REFUSALS, refusal
+    from crm.outbound.calling_windows import lead_zones
+    from crm.outbound.campaign_spec import Window
     from crm.outbound.dial_outcomes import attempt_placed
     from crm.phone_numbers import InvalidPhoneNumber, to_e164
     from telephony.dependencies import CallDependencies
@@ -121,6 +136,12 @@ async def place_call(settings: Settings, to: str, assistant: str | None) -> dict
         service = VapiService(CallDependencies(database, library), VapiTarget.for_server(settings))
         lead = await service.deps.leads.get_or_create(number, source="outbound-call")
         async with database.session() as session:
+            zones = lead_zones(lead.timezone, number, "UTC")
+            why = await refusal(
+                session, number, lead, Window().calling_window(), zones, now or utcnow()
+            )
+            if why:
+                raise CliError(f"not calling {number}: {REFUSALS[why]} ({', '.join(zones)})")
             call = Call(
                 provider="vapi",
                 direction="outbound",

@@ -58,7 +58,7 @@ class VapiOutbound:
         body = {
             "phoneNumberId": number_id,
             "customer": {"number": call.to, **({"name": lead.name} if lead and lead.name else {})},
-            **self._service.assistant_spec(entry, variables),
+            **self._service.assistant_spec(entry, variables, lead),
             "metadata": {"phoneagentCallId": call.call_id, "phoneagentAssistant": entry.name},
         }
         try:

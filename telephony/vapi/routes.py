@@ -93,7 +93,7 @@ async def assistant_request(service: VapiService, message: dict[str, Any]) -> di
     call = await service.find_or_open(ref, entry, status="ringing")
     lead = await service.deps.leads.get(call.lead_id) if call and call.lead_id else None
     variables = await service.variables(entry, lead, ref.customer)
-    return service.assistant_spec(entry, variables)
+    return service.assistant_spec(entry, variables, lead)
 
 
 def _context(
@@ -125,6 +125,7 @@ def _context(
         phrases=phrases_for(assistant.language),
         control=control,
         stages=service.deps.stages,
+        policy=service.deps.policy,
         http=service.deps.http,
         provider="vapi",
         direction=call.direction if call else ref.direction,

@@ -91,15 +91,26 @@ class VapiService:
         )
         return _jsonable(values)
 
-    def assistant_spec(self, entry: LoadedAssistant, variables: dict[str, Any]) -> dict[str, Any]:
-        """How VAPI runs an assistant: its pushed ``assistantId``, or inline with variables."""
+    def assistant_spec(
+        self, entry: LoadedAssistant, variables: dict[str, Any], lead: Lead | None = None
+    ) -> dict[str, Any]:
+        """How VAPI runs an assistant: its pushed ``assistantId``, or inline with variables.
+
+        A lead who refused recording (``consentRecording: false``) is not recorded by VAPI
+        either, and does not hear the recording notice.
+        """
         spec: dict[str, Any]
         assistant_id = self.assistant_id(entry)
         if assistant_id:
             spec = {"assistantId": assistant_id}
         else:
             spec = {"assistant": vapi_assistant(entry, self.target)}
-        spec["assistantOverrides"] = {"variableValues": variables}
+        overrides: dict[str, Any] = {"variableValues": variables}
+        if lead is not None and lead.consent_recording is False:
+            overrides["artifactPlan"] = {"recordingEnabled": False}
+            if entry.assistant.recording_notice:
+                overrides["firstMessage"] = entry.assistant.first_message
+        spec["assistantOverrides"] = overrides
         return spec
 
     async def find(self, ref: CallRef) -> Call | None:

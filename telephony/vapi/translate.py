@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent.assistant import EMBEDDED_LLM
+from agent.assistant import EMBEDDED_LLM, announced
 from agent.assistant_files import LoadedAssistant
 from agent.speech import MULTI
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 OUR_KEYS = (
     "phoneNumbers",
+    "recordingNotice",
     "numberRoutes",
     "provider",
     "vapi",
@@ -229,4 +230,7 @@ def vapi_assistant(entry: LoadedAssistant, target: VapiTarget) -> dict[str, Any]
         metadata={**(raw.get("metadata") or {}), "phoneagent": {"assistant": entry.name}},
     )
     result.setdefault("serverMessages", list(SERVER_MESSAGES))
+    assistant = entry.assistant
+    if assistant.recording_notice and assistant.artifact_plan.recording_enabled:
+        result["firstMessage"] = announced(assistant.first_message, assistant.recording_notice)
     return result

@@ -81,6 +81,8 @@ class FakeTwilio(CallingBack):
             media with a call simulator) and the call completes when it returns.
         fail_with: Answer call updates with this HTTP status and Twilio's error body
             (e.g. 400 when the call is no longer in progress).
+        refuse_calls: Answer every call creation with this (HTTP status, Twilio code,
+            message): an outage (503, 20503) or a suspended account.
         live_media: Calls whose media a call simulator plays, by CallSid: the ``Twiml``
             of an accepted update is run by it (``CallSimulator.run_twiml``), as Twilio
             runs new TwiML on a live call.
@@ -99,6 +101,7 @@ class FakeTwilio(CallingBack):
     calls: list[FakeCall] = field(default_factory=list)
     updates: list[CallUpdate] = field(default_factory=list)
     fail_with: int | None = None
+    refuse_calls: tuple[int, int, str] | None = None
     live_media: dict[str, Callable[[str], Awaitable[None]]] = field(default_factory=dict)
     url: str = ""
     max_active: int = 0
@@ -145,6 +148,8 @@ class FakeTwilio(CallingBack):
         to = params.get("To", [""])[0]
         if not to or not params.get("Url"):
             return self._error(400, 21205, "Url parameter is required.")
+        if self.refuse_calls:  # an outage, or an account Twilio stopped: (status, code, message)
+            return self._error(*self.refuse_calls)
         if self.scenarios.get(to) == INVALID:
             return self._error(400, 21211, f"Invalid 'To' Phone Number: {to}")
         call = FakeCall(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,8 +11,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from crm import strict_json
 from crm.calls import CallStore
 from crm.service import CrmService
+from crm.strict_json import JsonRefused
 
 STORE = web.AppKey("call_store", CallStore)
 API_KEY = web.AppKey("api_key", str)
@@ -126,9 +127,9 @@ def validate(model: type[M], data: Any, where: str) -> M:
 async def body(request: web.Request, model: type[M]) -> M:
     """The JSON body as ``model`` (400 on broken JSON or invalid fields)."""
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object") from None
+        data = strict_json.loads(await request.read())
+    except JsonRefused as e:
+        raise ApiError(400, "invalid_json", f"the body must be a JSON object: {e}") from None
     return validate(model, data, "body")
 
 

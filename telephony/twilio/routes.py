@@ -137,14 +137,14 @@ async def status_callback(request: web.Request) -> web.Response:
     call_sid, status = form.get("CallSid"), form.get("CallStatus")
     if not call_sid or not status:
         raise web.HTTPBadRequest(text="CallSid and CallStatus are required")
-    duration = form.get("CallDuration")
+    duration = form.get("CallDuration", "")
     deps = request.app[DEPS]
     call = await deps.calls.provider_status(
         "twilio",
         call_sid,
         status,
         call_id=request.query.get("callId"),
-        duration_seconds=float(duration) if duration and duration.isdigit() else None,
+        duration_seconds=float(duration) if duration.isascii() and duration.isdigit() else None,
         answered_by=form.get("AnsweredBy"),
     )
     if call is None:

@@ -30,8 +30,10 @@ from agent.phrases import phrases_for
 from agent.tools import ToolContext, execute
 from agent.tools.call import destinations_of
 from agent.variables import call_timezone
+from crm import strict_json
 from crm.calls import NewUtterance
 from crm.models import Call, Lead, utcnow
+from crm.strict_json import JsonRefused
 from telephony.vapi.control import VapiControl
 from telephony.vapi.messages import (
     STATUSES,
@@ -70,9 +72,9 @@ async def vapi_events(request: web.Request) -> web.Response:
         logger.warning("/vapi/events: refused a request without the VAPI secret")
         return web.json_response({"error": "missing or wrong VAPI secret"}, status=401)
     try:
-        message = message_of(json.loads(await request.text()))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return web.json_response({"error": "the body is not JSON"}, status=400)
+        message = message_of(strict_json.loads(await request.read()))
+    except JsonRefused as e:
+        return web.json_response({"error": f"the body is not JSON we accept: {e}"}, status=400)
     except BadMessage as e:
         return web.json_response({"error": str(e)}, status=400)
     kind = message["type"]

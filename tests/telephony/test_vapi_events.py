@@ -390,6 +390,44 @@ async def test_a_no_answer_report_is_not_counted_as_answered(vapi):
     )
 
 
+def _strict(text: str):
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("number", ["Infinity", "-Infinity", "NaN", "1e400"])
+async def test_a_report_with_a_duration_that_is_not_a_json_number_is_refused(vapi, number):
+    raw = json.dumps(p.end_of_call_report()).replace(
+        '"durationSeconds": 22.5', f'"durationSeconds": {number}'
+    )
+    assert number in raw
+    status, body = await post(vapi, None, raw=raw)
+    assert status == 400 and "JSON" in body["error"]
+    assert await count(vapi.db, Call) == 0
+
+
+async def test_an_absurd_reported_duration_is_clamped_to_a_day(vapi):
+    body = p.end_of_call_report()
+    body["message"]["durationSeconds"] = 1e23
+    assert (await post(vapi, body))[0] == 200
+    assert (await only_call(vapi.db)).duration_seconds == 24 * 3600
+
+
+async def test_an_infinity_already_stored_is_never_served(vapi):
+    async with vapi.db.session() as session:
+        session.add(Call(id="inf-1", duration_seconds=float("inf"), cost=float("-inf")))
+    auth = {"Authorization": f"Bearer {KEY}"}
+    for path in ("/api/calls", "/api/calls/inf-1"):
+        response = await vapi.get(path, headers=auth)
+        assert response.status == 200
+        text = await response.text()
+        body = _strict(text)  # raises on Infinity / NaN
+        call = body["data"][0] if "data" in body else body
+        assert call["durationSeconds"] is None and call["cost"] is None
+
+
 # transfer-destination-request, hang, unknown
 
 

@@ -156,6 +156,22 @@ async def test_lead_list_filters(client: TestClient):
     assert await names("q=0103") == ["Cy"] and await names("stage=won") == []
 
 
+async def test_lead_search_takes_percent_and_underscore_literally(client: TestClient):
+    for phone, name in (("+14155550101", "Ann"), ("+14155550102", "50% off_shop a/b")):
+        assert (await post(client, "/api/leads", {"phone": phone, "name": name}))[0] == 201
+
+    async def names(q: str) -> list[str]:
+        status, body = await get(client, f"/api/leads?q={q}")
+        assert status == 200, body
+        return [lead["name"] for lead in body["data"]]
+
+    assert await names("%25") == ["50% off_shop a/b"]
+    assert await names("_") == ["50% off_shop a/b"]
+    assert await names("n_") == [], "_ is no single-character wildcard"
+    assert await names("a/b") == ["50% off_shop a/b"]
+    assert await names("ann") == ["Ann"]
+
+
 CSV = """Teléfono,Nombre,Email,Tags,Stage,consent_calls,plan
 612 34 56 78,Ana,ana@example.com,vip;web,contacted,sí,fiber
 +1 (415) 555-0199,Bob,,,,,

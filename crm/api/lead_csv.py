@@ -13,6 +13,7 @@ from crm import lead_import
 from crm.api.http import CRM, ApiError, ApiModel, Routes, actor, query
 from crm.api.leads import SORTS, LeadFilter, lead_conditions
 from crm.api.responses import ImportReport
+from crm.csv_cells import neutralise
 from crm.models import Lead
 from crm.shapes import iso
 
@@ -129,8 +130,8 @@ def _cell(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ";".join(map(str, value))
-    return iso(value) if hasattr(value, "isoformat") else str(value)
+        return neutralise(";".join(map(str, value)))
+    return iso(value) if hasattr(value, "isoformat") else neutralise(str(value))
 
 
 @api.route("GET", "/api/leads.csv", query=LeadFilter, response_type="text/csv")
@@ -155,7 +156,7 @@ async def export_leads(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow([*COLUMNS, *custom])
+        writer.writerow([*COLUMNS, *map(neutralise, custom)])
         result = await session.stream_scalars(
             select(Lead).where(*where).order_by(SORTS[params.sort], Lead.id)
         )

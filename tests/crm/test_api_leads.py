@@ -266,6 +266,45 @@ async def test_csv_import_with_broken_rows_imports_nothing(client: TestClient):
     assert response.status == 400 and (await response.json())["errors"][0]["column"] == "phone"
 
 
+def big_csv(rows: int, cell_bytes: int) -> bytes:
+    note = "x" * cell_bytes
+    lines = ["phone,name,note", *(f"+1415{i:07d},Lead {i},{note}" for i in range(rows - 1))]
+    return ("\n".join([*lines, f"+14159999999,Truncated Never,{note}"]) + "\n").encode()
+
+
+async def test_a_big_csv_body_is_read_to_its_end(client: TestClient):
+    data = big_csv(2_000, 600)
+    assert len(data) > 1_200_000
+    response = await client.post(
+        "/api/leads/import", data=data, headers=AUTH | {"Content-Type": "text/csv"}
+    )
+    report = await response.json()
+    assert response.status == 201 and (report["rows"], report["created"]) == (2_000, 2_000)
+    _, found = await get(client, "/api/leads?q=truncated")
+    assert [lead["name"] for lead in found["data"]] == ["Truncated Never"]
+
+
+async def test_a_multipart_csv_up_to_the_documented_20_mb_is_accepted(client: TestClient):
+    form = FormData()
+    form.add_field("file", big_csv(1_000, 3_000), filename="leads.csv", content_type="text/csv")
+    response = await client.post("/api/leads/import?dryRun=true", data=form, headers=AUTH)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["rows"] == 1_000
+
+
+async def test_a_csv_over_20_mb_is_refused_with_413_and_nothing_is_imported(client: TestClient):
+    data = big_csv(21_000, 1_000)
+    assert len(data) > 20 * 2**20
+    form = FormData()
+    form.add_field("file", data, filename="leads.csv", content_type="text/csv")
+    for body, headers in ((data, {"Content-Type": "text/csv"}), (form, {})):
+        response = await client.post("/api/leads/import", data=body, headers=AUTH | headers)
+        assert response.status == 413
+        answer = await response.json()
+        assert answer["error"] == "too_large" and "20 MB" in answer["detail"]
+    assert (await get(client, "/api/leads"))[1]["total"] == 0
+
+
 async def test_csv_export_round_trips(client: TestClient):
     await client.post("/api/leads/import", data=CSV.encode(), headers=AUTH)
     response = await client.get("/api/leads.csv?sort=name", headers=AUTH)

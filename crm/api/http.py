@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -74,6 +74,14 @@ class Principal:
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 
+# Times the API takes: wide enough for any real record, far from the year 1 and 9999 edges
+# where converting zones or adding a day overflows.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, tzinfo=UTC)
+# The deepest page anyone reads; beyond it an offset only overflows the database's integer.
+MAX_OFFSET = 10**9
+
+
 class ApiModel(BaseModel):
     """Base of API bodies and queries: camelCase or snake_case, no unknown keys, times in UTC."""
 
@@ -84,7 +92,15 @@ class ApiModel(BaseModel):
         for name in type(self).model_fields:
             value = getattr(self, name)
             if isinstance(value, datetime) and value.tzinfo is not None:
-                setattr(self, name, value.astimezone(UTC))
+                try:
+                    value = value.astimezone(UTC)
+                except OverflowError:
+                    value = EARLIEST - timedelta(days=1)  # year 1 or 9999: refused below
+                if not EARLIEST <= value <= LATEST:
+                    raise ValueError(
+                        f"{to_camel(name)}: times are between {EARLIEST.year} and {LATEST.year}"
+                    )
+                setattr(self, name, value)
         return self
 
 
@@ -101,7 +117,7 @@ class Page(ApiModel):
     """``?limit=50&offset=0``."""
 
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 def _field_errors(error: ValidationError) -> list[dict[str, str]]:

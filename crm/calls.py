@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,16 @@ FINAL_STATUSES = frozenset({"completed", "failed", "busy", "no-answer", "cancele
 # A provider may report the end of an answered call before our media session finalizes it;
 # its analysis waits this long for the transcript's last lines.
 STATUS_GRACE = timedelta(seconds=30)
+# No carrier keeps a call up longer (Twilio's own limit is 24 hours); a longer reported
+# duration is a broken or forged report, not a call.
+MAX_CALL_SECONDS = 24 * 3600.0
+
+
+def plausible_duration(seconds: float | None) -> float | None:
+    """A reported call duration clamped to 0..MAX_CALL_SECONDS; None for none or NaN/Infinity."""
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_CALL_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -257,6 +268,7 @@ class CallStore:
                 _queue_analysis(
                     call, call.ended_at + (STATUS_GRACE if call.answered_at else timedelta(0))
                 )
+            duration_seconds = plausible_duration(duration_seconds)
             if duration_seconds is not None:
                 call.duration_seconds = duration_seconds
             return call

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.analysis.text import fold
 from crm.audit import audit
+from crm.csv_cells import restore
 from crm.lead_changes import set_do_not_call, set_stage
 from crm.lead_fields import FLAG_FIELDS, TEXT_FIELDS, LeadFields
 from crm.models import Lead, new_id
@@ -115,8 +116,9 @@ class ImportReport:
 
 
 def _header_name(raw: str) -> str:
-    key = fold(raw).strip().replace(" ", "_").replace("-", "_")
-    return HEADERS.get(key, raw.strip())
+    raw = restore(raw.strip())
+    key = fold(raw).replace(" ", "_").replace("-", "_")
+    return HEADERS.get(key, raw)
 
 
 def _flag(value: str) -> bool | None:
@@ -146,7 +148,7 @@ def parse(text: str, policy: Policy, region: str) -> tuple[list[ImportRow], Impo
             break
         row = _row(
             line,
-            {names[k]: (v or "").strip() for k, v in raw.items() if k is not None},
+            {names[k]: restore((v or "").strip()) for k, v in raw.items() if k is not None},
             policy,
             region,
             report,

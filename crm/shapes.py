@@ -19,6 +19,7 @@ from crm.models import (
     WebhookDelivery,
 )
 from crm.recordings import content_type
+from crm.strict_json import finite
 
 
 def iso(value: datetime | None) -> str | None:
@@ -43,16 +44,16 @@ def call_summary(call: Call) -> dict[str, Any]:
         "startedAt": iso(call.started_at),
         "answeredAt": iso(call.answered_at),
         "endedAt": iso(call.ended_at),
-        "durationSeconds": call.duration_seconds,
+        "durationSeconds": finite(call.duration_seconds),
         "endReason": call.end_reason,
         "answeredBy": call.answered_by,
         "transferTarget": call.transfer_target,
         "language": call.language,
-        "cost": call.cost,
+        "cost": finite(call.cost),
         "analysisStatus": call.analysis_status,
         "outcome": call.outcome,
         "intent": call.intent,
-        "sentimentScore": call.sentiment_score,
+        "sentimentScore": finite(call.sentiment_score),
         "sentimentLabel": call.sentiment_label,
         "leadScore": call.lead_score,
         "summary": call.summary,

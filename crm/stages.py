@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crm.analysis.result import OUTCOMES
 from crm.models import Lead, StageChange
 
+# Compare-and-set tries of one move before giving up (each failure means another move won).
+MAX_MOVE_ATTEMPTS = 50
 DEFAULT_STAGES = ("new", "contacted", "qualified", "appointment", "follow_up", "won", "lost")
 # Where a call's outcome moves its lead (seed 002's auto-advance), when that is forward.
 DEFAULT_ON_OUTCOME = {
@@ -162,18 +166,39 @@ async def move_stage(
     reason: str | None,
     actor: str,
     call_id: str | None = None,
+    allowed: Callable[[str], bool] | None = None,
 ) -> StageChange | None:
-    """Move a lead to ``to_stage`` and record it; None when it is already there."""
-    if lead.stage == to_stage:
-        return None
+    """Move a lead to ``to_stage`` and record it; None when it is already there (or not
+    ``allowed`` from the stage it is in).
+
+    The move is a compare-and-set on the lead's row (``UPDATE ... WHERE stage = <the stage
+    we read>``): a move that raced this one and committed first makes it read the stage
+    again, so each recorded ``from_stage`` is the stage the lead really left, on SQLite and
+    PostgreSQL alike (there the row stays locked until the transaction ends).
+    """
+    for _ in range(MAX_MOVE_ATTEMPTS):
+        from_stage = lead.stage
+        if from_stage == to_stage or (allowed is not None and not allowed(from_stage)):
+            return None
+        moved = await session.execute(
+            update(Lead)
+            .where(Lead.id == lead.id, Lead.stage == from_stage)
+            .values(stage=to_stage)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount == 1:
+            break
+        await session.refresh(lead, ["stage"])  # moved meanwhile: start from where it is now
+    else:
+        raise StageError(f"lead {lead.id} kept changing stage; try again")
+    set_committed_value(lead, "stage", to_stage)
     change = StageChange(
         lead_id=lead.id,
         call_id=call_id,
-        from_stage=lead.stage,
+        from_stage=from_stage,
         to_stage=to_stage,
         reason=reason,
         actor=actor,
     )
-    lead.stage = to_stage
     session.add(change)
     return change

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.api.http import API_KEY, CRM, PRINCIPAL, ApiError, Handler, Principal
 from crm.models import WebSession, utcnow
+from crm.secret_compare import same_secret, secret_bytes
 
 COOKIE = "phoneagent_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -25,12 +26,12 @@ PUBLIC = frozenset({("GET", "/api/openapi.json"), ("GET", "/api/docs"), ("POST",
 
 def fingerprint(credential: str) -> str:
     """What a session remembers of the credential it was opened with (never the credential)."""
-    return hashlib.sha256(b"phoneagent-credential:" + credential.encode()).hexdigest()
+    return hashlib.sha256(b"phoneagent-credential:" + secret_bytes(credential)).hexdigest()
 
 
 def token_hash(token: str) -> str:
     """How a session's token is stored: a stolen table opens no session."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(secret_bytes(token)).hexdigest()
 
 
 def session_id(token: str) -> str:
@@ -44,7 +45,7 @@ def csrf_token(token: str) -> str:
     Derived from the HttpOnly cookie's token, so only the page that signed in (and was
     told it) knows it; another site can neither read it nor send a custom header.
     """
-    return hmac.new(token.encode(), b"phoneagent-csrf", hashlib.sha256).hexdigest()
+    return hmac.new(secret_bytes(token), b"phoneagent-csrf", hashlib.sha256).hexdigest()
 
 
 async def open_session(
@@ -88,7 +89,7 @@ async def authenticate(request: web.Request) -> Principal | None:
     """The caller of an /api request, from its bearer key or its session cookie; None if neither."""
     scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer":
-        if hmac.compare_digest(bearer.strip().encode(), request.app[API_KEY].encode()):
+        if same_secret(bearer.strip(), request.app[API_KEY]):
             return Principal(role="admin", via="bearer")
         return None
     token = request.cookies.get(COOKIE)
@@ -117,7 +118,7 @@ def _check_csrf(request: web.Request, principal: Principal) -> None:
     if principal.via != "session" or request.method not in UNSAFE:
         return
     sent = request.headers.get(CSRF_HEADER, "")
-    if not hmac.compare_digest(sent.encode(), csrf_token(principal.token or "").encode()):
+    if not same_secret(sent, csrf_token(principal.token or "")):
         logger.info(f"refused a {request.method} {request.path} without its session's CSRF token")
         raise ApiError(
             403, "csrf", f"a signed-in browser's writes must send the {CSRF_HEADER} it was given"

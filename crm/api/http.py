@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from crm import strict_json
 from crm.calls import CallStore
 from crm.service import CrmService
+from crm.strict_json import JsonRefused
 
 STORE = web.AppKey("call_store", CallStore)
 API_KEY = web.AppKey("api_key", str)
@@ -73,6 +74,14 @@ class Principal:
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 
+# Times the API takes: wide enough for any real record, far from the year 1 and 9999 edges
+# where converting zones or adding a day overflows.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, tzinfo=UTC)
+# The deepest page anyone reads; beyond it an offset only overflows the database's integer.
+MAX_OFFSET = 10**9
+
+
 class ApiModel(BaseModel):
     """Base of API bodies and queries: camelCase or snake_case, no unknown keys, times in UTC."""
 
@@ -83,7 +92,15 @@ class ApiModel(BaseModel):
         for name in type(self).model_fields:
             value = getattr(self, name)
             if isinstance(value, datetime) and value.tzinfo is not None:
-                setattr(self, name, value.astimezone(UTC))
+                try:
+                    value = value.astimezone(UTC)
+                except OverflowError:
+                    value = EARLIEST - timedelta(days=1)  # year 1 or 9999: refused below
+                if not EARLIEST <= value <= LATEST:
+                    raise ValueError(
+                        f"{to_camel(name)}: times are between {EARLIEST.year} and {LATEST.year}"
+                    )
+                setattr(self, name, value)
         return self
 
 
@@ -100,7 +117,7 @@ class Page(ApiModel):
     """``?limit=50&offset=0``."""
 
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 def _field_errors(error: ValidationError) -> list[dict[str, str]]:
@@ -126,9 +143,9 @@ def validate(model: type[M], data: Any, where: str) -> M:
 async def body(request: web.Request, model: type[M]) -> M:
     """The JSON body as ``model`` (400 on broken JSON or invalid fields)."""
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object") from None
+        data = strict_json.loads(await request.read())
+    except JsonRefused as e:
+        raise ApiError(400, "invalid_json", f"the body must be a JSON object: {e}") from None
     return validate(model, data, "body")
 
 

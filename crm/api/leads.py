@@ -82,11 +82,11 @@ def lead_conditions(params: LeadFilter, dialect: str) -> list:
     if params.tag:
         conditions.append(_has_tag(dialect, params.tag))
     if params.q:
-        like = f"%{params.q.lower()}%"
+        words = params.q.lower()  # % and _ are the caller's characters, not LIKE wildcards
         conditions.append(
             or_(
                 *(
-                    func.lower(c).like(like)
+                    func.lower(c).contains(words, autoescape=True)
                     for c in (Lead.name, Lead.phone, Lead.email, Lead.company)
                 )
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +19,7 @@ from crm.api.auth import (
 from crm.api.http import API_KEY, CRM, PRINCIPAL, ApiError, ApiModel, Principal, Routes, body
 from crm.api.responses import SessionOut
 from crm.audit import audit
+from crm.secret_compare import same_secret
 from crm.shapes import iso
 
 api = Routes("session")
@@ -56,7 +56,7 @@ async def sign_in(request: web.Request) -> web.Response:
         raise ApiError(415, "unsupported_media_type", "send the key as a JSON body")
     credentials = await body(request, SignIn)
     expected = request.app[API_KEY]
-    if not hmac.compare_digest(credentials.api_key.encode(), expected.encode()):
+    if not same_secret(credentials.api_key, expected):
         logger.info(f"sign-in refused: wrong API key (from {request.remote})")
         raise ApiError(401, "unauthorized", "that is not the API key")
     async with request.app[CRM].db.session() as session:

@@ -88,17 +88,19 @@ class Changes:
         Automatic moves never leave won/lost, and go only forward unless ``force``.
         """
         lead, stages = self.lead, self.policy.stages
-        if lead is None or lead.stage == to_stage:
+        if lead is None:
             return None
-        if automatic and (
-            lead.stage in stages.closed
-            or (
-                not force
-                and to_stage not in stages.closed
-                and stages.position(to_stage) < stages.position(lead.stage)
+
+        def allowed(current: str) -> bool:
+            return not automatic or not (
+                current in stages.closed
+                or (
+                    not force
+                    and to_stage not in stages.closed
+                    and stages.position(to_stage) < stages.position(current)
+                )
             )
-        ):
-            return None
+
         change = await move_stage(
             self.session,
             lead,
@@ -106,7 +108,10 @@ class Changes:
             reason=reason,
             actor=actor,
             call_id=self.call.id if self.call else None,
+            allowed=allowed,
         )
+        if change is None:
+            return None
         await self.session.flush()
         self.emit(
             "stage_changed",

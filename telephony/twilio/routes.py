@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
-from typing import Any
+from typing import TypeVar
 
 from aiohttp import WSMsgType, web
 from loguru import logger
+from pydantic import ValidationError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from agent.phrases import phrases_for
 from crm.calls import NewCall
+from crm.secret_compare import same_secret
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE, LeaveVoicemail
 from telephony.opening import open_call
 from telephony.session import CallSession
+from telephony.twilio.forms import (
+    AmdForm,
+    FormError,
+    StatusForm,
+    StreamStart,
+    TwilioForm,
+    kept_number,
+    parse_form,
+)
 from telephony.twilio.leg import StreamRoute, TwilioLeg
 from telephony.twilio.serializer import TwilioMediaSerializer
 from telephony.twilio.settings import TwilioSettings
@@ -28,17 +38,28 @@ routes = web.RouteTableDef()
 TWILIO = web.AppKey("twilio", TwilioSettings)
 STREAMS = web.AppKey("twilio_streams", StreamHandovers)
 
+F = TypeVar("F", bound=TwilioForm)
+
 START_TIMEOUT_SECS = 10.0
 MAX_MESSAGE_BYTES = 64 * 1024  # Media Streams messages are a few hundred bytes
 
 
-async def signed_form(request: web.Request) -> dict[str, str]:
-    """The webhook's form fields, once its X-Twilio-Signature checks out.
+def _bad_request(detail: str, fields: list[dict[str, str]] | None = None) -> web.HTTPBadRequest:
+    body = {"error": "invalid_request", "detail": detail} | ({"fields": fields} if fields else {})
+    return web.HTTPBadRequest(text=json.dumps(body), content_type="application/json")
+
+
+async def signed_form(request: web.Request, model: type[F]) -> F:
+    """The webhook's form fields as ``model``, once its X-Twilio-Signature checks out.
 
     Raises:
         web.HTTPForbidden: TWILIO_AUTH_TOKEN is set and the signature is missing or wrong.
+        web.HTTPBadRequest: Not a form Twilio sends (the API's JSON error, naming the fields).
     """
-    form = {k: str(v) for k, v in (await request.post()).items()}
+    try:
+        form = parse_form(await request.read())
+    except FormError as e:
+        raise _bad_request(str(e)) from None
     twilio = request.app[TWILIO]
     if twilio.auth_token:
         url = twilio.public_url + request.path_qs
@@ -48,7 +69,16 @@ async def signed_form(request: web.Request) -> dict[str, str]:
                 f"{request.path}: rejected a request with a missing or invalid signature"
             )
             raise web.HTTPForbidden(text="invalid Twilio signature")
-    return form
+    try:
+        return model.model_validate(form)
+    except ValidationError as e:
+        fields = [
+            {"field": ".".join(map(str, err["loc"])) or "form", "message": err["msg"]}
+            for err in e.errors()
+        ]
+        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+        logger.warning(f"{request.path}: refused a malformed webhook ({summary[:300]})")
+        raise _bad_request(f"invalid form: {summary}", fields) from None
 
 
 def _twiml(response: VoiceResponse) -> web.Response:
@@ -58,15 +88,13 @@ def _twiml(response: VoiceResponse) -> web.Response:
 @routes.post("/twilio/voice")
 async def voice_webhook(request: web.Request) -> web.Response:
     """A call arrives (or an outbound call is answered): open the call and connect its audio."""
-    form = await signed_form(request)
+    form = await signed_form(request, TwilioForm)
     deps, twilio = request.app[DEPS], request.app[TWILIO]
-    call_sid = form.get("CallSid")
-    if not call_sid:
-        raise web.HTTPBadRequest(text="CallSid is required")
+    call_sid = form.CallSid
     placed = request.query.get("callId")
     if placed:  # an outbound call we placed was answered
         call = await deps.calls.provider_status(
-            "twilio", call_sid, form.get("CallStatus") or "in-progress", call_id=placed
+            "twilio", call_sid, form.CallStatus or "in-progress", call_id=placed
         )
         if call is None:
             raise web.HTTPNotFound(text="unknown call")
@@ -78,17 +106,17 @@ async def voice_webhook(request: web.Request) -> web.Response:
             f"'{call.assistant}'"
         )
         return _connect(twilio, call.id)
-    direction = "outbound" if form.get("Direction", "").startswith("outbound") else "inbound"
+    direction = "outbound" if (form.Direction or "").startswith("outbound") else "inbound"
     call, entry = await open_call(
         deps,
         NewCall(
             provider="twilio",
             provider_call_id=call_sid,
-            provider_account_id=form.get("AccountSid"),
+            provider_account_id=form.AccountSid,
             direction=direction,
-            from_number=form.get("From"),
-            to_number=form.get("To"),
-            status=form.get("CallStatus") or "ringing",
+            from_number=kept_number(form.From),
+            to_number=kept_number(form.To),
+            status=form.CallStatus or "ringing",
         ),
     )
     assistant = entry.assistant
@@ -133,19 +161,16 @@ async def _unavailable(
 @routes.post("/twilio/status")
 async def status_callback(request: web.Request) -> web.Response:
     """Twilio reports a call's progress (ringing, answered, completed, no-answer...)."""
-    form = await signed_form(request)
-    call_sid, status = form.get("CallSid"), form.get("CallStatus")
-    if not call_sid or not status:
-        raise web.HTTPBadRequest(text="CallSid and CallStatus are required")
-    duration = form.get("CallDuration")
+    form = await signed_form(request, StatusForm)
+    call_sid, status, duration = form.CallSid, form.CallStatus, form.CallDuration or ""
     deps = request.app[DEPS]
     call = await deps.calls.provider_status(
         "twilio",
         call_sid,
         status,
         call_id=request.query.get("callId"),
-        duration_seconds=float(duration) if duration and duration.isdigit() else None,
-        answered_by=form.get("AnsweredBy"),
+        duration_seconds=float(duration) if duration.isascii() and duration.isdigit() else None,
+        answered_by=form.AnsweredBy,
     )
     if call is None:
         logger.info(f"status callback for unknown call {call_sid}: {status}")
@@ -157,10 +182,8 @@ async def status_callback(request: web.Request) -> web.Response:
 @routes.post("/twilio/amd")
 async def machine_detection(request: web.Request) -> web.Response:
     """Async answering-machine detection: a machine gets the voicemail message, or a hang-up."""
-    form = await signed_form(request)
-    call_sid, answered_by = form.get("CallSid"), form.get("AnsweredBy")
-    if not call_sid or not answered_by:
-        raise web.HTTPBadRequest(text="CallSid and AnsweredBy are required")
+    form = await signed_form(request, AmdForm)
+    call_sid, answered_by = form.CallSid, form.AnsweredBy
     deps = request.app[DEPS]
     call = await deps.calls.provider_status(
         "twilio",
@@ -178,7 +201,11 @@ async def machine_detection(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def _read_start(ws: web.WebSocketResponse) -> dict[str, Any] | None:
+class MalformedStart(ValueError):
+    """A ``start`` message that is not Twilio's (the socket is closed with 1008)."""
+
+
+async def _read_start(ws: web.WebSocketResponse) -> StreamStart | None:
     """Skip ``connected`` (and anything early) until the stream's ``start``; None if none."""
     async with asyncio.timeout(START_TIMEOUT_SECS):
         async for message in ws:
@@ -191,8 +218,11 @@ async def _read_start(ws: web.WebSocketResponse) -> dict[str, Any] | None:
                 logger.warning("stream: ignoring malformed JSON before start")
                 continue
             kind = event.get("event") if isinstance(event, dict) else None
-            if kind == "start" and isinstance(event.get("start"), dict):
-                return event["start"]
+            if kind == "start":
+                try:
+                    return StreamStart.model_validate(event.get("start"))
+                except ValidationError as e:
+                    raise MalformedStart(f"{e.error_count()} problem(s)") from None
             if kind == "stop":
                 return None
             if kind != "connected":
@@ -210,19 +240,24 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
         start = await _read_start(ws)
     except TimeoutError:
         start = None
+    except MalformedStart as e:
+        logger.warning(f"stream: refused a malformed start event ({e})")
+        await ws.close(code=1008, message=b"malformed start")
+        return ws
     if start is None:
         logger.warning("stream: closed without a valid start event")
         await ws.close()
         return ws
 
-    parameters = start.get("customParameters") or {}
-    call_id, token = str(parameters.get("callId", "")), str(parameters.get("token", ""))
+    parameters = start.customParameters
+    call_id, token = parameters.get("callId", ""), parameters.get("token", "")
+    call_id = call_id if call_id.isascii() and call_id.isalnum() and len(call_id) <= 64 else ""
     call = await deps.calls.get(call_id) if call_id else None
-    if call is None or not hmac.compare_digest(token, stream_token(twilio.signing_secret, call_id)):
+    if call is None or not same_secret(token, stream_token(twilio.signing_secret, call_id)):
         logger.warning("stream: refused a stream with an unknown call or a bad token")
         await ws.close(code=1008, message=b"unknown call")
         return ws
-    stream = MediaStream(ws, str(start.get("streamSid") or ""))
+    stream = MediaStream(ws, start.streamSid)
     if call.id in live and request.app[STREAMS].arrive(call.id, stream):
         # The call's next stream after a live-call update (keys played): the session
         # that holds the call goes on with it, and this route keeps it open till then.
@@ -235,9 +270,7 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
         return ws
 
     await deps.calls.stream_started(call.id, stream.stream_sid)
-    serializer = TwilioMediaSerializer(
-        stream.stream_sid, start.get("callSid") or call.provider_call_id
-    )
+    serializer = TwilioMediaSerializer(stream.stream_sid, start.callSid or call.provider_call_id)
     route = StreamRoute(twilio.stream_url, twilio.signing_secret, request.app[STREAMS])
     leg = TwilioLeg(stream, serializer, twilio.rest(), call.provider_call_id, call.id, route)
     await live.hold(CallSession(deps, call, deps.assistants.entry(call.assistant), leg))

@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from twilio.twiml.voice_response import Connect
 
+from crm.secret_compare import secret_bytes
+
 
 def stream_token(secret: str, call_id: str) -> str:
     """The token that ties a media stream to the call our webhook opened."""
-    return hmac.new(secret.encode(), call_id.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret.encode(), secret_bytes(call_id), hashlib.sha256).hexdigest()[:32]
 
 
 def connect_stream(stream_url: str, secret: str, call_id: str) -> Connect:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from crm.calls import NewUtterance
+from crm.calls import NewUtterance, plausible_duration
 from crm.db import Database
 from crm.models import Call, ToolCall, Utterance, utcnow
 from telephony.vapi.messages import conversation, ended, reported_tools, transcript_lines, when
@@ -55,7 +56,10 @@ def _recording_url(message: dict[str, Any]) -> str | None:
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _vapi_analysis(message: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +126,7 @@ async def store_report(db: Database, call_id: str, message: dict[str, Any]) -> b
         call.answered_at = call.answered_at or (started if answered else None)
         call.ended_at = ended_at
         call.end_reason = reason
-        duration = _number(message.get("durationSeconds"))
+        duration = plausible_duration(_number(message.get("durationSeconds")))
         if duration is None and answered and started:
             duration = max(0.0, (ended_at - started).total_seconds())
         call.duration_seconds = duration if duration is not None else call.duration_seconds

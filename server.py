@@ -34,6 +34,7 @@ from crm.webhooks.outbox import WebhookSettings
 from telephony.carrier import HEALTH
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE, LiveCalls
+from telephony.live_postgres import PostgresCalls
 from telephony.outbound.dialer import Dialer
 from telephony.outbound.providers import build_providers, register_outbound
 from telephony.readiness import readiness_check
@@ -54,6 +55,7 @@ from web import routes as web_routes
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
+REMOTE_CALLS = web.AppKey("remote_calls", PostgresCalls)
 
 health = web.RouteTableDef()
 
@@ -93,10 +95,12 @@ def create_app(settings: Settings) -> web.Application:
     """
     for warning in settings.check_paths():
         logger.warning(warning)
+    if warning := settings.shared_secret_warning():
+        logger.warning(warning)
     app = web.Application(middlewares=[crm_api.require_api_key], client_max_size=1024**2)
     app[SETTINGS] = settings
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]
-    app[LIVE] = LiveCalls()
+    app[LIVE] = _live_calls(app, settings)
     app.add_routes(health)
     app.add_routes(crm_api.routes)
     TwilioCarrier(TwilioSettings.for_server(settings)).mount(app)  # one line per carrier
@@ -115,6 +119,23 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_crm_workers)
     app.on_shutdown.append(_end_live_calls)
     return app
+
+
+def _live_calls(app: web.Application, settings: Settings) -> LiveCalls:
+    """The live-call registry; on PostgreSQL it reaches calls other instances hold."""
+    if Database.is_sqlite_url(settings.resolved_database_url):
+        return LiveCalls()  # SQLite: one instance
+    app[REMOTE_CALLS] = PostgresCalls(
+        settings.resolved_database_url, instance=settings.dialer_instance
+    )
+    app.cleanup_ctx.append(_remote_calls)
+    return LiveCalls(app[REMOTE_CALLS])
+
+
+async def _remote_calls(app: web.Application) -> AsyncIterator[None]:
+    await app[REMOTE_CALLS].start(app[LIVE])
+    yield
+    await app[REMOTE_CALLS].close()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

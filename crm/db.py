@@ -54,7 +54,7 @@ class Database:
             echo: Log every SQL statement.
         """
         self.url = async_url(url)
-        self.is_sqlite = self.url.startswith("sqlite")
+        self.is_sqlite = self.is_sqlite_url(self.url)
         connect_args = {"timeout": 30} if self.is_sqlite else {}
         if self.is_sqlite:
             database = make_url(self.url).database
@@ -66,6 +66,11 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @staticmethod
+    def is_sqlite_url(url: str) -> bool:
+        """Whether a DATABASE_URL names SQLite (one instance) rather than a shared server."""
+        return async_url(url).startswith("sqlite")
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

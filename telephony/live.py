@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from aiohttp import web
 from loguru import logger
@@ -47,6 +48,34 @@ class LiveCommand(Protocol):
         """Do it to the call."""
 
 
+# Every command by name, so that one can travel as data to another instance.
+COMMANDS: dict[str, type] = {}
+
+
+C = TypeVar("C", bound=type)
+
+
+def live_command(cls: C) -> C:
+    """Register a :class:`LiveCommand` dataclass by its ``name`` (see :func:`command_from_data`)."""
+    COMMANDS[cls.name] = cls
+    return cls
+
+
+def command_data(command: LiveCommand) -> dict[str, Any]:
+    """A command as plain JSON-able data: its ``name`` and its fields."""
+    return {"name": command.name, "fields": dataclasses.asdict(command)}  # type: ignore[call-overload]
+
+
+def command_from_data(data: dict[str, Any]) -> LiveCommand:
+    """The command :func:`command_data` described.
+
+    Raises:
+        KeyError: No command has that name (an instance running other code).
+    """
+    return COMMANDS[data["name"]](**data["fields"])
+
+
+@live_command
 @dataclass(frozen=True)
 class LeaveVoicemail:
     """A machine answered (async AMD): leave ``message`` (if any) and hang up."""
@@ -60,7 +89,7 @@ class LeaveVoicemail:
 
 
 class RemoteCalls(Protocol):
-    """Reaches the calls other instances hold (e.g. PostgreSQL LISTEN/NOTIFY, or Redis).
+    """Reaches the calls other instances hold (:class:`telephony.live_postgres.PostgresCalls`).
 
     The instance that receives a command applies it with :meth:`LiveCalls.apply_here`.
     """

@@ -78,3 +78,38 @@ def test_a_generated_webhook_secret_is_a_standard_webhooks_secret(clean_env: Pat
     secret = Settings().resolved_webhook_secret()
     assert secret.startswith("whsec_") and Settings().resolved_webhook_secret() == secret
     Webhook(secret).verify(b"{}", signed_headers(secret, b"{}"))  # as receivers take it
+
+
+def test_instances_share_the_stream_token_key_from_the_environment(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("SECRET_KEY", "one-key-for-every-instance")
+    first = Settings(data_dir=clean_env / "a").signing_secret()
+    second = Settings(data_dir=clean_env / "b").signing_secret()
+    assert first == second == "one-key-for-every-instance"
+    assert not (clean_env / "a" / "secret_key").exists(), "nothing written beside it"
+
+
+def test_instances_that_share_a_data_folder_read_one_generated_secret(clean_env: Path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: Settings().signing_secret(), range(32)))
+    kept = (clean_env / "data" / "secret_key").read_text().strip()
+    assert set(made) == {kept}, "every instance uses the one secret kept"
+    assert [p.name for p in (clean_env / "data").iterdir()] == ["secret_key"], "no drafts left"
+
+
+def test_a_shared_database_without_shared_secrets_is_warned_about(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+):
+    assert Settings().shared_secret_warning() is None, "SQLite: one instance"
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/phoneagent")
+    monkeypatch.setenv("API_KEY", "k")
+    monkeypatch.setenv("VAPI_SECRET", "v")
+    warning = Settings().shared_secret_warning()
+    assert warning and "SECRET_KEY, WEBHOOK_SECRET not set" in warning
+    monkeypatch.setenv("SECRET_KEY", "s")
+    monkeypatch.setenv("WEBHOOK_SECRET", "w")
+    settings = Settings()
+    assert settings.shared_secret_warning() is None

@@ -189,6 +189,7 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
         http=http,
         after_call=[app[crm_api.CRM].after_call],
         recordings=CallRecordings(app[crm_api.CRM].recordings, settings.base_url),
+        spool_dir=settings.data_dir / "spool",
     )
     interval = settings.assistants_reload_secs
     watcher = asyncio.create_task(library.watch(interval)) if interval > 0 else None

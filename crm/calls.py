@@ -54,6 +54,31 @@ class NewUtterance:
     latency: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class NewToolCall:
+    """A tool the assistant called during a call, once it answered.
+
+    Parameters:
+        name: The tool.
+        arguments: What the LLM passed (JSON-serializable).
+        result: What the LLM read back (JSON-serializable).
+        ok: Whether it did what was asked.
+        error: Why not.
+        duration_ms: How long it ran.
+        tool_call_id: The LLM's id for the call.
+        created_at: When it answered (it may be stored later, after a database outage).
+    """
+
+    name: str
+    arguments: dict[str, Any]
+    result: Any
+    ok: bool = True
+    error: str | None = None
+    duration_ms: float | None = None
+    tool_call_id: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+
 class CallStore:
     """Reads and writes calls; every method is one short transaction."""
 
@@ -142,32 +167,10 @@ class CallStore:
                 .values(text=text, ended_at=ended_at)
             )
 
-    async def add_tool_call(
-        self,
-        call_id: str,
-        *,
-        name: str,
-        arguments: dict[str, Any],
-        result: Any,
-        ok: bool,
-        error: str | None,
-        duration_ms: float,
-        tool_call_id: str | None = None,
-    ) -> None:
+    async def add_tool_call(self, call_id: str, record: NewToolCall) -> None:
         """Record a tool the assistant called during the call."""
         async with self._db.session() as session:
-            session.add(
-                ToolCall(
-                    call_id=call_id,
-                    tool_call_id=tool_call_id,
-                    name=name,
-                    arguments=arguments,
-                    result=result,
-                    ok=ok,
-                    error=error,
-                    duration_ms=duration_ms,
-                )
-            )
+            session.add(ToolCall(call_id=call_id, **asdict(record)))
 
     async def recording_started(
         self, call_id: str, *, key: str, started_at: datetime, url: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -40,6 +41,8 @@ class CallDependencies:
         on_call_status: Called with the call after each provider status change
             (the dialer settles campaign attempts here); awaited, so keep it short.
         recordings: Where calls our pipeline carries are recorded; None: not recorded.
+        spool_dir: Where a live call's transcript waits on local disk while the database
+            is away (``DATA_DIR/spool``); None: only in memory.
 
     Attributes:
         calls: The call store on ``database``.
@@ -55,6 +58,7 @@ class CallDependencies:
     after_call: list[Hook] = field(default_factory=list)
     on_call_status: list[StatusHook] = field(default_factory=list)
     recordings: CallRecordings | None = None
+    spool_dir: Path | None = None
     calls: CallStore = field(init=False)
     leads: LeadStore = field(init=False)
     _background: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from crm.db import Database
-from crm.models import Call, Lead, ToolCall, Utterance, utcnow
+from crm.models import Call, Lead, ToolCall, Utterance, new_id, utcnow
 
 # Provider statuses after which a call can change no more.
 FINAL_STATUSES = frozenset({"completed", "failed", "busy", "no-answer", "canceled"})
@@ -79,6 +79,23 @@ class NewToolCall:
     created_at: datetime = field(default_factory=utcnow)
 
 
+@dataclass(frozen=True)
+class OpenedCall:
+    """A call that was answered while the database was away: its row, to be written later.
+
+    Parameters:
+        call_id: The id the call was given (its stream and its lines carry it).
+        new: The call as the provider told it.
+        started_at: When its media started.
+        stream_id: The provider's media stream id.
+    """
+
+    call_id: str
+    new: NewCall
+    started_at: datetime
+    stream_id: str | None = None
+
+
 class CallStore:
     """Reads and writes calls; every method is one short transaction."""
 
@@ -104,6 +121,23 @@ class CallStore:
             if found is None:
                 raise
             return found
+
+    @staticmethod
+    def unsaved(new: NewCall, call_id: str | None = None) -> Call:
+        """A call opened while the database is away (see :meth:`save_opened`), not stored yet."""
+        return Call(id=call_id or new_id(), created_at=utcnow(), **asdict(new))
+
+    async def save_opened(self, opened: OpenedCall) -> None:
+        """Write the row of a call answered while the database was away (kept if it exists)."""
+        async with self._db.session() as session:
+            if await session.get(Call, opened.call_id) is not None:
+                return
+            call = Call(id=opened.call_id, **asdict(opened.new))
+            call.provider_stream_id = opened.stream_id
+            call.started_at = call.answered_at = opened.started_at
+            if call.status not in FINAL_STATUSES:
+                call.status = "in-progress"
+            session.add(call)
 
     async def get(self, call_id: str, *, with_transcript: bool = False) -> Call | None:
         """The call with that id, optionally with its utterances loaded."""

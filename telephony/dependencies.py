@@ -11,7 +11,7 @@ from aiohttp import web
 
 from agent.library import AssistantLibrary
 from agent.llm import LLMEndpoint
-from crm.calls import CallStore
+from crm.calls import CallStore, NewCall
 from crm.db import Database
 from crm.leads import LeadStore
 from crm.models import Call
@@ -47,6 +47,8 @@ class CallDependencies:
     Attributes:
         calls: The call store on ``database``.
         leads: The lead store on ``database``.
+        offline_calls: Calls answered while the database was away, by id, until their
+            media starts (their session's journal writes their row once it is back).
     """
 
     database: Database
@@ -61,6 +63,7 @@ class CallDependencies:
     spool_dir: Path | None = None
     calls: CallStore = field(init=False)
     leads: LeadStore = field(init=False)
+    offline_calls: dict[str, NewCall] = field(default_factory=dict, init=False)
     _background: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from crm.calls import CallStore, NewToolCall, NewUtterance
+from crm.calls import CallStore, NewToolCall, NewUtterance, OpenedCall
 from crm.db import is_outage
 from telephony.feed import CallFeed, ToolCalled, TranscriptLine
 from telephony.journal_spool import JournalEntry, JournalSpool, SaidLine
@@ -85,6 +85,10 @@ class CallJournal:
         """
         if line.text.strip():
             self._put(SaidLine(line, resumed))
+
+    def call_opened(self, opened: OpenedCall) -> None:
+        """Queue the row of a call answered while the database was away, ahead of its lines."""
+        self._put(opened)
 
     def tool_called(self, record: NewToolCall) -> None:
         """Queue a tool call, to be stored (and told to the feed) in its place among the lines."""
@@ -180,6 +184,9 @@ class CallJournal:
             )
 
     async def _write(self, entry: JournalEntry) -> None:
+        if isinstance(entry, OpenedCall):
+            await self._store.save_opened(entry)
+            return
         if isinstance(entry, NewToolCall):
             await self._store.add_tool_call(self._call_id, entry)
             self._feed.publish(

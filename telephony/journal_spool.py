@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crm.calls import NewToolCall, NewUtterance
+from crm.calls import NewCall, NewToolCall, NewUtterance, OpenedCall
 from voice.stt import Resumption
 
 
@@ -21,7 +21,7 @@ class SaidLine:
     resumed: Resumption | None = None
 
 
-JournalEntry = SaidLine | NewToolCall
+JournalEntry = SaidLine | NewToolCall | OpenedCall
 
 
 def encode(entry: JournalEntry) -> str:
@@ -30,6 +30,8 @@ def encode(entry: JournalEntry) -> str:
         body: dict[str, Any] = {"line": asdict(entry.line)}
         if entry.resumed is not None:
             body["resumed"] = asdict(entry.resumed)
+    elif isinstance(entry, OpenedCall):
+        body = {"opened": asdict(entry)}
     else:
         body = {"tool": asdict(entry)}
     return json.dumps(body, default=_iso, ensure_ascii=False)
@@ -38,6 +40,14 @@ def encode(entry: JournalEntry) -> str:
 def decode(text: str) -> JournalEntry:
     """An entry from its JSON line."""
     body = json.loads(text)
+    if "opened" in body:
+        opened = body["opened"]
+        return OpenedCall(
+            call_id=opened["call_id"],
+            new=NewCall(**opened["new"]),
+            started_at=_time(opened["started_at"]),
+            stream_id=opened["stream_id"],
+        )
     if "tool" in body:
         tool = body["tool"]
         return NewToolCall(**(tool | {"created_at": _time(tool["created_at"])}))

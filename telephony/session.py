@@ -19,7 +19,7 @@ from agent.assistant_files import LoadedAssistant
 from agent.llm import create_llm
 from agent.tools import ToolContext
 from agent.tools.llm_functions import tools_schema
-from crm.calls import NewUtterance
+from crm.calls import NewUtterance, OpenedCall
 from crm.models import Call, utcnow
 from telephony.audio_tap import CallAudioTap
 from telephony.call_language import CallLanguage
@@ -73,6 +73,10 @@ class CallSession:
         self.audio = CallAudioTap(call.id)
         self._recorder: CallRecorder | None = None
         self._journal = CallJournal(deps.calls, call.id, self.feed, spool_dir=deps.spool_dir)
+        if (opened := deps.offline_calls.pop(call.id, None)) is not None:
+            # answered while the database was away: the row comes first, once it is back
+            started = OpenedCall(call.id, opened, utcnow(), call.provider_stream_id)
+            self._journal.call_opened(started)
         self._latency: list[dict[str, Any]] = []
         self._pending_latency: dict[str, Any] | None = None
         self._end_reason: str | None = None

@@ -14,6 +14,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from agent.phrases import phrases_for
 from crm.calls import NewCall
+from crm.db import is_outage
+from crm.models import Call
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE, LeaveVoicemail
 from telephony.opening import open_call
@@ -200,6 +202,16 @@ async def _read_start(ws: web.WebSocketResponse) -> dict[str, Any] | None:
     return None
 
 
+async def _stream_started(deps: CallDependencies, call_id: str, stream_sid: str) -> None:
+    """Mark the call in progress; while the database is away the call goes on without it."""
+    try:
+        await deps.calls.stream_started(call_id, stream_sid)
+    except Exception as e:
+        if not is_outage(e):
+            raise
+        logger.warning(f"call {call_id}: database unavailable; the call goes on")
+
+
 @routes.get("/twilio/stream")
 async def media_stream(request: web.Request) -> web.WebSocketResponse:
     """Twilio Media Streams (bidirectional): one pipeline per call."""
@@ -217,7 +229,11 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
 
     parameters = start.get("customParameters") or {}
     call_id, token = str(parameters.get("callId", "")), str(parameters.get("token", ""))
-    call = await deps.calls.get(call_id) if call_id else None
+    offline = deps.offline_calls.get(call_id)  # answered while the database was away
+    if offline is not None:
+        call: Call | None = deps.calls.unsaved(offline, call_id)
+    else:
+        call = await deps.calls.get(call_id) if call_id else None
     if call is None or not hmac.compare_digest(token, stream_token(twilio.signing_secret, call_id)):
         logger.warning("stream: refused a stream with an unknown call or a bad token")
         await ws.close(code=1008, message=b"unknown call")
@@ -234,7 +250,9 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=1008, message=b"call ended or already streaming")
         return ws
 
-    await deps.calls.stream_started(call.id, stream.stream_sid)
+    call.provider_stream_id = stream.stream_sid
+    if offline is None:
+        await _stream_started(deps, call.id, stream.stream_sid)
     serializer = TwilioMediaSerializer(
         stream.stream_sid, start.get("callSid") or call.provider_call_id
     )

@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Path("data")
     database_url: str = ""
+    database_connect_timeout_secs: float = Field(
+        default=3.0,
+        gt=0,
+        description="Longest wait for a database connection; then the request fails (503) "
+        "instead of hanging.",
+    )
+    database_statement_timeout_secs: float = Field(
+        default=15.0,
+        gt=0,
+        description="Longest a database statement may run (PostgreSQL) or wait for a lock "
+        "(SQLite's busy timeout).",
+    )
     api_key: str = ""
     secret_key: str = Field(
         default="",

@@ -59,16 +59,16 @@ REMOTE_CALLS = web.AppKey("remote_calls", PostgresCalls)
 
 health = web.RouteTableDef()
 
+# /healthz reports a database that has not answered within this long as down.
+HEALTH_DATABASE_SECS = 0.8
+# The database check in flight, if any (one at a time, however often /healthz is asked).
+HEALTH_CHECK = web.AppKey("health_check", dict)
+
 
 @health.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness and readiness: the database answers and the models are loaded."""
-    try:
-        async with request.app[DATABASE].session() as session:
-            await session.execute(text("SELECT 1"))
-        database = "ok"
-    except Exception as e:
-        database = f"error: {e.__class__.__name__}"
+    """Liveness and readiness: the database answers (within a second) and the models are loaded."""
+    database = await _database_state(request.app)
     body = {
         "status": "ok" if database == "ok" and DEPS in request.app else "starting",
         "database": database,
@@ -77,6 +77,28 @@ async def healthz(request: web.Request) -> web.Response:
     }
     body |= {name: report() for name, report in request.app.get(HEALTH, {}).items()}
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+
+
+async def _database_state(app: web.Application) -> str:
+    """``ok``, or ``error: ...`` when the database refuses or has not answered within a second.
+
+    A stalled connection may take its statement timeout to give up: the check goes on in
+    the background and the next ``/healthz`` waits on it rather than piling up another.
+    """
+    checks = app[HEALTH_CHECK]
+    check = checks.get("database")
+    if check is None or check.done():
+        check = checks["database"] = asyncio.create_task(_select_one(app[DATABASE]))
+    done, _ = await asyncio.wait([check], timeout=HEALTH_DATABASE_SECS)
+    if not done:
+        return "error: no answer within a second"
+    error = check.exception()
+    return "ok" if error is None else f"error: {error.__class__.__name__}"
+
+
+async def _select_one(database: Database) -> None:
+    async with database.session() as session:
+        await session.execute(text("SELECT 1"))
 
 
 def _resident_mb() -> float | None:
@@ -101,6 +123,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]
     app[LIVE] = _live_calls(app, settings)
+    app[HEALTH_CHECK] = {}
     app.add_routes(health)
     app.add_routes(crm_api.routes)
     TwilioCarrier(TwilioSettings.for_server(settings)).mount(app)  # one line per carrier
@@ -139,7 +162,12 @@ async def _remote_calls(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    database = Database(app[SETTINGS].resolved_database_url)
+    settings = app[SETTINGS]
+    database = Database(
+        settings.resolved_database_url,
+        connect_timeout=settings.database_connect_timeout_secs,
+        statement_timeout=settings.database_statement_timeout_secs,
+    )
     await database.migrate()
     app[DATABASE] = database
     app[crm_api.STORE] = CallStore(database)
@@ -213,6 +241,7 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
         policy=app[crm_api.CRM].policy,
         after_call=[app[crm_api.CRM].after_call],
         recordings=CallRecordings(app[crm_api.CRM].recordings, settings.base_url),
+        spool_dir=settings.data_dir / "spool",
     )
     interval = settings.assistants_reload_secs
     watcher = asyncio.create_task(library.watch(interval)) if interval > 0 else None

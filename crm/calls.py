@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from crm.db import Database
-from crm.models import Call, Lead, ToolCall, Utterance, utcnow
+from crm.models import Call, Lead, ToolCall, Utterance, new_id, utcnow
 
 # Provider statuses after which a call can change no more.
 FINAL_STATUSES = frozenset({"completed", "failed", "busy", "no-answer", "canceled"})
@@ -65,6 +65,48 @@ class NewUtterance:
     latency: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class NewToolCall:
+    """A tool the assistant called during a call, once it answered.
+
+    Parameters:
+        name: The tool.
+        arguments: What the LLM passed (JSON-serializable).
+        result: What the LLM read back (JSON-serializable).
+        ok: Whether it did what was asked.
+        error: Why not.
+        duration_ms: How long it ran.
+        tool_call_id: The LLM's id for the call.
+        created_at: When it answered (it may be stored later, after a database outage).
+    """
+
+    name: str
+    arguments: dict[str, Any]
+    result: Any
+    ok: bool = True
+    error: str | None = None
+    duration_ms: float | None = None
+    tool_call_id: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class OpenedCall:
+    """A call that was answered while the database was away: its row, to be written later.
+
+    Parameters:
+        call_id: The id the call was given (its stream and its lines carry it).
+        new: The call as the provider told it.
+        started_at: When its media started.
+        stream_id: The provider's media stream id.
+    """
+
+    call_id: str
+    new: NewCall
+    started_at: datetime
+    stream_id: str | None = None
+
+
 class CallStore:
     """Reads and writes calls; every method is one short transaction."""
 
@@ -90,6 +132,23 @@ class CallStore:
             if found is None:
                 raise
             return found
+
+    @staticmethod
+    def unsaved(new: NewCall, call_id: str | None = None) -> Call:
+        """A call opened while the database is away (see :meth:`save_opened`), not stored yet."""
+        return Call(id=call_id or new_id(), created_at=utcnow(), **asdict(new))
+
+    async def save_opened(self, opened: OpenedCall) -> None:
+        """Write the row of a call answered while the database was away (kept if it exists)."""
+        async with self._db.session() as session:
+            if await session.get(Call, opened.call_id) is not None:
+                return
+            call = Call(id=opened.call_id, **asdict(opened.new))
+            call.provider_stream_id = opened.stream_id
+            call.started_at = call.answered_at = opened.started_at
+            if call.status not in FINAL_STATUSES:
+                call.status = "in-progress"
+            session.add(call)
 
     async def get(self, call_id: str, *, with_transcript: bool = False) -> Call | None:
         """The call with that id, optionally with its utterances loaded."""
@@ -153,32 +212,10 @@ class CallStore:
                 .values(text=text, ended_at=ended_at)
             )
 
-    async def add_tool_call(
-        self,
-        call_id: str,
-        *,
-        name: str,
-        arguments: dict[str, Any],
-        result: Any,
-        ok: bool,
-        error: str | None,
-        duration_ms: float,
-        tool_call_id: str | None = None,
-    ) -> None:
+    async def add_tool_call(self, call_id: str, record: NewToolCall) -> None:
         """Record a tool the assistant called during the call."""
         async with self._db.session() as session:
-            session.add(
-                ToolCall(
-                    call_id=call_id,
-                    tool_call_id=tool_call_id,
-                    name=name,
-                    arguments=arguments,
-                    result=result,
-                    ok=ok,
-                    error=error,
-                    duration_ms=duration_ms,
-                )
-            )
+            session.add(ToolCall(call_id=call_id, **asdict(record)))
 
     async def recording_started(
         self, call_id: str, *, key: str, started_at: datetime, url: str

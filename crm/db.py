@@ -9,6 +9,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,6 +19,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Defaults: how long a new connection may take, and how long one statement may run (or wait
+# for SQLite's lock) before it fails, so that a stalled database fails requests, not hangs them.
+CONNECT_TIMEOUT_SECS = 3.0
+STATEMENT_TIMEOUT_SECS = 15.0
 
 
 def async_url(url: str) -> str:
@@ -46,23 +52,39 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 class Database:
     """The async engine and session factory for one DATABASE_URL."""
 
-    def __init__(self, url: str, *, echo: bool = False):
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        connect_timeout: float = CONNECT_TIMEOUT_SECS,
+        statement_timeout: float = STATEMENT_TIMEOUT_SECS,
+    ):
         """Create the engine (no connection is made until first use).
 
         Args:
             url: A DATABASE_URL (``sqlite:///path`` or ``postgresql://...``).
             echo: Log every SQL statement.
+            connect_timeout: Longest wait for a new connection (PostgreSQL) or a free
+                connection from the pool.
+            statement_timeout: Longest a statement may run (PostgreSQL), or wait for
+                another writer's lock (SQLite's busy timeout).
         """
         self.url = async_url(url)
         self.is_sqlite = self.is_sqlite_url(self.url)
-        connect_args = {"timeout": 30} if self.is_sqlite else {}
+        options: dict = {}
         if self.is_sqlite:
+            options["connect_args"] = {"timeout": statement_timeout}
             database = make_url(self.url).database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(
-            self.url, echo=echo, connect_args=connect_args, pool_pre_ping=not self.is_sqlite
-        )
+        else:
+            options["connect_args"] = {
+                "timeout": connect_timeout,
+                "command_timeout": statement_timeout,
+            }
+            options |= {"pool_pre_ping": True, "pool_timeout": connect_timeout + statement_timeout}
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -86,6 +108,48 @@ class Database:
     async def close(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached or did not answer in time.
+
+    Such an error passes once the database is back (retry later), unlike a refused
+    statement (a constraint, a bad value), which would fail the same way again.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, _OUTAGES) or type(current).__name__ in _DRIVER_OUTAGES:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+# What an unreachable, stalled or locked database raises, through SQLAlchemy or the drivers.
+_OUTAGES = (
+    OSError,
+    TimeoutError,
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    sa_exc.DisconnectionError,
+)
+_DRIVER_OUTAGES = frozenset(
+    {
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "CannotConnectNowError",
+        "TooManyConnectionsError",
+        "InterfaceError",
+        "QueryCanceledError",
+        "AdminShutdownError",
+        "CrashShutdownError",
+        "OperationalError",
+    }
+)
 
 
 def alembic_config(connection: Connection | None = None) -> AlembicConfig:

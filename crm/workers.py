@@ -1,4 +1,7 @@
-"""Background loops: woken on demand, or every interval; a failing step is logged, never fatal."""
+"""Background loops: woken on demand, or every interval; a failing step is logged, never fatal.
+
+A database outage is logged once when it starts and once when it ends, not at every step.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from loguru import logger
+
+from crm.outages import OutageLog
 
 
 class Periodic:
@@ -22,6 +27,7 @@ class Periodic:
         self.interval = interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._outage = OutageLog(f"{name} worker")
 
     def start(self) -> None:
         """Start the loop (its first step runs at once)."""
@@ -43,10 +49,12 @@ class Periodic:
             self._wake.clear()
             try:
                 handled = await self._step()
+                self._outage.succeeded()
             except Exception as e:
-                logger.error(f"{self.name} worker: {e.__class__.__name__}: {e}")
-                logger.opt(exception=e).debug(f"{self.name} worker traceback")
                 handled = 0
+                if not self._outage.failed(e):
+                    logger.error(f"{self.name} worker: {e.__class__.__name__}: {e}")
+                    logger.opt(exception=e).debug(f"{self.name} worker traceback")
             if handled:
                 await asyncio.sleep(0)
                 continue

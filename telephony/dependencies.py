@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
 from agent.library import AssistantLibrary
 from agent.llm import LLMEndpoint
-from crm.calls import CallStore
+from crm.calls import CallStore, NewCall
 from crm.db import Database
 from crm.leads import LeadStore
 from crm.models import Call
@@ -42,10 +43,14 @@ class CallDependencies:
         on_call_status: Called with the call after each provider status change
             (the dialer settles campaign attempts here); awaited, so keep it short.
         recordings: Where calls our pipeline carries are recorded; None: not recorded.
+        spool_dir: Where a live call's transcript waits on local disk while the database
+            is away (``DATA_DIR/spool``); None: only in memory.
 
     Attributes:
         calls: The call store on ``database``.
         leads: The lead store on ``database``.
+        offline_calls: Calls answered while the database was away, by id, until their
+            media starts (their session's journal writes their row once it is back).
     """
 
     database: Database
@@ -58,8 +63,10 @@ class CallDependencies:
     after_call: list[Hook] = field(default_factory=list)
     on_call_status: list[StatusHook] = field(default_factory=list)
     recordings: CallRecordings | None = None
+    spool_dir: Path | None = None
     calls: CallStore = field(init=False)
     leads: LeadStore = field(init=False)
+    offline_calls: dict[str, NewCall] = field(default_factory=dict, init=False)
     _background: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -3,24 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from dataclasses import replace
+from pathlib import Path
 
 from loguru import logger
 
-from crm.calls import CallStore, NewUtterance
+from crm.calls import CallStore, NewToolCall, NewUtterance, OpenedCall
+from crm.db import is_outage
 from telephony.feed import CallFeed, ToolCalled, TranscriptLine
+from telephony.journal_spool import JournalEntry, JournalSpool, SaidLine
 from voice.stt import Resumption
 
+# Tries for a write the database refuses (not an outage: an outage is waited out).
 RETRIES = 5
+# Entries kept in memory while the database is away; later ones go to the disk spool.
+MEMORY_ENTRIES = 200
+# At the end of the call, how long the journal waits for the database before it leaves
+# what is unwritten in the spool (written by whoever settles the call).
+CLOSE_WAIT_SECS = 30.0
+# Longest pause between two tries while the database is away.
+MAX_BACKOFF_SECS = 2.0
 
 
 class CallJournal:
-    """Queues a call's transcript lines and writes them one by one, in order.
+    """Keeps a call's transcript lines and tool calls and writes them one by one, in order.
 
-    The pipeline never waits on the database: lines are queued and a single task
-    per call writes them, retrying a failed write with backoff. ``close`` writes
-    whatever is still queued before the call is finalized, so nothing said is lost
-    to a slow or briefly unavailable database.
+    The pipeline never waits on the database: entries are queued and a single task
+    per call writes them. A write that fails because the database is unreachable,
+    stalled or locked is tried again until it succeeds, however long the call lasts;
+    meanwhile the entries wait in memory (up to ``memory_entries``), then in a spool
+    file on local disk, and are written in the order they were said once the
+    database is back. ``close`` writes what is left; if the database is still away
+    then, the rest stays in the spool for :func:`write_spooled`.
 
     A caller line that continues the caller's previous words (they went on after a
     short pause) rewrites that line as one sentence when it is the last line written;
@@ -31,18 +47,34 @@ class CallJournal:
     followers see the transcript as it is stored, in order.
     """
 
-    def __init__(self, store: CallStore, call_id: str, feed: CallFeed | None = None):
-        """Start the writer for one call."""
+    def __init__(
+        self,
+        store: CallStore,
+        call_id: str,
+        feed: CallFeed | None = None,
+        *,
+        spool_dir: Path | None = None,
+        memory_entries: int = MEMORY_ENTRIES,
+    ):
+        """Start the writer for one call (``spool_dir``: where entries wait on disk)."""
         self._store = store
         self._call_id = call_id
         self._feed = feed or CallFeed()
-        self._queue: asyncio.Queue[tuple[NewUtterance, Resumption | None] | ToolCalled | None] = (
-            asyncio.Queue()
-        )
-        self._task = asyncio.create_task(self._write_all(), name=f"journal-{call_id}")
+        self._pending: deque[JournalEntry] = deque()
+        self._spool = JournalSpool(spool_dir, call_id) if spool_dir else None
+        self._memory = memory_entries
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._outage_since: float | None = None
         self.written = 0
         # The last line written, when it was the caller's.
         self._last_caller: TranscriptLine | None = None
+        self._task = asyncio.create_task(self._write_all(), name=f"journal-{call_id}")
+
+    @property
+    def waiting(self) -> int:
+        """Entries not written yet that are held in memory."""
+        return len(self._pending)
 
     def add(self, line: NewUtterance, *, resumed: Resumption | None = None) -> None:
         """Queue a transcript line (never blocks).
@@ -52,51 +84,140 @@ class CallJournal:
             resumed: For caller words that continue their previous ones: what they continue.
         """
         if line.text.strip():
-            self._queue.put_nowait((line, resumed))
+            self._put(SaidLine(line, resumed))
 
-    def tool_called(self, event: ToolCalled) -> None:
-        """Queue a tool call for the feed, in its place among the lines (the tool stored it)."""
-        self._queue.put_nowait(event)
+    def call_opened(self, opened: OpenedCall) -> None:
+        """Queue the row of a call answered while the database was away, ahead of its lines."""
+        self._put(opened)
 
-    async def close(self) -> None:
-        """Write what is queued, then stop."""
-        self._queue.put_nowait(None)
-        await asyncio.shield(self._task)
+    def tool_called(self, record: NewToolCall) -> None:
+        """Queue a tool call, to be stored (and told to the feed) in its place among the lines."""
+        self._put(record)
+
+    async def close(self, wait: float = CLOSE_WAIT_SECS) -> bool:
+        """Write what is queued, then stop; True when all of it was written.
+
+        If the database is still away after ``wait`` seconds, what is unwritten is
+        left in the spool (lost only where there is no spool folder).
+        """
+        self._closing = True
+        self._wake.set()
+        done, _ = await asyncio.wait([self._task], timeout=wait)
+        if done:
+            return True
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        left = list(self._pending)
+        if self._spool is not None:
+            self._spool.keep_first(left)
+            logger.error(
+                f"call {self._call_id}: the database is still unavailable; {len(left)} "
+                f"transcript entries (and any spooled earlier) kept in {self._spool.path}"
+            )
+        else:
+            logger.error(f"call {self._call_id}: {len(left)} transcript entries lost")
+        return False
+
+    def _put(self, entry: JournalEntry) -> None:
+        spool = self._spool
+        if spool is not None and (spool.holds or len(self._pending) >= self._memory):
+            spool.append([entry])
+        else:
+            self._pending.append(entry)
+        self._wake.set()
+
+    def _next(self) -> JournalEntry | None:
+        if not self._pending and self._spool is not None and self._spool.holds:
+            self._pending.extend(self._spool.take(self._memory))
+        return self._pending[0] if self._pending else None
 
     async def _write_all(self) -> None:
-        while (item := await self._queue.get()) is not None:
-            if isinstance(item, ToolCalled):
-                self._feed.publish(item)
-            else:
-                await self._write(*item)
+        while True:
+            entry = self._next()
+            if entry is None:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            await self._write_through(entry)
+            self._pending.popleft()
 
-    async def _write(self, line: NewUtterance, resumed: Resumption | None) -> None:
-        last, self._last_caller = self._last_caller, None
-        # the caller's line these words complete, when there is one
-        extends = last if resumed and last and last.text == resumed.before else None
-        for attempt in range(1, RETRIES + 1):
+    async def _write_through(self, entry: JournalEntry) -> None:
+        """Write ``entry``, waiting out a database outage; give up only on a refused write."""
+        refused = tries = 0
+        while True:
             try:
-                if extends is not None and resumed is not None:
-                    await self._store.extend_utterance(
-                        self._call_id, extends.seq, text=resumed.whole, ended_at=line.ended_at
-                    )
-                    written = replace(extends, text=resumed.whole, ended_at=line.ended_at)
-                else:
-                    seq = await self._store.add_utterance(self._call_id, line)
-                    written = _written(seq, line)
-                    self.written += 1
-                if written.role == "user":
-                    self._last_caller = written
-                self._feed.publish(written)
+                await self._write(entry)
+                self._recovered()
                 return
             except Exception as e:
-                if attempt == RETRIES:
-                    logger.error(
-                        f"call {self._call_id}: transcript line lost after {RETRIES} tries: {e}"
-                    )
-                    return
-                logger.warning(f"call {self._call_id}: transcript write failed ({e}); retrying")
-                await asyncio.sleep(0.2 * 2**attempt)
+                if is_outage(e):
+                    self._unavailable(e)
+                else:
+                    refused += 1
+                    if refused == RETRIES:
+                        logger.error(
+                            f"call {self._call_id}: transcript entry lost after {RETRIES} "
+                            f"tries: {e}"
+                        )
+                        return
+                    logger.warning(f"call {self._call_id}: transcript write failed ({e})")
+                tries += 1
+                await asyncio.sleep(min(0.1 * 2**tries, MAX_BACKOFF_SECS))
+
+    def _unavailable(self, error: Exception) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            logger.warning(
+                f"call {self._call_id}: database unavailable ({error.__class__.__name__}); "
+                "keeping the transcript until it is back"
+            )
+
+    def _recovered(self) -> None:
+        if self._outage_since is not None:
+            lasted = time.monotonic() - self._outage_since
+            self._outage_since = None
+            logger.info(
+                f"call {self._call_id}: database back after {lasted:.1f} s; "
+                "writing the kept transcript"
+            )
+
+    async def _write(self, entry: JournalEntry) -> None:
+        if isinstance(entry, OpenedCall):
+            await self._store.save_opened(entry)
+            return
+        if isinstance(entry, NewToolCall):
+            await self._store.add_tool_call(self._call_id, entry)
+            self._feed.publish(
+                ToolCalled(entry.name, entry.arguments, entry.ok, entry.result, entry.error)
+            )
+            return
+        line, resumed = entry.line, entry.resumed
+        last = self._last_caller
+        # the caller's line these words complete, when there is one
+        extends = last if resumed and last and last.text == resumed.before else None
+        if extends is not None and resumed is not None:
+            await self._store.extend_utterance(
+                self._call_id, extends.seq, text=resumed.whole, ended_at=line.ended_at
+            )
+            written = replace(extends, text=resumed.whole, ended_at=line.ended_at)
+        else:
+            seq = await self._store.add_utterance(self._call_id, line)
+            written = _written(seq, line)
+            self.written += 1
+        self._last_caller = written if written.role == "user" else None
+        self._feed.publish(written)
+
+
+async def write_spooled(store: CallStore, spool_dir: Path, call_id: str) -> bool:
+    """Write what a call left in the spool (its process ended, or the database was away).
+
+    Returns:
+        Whether the spool was written to the end (False: the database is away; it stays).
+    """
+    journal = CallJournal(store, call_id, spool_dir=spool_dir)
+    return await journal.close(wait=CLOSE_WAIT_SECS)
 
 
 def _written(seq: int, line: NewUtterance) -> TranscriptLine:

@@ -18,9 +18,9 @@ from pipecat.workers.runner import WorkerRunner
 from agent.assistant import announced
 from agent.assistant_files import LoadedAssistant
 from agent.llm import create_llm
-from agent.tools import ToolContext, ToolResult
+from agent.tools import ToolContext
 from agent.tools.llm_functions import tools_schema
-from crm.calls import NewUtterance
+from crm.calls import NewUtterance, OpenedCall
 from crm.models import Call, utcnow
 from telephony.audio_tap import CallAudioTap
 from telephony.call_language import CallLanguage
@@ -28,7 +28,7 @@ from telephony.call_setup import CallPlan, plan_call
 from telephony.carrier import CallLeg
 from telephony.conversation import CallConversation, CallFacts
 from telephony.dependencies import CallDependencies
-from telephony.feed import CallFeed, ToolCalled
+from telephony.feed import CallFeed
 from telephony.journal import CallJournal
 from telephony.recorder import CallRecorder, refusal, start_recording
 from voice.languages import DetectedLanguage, SpokenLanguage
@@ -74,7 +74,11 @@ class CallSession:
         self.audio = CallAudioTap(call.id)
         self._recorder: CallRecorder | None = None
         self._recorded = False  # by us or the carrier: the recording notice is said
-        self._journal = CallJournal(deps.calls, call.id, self.feed)
+        self._journal = CallJournal(deps.calls, call.id, self.feed, spool_dir=deps.spool_dir)
+        if (opened := deps.offline_calls.pop(call.id, None)) is not None:
+            # answered while the database was away: the row comes first, once it is back
+            started = OpenedCall(call.id, opened, utcnow(), call.provider_stream_id)
+            self._journal.call_opened(started)
         self._latency: list[dict[str, Any]] = []
         self._pending_latency: dict[str, Any] | None = None
         self._end_reason: str | None = None
@@ -152,7 +156,7 @@ class CallSession:
             http=deps.http,
             provider=self.call.provider,
             direction=self.call.direction,
-            on_tool_call=self._tool_called,
+            on_tool_call=self._journal.tool_called,
         )
 
     def _build(self, plan: CallPlan) -> CallPipeline:
@@ -279,11 +283,6 @@ class CallSession:
         )
         if self._conversation:
             await self._conversation.bot_turn(turn)
-
-    def _tool_called(self, name: str, arguments: Any, result: ToolResult) -> None:
-        self._journal.tool_called(
-            ToolCalled(name, dict(arguments), result.ok, result.value, result.error)
-        )
 
     async def _turn_latency(self, latency: dict[str, Any]) -> None:
         self._latency.append(latency)

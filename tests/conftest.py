@@ -23,6 +23,7 @@ from crm.db import Database
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.tool_server import FakeToolServer
 from tests.fakes.twilio_rest import FakeTwilio
+from tests.outage import Outage
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -81,6 +82,14 @@ async def database(request, tmp_path: Path) -> AsyncIterator[Database]:
     await db.close()
     if request.param == "postgresql":
         await _drop_postgres_database(url)
+
+
+@pytest.fixture
+async def outage(database: Database) -> AsyncIterator[Outage]:
+    """Control over an outage of ``database`` (PostgreSQL through a proxy, SQLite by a lock)."""
+    control = await Outage.around(database.url)
+    yield control
+    await control.close()
 
 
 # The fake LLM

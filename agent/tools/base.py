@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from agent.assistant import Assistant
-    from crm.calls import CallStore
+    from crm.calls import CallStore, NewToolCall
     from crm.db import Database
     from crm.policy import Policy
 
@@ -112,7 +112,9 @@ class ToolContext:
         provider: ``twilio`` or ``vapi``: sent to webhook tools.
         direction: ``inbound`` or ``outbound``: sent to webhook tools.
         now: The clock (tests may pin it).
-        on_tool_call: Told of each tool call once it answered (the live call's feed).
+        on_tool_call: Takes each tool call's record once it answered, to store it (the
+            live call's journal: in order with the lines, kept through a database
+            outage, and told to the call's feed); None: stored here at once.
     """
 
     db: Database
@@ -131,7 +133,7 @@ class ToolContext:
     provider: str = "twilio"
     direction: str = "inbound"
     now: Callable[[], datetime] = utcnow
-    on_tool_call: Callable[[str, Mapping[str, Any], ToolResult], None] | None = None
+    on_tool_call: Callable[[NewToolCall], None] | None = None
 
 
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[ToolResult]]

@@ -10,6 +10,7 @@ from typing import Any
 from loguru import logger
 
 from agent.tools.base import ToolContext, ToolError, ToolResult
+from crm.calls import NewToolCall
 
 
 def _jsonable(value: Any) -> Any:
@@ -62,32 +63,26 @@ async def execute(
         f"call {context.call_id}: tool {name} {'ok' if result.ok else 'failed'} in "
         f"{duration_ms:.0f} ms" + (f" ({result.error})" if result.error else "")
     )
-    await _record(context, name, arguments, result, duration_ms, tool_call_id)
+    record = NewToolCall(
+        name=name,
+        arguments=_jsonable(dict(arguments)),
+        result=_jsonable(result.value),
+        ok=result.ok,
+        error=result.error,
+        duration_ms=duration_ms,
+        tool_call_id=tool_call_id,
+    )
     if context.on_tool_call is not None:
-        context.on_tool_call(name, arguments, result)
+        context.on_tool_call(record)  # the live call's journal stores it, in order
+    else:
+        await _record(context, record)
     return result
 
 
-async def _record(
-    context: ToolContext,
-    name: str,
-    arguments: Mapping[str, Any],
-    result: ToolResult,
-    duration_ms: float,
-    tool_call_id: str | None,
-) -> None:
+async def _record(context: ToolContext, record: NewToolCall) -> None:
     if context.call_id is None:
         return
     try:
-        await context.calls.add_tool_call(
-            context.call_id,
-            name=name,
-            arguments=_jsonable(dict(arguments)),
-            result=_jsonable(result.value),
-            ok=result.ok,
-            error=result.error,
-            duration_ms=duration_ms,
-            tool_call_id=tool_call_id,
-        )
+        await context.calls.add_tool_call(context.call_id, record)
     except Exception as e:  # the call goes on; the record is lost
-        logger.error(f"call {context.call_id}: could not record tool call {name}: {e}")
+        logger.error(f"call {context.call_id}: could not record tool call {record.name}: {e}")

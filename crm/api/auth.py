@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.api.http import API_KEY, CRM, PRINCIPAL, ApiError, Handler, Principal
 from crm.models import WebSession, utcnow
+from crm.outages import RETRY_AFTER_SECS, OutageLog
 from crm.secret_compare import same_secret, secret_bytes
 
 COOKIE = "phoneagent_session"
@@ -129,6 +130,9 @@ def _check_csrf(request: web.Request, principal: Principal) -> None:
 async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse /api requests of unknown callers (401), and answer API errors as JSON.
 
+    While the database is unavailable (unreachable, stalled past its timeouts, locked),
+    /api answers 503 ``database_unavailable`` with ``Retry-After``.
+
     A caller is the admin API key as a bearer token, or a browser signed in with it (the
     session cookie), whose writes must also carry the session's CSRF token.
     """
@@ -143,6 +147,27 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
                 raise ApiError(403, "forbidden", "this sign-in cannot use the admin API")
             _check_csrf(request, principal)
             request[PRINCIPAL] = principal
-        return await handler(request)
+        response = await handler(request)
     except ApiError as e:
         return e.response()
+    except Exception as e:
+        if not API_OUTAGE.failed(e):
+            raise
+        return _database_unavailable()
+    API_OUTAGE.succeeded()
+    return response
+
+
+# The API's view of database outages: one log line when one starts and when it ends.
+API_OUTAGE = OutageLog("api")
+
+
+def _database_unavailable() -> web.Response:
+    return web.json_response(
+        {
+            "error": "database_unavailable",
+            "detail": "the database is not answering; try again in a few seconds",
+        },
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECS)},
+    )

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from config import Settings
 from crm.db import Database
 from crm.models import Call, Campaign, utcnow
+from crm.outages import OutageLog
 from crm.outbound.breaker import trip_if_failing
 from crm.outbound.caller_ids import choose_caller_id
 from crm.outbound.campaign_runs import advance_schedules, enroll_due
@@ -144,15 +145,21 @@ class Dialer:
             logger.warning(message)
 
     async def run(self) -> None:
-        """Tick until cancelled; a failing tick is logged and the next one goes on."""
+        """Tick until cancelled; a failing tick is logged and the next one goes on.
+
+        A database outage is logged when it starts and when it ends, not at every tick.
+        """
         logger.info(f"Dialer {self.instance} running (every {self._tick_secs:g}s)")
+        outage = OutageLog(f"dialer {self.instance}")
         while True:
             try:
                 await self.tick()
+                outage.succeeded()
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                logger.exception(f"dialer tick failed: {e}")
+                if not outage.failed(e):  # an outage is logged once, not every tick
+                    logger.exception(f"dialer tick failed: {e}")
             await asyncio.sleep(self._tick_secs)
 
     async def tick(self) -> int:

@@ -14,6 +14,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from agent.phrases import phrases_for
 from crm.calls import NewCall
+from crm.db import is_outage
+from crm.models import Call
 from crm.secret_compare import same_secret
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE, LeaveVoicemail
@@ -230,6 +232,16 @@ async def _read_start(ws: web.WebSocketResponse) -> StreamStart | None:
     return None
 
 
+async def _stream_started(deps: CallDependencies, call_id: str, stream_sid: str) -> None:
+    """Mark the call in progress; while the database is away the call goes on without it."""
+    try:
+        await deps.calls.stream_started(call_id, stream_sid)
+    except Exception as e:
+        if not is_outage(e):
+            raise
+        logger.warning(f"call {call_id}: database unavailable; the call goes on")
+
+
 @routes.get("/twilio/stream")
 async def media_stream(request: web.Request) -> web.WebSocketResponse:
     """Twilio Media Streams (bidirectional): one pipeline per call."""
@@ -252,7 +264,11 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
     parameters = start.customParameters
     call_id, token = parameters.get("callId", ""), parameters.get("token", "")
     call_id = call_id if call_id.isascii() and call_id.isalnum() and len(call_id) <= 64 else ""
-    call = await deps.calls.get(call_id) if call_id else None
+    offline = deps.offline_calls.get(call_id) if call_id else None  # answered during an outage
+    if offline is not None:
+        call: Call | None = deps.calls.unsaved(offline, call_id)
+    else:
+        call = await deps.calls.get(call_id) if call_id else None
     if call is None or not same_secret(token, stream_token(twilio.signing_secret, call_id)):
         logger.warning("stream: refused a stream with an unknown call or a bad token")
         await ws.close(code=1008, message=b"unknown call")
@@ -269,7 +285,9 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=1008, message=b"call ended or already streaming")
         return ws
 
-    await deps.calls.stream_started(call.id, stream.stream_sid)
+    call.provider_stream_id = stream.stream_sid
+    if offline is None:
+        await _stream_started(deps, call.id, stream.stream_sid)
     serializer = TwilioMediaSerializer(stream.stream_sid, start.callSid or call.provider_call_id)
     route = StreamRoute(twilio.stream_url, twilio.signing_secret, request.app[STREAMS])
     leg = TwilioLeg(stream, serializer, twilio.rest(), call.provider_call_id, call.id, route)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from crm.calls import CallStore, NewCall, NewUtterance
+from crm.calls import CallStore, NewCall, NewToolCall, NewUtterance
 from crm.db import Database
 from telephony.feed import CallEnded, CallFeed, ToolCalled, TranscriptLine
 from telephony.journal import CallJournal
@@ -94,7 +94,7 @@ async def test_the_feed_tells_each_line_as_written_in_order_and_a_completed_line
         _line("user", "Tuesday.", 5.3, 6),
         resumed=Resumption("Book me for next.", "Book me for next Tuesday."),
     )
-    journal.tool_called(ToolCalled("book_appointment", {"start": "Tue 10:00"}, True, "Booked."))
+    journal.tool_called(NewToolCall("book_appointment", {"start": "Tue 10:00"}, "Booked."))
     cut = _line("assistant", "Booked for Tuesday at", 7, 8)
     journal.add(NewUtterance(cut.role, cut.text, cut.started_at, cut.ended_at, interrupted=True))
     await journal.close()  # nobody has read the feed yet: the journal never waits on it

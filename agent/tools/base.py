@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agent.phrases import ENGLISH, Phrases
 from agent.tool_config import ToolConfig, TransferDestination
-from crm.models import utcnow
+from crm.models import Lead, utcnow
 from crm.stages import Stages
 
 if TYPE_CHECKING:
     import aiohttp
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from agent.assistant import Assistant
     from crm.calls import CallStore, NewToolCall
@@ -239,3 +240,15 @@ def parse_args(args: type[ToolArgs], arguments: Mapping[str, Any]) -> Any:
             for err in e.errors()
         )
         raise ToolError(f"invalid arguments: {problems}") from None
+
+
+async def caller_lead(session: AsyncSession, context: ToolContext) -> Lead:
+    """The lead this call is with.
+
+    Raises:
+        ToolError: The caller's number is unknown (anonymous), so there is no lead.
+    """
+    lead = await session.get(Lead, context.lead_id) if context.lead_id else None
+    if lead is None:
+        raise ToolError("the caller's number is unknown, so there is no lead record for this call")
+    return lead

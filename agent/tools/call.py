@@ -17,10 +17,10 @@ from agent.tools.base import (
     ToolResult,
     ToolsetError,
     TransferFailed,
+    caller_lead,
     json_schema,
     parse_args,
 )
-from agent.tools.leads import caller_lead
 from crm.followups import add_note, create_task, mark_do_not_call
 from crm.models import Call
 from crm.rules.changes import HandOff

@@ -6,7 +6,6 @@ from typing import Any
 
 from pydantic import Field, field_validator
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.tools.base import (
     Tool,
@@ -14,27 +13,17 @@ from agent.tools.base import (
     ToolContext,
     ToolError,
     ToolResult,
+    caller_lead,
     json_schema,
     parse_args,
 )
+from agent.tools.call import hand_off
 from crm.analysis.result import BANT
 from crm.followups import add_note
 from crm.lead_changes import qualified_in_call
-from crm.models import Appointment, Call, Lead, Task
+from crm.models import Appointment, Call, Task
 from crm.rules.changes import HandOff
 from crm.stages import StageError, move_stage
-
-
-async def caller_lead(session: AsyncSession, context: ToolContext) -> Lead:
-    """The lead this call is with.
-
-    Raises:
-        ToolError: The caller's number is unknown (anonymous), so there is no lead.
-    """
-    lead = await session.get(Lead, context.lead_id) if context.lead_id else None
-    if lead is None:
-        raise ToolError("the caller's number is unknown, so there is no lead record for this call")
-    return lead
 
 
 class NoArgs(ToolArgs):
@@ -137,8 +126,6 @@ async def update_lead(context: ToolContext, arguments: dict[str, Any]) -> ToolRe
             hand_offs = await qualified_in_call(session, context.policy, lead, call, answered)
     saved = f"Saved on the lead: {', '.join(changes)}."
     if hand_offs:
-        from agent.tools.call import hand_off  # the call tools build on this module
-
         return await hand_off(context, hand_offs[0], saved)
     return ToolResult(value=saved)
 

@@ -16,10 +16,10 @@ from agent.tools.base import (
     ToolContext,
     ToolError,
     ToolResult,
+    caller_lead,
     json_schema,
     parse_args,
 )
-from agent.tools.leads import caller_lead
 from crm.followups import SlotTaken, book_appointment, create_task
 from crm.models import Appointment
 

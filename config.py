@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit
 
+from loguru import logger
 from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,6 +38,39 @@ class SettingsError(ValueError):
     """A setting that cannot work (e.g. a configured folder that does not exist)."""
 
 
+# Settings that are credentials: shown masked in the settings' repr (logs, tracebacks).
+SECRET_SETTINGS = frozenset(
+    {
+        "api_key",
+        "llm_api_key",
+        "twilio_auth_token",
+        "sip_auth_password",
+        "sip_trunk_password",
+        "vapi_api_key",
+        "vapi_secret",
+        "webhook_secret",
+    }
+)
+MASK = "********"
+
+
+def masked_urls(value: str) -> str:
+    """URLs (comma-separated) with any password replaced by the mask."""
+    urls = []
+    for url in value.split(","):
+        password = urlsplit(url.strip()).password if "@" in url else None
+        urls.append(url.replace(f":{password}@", f":{MASK}@", 1) if password else url)
+    return ",".join(urls)
+
+
+def configure_logging(level: str, *, sink: TextIO | None = None) -> None:
+    """Log at ``level`` to ``sink`` (stderr). Tracebacks show variable values (loguru's
+    ``diagnose``) only at DEBUG: elsewhere they would print secrets and callers' data."""
+    debugging = level.upper() in ("DEBUG", "TRACE")
+    logger.remove()
+    logger.add(sink or sys.stderr, level=level.upper(), diagnose=debugging, backtrace=debugging)
+
+
 class Settings(BaseSettings):
     """Every setting has a working default for a local run, except provider credentials.
 
@@ -42,6 +78,16 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    def __repr_args__(self):
+        """The fields as ``repr`` shows them: credentials masked, URLs without passwords."""
+        for name, value in super().__repr_args__():
+            if name in SECRET_SETTINGS and value:
+                yield name, MASK
+            elif isinstance(name, str) and name.endswith(("_url", "_urls")) and value:
+                yield name, masked_urls(str(value))
+            else:
+                yield name, value
 
     host: str = "127.0.0.1"
     port: int = 8080

@@ -19,7 +19,7 @@ from agent.assistant_files import AssistantBook, AssistantFileError
 from agent.library import AssistantLibrary
 from agent.llm import LLMEndpoint
 from agent.local_llm import DEMO_MODEL_NOTICE, LocalModel, ModelFileError, gguf_path
-from config import Settings, SettingsError
+from config import Settings, SettingsError, configure_logging
 from crm import api as crm_api
 from crm.analysis.llm import LLMSettings
 from crm.calls import CallStore
@@ -367,8 +367,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = Settings(**overrides)
-    logger.remove()
-    logger.add(sys.stderr, level=settings.log_level.upper())
+    configure_logging(settings.log_level)
     _, created = settings.ensure_api_key()
     try:
         app = create_app(settings)

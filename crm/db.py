@@ -46,6 +46,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted content is overwritten with zeros, so an erased person's words leave the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -390,6 +390,8 @@ class WebhookDelivery(Base):
     call_id: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("calls.id", ondelete="CASCADE"), index=True
     )
+    # The lead it is about (no foreign key: a GDPR erase deletes the delivery with the lead).
+    lead_id: Mapped[str | None] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, delivered, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_status_code: Mapped[int | None] = mapped_column(Integer)

@@ -167,9 +167,16 @@ class PostCallJob:
             )
         )
         report = payloads.end_of_call_report(call, lead, lines, tools)
+        lead_id = lead.id if lead else call.lead_id
         key = f"end-of-call-report:{call.id}"
         await enqueue(
-            session, settings, event="end-of-call-report", key=key, payload=report, call_id=call.id
+            session,
+            settings,
+            event="end-of-call-report",
+            key=key,
+            payload=report,
+            call_id=call.id,
+            lead_id=lead_id,
         )
         # The assistant file's server.url gets its report here as on VAPI, whoever carried the call.
         if server:
@@ -180,6 +187,7 @@ class PostCallJob:
                 key=key,
                 payload=report,
                 call_id=call.id,
+                lead_id=lead_id,
                 url=server[0],
                 secret=server[1] or None,
             )
@@ -192,6 +200,7 @@ class PostCallJob:
             key=f"call.analyzed:{call.id}",
             payload=payloads.call_analyzed(call, lead),
             call_id=call.id,
+            lead_id=lead_id,
         )
 
 

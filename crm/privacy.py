@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.audit import audit
+from crm.db import Database
 from crm.models import (
     Appointment,
     AuditLog,
@@ -40,6 +41,8 @@ from crm.shapes import (
     tool_call_json,
     utterance_json,
 )
+
+FTS_OPTIMIZE = "INSERT INTO utterances_fts(utterances_fts) VALUES ('optimize')"
 
 
 async def export_lead(session: AsyncSession, lead: Lead) -> dict[str, Any]:
@@ -93,7 +96,10 @@ async def export_lead(session: AsyncSession, lead: Lead) -> dict[str, Any]:
         ],
         "webhookDeliveries": [
             delivery_json(d)
-            for d in await rows(WebhookDelivery, WebhookDelivery.call_id.in_(call_ids))
+            for d in await rows(
+                WebhookDelivery,
+                or_(WebhookDelivery.call_id.in_(call_ids), WebhookDelivery.lead_id == lead.id),
+            )
         ],
         "doNotCall": {"reason": dnc.reason, "source": dnc.source, "createdAt": iso(dnc.created_at)}
         if dnc
@@ -130,14 +136,19 @@ async def erase_lead(
         )
     )
     counts["recordings"] = await recordings.delete(keys) if recordings and keys else 0
-    for name, model in (
-        ("utterances", Utterance),
-        ("toolCalls", ToolCall),
-        ("webhookDeliveries", WebhookDelivery),
-    ):
+    for name, model in (("utterances", Utterance), ("toolCalls", ToolCall)):
         counts[name] = (
             await session.execute(delete(model).where(model.call_id.in_(call_ids)))
         ).rowcount
+    # Every delivery about the lead, sent or not: its calls' reports and the ones with no call
+    # (a stage moved by hand, by an import or by a rule), which carry its name, phone and email.
+    counts["webhookDeliveries"] = (
+        await session.execute(
+            delete(WebhookDelivery).where(
+                or_(WebhookDelivery.call_id.in_(call_ids), WebhookDelivery.lead_id == lead.id)
+            )
+        )
+    ).rowcount
     for model in (Note, Task, Appointment, StageChange, AutomationRun):
         await session.execute(delete(model).where(model.lead_id == lead.id))
     await session.execute(
@@ -163,4 +174,20 @@ async def erase_lead(
     )
     await session.delete(lead)
     audit(session, actor, "lead.erase", "lead", lead.id, counts)
+    if session.bind.dialect.name == "sqlite":
+        # FTS5 keeps a deleted line's words in its delete markers until segments merge.
+        await session.execute(text(FTS_OPTIMIZE))
     return counts
+
+
+async def flush_erased(db: Database) -> None:
+    """After an erase commits: on SQLite, copy the WAL into the database file and empty it.
+
+    Deleted rows are zeroed as they go (``secure_delete``, see crm.db), but the WAL still
+    holds the pages as they were until a checkpoint; PostgreSQL needs nothing here (its
+    dead rows are not readable through SQL and are reclaimed by vacuum).
+    """
+    if not db.is_sqlite:
+        return
+    async with db.engine.connect() as connection:
+        await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -8,7 +8,7 @@ from crm.api.http import CRM, Routes, actor, not_found
 from crm.api.responses import Erased, LeadExport
 from crm.audit import audit
 from crm.models import Lead
-from crm.privacy import erase_lead, export_lead
+from crm.privacy import erase_lead, export_lead, flush_erased
 
 api = Routes("privacy")
 
@@ -37,4 +37,5 @@ async def erase(request: web.Request) -> web.Response:
         counts = await erase_lead(
             session, lead, actor=actor(request), recordings=request.app[CRM].recordings
         )
+    await flush_erased(request.app[CRM].db)
     return web.json_response({"erased": request.match_info["lead_id"], **counts})

@@ -178,6 +178,7 @@ async def _webhook(action: SendWebhook, run: Run) -> dict[str, Any]:
         event=action.event,
         payload=payload,
         call_id=run.call_id,
+        lead_id=changes.lead.id if changes.lead else None,
         key=f"rule:{run.rule.id}:{event.trigger}:{event.subject}:{run.index}",
         url=action.url,
     )

@@ -126,6 +126,7 @@ class Changes:
             key=f"lead.stage_changed:{change.id}",
             payload=payloads.stage_changed(lead, change),
             call_id=change.call_id,
+            lead_id=lead.id,
         )
         return change
 

@@ -45,6 +45,7 @@ async def enqueue(
     key: str,
     payload: dict[str, Any],
     call_id: str | None = None,
+    lead_id: str | None = None,
     url: str | None = None,
     secret: str | None = None,
 ) -> int:
@@ -57,6 +58,7 @@ async def enqueue(
         key: What makes this event unique, e.g. ``end-of-call-report:<call id>``.
         payload: The JSON body.
         call_id: The call it is about, if any.
+        lead_id: The lead it is about, if any (a GDPR erase deletes the delivery).
         url: One explicit URL (a rule's, an assistant's server); None for the configured URLs.
         secret: The explicit URL's own secret (an assistant's ``server.secret``).
     """
@@ -77,6 +79,7 @@ async def enqueue(
                 url=target,
                 payload=payload,
                 call_id=call_id,
+                lead_id=lead_id,
                 status="pending",
                 next_attempt_at=utcnow(),
                 history=[],

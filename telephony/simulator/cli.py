@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 from pydantic import ValidationError
 
-from config import Settings
+from config import Settings, configure_logging
 from telephony.simulator import CallSimulator, SimulatorError
 from telephony.simulator.caller_audio import (
     CallerAudioError,
@@ -170,6 +170,7 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``phoneagent-call``."""
     settings = _settings()
+    configure_logging(settings.log_level)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--server",

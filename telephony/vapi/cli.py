@@ -23,7 +23,7 @@ from typing import Any
 
 from agent import vapi_ids as ids
 from agent.assistant_files import AssistantFileError, load_assistant
-from config import Settings
+from config import Settings, configure_logging
 from telephony.vapi.client import VapiClient, VapiError
 from telephony.vapi.translate import VapiSettingError, VapiTarget, vapi_assistant
 
@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     p_get.add_argument("call_id")
     args = parser.parse_args(argv)
     settings = Settings()
+    configure_logging(settings.log_level)
     try:
         if args.command == "push":
             files = sorted(settings.assistants_dir.glob("*.json")) if args.all else args.files

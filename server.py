@@ -34,6 +34,7 @@ from crm.webhooks.outbox import WebhookSettings
 from telephony.carrier import HEALTH
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE, LiveCalls
+from telephony.orphans import ASK_CARRIER, CALL_LEASES, CallLeases
 from telephony.outbound.dialer import Dialer
 from telephony.outbound.providers import build_providers, register_outbound
 from telephony.readiness import readiness_check
@@ -119,6 +120,7 @@ def create_app(settings: Settings) -> web.Application:
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]
     app[LIVE] = LiveCalls()
     app[HEALTH_CHECK] = {}
+    app[ASK_CARRIER] = {}
     app.add_routes(health)
     app.add_routes(crm_api.routes)
     TwilioCarrier(TwilioSettings.for_server(settings)).mount(app)  # one line per carrier
@@ -135,6 +137,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_vapi)
     app.cleanup_ctx.append(_dialer)
     app.cleanup_ctx.append(_crm_workers)
+    app.cleanup_ctx.append(_call_leases)
     app.on_shutdown.append(_end_live_calls)
     return app
 
@@ -299,6 +302,22 @@ async def _crm_workers(app: web.Application) -> AsyncIterator[None]:
     await crm.start()
     yield
     await crm.stop()
+
+
+async def _call_leases(app: web.Application) -> AsyncIterator[None]:
+    # Last: settling a call left by a dead instance runs the after-call and dialer hooks.
+    settings = app[SETTINGS]
+    leases = CallLeases(
+        app[DEPS],
+        app[LIVE],
+        settings.instance_id,
+        carriers=app[ASK_CARRIER],
+        lease_secs=settings.call_lease_secs,
+    )
+    await leases.start()
+    app[CALL_LEASES] = leases
+    yield
+    await leases.stop()
 
 
 async def _end_live_calls(app: web.Application) -> None:

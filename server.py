@@ -115,7 +115,10 @@ def create_app(settings: Settings) -> web.Application:
     """
     for warning in settings.check_paths():
         logger.warning(warning)
-    app = web.Application(middlewares=[crm_api.require_api_key], client_max_size=1024**2)
+    app = web.Application(
+        middlewares=[crm_api.database_outages, crm_api.require_api_key],
+        client_max_size=1024**2,
+    )
     app[SETTINGS] = settings
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]
     app[LIVE] = LiveCalls()

@@ -224,6 +224,8 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
         after_call=[app[crm_api.CRM].after_call],
         recordings=CallRecordings(app[crm_api.CRM].recordings, settings.base_url),
         spool_dir=settings.data_dir / "spool",
+        instance=settings.instance_id,
+        lease_secs=settings.call_lease_secs,
     )
     interval = settings.assistants_reload_secs
     watcher = asyncio.create_task(library.watch(interval)) if interval > 0 else None
@@ -309,13 +311,9 @@ async def _crm_workers(app: web.Application) -> AsyncIterator[None]:
 
 async def _call_leases(app: web.Application) -> AsyncIterator[None]:
     # Last: settling a call left by a dead instance runs the after-call and dialer hooks.
-    settings = app[SETTINGS]
+    deps = app[DEPS]
     leases = CallLeases(
-        app[DEPS],
-        app[LIVE],
-        settings.instance_id,
-        carriers=app[ASK_CARRIER],
-        lease_secs=settings.call_lease_secs,
+        deps, app[LIVE], deps.instance, carriers=app[ASK_CARRIER], lease_secs=deps.lease_secs
     )
     await leases.start()
     app[CALL_LEASES] = leases

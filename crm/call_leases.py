@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
@@ -13,6 +14,14 @@ from crm.models import Call, Utterance
 # Reasons a call nobody holds any more is ended with.
 RESTARTED = "orphaned: server restarted"
 OWNER_LOST = "orphaned: instance lost"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A call held by the instance ``owner`` until ``until`` (unless renewed)."""
+
+    owner: str
+    until: datetime
 
 
 async def hold(db: Database, owner: str, call_ids: Collection[str], until: datetime) -> None:

@@ -50,7 +50,9 @@ async def open_call(deps: CallDependencies, new: NewCall) -> tuple[Call, LoadedA
                 if contact
                 else None
             )
-            call = await deps.calls.open(replace(new, lead_id=lead.id if lead else None))
+            call = await deps.calls.open(
+                replace(new, lead_id=lead.id if lead else None), lease=deps.new_lease()
+            )
     except Exception as e:
         if not is_outage(e):
             raise

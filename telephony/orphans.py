@@ -12,6 +12,7 @@ from aiohttp import web
 from loguru import logger
 
 from crm import call_leases
+from crm.calls import FINAL_STATUSES
 from crm.models import Call, utcnow
 from crm.outages import OutageLog
 from telephony.dependencies import CallDependencies
@@ -128,7 +129,10 @@ class CallLeases:
         ended_at = verdict.ended_at if verdict and verdict.ended_at else None
         ended_at = ended_at or await call_leases.last_heard(db, call, self._lease)
         reason = call_leases.RESTARTED if own else call_leases.OWNER_LOST
-        await self._deps.calls.finalize(call.id, end_reason=reason, ended_at=ended_at)
+        status = verdict.status if verdict and verdict.status in FINAL_STATUSES else "completed"
+        await self._deps.calls.finalize(
+            call.id, end_reason=reason, ended_at=ended_at, status=status
+        )
         self.settled += 1
         logger.warning(
             f"call {call.id}: settled, left by {call.owner or 'an unknown instance'} "

@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from agent.library import AssistantLibrary
+from crm.calls import NewCall
 from crm.models import Call, CampaignContact
 from telephony.audio_tap import CallAudioTap
 from telephony.dependencies import CallDependencies
 from telephony.feed import CallFeed
 from telephony.live import LiveCalls
+from telephony.opening import open_call
 from telephony.orphans import CallLeases
 from telephony.twilio.carrier import TwilioCarrier
 from telephony.twilio.settings import TwilioSettings
@@ -42,6 +44,12 @@ class HeldCall:
         """Never asked here."""
 
 
+def _settings(rig: Rig) -> TwilioSettings:
+    return TwilioSettings(
+        rig.twilio.account_sid, rig.twilio.auth_token, rig.server_url, "", "s", rig.twilio.url
+    )
+
+
 async def _answered_campaign_call(rig: Rig) -> Call:
     rig.twilio.talk_secs = 3600  # the call goes on at Twilio
     await rig.lead("+12125550177", timezone="America/New_York")
@@ -63,10 +71,7 @@ async def test_a_call_is_settled_once_after_its_holder_goes_quiet_with_its_campa
     call = await _answered_campaign_call(rig)
     assistants = AssistantLibrary(ROOT / "assistants")
     deps = CallDependencies(rig.db, assistants, on_call_status=rig.status_hooks)
-    twilio = TwilioSettings(
-        rig.twilio.account_sid, rig.twilio.auth_token, rig.server_url, "", "s", rig.twilio.url
-    )
-    ask = {"twilio": TwilioCarrier(twilio).ask}
+    ask = {"twilio": TwilioCarrier(_settings(rig)).ask}
     here = LiveCalls()
     holder = CallLeases(deps, here, "instance-a", carriers=ask, lease_secs=LEASE_SECS)
     others = [
@@ -94,8 +99,8 @@ async def test_a_call_is_settled_once_after_its_holder_goes_quiet_with_its_campa
             async with rig.db.session() as session:
                 settled = await session.get(Call, call.id)
                 contact = await session.scalar(select(CampaignContact))
-            if settled.ended_at is not None or time.monotonic() > deadline:
-                break
+            if contact.status != "calling" or time.monotonic() > deadline:
+                break  # the call is settled, and then its attempt
             await asyncio.sleep(0.05)
     finally:
         for leases in [holder, *others]:
@@ -111,3 +116,33 @@ async def test_a_call_is_settled_once_after_its_holder_goes_quiet_with_its_campa
     assert [u.call_sid for u in hang_ups] == [call.provider_call_id], "and hung it up there"
     assert abs(settled.ended_at - datetime.now(UTC)).total_seconds() < 5 * LEASE_SECS
     assert contact.status != "calling" and contact.claimed_by is None, "the attempt is settled"
+
+
+async def test_a_call_answered_by_an_instance_that_died_before_its_media_started_is_settled(
+    rig: Rig,
+):
+    assistants = AssistantLibrary(ROOT / "assistants")
+    await assistants.load()
+    dead = CallDependencies(rig.db, assistants, instance="instance-a", lease_secs=LEASE_SECS)
+    call, _ = await open_call(
+        dead,
+        NewCall(provider="twilio", provider_call_id="CA" + "7" * 32, to_number="+15555550199"),
+    )
+    assert call.owner == "instance-a" and call.lease_until is not None
+    # instance A answered the webhook, then died; Twilio gave up on the stream
+    gave_up = time.time()
+    rig.twilio.know(call.provider_call_id, "canceled", ended=gave_up)
+    ask = {"twilio": TwilioCarrier(_settings(rig)).ask}
+    deps = CallDependencies(rig.db, assistants, on_call_status=rig.status_hooks)
+    survivor = CallLeases(deps, LiveCalls(), "instance-b", carriers=ask, lease_secs=LEASE_SECS)
+    try:
+        await survivor.start()
+        deadline = time.monotonic() + 5 * LEASE_SECS
+        while (settled := await deps.calls.get(call.id)).ended_at is None:
+            assert time.monotonic() < deadline, "the orphaned ringing call was never settled"
+            await asyncio.sleep(0.05)
+    finally:
+        await survivor.stop()
+    assert settled.end_reason == "orphaned: instance lost" and settled.status == "canceled"
+    assert abs(settled.ended_at.timestamp() - int(gave_up)) < 2, "Twilio's end time"
+    assert settled.duration_seconds is None, "it never started"

@@ -75,6 +75,19 @@ async def claim(
         return result.rowcount == 1
 
 
+async def held_elsewhere(db: Database, call_id: str, owner: str, now: datetime) -> bool:
+    """Whether another instance holds the call live now (its lease runs, it is not ended)."""
+    async with db.session() as session:
+        call = await session.get(Call, call_id)
+    return (
+        call is not None
+        and call.ended_at is None
+        and call.owner not in (None, owner)
+        and call.lease_until is not None
+        and call.lease_until > now
+    )
+
+
 async def last_heard(db: Database, call: Call, lease: timedelta) -> datetime | None:
     """When an orphaned call was last known alive: its last line's end, or its last renewal."""
     async with db.session() as session:

@@ -22,6 +22,9 @@ from telephony.hooks import Hook, StatusHook, run_status_hooks, start_hooks
 from telephony.recorder import CallRecordings
 from voice.engines import SpeechModels
 
+# Calls answered while the database is away, kept at most until their media starts.
+OFFLINE_CALLS = 1000
+
 
 @dataclass
 class CallDependencies:
@@ -76,6 +79,15 @@ class CallDependencies:
     def __post_init__(self) -> None:
         self.calls = CallStore(self.database)
         self.leads = LeadStore(self.database)
+
+    def offline_call(self, call_id: str, new: NewCall) -> None:
+        """Keep a call answered while the database is away until its media starts.
+
+        The oldest are forgotten beyond ``OFFLINE_CALLS`` (their media never came).
+        """
+        self.offline_calls[call_id] = new
+        while len(self.offline_calls) > OFFLINE_CALLS:
+            self.offline_calls.pop(next(iter(self.offline_calls)))
 
     def new_lease(self) -> Lease | None:
         """A lease of a call just answered here, or None where calls are not leased."""

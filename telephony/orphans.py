@@ -113,9 +113,14 @@ class CallLeases:
         folder = self._deps.spool_dir
         if folder is None:
             return
+        db, now = self._deps.database, utcnow()
         for call_id in spooled_calls(folder):
-            if call_id not in self._live:
-                await write_spooled(self._deps.calls, Path(folder), call_id)
+            # another instance sharing this folder may hold the call: its journal writes it
+            if call_id in self._live or await call_leases.held_elsewhere(
+                db, call_id, self.owner, now
+            ):
+                continue
+            await write_spooled(self._deps.calls, Path(folder), call_id)
 
     async def _settle(self, call: Call, *, restarted: bool) -> None:
         now = utcnow()

@@ -110,8 +110,9 @@ async def test_a_stalled_or_unreachable_database_gets_quick_answers_and_calm_log
     assert "Error handling request" not in logs, "aiohttp's 500 page (a traceback per request)"
 
 
+@pytest.mark.parametrize("away", ["down", "stalled"])
 async def test_a_call_that_arrives_while_the_database_is_away_is_answered_and_kept(
-    tmp_path: Path, postgres_url: str, llm: FakeOpenAI
+    tmp_path: Path, postgres_url: str, llm: FakeOpenAI, away: str
 ):
     outage = await Outage.around(postgres_url)
     server = await start_server(
@@ -125,9 +126,12 @@ async def test_a_call_that_arrives_while_the_database_is_away_is_answered_and_ke
     )
     llm.script.append(Reply(REPLY))
     try:
-        await outage.begin()
+        await (outage.begin() if away == "down" else outage.stall())
         async with CallSimulator(server.url, auth_token=TWILIO_AUTH_TOKEN) as call:
             await call.wait_for_bot()
+            # the media starts without waiting on the database (its row, its recording)
+            assert call.greeting_ms is not None and call.greeting_ms < 4000, call.greeting_ms
+            print(f"\n{away}: greeting {call.greeting_ms:.0f} ms after the media started")
             turn = await call.say(speech_ulaw(LINE), LINE)
             assert turn.voice_to_voice_ms is not None, "the assistant talks without the database"
         await asyncio.sleep(3)  # the caller hung up; the call ends while the database is away

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import socket
 import sys
 import tempfile
 from collections.abc import Callable
@@ -172,7 +173,17 @@ class Settings(BaseSettings):
     # Outbound dialer
     dialer_enabled: bool = True
     dialer_tick_secs: float = 2.0
-    dialer_instance: str = Field(default="", description="a unique name per server instance")
+    dialer_instance: str = Field(
+        default="",
+        description="A unique name per server instance (it owns its live calls under it); "
+        "empty: HOSTNAME:PORT, the same again after a restart.",
+    )
+    call_lease_secs: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long an instance may go unheard before another one settles its live "
+        "calls (they are renewed at a third of it).",
+    )
 
     twilio_api_base_url: str = Field(
         default="",
@@ -340,6 +351,11 @@ class Settings(BaseSettings):
                     f"holds it, or set {name.upper()}"
                 )
         return warnings
+
+    @property
+    def instance_id(self) -> str:
+        """This instance's name: DIALER_INSTANCE, else HOSTNAME:PORT (kept across restarts)."""
+        return self.dialer_instance or f"{socket.gethostname()}:{self.port}"[:64]
 
     @property
     def base_url(self) -> str:

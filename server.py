@@ -35,6 +35,7 @@ from telephony.carrier import HEALTH
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE, LiveCalls
 from telephony.live_postgres import PostgresCalls
+from telephony.orphans import ASK_CARRIER, CALL_LEASES, CallLeases
 from telephony.outbound.dialer import Dialer
 from telephony.outbound.providers import build_providers, register_outbound
 from telephony.readiness import readiness_check
@@ -119,11 +120,15 @@ def create_app(settings: Settings) -> web.Application:
         logger.warning(warning)
     if warning := settings.shared_secret_warning():
         logger.warning(warning)
-    app = web.Application(middlewares=[crm_api.require_api_key], client_max_size=1024**2)
+    app = web.Application(
+        middlewares=[crm_api.database_outages, crm_api.require_api_key],
+        client_max_size=1024**2,
+    )
     app[SETTINGS] = settings
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]
     app[LIVE] = _live_calls(app, settings)
     app[HEALTH_CHECK] = {}
+    app[ASK_CARRIER] = {}
     app.add_routes(health)
     app.add_routes(crm_api.routes)
     TwilioCarrier(TwilioSettings.for_server(settings)).mount(app)  # one line per carrier
@@ -140,6 +145,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_vapi)
     app.cleanup_ctx.append(_dialer)
     app.cleanup_ctx.append(_crm_workers)
+    app.cleanup_ctx.append(_call_leases)
     app.on_shutdown.append(_end_live_calls)
     return app
 
@@ -149,7 +155,7 @@ def _live_calls(app: web.Application, settings: Settings) -> LiveCalls:
     if Database.is_sqlite_url(settings.resolved_database_url):
         return LiveCalls()  # SQLite: one instance
     app[REMOTE_CALLS] = PostgresCalls(
-        settings.resolved_database_url, instance=settings.dialer_instance
+        settings.resolved_database_url, instance=settings.instance_id
     )
     app.cleanup_ctx.append(_remote_calls)
     return LiveCalls(app[REMOTE_CALLS])
@@ -242,6 +248,8 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
         after_call=[app[crm_api.CRM].after_call],
         recordings=CallRecordings(app[crm_api.CRM].recordings, settings.base_url),
         spool_dir=settings.data_dir / "spool",
+        instance=settings.instance_id,
+        lease_secs=settings.call_lease_secs,
     )
     interval = settings.assistants_reload_secs
     watcher = asyncio.create_task(library.watch(interval)) if interval > 0 else None
@@ -323,6 +331,18 @@ async def _crm_workers(app: web.Application) -> AsyncIterator[None]:
     await crm.start()
     yield
     await crm.stop()
+
+
+async def _call_leases(app: web.Application) -> AsyncIterator[None]:
+    # Last: settling a call left by a dead instance runs the after-call and dialer hooks.
+    deps = app[DEPS]
+    leases = CallLeases(
+        deps, app[LIVE], deps.instance, carriers=app[ASK_CARRIER], lease_secs=deps.lease_secs
+    )
+    await leases.start()
+    app[CALL_LEASES] = leases
+    yield
+    await leases.stop()
 
 
 async def _end_live_calls(app: web.Application) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from crm.call_leases import Lease
 from crm.db import Database
 from crm.models import Call, Lead, ToolCall, Utterance, new_id, utcnow
 
@@ -114,10 +115,11 @@ class CallStore:
         """Bind the store to a database."""
         self._db = db
 
-    async def open(self, new: NewCall) -> Call:
+    async def open(self, new: NewCall, *, lease: Lease | None = None) -> Call:
         """Create the call, or return the existing one if the provider retried its webhook.
 
-        Two webhooks for one new call racing each other both get the one row.
+        Two webhooks for one new call racing each other both get the one row. ``lease``:
+        the instance answering it holds it (until its media starts, wherever it lands).
         """
         try:
             async with self._db.session() as session:
@@ -125,6 +127,8 @@ class CallStore:
                 if existing:
                     return existing
                 call = Call(**asdict(new))
+                if lease is not None:
+                    call.owner, call.lease_until = lease.owner, lease.until
                 session.add(call)
             return call
         except IntegrityError:  # the other webhook inserted it first
@@ -241,6 +245,7 @@ class CallStore:
         end_reason: str,
         latency: dict[str, Any] | None = None,
         ended_at: datetime | None = None,
+        status: str = "completed",
     ) -> None:
         """Close the call: end time, duration, why it ended and its latency summary.
 
@@ -248,6 +253,8 @@ class CallStore:
         said may be transcribed and stored a few seconds later); default: now.
         Idempotent: a call already ended keeps its first end time and reason (a generic
         provider reason such as ``provider-completed`` gives way to the session's).
+        ``status``: the final status of a call not already in one (the carrier's, when it
+        said how a lost call went).
         """
         now = utcnow()
         async with self._db.session() as session:
@@ -266,7 +273,7 @@ class CallStore:
             if latency is not None:
                 call.latency = latency
             if call.status not in FINAL_STATUSES:
-                call.status = "completed"
+                call.status = status
             _queue_analysis(call, now)
 
     async def provider_status(

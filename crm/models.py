@@ -129,6 +129,7 @@ class Call(Base):
         Index("ix_calls_lead_score", "lead_score"),
         Index("ix_calls_analysis_due", "analysis_status", "analysis_next_at"),
         Index("ix_calls_ended_at", "ended_at"),
+        Index("ix_calls_lease_until", "lease_until"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -166,6 +167,10 @@ class Call(Base):
     recording_seconds: Mapped[float | None] = mapped_column(Float)
     recording_bytes: Mapped[int | None] = mapped_column(Integer)
     cost: Mapped[float | None] = mapped_column(Float)
+    # The server instance holding the live call, and until when (renewed while it lives);
+    # a call not ended whose lease lapsed lost its instance and is settled by another.
+    owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column()
     # When the provider's end-of-call report was stored (VAPI retries it: stored once)
     provider_report_at: Mapped[datetime | None] = mapped_column()
     # Post-call analysis

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -11,15 +12,19 @@ from aiohttp import web
 
 from agent.library import AssistantLibrary
 from agent.llm import LLMEndpoint
+from crm.call_leases import Lease
 from crm.calls import CallStore, NewCall
 from crm.db import Database
 from crm.leads import LeadStore
-from crm.models import Call
+from crm.models import Call, utcnow
 from crm.policy import Policy
 from crm.stages import Stages
 from telephony.hooks import Hook, StatusHook, run_status_hooks, start_hooks
 from telephony.recorder import CallRecordings
 from voice.engines import SpeechModels
+
+# Calls answered while the database is away, kept at most until their media starts.
+OFFLINE_CALLS = 1000
 
 
 @dataclass
@@ -45,6 +50,9 @@ class CallDependencies:
         recordings: Where calls our pipeline carries are recorded; None: not recorded.
         spool_dir: Where a live call's transcript waits on local disk while the database
             is away (``DATA_DIR/spool``); None: only in memory.
+        instance: This server instance's name (the calls it answers are leased to it);
+            empty: calls are not leased (tests, the CLI).
+        lease_secs: How long a call stays leased without a renewal.
 
     Attributes:
         calls: The call store on ``database``.
@@ -64,6 +72,8 @@ class CallDependencies:
     on_call_status: list[StatusHook] = field(default_factory=list)
     recordings: CallRecordings | None = None
     spool_dir: Path | None = None
+    instance: str = ""
+    lease_secs: float = 30.0
     calls: CallStore = field(init=False)
     leads: LeadStore = field(init=False)
     offline_calls: dict[str, NewCall] = field(default_factory=dict, init=False)
@@ -72,6 +82,21 @@ class CallDependencies:
     def __post_init__(self) -> None:
         self.calls = CallStore(self.database)
         self.leads = LeadStore(self.database)
+
+    def offline_call(self, call_id: str, new: NewCall) -> None:
+        """Keep a call answered while the database is away until its media starts.
+
+        The oldest are forgotten beyond ``OFFLINE_CALLS`` (their media never came).
+        """
+        self.offline_calls[call_id] = new
+        while len(self.offline_calls) > OFFLINE_CALLS:
+            self.offline_calls.pop(next(iter(self.offline_calls)))
+
+    def new_lease(self) -> Lease | None:
+        """A lease of a call just answered here, or None where calls are not leased."""
+        if not self.instance:
+            return None
+        return Lease(self.instance, utcnow() + timedelta(seconds=self.lease_secs))
 
     def call_ended(self, call_id: str) -> None:
         """Start the after-call hooks for a finalized call, in the background."""

@@ -153,6 +153,7 @@ class LiveCalls:
         """An empty registry; ``remote`` reaches other instances' calls."""
         self._held: dict[str, _Held] = {}
         self._remote = remote or SingleInstance()
+        self._arrived = asyncio.Event()
 
     def __len__(self) -> int:
         return len(self._held)
@@ -164,6 +165,18 @@ class LiveCalls:
         """The session of a call live in this process, or None."""
         held = self._held.get(call_id)
         return held.session if held else None
+
+    def ids(self) -> list[str]:
+        """The ids of the calls live in this process."""
+        return list(self._held)
+
+    async def changed(self, timeout: float) -> None:
+        """Wait until a call goes live here, or ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self._arrived.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._arrived.clear()
 
     def list(self) -> list[LiveCallInfo]:
         """The calls live in this process, oldest first."""
@@ -219,6 +232,7 @@ class LiveCalls:
     async def hold(self, session: LiveSession) -> None:
         """Run ``session``, listed here until it is finalized."""
         self._held[session.call_id] = _Held(session, utcnow())
+        self._arrived.set()
         try:
             await session.run()
         finally:

@@ -50,12 +50,14 @@ async def open_call(deps: CallDependencies, new: NewCall) -> tuple[Call, LoadedA
                 if contact
                 else None
             )
-            call = await deps.calls.open(replace(new, lead_id=lead.id if lead else None))
+            call = await deps.calls.open(
+                replace(new, lead_id=lead.id if lead else None), lease=deps.new_lease()
+            )
     except Exception as e:
         if not is_outage(e):
             raise
         call = deps.calls.unsaved(new)
-        deps.offline_calls[call.id] = new
+        deps.offline_call(call.id, new)
         logger.warning(
             f"call {call.id}: database unavailable ({e.__class__.__name__}); answering "
             "anyway, the call is written once it is back"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from voice.recording import OpusRecordingFile, StereoTimeline
 # (a caller frame arriving late, a barge-in cutting the bot's queued audio).
 COMMIT_EVERY_SECS = 1.0
 SETTLE_SECS = 0.5
+# How long a call's start waits for the call row to name its recording.
+ROW_WAIT_SECS = 1.0
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,15 @@ class CallRecorder:
         file: OpusRecordingFile,
         storage: RecordingStorage,
         origin: float,
+        row: asyncio.Task[None] | None = None,
     ):
-        """Record to ``file`` (stored under ``key``); its second 0 is monotonic ``origin``."""
+        """Record to ``file`` (stored under ``key``); its second 0 is monotonic ``origin``.
+
+        ``row``: the write naming the file on the call row, when still under way (the
+        database is slow or away); if it fails, the file is removed at :meth:`finish`.
+        """
         self.call_id = call_id
+        self._row = row
         self.key = key
         self._file = file
         self._storage = storage
@@ -99,6 +108,8 @@ class CallRecorder:
                 to play after it was never heard.
         """
         self._unsubscribe()
+        if not await self._named():
+            return
         try:
             self._timeline.cut_bot(ended_at or time.monotonic())
             self._file.write(self._timeline.take())
@@ -111,6 +122,19 @@ class CallRecorder:
             )
         except Exception as e:
             logger.exception(f"call {self.call_id}: could not complete the recording: {e}")
+
+    async def _named(self) -> bool:
+        """Whether the call row names the file; if it never could, the file is removed."""
+        if self._row is None:
+            return True
+        try:
+            await self._row
+            return True
+        except Exception as e:  # no row names the file: it must not stay behind
+            logger.error(f"call {self.call_id}: recording dropped, the call row lacks it: {e}")
+            self._file.close()
+            await self._storage.delete([self.key])
+            return False
 
 
 async def start_recording(
@@ -146,15 +170,17 @@ async def start_recording(
     except Exception as e:
         logger.error(f"call {call.id}: cannot record: {e}")
         return None
-    try:
-        await calls.recording_started(
-            call.id, key=key, started_at=started, url=recordings.url(call.id)
-        )
-    except Exception as e:  # no row names the file: it must not stay behind
-        logger.error(f"call {call.id}: cannot record: {e}")
-        file.close()
+    row = asyncio.create_task(
+        calls.recording_started(call.id, key=key, started_at=started, url=recordings.url(call.id))
+    )
+    # A database that is slow or away must not hold the call's start: past a second, the
+    # row is written meanwhile and checked when the recording finishes.
+    await asyncio.wait([row], timeout=ROW_WAIT_SECS)
+    if row.done() and (error := row.exception()) is not None:
+        logger.error(f"call {call.id}: cannot record: {error}")
+        file.close()  # no row names the file: it must not stay behind
         await storage.delete([key])
         return None
-    recorder = CallRecorder(call.id, key, file, storage, origin)
+    recorder = CallRecorder(call.id, key, file, storage, origin, None if row.done() else row)
     recorder.listen(tap)
     return recorder

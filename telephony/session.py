@@ -21,6 +21,7 @@ from agent.llm import create_llm
 from agent.tools import ToolContext
 from agent.tools.llm_functions import tools_schema
 from crm.calls import NewUtterance, OpenedCall
+from crm.db import is_outage
 from crm.models import Call, utcnow
 from telephony.audio_tap import CallAudioTap
 from telephony.call_language import CallLanguage
@@ -39,6 +40,8 @@ from voice.stt import Resumption
 
 # After the line drops, how long queued speech may take to be transcribed and saved.
 DRAIN_TIMEOUT_SECS = 10.0
+# How long the call's end waits for a database that is away (after the journal's wait).
+FINALIZE_WAIT_SECS = 30.0
 
 
 class CallSession:
@@ -304,12 +307,7 @@ class CallSession:
             await self._journal.close()
             if self._recorder:
                 await self._recorder.finish(self._deps.calls, self.audio.input_ended_at)
-            await self._deps.calls.finalize(
-                self.call_id,
-                end_reason=self._final_reason(),
-                latency=call_latency_summary(self._latency) | {"per_turn": self._latency},
-                ended_at=self._media_ended_at(),
-            )
+            await self._store_end()
             logger.info(
                 f"call {self.call_id}: ended ({self._final_reason()}), "
                 f"{self._journal.written} lines"
@@ -322,6 +320,27 @@ class CallSession:
             self.audio.close()
             await self._hang_up()
             self.finished.set()
+
+    async def _store_end(self) -> None:
+        """Write the call's end, waiting out a database outage for up to FINALIZE_WAIT_SECS.
+
+        Beyond that the call is left to :class:`telephony.orphans.CallLeases` (its lease
+        lapses once it is no longer live here).
+        """
+        deadline = time.monotonic() + FINALIZE_WAIT_SECS
+        while True:
+            try:
+                await self._deps.calls.finalize(
+                    self.call_id,
+                    end_reason=self._final_reason(),
+                    latency=call_latency_summary(self._latency) | {"per_turn": self._latency},
+                    ended_at=self._media_ended_at(),
+                )
+                return
+            except Exception as e:
+                if not is_outage(e) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1.0)
 
     def _media_ended_at(self) -> datetime | None:
         """When the caller's audio stopped (the drain after it is not part of the call)."""

@@ -17,7 +17,7 @@ from crm.api import (
     recordings,
     session,
 )
-from crm.api.auth import require_api_key
+from crm.api.auth import database_outages, require_api_key
 from crm.api.http import API_KEY, CRM, STORE, ApiError, Routes
 
 # lead_csv and privacy come before leads: "/api/leads/import" must not be read as a lead id.
@@ -53,6 +53,7 @@ __all__ = [
     "STORE",
     "TABLES",
     "ApiError",
+    "database_outages",
     "documented",
     "require_api_key",
     "routes",

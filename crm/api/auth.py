@@ -160,6 +160,29 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
 
 # The API's view of database outages: one log line when one starts and when it ends.
 API_OUTAGE = OutageLog("api")
+# The same for every other route (webhooks: Twilio's status callbacks, VAPI's events...).
+WEBHOOK_OUTAGE = OutageLog("webhooks")
+
+
+@web.middleware
+async def database_outages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Any route that fails because the database is away answers 503 (with Retry-After).
+
+    Instead of aiohttp's 500 page and a traceback per request; the outage is logged once.
+    """
+    try:
+        response = await handler(request)
+    except Exception as e:
+        if not WEBHOOK_OUTAGE.failed(e):
+            raise
+        return web.Response(
+            status=503,
+            text="the database is not answering; try again shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECS)},
+        )
+    if request.method == "POST" and response.status < 500:  # a webhook went through
+        WEBHOOK_OUTAGE.succeeded()
+    return response
 
 
 def _database_unavailable() -> web.Response:

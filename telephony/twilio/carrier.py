@@ -5,11 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 from loguru import logger
 
+from crm.models import utcnow
+from telephony.orphans import ASK_CARRIER, CarrierVerdict
 from telephony.outbound.providers import register_outbound
 from telephony.twilio.outbound import TwilioOutbound
 from telephony.twilio.routes import STREAMS, TWILIO, routes
 from telephony.twilio.settings import TwilioSettings
 from telephony.twilio.streams import StreamHandovers
+
+# Twilio's statuses of a call that is not over yet.
+LIVE_STATUSES = frozenset({"queued", "initiated", "ringing", "in-progress"})
 
 
 class TwilioCarrier:
@@ -35,6 +40,17 @@ class TwilioCarrier:
         app[STREAMS] = StreamHandovers()
         app.add_routes(routes)
         register_outbound(app, self.name, self.outbound)
+        if self.settings.account_sid and self.settings.auth_token:
+            app.setdefault(ASK_CARRIER, {})[self.name] = self.ask
+
+    async def ask(self, call_sid: str) -> CarrierVerdict:
+        """How a call we lost really went: its status at Twilio, hung up there if still up."""
+        rest = self.settings.rest()
+        status, ended_at = await rest.fetch(call_sid)
+        if status in LIVE_STATUSES:
+            await rest.hang_up(call_sid)  # nobody hears the caller any more
+            return CarrierVerdict(status, utcnow())
+        return CarrierVerdict(status, ended_at)
 
     def outbound(self, app: web.Application) -> TwilioOutbound | None:
         """Calls placed through Twilio's REST API and answered by our voice webhook.

@@ -1,6 +1,10 @@
-"""Twilio's REST API for live calls: moving a call to a person with TwiML ``<Dial>``."""
+"""Twilio's REST API for live calls: moving a call to a person with TwiML ``<Dial>``, its status."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -47,12 +51,27 @@ class TwilioRest:
         """Whether credentials are set (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)."""
         return bool(self._account_sid and self._auth_token)
 
-    async def update_twiml(self, call_sid: str, twiml: str) -> None:
-        """Replace what a live call is doing with ``twiml`` (its media stream then stops).
+    async def fetch(self, call_sid: str) -> tuple[str, datetime | None]:
+        """A call's status at Twilio and its end time (None while it is not over).
 
         Raises:
             TwilioRestError: Not configured, refused by Twilio, or unreachable.
         """
+        async with self._client() as client:
+            call = await client.calls(call_sid).fetch_async()
+        return str(call.status), call.end_time
+
+    async def hang_up(self, call_sid: str) -> None:
+        """End a live call.
+
+        Raises:
+            TwilioRestError: Not configured, refused by Twilio, or unreachable.
+        """
+        async with self._client() as client:
+            await client.calls(call_sid).update_async(status="completed")
+
+    @contextlib.asynccontextmanager
+    async def _client(self) -> AsyncIterator[Client]:
         if not self.configured:
             raise TwilioRestError(
                 "Twilio REST credentials are not set (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)"
@@ -62,7 +81,7 @@ class TwilioRest:
         if self._api_base_url:
             client.api.base_url = self._api_base_url
         try:
-            await client.calls(call_sid).update_async(twiml=twiml)
+            yield client
         except TwilioRestException as e:
             raise TwilioRestError(f"Twilio answered HTTP {e.status}: {e.msg}") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
@@ -71,3 +90,12 @@ class TwilioRest:
             ) from None
         finally:
             await http.close()
+
+    async def update_twiml(self, call_sid: str, twiml: str) -> None:
+        """Replace what a live call is doing with ``twiml`` (its media stream then stops).
+
+        Raises:
+            TwilioRestError: Not configured, refused by Twilio, or unreachable.
+        """
+        async with self._client() as client:
+            await client.calls(call_sid).update_async(twiml=twiml)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from pathlib import Path
 
 import aiohttp
 import pytest
+from twilio.request_validator import RequestValidator
 
 from crm.calls import CallStore
 from crm.db import Database
@@ -32,13 +34,16 @@ async def _get(server: ServerProcess, path: str) -> tuple[int, dict, dict, float
             return response.status, body, dict(response.headers), time.monotonic() - started
 
 
-async def _voice_webhook(server: ServerProcess) -> tuple[int, str, float]:
-    """A Twilio voice webhook for a new call: status, TwiML, seconds taken."""
+async def _webhook(server: ServerProcess, path: str, form: dict[str, str]):
+    """A signed Twilio webhook: status, body, headers, seconds taken."""
+    signature = RequestValidator(TWILIO_AUTH_TOKEN).compute_signature(server.url + path, form)
     started = time.monotonic()
-    async with CallSimulator(server.url, auth_token=TWILIO_AUTH_TOKEN) as caller:
-        params = {"CallSid": caller.call_sid, "From": "+15555550123", "To": "+15555550199"}
-        async with await caller.post_webhook("/twilio/voice", params) as response:
-            return response.status, await response.text(), time.monotonic() - started
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
+        async with http.post(
+            server.url + path, data=form, headers={"X-Twilio-Signature": signature}
+        ) as response:
+            text = await response.text()
+            return response.status, text, dict(response.headers), time.monotonic() - started
 
 
 async def test_a_stalled_or_unreachable_database_gets_quick_answers_and_calm_logs(
@@ -66,7 +71,12 @@ async def test_a_stalled_or_unreachable_database_gets_quick_answers_and_calm_log
         assert int(headers["Retry-After"]) > 0
         assert took < 8, f"/api/calls took {took:.1f} s with the database stalled"
 
-        status, twiml, took = await _voice_webhook(server)
+        new_call = {
+            "CallSid": "CA" + uuid.uuid4().hex,
+            "From": "+15555550123",
+            "To": "+15555550199",
+        }
+        status, twiml, _, took = await _webhook(server, "/twilio/voice", new_call)
         assert status == 200 and "<Stream" in twiml, twiml
         assert took < 8, f"the voice webhook took {took:.1f} s (Twilio gives up at 15 s)"
 
@@ -74,6 +84,9 @@ async def test_a_stalled_or_unreachable_database_gets_quick_answers_and_calm_log
         await outage.begin()  # now the database host is gone altogether
         status, body, _, took = await _get(server, "/api/leads")
         assert status == 503 and body["error"] == "database_unavailable" and took < 5, body
+        ended = {"CallSid": new_call["CallSid"], "CallStatus": "completed", "CallDuration": "4"}
+        status, _, headers, _ = await _webhook(server, "/twilio/status", ended)
+        assert status == 503 and int(headers["Retry-After"]) > 0, "not aiohttp's 500 page"
         await asyncio.sleep(3)  # several dialer ticks and worker steps fail meanwhile
         await outage.end()
 
@@ -97,8 +110,9 @@ async def test_a_stalled_or_unreachable_database_gets_quick_answers_and_calm_log
     assert "Error handling request" not in logs, "aiohttp's 500 page (a traceback per request)"
 
 
+@pytest.mark.parametrize("away", ["down", "stalled"])
 async def test_a_call_that_arrives_while_the_database_is_away_is_answered_and_kept(
-    tmp_path: Path, postgres_url: str, llm: FakeOpenAI
+    tmp_path: Path, postgres_url: str, llm: FakeOpenAI, away: str
 ):
     outage = await Outage.around(postgres_url)
     server = await start_server(
@@ -112,12 +126,16 @@ async def test_a_call_that_arrives_while_the_database_is_away_is_answered_and_ke
     )
     llm.script.append(Reply(REPLY))
     try:
-        await outage.begin()
+        await (outage.begin() if away == "down" else outage.stall())
         async with CallSimulator(server.url, auth_token=TWILIO_AUTH_TOKEN) as call:
             await call.wait_for_bot()
+            # the media starts without waiting on the database (its row, its recording)
+            assert call.greeting_ms is not None and call.greeting_ms < 4000, call.greeting_ms
+            print(f"\n{away}: greeting {call.greeting_ms:.0f} ms after the media started")
             turn = await call.say(speech_ulaw(LINE), LINE)
             assert turn.voice_to_voice_ms is not None, "the assistant talks without the database"
-            await outage.end()
+        await asyncio.sleep(3)  # the caller hung up; the call ends while the database is away
+        await outage.end()
         deadline = time.monotonic() + 60
         while True:  # the call's row is written once the database is back
             status, body, _, _ = await _get(server, f"/api/calls/{call.call_id}")
@@ -129,6 +147,7 @@ async def test_a_call_that_arrives_while_the_database_is_away_is_answered_and_ke
         await outage.close()
     assert "answering anyway" in server.logs()
     assert body["endedAt"] and body["status"] == "completed", body
+    assert body["endReason"] == "caller-hangup", "its end was written once the database was back"
     roles = [line["role"] for line in body["transcript"]]
     assert roles[:2] == ["assistant", "user"] and REPLY in [
         line["text"] for line in body["transcript"]

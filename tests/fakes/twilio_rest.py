@@ -4,7 +4,8 @@ It speaks Twilio's documented wire format: ``POST /2010-04-01/Accounts/{sid}/Cal
 (form fields To, From, Url, StatusCallback, StatusCallbackEvent, MachineDetection,
 AsyncAmd, AsyncAmdStatusCallback...) answered with a Call resource as JSON, errors as
 ``{"code", "message", "more_info", "status"}``, and ``POST .../Calls/{CallSid}.json``
-to update a live call (``Status=completed``, ``Twiml``). After a create it plays the
+to update a live call (``Status=completed``, ``Twiml``); ``GET .../Calls/{CallSid}.json``
+describes one (status, start and end time). After a create it plays the
 call's life through signed webhooks: status callbacks (initiated, ringing, then
 in-progress/completed, no-answer, busy or failed), the answer ``Url`` when the call is
 answered, and the async AMD result to ``AsyncAmdStatusCallback``.
@@ -100,6 +101,7 @@ class FakeTwilio(CallingBack):
     amd_delay_secs: float = 1.5
     calls: list[FakeCall] = field(default_factory=list)
     updates: list[CallUpdate] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)
     fail_with: int | None = None
     refuse_calls: tuple[int, int, str] | None = None
     live_media: dict[str, Callable[[str], Awaitable[None]]] = field(default_factory=dict)
@@ -115,6 +117,7 @@ class FakeTwilio(CallingBack):
         base = "/2010-04-01/Accounts/{account}/Calls"
         app.router.add_post(base + ".json", self._create)
         app.router.add_post(base + "/{sid}.json", self._update)
+        app.router.add_get(base + "/{sid}.json", self._fetch)
 
     def dialled(self, number: str) -> int:
         """How many calls went to ``number``."""
@@ -201,8 +204,27 @@ class FakeTwilio(CallingBack):
             call.status = "completed"
         return web.json_response(self._resource(call))
 
+    def know(self, sid: str, status: str, *, ended: float | None = None) -> FakeCall:
+        """A call placed elsewhere (e.g. the call simulator's) that ``GET`` then describes."""
+        call = FakeCall(sid, "", "", {}, time.time(), ended=ended, status=status)
+        self.calls.append(call)
+        return call
+
+    async def _fetch(self, request: web.Request) -> web.Response:
+        account, sid = request.match_info["account"], request.match_info["sid"]
+        self.fetched.append(sid)
+        if self._username(request) != account or account != self.account_sid:
+            return self._error(401, 20003, "Authenticate")
+        call = next((c for c in self.calls if c.sid == sid), None)
+        if call is None:
+            return self._error(404, 20404, f"The requested resource {request.path} was not found")
+        return web.json_response(self._resource(call))
+
     def _resource(self, call: FakeCall) -> dict[str, Any]:
         return {
+            "start_time": _rfc2822(call.created),
+            "end_time": _rfc2822(call.ended) if call.ended else None,
+            "duration": str(round(call.ended - call.created)) if call.ended else None,
             "sid": call.sid,
             "account_sid": self.account_sid,
             "to": call.to,
@@ -210,7 +232,7 @@ class FakeTwilio(CallingBack):
             "status": call.status,
             "direction": "outbound-api",
             "api_version": "2010-04-01",
-            "date_created": time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(call.created)),
+            "date_created": _rfc2822(call.created),
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{call.sid}.json",
         }
 
@@ -295,3 +317,8 @@ class FakeTwilio(CallingBack):
                 "MachineDetectionDuration": "3500",
             },
         )
+
+
+def _rfc2822(timestamp: float) -> str:
+    """A time as Twilio's JSON writes it."""
+    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(timestamp))

@@ -1,0 +1,148 @@
+"""Call leases across instances: a call is settled only once its holder went quiet, and once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from agent.library import AssistantLibrary
+from crm.calls import NewCall
+from crm.models import Call, CampaignContact
+from telephony.audio_tap import CallAudioTap
+from telephony.dependencies import CallDependencies
+from telephony.feed import CallFeed
+from telephony.live import LiveCalls
+from telephony.opening import open_call
+from telephony.orphans import CallLeases
+from telephony.twilio.carrier import TwilioCarrier
+from telephony.twilio.settings import TwilioSettings
+from tests.telephony.conftest import Rig
+from tests.telephony.rig import ROOT
+from tests.telephony.test_dialer import WINDOW
+
+LEASE_SECS = 1.0
+
+
+class HeldCall:
+    """A live call as the registry holds it; it runs until its instance dies."""
+
+    def __init__(self, call: Call):
+        self.call_id, self.call = call.id, call
+        self.feed, self.audio = CallFeed(), CallAudioTap(call.id)
+        self.finished = asyncio.Event()
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+    async def end(self, reason: str) -> None:
+        """Never asked here."""
+
+    async def leave_voicemail(self, message: str | None) -> None:
+        """Never asked here."""
+
+
+def _settings(rig: Rig) -> TwilioSettings:
+    return TwilioSettings(
+        rig.twilio.account_sid, rig.twilio.auth_token, rig.server_url, "", "s", rig.twilio.url
+    )
+
+
+async def _answered_campaign_call(rig: Rig) -> Call:
+    rig.twilio.talk_secs = 3600  # the call goes on at Twilio
+    await rig.lead("+12125550177", timezone="America/New_York")
+    await rig.campaign(window=WINDOW, limits={"maxAttempts": 2})
+    await rig.dialer().tick()
+    deadline = time.monotonic() + 10
+    while True:
+        async with rig.db.session() as session:
+            call = await session.scalar(select(Call))
+        if call is not None and call.status == "in-progress":
+            return call
+        assert time.monotonic() < deadline, "the campaign call was never answered"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_call_is_settled_once_after_its_holder_goes_quiet_with_its_campaign_attempt(
+    rig: Rig,
+):
+    call = await _answered_campaign_call(rig)
+    assistants = AssistantLibrary(ROOT / "assistants")
+    deps = CallDependencies(rig.db, assistants, on_call_status=rig.status_hooks)
+    ask = {"twilio": TwilioCarrier(_settings(rig)).ask}
+    here = LiveCalls()
+    holder = CallLeases(deps, here, "instance-a", carriers=ask, lease_secs=LEASE_SECS)
+    others = [
+        CallLeases(deps, LiveCalls(), name, carriers=ask, lease_secs=LEASE_SECS)
+        for name in ("instance-b", "instance-c")
+    ]
+    held = asyncio.create_task(here.hold(HeldCall(call)))
+    try:
+        await holder.start()
+        for other in others:
+            await other.start()
+        await asyncio.sleep(3 * LEASE_SECS)
+        async with rig.db.session() as session:
+            alive = await session.get(Call, call.id)
+        assert alive.ended_at is None and alive.owner == "instance-a", "held calls are left alone"
+
+        # instance A dies: no more renewals, no finalization; Twilio's callbacks are lost
+        await holder.stop()
+        held.cancel()
+        for task in list(rig.twilio._tasks):
+            task.cancel()
+        died = time.monotonic()
+        deadline = died + 5 * LEASE_SECS
+        while True:
+            async with rig.db.session() as session:
+                settled = await session.get(Call, call.id)
+                contact = await session.scalar(select(CampaignContact))
+            if contact.status != "calling" or time.monotonic() > deadline:
+                break  # the call is settled, and then its attempt
+            await asyncio.sleep(0.05)
+    finally:
+        for leases in [holder, *others]:
+            await leases.stop()
+        await asyncio.gather(held, return_exceptions=True)
+    assert settled.ended_at is not None, "the orphaned call was never settled"
+    assert settled.end_reason == "orphaned: instance lost"
+    assert settled.status == "completed" and settled.analysis_status == "pending"
+    assert settled.owner in {"instance-b", "instance-c"}
+    assert sum(leases.settled for leases in others) == 1, "settled once"
+    assert call.provider_call_id in rig.twilio.fetched, "Twilio was asked how it went"
+    hang_ups = [u for u in rig.twilio.updates if u.form.get("Status") == "completed"]
+    assert [u.call_sid for u in hang_ups] == [call.provider_call_id], "and hung it up there"
+    assert abs(settled.ended_at - datetime.now(UTC)).total_seconds() < 5 * LEASE_SECS
+    assert contact.status != "calling" and contact.claimed_by is None, "the attempt is settled"
+
+
+async def test_a_call_answered_by_an_instance_that_died_before_its_media_started_is_settled(
+    rig: Rig,
+):
+    assistants = AssistantLibrary(ROOT / "assistants")
+    await assistants.load()
+    dead = CallDependencies(rig.db, assistants, instance="instance-a", lease_secs=LEASE_SECS)
+    call, _ = await open_call(
+        dead,
+        NewCall(provider="twilio", provider_call_id="CA" + "7" * 32, to_number="+15555550199"),
+    )
+    assert call.owner == "instance-a" and call.lease_until is not None
+    # instance A answered the webhook, then died; Twilio gave up on the stream
+    gave_up = time.time()
+    rig.twilio.know(call.provider_call_id, "canceled", ended=gave_up)
+    ask = {"twilio": TwilioCarrier(_settings(rig)).ask}
+    deps = CallDependencies(rig.db, assistants, on_call_status=rig.status_hooks)
+    survivor = CallLeases(deps, LiveCalls(), "instance-b", carriers=ask, lease_secs=LEASE_SECS)
+    try:
+        await survivor.start()
+        deadline = time.monotonic() + 5 * LEASE_SECS
+        while (settled := await deps.calls.get(call.id)).ended_at is None:
+            assert time.monotonic() < deadline, "the orphaned ringing call was never settled"
+            await asyncio.sleep(0.05)
+    finally:
+        await survivor.stop()
+    assert settled.end_reason == "orphaned: instance lost" and settled.status == "canceled"
+    assert abs(settled.ended_at.timestamp() - int(gave_up)) < 2, "Twilio's end time"
+    assert settled.duration_seconds is None, "it never started"

@@ -51,7 +51,8 @@ async def _finished(session: AsyncSession, campaign: Campaign) -> bool:
     spec = spec_of(campaign)
     if campaign.audience_enrolled_at is None or spec.schedule.recurrence != "none":
         return False
-    if spec.triggers.new_lead_within_minutes or spec.triggers.callbacks:
+    triggers = spec.triggers
+    if triggers.new_lead_within_minutes or triggers.callbacks or triggers.rules:
         return False
     open_contact = await session.scalar(
         select(CampaignContact.id)

@@ -136,6 +136,10 @@ class Triggers(SpecPart):
     callbacks: bool = Field(
         default=False, description="dial callbacks scheduled by assistants and rules"
     )
+    rules: bool = Field(
+        default=False,
+        description="automation rules add leads (enroll_in_campaign): the campaign stays open",
+    )
 
 
 class CampaignSpec(SpecPart):

@@ -229,6 +229,8 @@ async def _enroll(action: EnrollInCampaign, run: Run) -> dict[str, Any]:
     campaign = await session.scalar(select(Campaign).where(Campaign.name == action.campaign))
     if campaign is None:
         raise ValueError(f"no campaign named {action.campaign!r}")
+    if campaign.status in ("completed", "archived"):
+        raise ValueError(f"campaign {campaign.name} is {campaign.status}")
     contact = await session.scalar(
         select(CampaignContact).where(
             CampaignContact.campaign_id == campaign.id, CampaignContact.lead_id == lead.id

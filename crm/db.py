@@ -8,7 +8,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event
+from loguru import logger
+from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The PostgreSQL advisory lock our migrations run under ("phoneagent" as a number).
+MIGRATION_LOCK = 0x70686F6E656167
 
 # Defaults: how long a new connection may take, and how long one statement may run (or wait
 # for SQLite's lock) before it fails, so that a stalled database fails requests, not hangs them.
@@ -103,7 +106,26 @@ class Database:
             yield session
 
     async def migrate(self) -> None:
-        """Bring the schema up to the newest migration."""
+        """Bring the schema up to the newest migration.
+
+        On PostgreSQL, under an advisory lock: instances starting at once on one database
+        migrate one after the other (the later ones find the schema at head), instead of
+        racing to create the same tables.
+        """
+        if self.is_sqlite:  # the write lock serializes SQLite
+            await self._upgrade()
+            return
+        async with self.engine.connect() as lock:
+            key = {"key": MIGRATION_LOCK}
+            if not await lock.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
+                logger.info("Waiting for another instance to finish migrating the database")
+                await lock.execute(text("SELECT pg_advisory_lock(:key)"), key)
+            try:
+                await self._upgrade()
+            finally:
+                await lock.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+
+    async def _upgrade(self) -> None:
         async with self.engine.begin() as connection:
             await connection.run_sync(_upgrade)
 

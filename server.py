@@ -33,6 +33,7 @@ from crm.stages import StageError
 from crm.webhooks.outbox import WebhookSettings
 from telephony.carrier import HEALTH
 from telephony.dependencies import DEPS, CallDependencies
+from telephony.desk.offers import AgentDesk
 from telephony.live import LIVE, LiveCalls
 from telephony.outbound.dialer import Dialer
 from telephony.outbound.providers import build_providers, register_outbound
@@ -189,6 +190,7 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
         http=http,
         after_call=[app[crm_api.CRM].after_call],
         recordings=CallRecordings(app[crm_api.CRM].recordings, settings.base_url),
+        desk=AgentDesk(app[DATABASE]),
     )
     interval = settings.assistants_reload_secs
     watcher = asyncio.create_task(library.watch(interval)) if interval > 0 else None

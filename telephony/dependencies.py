@@ -15,6 +15,7 @@ from crm.db import Database
 from crm.leads import LeadStore
 from crm.models import Call
 from crm.stages import Stages
+from telephony.desk.offers import AgentDesk
 from telephony.hooks import Hook, StatusHook, run_status_hooks, start_hooks
 from telephony.recorder import CallRecordings
 from voice.engines import SpeechModels
@@ -40,6 +41,7 @@ class CallDependencies:
         on_call_status: Called with the call after each provider status change
             (the dialer settles campaign attempts here); awaited, so keep it short.
         recordings: Where calls our pipeline carries are recorded; None: not recorded.
+        desk: The agent desk (queue transfers, consoles); None: queues cannot be reached.
 
     Attributes:
         calls: The call store on ``database``.
@@ -55,6 +57,7 @@ class CallDependencies:
     after_call: list[Hook] = field(default_factory=list)
     on_call_status: list[StatusHook] = field(default_factory=list)
     recordings: CallRecordings | None = None
+    desk: AgentDesk | None = None
     calls: CallStore = field(init=False)
     leads: LeadStore = field(init=False)
     _background: set[asyncio.Task] = field(default_factory=set, init=False, repr=False)

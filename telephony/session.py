@@ -187,7 +187,9 @@ class CallSession:
             phrases=plan.phrases,
             render=plan.render,
         )
-        self._conversation = CallConversation(facts, pipeline.speaker, self._leg, deps.database)
+        self._conversation = CallConversation(
+            facts, pipeline.speaker, self._leg, deps.database, deps.desk
+        )
         tool_context.control = self._conversation
         self._language = CallLanguage(deps, plan, [tool_context, facts], llm)
         self._language.start()

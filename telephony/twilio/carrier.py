@@ -6,14 +6,17 @@ from aiohttp import web
 from loguru import logger
 
 from telephony.outbound.providers import register_outbound
+from telephony.twilio.conference import ConferenceEvents
 from telephony.twilio.outbound import TwilioOutbound
-from telephony.twilio.routes import STREAMS, TWILIO, routes
+from telephony.twilio.routes import CONFERENCES, STREAMS, TWILIO, routes
 from telephony.twilio.settings import TwilioSettings
 from telephony.twilio.streams import StreamHandovers
+from telephony.twilio.transfer_routes import routes as transfer_routes
 
 
 class TwilioCarrier:
-    """Twilio Media Streams: the voice webhook, status and AMD callbacks, the media socket.
+    """Twilio Media Streams: the voice webhook, status and AMD callbacks, the media socket,
+    and warm transfers' conference callbacks, hold music and whisper.
 
     With its credentials set, Twilio also places the dialer's calls (``twilio``).
     """
@@ -33,7 +36,9 @@ class TwilioCarrier:
             )
         app[TWILIO] = self.settings
         app[STREAMS] = StreamHandovers()
+        app[CONFERENCES] = ConferenceEvents()
         app.add_routes(routes)
+        app.add_routes(transfer_routes)
         register_outbound(app, self.name, self.outbound)
 
     def outbound(self, app: web.Application) -> TwilioOutbound | None:

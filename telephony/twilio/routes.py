@@ -18,6 +18,7 @@ from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE, LeaveVoicemail
 from telephony.opening import open_call
 from telephony.session import CallSession
+from telephony.twilio.conference import ConferenceEvents
 from telephony.twilio.leg import StreamRoute, TwilioLeg
 from telephony.twilio.serializer import TwilioMediaSerializer
 from telephony.twilio.settings import TwilioSettings
@@ -27,6 +28,7 @@ routes = web.RouteTableDef()
 
 TWILIO = web.AppKey("twilio", TwilioSettings)
 STREAMS = web.AppKey("twilio_streams", StreamHandovers)
+CONFERENCES = web.AppKey("twilio_conferences", ConferenceEvents)
 
 START_TIMEOUT_SECS = 10.0
 MAX_MESSAGE_BYTES = 64 * 1024  # Media Streams messages are a few hundred bytes
@@ -238,7 +240,14 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
     serializer = TwilioMediaSerializer(
         stream.stream_sid, start.get("callSid") or call.provider_call_id
     )
-    route = StreamRoute(twilio.stream_url, twilio.signing_secret, request.app[STREAMS])
-    leg = TwilioLeg(stream, serializer, twilio.rest(), call.provider_call_id, call.id, route)
+    route = StreamRoute(
+        twilio.stream_url,
+        twilio.signing_secret,
+        request.app[STREAMS],
+        twilio.public_url,
+        request.app.get(CONFERENCES),
+    )
+    line = call.to_number if call.direction == "inbound" else call.from_number
+    leg = TwilioLeg(stream, serializer, twilio.rest(), call.provider_call_id, call.id, route, line)
     await live.hold(CallSession(deps, call, deps.assistants.entry(call.assistant), leg))
     return ws

@@ -33,6 +33,8 @@ from crm.stages import StageError
 from crm.webhooks.outbox import WebhookSettings
 from telephony.carrier import HEALTH
 from telephony.dependencies import DEPS, CallDependencies
+from telephony.desk import listen as desk_listen
+from telephony.desk import routes as desk_routes
 from telephony.desk.offers import AgentDesk
 from telephony.live import LIVE, LiveCalls
 from telephony.outbound.dialer import Dialer
@@ -106,7 +108,9 @@ def create_app(settings: Settings) -> web.Application:
     register_outbound(app, "vapi", vapi_outbound(settings))
     app.add_routes(web_routes.routes)
     # Other packages' /api routes, and the OpenAPI document of all of /api (crm's with them).
-    app.add_routes(crm_api.documented(agent_api.api, web_routes.docs))
+    app.add_routes(
+        crm_api.documented(agent_api.api, web_routes.docs, desk_routes.api, desk_listen.api)
+    )
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_crm)
     app.cleanup_ctx.append(_call_dependencies)

@@ -260,6 +260,46 @@ class CallConversation:
         logger.info(f"call {self._facts.call_id}: transferred to {destination.target}")
         self._spawn(self._end_after_transfer())
 
+    async def take_over(self, agent_id: str, transfer_id: str, queue: str | None) -> None:
+        """An agent takes the call over: the AI stops and leaves, their phone is bridged in.
+
+        Returns once the takeover is recorded; the agent is rung in the background (as in
+        a warm transfer, with a whisper of what was said last).
+
+        Raises:
+            TransferFailed: The call is ending, or the carrier cannot hold its caller.
+        """
+        if self.end_reason is not None:
+            raise TransferFailed(f"the call is already ending ({self.end_reason})")
+        if self._desk is None or (reason := self._leg.cannot_warm_transfer()):
+            raise TransferFailed(reason or "no agent desk is running")
+        destination = TransferDestination(type="queue", queue=queue or "takeover", mode="warm")
+        brief = TransferBrief("an agent took the call over", "You asked to take this call over.")
+        escalation = await Escalation.open(
+            self._desk,
+            self._facts.call_id,
+            destination,
+            brief,
+            transfer_id=transfer_id,
+            agent_id=agent_id,
+        )
+        self.end_reason = "taken-over"
+        self._speaker.hold_caller()
+        await self._speaker.interrupt()
+        self._spawn(self._hand_over(escalation, destination))
+
+    async def _hand_over(self, escalation: Escalation, destination: TransferDestination) -> None:
+        await self._speaker.say(self._facts.phrases.transfer)
+        try:
+            await self._leg.warm_transfer(escalation)
+        except TransferFailed as e:
+            await escalation.failed(str(e))
+            self._taken_back(destination, e)
+            await self._speaker.say(self._facts.phrases.transfer_failed, wait=False)
+            return
+        logger.info(f"call {self._facts.call_id}: taken over by an agent")
+        self._spawn(self._end_after_transfer())
+
     async def _blind_to_agent(self, escalation: Escalation) -> None:
         agent = await escalation.next_agent()
         if agent is None:

@@ -17,7 +17,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from agent.assistant_files import LoadedAssistant
 from agent.llm import create_llm
-from agent.tools import ToolContext, ToolResult
+from agent.tools import ToolContext, ToolResult, TransferFailed
 from agent.tools.llm_functions import tools_schema
 from crm.calls import NewUtterance
 from crm.models import Call, utcnow
@@ -121,6 +121,16 @@ class CallSession:
             await self._conversation.machine_answered(message)
         else:
             await self.end("voicemail")
+
+    async def take_over(self, agent_id: str, transfer_id: str, queue: str | None) -> None:
+        """An agent takes the call over: the AI stops and leaves, their phone is bridged in.
+
+        Raises:
+            agent.tools.TransferFailed: The call cannot be taken over now (why).
+        """
+        if self._conversation is None:
+            raise TransferFailed("the call has not started yet")
+        await self._conversation.take_over(agent_id, transfer_id, queue)
 
     async def _cancel(self, reason: str) -> None:
         if self._worker and not self._worker.has_finished():

@@ -11,7 +11,7 @@ from loguru import logger
 from agent.tool_config import TransferDestination
 from agent.tools import TransferBrief, TransferFailed
 from crm.agents import attempt, available_agents, set_presence
-from crm.models import Agent, Call, Lead, Transfer, utcnow
+from crm.models import Agent, Call, Lead, Transfer, new_id, utcnow
 from crm.shapes import iso
 from telephony.desk.offers import AgentDesk
 from telephony.desk.plan import AgentRing
@@ -52,18 +52,31 @@ class Escalation:
         self._tried: set[str] = set()
         self._rung: dict[str, float] = {}
         self._agent: Agent | None = None
+        self._only: str | None = None
 
     @classmethod
     async def open(
-        cls, desk: AgentDesk, call_id: str, destination: TransferDestination, brief: TransferBrief
+        cls,
+        desk: AgentDesk,
+        call_id: str,
+        destination: TransferDestination,
+        brief: TransferBrief,
+        *,
+        transfer_id: str | None = None,
+        agent_id: str | None = None,
     ) -> Escalation:
-        """Record the escalation (its ``Transfer`` row) and prepare the offer and whisper."""
+        """Record the escalation (its ``Transfer`` row) and prepare the offer and whisper.
+
+        With ``agent_id`` it is a takeover: that agent alone is rung, whatever their presence.
+        """
         async with desk.db.session() as session:
             call = await session.get(Call, call_id)
             if call is None:
                 raise TransferFailed("the call is not stored")
             lead = await session.get(Lead, call.lead_id) if call.lead_id else None
             transfer = Transfer(
+                id=transfer_id or new_id(),
+                kind="takeover" if agent_id else "transfer",
                 call_id=call_id,
                 queue=destination.queue,
                 mode="warm" if destination.warm else "blind",
@@ -88,10 +101,14 @@ class Escalation:
                 "requestedAt": iso(transfer.requested_at),
             }
             whisper = whisper_text(call, lead, brief, destination.queue or "")
-        return cls(desk, transfer, destination, offer, whisper)
+        escalation = cls(desk, transfer, destination, offer, whisper)
+        escalation._only = agent_id
+        return escalation
 
     async def anyone_available(self) -> bool:
-        """Whether some agent of the queue could be rung now."""
+        """Whether some agent of the queue could be rung now (a takeover's agent always can)."""
+        if self._only:
+            return True
         async with self._desk.db.session() as session:
             agents = await available_agents(session, self.queue, exclude=self._desk.ringing)
         return bool(agents)
@@ -100,7 +117,11 @@ class Escalation:
         """The available agent of the queue who has waited longest, not yet tried or ringing."""
         async with self._desk.db.session() as session:
             exclude = self._tried | self._desk.ringing
-            agents = await available_agents(session, self.queue, exclude=exclude)
+            if self._only:
+                only = await session.get(Agent, self._only)
+                agents = [only] if only and only.id not in self._tried else []
+            else:
+                agents = await available_agents(session, self.queue, exclude=exclude)
         if not agents:
             return None
         agent = agents[0]

@@ -77,6 +77,7 @@ class Escalation:
             transfer = Transfer(
                 id=transfer_id or new_id(),
                 kind="takeover" if agent_id else "transfer",
+                agent_id=agent_id,
                 call_id=call_id,
                 queue=destination.queue,
                 mode="warm" if destination.warm else "blind",

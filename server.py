@@ -33,6 +33,9 @@ from crm.stages import StageError
 from crm.webhooks.outbox import WebhookSettings
 from telephony.carrier import HEALTH
 from telephony.dependencies import DEPS, CallDependencies
+from telephony.desk import listen as desk_listen
+from telephony.desk import routes as desk_routes
+from telephony.desk.offers import AgentDesk
 from telephony.live import LIVE, LiveCalls
 from telephony.live_postgres import PostgresCalls
 from telephony.orphans import ASK_CARRIER, CALL_LEASES, CallLeases
@@ -138,7 +141,15 @@ def create_app(settings: Settings) -> web.Application:
     register_outbound(app, "vapi", vapi_outbound(settings))
     app.add_routes(web_routes.routes)
     # Other packages' /api routes, and the OpenAPI document of all of /api (crm's with them).
-    app.add_routes(crm_api.documented(agent_api.api, web_routes.docs, mounted=(talk_api,)))
+    app.add_routes(
+        crm_api.documented(
+            agent_api.api,
+            web_routes.docs,
+            desk_routes.api,
+            desk_listen.api,
+            mounted=(talk_api,),
+        )
+    )
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_crm)
     app.cleanup_ctx.append(_call_dependencies)
@@ -248,6 +259,7 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
         spool_dir=settings.data_dir / "spool",
         instance=settings.instance_id,
         lease_secs=settings.call_lease_secs,
+        desk=AgentDesk(app[DATABASE]),
     )
     interval = settings.assistants_reload_secs
     watcher = asyncio.create_task(library.watch(interval)) if interval > 0 else None

@@ -65,11 +65,21 @@ class FunctionSpec(AssistantPart):
 
 
 class TransferDestination(AssistantPart):
-    """Where ``transfer_to_human`` sends the caller: a phone number or a SIP URI."""
+    """Where ``transfer_to_human`` sends the caller: a phone number, a SIP URI, or a queue.
 
-    type: Literal["number", "sip"] = "number"
+    A queue (``{"type": "queue", "queue": "sales"}``) is served by the agents in it: an
+    available one is rung. ``mode`` is ``warm`` (the caller holds while the agent is
+    rung and hears who is calling and why, then the two are bridged; the default for a
+    queue) or ``blind`` (the call is moved at once; the default for a number or URI).
+    ``timeoutSeconds`` is how long each agent is rung.
+    """
+
+    type: Literal["number", "sip", "queue"] = "number"
     number: str | None = None
     sip_uri: str | None = None
+    queue: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    mode: Literal["blind", "warm"] | None = None
+    timeout_seconds: float = Field(default=20.0, ge=5, le=120)
     message: str = ""
     description: str = ""
 
@@ -89,11 +99,22 @@ class TransferDestination(AssistantPart):
             raise ValueError('a "number" destination needs "number" (E.164, e.g. +14155550100)')
         if self.type == "sip" and not (self.sip_uri or "").startswith(("sip:", "sips:")):
             raise ValueError('a "sip" destination needs "sipUri" starting with sip:')
+        if self.type == "queue" and not self.queue:
+            raise ValueError('a "queue" destination needs "queue" (e.g. "sales")')
+        if self.type != "queue" and self.mode == "warm":
+            raise ValueError('"mode": "warm" needs a queue destination ("type": "queue")')
         return self
 
     @property
+    def warm(self) -> bool:
+        """Whether the caller holds while an agent is rung and told of the call first."""
+        return self.type == "queue" and self.mode != "blind"
+
+    @property
     def target(self) -> str:
-        """The number or SIP URI, as stored on the call."""
+        """The number, SIP URI or ``queue:<name>``, as stored on the call."""
+        if self.type == "queue":
+            return f"queue:{self.queue}"
         return self.number if self.type == "number" else self.sip_uri  # type: ignore[return-value]
 
 

@@ -526,3 +526,66 @@ class WebSession(Base):
     credential: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class Agent(Base):
+    """A person who takes transfers: how to ring them, which queues they serve, and if they can.
+
+    Only a hash of the agent's token is stored (it signs the console in, or is a bearer key
+    for the agent's own /api routes); the token is shown once, when made.
+    """
+
+    __tablename__ = "agents"
+    __table_args__ = (Index("ix_agents_presence", "presence"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))  # E.164, rung on a transfer
+    sip_uri: Mapped[str | None] = mapped_column(String(200))  # or a SIP URI
+    queues: Mapped[list[Any]] = mapped_column(default=list)  # queue names (skills)
+    language: Mapped[str | None] = mapped_column(String(8))
+    presence: Mapped[str] = mapped_column(String(16), default="offline")  # available, busy...
+    presence_at: Mapped[datetime] = mapped_column(default=utcnow)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Transfer(Base):
+    """One escalation of a call to a queue or a person, and how it went.
+
+    ``attempts`` lists each agent rung: ``{agentId, rangAt, ringSeconds, outcome}``.
+    """
+
+    __tablename__ = "transfers"
+    __table_args__ = (
+        Index("ix_transfers_status", "status"),
+        Index("ix_transfers_agent_id", "agent_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    call_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("calls.id", ondelete="CASCADE"), index=True
+    )
+    queue: Mapped[str | None] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(8), default="warm")  # warm, blind
+    kind: Mapped[str] = mapped_column(String(16), default="transfer")  # transfer, takeover
+    # offered, ringing, bridged, no-answer, declined, all-busy, failed, transferred
+    status: Mapped[str] = mapped_column(String(16), default="offered")
+    agent_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[list[Any]] = mapped_column(default=list)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rang_at: Mapped[datetime | None] = mapped_column()
+    accepted_at: Mapped[datetime | None] = mapped_column()
+    answered_at: Mapped[datetime | None] = mapped_column()
+    bridged_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    ring_seconds: Mapped[float | None] = mapped_column(Float)
+    bridge_seconds: Mapped[float | None] = mapped_column(Float)  # escalation to bridge
+    error: Mapped[str | None] = mapped_column(Text)
+    disposition: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -11,6 +11,7 @@ from pipecat.transports.base_transport import BaseTransport
 
 from agent.tool_config import TransferDestination
 from agent.tools import TransferFailed
+from telephony.desk.plan import WarmPlan
 
 
 class NotSupported(Exception):
@@ -65,6 +66,24 @@ class CallLeg(ABC):
             TransferFailed: Refused or unreachable; the call is still ours.
         """
         raise TransferFailed(self.cannot_transfer() or "transfers are not supported")
+
+    def cannot_warm_transfer(self) -> str | None:
+        """Why this call cannot hold its caller while an agent is rung (None when it can)."""
+        return self.cannot_transfer() or (
+            f"{self.provider or 'this carrier'} cannot hold a caller for an agent (a warm "
+            'transfer); give the queue "mode": "blind"'
+        )
+
+    async def warm_transfer(self, plan: WarmPlan) -> None:
+        """Hold the caller, ring the plan's agents, whisper to the one who answers, bridge them.
+
+        Returns once the caller and the agent are talking (the assistant's media then ends).
+
+        Raises:
+            TransferFailed: No agent took the call; the caller is back with the assistant
+                (or has hung up, when the message says so).
+        """
+        raise TransferFailed(self.cannot_warm_transfer() or "warm transfers are not supported")
 
     async def send_dtmf(self, digits: str) -> None:
         """Send keypad tones to the far end, e.g. to walk an IVR; returns once they were sent.

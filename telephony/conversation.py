@@ -14,11 +14,13 @@ from agent.assistant import Assistant
 from agent.guarded_llm import describe
 from agent.phrases import Phrases
 from agent.tool_config import TransferDestination
-from agent.tools import DtmfFailed, TransferFailed
+from agent.tools import DtmfFailed, TransferBrief, TransferFailed
 from crm.db import Database
 from crm.followups import create_task
 from crm.models import utcnow
 from telephony.carrier import CallLeg, NotSupported
+from telephony.desk.escalation import Escalation
+from telephony.desk.offers import AgentDesk
 from voice.playback import BotTurn
 from voice.speaker import CallSpeaker
 
@@ -61,8 +63,19 @@ class CallConversation:
     The first reason to end the call is the one recorded.
     """
 
-    def __init__(self, facts: CallFacts, speaker: CallSpeaker, leg: CallLeg, db: Database):
-        """Prepare the behaviour of one call; timers start with :meth:`start`."""
+    def __init__(
+        self,
+        facts: CallFacts,
+        speaker: CallSpeaker,
+        leg: CallLeg,
+        db: Database,
+        desk: AgentDesk | None = None,
+    ):
+        """Prepare the behaviour of one call; timers start with :meth:`start`.
+
+        ``desk`` reaches the agents of queue destinations (None: queues cannot be reached).
+        """
+        self._desk = desk
         self._facts = facts
         self._speaker = speaker
         self._leg = leg
@@ -118,6 +131,8 @@ class CallConversation:
 
     async def user_idle(self) -> None:
         """The caller said nothing for half the silence timeout: prompt once, then say goodbye."""
+        if self.end_reason is not None:
+            return  # ending, or held for a transfer
         if self._idle_prompts == 0:
             self._idle_prompts += 1
             prompts = self._facts.assistant.message_plan.idle_messages
@@ -182,14 +197,25 @@ class CallConversation:
         await self._speaker.interrupt()
         await self.hang_up("voicemail", self._facts.render(message) if message else None)
 
-    async def transfer(self, destination: TransferDestination, announcement: str) -> None:
+    async def transfer(
+        self,
+        destination: TransferDestination,
+        announcement: str,
+        brief: TransferBrief | None = None,
+    ) -> None:
         """Say the announcement, then have the carrier move the call.
+
+        A queue destination goes to one of its available agents: blind (the call is
+        moved to their phone) or warm (the carrier holds the caller and rings agents,
+        who hear ``brief`` first; while it runs, nothing else ends the call).
 
         Raises:
             TransferFailed: Not possible or refused; the caller is listened to again.
         """
         if self.end_reason is not None:
             raise TransferFailed(f"the call is already ending ({self.end_reason})")
+        if destination.type == "queue":
+            return await self._to_queue(destination, announcement, brief)
         if reason := self._leg.cannot_transfer():
             raise TransferFailed(reason)
         self._speaker.hold_caller()
@@ -198,14 +224,100 @@ class CallConversation:
         try:
             await self._leg.transfer(destination)
         except TransferFailed as e:
-            self.end_reason = None
-            self._speaker.hold_caller(False)
-            logger.warning(
-                f"call {self._facts.call_id}: transfer to {destination.target} failed: {e}"
-            )
+            self._taken_back(destination, e)
             raise
         logger.info(f"call {self._facts.call_id}: transferred to {destination.target}")
         self._spawn(self._end_after_transfer())
+
+    async def _to_queue(
+        self, destination: TransferDestination, announcement: str, brief: TransferBrief | None
+    ) -> None:
+        reason = "no agent desk is running" if self._desk is None else None
+        if destination.warm:
+            reason = reason or self._leg.cannot_warm_transfer()
+        else:
+            reason = reason or self._leg.cannot_transfer()
+        if reason or self._desk is None:
+            raise TransferFailed(reason)
+        brief = brief or TransferBrief("the caller asked for a person", "")
+        escalation = await Escalation.open(self._desk, self._facts.call_id, destination, brief)
+        if not await escalation.anyone_available():
+            reason = f"no agent of the {escalation.queue} queue is available"
+            await escalation.failed(reason)
+            raise TransferFailed(reason)
+        self._speaker.hold_caller()
+        await self._speaker.say(announcement)
+        self.end_reason = "transferred"
+        try:
+            if destination.warm:
+                await self._leg.warm_transfer(escalation)
+            else:
+                await self._blind_to_agent(escalation)
+        except TransferFailed as e:
+            await escalation.failed(str(e))
+            self._taken_back(destination, e)
+            raise
+        logger.info(f"call {self._facts.call_id}: transferred to {destination.target}")
+        self._spawn(self._end_after_transfer())
+
+    async def take_over(self, agent_id: str, transfer_id: str, queue: str | None) -> None:
+        """An agent takes the call over: the AI stops and leaves, their phone is bridged in.
+
+        Returns once the takeover is recorded; the agent is rung in the background (as in
+        a warm transfer, with a whisper of what was said last).
+
+        Raises:
+            TransferFailed: The call is ending, or the carrier cannot hold its caller.
+        """
+        if self.end_reason is not None:
+            raise TransferFailed(f"the call is already ending ({self.end_reason})")
+        if self._desk is None or (reason := self._leg.cannot_warm_transfer()):
+            raise TransferFailed(reason or "no agent desk is running")
+        destination = TransferDestination(type="queue", queue=queue or "takeover", mode="warm")
+        brief = TransferBrief("an agent took the call over", "You asked to take this call over.")
+        escalation = await Escalation.open(
+            self._desk,
+            self._facts.call_id,
+            destination,
+            brief,
+            transfer_id=transfer_id,
+            agent_id=agent_id,
+        )
+        self.end_reason = "taken-over"
+        self._speaker.hold_caller()
+        await self._speaker.interrupt()
+        self._spawn(self._hand_over(escalation, destination))
+
+    async def _hand_over(self, escalation: Escalation, destination: TransferDestination) -> None:
+        await self._speaker.say(self._facts.phrases.transfer)
+        try:
+            await self._leg.warm_transfer(escalation)
+        except TransferFailed as e:
+            await escalation.failed(str(e))
+            self._taken_back(destination, e)
+            await self._speaker.say(self._facts.phrases.transfer_failed, wait=False)
+            return
+        logger.info(f"call {self._facts.call_id}: taken over by an agent")
+        self._spawn(self._end_after_transfer())
+
+    async def _blind_to_agent(self, escalation: Escalation) -> None:
+        agent = await escalation.next_agent()
+        if agent is None:
+            raise TransferFailed(f"no agent of the {escalation.queue} queue is available")
+        try:
+            await self._leg.transfer(agent.destination)
+        except TransferFailed as e:
+            await escalation.missed(agent, "failed")
+            raise TransferFailed(f"{agent.name}: {e}") from None
+        await escalation.transferred(agent)
+
+    def _taken_back(self, destination: TransferDestination, error: TransferFailed) -> None:
+        """The transfer failed: the caller is ours again and listened to."""
+        self.end_reason = None
+        self._speaker.hold_caller(False)
+        logger.warning(
+            f"call {self._facts.call_id}: transfer to {destination.target} failed: {error}"
+        )
 
     async def send_dtmf(self, keys: str) -> None:
         """Press keys on the call (e.g. to walk a phone menu), once what the bot says has played.

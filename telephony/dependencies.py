@@ -19,6 +19,7 @@ from crm.leads import LeadStore
 from crm.models import Call, utcnow
 from crm.policy import Policy
 from crm.stages import Stages
+from telephony.desk.offers import AgentDesk
 from telephony.hooks import Hook, StatusHook, run_status_hooks, start_hooks
 from telephony.recorder import CallRecordings
 from voice.engines import SpeechModels
@@ -53,6 +54,7 @@ class CallDependencies:
         instance: This server instance's name (the calls it answers are leased to it);
             empty: calls are not leased (tests, the CLI).
         lease_secs: How long a call stays leased without a renewal.
+        desk: The agent desk (queue transfers, consoles); None: queues cannot be reached.
 
     Attributes:
         calls: The call store on ``database``.
@@ -74,6 +76,7 @@ class CallDependencies:
     spool_dir: Path | None = None
     instance: str = ""
     lease_secs: float = 30.0
+    desk: AgentDesk | None = None
     calls: CallStore = field(init=False)
     leads: LeadStore = field(init=False)
     offline_calls: dict[str, NewCall] = field(default_factory=dict, init=False)

@@ -34,6 +34,9 @@ class LiveSession(Protocol):
     async def leave_voicemail(self, message: str | None) -> None:
         """A machine answered: leave ``message`` (if any) and hang up."""
 
+    async def take_over(self, agent_id: str, transfer_id: str, queue: str | None) -> None:
+        """An agent takes the call over (the AI leaves, their phone is bridged in)."""
+
 
 class LiveCommand(Protocol):
     """Something aimed at a live call from outside it (a webhook, later the console).
@@ -86,6 +89,20 @@ class LeaveVoicemail:
     async def apply(self, session: LiveSession) -> None:
         """Cut the bot off, leave the message, hang up."""
         await session.leave_voicemail(self.message)
+
+
+@dataclass(frozen=True)
+class TakeOver:
+    """An agent takes the call over from the console: recorded as ``transfer_id``."""
+
+    agent_id: str
+    transfer_id: str
+    queue: str | None
+    name: ClassVar[str] = "takeover"
+
+    async def apply(self, session: LiveSession) -> None:
+        """Stop the AI, ring the agent, bridge them in."""
+        await session.take_over(self.agent_id, self.transfer_id, self.queue)
 
 
 class RemoteCalls(Protocol):

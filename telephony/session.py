@@ -18,7 +18,7 @@ from pipecat.workers.runner import WorkerRunner
 from agent.assistant import announced
 from agent.assistant_files import LoadedAssistant
 from agent.llm import create_llm
-from agent.tools import ToolContext
+from agent.tools import ToolContext, TransferFailed
 from agent.tools.llm_functions import tools_schema
 from crm.calls import NewUtterance, OpenedCall
 from crm.db import is_outage
@@ -134,6 +134,16 @@ class CallSession:
         else:
             await self.end("voicemail")
 
+    async def take_over(self, agent_id: str, transfer_id: str, queue: str | None) -> None:
+        """An agent takes the call over: the AI stops and leaves, their phone is bridged in.
+
+        Raises:
+            agent.tools.TransferFailed: The call cannot be taken over now (why).
+        """
+        if self._conversation is None:
+            raise TransferFailed("the call has not started yet")
+        await self._conversation.take_over(agent_id, transfer_id, queue)
+
     async def _cancel(self, reason: str) -> None:
         if self._worker and not self._worker.has_finished():
             logger.warning(f"call {self.call_id}: did not drain in time; cancelling")
@@ -200,7 +210,9 @@ class CallSession:
             phrases=plan.phrases,
             render=plan.render,
         )
-        self._conversation = CallConversation(facts, pipeline.speaker, self._leg, deps.database)
+        self._conversation = CallConversation(
+            facts, pipeline.speaker, self._leg, deps.database, deps.desk
+        )
         tool_context.control = self._conversation
         self._language = CallLanguage(deps, plan, [tool_context, facts], llm)
         self._language.start()

@@ -276,6 +276,18 @@ def twilio_api(fake_twilio: FakeTwilio) -> Iterator[FakeTwilio]:
 
 
 @pytest.fixture
+async def conferences(twilio_api: FakeTwilio) -> AsyncIterator[FakeTwilio]:
+    """The fake Twilio with no conference, timeline, scenario or slow ring left from before."""
+    for kept in (twilio_api.conferences, twilio_api.scenarios, twilio_api.ring_delays):
+        kept.clear()
+    twilio_api.timeline.clear()
+    yield twilio_api
+    await twilio_api.end_conferences()
+    twilio_api.scenarios.clear()
+    twilio_api.ring_delays.clear()
+
+
+@pytest.fixture
 def tool_api(fake_tools: FakeToolServer) -> Iterator[FakeToolServer]:
     """The fake tool server with an empty script and no recorded requests."""
     fake_tools.script.clear()

@@ -8,6 +8,7 @@ from agent.tools.base import (
     ToolError,
     ToolResult,
     ToolsetError,
+    TransferBrief,
     TransferFailed,
 )
 from agent.tools.execute import execute
@@ -23,6 +24,7 @@ __all__ = [
     "ToolResult",
     "Toolset",
     "ToolsetError",
+    "TransferBrief",
     "TransferFailed",
     "execute",
     "resolve_tools",

@@ -36,6 +36,14 @@ class TransferFailed(Exception):
     """The live call could not be moved to a person; the message says why (for the log)."""
 
 
+@dataclass(frozen=True)
+class TransferBrief:
+    """What the assistant tells the person a call goes to: why, and where things stand."""
+
+    reason: str
+    summary: str
+
+
 class DtmfFailed(Exception):
     """Keypad tones could not be sent on the live call; the message says why."""
 
@@ -74,8 +82,16 @@ class CallControl(Protocol):
         Returns at once; the call ends in the background with ``reason`` recorded.
         """
 
-    async def transfer(self, destination: TransferDestination, announcement: str) -> None:
+    async def transfer(
+        self,
+        destination: TransferDestination,
+        announcement: str,
+        brief: TransferBrief | None = None,
+    ) -> None:
         """Say ``announcement``, then move the call to ``destination``.
+
+        ``brief`` is what the person taking the call is told (a warm transfer's whisper,
+        the agent console's offer).
 
         Raises:
             TransferFailed: The call is still ours; say so to the caller.

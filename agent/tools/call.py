@@ -16,6 +16,7 @@ from agent.tools.base import (
     ToolError,
     ToolResult,
     ToolsetError,
+    TransferBrief,
     TransferFailed,
     caller_lead,
     json_schema,
@@ -125,7 +126,7 @@ def _pick(destinations: list[TransferDestination], wanted: str | None) -> Transf
         raise ToolError("no transfer destination is configured for this assistant")
     if wanted:
         for d in destinations:
-            if wanted in (d.target, d.description):
+            if wanted in (d.target, d.description, d.queue):
                 return d
     return destinations[0]
 
@@ -161,7 +162,11 @@ async def transfer_to_human(context: ToolContext, arguments: dict[str, Any]) -> 
     destination = _pick(destinations_of(context), args.destination)
     await _note_for_colleague(context, args, destination.target)
     try:
-        await control.transfer(destination, destination.message or context.phrases.transfer)
+        await control.transfer(
+            destination,
+            destination.message or context.phrases.transfer,
+            TransferBrief(args.reason, args.summary),
+        )
     except TransferFailed as e:
         tool = context.tools.get("transfer_to_human")
         await control.say(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from crm.api import (
+    agents,
     calls,
     campaigns,
     followups,
@@ -16,6 +17,7 @@ from crm.api import (
     privacy,
     recordings,
     session,
+    transfers,
 )
 from crm.api.auth import database_outages, require_api_key
 from crm.api.http import API_KEY, CRM, STORE, ApiError, Routes
@@ -32,6 +34,8 @@ TABLES: list[Routes] = [
     insights.api,
     campaigns.api,
     pipeline.api,
+    agents.api,
+    transfers.api,
 ]
 routes = [route for table in TABLES for route in table.table]
 

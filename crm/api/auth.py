@@ -1,4 +1,4 @@
-"""Who may call /api: the admin bearer key, or a signed-in browser's cookie (CSRF-checked)."""
+"""Who may call /api: the admin key or an agent's token as a bearer, or a signed-in browser."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from loguru import logger
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.api.http import API_KEY, CRM, PRINCIPAL, ApiError, Handler, Principal
-from crm.models import WebSession, utcnow
+from crm.agents import agent_by_token
+from crm.api.http import AGENTS_ALLOWED, API_KEY, CRM, PRINCIPAL, ApiError, Handler, Principal
+from crm.models import Agent, WebSession, utcnow
 from crm.outages import RETRY_AFTER_SECS, OutageLog
 from crm.secret_compare import same_secret, secret_bytes
 
@@ -83,6 +84,11 @@ async def find_session(request: web.Request, token: str) -> WebSession | None:
         row.credential, fingerprint(request.app[API_KEY])
     ):
         return None  # the API key changed since this browser signed in
+    if row.role == "agent":
+        async with request.app[CRM].db.session() as session:
+            agent = await session.get(Agent, row.subject or "")
+        if agent is None or not hmac.compare_digest(row.credential, fingerprint(agent.token_hash)):
+            return None  # the agent was removed, or their token was replaced
     return row
 
 
@@ -92,7 +98,9 @@ async def authenticate(request: web.Request) -> Principal | None:
     if scheme.lower() == "bearer":
         if same_secret(bearer.strip(), request.app[API_KEY]):
             return Principal(role="admin", via="bearer")
-        return None
+        async with request.app[CRM].db.session() as session:
+            agent = await agent_by_token(session, bearer.strip())
+        return Principal(role="agent", via="bearer", subject=agent.id) if agent else None
     token = request.cookies.get(COOKIE)
     if not token:
         return None
@@ -108,7 +116,10 @@ def _unauthorized() -> web.Response:
     return web.json_response(
         {
             "error": "unauthorized",
-            "detail": "send Authorization: Bearer <API_KEY>, or sign in (POST /api/session)",
+            "detail": (
+                "send Authorization: Bearer <API_KEY> (or an agent's token), "
+                "or sign in (POST /api/session)"
+            ),
         },
         status=401,
         headers={"WWW-Authenticate": "Bearer"},
@@ -126,6 +137,12 @@ def _check_csrf(request: web.Request, principal: Principal) -> None:
         )
 
 
+def for_agents(request: web.Request) -> bool:
+    """Whether the matched route is open to agents (``Routes.route(..., agents=True)``)."""
+    handler = getattr(request.match_info, "handler", None)
+    return bool(getattr(handler, AGENTS_ALLOWED, False))
+
+
 @web.middleware
 async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse /api requests of unknown callers (401), and answer API errors as JSON.
@@ -133,8 +150,9 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
     While the database is unavailable (unreachable, stalled past its timeouts, locked),
     /api answers 503 ``database_unavailable`` with ``Retry-After``.
 
-    A caller is the admin API key as a bearer token, or a browser signed in with it (the
-    session cookie), whose writes must also carry the session's CSRF token.
+    A caller is the admin API key or an agent's token as a bearer token, or a browser
+    signed in with either (the session cookie), whose writes must also carry the
+    session's CSRF token. Agents reach only the routes opened to them (403 elsewhere).
     """
     if not request.path.startswith("/api/"):
         return await handler(request)
@@ -143,8 +161,8 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
             principal = await authenticate(request)
             if principal is None:
                 return _unauthorized()
-            if principal.role != "admin":
-                raise ApiError(403, "forbidden", "this sign-in cannot use the admin API")
+            if principal.role != "admin" and not for_agents(request):
+                raise ApiError(403, "forbidden", "an agent cannot use this part of the admin API")
             _check_csrf(request, principal)
             request[PRINCIPAL] = principal
         response = await handler(request)

@@ -9,11 +9,12 @@ from pydantic import AwareDatetime, Field, field_validator
 from sqlalchemy import select
 
 from crm.analysis.result import OUTCOMES
+from crm.api.agent_records import transfer_json
 from crm.api.http import CRM, ApiError, Page, Routes, not_found, page, query
 from crm.api.records import CallDetail
 from crm.api.responses import CallPage
 from crm.call_queries import CallFilters, find_calls
-from crm.models import AutomationRun, Call, ToolCall, Utterance
+from crm.models import AutomationRun, Call, ToolCall, Transfer, Utterance
 from crm.scoring import ScoringConfig
 from crm.shapes import (
     automation_run_json,
@@ -112,6 +113,9 @@ async def get_call(request: web.Request) -> web.Response:
         runs = await session.scalars(
             select(AutomationRun).where(AutomationRun.call_id == call_id).order_by(AutomationRun.id)
         )
+        transfers = await session.scalars(
+            select(Transfer).where(Transfer.call_id == call_id).order_by(Transfer.requested_at)
+        )
         body = call_summary(call) | {
             "transcript": [utterance_json(u) for u in lines],
             "toolCalls": [tool_call_json(t) for t in tools],
@@ -120,5 +124,6 @@ async def get_call(request: web.Request) -> web.Response:
             "latency": call.latency,
             "recordingUrl": call.recording_url,
             "recording": recording_json(call),
+            "transfers": [transfer_json(t) for t in transfers],
         }
     return web.json_response(body)

@@ -21,6 +21,8 @@ API_KEY = web.AppKey("api_key", str)
 CRM = web.AppKey("crm", CrmService)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The attribute that opens a handler to agents as well as the admin (see ``Routes.route``).
+AGENTS_ALLOWED = "open_to_agents"
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -50,8 +52,8 @@ class Principal:
     """Who is calling /api and how they proved it.
 
     Parameters:
-        role: ``admin`` (the API key). Other roles (the agent console's) are refused by /api
-            until routes are opened to them.
+        role: ``admin`` (the API key) or ``agent`` (an agent's token: only the routes opened
+            to agents, which check what the agent may see).
         via: ``bearer`` (``Authorization: Bearer``) or ``session`` (a signed-in browser's cookie).
         subject: Which person, for roles held by many (an agent's id); None for the admin.
         token: The session cookie's token (``via == "session"`` only).
@@ -160,6 +162,8 @@ def actor(request: web.Request) -> str:
     principal = request.get(PRINCIPAL)
     if principal is not None and principal.via == "session":
         return principal.actor
+    if principal is not None and principal.role == "agent":
+        return f"api:agent:{principal.subject}"
     name = "".join(c for c in request.headers.get("X-Actor", "") if c.isalnum() or c in "._-@")[:48]
     return f"api:{name}" if name else "api"
 
@@ -186,6 +190,7 @@ class Operation:
     response: type[BaseModel] | None = None
     status: int | None = None
     also: tuple[int, ...] = ()
+    agents: bool = False
 
     @property
     def success(self) -> int:
@@ -215,6 +220,7 @@ class Routes:
         response: type[BaseModel] | None = None,
         status: int | None = None,
         also: tuple[int, ...] = (),
+        agents: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register and document a handler (its docstring's first line is the summary).
 
@@ -228,6 +234,7 @@ class Routes:
             response: The successful answer's model (JSON answers).
             status: The successful answer's status, when not 201 for a POST or 200 otherwise.
             also: Other successful statuses with the same answer (e.g. 200 for a dry run).
+            agents: Agents may call it too (it checks what each may see); else admin only.
         """
 
         def register(handler: Handler) -> Handler:
@@ -245,8 +252,10 @@ class Routes:
                     response,
                     status,
                     also,
+                    agents,
                 )
             )
+            setattr(handler, AGENTS_ALLOWED, agents)
             self.table.route(method, path)(handler)
             return handler
 

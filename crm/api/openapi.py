@@ -71,12 +71,21 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     item: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],
+        "x-agents": op.agents,
         "parameters": _parameters(op),
         "security": [] if (op.method, op.path) in PUBLIC else [{"bearer": []}, {"session": []}],
         "responses": {
             **{str(status): _success(op, components) for status in (op.success, *op.also)},
             "400": {"description": "invalid input, with each field's problem", "content": error},
             "401": {"description": "missing or wrong API key", "content": error},
+            "403": {
+                "description": (
+                    "open to agents, but not to this one"
+                    if op.agents
+                    else "admin only: an agent's token is refused"
+                ),
+                "content": error,
+            },
             "default": {
                 "description": "another error (409, 413, 415, 422, 503...)",
                 "content": error,
@@ -111,7 +120,9 @@ def document(tables: list[Routes]) -> dict[str, Any]:
             "version": "1",
             "description": "Leads, calls, analysis, follow-ups, automation and analytics. "
             "Send Authorization: Bearer <API_KEY>, or sign a browser in (POST /api/session) "
-            f"and send its cookie, with {CSRF_HEADER} on writes. Lists take limit and offset.",
+            f"and send its cookie, with {CSRF_HEADER} on writes. Lists take limit and offset. "
+            "An agent's token (Bearer, or signed in) reaches the operations marked "
+            "x-agents: true, and only what that agent may see.",
         },
         "paths": paths,
         "components": {

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
+from crm.api.agent_records import TransferOut
 from crm.api.http import Json, Out
 
 
@@ -120,7 +121,7 @@ class Recording(Out):
 
 
 class CallDetail(CallSummary):
-    """A call with its transcript, tool calls, analysis and rule runs."""
+    """A call with its transcript, tool calls, analysis, rule runs and transfers to agents."""
 
     transcript: list[Line]
     tool_calls: list[ToolCallOut]
@@ -129,6 +130,7 @@ class CallDetail(CallSummary):
     latency: Json | None
     recording_url: str | None
     recording: Recording | None
+    transfers: list[TransferOut]
 
 
 class LeadOut(Out):

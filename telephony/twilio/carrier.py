@@ -8,17 +8,20 @@ from loguru import logger
 from crm.models import utcnow
 from telephony.orphans import ASK_CARRIER, CarrierVerdict
 from telephony.outbound.providers import register_outbound
+from telephony.twilio.conference import ConferenceEvents
 from telephony.twilio.outbound import TwilioOutbound
-from telephony.twilio.routes import STREAMS, TWILIO, routes
+from telephony.twilio.routes import CONFERENCES, STREAMS, TWILIO, routes
 from telephony.twilio.settings import TwilioSettings
 from telephony.twilio.streams import StreamHandovers
+from telephony.twilio.transfer_routes import routes as transfer_routes
 
 # Twilio's statuses of a call that is not over yet.
 LIVE_STATUSES = frozenset({"queued", "initiated", "ringing", "in-progress"})
 
 
 class TwilioCarrier:
-    """Twilio Media Streams: the voice webhook, status and AMD callbacks, the media socket.
+    """Twilio Media Streams: the voice webhook, status and AMD callbacks, the media socket,
+    and warm transfers' conference callbacks, hold music and whisper.
 
     With its credentials set, Twilio also places the dialer's calls (``twilio``).
     """
@@ -38,7 +41,9 @@ class TwilioCarrier:
             )
         app[TWILIO] = self.settings
         app[STREAMS] = StreamHandovers()
+        app[CONFERENCES] = ConferenceEvents()
         app.add_routes(routes)
+        app.add_routes(transfer_routes)
         register_outbound(app, self.name, self.outbound)
         if self.settings.account_sid and self.settings.auth_token:
             app.setdefault(ASK_CARRIER, {})[self.name] = self.ask
@@ -48,7 +53,7 @@ class TwilioCarrier:
         rest = self.settings.rest()
         status, ended_at = await rest.fetch(call_sid)
         if status in LIVE_STATUSES:
-            await rest.hang_up(call_sid)  # nobody hears the caller any more
+            await rest.end_call(call_sid)  # nobody hears the caller any more
             return CarrierVerdict(status, utcnow())
         return CarrierVerdict(status, ended_at)
 

@@ -1,10 +1,10 @@
-"""Twilio's REST API for live calls: moving a call to a person with TwiML ``<Dial>``, its status."""
+"""Twilio's REST API for live calls: new TwiML (``<Dial>``, a conference) and participants."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -15,6 +15,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from agent.tool_config import TransferDestination
 
 REQUEST_TIMEOUT_SECS = 10.0
+T = TypeVar("T")
 
 
 class TwilioRestError(RuntimeError):
@@ -57,21 +58,52 @@ class TwilioRest:
         Raises:
             TwilioRestError: Not configured, refused by Twilio, or unreachable.
         """
-        async with self._client() as client:
-            call = await client.calls(call_sid).fetch_async()
+        call = await self._send(lambda client: client.calls(call_sid).fetch_async())
         return str(call.status), call.end_time
 
-    async def hang_up(self, call_sid: str) -> None:
-        """End a live call.
+    async def update_twiml(self, call_sid: str, twiml: str) -> None:
+        """Replace what a live call is doing with ``twiml`` (its media stream then stops).
 
         Raises:
             TwilioRestError: Not configured, refused by Twilio, or unreachable.
         """
-        async with self._client() as client:
-            await client.calls(call_sid).update_async(status="completed")
+        await self._send(lambda client: client.calls(call_sid).update_async(twiml=twiml))
 
-    @contextlib.asynccontextmanager
-    async def _client(self) -> AsyncIterator[Client]:
+    async def end_call(self, call_sid: str) -> None:
+        """Hang a call up (ringing or answered).
+
+        Raises:
+            TwilioRestError: Refused by Twilio, or unreachable.
+        """
+        await self._send(lambda client: client.calls(call_sid).update_async(status="completed"))
+
+    async def add_participant(self, conference: str, **params: Any) -> str:
+        """Dial someone into a conference (its sid or name); returns the new call's SID.
+
+        ``params`` are the Participant resource's (``from_``, ``to``, ``label``,
+        ``early_media``, ``beep``, ``timeout``, ``status_callback``...).
+
+        Raises:
+            TwilioRestError: Refused by Twilio, or unreachable.
+        """
+        participant = await self._send(
+            lambda client: client.conferences(conference).participants.create_async(**params)
+        )
+        return str(participant.call_sid)
+
+    async def update_participant(self, conference_sid: str, call_sid: str, **params: Any) -> None:
+        """Change a participant: ``hold``/``hold_url``, ``announce_url``, ``muted``, ``coaching``.
+
+        Raises:
+            TwilioRestError: Refused by Twilio, or unreachable.
+        """
+        await self._send(
+            lambda client: (
+                client.conferences(conference_sid).participants(call_sid).update_async(**params)
+            )
+        )
+
+    async def _send(self, request: Callable[[Client], Awaitable[T]]) -> T:
         if not self.configured:
             raise TwilioRestError(
                 "Twilio REST credentials are not set (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)"
@@ -81,7 +113,7 @@ class TwilioRest:
         if self._api_base_url:
             client.api.base_url = self._api_base_url
         try:
-            yield client
+            return await request(client)
         except TwilioRestException as e:
             raise TwilioRestError(f"Twilio answered HTTP {e.status}: {e.msg}") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
@@ -90,12 +122,3 @@ class TwilioRest:
             ) from None
         finally:
             await http.close()
-
-    async def update_twiml(self, call_sid: str, twiml: str) -> None:
-        """Replace what a live call is doing with ``twiml`` (its media stream then stops).
-
-        Raises:
-            TwilioRestError: Not configured, refused by Twilio, or unreachable.
-        """
-        async with self._client() as client:
-            await client.calls(call_sid).update_async(twiml=twiml)

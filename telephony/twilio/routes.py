@@ -21,6 +21,7 @@ from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE, LeaveVoicemail
 from telephony.opening import open_call
 from telephony.session import CallSession
+from telephony.twilio.conference import ConferenceEvents
 from telephony.twilio.forms import (
     AmdForm,
     FormError,
@@ -39,6 +40,7 @@ routes = web.RouteTableDef()
 
 TWILIO = web.AppKey("twilio", TwilioSettings)
 STREAMS = web.AppKey("twilio_streams", StreamHandovers)
+CONFERENCES = web.AppKey("twilio_conferences", ConferenceEvents)
 
 F = TypeVar("F", bound=TwilioForm)
 
@@ -289,7 +291,14 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
     if offline is None:
         await _stream_started(deps, call.id, stream.stream_sid)
     serializer = TwilioMediaSerializer(stream.stream_sid, start.callSid or call.provider_call_id)
-    route = StreamRoute(twilio.stream_url, twilio.signing_secret, request.app[STREAMS])
-    leg = TwilioLeg(stream, serializer, twilio.rest(), call.provider_call_id, call.id, route)
+    route = StreamRoute(
+        twilio.stream_url,
+        twilio.signing_secret,
+        request.app[STREAMS],
+        twilio.public_url,
+        request.app.get(CONFERENCES),
+    )
+    line = call.to_number if call.direction == "inbound" else call.from_number
+    leg = TwilioLeg(stream, serializer, twilio.rest(), call.provider_call_id, call.id, route, line)
     await live.hold(CallSession(deps, call, deps.assistants.entry(call.assistant), leg))
     return ws

@@ -8,7 +8,7 @@ import aiohttp
 from loguru import logger
 
 from agent.tool_config import TransferDestination
-from agent.tools.base import DtmfFailed, TransferFailed
+from agent.tools.base import DtmfFailed, TransferBrief, TransferFailed
 
 CONTROL_TIMEOUT = aiohttp.ClientTimeout(total=3.0)
 
@@ -46,12 +46,20 @@ class VapiControl:
         else:
             await self._post({"type": "end-call"})
 
-    async def transfer(self, destination: TransferDestination, announcement: str) -> None:
+    async def transfer(
+        self,
+        destination: TransferDestination,
+        announcement: str,
+        brief: TransferBrief | None = None,
+    ) -> None:
         """Move the call to ``destination`` after ``announcement``.
 
         Raises:
-            TransferFailed: VAPI did not accept the transfer.
+            TransferFailed: VAPI did not accept the transfer, or the destination is a queue
+                (VAPI carries the call: our agents' queues need our pipeline).
         """
+        if destination.type == "queue":
+            raise TransferFailed("a VAPI call cannot be transferred to one of our agent queues")
         target = (
             {"type": "sip", "sipUri": destination.sip_uri}
             if destination.type == "sip"

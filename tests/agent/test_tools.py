@@ -39,6 +39,7 @@ class LiveCall:
     said: list[str] = field(default_factory=list)
     hung_up: list[tuple[str, str | None]] = field(default_factory=list)
     transfers: list[TransferDestination] = field(default_factory=list)
+    briefs: list = field(default_factory=list)
     refuse_transfer: bool = False
     keys: list[str] = field(default_factory=list)
     refuse_keys: bool = False
@@ -49,8 +50,11 @@ class LiveCall:
     async def hang_up(self, reason: str, goodbye: str | None) -> None:
         self.hung_up.append((reason, goodbye))
 
-    async def transfer(self, destination: TransferDestination, announcement: str) -> None:
+    async def transfer(
+        self, destination: TransferDestination, announcement: str, brief=None
+    ) -> None:
         self.said.append(announcement)
+        self.briefs.append(brief)
         if self.refuse_transfer:
             raise TransferFailed("Twilio answered HTTP 400")
         self.transfers.append(destination)
@@ -236,6 +240,8 @@ async def test_transfer_to_human_and_its_failure(call: ToolContext):
     assert [d.number for d in call.control.transfers] == ["+14155550199"] and call.control.said == [
         "Hold on."
     ]
+    [brief] = call.control.briefs
+    assert (brief.reason, brief.summary) == (args["reason"], args["summary"]), "for the whisper"
     [note] = await all_rows(call, Note)
     assert note.body == "Transfer to +14155550199: pricing question. Wants the premium plan price."
     async with call.db.session() as session:

@@ -13,6 +13,8 @@ SIP_LINE = "+15555550303"
 WAITING_LINE = "+15555550304"
 UNAVAILABLE_LINE = "+15555550305"
 BILINGUAL_LINE = "+15555550306"
+QUEUE_LINE = "+15555550307"
+QUEUE_HOLD_LINE = "Please hold while I find a colleague for you."
 AGENT_NUMBER = "+15555550399"
 AGENT_SIP = "sip:sales@pbx.example.com"
 
@@ -125,6 +127,29 @@ def test_assistants(tool_url: str) -> dict[str, dict[str, Any]]:
                 }
             },
             "phoneNumbers": [BILINGUAL_LINE],
+        },
+        "queue-test": {
+            **base,
+            "name": "queue-test",
+            "model": {
+                **base["model"],
+                "tools": [
+                    *_builtins("schedule_callback"),
+                    {
+                        "type": "transferCall",
+                        "destinations": [
+                            {
+                                "type": "queue",
+                                "queue": "sales",
+                                "timeoutSeconds": 5,
+                                "message": QUEUE_HOLD_LINE,
+                            }
+                        ],
+                    },
+                ],
+            },
+            "silenceTimeoutSeconds": 60,
+            "phoneNumbers": [QUEUE_LINE],
         },
         "sip-test": {
             **base,

@@ -27,6 +27,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from tests.fakes import CallingBack
+from tests.fakes.twilio_conference import ConferenceApi, FakeConference
 
 
 @dataclass
@@ -70,7 +71,7 @@ class FakeCall:
 
 
 @dataclass
-class FakeTwilio(CallingBack):
+class FakeTwilio(ConferenceApi, CallingBack):
     """The fake API. ``scenarios``: what happens when a number is called (default: answer).
 
     Parameters:
@@ -88,8 +89,13 @@ class FakeTwilio(CallingBack):
             of an accepted update is run by it (``CallSimulator.run_twiml``), as Twilio
             runs new TwiML on a live call.
 
+        ring_delays: Ring time by number, where not ``ring_secs`` (an agent slow to answer).
+        say_secs: How long each ``<Say>`` of an announcement (a whisper) lasts.
+
     Updates to calls it did not place (inbound calls of the call simulator) are
-    accepted and recorded too, in ``updates``.
+    accepted and recorded too, in ``updates``. Conferences and their participants are
+    in ``conferences`` (see :mod:`tests.fakes.twilio_conference`), the moments of
+    every call and conference in ``timeline``.
     """
 
     account_sid: str = "AC" + "1" * 32
@@ -105,6 +111,10 @@ class FakeTwilio(CallingBack):
     fail_with: int | None = None
     refuse_calls: tuple[int, int, str] | None = None
     live_media: dict[str, Callable[[str], Awaitable[None]]] = field(default_factory=dict)
+    ring_delays: dict[str, float] = field(default_factory=dict)
+    say_secs: float = 0.3
+    conferences: dict[str, FakeConference] = field(default_factory=dict)
+    timeline: list[tuple[float, str]] = field(default_factory=list)
     url: str = ""
     max_active: int = 0
     overlapping_numbers: set[str] = field(default_factory=set)
@@ -118,6 +128,7 @@ class FakeTwilio(CallingBack):
         app.router.add_post(base + ".json", self._create)
         app.router.add_post(base + "/{sid}.json", self._update)
         app.router.add_get(base + "/{sid}.json", self._fetch)
+        self.conference_routes(app)
 
     def dialled(self, number: str) -> int:
         """How many calls went to ``number``."""
@@ -186,6 +197,9 @@ class FakeTwilio(CallingBack):
             return self._error(401, 20003, "Authenticate")
         if self.fail_with:
             return self._error(self.fail_with, 21220, "Call is not in-progress. Cannot redirect.")
+        if form.get("Twiml"):
+            self.mark(f"update:{sid}")
+            self.run_conference_twiml(sid, form["Twiml"])
         if form.get("Twiml") and sid in self.live_media:
             self.spawn(self.live_media[sid](form["Twiml"]))
         call = next((c for c in self.calls if c.sid == sid), None)

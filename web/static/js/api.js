@@ -49,5 +49,6 @@ export async function api(path, { method = "GET", body, query } = {}) {
 export const session = {
   current: () => api("/api/session"),
   signIn: (apiKey) => api("/api/session", { method: "POST", body: { apiKey } }),
+  signInAgent: (agentToken) => api("/api/session", { method: "POST", body: { agentToken } }),
   signOut: () => api("/api/session", { method: "DELETE" }),
 };

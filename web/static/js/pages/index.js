@@ -7,7 +7,8 @@ import { campaignPage, campaignsPage } from "./campaigns.js";
 import { kpisPage } from "./kpis.js";
 import { leadPage } from "./lead.js";
 import { leadsPage } from "./leads.js";
-import { consolePage, livePage } from "./soon.js";
+import { consolePage } from "./console.js";
+import { livePage } from "./soon.js";
 
 export const DASHBOARD = {
   title: "the dashboard",
@@ -22,7 +23,7 @@ export const DASHBOARD = {
     { path: "/kpis", label: "KPIs", icon: "kpis" },
     { path: "/assistants", label: "Assistants", icon: "assistants" },
     { divider: "Agents" },
-    { href: "/console", label: "Agent console", icon: "console", soon: true },
+    { href: "/console", label: "Agent console", icon: "console" },
   ],
   routes: [
     { pattern: /^\/calls$/, page: callsPage },
@@ -41,7 +42,8 @@ export const DASHBOARD = {
 export const CONSOLE = {
   title: "the agent console",
   subtitle: "Agent console",
-  signInText: "Transfers offered to you, live transcripts, listen-in.",
+  signInText: "Transfers offered to you, live transcripts, listen-in. Sign in with your agent token (or the admin API key).",
+  credential: "Agent token",
   home: "/",
   nav: [
     { path: "/", label: "Console", icon: "console" },

@@ -10,11 +10,3 @@ export async function livePage({ root }) {
       "Live calls are coming",
       "Calls in progress will be listed here with their transcripts streaming as they are spoken. Until then, the Calls page lists calls in progress with “Live only”."))));
 }
-
-export async function consolePage({ root }) {
-  mount(root,
-    pageHeader({ title: "Agent console" }),
-    h("div", { class: "page-body" }, card({}, emptyState(
-      "The agent console is coming",
-      "Agents will set their presence here, receive warm transfers with the caller's lead, score, the AI's summary and the live transcript, and listen in or take over calls."))));
-}

@@ -83,6 +83,20 @@ class AmdForm(TwilioForm):
     AnsweredBy: str = Field(min_length=1, max_length=64)
 
 
+class ConferenceForm(BaseModel):
+    """A conference's status callback, or a participant leg's call status (warm transfers).
+
+    Conference-wide events (``conference-start``, ``conference-end``) carry no ``CallSid``.
+    """
+
+    model_config = ConfigDict(extra="allow", str_max_length=4096)
+
+    CallSid: str = Field(default="", max_length=64)
+    ConferenceSid: str | None = Field(default=None, max_length=64)
+    StatusCallbackEvent: str | None = Field(default=None, max_length=64)
+    CallStatus: str | None = Field(default=None, max_length=32)
+
+
 class StreamStart(BaseModel):
     """The ``start`` object of a Media Streams ``start`` message."""
 

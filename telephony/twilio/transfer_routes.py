@@ -13,6 +13,7 @@ from loguru import logger
 from twilio.twiml.voice_response import VoiceResponse
 
 from telephony.twilio.conference import ConferenceEvent
+from telephony.twilio.forms import ConferenceForm
 from telephony.twilio.routes import CONFERENCES, TWILIO, signed_form
 
 routes = web.RouteTableDef()
@@ -45,10 +46,10 @@ def hold_music() -> bytes:
 @routes.post("/twilio/transfer/events")
 async def transfer_events(request: web.Request) -> web.Response:
     """A warm transfer's conference events and its agents' call statuses."""
-    form = await signed_form(request)
+    form = await signed_form(request, ConferenceForm)
     transfer_id = request.query.get("transferId", "")
-    kind = form.get("StatusCallbackEvent") or form.get("CallStatus") or ""
-    event = ConferenceEvent(kind, form.get("CallSid", ""), form.get("ConferenceSid"))
+    kind = form.StatusCallbackEvent or form.CallStatus or ""
+    event = ConferenceEvent(kind, form.CallSid, form.ConferenceSid)
     if not request.app[CONFERENCES].put(transfer_id, event):
         logger.debug(f"transfer {transfer_id}: {kind} for a transfer not running here")
     return web.Response(status=204)
@@ -72,7 +73,7 @@ async def hold_audio(request: web.Request) -> web.Response:
 @routes.post("/twilio/transfer/whisper")
 async def whisper(request: web.Request) -> web.Response:
     """The whisper, said to the agent alone, then a redirect that tells us it was said."""
-    await signed_form(request)
+    await signed_form(request, ConferenceForm)
     transfer_id = request.query.get("transferId", "")
     text = request.app[CONFERENCES].whisper(transfer_id) or "You have a transferred call."
     response = VoiceResponse()
@@ -85,7 +86,7 @@ async def whisper(request: web.Request) -> web.Response:
 @routes.post("/twilio/transfer/whispered")
 async def whispered(request: web.Request) -> web.Response:
     """The agent heard the whisper (Twilio followed its redirect): the caller may be bridged."""
-    form = await signed_form(request)
+    form = await signed_form(request, ConferenceForm)
     transfer_id = request.query.get("transferId", "")
-    request.app[CONFERENCES].put(transfer_id, ConferenceEvent("whispered", form.get("CallSid", "")))
+    request.app[CONFERENCES].put(transfer_id, ConferenceEvent("whispered", form.CallSid))
     return _xml(VoiceResponse())

@@ -127,7 +127,7 @@ class FakeTwilio(ConferenceApi, CallingBack):
         base = "/2010-04-01/Accounts/{account}/Calls"
         app.router.add_post(base + ".json", self._create)
         app.router.add_post(base + "/{sid}.json", self._update)
-        app.router.add_get(base + "/{sid}.json", self._fetch)
+        app.router.add_get(base + "/{sid}.json", self._fetch_call)
         self.conference_routes(app)
 
     def dialled(self, number: str) -> int:
@@ -224,7 +224,7 @@ class FakeTwilio(ConferenceApi, CallingBack):
         self.calls.append(call)
         return call
 
-    async def _fetch(self, request: web.Request) -> web.Response:
+    async def _fetch_call(self, request: web.Request) -> web.Response:
         account, sid = request.match_info["account"], request.match_info["sid"]
         self.fetched.append(sid)
         if self._username(request) != account or account != self.account_sid:

@@ -126,7 +126,9 @@ def _live_calls(app: web.Application, settings: Settings) -> LiveCalls:
     if Database.is_sqlite_url(settings.resolved_database_url):
         return LiveCalls()  # SQLite: one instance
     app[REMOTE_CALLS] = PostgresCalls(
-        settings.resolved_database_url, instance=settings.dialer_instance
+        settings.resolved_database_url,
+        instance=settings.dialer_instance,
+        url=settings.resolved_instance_url,
     )
     app.cleanup_ctx.append(_remote_calls)
     return LiveCalls(app[REMOTE_CALLS])

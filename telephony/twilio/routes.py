@@ -14,11 +14,13 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from agent.phrases import phrases_for
 from crm.calls import NewCall
+from crm.models import Call
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE, LeaveVoicemail
 from telephony.opening import open_call
 from telephony.session import CallSession
 from telephony.twilio.leg import StreamRoute, TwilioLeg
+from telephony.twilio.relay import relay_stream
 from telephony.twilio.serializer import TwilioMediaSerializer
 from telephony.twilio.settings import TwilioSettings
 from telephony.twilio.streams import MediaStream, StreamHandovers, connect_stream, stream_token
@@ -200,6 +202,25 @@ async def _read_start(ws: web.WebSocketResponse) -> dict[str, Any] | None:
     return None
 
 
+async def _passed_on(
+    request: web.Request, ws: web.WebSocketResponse, call: Call, start: dict[str, Any]
+) -> bool:
+    """A call's next stream (after keys were played) that landed here goes to its instance.
+
+    Returns:
+        Whether another instance holds the call and the stream was relayed there till its end.
+    """
+    deps, live = request.app[DEPS], request.app[LIVE]
+    if not call.provider_stream_id or call.ended_at is not None or call.id in live:
+        return False  # a first stream, or one for this instance
+    holder = await live.held_elsewhere(call.id)
+    if holder is None or deps.http is None:
+        return False
+    logger.info(f"call {call.id}: its next stream goes on to the instance holding the call")
+    await relay_stream(ws, start, holder, deps.http, MAX_MESSAGE_BYTES)
+    return True
+
+
 @routes.get("/twilio/stream")
 async def media_stream(request: web.Request) -> web.WebSocketResponse:
     """Twilio Media Streams (bidirectional): one pipeline per call."""
@@ -221,6 +242,8 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
     if call is None or not hmac.compare_digest(token, stream_token(twilio.signing_secret, call_id)):
         logger.warning("stream: refused a stream with an unknown call or a bad token")
         await ws.close(code=1008, message=b"unknown call")
+        return ws
+    if await _passed_on(request, ws, call, start):
         return ws
     stream = MediaStream(ws, str(start.get("streamSid") or ""))
     if call.id in live and request.app[STREAMS].arrive(call.id, stream):

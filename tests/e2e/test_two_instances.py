@@ -159,7 +159,12 @@ async def test_a_calls_next_stream_landing_on_the_other_instance_reaches_the_cal
     pair.twilio.live_media[call.call_sid] = call.run_twiml
     async with call:
         await call.wait_for_bot(timeout=30)
-        holder = (await pair.live_calls()).index(1)
+
+        async def only_this_call() -> list[int] | None:
+            counts = await pair.live_calls()
+            return counts if sorted(counts) == [0, 1] else None
+
+        holder = (await _wait_until(only_this_call, 20, "one call live")).index(1)
         other = pair.servers[1 - holder]
         call.server_url = other.url  # the call's next stream reaches the other instance
         # The caller's keys reach the LLM as text (no speech recognition to wait for).

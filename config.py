@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         description="The URL Twilio reaches this server at (https://...); "
         "defaults to http://HOST:PORT for local runs.",
     )
+    instance_url: str = Field(
+        default="",
+        description="Where the other instances reach this one (a call's next media stream that "
+        "lands elsewhere is passed on to it); empty: http://HOST:PORT, with this host's address "
+        "when HOST is 0.0.0.0.",
+    )
     data_dir: Path = Path("data")
     database_url: str = ""
     database_connect_timeout_secs: float = Field(
@@ -361,6 +367,19 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """The public base URL, defaulting to where the server listens."""
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def resolved_instance_url(self) -> str:
+        """INSTANCE_URL, else this server's own address as other hosts see it."""
+        if self.instance_url:
+            return self.instance_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            try:
+                host = socket.gethostbyname(socket.gethostname())
+            except OSError:
+                host = "127.0.0.1"
+        return f"http://{host}:{self.port}"
 
     @property
     def stream_url(self) -> str:

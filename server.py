@@ -165,7 +165,11 @@ def _live_calls(app: web.Application, settings: Settings) -> LiveCalls:
     """The live-call registry; on PostgreSQL it reaches calls other instances hold."""
     if Database.is_sqlite_url(settings.resolved_database_url):
         return LiveCalls()  # SQLite: one instance
-    app[REMOTE_CALLS] = PostgresCalls(settings.resolved_database_url, instance=settings.instance_id)
+    app[REMOTE_CALLS] = PostgresCalls(
+        settings.resolved_database_url,
+        instance=settings.instance_id,
+        url=settings.resolved_instance_url,
+    )
     app.cleanup_ctx.append(_remote_calls)
     return LiveCalls(app[REMOTE_CALLS])
 

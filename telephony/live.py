@@ -115,6 +115,10 @@ class RemoteCalls(Protocol):
         """Hand ``command`` to the instance holding ``call_id``; True when one took it."""
         ...
 
+    async def locate(self, call_id: str) -> str | None:
+        """The URL of the instance holding ``call_id``, None when none does."""
+        ...
+
 
 class SingleInstance:
     """:class:`RemoteCalls` when this is the only instance: no call is held elsewhere."""
@@ -122,6 +126,10 @@ class SingleInstance:
     async def deliver(self, call_id: str, command: LiveCommand) -> bool:
         """Nowhere else to send it."""
         return False
+
+    async def locate(self, call_id: str) -> str | None:
+        """No other instance."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -237,6 +245,10 @@ class LiveCalls:
             "(not streaming yet, already ended, or held by an instance this one cannot reach)"
         )
         return False
+
+    async def held_elsewhere(self, call_id: str) -> str | None:
+        """The URL of another instance holding ``call_id`` (None if it is here, or nowhere)."""
+        return None if call_id in self else await self._remote.locate(call_id)
 
     async def apply_here(self, call_id: str, command: LiveCommand) -> bool:
         """Apply ``command`` if the call is live in this process; False if it is not."""

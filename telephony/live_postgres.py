@@ -34,31 +34,39 @@ class PostgresCalls:
     No instance records who holds which call (a record would outlive a crashed holder).
     A command is broadcast on one channel, ``phoneagent_live_calls``, as ``{"kind":
     "command", "id", "from", "call", "command"}``; every instance hears it, and the one
-    that holds the call answers ``{"kind": "taken", "id", "to", "by"}`` on the same channel
-    and then applies it. :meth:`deliver` returns True on that answer, and False when none
-    comes within ``ack_timeout`` (no instance holds the call, or it ended meanwhile).
+    that holds the call answers ``{"kind": "taken", "id", "to", "by", "url"}`` on the same
+    channel and then applies it. :meth:`deliver` returns True on that answer, and False when
+    none comes within ``ack_timeout`` (no instance holds the call, or it ended meanwhile).
+    :meth:`locate` asks the same way (``"kind": "locate"``) for the holder's address.
     Each instance keeps one connection of its own for this, reconnected while the
     database is away; NOTIFY payloads are a few hundred bytes (PostgreSQL allows 8000).
     """
 
     def __init__(
-        self, database_url: str, *, instance: str = "", ack_timeout: float = ACK_TIMEOUT_SECS
+        self,
+        database_url: str,
+        *,
+        instance: str = "",
+        url: str = "",
+        ack_timeout: float = ACK_TIMEOUT_SECS,
     ) -> None:
         """Prepare (nothing connects until :meth:`start`).
 
         Args:
             database_url: The shared PostgreSQL DATABASE_URL.
             instance: This instance's name, for logs (unique: a random suffix is added).
+            url: Where the other instances reach this one (INSTANCE_URL).
             ack_timeout: Seconds to wait for the holding instance's answer.
         """
         self._dsn = plain_postgres_url(database_url)
+        self.url = url
         self.instance = f"{instance or socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self._ack_timeout = ack_timeout
         self._live: LiveCalls | None = None
         self._connection: asyncpg.Connection | None = None
         self._connected = asyncio.Event()
         self._send_lock = asyncio.Lock()
-        self._waiting: dict[str, asyncio.Future[str]] = {}
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._keeper: asyncio.Task | None = None
 
@@ -81,18 +89,28 @@ class PostgresCalls:
 
     async def deliver(self, call_id: str, command: LiveCommand) -> bool:
         """Broadcast ``command``; True when the instance holding ``call_id`` answered."""
+        answer = await self._ask("command", call_id, command=command_data(command))
+        if answer:
+            logger.debug(f"call {call_id}: {command.name} taken by instance {answer.get('by')}")
+        return answer is not None
+
+    async def locate(self, call_id: str) -> str | None:
+        """The URL of the instance holding ``call_id`` (None when no instance answers)."""
+        answer = await self._ask("locate", call_id)
+        return str(answer["url"]) if answer and answer.get("url") else None
+
+    async def _ask(self, kind: str, call_id: str, **fields: Any) -> dict[str, Any] | None:
+        """Broadcast a question about ``call_id``; the holder's answer, or None."""
         request = uuid.uuid4().hex
         answer = asyncio.get_running_loop().create_future()
         self._waiting[request] = answer
         try:
-            message = {"kind": "command", "id": request, "from": self.instance, "call": call_id}
-            if not await self._send(message | {"command": command_data(command)}):
-                return False
-            holder = await asyncio.wait_for(answer, self._ack_timeout)
-            logger.debug(f"call {call_id}: {command.name} taken by instance {holder}")
-            return True
+            message = {"kind": kind, "id": request, "from": self.instance, "call": call_id}
+            if not await self._send(message | fields):
+                return None
+            return await asyncio.wait_for(answer, self._ack_timeout)
         except TimeoutError:
-            return False
+            return None
         finally:
             self._waiting.pop(request, None)
 
@@ -122,8 +140,8 @@ class PostgresCalls:
         if kind == "taken":
             answer = self._waiting.get(message.get("id", ""))
             if message.get("to") == self.instance and answer and not answer.done():
-                answer.set_result(str(message.get("by")))
-        elif kind == "command" and message.get("from") != self.instance:
+                answer.set_result(message)
+        elif kind in ("command", "locate") and message.get("from") != self.instance:
             task = asyncio.create_task(self._take(message))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -133,13 +151,17 @@ class PostgresCalls:
         call_id = str(message.get("call", ""))
         if self._live is None or call_id not in self._live:
             return
+        taken = {"kind": "taken", "id": message.get("id"), "to": message.get("from")}
+        taken |= {"by": self.instance, "url": self.url}
+        if message["kind"] == "locate":
+            await self._send(taken)
+            return
         try:
             command = command_from_data(message["command"])
         except (KeyError, TypeError) as e:
             logger.warning(f"call {call_id}: ignored a command this instance cannot read ({e!r})")
             return
-        taken = {"kind": "taken", "id": message.get("id"), "to": message.get("from")}
-        await self._send(taken | {"by": self.instance})
+        await self._send(taken)
         logger.info(f"call {call_id}: {command.name} received from instance {message.get('from')}")
         try:
             await self._live.apply_here(call_id, command)

@@ -32,6 +32,7 @@ from telephony.twilio.forms import (
     parse_form,
 )
 from telephony.twilio.leg import StreamRoute, TwilioLeg
+from telephony.twilio.relay import relay_stream
 from telephony.twilio.serializer import TwilioMediaSerializer
 from telephony.twilio.settings import TwilioSettings
 from telephony.twilio.streams import MediaStream, StreamHandovers, connect_stream, stream_token
@@ -244,6 +245,25 @@ async def _stream_started(deps: CallDependencies, call_id: str, stream_sid: str)
         logger.warning(f"call {call_id}: database unavailable; the call goes on")
 
 
+async def _passed_on(
+    request: web.Request, ws: web.WebSocketResponse, call: Call, start: StreamStart
+) -> bool:
+    """A call's next stream (after keys were played) that landed here goes to its instance.
+
+    Returns:
+        Whether another instance holds the call and the stream was relayed there till its end.
+    """
+    deps, live = request.app[DEPS], request.app[LIVE]
+    if not call.provider_stream_id or call.ended_at is not None or call.id in live:
+        return False  # a first stream, or one for this instance
+    holder = await live.held_elsewhere(call.id)
+    if holder is None or deps.http is None:
+        return False
+    logger.info(f"call {call.id}: its next stream goes on to the instance holding the call")
+    await relay_stream(ws, start.model_dump(), holder, deps.http, MAX_MESSAGE_BYTES)
+    return True
+
+
 @routes.get("/twilio/stream")
 async def media_stream(request: web.Request) -> web.WebSocketResponse:
     """Twilio Media Streams (bidirectional): one pipeline per call."""
@@ -274,6 +294,8 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
     if call is None or not same_secret(token, stream_token(twilio.signing_secret, call_id)):
         logger.warning("stream: refused a stream with an unknown call or a bad token")
         await ws.close(code=1008, message=b"unknown call")
+        return ws
+    if await _passed_on(request, ws, call, start):
         return ws
     stream = MediaStream(ws, start.streamSid)
     if call.id in live and request.app[STREAMS].arrive(call.id, stream):

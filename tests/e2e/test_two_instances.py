@@ -21,7 +21,8 @@ from tests.conftest import (
     start_server,
 )
 from tests.e2e.load_balancer import Nginx
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.openai_server import ToolCall as ScriptedCall
 from tests.fakes.twilio_rest import FakeTwilio
 
 pytestmark = pytest.mark.slow
@@ -56,9 +57,10 @@ async def pair(fake_llm: FakeOpenAI, tmp_path_factory) -> AsyncIterator[Pair]:
     tmp = tmp_path_factory.mktemp("two-instances")
     assistants = tmp / "assistants"
     assistants.mkdir()
-    (assistants / "default.json").write_text(
-        json.dumps({"name": "default", "firstMessage": GREETING, "voicemailMessage": VOICEMAIL})
-    )
+    assistant = {"name": "default", "firstMessage": GREETING, "voicemailMessage": VOICEMAIL}
+    assistant["model"] = {"messages": [{"role": "system", "content": "Be brief."}]}
+    assistant["model"]["tools"] = [{"type": "dtmf"}]
+    (assistants / "default.json").write_text(json.dumps(assistant))
     database_url = await _create_postgres_database()
     twilio = await FakeTwilio().start()
     port = free_port()
@@ -69,6 +71,8 @@ async def pair(fake_llm: FakeOpenAI, tmp_path_factory) -> AsyncIterator[Pair]:
         "VAPI_SECRET": "vapi-secret",
         "WEBHOOK_SECRET": "webhook-secret",
         "LLM_BASE_URL": fake_llm.url,
+        "LLM_API_KEY": "test",
+        "LLM_MODEL": "fake-model",
         "TWILIO_ACCOUNT_SID": twilio.account_sid,
         "TWILIO_AUTH_TOKEN": twilio.auth_token,
         "TWILIO_API_BASE_URL": twilio.url,
@@ -137,6 +141,52 @@ async def test_calls_spread_over_both_and_an_amd_result_on_the_other_instance_is
     said = [line["text"] for line in body["transcript"] if line["role"] == "assistant"]
     assert VOICEMAIL in said, said
     assert (await pair.servers[holds_first].call(second.call_id))["endReason"] == "caller-hangup"
+
+
+async def test_a_calls_next_stream_landing_on_the_other_instance_reaches_the_call(
+    pair: Pair, llm: FakeOpenAI
+):
+    """Keys in a phone menu: Twilio's new stream lands on the instance not holding the call.
+
+    The dtmf tool updates the live call; Twilio stops the stream, plays the keys and opens
+    a new one, which the balancer may send to either instance.
+    """
+    answer = "Hello, I am calling about your order."
+    llm.script += [Reply("", tool_calls=[ScriptedCall("dtmf", {"keys": "1"})]), Reply(answer)]
+    call = CallSimulator(
+        pair.nginx.url, auth_token=pair.twilio.auth_token, direction="outbound-api"
+    )
+    pair.twilio.live_media[call.call_sid] = call.run_twiml
+    async with call:
+        await call.wait_for_bot(timeout=30)
+
+        async def only_this_call() -> list[int] | None:
+            counts = await pair.live_calls()
+            return counts if sorted(counts) == [0, 1] else None
+
+        holder = (await _wait_until(only_this_call, 20, "one call live")).index(1)
+        other = pair.servers[1 - holder]
+        call.server_url = other.url  # the call's next stream reaches the other instance
+        # The caller's keys reach the LLM as text (no speech recognition to wait for).
+        await call.press("9#")
+        await _wait_until(_async(lambda: call.streams == 2), 60, "a second stream opened")
+        await call.press("2#")
+        heard = await call.wait_for_bot(timeout=30)
+    assert call.keys_played == ["1"]
+    assert heard > 1.0, "the call goes on, on the new stream: the caller hears the answer"
+
+    body = await pair.servers[holder].call(call.call_id)
+    assert body["endReason"] == "caller-hangup", body["endReason"]
+    said = [line["text"] for line in body["transcript"] if line["role"] == "assistant"]
+    assert said.count(GREETING) == 1 and said[-1] == answer, said
+    assert "its next stream goes on to the instance holding the call" in other.logs()
+
+
+def _async(predicate):
+    async def check() -> bool:
+        return predicate()
+
+    return check
 
 
 async def test_the_dialer_on_both_instances_never_dials_a_lead_twice(pair: Pair):

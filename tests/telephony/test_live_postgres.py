@@ -17,7 +17,10 @@ from tests.telephony.test_live import StandInCall, held
 @pytest.fixture
 async def two_instances(postgres_url: str) -> AsyncIterator[tuple[LiveCalls, LiveCalls]]:
     """Two instances' registries on one database, each listening for the other's commands."""
-    remotes = [PostgresCalls(postgres_url, instance=name, ack_timeout=1.0) for name in "ab"]
+    remotes = [
+        PostgresCalls(postgres_url, instance=name, url=f"http://{name}:8080", ack_timeout=1.0)
+        for name in "ab"
+    ]
     instances = [LiveCalls(remote) for remote in remotes]
     for remote, live in zip(remotes, instances, strict=True):
         await remote.start(live)
@@ -44,6 +47,20 @@ async def test_a_command_landing_on_another_instance_is_applied_where_the_call_i
     await asyncio.wait_for(task, 5)
     assert call.reason == "voicemail" and call.voicemail == "Please call us back."
     assert took < 0.5, f"the holder answered in {took:.2f}s"
+
+
+async def test_the_instance_holding_a_call_is_found_by_its_address(
+    two_instances: tuple[LiveCalls, LiveCalls],
+):
+    holder, other = two_instances
+    call = StandInCall("call-located")
+    task = await held(holder, call)
+
+    assert await other.held_elsewhere("call-located") == "http://a:8080"
+    assert await holder.held_elsewhere("call-located") is None, "held here, not elsewhere"
+    assert await other.held_elsewhere("call-nowhere") is None
+    await call.end("caller-hangup")
+    await task
 
 
 async def test_a_command_for_a_call_no_instance_holds_is_not_taken(

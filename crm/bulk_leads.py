@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.cpu_sharing import step_aside
+from crm.import_rows import ImportReport, ImportRow
 from crm.lead_changes import set_do_not_call, set_stage
 from crm.models import Lead, new_id
 from crm.policy import Policy
-
-if TYPE_CHECKING:
-    from crm.lead_import import ImportReport, ImportRow
 
 # Rows per statement or lookup: each piece of loop work stays a few milliseconds.
 CHUNK = 500

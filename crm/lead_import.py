@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,6 +15,7 @@ from crm.analysis.text import fold
 from crm.audit import audit
 from crm.cpu_sharing import step_aside
 from crm.csv_cells import restore
+from crm.import_rows import ImportReport, ImportRow, RowError
 from crm.lead_fields import FLAG_FIELDS, TEXT_FIELDS, LeadFields
 from crm.models import utcnow
 from crm.phone_numbers import InvalidPhoneNumber, to_e164
@@ -71,51 +71,6 @@ FALSE = {"false", "no", "n", "0", ""}
 MAX_ROWS = 50_000
 # Rows that need the ORM (existing leads, stage moves) per flush.
 ORM_BATCH = 100
-
-
-@dataclass
-class RowError:
-    """A problem with one CSV line (1 is the header)."""
-
-    line: int
-    column: str
-    message: str
-
-
-@dataclass
-class ImportRow:
-    """One valid lead from the file (rows with the same number already merged)."""
-
-    phone: str
-    fields: LeadFields
-    stage: str | None = None
-    do_not_call: bool | None = None
-    lines: list[int] = field(default_factory=list)
-
-
-@dataclass
-class ImportReport:
-    """What an import did (or would do, or why it did nothing)."""
-
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    merged_duplicates: int = 0
-    errors: list[RowError] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        """The report for the API."""
-        return {
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "mergedDuplicates": self.merged_duplicates,
-            "errors": [
-                {"line": e.line, "column": e.column, "message": e.message} for e in self.errors
-            ],
-        }
 
 
 def _header_name(raw: str) -> str:

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm import bulk_leads
 from crm.analysis.text import fold
 from crm.audit import audit
+from crm.cpu_sharing import step_aside
 from crm.csv_cells import restore
-from crm.lead_changes import set_do_not_call, set_stage
+from crm.import_rows import ImportReport, ImportRow, RowError
 from crm.lead_fields import FLAG_FIELDS, TEXT_FIELDS, LeadFields
-from crm.models import Lead, new_id
+from crm.models import utcnow
 from crm.phone_numbers import InvalidPhoneNumber, to_e164
 from crm.policy import Policy
 
@@ -68,51 +69,8 @@ HEADERS = {
 TRUE = {"true", "yes", "y", "1", "si", "x"}
 FALSE = {"false", "no", "n", "0", ""}
 MAX_ROWS = 50_000
-
-
-@dataclass
-class RowError:
-    """A problem with one CSV line (1 is the header)."""
-
-    line: int
-    column: str
-    message: str
-
-
-@dataclass
-class ImportRow:
-    """One valid lead from the file (rows with the same number already merged)."""
-
-    phone: str
-    fields: LeadFields
-    stage: str | None = None
-    do_not_call: bool | None = None
-    lines: list[int] = field(default_factory=list)
-
-
-@dataclass
-class ImportReport:
-    """What an import did (or would do, or why it did nothing)."""
-
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    merged_duplicates: int = 0
-    errors: list[RowError] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        """The report for the API."""
-        return {
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "mergedDuplicates": self.merged_duplicates,
-            "errors": [
-                {"line": e.line, "column": e.column, "message": e.message} for e in self.errors
-            ],
-        }
+# Rows that need the ORM (existing leads, stage moves) per flush.
+ORM_BATCH = 100
 
 
 def _header_name(raw: str) -> str:
@@ -142,6 +100,7 @@ def parse(text: str, policy: Policy, region: str) -> tuple[list[ImportRow], Impo
         return [], report
     merged: dict[str, ImportRow] = {}
     for line, raw in enumerate(reader, start=2):
+        step_aside(line)  # parse runs in a worker thread beside live calls
         report.rows += 1
         if report.rows > MAX_ROWS:
             report.errors.append(RowError(line, "", f"more than {MAX_ROWS} rows; split the file"))
@@ -233,40 +192,30 @@ async def apply(
     *,
     actor: str,
 ) -> None:
-    """Create or update each lead in one transaction (the caller's); existing values only grow."""
-    existing: dict[str, Lead] = {}
-    phones = [row.phone for row in rows]
-    for i in range(0, len(phones), 500):
-        for lead in await session.scalars(select(Lead).where(Lead.phone.in_(phones[i : i + 500]))):
-            existing[lead.phone] = lead
-    for row in rows:
-        lead = existing.get(row.phone)
-        created = lead is None
-        if created:
-            lead = Lead(
-                id=new_id(),
-                phone=row.phone,
-                source="csv-import",
-                stage=policy.stages.names[0],
-                score=0,
-                band=policy.scoring.band_for(0).name,
-                tags=[],
-                custom_fields={},
-            )
-            session.add(lead)
-        changed = row.fields.apply(lead, merge=True)
-        if row.stage and row.stage != lead.stage:
-            await set_stage(session, policy, lead, row.stage, reason="CSV import", actor=actor)
-            changed.append("stage")
-        if row.do_not_call is not None and row.do_not_call != lead.do_not_call:
-            await set_do_not_call(session, lead, row.do_not_call, actor=actor)
-            changed.append("do_not_call")
-        if created:
-            report.created += 1
-        elif changed:
-            report.updated += 1
-        else:
-            report.unchanged += 1
+    """Create or update each lead in one transaction (the caller's); existing values only grow.
+
+    New leads that need no stage move or do-not-call change (nearly all of a big file) are
+    built in a worker thread and inserted in bulk; the rest go through the ORM a batch at a
+    time, so the event loop (live calls) is never held for long.
+    """
+    known = await bulk_leads.existing_phones(session, [row.phone for row in rows])
+    first = policy.stages.names[0]
+    fresh = [
+        row
+        for row in rows
+        if row.phone not in known and row.stage in (None, first) and row.do_not_call is None
+    ]
+    values = await asyncio.to_thread(bulk_leads.new_lead_values, fresh, policy, utcnow())
+    await bulk_leads.insert_new_leads(session, values)
+    report.created += len(fresh)
+    fresh_phones = {row.phone for row in fresh}
+    others = [row for row in rows if row.phone not in fresh_phones]
+    for i in range(0, len(others), ORM_BATCH):
+        await bulk_leads.apply_batch(
+            session, policy, others[i : i + ORM_BATCH], report, actor=actor
+        )
+        await session.flush()
+        await asyncio.sleep(0)
     audit(
         session,
         actor,

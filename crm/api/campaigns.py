@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import lead_import
 from crm.api.http import CRM, ApiError, ApiModel, Page, Routes, actor, body, not_found, page, query
-from crm.api.lead_csv import ImportBody, csv_text
+from crm.api.lead_csv import ImportBody, parse_csv
 from crm.api.responses import (
     CampaignDetail,
     CampaignList,
@@ -22,6 +22,7 @@ from crm.api.responses import (
     Progress,
 )
 from crm.audit import audit
+from crm.cpu_sharing import collector_paused
 from crm.models import Campaign, CampaignContact, Lead, utcnow
 from crm.outbound.campaign_spec import CampaignSpec
 from crm.outbound.campaigns import (
@@ -225,13 +226,18 @@ async def add_contacts(request: web.Request) -> web.Response:
 
     A CSV is imported like /api/leads/import: all or nothing.
     """
+    with collector_paused():  # a big CSV allocates for seconds beside live calls
+        return await _enroll(request)
+
+
+async def _enroll(request: web.Request) -> web.Response:
     crm, campaign_id = request.app[CRM], request.match_info["campaign_id"]
     if request.content_type == "application/json":
         ids = (await body(request, LeadIds)).lead_ids
         rows, report = None, None
     else:
         region = (query(request, EnrollQuery).region or crm.settings.default_region).upper()
-        rows, report = lead_import.parse(await csv_text(request), crm.policy, region)
+        rows, report = await parse_csv(request, crm.policy, region)
         if report.errors:
             detail = f"{len(report.errors)} problem(s); nothing was imported"
             return web.json_response(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import time
 
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
@@ -303,6 +304,31 @@ async def test_a_csv_over_20_mb_is_refused_with_413_and_nothing_is_imported(clie
         answer = await response.json()
         assert answer["error"] == "too_large" and "20 MB" in answer["detail"]
     assert (await get(client, "/api/leads"))[1]["total"] == 0
+
+
+async def test_a_big_import_never_holds_the_event_loop(client: TestClient):
+    """A live call's audio is paced by timers on this loop: they must keep firing on time."""
+    lines = ["phone,name,email,tags,plan"]
+    lines += [f"+1415{i:07d},Lead {i},lead{i}@example.com,web;csv,fiber" for i in range(6_000)]
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            start = time.perf_counter()
+            await asyncio.sleep(0.005)
+            lags.append(time.perf_counter() - start - 0.005)
+
+    task = asyncio.create_task(ticker())
+    response = await client.post(
+        "/api/leads/import",
+        data=("\n".join(lines) + "\n").encode(),
+        headers=AUTH | {"Content-Type": "text/csv"},
+    )
+    done.set()
+    await task
+    assert response.status == 201 and (await response.json())["created"] == 6_000
+    assert max(lags) < 0.6, f"the loop stood still for {max(lags):.2f} s"
 
 
 async def test_csv_export_round_trips(client: TestClient):

@@ -1,1 +1,2 @@
-"""Outbound campaigns: definitions and states, enrollment, calling hours, claims and attempts."""
+"""Outbound campaigns: definitions, enrollment, calling hours and consent, caller IDs, claims,
+attempts and the circuit breaker."""

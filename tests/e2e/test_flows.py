@@ -145,7 +145,11 @@ async def test_seed_001_inbound_caller_qualified_and_handed_to_a_person(clean: F
     """Inbound call → lookup → BANT stored on the lead → cold transfer to a person →
     outcome transferred → stage and score reflect it → the person finds the summary."""
     flow, phone = clean, "+13105550901"
-    await flow.api("POST", "/api/leads", {"phone": phone, "name": "Luis Ortega", "source": "web"})
+    await flow.api(
+        "POST",
+        "/api/leads",
+        {"phone": phone, "name": "Luis Ortega", "source": "web", "consentRecording": False},
+    )
     bant = {
         "budget": "50 dollars a month",
         "authority": "decides himself",
@@ -187,6 +191,10 @@ async def test_seed_001_inbound_caller_qualified_and_handed_to_a_person(clean: F
     assert adjustments["outcome.transferred"] == 5 and adjustments["bant.budget"] == 5
     assert lead["score"] == body["leadScore"]
     # 6. The person sees the summary: on the lead (the transfer note) and on the call.
+    # (Luis refused recording: his call is not recorded, and not announced as recorded.)
+    assert body["recording"] is None
+    greeting = next(t["text"] for t in body["transcript"] if t["role"] == "assistant")
+    assert NOTICE not in greeting
     assert any(summary in note["body"] for note in lead["notes"]), lead["notes"]
     assert body["summary"] == summary
 

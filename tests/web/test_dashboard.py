@@ -344,3 +344,41 @@ async def test_sign_out_ends_the_session(page: Page, web_server: ServerProcess):
         headers={"Authorization": "", "Cookie": f"{cookie['name']}={cookie['value']}"},
     )
     assert status == 401
+
+
+async def test_a_campaign_paused_by_its_circuit_breaker_says_why(
+    page: Page, web_server: ServerProcess, fake_twilio: FakeTwilio, screenshots: Path
+):
+    spec = {
+        "name": "Outage",
+        "assistant": "default",
+        "window": {"start": "00:00", "end": "23:59", "days": [1, 2, 3, 4, 5, 6, 7]},
+        "limits": {"maxAttempts": 1, "maxConcurrent": 3},
+        "breaker": {"window": 3, "minAttempts": 3, "coolDownMinutes": None},
+    }
+    status, campaign = await api(web_server, "POST", "/api/campaigns", json=spec)
+    assert status == 201, campaign
+    csv = "phone\n" + "".join(f"+1646555{7100 + i:04d}\n" for i in range(6))
+    await api(
+        web_server,
+        "POST",
+        f"/api/campaigns/{campaign['id']}/contacts",
+        data=csv,
+        headers={"Content-Type": "text/csv"},
+    )
+    fake_twilio.refuse_calls = (503, 20503, "Service Unavailable")
+    try:
+        await api(web_server, "POST", f"/api/campaigns/{campaign['id']}/start")
+        for _ in range(100):
+            _, now = await api(web_server, "GET", f"/api/campaigns/{campaign['id']}")
+            if now["status"] == "paused":
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        fake_twilio.refuse_calls = None
+    assert now["status"] == "paused" and "20503" in now["pauseReason"], now
+    await show(page, web_server, f"/campaigns/{campaign['id']}")
+    await expect(page.locator("#campaign-status")).to_contain_text("Paused")
+    await expect(page.locator("#pause-reason")).to_contain_text("circuit breaker")
+    await expect(page.locator("#pause-reason")).to_contain_text("resume by hand")
+    await shot(page, screenshots, "06-campaign-breaker")

@@ -98,7 +98,10 @@ export async function campaignPage({ root, params, onCleanup }) {
   function drawActions() {
     mount(actions, Object.entries(ACTIONS).filter(([, states]) => states.includes(campaign.status)).map(([action]) =>
       h("button", { class: ["btn", action === "start" || action === "resume" ? "primary" : action === "stop" ? "danger" : null], dataset: { action }, onclick: () => act(action) }, label(action))));
-    mount(status, statusBadge(campaign.status));
+    const why = campaign.pauseReason
+      ? h("span", { class: "muted", id: "pause-reason" }, ` ${campaign.pauseReason}${campaign.resumeAt ? `; resumes ${fullDate(campaign.resumeAt)}` : "; resume by hand"}`)
+      : null;
+    mount(status, statusBadge(campaign.status), why);
   }
 
   async function refresh() {
@@ -125,7 +128,7 @@ export async function campaignPage({ root, params, onCleanup }) {
       h("div", { class: "grid main-side" },
         card({ title: "Funnel", sub: "refreshes every 2 s while the campaign runs" }, funnelBox),
         card({ title: "Definition" }, kv([
-          ["Provider", label(campaign.provider)], ["From", campaign.fromNumber || "server default"], ["Time zone", campaign.timezone],
+          ["Provider", label(campaign.provider)], ["From", (campaign.fromNumbers || []).length ? campaign.fromNumbers.join(", ") : campaign.fromNumber || "server default"], ["Time zone", campaign.timezone],
           ["Window", window_.start ? `${window_.start}–${window_.end}, days ${(window_.days || []).join(" ")}` : "—"],
           ["Max attempts", String(campaign.limits?.maxAttempts ?? "—")], ["Started", fullDate(campaign.startedAt)], ["Completed", fullDate(campaign.completedAt)],
         ]))),

@@ -77,8 +77,10 @@ class CallLeases:
         self.settled = 0
 
     async def start(self) -> None:
-        """Settle what a previous run left, then keep leases and watch for orphans."""
-        await self._step(restarted=True)
+        """Settle what a previous run left, then keep leases and watch for orphans.
+
+        In the background: asking carriers about many calls never delays the start.
+        """
         self._task = asyncio.create_task(self._run(), name="call-leases")
 
     async def stop(self) -> None:
@@ -88,6 +90,7 @@ class CallLeases:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
+        await self._step(restarted=True)
         while True:
             await self._live.changed(self._lease.total_seconds() / 3)
             await self._step(restarted=False)

@@ -173,8 +173,8 @@ async def test_a_live_call_outlives_a_database_outage_longer_than_its_lease(
         await holders_link.begin()
         await asyncio.sleep(3 * LEASE_SECS)
         await outage.end()  # B is back first, and sees A's lease long lapsed
-        await asyncio.sleep(LEASE_SECS / 2)
-        await holders_link.end()  # A is back half a lease later, and renews
+        await asyncio.sleep(LEASE_SECS / 4)
+        await holders_link.end()  # A is back a moment later, and renews
         await asyncio.sleep(3 * LEASE_SECS)
     finally:
         for leases in (holder, other):

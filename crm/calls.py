@@ -262,7 +262,7 @@ class CallStore:
             if call is None:
                 return
             if call.ended_at is None:
-                ended = min(now, max(ended_at or now, call.started_at or now))
+                ended = min(now, max(ended_at or now, call.started_at or call.created_at or now))
                 call.ended_at = ended
                 call.end_reason = end_reason
                 if call.started_at:

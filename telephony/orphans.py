@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,11 +75,14 @@ class CallLeases:
         self._lease = timedelta(seconds=lease_secs)
         self._task: asyncio.Task | None = None
         self._outage = OutageLog("call leases")
+        self._reached_since = time.monotonic()
         self.settled = 0
 
     async def start(self) -> None:
-        """Settle what a previous run left, then keep leases and watch for orphans."""
-        await self._step(restarted=True)
+        """Settle what a previous run left, then keep leases and watch for orphans.
+
+        In the background: asking carriers about many calls never delays the start.
+        """
         self._task = asyncio.create_task(self._run(), name="call-leases")
 
     async def stop(self) -> None:
@@ -88,6 +92,7 @@ class CallLeases:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
+        await self._step(restarted=True)
         while True:
             await self._live.changed(self._lease.total_seconds() / 3)
             await self._step(restarted=False)
@@ -98,16 +103,30 @@ class CallLeases:
             await call_leases.hold(
                 self._deps.database, self.owner, self._live.ids(), now + self._lease
             )
+            self._outage.succeeded()
             await self._write_spools()
             for call in await call_leases.orphans(
                 self._deps.database, self.owner, now, restarted=restarted
             ):
-                if call.id not in self._live:
+                if call.id not in self._live and self._may_settle(call, restarted):
                     await self._settle(call, restarted=restarted)
-            self._outage.succeeded()
         except Exception as e:
-            if not self._outage.failed(e):
+            if self._outage.failed(e):
+                self._reached_since = time.monotonic()
+            else:
                 logger.exception(f"call leases: {e}")
+
+    def _may_settle(self, call: Call, restarted: bool) -> bool:
+        """Whether a lapsed lease proves its holder gone.
+
+        After a database outage every holder's renewals failed too: another instance's
+        calls are judged only once the database has answered here for a whole lease
+        (their holder has renewed them by then if it lives). A restart's own calls are
+        settled at once.
+        """
+        if restarted and call.owner == self.owner:
+            return True
+        return time.monotonic() - self._reached_since >= self._lease.total_seconds()
 
     async def _write_spools(self) -> None:
         folder = self._deps.spool_dir

@@ -6,10 +6,12 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from agent.library import AssistantLibrary
-from crm.calls import NewCall
+from crm.calls import CallStore, NewCall
+from crm.db import Database
 from crm.models import Call, CampaignContact
 from telephony.audio_tap import CallAudioTap
 from telephony.dependencies import CallDependencies
@@ -19,11 +21,12 @@ from telephony.opening import open_call
 from telephony.orphans import CallLeases
 from telephony.twilio.carrier import TwilioCarrier
 from telephony.twilio.settings import TwilioSettings
+from tests.outage import Outage
 from tests.telephony.conftest import Rig
 from tests.telephony.rig import ROOT
 from tests.telephony.test_dialer import WINDOW
 
-LEASE_SECS = 1.0
+LEASE_SECS = 2.0  # renewed every 0.7 s: room for a busy 2-core machine
 
 
 class HeldCall:
@@ -146,3 +149,41 @@ async def test_a_call_answered_by_an_instance_that_died_before_its_media_started
     assert settled.end_reason == "orphaned: instance lost" and settled.status == "canceled"
     assert abs(settled.ended_at.timestamp() - int(gave_up)) < 2, "Twilio's end time"
     assert settled.duration_seconds is None, "it never started"
+
+
+async def test_a_live_call_outlives_a_database_outage_longer_than_its_lease(
+    database: Database, outage: Outage
+):
+    if outage.proxy is None:
+        pytest.skip("instances reach one SQLite file alike: no partition to heal unevenly")
+    call = await CallStore(database).open(NewCall(provider="sip", provider_call_id="sip-1"))
+    assistants = AssistantLibrary(ROOT / "assistants")
+    holders_link = await Outage.around(database.url)  # A's own way to the database
+    a = CallDependencies(holders_link.database(connect_timeout=0.5), assistants)
+    b = CallDependencies(outage.database(connect_timeout=0.5), assistants)
+    here = LiveCalls()
+    holder = CallLeases(a, here, "instance-a", lease_secs=LEASE_SECS)
+    other = CallLeases(b, LiveCalls(), "instance-b", lease_secs=LEASE_SECS)
+    held = asyncio.create_task(here.hold(HeldCall(call)))
+    try:
+        await holder.start()
+        await other.start()
+        await asyncio.sleep(LEASE_SECS)
+        await outage.begin()  # neither instance reaches the database; A cannot renew
+        await holders_link.begin()
+        await asyncio.sleep(3 * LEASE_SECS)
+        await outage.end()  # B is back first, and sees A's lease long lapsed
+        await asyncio.sleep(LEASE_SECS / 4)
+        await holders_link.end()  # A is back a moment later, and renews
+        await asyncio.sleep(3 * LEASE_SECS)
+    finally:
+        for leases in (holder, other):
+            await leases.stop()
+        held.cancel()
+        await asyncio.gather(held, return_exceptions=True)
+        for deps in (a, b):
+            await deps.database.close()
+        await holders_link.close()
+    alive = await CallStore(database).get(call.id)
+    assert alive.ended_at is None and alive.owner == "instance-a", "A renewed it once back"
+    assert other.settled == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from telephony.simulator.caller_audio import speech_ulaw
@@ -57,19 +59,25 @@ async def test_a_warm_transfer_holds_rings_whispers_and_bridges(
     assert transfer["bridgedAt"] > transfer["rangAt"] > transfer["requestedAt"]
     status, taken = await api(tools_server, "GET", f"/api/agents/{agent['id']}")
     assert taken["presence"] == "busy"
-    print_times(transfer)
+    print_times(transfer, twilio, call.call_sid)
 
 
-def print_times(transfer: dict) -> None:
-    from datetime import datetime
-
-    def at(key: str) -> datetime:
-        return datetime.fromisoformat(transfer[key])
-
-    ringing = (at("rangAt") - at("requestedAt")).total_seconds()
+def print_times(transfer: dict, twilio: FakeTwilio, caller_sid: str) -> None:
+    """Escalation (the tool call) to ringing and to the bridge; and from the hold, at the fake."""
+    ringing = (
+        datetime.fromisoformat(transfer["rangAt"]) - datetime.fromisoformat(transfer["requestedAt"])
+    ).total_seconds()
+    moments = {what.split(":")[0] + ":" + what.split(":")[1]: at for at, what in twilio.timeline}
+    held = moments["update:" + caller_sid]
+    rung = next(at for at, what in twilio.timeline if what.startswith("participant:ringing"))
+    bridged = next(
+        at for at, what in twilio.timeline if what.startswith("conference:participant-unhold")
+    )
     print(
-        f"\nwarm transfer: escalation to agent ringing {ringing:.2f}s, to bridge "
-        f"{transfer['bridgeSeconds']:.2f}s (ring {transfer['ringSeconds']:.2f}s)"
+        f"\nwarm transfer (fake ring {twilio.ring_delays}, say {twilio.say_secs}s): escalation to "
+        f"agent ringing {ringing:.2f}s, to bridge {transfer['bridgeSeconds']:.2f}s (ring "
+        f"{transfer['ringSeconds']:.2f}s); from the caller's move to the conference: ringing "
+        f"{rung - held:.2f}s, bridge {bridged - held:.2f}s"
     )
 
 
@@ -115,3 +123,25 @@ async def test_all_agents_busy_is_said_at_once_without_a_conference(
     assert transfer["status"] == "all-busy" and transfer["attempts"] == []
     assert not conferences.conferences and not conferences.updates
     assert agent["presence"] == "busy"
+
+
+async def test_a_blind_queue_transfer_dials_an_available_agent(
+    tools_server: ServerProcess, llm: FakeOpenAI, conferences: FakeTwilio
+):
+    agent = await only_agent(tools_server, "Gil Agent", "+15555550392", queue="support")
+    llm.script.append(transfer_request("support"))
+    async with caller(tools_server, conferences, "+15555550136") as call:
+        await call.wait_for_bot()
+        await call.say(speech_ulaw("My internet is down, I need support."), "transfer")
+        await wait_until(lambda: conferences.updates)
+    [update] = conferences.updates
+    assert '<Dial timeout="30"><Number>+15555550392</Number></Dial>' in update.twiml
+    body = await tools_server.call(call.call_id)
+    assert body["endReason"] == "transferred" and body["transferTarget"] == "queue:support"
+    [transfer] = body["transfers"]
+    assert (transfer["mode"], transfer["status"], transfer["agentId"]) == (
+        "blind",
+        "transferred",
+        agent["id"],
+    )
+    assert not conferences.conferences, "no conference: the call was moved at once"

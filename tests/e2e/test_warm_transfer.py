@@ -145,3 +145,55 @@ async def test_a_blind_queue_transfer_dials_an_available_agent(
         agent["id"],
     )
     assert not conferences.conferences, "no conference: the call was moved at once"
+
+
+async def test_an_agent_who_declines_is_hung_up_and_the_next_one_rung(
+    tools_server: ServerProcess, llm: FakeOpenAI, conferences: FakeTwilio
+):
+    twilio = conferences
+    twilio.ring_delays["+15555550391"] = 20.0  # Hal would let it ring
+    twilio.ring_delays["+15555550390"] = 0.5
+    hal = await only_agent(tools_server, "Hal Agent", "+15555550391")
+    status, ian = await api(
+        tools_server,
+        "POST",
+        "/api/agents",
+        json={
+            "name": "Ian Agent",
+            "phone": "+15555550390",
+            "queues": ["sales"],
+            "presence": "available",
+        },
+    )
+    assert status == 201
+    llm.script.append(transfer_request())
+    async with caller(tools_server, twilio, "+15555550137") as call:
+        await call.wait_for_bot()
+        await call.say(speech_ulaw("Can I speak with sales?"), "transfer")
+        await wait_until(lambda: any("participant:ringing" in e for _, e in twilio.timeline))
+        status, offered = await api(
+            tools_server,
+            "GET",
+            "/api/transfers",
+            headers={"Authorization": f"Bearer {hal['token']}"},
+        )
+        [transfer] = offered["data"]
+        status, declined = await api(
+            tools_server,
+            "POST",
+            f"/api/transfers/{transfer['id']}/decline",
+            headers={"Authorization": f"Bearer {hal['token']}"},
+        )
+        assert status == 200, declined
+        await wait_until(
+            lambda: any(e.startswith("conference:participant-unhold") for _, e in twilio.timeline)
+        )
+        body = await tools_server.call(call.call_id)
+    [transfer] = body["transfers"]
+    assert [(a["agentId"], a["outcome"]) for a in transfer["attempts"]] == [
+        (hal["id"], "declined"),
+        (ian["id"], "answered"),
+    ]
+    assert transfer["agentId"] == ian["id"] and transfer["status"] == "bridged"
+    hal_call = next(c for c in twilio.calls if c.to == "+15555550391")
+    assert hal_call.status == "canceled", "Hal's phone stopped ringing"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import pytest
@@ -118,6 +119,10 @@ async def test_all_agents_busy_is_said_at_once_without_a_conference(
     async with caller(tools_server, conferences, "+15555550133") as call:
         await call.wait_for_bot()
         await call.say(speech_ulaw("Put me through to sales please."), "transfer")
+        for _ in range(100):  # the refusal is said at once; the row is written just before
+            if (await tools_server.call(call.call_id, ended=False))["transfers"]:
+                break
+            await asyncio.sleep(0.2)
     body = await tools_server.call(call.call_id)
     [transfer] = body["transfers"]
     assert transfer["status"] == "all-busy" and transfer["attempts"] == []

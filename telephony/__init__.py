@@ -1,1 +1,1 @@
-"""Calls: the core every carrier shares, a folder per carrier, the dialer, the call simulator."""
+"""Calls: the core every carrier shares, a folder per carrier, the agent desk, the dialer."""

@@ -1,4 +1,4 @@
-"""Admin REST API under /api: JSON, for the API key or a signed-in browser; one module per area."""
+"""The REST API under /api: JSON, for the API key, an agent's token or a signed-in browser."""
 
 from __future__ import annotations
 

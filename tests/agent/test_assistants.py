@@ -309,6 +309,29 @@ def test_a_bilingual_assistant_speaks_each_language_with_its_own_lines(tmp_path:
             r"Value error, a \"sip\" destination needs \"sipUri\"",
         ),
         (
+            {
+                "name": "x",
+                "model": {"tools": [{"type": "transferCall", "destinations": [{"type": "queue"}]}]},
+            },
+            r"\$\.model\.tools\[0\]\.destinations\[0\]: "
+            r"Value error, a \"queue\" destination needs \"queue\"",
+        ),
+        (
+            {
+                "name": "x",
+                "model": {
+                    "tools": [
+                        {
+                            "type": "transferCall",
+                            "destinations": [{"number": "+14155550100", "mode": "warm"}],
+                        }
+                    ]
+                },
+            },
+            r"\$\.model\.tools\[0\]\.destinations\[0\]: "
+            r"Value error, \"mode\": \"warm\" needs a queue destination",
+        ),
+        (
             {"name": "x", "model": {"tools": [{"type": "function"}]}},
             r"\$\.model\.tools\[0\]: Value error, a \"function\" tool needs",
         ),

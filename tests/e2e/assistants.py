@@ -143,7 +143,14 @@ def test_assistants(tool_url: str) -> dict[str, dict[str, Any]]:
                                 "queue": "sales",
                                 "timeoutSeconds": 5,
                                 "message": QUEUE_HOLD_LINE,
-                            }
+                                "description": "sales",
+                            },
+                            {
+                                "type": "queue",
+                                "queue": "support",
+                                "mode": "blind",
+                                "description": "support",
+                            },
                         ],
                     },
                 ],

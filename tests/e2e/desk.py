@@ -16,25 +16,28 @@ from tests.web.conftest import api
 REASON, SUMMARY = "wants to upgrade", "Customer on the 300 Mb plan asks about the gigabit plan."
 
 
-async def only_agent(server: ServerProcess, name: str, phone: str, **fields) -> dict:
-    """A new available agent of the sales queue; every other agent is set offline."""
+async def only_agent(
+    server: ServerProcess, name: str, phone: str, queue: str = "sales", **fields
+) -> dict:
+    """A new available agent of ``queue``; every other agent is set offline."""
     status, agents = await api(server, "GET", "/api/agents")
     assert status == 200
     for agent in agents["data"]:
         await api(
             server, "PUT", f"/api/agents/{agent['id']}/presence", json={"presence": "offline"}
         )
-    body = {"name": name, "phone": phone, "queues": ["sales"], "presence": "available", **fields}
+    body = {"name": name, "phone": phone, "queues": [queue], "presence": "available", **fields}
     status, agent = await api(server, "POST", "/api/agents", json=body)
     assert status == 201, agent
     return agent
 
 
-def transfer_request() -> Reply:
-    return Reply(
-        "",
-        tool_calls=[ScriptedCall("transfer_to_human", {"reason": REASON, "summary": SUMMARY})],
-    )
+def transfer_request(destination: str | None = None) -> Reply:
+    """The LLM asks for a transfer (to the first destination, sales, unless named)."""
+    arguments = {"reason": REASON, "summary": SUMMARY}
+    if destination:
+        arguments["destination"] = destination
+    return Reply("", tool_calls=[ScriptedCall("transfer_to_human", arguments)])
 
 
 async def wait_until(predicate, timeout: float = 30.0) -> None:

@@ -58,7 +58,7 @@ async def test_an_agent_of_the_queue_listens_and_takes_over_others_are_refused(
         tools_server,
         "POST",
         "/api/agents",
-        json={"name": "Fay Agent", "phone": "+15555550393", "queues": ["support"]},
+        json={"name": "Fay Agent", "phone": "+15555550393", "queues": ["billing"]},
     )
     assert status == 201
     async with caller(tools_server, twilio, "+15555550135") as call:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
+
 import pytest
 
 from telephony.simulator.caller_audio import speech_ulaw
@@ -57,19 +60,25 @@ async def test_a_warm_transfer_holds_rings_whispers_and_bridges(
     assert transfer["bridgedAt"] > transfer["rangAt"] > transfer["requestedAt"]
     status, taken = await api(tools_server, "GET", f"/api/agents/{agent['id']}")
     assert taken["presence"] == "busy"
-    print_times(transfer)
+    print_times(transfer, twilio, call.call_sid)
 
 
-def print_times(transfer: dict) -> None:
-    from datetime import datetime
-
-    def at(key: str) -> datetime:
-        return datetime.fromisoformat(transfer[key])
-
-    ringing = (at("rangAt") - at("requestedAt")).total_seconds()
+def print_times(transfer: dict, twilio: FakeTwilio, caller_sid: str) -> None:
+    """Escalation (the tool call) to ringing and to the bridge; and from the hold, at the fake."""
+    ringing = (
+        datetime.fromisoformat(transfer["rangAt"]) - datetime.fromisoformat(transfer["requestedAt"])
+    ).total_seconds()
+    moments = {what.split(":")[0] + ":" + what.split(":")[1]: at for at, what in twilio.timeline}
+    held = moments["update:" + caller_sid]
+    rung = next(at for at, what in twilio.timeline if what.startswith("participant:ringing"))
+    bridged = next(
+        at for at, what in twilio.timeline if what.startswith("conference:participant-unhold")
+    )
     print(
-        f"\nwarm transfer: escalation to agent ringing {ringing:.2f}s, to bridge "
-        f"{transfer['bridgeSeconds']:.2f}s (ring {transfer['ringSeconds']:.2f}s)"
+        f"\nwarm transfer (fake ring {twilio.ring_delays}, say {twilio.say_secs}s): escalation to "
+        f"agent ringing {ringing:.2f}s, to bridge {transfer['bridgeSeconds']:.2f}s (ring "
+        f"{transfer['ringSeconds']:.2f}s); from the caller's move to the conference: ringing "
+        f"{rung - held:.2f}s, bridge {bridged - held:.2f}s"
     )
 
 
@@ -110,8 +119,86 @@ async def test_all_agents_busy_is_said_at_once_without_a_conference(
     async with caller(tools_server, conferences, "+15555550133") as call:
         await call.wait_for_bot()
         await call.say(speech_ulaw("Put me through to sales please."), "transfer")
+        for _ in range(100):  # the refusal is said at once; the row is written just before
+            if (await tools_server.call(call.call_id, ended=False))["transfers"]:
+                break
+            await asyncio.sleep(0.2)
     body = await tools_server.call(call.call_id)
     [transfer] = body["transfers"]
     assert transfer["status"] == "all-busy" and transfer["attempts"] == []
     assert not conferences.conferences and not conferences.updates
     assert agent["presence"] == "busy"
+
+
+async def test_a_blind_queue_transfer_dials_an_available_agent(
+    tools_server: ServerProcess, llm: FakeOpenAI, conferences: FakeTwilio
+):
+    agent = await only_agent(tools_server, "Gil Agent", "+15555550392", queue="support")
+    llm.script.append(transfer_request("support"))
+    async with caller(tools_server, conferences, "+15555550136") as call:
+        await call.wait_for_bot()
+        await call.say(speech_ulaw("My internet is down, I need support."), "transfer")
+        await wait_until(lambda: conferences.updates)
+    [update] = conferences.updates
+    assert '<Dial timeout="30"><Number>+15555550392</Number></Dial>' in update.twiml
+    body = await tools_server.call(call.call_id)
+    assert body["endReason"] == "transferred" and body["transferTarget"] == "queue:support"
+    [transfer] = body["transfers"]
+    assert (transfer["mode"], transfer["status"], transfer["agentId"]) == (
+        "blind",
+        "transferred",
+        agent["id"],
+    )
+    assert not conferences.conferences, "no conference: the call was moved at once"
+
+
+async def test_an_agent_who_declines_is_hung_up_and_the_next_one_rung(
+    tools_server: ServerProcess, llm: FakeOpenAI, conferences: FakeTwilio
+):
+    twilio = conferences
+    twilio.ring_delays["+15555550391"] = 20.0  # Hal would let it ring
+    twilio.ring_delays["+15555550390"] = 0.5
+    hal = await only_agent(tools_server, "Hal Agent", "+15555550391")
+    status, ian = await api(
+        tools_server,
+        "POST",
+        "/api/agents",
+        json={
+            "name": "Ian Agent",
+            "phone": "+15555550390",
+            "queues": ["sales"],
+            "presence": "available",
+        },
+    )
+    assert status == 201
+    llm.script.append(transfer_request())
+    async with caller(tools_server, twilio, "+15555550137") as call:
+        await call.wait_for_bot()
+        await call.say(speech_ulaw("Can I speak with sales?"), "transfer")
+        await wait_until(lambda: any("participant:ringing" in e for _, e in twilio.timeline))
+        status, offered = await api(
+            tools_server,
+            "GET",
+            "/api/transfers",
+            headers={"Authorization": f"Bearer {hal['token']}"},
+        )
+        [transfer] = offered["data"]
+        status, declined = await api(
+            tools_server,
+            "POST",
+            f"/api/transfers/{transfer['id']}/decline",
+            headers={"Authorization": f"Bearer {hal['token']}"},
+        )
+        assert status == 200, declined
+        await wait_until(
+            lambda: any(e.startswith("conference:participant-unhold") for _, e in twilio.timeline)
+        )
+        body = await tools_server.call(call.call_id)
+    [transfer] = body["transfers"]
+    assert [(a["agentId"], a["outcome"]) for a in transfer["attempts"]] == [
+        (hal["id"], "declined"),
+        (ian["id"], "answered"),
+    ]
+    assert transfer["agentId"] == ian["id"] and transfer["status"] == "bridged"
+    hal_call = next(c for c in twilio.calls if c.to == "+15555550391")
+    assert hal_call.status == "canceled", "Hal's phone stopped ringing"

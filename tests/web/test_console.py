@@ -23,7 +23,7 @@ from crm.models import AuditLog, Note, Utterance
 from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ServerProcess
 from tests.e2e.desk import REASON, SUMMARY, caller, only_agent, transfer_request
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.twilio_rest import FakeTwilio
 from tests.web.conftest import api, open_tab, shot
 
@@ -80,19 +80,21 @@ async def test_the_console_offers_a_transfer_with_its_live_transcript_and_takes_
     assert me["presence"] == "available"
     await expect(tab.locator(".page")).to_have_attribute("data-connected", "true")
 
-    llm.script.append(transfer_request())
+    llm.script += [Reply("We have a gigabit plan for sixty dollars a month."), transfer_request()]
     call = caller(web_server, twilio, "+15555550134")
     async with call:
+        await call.wait_for_bot(timeout=60)
         live = tab.locator(f".live-call[data-call-id='{call.call_id}']")
         await live.locator("button[data-act=listen]").click(timeout=SPEECH)
         listening = tab.locator("#listen")
         followed_since = await tab.evaluate("Date.now()")
         await expect(listening).to_have_attribute("data-state", "listening")
-        await call.wait_for_bot()
         await expect(listening).to_have_attribute("data-frames", re.compile(r"^[1-9]"))
         heard = listening.locator(".console-transcript .line")
         await expect(heard.first).to_contain_text("Hi", timeout=SPEECH)
 
+        await call.say(speech_ulaw("What faster plans do you have?"), "plans")
+        await expect(heard.nth(2)).to_contain_text("gigabit", timeout=SPEECH)
         await call.say(speech_ulaw("I'd like to talk to someone in sales."), "transfer")
         offer = tab.locator(".offer").first
         await expect(offer).to_be_visible(timeout=SPEECH)
@@ -100,12 +102,13 @@ async def test_the_console_offers_a_transfer_with_its_live_transcript_and_takes_
         await expect(offer.locator(".offer-summary")).to_have_text(SUMMARY)
         await expect(offer).to_contain_text("+15555550134")
         lines = offer.locator(".console-transcript .line")
-        await expect(lines.nth(2)).to_contain_text("Please hold", timeout=SPEECH)
-        await expect(heard.nth(2)).to_contain_text("Please hold", timeout=SPEECH)
+        await expect(lines.nth(4)).to_contain_text("Please hold", timeout=SPEECH)
+        await expect(heard.nth(4)).to_contain_text("Please hold", timeout=SPEECH)
         await shot(tab, screenshots, "20-console-offer")
         await offer.locator("button[data-act=accept]").click()
         await expect(offer).to_contain_text("accepted")
         await expect(offer).to_have_attribute("data-status", "bridged", timeout=SPEECH)
+        await expect(tab.locator("#presence button.on")).to_have_text("Busy")
         body = await web_server.call(call.call_id)
     [transfer] = body["transfers"]
     assert transfer["agentId"] == agent["id"] and transfer["status"] == "bridged"

@@ -70,6 +70,7 @@ function presenceToggle(me) {
       draw(agent.presence);
     } }, text)));
   draw(me.presence);
+  group.show = draw;
   return group;
 }
 
@@ -100,6 +101,7 @@ function liveCallsCard(onCleanup) {
 export async function consolePage({ root, onCleanup }) {
   const who = await session.current();
   const me = who.role === "agent" ? await api("/api/agents/me") : null;
+  const presence = me ? presenceToggle(me) : null;
   const offers = h("div", { class: "stack", id: "offers" }, h("div", { class: "muted", id: "no-offers" }, "No transfer offered right now."));
   const cards = new Map();
   const events = new EventSource("/api/console/events");
@@ -107,6 +109,7 @@ export async function consolePage({ root, onCleanup }) {
   events.addEventListener("offer", (event) => {
     const offer = JSON.parse(event.data);
     root.querySelector("#no-offers")?.remove();
+    if (me && offer.agentId === me.id && offer.status === "bridged") presence?.show("busy"); // on the call now
     const known = cards.get(offer.transferId);
     if (known) return known.update(offer);
     const node = offerCard(offer, onCleanup);
@@ -115,7 +118,7 @@ export async function consolePage({ root, onCleanup }) {
   });
   onCleanup(() => events.close());
   mount(root,
-    pageHeader({ title: me ? `Agent console · ${me.name}` : "Agent console (admin)", actions: me ? [presenceToggle(me)] : [] }),
+    pageHeader({ title: me ? `Agent console · ${me.name}` : "Agent console (admin)", actions: presence ? [presence] : [] }),
     h("div", { class: "page-body" },
       h("div", { class: "grid main-side" },
         h("div", { class: "stack" }, h("h2", { class: "muted", style: { margin: 0, fontSize: "14px" } }, "Transfers offered to you"), offers),

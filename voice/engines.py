@@ -18,6 +18,7 @@ from piper import PiperVoice
 from voice.espeak import DEMO_VOICE_NOTICE, EspeakVoice, espeak_voice
 from voice.model_files import ModelNotFoundError, language_piper_voice, piper_voice, whisper_dir
 from voice.packaged_whisper import default_cache_dir, multilingual_whisper_dir
+from voice.whisper_windows import Piece, WindowDecoder, pieces
 
 # A Piper voice file, or espeak-ng's demo voice for a language that has no Piper voice here.
 Voice = Path | EspeakVoice
@@ -49,31 +50,26 @@ class SpeechConfig:
 class WhisperEngine:
     """A loaded faster-whisper model and how we call it.
 
-    ``transcribe`` is the seam for tuning recognition: the encoder input length
-    (``pad_seconds``; Whisper pads to 30 s, CTranslate2 accepts shorter), decoding
-    options and hot words all live here, not in the pipeline.
+    ``transcribe`` is the seam for tuning recognition: every piece of speech is
+    encoded on a fixed 10 s window, not Whisper's 30 s, and decoded greedily with a
+    token cap (see ``voice.whisper_windows``); longer speech is cut into pieces.
     """
 
     model: WhisperModel
     name: str
     multilingual: bool
-    beam_size: int = 1
+    decoder: WindowDecoder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.decoder = WindowDecoder(self.model, self.multilingual)
 
     def transcribe(self, audio: np.ndarray, language: str | None) -> list[tuple[str, float]]:
         """Transcribe 16 kHz mono float32 audio; blocking, call it from a worker thread.
 
         Returns:
-            (text, no_speech_probability) per segment.
+            (text, no_speech_probability) per window-sized piece.
         """
-        segments, _ = self.model.transcribe(
-            audio,
-            language=language if self.multilingual else "en",
-            beam_size=self.beam_size,
-            condition_on_previous_text=False,
-            without_timestamps=True,
-            vad_filter=False,
-        )
-        return [(s.text, s.no_speech_prob) for s in segments]
+        return self.decoder([Piece(part, language) for part in pieces(audio)])
 
 
 @dataclass(frozen=True)

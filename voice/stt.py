@@ -33,7 +33,7 @@ from voice.languages import DetectedLanguage, LanguageDetector
 
 # Segments Whisper thinks are probably not speech (coughs, line noise) are dropped.
 NO_SPEECH_THRESHOLD = 0.6
-# Whisper reads at most 30 s at once; longer held speech is transcribed in parts.
+# Held speech longer than this is passed on (not final) rather than held any longer.
 MAX_HELD_SECS = 20.0
 # A caller who starts again this soon after a transcription is finishing that sentence.
 RESUME_SECS = 0.8
@@ -284,8 +284,8 @@ class LocalWhisperSTTService(WhisperSTTService):
         return len(pcm) / 2 / self.sample_rate
 
     async def _transcribe(self, speech: bytes) -> str:
-        audio = speech + self._trailing_silence()
-        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
+        # No trailing silence appended: every window is padded with silence already.
+        samples = np.frombuffer(speech, dtype=np.int16).astype(np.float32) / 32768.0
         segments = await asyncio.to_thread(self._engine.transcribe, samples, self._language_code)
         return " ".join(t.strip() for t, p in segments if p < NO_SPEECH_THRESHOLD).strip()
 

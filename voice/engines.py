@@ -18,7 +18,8 @@ from piper import PiperVoice
 from voice.espeak import DEMO_VOICE_NOTICE, EspeakVoice, espeak_voice
 from voice.model_files import ModelNotFoundError, language_piper_voice, piper_voice, whisper_dir
 from voice.packaged_whisper import default_cache_dir, multilingual_whisper_dir
-from voice.whisper_windows import Piece, WindowDecoder, pieces
+from voice.whisper_pool import WhisperPool
+from voice.whisper_windows import WindowDecoder
 
 # A Piper voice file, or espeak-ng's demo voice for a language that has no Piper voice here.
 Voice = Path | EspeakVoice
@@ -32,8 +33,11 @@ class SpeechConfig:
         models_dir: The models/ folder, searched for configured names.
         whisper_model: Empty for the packaged tiny.en, else a folder path or name.
         piper_voice: Empty for the packaged en_US-joe-medium, else a path or name.
-        stt_threads: CPU threads per Whisper inference (0: CTranslate2's default).
-        stt_workers: Whisper inferences that may run at once (calls beyond wait).
+        stt_threads: CPU threads per Whisper pass (0: the cores, at most 4, shared
+            among the workers).
+        stt_workers: Whisper passes that may run at once; each pass is a batch of
+            pieces from any calls (see ``voice.whisper_pool``), so one is enough for
+            a few cores.
         cache_dir: Where models assembled from pip packages are kept (None: the
             user's cache, ``~/.cache/phoneagent``).
     """
@@ -48,28 +52,29 @@ class SpeechConfig:
 
 @dataclass
 class WhisperEngine:
-    """A loaded faster-whisper model and how we call it.
+    """A loaded faster-whisper model, and the pool of workers every call transcribes through.
 
-    ``transcribe`` is the seam for tuning recognition: every piece of speech is
-    encoded on a fixed 10 s window, not Whisper's 30 s, and decoded greedily with a
-    token cap (see ``voice.whisper_windows``); longer speech is cut into pieces.
+    Recognition is tuned in ``voice.whisper_windows`` (every piece of speech is encoded
+    on a fixed 10 s window, not Whisper's 30 s, and decoded greedily with a token cap);
+    sharing in ``voice.whisper_pool`` (pieces of all calls batched, end-of-turn first).
     """
 
     model: WhisperModel
     name: str
     multilingual: bool
-    decoder: WindowDecoder = field(init=False)
+    workers: int = 1
+    pool: WhisperPool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.decoder = WindowDecoder(self.model, self.multilingual)
+        self.pool = WhisperPool(WindowDecoder(self.model, self.multilingual), workers=self.workers)
 
     def transcribe(self, audio: np.ndarray, language: str | None) -> list[tuple[str, float]]:
-        """Transcribe 16 kHz mono float32 audio; blocking, call it from a worker thread.
+        """Transcribe 16 kHz mono float32 audio as a caller's end of turn; blocking.
 
         Returns:
             (text, no_speech_probability) per window-sized piece.
         """
-        return self.decoder([Piece(part, language) for part in pieces(audio)])
+        return self.pool.submit(audio, language).result()
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,12 @@ class SpeechModels:
                     f"Loaded Piper voice {path.name} in {time.perf_counter() - started:.2f}s"
                 )
             return self._voices[path]
+
+    def close(self) -> None:
+        """Stop the Whisper workers (queued work is cancelled)."""
+        with self._whispers_lock:
+            for engine in {id(e): e for e in [self.whisper, *self._whispers.values()]}.values():
+                engine.pool.close()
 
     def whisper_for(self, setting: str, language: str = "en") -> WhisperEngine:
         """The Whisper model for an assistant's calls, loaded once; blocking.
@@ -216,11 +227,15 @@ def _load_whisper(model_dir: Path, config: SpeechConfig, name: str = "") -> Whis
         str(model_dir),
         device="cpu",
         compute_type="int8",
-        cpu_threads=config.stt_threads or min(4, os.cpu_count() or 1),
+        cpu_threads=config.stt_threads
+        or max(1, min(4, os.cpu_count() or 1) // max(1, config.stt_workers)),
         num_workers=max(1, config.stt_workers),
     )
     engine = WhisperEngine(
-        model=whisper, name=name or model_dir.name, multilingual=bool(whisper.model.is_multilingual)
+        model=whisper,
+        name=name or model_dir.name,
+        multilingual=bool(whisper.model.is_multilingual),
+        workers=max(1, config.stt_workers),
     )
     logger.info(
         f"Loaded Whisper {model_dir} ({'multilingual' if engine.multilingual else 'English-only'}) "

@@ -18,6 +18,7 @@ from piper import PiperVoice
 from voice.espeak import DEMO_VOICE_NOTICE, EspeakVoice, espeak_voice
 from voice.model_files import ModelNotFoundError, language_piper_voice, piper_voice, whisper_dir
 from voice.packaged_whisper import default_cache_dir, multilingual_whisper_dir
+from voice.synthesis_pool import SynthesisPool
 from voice.whisper_pool import WhisperPool
 from voice.whisper_windows import WindowDecoder
 
@@ -94,6 +95,7 @@ class SpeechModels:
     default_voice: Path
     silero: onnxruntime.InferenceSession
     smart_turn: onnxruntime.InferenceSession
+    synthesis: SynthesisPool = field(default_factory=lambda: SynthesisPool(os.cpu_count() or 1))
     _voices: dict[Path, PiperVoice] = field(default_factory=dict)
     _voices_lock: threading.Lock = field(default_factory=threading.Lock)
     _whispers: dict[Path, WhisperEngine] = field(default_factory=dict)
@@ -114,7 +116,8 @@ class SpeechModels:
             return self._voices[path]
 
     def close(self) -> None:
-        """Stop the Whisper workers (queued work is cancelled)."""
+        """Stop the Whisper workers and the synthesis threads (queued work is cancelled)."""
+        self.synthesis.close()
         with self._whispers_lock:
             for engine in {id(e): e for e in [self.whisper, *self._whispers.values()]}.values():
                 engine.pool.close()

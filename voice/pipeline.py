@@ -76,7 +76,7 @@ def synthesizer(models: SpeechModels, voice: Voice | None, speed: float = 1.0) -
     voice = voice or models.default_voice
     if isinstance(voice, EspeakVoice):
         return EspeakSynthesizer(voice, speed)
-    return PiperSynthesizer(models.voice(voice), voice.stem, speed)
+    return PiperSynthesizer(models.voice(voice), voice.stem, speed, models.synthesis)
 
 
 @dataclass

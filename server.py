@@ -271,6 +271,7 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
     if watcher:
         watcher.cancel()
     await http.close()
+    speech.close()
 
 
 async def _vapi(app: web.Application) -> AsyncIterator[None]:

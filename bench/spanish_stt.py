@@ -5,9 +5,10 @@
 Each sentence is spoken by espeak-ng, taken to 8 kHz mu-law (a phone line) and
 back up to 16 kHz (what our pipeline feeds Whisper), then transcribed:
 
-``WhisperEngine.transcribe``, the call path: faster-whisper pads every utterance to
-Whisper's 30 s window (``--windows 30``); a shorter window pads the encoder input only
-to N seconds (patched here, outside the call code), everything else unchanged.
+faster-whisper's own ``transcribe`` (the call path before ``voice.whisper_windows``) pads
+every utterance to Whisper's 30 s window (``--windows 30``); a shorter window pads the
+encoder input only to N seconds (patched here, outside the call code), everything else
+unchanged. The last row, ``call path``, is ``WhisperEngine.transcribe`` as calls use it.
 
 WER is over words lower-cased, without punctuation and accents (so "cuánto" and
 "cuanto" count as one word). Prints one row per window and, with ``--show``, each
@@ -106,9 +107,24 @@ def encoder_window(seconds: float) -> Iterator[None]:
 
 
 def heard(engine: WhisperEngine, audio: np.ndarray, window: float) -> str:
-    """The transcription the call path would pass on, with the given encoder window."""
+    """faster-whisper's own transcription (the call path before voice.whisper_windows), with
+    its encoder input padded to ``window`` seconds."""
     with encoder_window(window):
-        segments = engine.transcribe(audio, "es")
+        segments, _ = engine.model.transcribe(
+            audio,
+            language="es",
+            beam_size=1,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+        )
+        kept = [s.text.strip() for s in segments if s.no_speech_prob < NO_SPEECH_THRESHOLD]
+    return " ".join(kept).strip()
+
+
+def heard_now(engine: WhisperEngine, audio: np.ndarray) -> str:
+    """What the call path passes on now (``WhisperEngine.transcribe``: 10 s windows)."""
+    segments = engine.transcribe(audio, "es")
     return " ".join(t.strip() for t, p in segments if p < NO_SPEECH_THRESHOLD).strip()
 
 
@@ -163,6 +179,7 @@ def main() -> None:
     for window in args.windows:
         label = f"{window:g} s window"
         measure(label, lambda a, w=window: heard(engine, a, w), audios, args.repeat, args.show)
+    measure("call path", lambda a: heard_now(engine, a), audios, args.repeat, args.show)
 
 
 if __name__ == "__main__":

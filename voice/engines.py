@@ -18,6 +18,9 @@ from piper import PiperVoice
 from voice.espeak import DEMO_VOICE_NOTICE, EspeakVoice, espeak_voice
 from voice.model_files import ModelNotFoundError, language_piper_voice, piper_voice, whisper_dir
 from voice.packaged_whisper import default_cache_dir, multilingual_whisper_dir
+from voice.synthesis_pool import SynthesisPool
+from voice.whisper_pool import WhisperPool
+from voice.whisper_windows import WindowDecoder
 
 # A Piper voice file, or espeak-ng's demo voice for a language that has no Piper voice here.
 Voice = Path | EspeakVoice
@@ -31,8 +34,11 @@ class SpeechConfig:
         models_dir: The models/ folder, searched for configured names.
         whisper_model: Empty for the packaged tiny.en, else a folder path or name.
         piper_voice: Empty for the packaged en_US-joe-medium, else a path or name.
-        stt_threads: CPU threads per Whisper inference (0: CTranslate2's default).
-        stt_workers: Whisper inferences that may run at once (calls beyond wait).
+        stt_threads: CPU threads per Whisper pass (0: the cores, at most 4, shared
+            among the workers).
+        stt_workers: Whisper passes that may run at once; each pass is a batch of
+            pieces from any calls (see ``voice.whisper_pool``), so one is enough for
+            a few cores.
         cache_dir: Where models assembled from pip packages are kept (None: the
             user's cache, ``~/.cache/phoneagent``).
     """
@@ -47,33 +53,29 @@ class SpeechConfig:
 
 @dataclass
 class WhisperEngine:
-    """A loaded faster-whisper model and how we call it.
+    """A loaded faster-whisper model, and the pool of workers every call transcribes through.
 
-    ``transcribe`` is the seam for tuning recognition: the encoder input length
-    (``pad_seconds``; Whisper pads to 30 s, CTranslate2 accepts shorter), decoding
-    options and hot words all live here, not in the pipeline.
+    Recognition is tuned in ``voice.whisper_windows`` (every piece of speech is encoded
+    on a fixed 10 s window, not Whisper's 30 s, and decoded greedily with a token cap);
+    sharing in ``voice.whisper_pool`` (pieces of all calls batched, end-of-turn first).
     """
 
     model: WhisperModel
     name: str
     multilingual: bool
-    beam_size: int = 1
+    workers: int = 1
+    pool: WhisperPool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pool = WhisperPool(WindowDecoder(self.model, self.multilingual), workers=self.workers)
 
     def transcribe(self, audio: np.ndarray, language: str | None) -> list[tuple[str, float]]:
-        """Transcribe 16 kHz mono float32 audio; blocking, call it from a worker thread.
+        """Transcribe 16 kHz mono float32 audio as a caller's end of turn; blocking.
 
         Returns:
-            (text, no_speech_probability) per segment.
+            (text, no_speech_probability) per window-sized piece.
         """
-        segments, _ = self.model.transcribe(
-            audio,
-            language=language if self.multilingual else "en",
-            beam_size=self.beam_size,
-            condition_on_previous_text=False,
-            without_timestamps=True,
-            vad_filter=False,
-        )
-        return [(s.text, s.no_speech_prob) for s in segments]
+        return self.pool.submit(audio, language).result()
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class SpeechModels:
     default_voice: Path
     silero: onnxruntime.InferenceSession
     smart_turn: onnxruntime.InferenceSession
+    synthesis: SynthesisPool = field(default_factory=lambda: SynthesisPool(os.cpu_count() or 1))
     _voices: dict[Path, PiperVoice] = field(default_factory=dict)
     _voices_lock: threading.Lock = field(default_factory=threading.Lock)
     _whispers: dict[Path, WhisperEngine] = field(default_factory=dict)
@@ -111,6 +114,13 @@ class SpeechModels:
                     f"Loaded Piper voice {path.name} in {time.perf_counter() - started:.2f}s"
                 )
             return self._voices[path]
+
+    def close(self) -> None:
+        """Stop the Whisper workers and the synthesis threads (queued work is cancelled)."""
+        self.synthesis.close()
+        with self._whispers_lock:
+            for engine in {id(e): e for e in [self.whisper, *self._whispers.values()]}.values():
+                engine.pool.close()
 
     def whisper_for(self, setting: str, language: str = "en") -> WhisperEngine:
         """The Whisper model for an assistant's calls, loaded once; blocking.
@@ -220,11 +230,15 @@ def _load_whisper(model_dir: Path, config: SpeechConfig, name: str = "") -> Whis
         str(model_dir),
         device="cpu",
         compute_type="int8",
-        cpu_threads=config.stt_threads or min(4, os.cpu_count() or 1),
+        cpu_threads=config.stt_threads
+        or max(1, min(4, os.cpu_count() or 1) // max(1, config.stt_workers)),
         num_workers=max(1, config.stt_workers),
     )
     engine = WhisperEngine(
-        model=whisper, name=name or model_dir.name, multilingual=bool(whisper.model.is_multilingual)
+        model=whisper,
+        name=name or model_dir.name,
+        multilingual=bool(whisper.model.is_multilingual),
+        workers=max(1, config.stt_workers),
     )
     logger.info(
         f"Loaded Whisper {model_dir} ({'multilingual' if engine.multilingual else 'English-only'}) "

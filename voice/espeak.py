@@ -6,11 +6,11 @@ import asyncio
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from voice.tts import LocalTTSService, Synthesizer
+from voice.tts import LocalTTSService, Synthesizer, heard_now
 
 WORDS_PER_MINUTE = 175  # espeak-ng's own speaking rate, at speed 1.0
 CHUNK_BYTES = 4096  # ~90 ms of espeak-ng's 22.05 kHz audio
@@ -94,8 +94,10 @@ class EspeakSynthesizer(Synthesizer):
         self._voice = voice
         self._words_per_minute = round(WORDS_PER_MINUTE * max(0.5, min(2.0, speed)))
 
-    async def chunks(self, text: str) -> AsyncGenerator[bytes, None]:
-        """The WAV header, then the audio, as espeak-ng writes it."""
+    async def chunks(
+        self, text: str, ahead: Callable[[], float] = heard_now
+    ) -> AsyncGenerator[bytes, None]:
+        """The WAV header, then the audio, as espeak-ng writes it (its own process: no queue)."""
         espeak = shutil.which("espeak-ng")
         if not espeak:
             raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")

@@ -12,10 +12,7 @@ from pipecat.observers.user_bot_latency_observer import LatencyBreakdown, UserBo
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.aggregators.llm_response_universal import (
-    LLMContextAggregatorPair,
-    LLMUserAggregatorParams,
-)
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
@@ -30,7 +27,7 @@ from voice.speaker import CallSpeaker, HoldCallerStrategy
 from voice.stt import LocalWhisperSTTService
 from voice.transcript import CallerTranscriptObserver, UserSaid
 from voice.tts import LocalTTSService, PiperSynthesizer, Synthesizer
-from voice.turns import TurnTaking, user_turn_strategies, vad_analyzer
+from voice.turns import TurnTaking, user_turn_params, vad_analyzer
 
 # Whisper needs 16 kHz in; phone audio goes out at 8 kHz.
 AUDIO_IN_RATE = 16000
@@ -76,7 +73,7 @@ def synthesizer(models: SpeechModels, voice: Voice | None, speed: float = 1.0) -
     voice = voice or models.default_voice
     if isinstance(voice, EspeakVoice):
         return EspeakSynthesizer(voice, speed)
-    return PiperSynthesizer(models.voice(voice), voice.stem, speed)
+    return PiperSynthesizer(models.voice(voice), voice.stem, speed, models.synthesis)
 
 
 @dataclass
@@ -130,10 +127,8 @@ def _aggregators(
 ) -> LLMContextAggregatorPair:
     aggregators = LLMContextAggregatorPair(
         context,
-        user_params=LLMUserAggregatorParams(
-            user_turn_strategies=user_turn_strategies(models.smart_turn, speech.turns),
-            user_mute_strategies=[hold],
-            user_idle_timeout=speech.idle_secs,
+        user_params=user_turn_params(
+            models.smart_turn, speech.turns, mute=[hold], idle_secs=speech.idle_secs
         ),
     )
 

@@ -33,7 +33,7 @@ from voice.languages import DetectedLanguage, LanguageDetector
 
 # Segments Whisper thinks are probably not speech (coughs, line noise) are dropped.
 NO_SPEECH_THRESHOLD = 0.6
-# Whisper reads at most 30 s at once; longer held speech is transcribed in parts.
+# Held speech longer than this is passed on (not final) rather than held any longer.
 MAX_HELD_SECS = 20.0
 # A caller who starts again this soon after a transcription is finishing that sentence.
 RESUME_SECS = 0.8
@@ -113,8 +113,9 @@ class LocalWhisperSTTService(WhisperSTTService):
     """Segmented STT (one transcription per VAD-bounded segment) on a shared model.
 
     Unlike the stock service it never loads a model: the engine is loaded once per
-    process and shared by all calls, and every inference goes through
-    :meth:`WhisperEngine.transcribe`, in a worker thread.
+    process and shared by all calls, and every transcription goes through its pool
+    (``voice.whisper_pool``): batched with other calls' speech, a caller's end of turn
+    ahead of background work.
     """
 
     def __init__(
@@ -235,7 +236,7 @@ class LocalWhisperSTTService(WhisperSTTService):
         try:
             await self._detect(speech)
             text, heard, resumed = await self._transcribe_after(
-                self._resumes(span.audio_started, seconds), speech, span.audio_stopped
+                self._resumes(span.audio_started, seconds), speech, span.audio_stopped, final
             )
         except Exception as e:  # a broken segment must not end the call
             self._reported_language("")
@@ -283,24 +284,29 @@ class LocalWhisperSTTService(WhisperSTTService):
     def _secs(self, pcm: bytes) -> float:
         return len(pcm) / 2 / self.sample_rate
 
-    async def _transcribe(self, speech: bytes) -> str:
-        audio = speech + self._trailing_silence()
-        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
-        segments = await asyncio.to_thread(self._engine.transcribe, samples, self._language_code)
+    async def _transcribe(self, speech: bytes, urgent: bool) -> str:
+        # No trailing silence appended: every window is padded with silence already.
+        samples = np.frombuffer(speech, dtype=np.int16).astype(np.float32) / 32768.0
+        pool = self._engine.pool
+        segments = await pool.transcribe(samples, self._language_code, urgent=urgent)
         return " ".join(t.strip() for t, p in segments if p < NO_SPEECH_THRESHOLD).strip()
 
     async def _transcribe_after(
-        self, before: _Heard | None, speech: bytes, stopped: float
+        self, before: _Heard | None, speech: bytes, stopped: float, urgent: bool
     ) -> tuple[str, _Heard | None, Resumption | None]:
-        """The text of ``speech``, all that was heard, and how it continues ``before`` if so."""
+        """The text of ``speech``, all that was heard, and how it continues ``before`` if so.
+
+        ``urgent``: the caller's turn ended on it (their answer waits for it), so the
+        shared pool takes it ahead of background work.
+        """
         if before is not None:
             joined = before.audio + speech
-            combined = await self._transcribe(joined)
+            combined = await self._transcribe(joined, urgent)
             added = continuation(before.text, combined)
             if added is not None:
                 logger.debug(f"{self}: caller resumed; heard {added!r} after {before.text!r}")
                 return added, _Heard(joined, combined, stopped), Resumption(before.text, combined)
-        text = await self._transcribe(speech)
+        text = await self._transcribe(speech, urgent)
         return text, _Heard(speech, text, stopped) if text else None, None
 
     # Language hook (bilingual calls, voice.languages): the call's language can be set

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 
 from loguru import logger
-from pipecat.frames.frames import ErrorFrame, Frame
+from pipecat.frames.frames import ErrorFrame, Frame, InterruptionFrame
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 from piper import PiperVoice, SynthesisConfig
+
+from voice.synthesis_pool import SynthesisPool
+
+
+def heard_now() -> float:
+    """No audio waiting to be heard (the default of ``Synthesizer.chunks``)."""
+    return 0.0
 
 
 class Synthesizer(ABC):
@@ -28,8 +37,17 @@ class Synthesizer(ABC):
     rate: int | None = None
 
     @abstractmethod
-    def chunks(self, text: str) -> AsyncGenerator[bytes, None]:
-        """Synthesize ``text``; closing the generator stops the engine."""
+    def chunks(
+        self, text: str, ahead: Callable[[], float] = heard_now
+    ) -> AsyncGenerator[bytes, None]:
+        """Synthesize ``text``; closing the generator stops the engine.
+
+        Args:
+            text: What to say.
+            ahead: Seconds of the call's audio produced but not yet heard: how long
+                the caller would not miss this audio (a shared engine serves calls
+                with less first).
+        """
 
 
 class LocalTTSService(TTSService):
@@ -55,6 +73,23 @@ class LocalTTSService(TTSService):
             **kwargs,
         )
         self._synthesizer = synthesizer
+        # When the audio produced so far will have played (monotonic clock; an estimate
+        # that takes playback to start as soon as audio is produced).
+        self._played_by = 0.0
+
+    @property
+    def ahead_secs(self) -> float:
+        """Seconds of audio produced that the caller has not heard yet (0: they are waiting)."""
+        return max(0.0, self._played_by - time.monotonic())
+
+    def _produced(self, seconds: float) -> None:
+        self._played_by = max(self._played_by, time.monotonic()) + seconds
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        """An interruption drops the audio queued for playback: the caller waits again."""
+        if isinstance(frame, InterruptionFrame):
+            self._played_by = 0.0
+        await super().process_frame(frame, direction)
 
     @property
     def synthesizer(self) -> Synthesizer:
@@ -73,7 +108,7 @@ class LocalTTSService(TTSService):
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         """Synthesize one sentence, yielding audio as the engine produces it."""
         synthesizer = self._synthesizer
-        chunks = synthesizer.chunks(text)
+        chunks = synthesizer.chunks(text, lambda: self.ahead_secs)
         try:
             await self.start_tts_usage_metrics(text)
             async for frame in self._stream_audio_frames_from_iterator(
@@ -83,6 +118,8 @@ class LocalTTSService(TTSService):
                 context_id=context_id,
             ):
                 await self.stop_ttfb_metrics()
+                if audio := getattr(frame, "audio", None):
+                    self._produced(len(audio) / 2 / self.sample_rate)
                 yield frame
         except Exception as e:
             logger.error(f"{self}: {synthesizer.engine} failed: {e}")
@@ -97,24 +134,38 @@ class PiperSynthesizer(Synthesizer):
 
     engine = "Piper"
 
-    def __init__(self, voice: PiperVoice, name: str, speed: float = 1.0):
+    def __init__(
+        self,
+        voice: PiperVoice,
+        name: str,
+        speed: float = 1.0,
+        pool: SynthesisPool | None = None,
+    ):
         """Speak with a loaded voice.
 
         Args:
             voice: The process-wide voice.
             name: Its name, for logs and metrics.
             speed: Speaking rate: 1.0 is the voice's own, 1.2 is 20% faster.
+            pool: The threads all calls synthesize on, a waiting caller first (None:
+                asyncio's default threads, first come first served).
         """
         self.name = name
         self.rate = voice.config.sample_rate
         self._voice = voice
+        self._pool = pool
         self._config = SynthesisConfig(length_scale=1.0 / max(0.25, min(4.0, speed)))
 
-    async def chunks(self, text: str) -> AsyncGenerator[bytes, None]:
-        """Piper's audio, a chunk per phrase, synthesized in a worker thread."""
+    async def chunks(
+        self, text: str, ahead: Callable[[], float] = heard_now
+    ) -> AsyncGenerator[bytes, None]:
+        """Piper's audio, a chunk per sentence, each synthesized as one step on the pool."""
         chunks: Iterator = iter(self._voice.synthesize(text, syn_config=self._config))
         while True:
-            chunk = await asyncio.to_thread(next, chunks, None)
+            if self._pool is None:
+                chunk = await asyncio.to_thread(next, chunks, None)
+            else:
+                chunk = await self._pool.run(lambda: next(chunks, None), ahead())
             if chunk is None:
                 return
             yield chunk.audio_int16_bytes
@@ -127,6 +178,14 @@ class LocalPiperTTSService(LocalTTSService):
     call only borrows the process-wide voice, and speaking rate is per call.
     """
 
-    def __init__(self, *, voice: PiperVoice, voice_name: str, speed: float = 1.0, **kwargs):
+    def __init__(
+        self,
+        *,
+        voice: PiperVoice,
+        voice_name: str,
+        speed: float = 1.0,
+        pool: SynthesisPool | None = None,
+        **kwargs,
+    ):
         """Create the service for one call (see :class:`PiperSynthesizer`)."""
-        super().__init__(synthesizer=PiperSynthesizer(voice, voice_name, speed), **kwargs)
+        super().__init__(synthesizer=PiperSynthesizer(voice, voice_name, speed, pool), **kwargs)

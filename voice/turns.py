@@ -9,8 +9,20 @@ from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTu
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
-from pipecat.turns.user_start import VADUserTurnStartStrategy
-from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+from pipecat.frames.frames import (
+    Frame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
+from pipecat.turns.types import ProcessFrameResult
+from pipecat.turns.user_mute import BaseUserMuteStrategy
+from pipecat.turns.user_start import (
+    TranscriptionUserTurnStartStrategy,
+    VADUserTurnStartStrategy,
+)
+from pipecat.turns.user_stop import BaseUserTurnStopStrategy, TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 
@@ -27,6 +39,9 @@ class TurnTaking:
         vad_min_volume: Quieter audio is never speech (phone line hiss).
         max_pause_secs: Longest the bot waits when smart-turn judges the caller
             mid-sentence, before answering anyway.
+        stop_timeout_secs: A turn with no speech and no transcription for this long
+            ends without one (pipecat's watchdog; its default). A transcription
+            that comes later still gets its answer (:class:`LateTranscriptStopStrategy`).
     """
 
     vad_confidence: float = 0.6
@@ -34,6 +49,7 @@ class TurnTaking:
     vad_stop_secs: float = 0.2
     vad_min_volume: float = 0.5
     max_pause_secs: float = 1.2
+    stop_timeout_secs: float = 5.0
 
 
 class SharedSileroVADAnalyzer(SileroVADAnalyzer):
@@ -74,14 +90,70 @@ def vad_analyzer(session: onnxruntime.InferenceSession, turns: TurnTaking) -> VA
     )
 
 
+class LateTranscriptStopStrategy(BaseUserTurnStopStrategy):
+    """Ends at once a turn that a late transcription started: the caller already stopped.
+
+    When the STT takes longer than ``TurnTaking.stop_timeout_secs`` (a loaded
+    server), pipecat ends the caller's turn with no words. The transcription that
+    comes afterwards starts a turn of its own (``TranscriptionUserTurnStartStrategy``),
+    one that no voice activity belongs to; there is nothing left to wait for, so it
+    ends as soon as its transcription is final, and the caller gets their answer.
+    """
+
+    def __init__(self, **kwargs):
+        """Create the strategy for one call."""
+        super().__init__(**kwargs)
+        self._speaking = False
+        self._voice_in_turn = False
+
+    async def handle_user_turn_started(self):
+        """A new turn: voiced only if the caller is speaking (or starts to, next frame)."""
+        self._voice_in_turn = self._speaking
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        """Watch voice activity; end a turn that only a final transcription made."""
+        await super().process_frame(frame)
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._speaking = self._voice_in_turn = True
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._speaking = False
+        elif (
+            isinstance(frame, TranscriptionFrame)
+            and frame.finalized
+            and not (self._speaking or self._voice_in_turn)
+        ):
+            await self.trigger_user_turn_stopped()
+        return ProcessFrameResult.CONTINUE
+
+
 def user_turn_strategies(
     session: onnxruntime.InferenceSession, turns: TurnTaking
 ) -> UserTurnStrategies:
-    """Start a turn (and barge in) on VAD speech; end it when smart-turn says the caller is done."""
+    """Start a turn on VAD speech (barge-in) or on a transcription that came late; end it
+    when smart-turn says the caller is done (or at once, for a late transcription)."""
     analyzer = SharedSmartTurnAnalyzer(
         session=session, params=SmartTurnParams(stop_secs=turns.max_pause_secs)
     )
     return UserTurnStrategies(
-        start=[VADUserTurnStartStrategy()],
-        stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)],
+        start=[VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()],
+        stop=[
+            LateTranscriptStopStrategy(),
+            TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer),
+        ],
+    )
+
+
+def user_turn_params(
+    session: onnxruntime.InferenceSession,
+    turns: TurnTaking,
+    *,
+    mute: list[BaseUserMuteStrategy] | None = None,
+    idle_secs: float = 0.0,
+) -> LLMUserAggregatorParams:
+    """The user aggregator's settings: turn strategies, watchdog, mute strategies, idle time."""
+    return LLMUserAggregatorParams(
+        user_turn_strategies=user_turn_strategies(session, turns),
+        user_turn_stop_timeout=turns.stop_timeout_secs,
+        user_mute_strategies=mute or [],
+        user_idle_timeout=idle_secs,
     )

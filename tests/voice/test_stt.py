@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import audioop
+import re
 import time
 from pathlib import Path
 
@@ -20,8 +21,15 @@ from pipecat.tests.utils import SleepFrame, run_test
 from telephony.simulator.caller_audio import speech_ulaw
 from voice.engines import SpeechConfig, SpeechModels, load_speech_models
 from voice.stt import LocalWhisperSTTService, continuation
+from voice.whisper_windows import PIECE_SECS, WINDOW_SECS, pieces
 
 RATE = 16000
+PASSAGE = [
+    "Hi, I would like to book an appointment for next Tuesday.",
+    "My name is John Smith and I live on Maple Street.",
+    "Please call me back on Friday afternoon if that does not work.",
+    "Thank you so much for your help today.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +182,36 @@ async def test_speech_held_when_the_call_ends_is_transcribed(models: SpeechModel
     ]
     heard = await _transcriptions(models, frames)
     assert len(heard) == 1 and "next" in heard[0].text.lower(), [f.text for f in heard]
+
+
+def _phone_pcm(lines: list[str], pause_secs: float = 0.3) -> bytes:
+    """Lines spoken one after another with short pauses, as 16 kHz PCM from a phone line."""
+    pause = b"\xff" * int(8000 * pause_secs)
+    ulaw = pause.join(speech_ulaw(line) for line in lines)
+    samples = np.frombuffer(audioop.ulaw2lin(ulaw, 2), dtype=np.int16).astype(np.float32) / 32768
+    return (soxr.resample(samples, 8000, RATE) * 32767).astype(np.int16).tobytes()
+
+
+def test_long_speech_is_cut_at_pauses_into_pieces_that_fit_a_window():
+    audio = np.frombuffer(_phone_pcm(PASSAGE), dtype=np.int16).astype(np.float32) / 32768
+    assert len(audio) / RATE > WINDOW_SECS
+    parts = pieces(audio)
+    assert len(parts) > 1 and all(len(p) / RATE <= PIECE_SECS <= WINDOW_SECS for p in parts)
+    assert np.array_equal(np.concatenate(parts), audio), "nothing lost or repeated at a cut"
+    for part in parts[:-1]:
+        edge = part[-RATE // 20 :]  # the last 50 ms before each cut: a pause, not a word
+        assert np.sqrt(np.mean(edge**2)) < 0.01
+
+
+async def test_a_caller_who_talks_longer_than_a_window_is_heard_whole(models: SpeechModels):
+    pcm = _phone_pcm(PASSAGE)
+    now = time.time()
+    secs = len(pcm) / 2 / RATE
+    assert secs > WINDOW_SECS
+    heard = await _transcriptions(
+        models, [*_segment(pcm, now, now + secs + 0.2), SleepFrame(sleep=3.0)]
+    )
+    assert len(heard) == 1 and heard[0].finalized, [f.text for f in heard]
+    text = " ".join(re.sub(r"[^\w']", " ", heard[0].text.lower()).split())
+    for words in ("next tuesday", "smith", "friday afternoon", "help today"):
+        assert words in text, text

@@ -1,0 +1,164 @@
+"""Benchmark: English STT word error rate and latency, Whisper's 30 s window against our 10 s one.
+
+    python bench/stt_wer.py [--voices espeak piper] [--show] [--threads 2]
+
+Each sentence is spoken by one of our voices (espeak-ng, the simulated callers' voice,
+and Piper joe-medium, the bot's own), taken to 8 kHz mu-law (a phone line) and back up
+to 16 kHz (what the pipeline feeds Whisper), then transcribed two ways on the default
+model (tiny.en):
+
+- ``full``: faster-whisper's own ``transcribe`` as the call path ran it before windows
+  (every utterance padded to 30 s, its trailing silence appended, temperature fallback);
+- ``window``: ``WhisperEngine.transcribe``, the call path now (10 s windows, greedy, capped).
+
+Besides single sentences, passages of several sentences (15-25 s, over one window)
+check that long speech is transcribed whole. WER is over lower-cased words without
+punctuation; numbers count as Whisper writes them, so the references spell them out
+where Whisper does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import audioop
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.spanish_stt import normalize, word_errors  # noqa: E402
+from telephony.simulator.caller_audio import _to_ulaw, speech_ulaw  # noqa: E402
+from voice.engines import SpeechConfig, WhisperEngine, _load_whisper  # noqa: E402
+from voice.model_files import piper_voice, whisper_dir  # noqa: E402
+from voice.stt import NO_SPEECH_THRESHOLD  # noqa: E402
+
+SENTENCES = [
+    "Hello, I am calling about the invoice you sent last week.",
+    "Can you tell me when the technician will arrive?",
+    "I would like to cancel my subscription.",
+    "Yes, that works for me.",
+    "No, I don't think so.",
+    "My account number is in the email you sent me.",
+    "Could you please repeat that?",
+    "I need to change the delivery address for my order.",
+    "What time do you close on Fridays?",
+    "The package arrived damaged and I want a refund.",
+    "Please call me back tomorrow afternoon.",
+    "I have been waiting on hold for a long time.",
+    "Is there a discount for existing customers?",
+    "I live on the corner of Maple Street and Second Avenue.",
+    "Thank you so much for your help today.",
+    "Can I speak to a manager, please?",
+    "We are moving to a new house next month.",
+    "The internet has been very slow since Monday.",
+    "I would prefer an appointment in the morning.",
+    "That sounds great, let's do it.",
+    "How much does the premium plan cost per month?",
+    "I forgot my password and cannot log in.",
+    "Sorry, I did not catch your name.",
+    "Do you deliver on weekends?",
+]
+# Passages over one 10 s window: the sentences above, read one after another with short pauses.
+PASSAGES = [SENTENCES[i : i + n] for i, n in ((0, 4), (5, 5), (11, 4), (16, 6))]
+RATE = 16000
+PAUSE = b"\xff" * 2400  # 0.3 s of mu-law silence between a passage's sentences
+
+
+def phone(ulaw: bytes) -> np.ndarray:
+    """8 kHz mu-law as the pipeline hears it: 16 kHz float32."""
+    pcm = np.frombuffer(audioop.ulaw2lin(ulaw, 2), dtype=np.int16)
+    return soxr.resample(pcm.astype(np.float32) / 32768, 8000, RATE).astype(np.float32)
+
+
+def speakers(names: list[str]) -> dict[str, object]:
+    """Each voice: a function from text to 8 kHz mu-law."""
+    found: dict[str, object] = {}
+    for name in names:
+        if name == "espeak":
+            found[name] = speech_ulaw
+        elif name == "piper":
+            from piper import PiperVoice
+
+            voice = PiperVoice.load(str(piper_voice("", Path("models"))))
+            rate = voice.config.sample_rate
+
+            def piper(text: str, voice=voice, rate=rate) -> bytes:
+                pcm = b"".join(c.audio_int16_bytes for c in voice.synthesize(text))
+                return _to_ulaw(np.frombuffer(pcm, dtype=np.int16) / 32768.0, rate)
+
+            found[name] = piper
+    return found
+
+
+def full_window(engine: WhisperEngine, audio: np.ndarray) -> str:
+    """The call path before windows: faster-whisper's transcribe, 30 s window, trailing silence."""
+    silence = np.zeros(RATE, dtype=np.float32)  # pipecat's segmented STT appends 1 s
+    segments, _ = engine.model.transcribe(
+        np.concatenate([audio, silence]),
+        language="en",
+        beam_size=1,
+        condition_on_previous_text=False,
+        without_timestamps=True,
+        vad_filter=False,
+    )
+    return " ".join(s.text.strip() for s in segments if s.no_speech_prob < NO_SPEECH_THRESHOLD)
+
+
+def windowed(engine: WhisperEngine, audio: np.ndarray) -> str:
+    """The call path now."""
+    segments = engine.transcribe(audio, "en")
+    return " ".join(t.strip() for t, p in segments if p < NO_SPEECH_THRESHOLD).strip()
+
+
+def measure(label: str, transcribe, items: list[tuple[str, np.ndarray]], show: bool) -> None:
+    errors = words = 0
+    latencies = []
+    for reference, audio in items:
+        started = time.perf_counter()
+        text = transcribe(audio)
+        latencies.append((time.perf_counter() - started) * 1000)
+        expected = normalize(reference)
+        errors += word_errors(expected, normalize(text))
+        words += len(expected)
+        if show:
+            print(f"      {reference!r}\n   -> {text!r}")
+    latencies.sort()
+    p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
+    print(
+        f"  {label:<28} WER {100 * errors / words:5.1f}% ({errors:>3}/{words} words)  "
+        f"p50 {statistics.median(latencies):5.0f} ms  p95 {p95:5.0f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--voices", nargs="*", default=["espeak", "piper"])
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: as the server)")
+    parser.add_argument("--show", action="store_true", help="print each transcription")
+    args = parser.parse_args()
+    config = SpeechConfig(models_dir=Path("models"), stt_threads=args.threads)
+    engine = _load_whisper(whisper_dir("", config.models_dir), config, "tiny.en")
+    print(f"Whisper {engine.name}; load {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    for name, speak in speakers(args.voices).items():
+        lines = [(s, phone(speak(s))) for s in SENTENCES]
+        passages = [(" ".join(p), phone(PAUSE.join(speak(s) for s in p))) for p in PASSAGES]
+        secs = [len(a) / RATE for _, a in passages]
+        print(
+            f"{name}: {len(lines)} sentences, {len(passages)} passages "
+            f"({min(secs):.1f}-{max(secs):.1f} s)"
+        )
+        windowed(engine, lines[0][1])  # warm up
+        for label, transcribe in (("full 30 s", full_window), ("window 10 s", windowed)):
+            run = lambda audio, t=transcribe: t(engine, audio)  # noqa: E731
+            measure(f"{label}, sentences", run, lines, args.show)
+            measure(f"{label}, passages", run, passages, args.show)
+
+
+if __name__ == "__main__":
+    main()

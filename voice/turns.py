@@ -9,9 +9,10 @@ from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTu
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
-from pipecat.turns.user_start import VADUserTurnStartStrategy
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+from voice.overlap import OverlapUserTurnStartStrategy
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,14 @@ def vad_analyzer(session: onnxruntime.InferenceSession, turns: TurnTaking) -> VA
 def user_turn_strategies(
     session: onnxruntime.InferenceSession, turns: TurnTaking
 ) -> UserTurnStrategies:
-    """Start a turn (and barge in) on VAD speech; end it when smart-turn says the caller is done."""
+    """Start a turn on VAD speech, end it when smart-turn says the caller is done.
+
+    Over the bot, a backchannel starts no turn (``voice.overlap``).
+    """
     analyzer = SharedSmartTurnAnalyzer(
         session=session, params=SmartTurnParams(stop_secs=turns.max_pause_secs)
     )
     return UserTurnStrategies(
-        start=[VADUserTurnStartStrategy()],
+        start=[OverlapUserTurnStartStrategy()],
         stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)],
     )

@@ -131,7 +131,7 @@ def _aggregators(
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
-            user_turn_strategies=user_turn_strategies(models.smart_turn, speech.turns),
+            user_turn_strategies=user_turn_strategies(models.smart_turn, speech.turns, context),
             user_mute_strategies=[hold],
             user_idle_timeout=speech.idle_secs,
         ),

@@ -9,9 +9,10 @@ from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTu
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
-from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
+from voice.dictation import DictationUserTurnStopStrategy, last_assistant_line
 from voice.overlap import OverlapUserTurnStartStrategy
 
 
@@ -76,16 +77,22 @@ def vad_analyzer(session: onnxruntime.InferenceSession, turns: TurnTaking) -> VA
 
 
 def user_turn_strategies(
-    session: onnxruntime.InferenceSession, turns: TurnTaking
+    session: onnxruntime.InferenceSession, turns: TurnTaking, context: LLMContext | None = None
 ) -> UserTurnStrategies:
     """Start a turn on VAD speech, end it when smart-turn says the caller is done.
 
-    Over the bot, a backchannel starts no turn (``voice.overlap``).
+    Over the bot, a backchannel starts no turn (``voice.overlap``); a caller reading
+    out a number or an email may pause longer (``voice.dictation``).
     """
     analyzer = SharedSmartTurnAnalyzer(
         session=session, params=SmartTurnParams(stop_secs=turns.max_pause_secs)
     )
     return UserTurnStrategies(
         start=[OverlapUserTurnStartStrategy()],
-        stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)],
+        stop=[
+            DictationUserTurnStopStrategy(
+                turn_analyzer=analyzer,
+                last_bot_line=lambda: last_assistant_line(context) if context else "",
+            )
+        ],
     )

@@ -8,6 +8,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
+from loguru import logger
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -168,9 +169,7 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             return await self._speech_started(frame)
         elif isinstance(frame, VADUserStoppedSpeakingFrame) and self._piece is not None:
-            self._piece_ended = (frame.timestamp or time.time()) - frame.stop_secs
-            self._piece = None
-            self._arm(self._overlap.transcript_wait_secs, interrupt=False)
+            await self._speech_stopped(frame)
         elif isinstance(frame, TranscriptionFrame) and self._undecided:
             await self._judge(frame.text)
             return ProcessFrameResult.STOP
@@ -187,10 +186,23 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
         self._arm_interruption()
         return ProcessFrameResult.STOP
 
+    async def _speech_stopped(self, frame: VADUserStoppedSpeakingFrame) -> None:
+        stopped = frame.timestamp or time.time()
+        self._piece_ended, self._piece = stopped - frame.stop_secs, None
+        if stopped >= self._utterance + self._overlap.interrupt_secs:
+            # Long enough, though the timer had no turn to say so (a loaded event loop
+            # hands us the start and the stop of speech together).
+            await self._forget()
+            await self._interrupt()
+        else:
+            self._arm(self._overlap.transcript_wait_secs, interrupt=False)
+
     async def _judge(self, text: str) -> None:
         if not lets_the_bot_talk(text):
+            logger.debug(f"{self}: the caller interrupts the bot")
             await self.trigger_user_turn_started()
             return
+        logger.debug(f"{self}: a backchannel; the bot talks on")
         await self.trigger_reset_aggregation()  # the words stay out of the context
         if self._piece is None:
             await self._forget()
@@ -212,8 +224,12 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
         await asyncio.sleep(secs)
         self._timer = None
         if interrupt:
-            await self.trigger_user_turn_started()
+            await self._interrupt()
         self._undecided = False  # interrupted, or no words came: it was noise
+
+    async def _interrupt(self) -> None:
+        logger.debug(f"{self}: the caller talks on over the bot; interrupting")
+        await self.trigger_user_turn_started()
 
     async def _forget(self) -> None:
         self._undecided, self._piece = False, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from pipecat.frames.frames import (
@@ -10,6 +11,8 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     InterruptionFrame,
     TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
@@ -146,6 +149,31 @@ async def test_speech_over_the_bot_that_goes_on_interrupts_before_its_transcript
         await turns.speech(1.5, None)
         cleared = turns.times(InterruptionFrame)
     assert cleared and cleared[0] - started == pytest.approx(0.6, abs=0.1)
+
+
+async def test_speech_in_pieces_counts_as_one_utterance():
+    """VAD hears "wait, ... stop" as two pieces; together they are longer than a backchannel."""
+    async with user_turns(strategies()) as turns:
+        await bot_speaking(turns)
+        started = asyncio.get_running_loop().time() - 0.15
+        await turns.speech(0.35, None)
+        await asyncio.sleep(0.1)
+        await turns.speech(0.5, None)
+        cleared = turns.times(InterruptionFrame)
+    assert cleared and cleared[0] - started == pytest.approx(0.6, abs=0.1)
+
+
+async def test_long_speech_whose_start_and_end_arrive_together_interrupts():
+    """Smart-turn's inference on the previous pause held the frames back: their times tell."""
+    async with user_turns(strategies()) as turns:
+        await bot_speaking(turns)
+        now = time.time()
+        await turns.send_together(
+            VADUserStartedSpeakingFrame(start_secs=0.15, timestamp=now - 1.0),
+            VADUserStoppedSpeakingFrame(stop_secs=0.2, timestamp=now),
+        )
+        await asyncio.sleep(0.3)
+        assert turns.interruptions == 1
 
 
 async def test_a_cough_without_words_lets_the_bot_talk_on():

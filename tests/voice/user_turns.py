@@ -72,6 +72,12 @@ class UserTurns:
         await self._worker.queue_frame(frame, direction)
         await asyncio.sleep(0.02)
 
+    async def send_together(self, *frames: Frame) -> None:
+        """Frames that arrive at once (a busy aggregator hands them over together)."""
+        for frame in frames:
+            await self._worker.queue_frame(frame)
+        await asyncio.sleep(0.02)
+
     async def speech(self, secs: float, text: str | None) -> None:
         """The caller speaks for ``secs`` (as VAD reports it) and is transcribed as ``text``."""
         await self.send(VADUserStartedSpeakingFrame(start_secs=0.15))

@@ -42,6 +42,14 @@ JOINERS: dict[str, frozenset[str]] = {
     "en": frozenset("at dot dash hyphen underscore slash point".split()),
     "es": frozenset("arroba punto guion bajo barra".split()),
 }
+# Joiners only an address has ("at" is also in "Tuesday at 10"), and how an address ends.
+ADDRESS_JOINERS: dict[str, frozenset[str]] = {
+    "en": frozenset("dot underscore".split()),
+    "es": frozenset("punto arroba guion".split()),
+}
+DOMAIN_ENDINGS = frozenset("com org net edu gov io co es mx ar cl uk us info biz".split())
+# An address joiner this many words back means an address is still being read out.
+ADDRESS_WORDS = 6
 # What the bot asks for when it wants something read out.
 ASKS: dict[str, tuple[str, ...]] = {
     "en": tuple(
@@ -58,6 +66,7 @@ MIN_DICTATED_DIGITS = 3
 
 _NUMBER_WORDS = frozenset().union(*NUMBER_WORDS.values())
 _JOINERS = frozenset().union(*JOINERS.values())
+_ADDRESS_JOINERS = frozenset().union(*ADDRESS_JOINERS.values())
 _ASKS = tuple(a for asks in ASKS.values() for a in asks)
 
 
@@ -88,16 +97,15 @@ def ends_in_dictation(text: str) -> bool:
 
     True when it ends in digits (at least ``MIN_DICTATED_DIGITS`` in the numbers at its
     end: "555 123", "five five five"), a joiner of an address ("at", "dot", "arroba",
-    "punto"), a spelled letter ("J-O-H"), or an unfinished address ("john@").
+    "punto"), a spelled letter ("J-O-H"), or an address not finished by its domain
+    ("john dot smith at gmail", "john.smith", "john@gmail").
     """
     tokens = _tokens(text)
     if not tokens:
         return False
     last = tokens[-1]
-    if last in _JOINERS or _spelled(last):
+    if last in _JOINERS or _spelled(last) or _unfinished_address(tokens):
         return True
-    if "@" in last and "." not in last.split("@", 1)[1]:
-        return True  # "john@", "john@gmail": the address goes on
     digits = 0
     for token in reversed(tokens):
         said = _digits_said(token)
@@ -105,6 +113,18 @@ def ends_in_dictation(text: str) -> bool:
             break
         digits += said
     return digits >= MIN_DICTATED_DIGITS
+
+
+def _unfinished_address(tokens: list[str]) -> bool:
+    """An email being read out whose domain has not come yet."""
+    last = tokens[-1]
+    dotted = re.fullmatch(r"[a-z0-9_\-]+(\.[a-z0-9_\-]+)+", last) and re.search("[a-z]", last)
+    if "@" in last or dotted:
+        return last.rsplit(".", 1)[-1] not in DOMAIN_ENDINGS or "." not in last
+    recent = tokens[-ADDRESS_WORDS:]
+    if not _ADDRESS_JOINERS.intersection(recent):
+        return False
+    return not (len(tokens) > 1 and tokens[-2] in _ADDRESS_JOINERS and last in DOMAIN_ENDINGS)
 
 
 def asks_for_dictation(text: str) -> bool:

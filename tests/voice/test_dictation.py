@@ -31,12 +31,18 @@ MID_DICTATION = [
     "seis uno dos, tres cuatro",
     "juan punto perez arroba",
     "Es J, U, A",
+    "It's john dot smith at gmail",
+    "john.smith",
+    "Es juan punto perez arroba gmail",
 ]
 FINISHED = [
     "What about Saturday?",
     "Tuesday at 10.",
     "I'm 42.",
     "My email is john@gmail.com",
+    "john dot smith at gmail dot com.",
+    "juan punto perez arroba gmail punto com",
+    "I'm at home.",
     "My name is John Smith.",
     "¿Tienen algo el martes?",
     "A las 10.",
@@ -94,7 +100,7 @@ def strategies(context: LLMContext | None = None) -> UserTurnStrategies:
     """A turn model that ends every turn at a pause, held back by the dictation strategy."""
     stop = DictationUserTurnStopStrategy(
         turn_analyzer=AlwaysDone(),
-        dictation=Dictation(pause_secs=1.5),
+        dictation=Dictation(pause_secs=2.0),
         last_bot_line=lambda: last_assistant_line(context) if context else "",
     )
     return UserTurnStrategies(start=[VADUserTurnStartStrategy()], stop=[stop])
@@ -117,22 +123,36 @@ async def test_a_number_read_out_in_groups_is_answered_once_after_the_last():
     async with user_turns(strategies()) as turns:
         await dictate(turns, ["My number is 555", "123", "4567."], pause=0.9)
         assert not turns.llm_runs(), "no answer while the caller pauses between groups"
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.5)
     assert user_lines(turns) == [["My number is 555 123 4567."]]
 
 
 async def test_a_spanish_email_spelled_out_is_answered_once():
     async with user_turns(strategies()) as turns:
         await dictate(turns, ["Es juan punto", "perez arroba", "gmail punto com."], pause=1.0)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.5)
     assert user_lines(turns) == [["Es juan punto perez arroba gmail punto com."]]
+
+
+async def test_an_email_paused_after_its_words_is_answered_once():
+    async with user_turns(strategies()) as turns:
+        await dictate(turns, ["It's john dot smith", "at gmail", "dot com."], pause=1.0)
+        await asyncio.sleep(1.5)
+    assert user_lines(turns) == [["It's john dot smith at gmail dot com."]]
+
+
+async def test_a_spanish_phone_number_is_answered_once():
+    async with user_turns(strategies()) as turns:
+        await dictate(turns, ["Mi número es seis uno dos,", "tres cuatro cinco,", "67 89."], 1.0)
+        await asyncio.sleep(1.5)
+    assert len(turns.llm_runs()) == 1
 
 
 async def test_a_caller_asked_for_a_number_may_pause_before_reading_it():
     context = LLMContext([{"role": "assistant", "content": "What's your phone number?"}])
     async with user_turns(strategies(context), context) as turns:
         await dictate(turns, ["Sure, it's", "five five five, one two three, four five."], 1.0)
-        await asyncio.sleep(0.8)
+        await asyncio.sleep(1.5)
     assert len(turns.llm_runs()) == 1
 
 

@@ -128,7 +128,11 @@ def _aggregators(
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=user_turn_params(
-            models.smart_turn, speech.turns, mute=[hold], idle_secs=speech.idle_secs
+            models.smart_turn,
+            speech.turns,
+            mute=[hold],
+            idle_secs=speech.idle_secs,
+            context=context,
         ),
     )
 

@@ -15,15 +15,18 @@ from pipecat.frames.frames import (
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
+from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_mute import BaseUserMuteStrategy
 from pipecat.turns.user_start import (
     TranscriptionUserTurnStartStrategy,
-    VADUserTurnStartStrategy,
 )
-from pipecat.turns.user_stop import BaseUserTurnStopStrategy, TurnAnalyzerUserTurnStopStrategy
+from pipecat.turns.user_stop import BaseUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+from voice.dictation import DictationUserTurnStopStrategy, last_assistant_line
+from voice.overlap import OverlapUserTurnStartStrategy
 
 
 @dataclass(frozen=True)
@@ -127,18 +130,25 @@ class LateTranscriptStopStrategy(BaseUserTurnStopStrategy):
 
 
 def user_turn_strategies(
-    session: onnxruntime.InferenceSession, turns: TurnTaking
+    session: onnxruntime.InferenceSession, turns: TurnTaking, context: LLMContext | None = None
 ) -> UserTurnStrategies:
     """Start a turn on VAD speech (barge-in) or on a transcription that came late; end it
-    when smart-turn says the caller is done (or at once, for a late transcription)."""
+    when smart-turn says the caller is done (or at once, for a late transcription).
+
+    Over the bot, a backchannel starts no turn (``voice.overlap``); a caller reading
+    out a number or an email may pause longer (``voice.dictation``).
+    """
     analyzer = SharedSmartTurnAnalyzer(
         session=session, params=SmartTurnParams(stop_secs=turns.max_pause_secs)
     )
     return UserTurnStrategies(
-        start=[VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()],
+        start=[OverlapUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()],
         stop=[
             LateTranscriptStopStrategy(),
-            TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer),
+            DictationUserTurnStopStrategy(
+                turn_analyzer=analyzer,
+                last_bot_line=lambda: last_assistant_line(context) if context else "",
+            ),
         ],
     )
 
@@ -149,10 +159,14 @@ def user_turn_params(
     *,
     mute: list[BaseUserMuteStrategy] | None = None,
     idle_secs: float = 0.0,
+    context: LLMContext | None = None,
 ) -> LLMUserAggregatorParams:
-    """The user aggregator's settings: turn strategies, watchdog, mute strategies, idle time."""
+    """The user aggregator's settings: turn strategies, watchdog, mute strategies, idle time.
+
+    ``context`` is the call's conversation: the dictation strategy reads the bot's last line.
+    """
     return LLMUserAggregatorParams(
-        user_turn_strategies=user_turn_strategies(session, turns),
+        user_turn_strategies=user_turn_strategies(session, turns, context),
         user_turn_stop_timeout=turns.stop_timeout_secs,
         user_mute_strategies=mute or [],
         user_idle_timeout=idle_secs,

@@ -15,6 +15,7 @@ from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ROOT, TWILIO_AUTH_TOKEN, ServerProcess
 from tests.e2e.recording import recording_of, speech_secs, ulaw_speech_secs
 from tests.fakes.openai_server import FakeOpenAI, Reply
+from voice.overlap import is_backchannel
 
 pytestmark = pytest.mark.slow
 
@@ -103,6 +104,34 @@ async def test_talking_over_the_bot_clears_its_audio(server: ServerProcess, llm:
     assert speech_secs(channels[0]) == pytest.approx(ulaw_speech_secs(said), rel=0.2)
     bot, heard_secs = speech_secs(channels[1]), ulaw_speech_secs(heard_audio)
     assert abs(bot - heard_secs) < 0.25, f"recorded {bot:.2f} s of the bot, heard {heard_secs:.2f}"
+
+
+async def test_a_backchannel_lets_the_bot_talk_on_and_wait_stop_cuts_it_off(
+    server: ServerProcess, llm: FakeOpenAI
+):
+    llm.script += [Reply(LONG_REPLY), Reply("Sure, what is it?")]
+    async with simulator(server) as call:
+        await call.wait_for_bot()
+        heard = call._playback.speech_frames
+        await call.speak(speech_ulaw("What are your opening hours?"))
+        while call._playback.speech_frames - heard < 100:  # 2 s into the long answer
+            await asyncio.sleep(0.02)
+        clears = call.clears
+        for acknowledgement in ("Okay.", "Uh-huh.", "Yeah."):
+            await call.speak(speech_ulaw(acknowledgement))
+            await asyncio.sleep(1.5)
+        assert call.clears == clears and call.bot_speaking, "the bot talked on over 'okay'"
+        barge = await call.barge_in(speech_ulaw("Wait, stop."), "wait, stop")
+        await call.wait_for_bot()
+    assert barge.clear_ms is not None, "the server sent clear"
+    print(f"\n'wait, stop' cleared the bot's audio {barge.clear_ms:.0f} ms after its first sound")
+    answered = [
+        words([m for m in request["messages"] if m["role"] == "user"][-1]["content"])
+        for request in llm.requests
+    ]
+    assert "opening" in answered[0], answered
+    assert not any(is_backchannel(said) for said in answered), "okay, uh-huh, yeah: no answer"
+    assert {"wait", "stop"} & set(answered[-1].split()), answered
 
 
 async def test_dropped_line_finalizes_the_call_and_keeps_what_was_said(

@@ -104,7 +104,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]
     app[LIVE] = LiveCalls()
-    app[LIVE].on_idle.append(_release_memory)  # after a burst, RSS goes back down
+    app[LIVE].on_idle.append(lambda: _release_memory(app))  # after a burst, RSS goes down
     app[CAPACITY] = CallCapacity.for_server(app[LIVE], settings.max_calls)
     app[OVERFLOW] = Overflows(OverflowDefaults.for_server(settings))
     app.add_routes(health)
@@ -288,9 +288,17 @@ async def _crm_workers(app: web.Application) -> AsyncIterator[None]:
     await crm.stop()
 
 
-def _release_memory() -> None:
-    """The last call ended: hand what the calls freed back to the system, off the loop."""
-    asyncio.get_running_loop().run_in_executor(None, release_free_memory)
+def _release_memory(app: web.Application) -> None:
+    """The last call ended: hand what the calls left behind back to the system, off the loop."""
+    deps = app.get(DEPS)
+    speech = deps.speech if deps is not None else None
+
+    def release() -> None:
+        if speech is not None:
+            speech.release_memory()  # the Piper arenas' unused regions, then malloc's
+        release_free_memory()
+
+    asyncio.get_running_loop().run_in_executor(None, release)
 
 
 async def _end_live_calls(app: web.Application) -> None:

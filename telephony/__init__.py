@@ -1,1 +1,1 @@
-"""Calls: the core every carrier shares, a folder per carrier, the dialer, the call simulator."""
+"""Calls: the shared core, a folder per carrier, capacity and overflow, dialer, simulator."""

@@ -71,6 +71,7 @@ class CallSession:
         self._entry = entry
         self.feed = CallFeed()
         self.audio = CallAudioTap(call.id)
+        self.audio.on_input_ended = self._media_ended
         self._recorder: CallRecorder | None = None
         self._journal = CallJournal(deps.calls, call.id, self.feed)
         self._latency: list[dict[str, Any]] = []
@@ -111,9 +112,20 @@ class CallSession:
         self._end_reason = self._end_reason or reason
         if self._worker and not self._worker.has_finished():
             await self._worker.queue_frame(EndFrame(reason=reason))
-            asyncio.get_running_loop().call_later(
-                DRAIN_TIMEOUT_SECS, lambda: asyncio.ensure_future(self._cancel(reason))
-            )
+            self._drain_at_most(reason)
+
+    def _media_ended(self) -> None:
+        """The caller hung up (or the call began to end): what is queued drains, for a while.
+
+        On a busy machine the caller's last words can wait seconds to be transcribed (and
+        answered, for no one); the call is finalized after DRAIN_TIMEOUT_SECS at most.
+        """
+        self._drain_at_most("caller-hangup")
+
+    def _drain_at_most(self, reason: str) -> None:
+        asyncio.get_running_loop().call_later(
+            DRAIN_TIMEOUT_SECS, lambda: asyncio.ensure_future(self._cancel(reason))
+        )
 
     async def leave_voicemail(self, message: str | None) -> None:
         """A machine answered (async AMD): cut the bot off, leave ``message`` if any, hang up."""

@@ -16,7 +16,9 @@ from twilio.request_validator import RequestValidator
 
 from telephony.simulator import CallSimulator
 from tests.conftest import ROOT, TWILIO_AUTH_TOKEN, ServerProcess, start_server
+from tests.e2e.sip_rig import sip_uri
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.sip_phone import SipPhone
 from tests.fakes.vapi_rest import FakeVapi
 
 pytestmark = pytest.mark.slow
@@ -178,3 +180,25 @@ async def test_talk_at_capacity_gets_a_busy_answer(one_line: ServerProcess, llm:
             assert "busy" in message["detail"]
             closing = await ws.receive()
             assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 1013
+
+
+async def test_a_sip_call_at_capacity_gets_503_with_retry_after(
+    one_line: ServerProcess, llm: FakeOpenAI
+):
+    phone = await SipPhone(user="sip-caller").start()
+    try:
+        async with CallSimulator(one_line.url, auth_token=TWILIO_AUTH_TOKEN) as first:
+            await first.wait_for_bot()
+            seen = len(phone.events)
+            await phone.send("call", uri=await sip_uri(one_line, "+15555550199"))
+            ended = await phone.wait_for("state", after=seen, state="DISCONNECTED", timeout=20)
+    finally:
+        await phone.stop()
+    assert ended["code"] == 503, ended
+    _, page = await one_line.get_json("/api/calls?limit=1")
+    refused = await one_line.call(page["data"][0]["id"])  # once ended
+    assert (refused["provider"], refused["status"], refused["endReason"]) == (
+        "sip",
+        "busy",
+        "overflow-busy",
+    )

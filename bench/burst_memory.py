@@ -7,7 +7,8 @@ places one call to warm it up, then two bursts of ``--calls`` simultaneous simul
 calls of ``--turns`` lines each. After each burst it waits for every call to be finalized
 and for ``/healthz`` to count no live call, lets the server settle for ``--settle`` seconds,
 and reads the server's resident memory (``/proc/<pid>/status``: VmRSS, and VmHWM, the
-peak). ``--arena-max 0`` runs with glibc's default malloc arenas (as before the cap).
+peak), and the callers' voice-to-voice p50/p95 in each burst. ``--arena-max 0`` runs with
+glibc's default malloc arenas (as before the cap).
 The numbers are noisy where other work shares the machine: run it twice.
 """
 
@@ -28,6 +29,7 @@ from telephony.simulator import CallSimulator  # noqa: E402
 from telephony.simulator.caller_audio import speech_ulaw  # noqa: E402
 from tests.conftest import ROOT, start_server  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
+from voice.latency import percentile  # noqa: E402
 
 LINES = ["Hi, I would like to book an appointment for next Tuesday.", "Yes, ten is fine."]
 
@@ -42,12 +44,17 @@ def memory_mb(pid: int) -> dict[str, float]:
     return fields
 
 
-async def one_call(url: str, turns: int, audio: list[bytes]) -> bool:
+async def one_call(url: str, turns: int, audio: list[bytes], heard: list[float]) -> bool:
+    """One simulated call; its caller-side voice-to-voice times (ms) go to ``heard``."""
     try:
         async with CallSimulator(url) as call:
             await call.wait_for_bot(timeout=90)
             for i in range(turns):
-                await call.say(audio[i % len(audio)], LINES[i % len(LINES)], reply_timeout=90)
+                turn = await call.say(
+                    audio[i % len(audio)], LINES[i % len(LINES)], reply_timeout=90
+                )
+                if turn.voice_to_voice_ms is not None:
+                    heard.append(turn.voice_to_voice_ms)
         return True
     except Exception as e:  # a failed call is counted, not fatal
         print(f"  a call failed: {e!r}", file=sys.stderr)
@@ -67,10 +74,13 @@ async def settled(url: str, settle: float, timeout: float = 180.0) -> None:
     await asyncio.sleep(settle)
 
 
-async def burst(url: str, calls: int, turns: int, audio: list[bytes]) -> tuple[int, float]:
-    started = time.monotonic()
-    done = await asyncio.gather(*(one_call(url, turns, audio) for _ in range(calls)))
-    return sum(done), time.monotonic() - started
+async def burst(url: str, calls: int, turns: int, audio: list[bytes]) -> tuple[int, str]:
+    """Calls ok, and the caller-side voice-to-voice p50/p95 (ms) of the burst."""
+    heard: list[float] = []
+    done = await asyncio.gather(*(one_call(url, turns, audio, heard) for _ in range(calls)))
+    if not heard:
+        return sum(done), "-"
+    return sum(done), f"{percentile(heard, 50):.0f}/{percentile(heard, 95):.0f}"
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -90,22 +100,22 @@ async def main(args: argparse.Namespace) -> None:
     )
     pid, rows = server.process.pid, []
     try:
-        rows.append(("started", 0, 0.0, memory_mb(pid)))
-        await one_call(server.url, 1, audio)
+        rows.append(("started", 0, "", memory_mb(pid)))
+        ok, heard = await burst(server.url, 1, 1, audio)
         await settled(server.url, args.settle)
-        rows.append(("after 1 warm-up call", 1, 0.0, memory_mb(pid)))
+        rows.append(("after 1 warm-up call", ok, heard, memory_mb(pid)))
         for n in (1, 2):
-            ok, took = await burst(server.url, args.calls, args.turns, audio)
+            ok, heard = await burst(server.url, args.calls, args.turns, audio)
             await settled(server.url, args.settle)
-            rows.append((f"after burst {n} ({args.calls} calls)", ok, took, memory_mb(pid)))
+            rows.append((f"after burst {n} ({args.calls} calls)", ok, heard, memory_mb(pid)))
     finally:
         server.stop()
         await llm.stop()
     arenas = args.arena_max or "glibc default"
     print(f"\nRSS of the server (MALLOC_ARENA_MAX={arenas}, {args.turns} lines per call)")
-    print(f"{'when':34} {'calls ok':>8} {'took s':>7} {'RSS MB':>8} {'peak MB':>8}")
-    for when, ok, took, mb in rows:
-        print(f"{when:34} {ok:>8} {took:>7.1f} {mb['VmRSS']:>8} {mb['VmHWM']:>8}")
+    print(f"{'when':34} {'calls ok':>8} {'v2v p50/p95':>12} {'RSS MB':>8} {'peak MB':>8}")
+    for when, ok, heard, mb in rows:
+        print(f"{when:34} {ok:>8} {heard:>12} {mb['VmRSS']:>8} {mb['VmHWM']:>8}")
 
 
 if __name__ == "__main__":

@@ -311,9 +311,15 @@ class CallSession:
                 latency=call_latency_summary(self._latency) | {"per_turn": self._latency},
                 ended_at=self._media_ended_at(),
             )
+            ended = self.audio.input_ended_at
+            after = (
+                f", finalized {time.monotonic() - ended:.1f}s after its media ended"
+                if ended
+                else ""
+            )
             logger.info(
                 f"call {self.call_id}: ended ({self._final_reason()}), "
-                f"{self._journal.written} lines"
+                f"{self._journal.written} lines{after}"
             )
             self._deps.call_ended(self.call_id)
         except Exception as e:

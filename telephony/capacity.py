@@ -13,9 +13,11 @@ CALLS_PER_CORE = 2
 """Calls one CPU core carries with our own speech stack (Whisper, Piper, VAD) before the
 calls it has degrade (late greetings, gaps in the bot's speech, unanswered lines).
 
-Provisional: measured on the 2-core development box, where 12 calls at once all degraded
-(issue 17) and 8 calls had a p95 turn of ~20 s. Measure it on the production machine
-(``bench/calls.py`` with rising ``--calls``) and set MAX_CALLS, or change this figure.
+Provisional. On the 2-core development box, shared with other work (load 3-5), callers'
+voice-to-voice p50/p95 was ~1.3-1.9 s with 1 call, 1.6-2.0/1.9-2.6 s with 2 at once,
+2.9-3.9/4.2-4.9 s with 4, and 5.6-22/17-22 s with 8 (``bench/burst_memory.py``); 12 calls
+all degraded (issue 17). Measure it on a quiet production machine (``bench/calls.py`` or
+``bench/burst_memory.py`` with rising ``--calls``) and set MAX_CALLS, or change this figure.
 """
 
 # An answered inbound call opens its media stream within a second or two; a call placed out

@@ -176,6 +176,37 @@ class Settings(BaseSettings):
     twilio_auth_token: str = ""
     twilio_from_number: str = Field(default="", description="caller ID for outbound calls (E.164)")
 
+    # Capacity: how many calls this instance holds before new ones overflow
+    max_calls: int = Field(
+        default=0,
+        ge=0,
+        description="Calls held at once (all carriers) before a new one overflows and campaigns "
+        "wait; 0: derived from the CPU count (telephony.capacity.CALLS_PER_CORE per core).",
+    )
+    overflow_action: str = Field(
+        default="callback",
+        pattern="^(callback|transfer|vapi)$",
+        description="What a call gets when every line is busy (an assistant's overflowPlan wins): "
+        "callback (a polite message, a callback task), transfer (to OVERFLOW_TRANSFER_NUMBER), "
+        "vapi (the same assistant on VAPI).",
+    )
+    overflow_transfer_number: str = Field(
+        default="",
+        description="Where busy calls are transferred (E.164) with OVERFLOW_ACTION=transfer.",
+    )
+    overflow_callback_minutes: float = Field(
+        default=15.0,
+        ge=0,
+        description="When a busy caller is called back, in minutes from their call.",
+    )
+
+    malloc_arena_max: int = Field(
+        default=2,
+        ge=0,
+        description="glibc malloc arenas (MALLOC_ARENA_MAX): few keep the memory a burst of calls "
+        "took from staying with the process; 0: glibc's default (8 per core).",
+    )
+
     # Outbound dialer
     dialer_enabled: bool = True
     dialer_tick_secs: float = 2.0

@@ -31,6 +31,7 @@ from crm.scoring import ScoringError
 from crm.service import CrmService, CrmSettings
 from crm.stages import StageError
 from crm.webhooks.outbox import WebhookSettings
+from telephony.capacity import CAPACITY, CallCapacity
 from telephony.carrier import HEALTH
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.desk import listen as desk_listen
@@ -41,6 +42,7 @@ from telephony.live_postgres import PostgresCalls
 from telephony.orphans import ASK_CARRIER, CALL_LEASES, CallLeases
 from telephony.outbound.dialer import Dialer
 from telephony.outbound.providers import build_providers, register_outbound
+from telephony.overflow import OVERFLOW, OverflowDefaults, Overflows
 from telephony.readiness import readiness_check
 from telephony.recorder import CallRecordings
 from telephony.sip.carrier import SipCarrier, SipStartError
@@ -49,11 +51,13 @@ from telephony.twilio.carrier import TwilioCarrier
 from telephony.twilio.settings import TwilioSettings
 from telephony.vapi import routes as vapi_routes
 from telephony.vapi.outbound import vapi_outbound
+from telephony.vapi.overflow import VapiHandover
 from telephony.vapi.service import VapiService
 from telephony.vapi.translate import VapiSettingError, VapiTarget
 from telephony.web.carrier import WebCarrier
 from telephony.web.routes import api as talk_api
 from voice.engines import SpeechConfig, load_speech_models
+from voice.memory import limit_malloc_arenas, release_free_memory
 from voice.model_files import ModelNotFoundError
 from web import routes as web_routes
 
@@ -73,10 +77,13 @@ HEALTH_CHECK = web.AppKey("health_check", dict)
 async def healthz(request: web.Request) -> web.Response:
     """Liveness and readiness: the database answers (within a second) and the models are loaded."""
     database = await _database_state(request.app)
+    live = request.app[LIVE]
     body = {
         "status": "ok" if database == "ok" and DEPS in request.app else "starting",
         "database": database,
-        "liveCalls": len(request.app[LIVE]),
+        "liveCalls": live.talking,  # a call whose caller hung up is no longer live
+        "finishingCalls": live.finishing,
+        "capacity": request.app[CAPACITY].report(),
         "memoryMb": _resident_mb(),
     }
     body |= {name: report() for name, report in request.app.get(HEALTH, {}).items()}
@@ -130,6 +137,9 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[crm_api.API_KEY] = settings.ensure_api_key()[0]
     app[LIVE] = _live_calls(app, settings)
+    app[LIVE].on_idle.append(lambda: _release_memory(app))  # after a burst, RSS goes down
+    app[CAPACITY] = CallCapacity.for_server(app[LIVE], settings.max_calls)
+    app[OVERFLOW] = Overflows(OverflowDefaults.for_server(settings))
     app[HEALTH_CHECK] = {}
     app[ASK_CARRIER] = {}
     app.add_routes(health)
@@ -275,15 +285,20 @@ async def _call_dependencies(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _vapi(app: web.Application) -> AsyncIterator[None]:
-    """VAPI's server messages (always on, behind the VAPI secret), on the shared dependencies."""
-    app[vapi_routes.VAPI] = VapiService(app[DEPS], VapiTarget.for_server(app[SETTINGS]))
+    """VAPI's server messages (always on, behind the VAPI secret), and VAPI as overflow provider."""
+    service = VapiService(app[DEPS], VapiTarget.for_server(app[SETTINGS]))
+    app[vapi_routes.VAPI] = service
+    handover = VapiHandover.for_server(app[SETTINGS], service)
+    app[OVERFLOW].handover = handover  # the overflow provider, where VAPI is set up
     yield
+    if handover is not None:
+        await handover.close()
 
 
 async def _dialer(app: web.Application) -> AsyncIterator[None]:
     settings, deps = app[SETTINGS], app[DEPS]
     await sync_campaign_files(deps.database, load_campaign_files(settings.campaigns_dir))
-    dialer = Dialer.for_server(settings, deps, build_providers(app))
+    dialer = Dialer.for_server(settings, deps, build_providers(app), app[CAPACITY])
     deps.on_call_status.append(dialer.settle)  # Twilio's and VAPI's calls alike
     async with dialer.running(settings.dialer_enabled):
         yield
@@ -360,6 +375,19 @@ async def _call_leases(app: web.Application) -> AsyncIterator[None]:
     await leases.stop()
 
 
+def _release_memory(app: web.Application) -> None:
+    """The last call ended: hand what the calls left behind back to the system, off the loop."""
+    deps = app.get(DEPS)
+    speech = deps.speech if deps is not None else None
+
+    def release() -> None:
+        if speech is not None:
+            speech.release_memory()  # the Piper arenas' unused regions, then malloc's
+        release_free_memory()
+
+    asyncio.get_running_loop().run_in_executor(None, release)
+
+
 async def _end_live_calls(app: web.Application) -> None:
     await app[LIVE].end_all("server-shutdown")
 
@@ -403,6 +431,7 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = Settings(**overrides)
     configure_logging(settings.log_level)
+    limit_malloc_arenas(settings.malloc_arena_max)  # before any worker thread allocates
     _, created = settings.ensure_api_key()
     try:
         app = create_app(settings)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from agent.analysis import AnalysisPlan, merge_top_level_fields
+from agent.overflow_plan import OverflowPlan
 from agent.parts import AssistantPart
 from agent.speech import LanguageOverride, TranscriberConfig, VoiceConfig, invalid, iso
 from agent.tool_config import ServerConfig, ToolConfig
@@ -198,6 +199,7 @@ class Assistant(AssistantPart):
         description="who runs this assistant's calls: local (our own pipeline) or vapi",
     )
     vapi: VapiPlan = Field(default_factory=VapiPlan)
+    overflow_plan: OverflowPlan = Field(default_factory=OverflowPlan)
     language_overrides: dict[str, LanguageOverride] = Field(
         default_factory=dict,
         description="A bilingual assistant's firstMessage, voice... per language (by tag)",

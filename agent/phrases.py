@@ -26,6 +26,8 @@ class Phrases:
     transfer_failed: str
     opt_out: str
     unavailable: str
+    lines_busy: str
+    lines_busy_later: str
     booked: str
     callback_scheduled: str
 
@@ -52,6 +54,14 @@ ENGLISH = Phrases(
         "Understood. I've removed your number from our list, and we won't call you again. Goodbye."
     ),
     unavailable="Sorry, this line is not available right now. Please call again later. Goodbye.",
+    lines_busy=(
+        "Thank you for calling. All of our lines are busy right now. "
+        "We'll call you back shortly. Goodbye."
+    ),
+    lines_busy_later=(
+        "Thank you for calling. All of our lines are busy right now. "
+        "Please call again in a few minutes. Goodbye."
+    ),
     booked="You're booked for {when}.",
     callback_scheduled="We'll call you back on {when}.",
 )
@@ -77,6 +87,14 @@ SPANISH = Phrases(
     unavailable=(
         "Lo sentimos, esta línea no está disponible en este momento. Llame más tarde, por favor. "
         "Adiós."
+    ),
+    lines_busy=(
+        "Gracias por llamar. Todas nuestras líneas están ocupadas en este momento. "
+        "Le devolveremos la llamada en breve. Adiós."
+    ),
+    lines_busy_later=(
+        "Gracias por llamar. Todas nuestras líneas están ocupadas en este momento. "
+        "Vuelva a llamar en unos minutos, por favor. Adiós."
     ),
     booked="Cita reservada para {when}.",
     callback_scheduled="Le llamaremos {when}.",

@@ -276,6 +276,29 @@ class CallStore:
                 call.status = status
             _queue_analysis(call, now)
 
+    async def overflowed(
+        self,
+        call_id: str,
+        end_reason: str,
+        *,
+        status: str = "completed",
+        transfer_target: str | None = None,
+    ) -> None:
+        """A call that found every line busy: answered by the overflow, ended with ``end_reason``.
+
+        ``status``: ``completed`` when the caller heard or was handed something, ``busy``
+        when the call was refused (SIP's 503).
+        """
+        async with self._db.session() as session:
+            call = await session.get(Call, call_id)
+            if call is None:
+                return
+            if transfer_target:
+                call.transfer_target = transfer_target[:200]
+            if call.status not in FINAL_STATUSES:
+                call.status = status
+        await self.finalize(call_id, end_reason=end_reason)
+
     async def provider_status(
         self,
         provider: str,

@@ -1,1 +1,1 @@
-"""Calls: the core every carrier shares, a folder per carrier, the agent desk, the dialer."""
+"""Calls: the shared core, a folder per carrier, the agent desk, capacity, overflow, the dialer."""

@@ -121,8 +121,9 @@ class CallAudioTap(BaseObserver):
     One per call (``CallSession.audio``); the recorder and any listen-in subscribe
     to it. :attr:`input_ended_at` is when the caller's audio stopped (the far end
     hung up, or the call began to end): the call's media ended then, whatever is
-    still transcribed and stored after it. Listeners run in the event loop and must
-    not block; a failing listener is dropped and logged, never the call.
+    still transcribed and stored after it (:attr:`on_input_ended` is called then, once).
+    Listeners run in the event loop and must not block; a failing listener is dropped
+    and logged, never the call.
     """
 
     def __init__(self, call_id: str = ""):
@@ -135,6 +136,7 @@ class CallAudioTap(BaseObserver):
         self._clock_origin: int | None = None  # the pipeline clock's zero, in monotonic ns
         self._playout_end = 0.0
         self.input_ended_at: float | None = None
+        self.on_input_ended: Callable[[], None] | None = None
 
     def attach(self, transport: BaseTransport) -> None:
         """Listen to this transport's input and output (before the pipeline starts)."""
@@ -168,6 +170,8 @@ class CallAudioTap(BaseObserver):
         frame = data.frame
         if data.source is self._input and isinstance(frame, (EndFrame, CancelFrame, EndTaskFrame)):
             # The far end hung up (EndTaskFrame upstream), or the pipeline began to end.
+            if self.input_ended_at is None and self.on_input_ended is not None:
+                self.on_input_ended()
             self.input_ended_at = self.input_ended_at or self._at(data)
         if not self._listeners or data.direction != FrameDirection.DOWNSTREAM:
             return

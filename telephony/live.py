@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -172,16 +174,68 @@ class LiveCalls:
     A call lives in the one instance that holds its media. A command for a call that
     is not live here goes to ``remote`` (a no-op while there is one instance), and
     is logged when no instance takes it, never dropped in silence.
+
+    What the machine is busy with (:attr:`busy`, which ``telephony.capacity`` weighs) is
+    the calls in conversation and those expected (:meth:`expect`: answered and about
+    to stream, or ringing out). A call whose caller hung up is still held while it is
+    finalized, but it is no longer live: :attr:`talking` leaves it out.
+
+    Attributes:
+        on_idle: Called (in the loop, must not block) each time the last held call is let
+            go, e.g. to hand a burst's memory back to the system.
     """
 
     def __init__(self, remote: RemoteCalls | None = None) -> None:
         """An empty registry; ``remote`` reaches other instances' calls."""
         self._held: dict[str, _Held] = {}
+        self._expected: dict[str, float] = {}  # call id -> monotonic deadline
         self._remote = remote or SingleInstance()
         self._arrived = asyncio.Event()
+        self.on_idle: list[Callable[[], None]] = []
 
     def __len__(self) -> int:
+        """Calls held here, those being finalized included."""
         return len(self._held)
+
+    @property
+    def talking(self) -> int:
+        """Calls in conversation: held, and their media has not ended."""
+        return sum(1 for held in self._held.values() if not _media_ended(held.session))
+
+    @property
+    def finishing(self) -> int:
+        """Calls whose media ended (the caller hung up) that are still being finalized."""
+        return len(self._held) - self.talking
+
+    @property
+    def expected(self) -> int:
+        """Calls expected to go live here soon (see :meth:`expect`)."""
+        now = time.monotonic()
+        for call_id, deadline in list(self._expected.items()):
+            if deadline <= now or call_id in self._held:
+                del self._expected[call_id]
+        return len(self._expected)
+
+    @property
+    def busy(self) -> int:
+        """What the calls here weigh on the machine: those talking and those expected."""
+        return self.talking + self.expected
+
+    def expect(self, call_id: str, within: float) -> None:
+        """Count ``call_id`` as busy until it goes live here, is forgotten, or ``within`` s pass.
+
+        For a call answered and about to stream (so that two calls arriving together
+        cannot both take the last line), or one ringing out.
+        """
+        self._expected[call_id] = time.monotonic() + within
+
+    def expecting(self, call_id: str) -> bool:
+        """Whether ``call_id`` is counted as expected here."""
+        return call_id in self._expected
+
+    def forget(self, call_id: str) -> None:
+        """An expected call will not go live here (it was not answered, or failed)."""
+        self._expected.pop(call_id, None)
 
     def __contains__(self, call_id: object) -> bool:
         return call_id in self._held
@@ -262,10 +316,20 @@ class LiveCalls:
         """Run ``session``, listed here until it is finalized."""
         self._held[session.call_id] = _Held(session, utcnow())
         self._arrived.set()
+        self._expected.pop(session.call_id, None)
         try:
             await session.run()
         finally:
             self._held.pop(session.call_id, None)
+            if not self._held:
+                self._idle()
+
+    def _idle(self) -> None:
+        for hook in self.on_idle:
+            try:
+                hook()
+            except Exception as e:
+                logger.exception(f"live calls: an idle hook failed: {e}")
 
     async def end_all(self, reason: str, timeout: float = 10.0) -> None:
         """End every live call (e.g. on shutdown) and wait for each to be finalized."""
@@ -277,6 +341,11 @@ class LiveCalls:
         await asyncio.wait(
             [asyncio.ensure_future(s.finished.wait()) for s in sessions], timeout=timeout
         )
+
+
+def _media_ended(session: LiveSession) -> bool:
+    """The caller's audio stopped: the far end hung up, or the call began to end."""
+    return session.audio.input_ended_at is not None
 
 
 def _info(held: _Held) -> LiveCallInfo:

@@ -75,6 +75,7 @@ class CallSession:
         self._entry = entry
         self.feed = CallFeed()
         self.audio = CallAudioTap(call.id)
+        self.audio.on_input_ended = self._media_ended
         self._recorder: CallRecorder | None = None
         self._recorded = False  # by us or the carrier: the recording notice is said
         self._journal = CallJournal(deps.calls, call.id, self.feed, spool_dir=deps.spool_dir)
@@ -123,9 +124,20 @@ class CallSession:
         self._end_reason = self._end_reason or reason
         if self._worker and not self._worker.has_finished():
             await self._worker.queue_frame(EndFrame(reason=reason))
-            asyncio.get_running_loop().call_later(
-                DRAIN_TIMEOUT_SECS, lambda: asyncio.ensure_future(self._cancel(reason))
-            )
+            self._drain_at_most(reason)
+
+    def _media_ended(self) -> None:
+        """The caller hung up (or the call began to end): what is queued drains, for a while.
+
+        On a busy machine the caller's last words can wait seconds to be transcribed (and
+        answered, for no one); the call is finalized after DRAIN_TIMEOUT_SECS at most.
+        """
+        self._drain_at_most("caller-hangup")
+
+    def _drain_at_most(self, reason: str) -> None:
+        asyncio.get_running_loop().call_later(
+            DRAIN_TIMEOUT_SECS, lambda: asyncio.ensure_future(self._cancel(reason))
+        )
 
     async def leave_voicemail(self, message: str | None) -> None:
         """A machine answered (async AMD): cut the bot off, leave ``message`` if any, hang up."""
@@ -320,9 +332,15 @@ class CallSession:
             if self._recorder:
                 await self._recorder.finish(self._deps.calls, self.audio.input_ended_at)
             await self._store_end()
+            ended = self.audio.input_ended_at
+            after = (
+                f", finalized {time.monotonic() - ended:.1f}s after its media ended"
+                if ended
+                else ""
+            )
             logger.info(
                 f"call {self.call_id}: ended ({self._final_reason()}), "
-                f"{self._journal.written} lines"
+                f"{self._journal.written} lines{after}"
             )
             self._deps.call_ended(self.call_id)
         except Exception as e:

@@ -84,17 +84,22 @@ async def capacity(session: AsyncSession, campaign: Campaign, now: datetime) -> 
     return max(0, room)
 
 
-async def claim_due(db: Database, campaign_id: str, holder: str, now: datetime) -> list[Claimed]:
+async def claim_due(
+    db: Database, campaign_id: str, holder: str, now: datetime, limit: int | None = None
+) -> list[Claimed]:
     """Claim the campaign's due contacts, up to its caps, whose calling window is open now.
 
-    Due contacts whose window is closed are moved to their next opening instead.
+    ``limit``: claim no more than this (the lines the dialing server has free). Due
+    contacts whose window is closed are moved to their next opening instead.
     """
     async with db.session() as session:
         campaign = await lock_campaign(session, campaign_id)
         if campaign is None or campaign.status != "active":
             return []
         room = await capacity(session, campaign, now)
-        if room == 0:
+        if limit is not None:
+            room = min(room, max(0, limit))
+        if room <= 0:
             return []
         window = spec_of(campaign).window.calling_window()
         query = (

@@ -43,6 +43,7 @@ from crm.outbound.dialing import (
     still_allowed,
 )
 from crm.webhooks.outbox import WebhookSettings
+from telephony.capacity import CallCapacity
 from telephony.dependencies import CallDependencies
 from telephony.outbound.providers import DialError, OutboundCall, OutboundProvider
 from telephony.outbound.routing import PLACED_BY, campaign_route
@@ -68,6 +69,7 @@ class Dialer:
         instance: str | None = None,
         route: Route | None = None,
         webhooks: WebhookSettings | None = None,
+        capacity: CallCapacity | None = None,
     ):
         """Prepare a dialer (nothing runs until :meth:`run` or :meth:`tick`).
 
@@ -80,6 +82,8 @@ class Dialer:
             instance: A name for this dialer, unique among instances.
             route: Picks the provider of a campaign; default: the campaign's own setting.
             webhooks: Where a campaign's ``campaign.paused`` (circuit breaker) goes.
+            capacity: The server's lines: calls whose provider runs them here are placed
+                only while lines are free, each holding one while it rings. None: no limit.
         """
         self._db = db
         self._providers = providers
@@ -90,18 +94,24 @@ class Dialer:
         self._tick_secs = tick_secs
         self.instance = instance or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.placed = 0
+        self._capacity = capacity
         self._warned: set[str] = set()
         self._opening = asyncio.Lock()
 
     @classmethod
     def for_server(
-        cls, settings: Settings, deps: CallDependencies, providers: dict[str, OutboundProvider]
+        cls,
+        settings: Settings,
+        deps: CallDependencies,
+        providers: dict[str, OutboundProvider],
+        capacity: CallCapacity | None = None,
     ) -> Dialer:
         """The server's dialer, from its settings and the call dependencies.
 
         DIALER_TICK_SECS and DIALER_INSTANCE as set; TWILIO_FROM_NUMBER for campaigns
         without a caller ID; each campaign's provider chosen from the assistants loaded at
-        the time (:func:`telephony.outbound.routing.campaign_route`).
+        the time (:func:`telephony.outbound.routing.campaign_route`); calls paced to the
+        server's free ``capacity``.
         """
         return cls(
             deps.database,
@@ -111,6 +121,7 @@ class Dialer:
             instance=settings.dialer_instance or None,
             route=campaign_route(deps.assistants),
             webhooks=deps.policy.webhooks if deps.policy else None,
+            capacity=capacity,
         )
 
     async def settle(self, call: Call) -> None:
@@ -119,6 +130,8 @@ class Dialer:
         Added to ``CallDependencies.on_call_status``, which every provider's status
         changes pass through; the attempt's retry, if any, is timed by this dialer's clock.
         """
+        if self._capacity is not None and call.status in FINAL_CALL_STATUSES:
+            self._capacity.settled(call.id)  # not answered here, or over: its line is free
         if call.campaign_id and call.status in FINAL_CALL_STATUSES:
             await call_finished(self._db, call.id, self._clock())
 
@@ -181,6 +194,7 @@ class Dialer:
                 await session.scalars(select(Campaign).where(Campaign.status == "active"))
             )
         placed = 0
+        lines = self._capacity.free() if self._capacity is not None else None
         for campaign in campaigns:
             provider = self._route(campaign)
             if provider not in self._providers:
@@ -190,7 +204,13 @@ class Dialer:
                 continue
             if await trip_if_failing(self._db, campaign.id, now, self._webhooks):
                 continue
-            claimed = await claim_due(self._db, campaign.id, self.instance, now)
+            limit = lines if self._providers[provider].runs_here else None
+            if limit is not None and limit <= 0:
+                logger.debug(f"campaign {campaign.name}: every line is busy; dialing waits")
+                continue
+            claimed = await claim_due(self._db, campaign.id, self.instance, now, limit)
+            if limit is not None:
+                lines = limit - len(claimed)
             results = await asyncio.gather(
                 *(self._dial(campaign, provider, c) for c in claimed), return_exceptions=True
             )
@@ -224,6 +244,8 @@ class Dialer:
                 self._db, claimed, from_number=from_number, now=now, provider=provider_name
             )
         provider = self._providers[provider_name]
+        if self._capacity is not None and provider.runs_here:
+            self._capacity.ringing(call.id)  # its line is held from now, answered or not
         try:
             sid = await provider.place(
                 OutboundCall(
@@ -235,6 +257,8 @@ class Dialer:
                 )
             )
         except DialError as e:
+            if self._capacity is not None:
+                self._capacity.settled(call.id)
             await attempt_not_placed(
                 self._db, claimed, call.id, str(e), invalid_number=e.invalid_number, now=now
             )

@@ -42,7 +42,14 @@ class DialError(RuntimeError):
 
 
 class OutboundProvider(Protocol):
-    """Places calls; status arrives later through the provider's callbacks."""
+    """Places calls; status arrives later through the provider's callbacks.
+
+    ``runs_here``: whether an answered call runs on this server's own pipeline (and so
+    takes one of its lines: the dialer places no more than the free capacity), or on
+    the provider's (VAPI).
+    """
+
+    runs_here: bool
 
     async def place(self, call: OutboundCall) -> str:
         """Place a call and return the provider's id for it.

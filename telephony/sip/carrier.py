@@ -9,6 +9,7 @@ import pjsua2 as pj
 from aiohttp import web
 from loguru import logger
 
+from telephony.capacity import CAPACITY
 from telephony.carrier import HEALTH
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE
@@ -54,6 +55,8 @@ class SipCarrier:
             lambda: self.engine,
             trunk=self.settings.trunk,
             transfer_timeout=self.settings.engine.transfer_timeout_secs,
+            capacity=app.get(CAPACITY),
+            busy_retry_after=self.settings.engine.busy_retry_after_secs,
         )
         register_outbound(app, self.name, self.outbound)
         app.setdefault(HEALTH, {})[self.name] = self.health

@@ -12,9 +12,11 @@ from loguru import logger
 from agent.assistant_files import AssistantBook
 from crm.calls import NewCall
 from crm.phone_numbers import maybe_e164
+from telephony.capacity import CallCapacity
 from telephony.dependencies import CallDependencies
 from telephony.live import LiveCalls
 from telephony.opening import open_call
+from telephony.overflow import END_REASONS
 from telephony.session import CallSession
 from telephony.sip.engine import SipEngine
 from telephony.sip.events import CallFailed
@@ -65,9 +67,18 @@ class SipInbound:
         *,
         trunk: SipTrunk | None,
         transfer_timeout: float,
+        capacity: CallCapacity | None = None,
+        busy_retry_after: int = 10,
     ):
-        """``deps`` and ``engine``: the call dependencies and the engine, once ready (else None)."""
+        """``deps`` and ``engine``: the call dependencies and the engine, once ready (else None).
+
+        ``capacity``: the server's one capacity decision; a call it has no line for gets
+        503 with ``Retry-After: busy_retry_after`` (a trunk or PBX then tries another
+        server, or later), and its row ends as ``overflow-busy``.
+        """
         self._deps = deps
+        self._capacity = capacity
+        self._busy_retry_after = busy_retry_after
         self._engine = engine
         self._live = live
         self._trunk = trunk
@@ -102,10 +113,16 @@ class SipInbound:
             )
             await invite.reject(480, "Assistant Unavailable")
             return await deps.calls.finalize(call.id, end_reason="assistant-unavailable")
+        if self._capacity is not None and not self._capacity.admit(call.id):
+            retry = {"Retry-After": str(self._busy_retry_after)}
+            await invite.reject(503, "Call Limit Reached", retry)
+            return await deps.calls.overflowed(call.id, END_REASONS["busy"], status="busy")
         try:
             sip_call = await invite.accept()
         except CallFailed as e:
             logger.info(f"call {call.id}: the caller hung up before the answer ({e})")
+            if self._capacity is not None:
+                self._capacity.settled(call.id)
             await deps.calls.provider_status(
                 "sip", call.provider_call_id, "canceled", call_id=call.id
             )

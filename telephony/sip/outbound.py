@@ -45,6 +45,8 @@ class SipOutbound:
     (a machine gets the assistant's ``voicemailMessage`` once its greeting is over).
     """
 
+    runs_here = True
+
     def __init__(
         self,
         engine: Callable[[], SipEngine | None],

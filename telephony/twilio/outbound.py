@@ -19,6 +19,8 @@ TWILIO_BAD_NUMBER_CODES = frozenset(
 class TwilioOutbound:
     """Twilio's ``calls.create``, answered by our ``/twilio/voice``, with async AMD."""
 
+    runs_here = True  # the answered call streams into our pipeline
+
     def __init__(
         self, account_sid: str, auth_token: str, public_url: str, *, api_base_url: str = ""
     ):

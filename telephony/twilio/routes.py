@@ -17,9 +17,11 @@ from crm.calls import NewCall
 from crm.db import is_outage
 from crm.models import Call
 from crm.secret_compare import same_secret
+from telephony.capacity import CAPACITY
 from telephony.dependencies import DEPS, CallDependencies
 from telephony.live import LIVE, LeaveVoicemail
 from telephony.opening import open_call
+from telephony.overflow import OVERFLOW, OverflowDefaults, Overflows
 from telephony.session import CallSession
 from telephony.twilio.conference import ConferenceEvents
 from telephony.twilio.forms import (
@@ -32,6 +34,7 @@ from telephony.twilio.forms import (
     parse_form,
 )
 from telephony.twilio.leg import StreamRoute, TwilioLeg
+from telephony.twilio.overflow import SAY_LANGUAGES, overflow_twiml
 from telephony.twilio.relay import relay_stream
 from telephony.twilio.serializer import TwilioMediaSerializer
 from telephony.twilio.settings import TwilioSettings
@@ -127,6 +130,11 @@ async def voice_webhook(request: web.Request) -> web.Response:
     assistant = entry.assistant
     if entry.unavailable:
         return await _unavailable(deps, call.id, assistant.name, assistant.language)
+    capacity = request.app.get(CAPACITY)
+    if capacity is not None and not capacity.admit(call.id):
+        overflows = request.app.get(OVERFLOW) or Overflows(OverflowDefaults())
+        twiml = await overflow_twiml(deps, overflows, call, entry)
+        return web.Response(text=twiml, content_type="application/xml")
     logger.info(
         f"call {call.id}: {direction} Twilio call {call_sid} → assistant '{assistant.name}'"
     )
@@ -138,10 +146,6 @@ def _connect(twilio: TwilioSettings, call_id: str) -> web.Response:
     response = VoiceResponse()
     response.append(connect_stream(twilio.stream_url, twilio.signing_secret, call_id))
     return _twiml(response)
-
-
-# Twilio <Say> voices for the languages we have phrases in.
-SAY_LANGUAGES = {"en": "en-US", "es": "es-ES"}
 
 
 async def _unavailable(

@@ -29,6 +29,8 @@ def vapi_number_id(book: AssistantBook, from_number: str | None, assistant: str 
 class VapiOutbound:
     """:class:`telephony.outbound.providers.OutboundProvider` over VAPI's ``POST /call``."""
 
+    runs_here = False  # VAPI runs the conversation: no line of ours is taken
+
     def __init__(
         self, client: VapiClient, service: VapiService, *, default_phone_number_id: str = ""
     ):

@@ -15,7 +15,8 @@ analysis plan, timeouts, unknown VAPI fields...). What changes:
 - ``server``: this server's ``/vapi/events`` with the VAPI secret, so status updates,
   transcripts and the end-of-call report land in our database.
 - our own keys (``phoneNumbers``, ``provider``, ``vapi``, ``variableValues``,
-  ``languageOverrides``) are left out: variable values travel with each call instead;
+  ``languageOverrides``, ``overflowPlan``) are left out: variable values travel with each
+  call instead;
   a bilingual assistant's transcriber gets VAPI's ``language: "multi"``.
 """
 
@@ -43,6 +44,7 @@ OUR_KEYS = (
     "serverUrl",
     "serverUrlSecret",
     "languageOverrides",
+    "overflowPlan",
 )
 # The server messages our /vapi/events handles (an assistant file may choose its own list).
 SERVER_MESSAGES = [

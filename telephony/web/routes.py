@@ -11,6 +11,7 @@ from loguru import logger
 
 from crm.api.http import ApiError, Routes, actor, not_found
 from crm.calls import NewCall
+from telephony.capacity import CAPACITY
 from telephony.dependencies import DEPS
 from telephony.feed import CallEnded, Subscription, ToolCalled, TranscriptLine
 from telephony.live import LIVE
@@ -25,6 +26,7 @@ routes = api.table
 # The origin (scheme://host[:port]) the dashboard is served from, besides the request's own.
 PUBLIC_ORIGIN = web.AppKey("web_public_origin", str)
 MAX_MESSAGE_BYTES = 64 * 1024  # 20 ms of 16 kHz PCM is 640 bytes
+BUSY_CLOSE_CODE = 1013  # RFC 6455's "Try Again Later"
 
 
 def origin_of(url: str) -> str:
@@ -69,12 +71,15 @@ async def talk(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30)
     if not ws.can_prepare(request).ok:
         raise ApiError(400, "websocket_required", "open this path as a websocket")
+    capacity, line = request.app.get(CAPACITY), uuid.uuid4().hex
     await ws.prepare(request)
+    if capacity is not None and not capacity.admit(line):
+        return await _busy(ws, capacity.max_calls)
     call, entry = await open_call(
         deps,
         NewCall(
             provider="web",
-            provider_call_id=uuid.uuid4().hex,
+            provider_call_id=line,
             assistant=name,
             status="in-progress",
             extra={"talkedBy": actor(request)},
@@ -93,10 +98,23 @@ async def talk(request: web.Request) -> web.StreamResponse:
     )
     session = CallSession(deps, call, entry, BrowserLeg(ws, BrowserAudioSerializer()))
     forwarding = asyncio.create_task(_forward(session.feed.subscribe(), ws))
+    if capacity is not None:
+        capacity.settled(line)  # the line passes to the call as hold() registers it
     try:
         await request.app[LIVE].hold(session)
     finally:
         forwarding.cancel()
+    return ws
+
+
+async def _busy(ws: web.WebSocketResponse, max_calls: int) -> web.WebSocketResponse:
+    """Every line is busy: say so (an ``error`` message), then close with 1013, Try Again Later.
+
+    A browser cannot read the body of a refused upgrade, so the socket opens and says why.
+    """
+    detail = f"Every line is busy ({max_calls} calls at once). Please try again in a minute."
+    await ws.send_json({"type": "error", "error": "all_lines_busy", "detail": detail})
+    await ws.close(code=BUSY_CLOSE_CODE, message=b"all lines busy")
     return ws
 
 

@@ -10,7 +10,9 @@ assistant's ``server.secret`` in ``X-Vapi-Secret`` (https://docs.vapi.ai/server-
 ``status-update`` (ringing, in-progress), the scripted conversation with
 ``conversation-update`` after each line and ``tool-calls`` for each scripted tool,
 ``status-update`` ended, then ``end-of-call-report`` (sent ``report_copies`` times, as
-VAPI retries). ``POST /control/{id}`` stands for each call's ``monitor.controlUrl``.
+VAPI retries). A ``POST /call`` with ``phoneCallProviderBypassEnabled`` answers the TwiML
+that bridges an existing Twilio call to VAPI (``phoneCallProviderDetails.twiml``) instead.
+``POST /control/{id}`` stands for each call's ``monitor.controlUrl``.
 """
 
 from __future__ import annotations
@@ -239,6 +241,20 @@ class FakeVapi(CallingBack):
                 else {}
             ),
         }
+        if body.get("phoneCallProviderBypassEnabled"):
+            # VAPI dials nothing: the TwiML that bridges an existing Twilio call in comes back
+            # (https://github.com/VapiAI/example-phone-call-provider-bypass).
+            stream = f"wss://phone-call-websocket.vapi.invalid/{call_id}/transport"
+            call |= {
+                "type": "inboundPhoneCall",
+                "phoneCallProviderBypassEnabled": True,
+                "phoneCallProviderDetails": {
+                    "twiml": '<?xml version="1.0" encoding="UTF-8"?><Response><Connect>'
+                    f'<Stream url="{stream}"/></Connect></Response>'
+                },
+            }
+            self.calls[call_id] = call
+            return web.json_response(call, status=201)
         self.calls[call_id] = call
         assistant = self.assistants.get(body.get("assistantId", "")) or body.get("assistant") or {}
         if self.play_calls:

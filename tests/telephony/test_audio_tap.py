@@ -7,6 +7,8 @@ import time
 
 import pytest
 from pipecat.frames.frames import (
+    EndFrame,
+    EndTaskFrame,
     InputAudioRawFrame,
     InterruptionFrame,
     OutputAudioRawFrame,
@@ -108,3 +110,16 @@ async def test_a_failing_listener_is_dropped_and_streams_end_with_the_call(tap):
     got = [event async for event in stream]
     assert len(events) == 3, "the others still hear every frame"
     assert len(got) == 2 and stream.dropped == 1 and all(isinstance(e, TappedAudio) for e in got)
+
+
+async def test_the_caller_hanging_up_is_told_once_as_it_happens(tap):
+    tap, transport, _ = tap
+    told: list[float | None] = []
+    tap.on_input_ended = lambda: told.append(tap.input_ended_at)
+    await tap.on_push_frame(pushed(transport.input(), InputAudioRawFrame(pcm(0.02, 8000), 8000, 1)))
+    assert told == [] and tap.input_ended_at is None
+    hung_up = pushed(transport.input(), EndTaskFrame(reason="stream stopped"))
+    await tap.on_push_frame(hung_up)
+    await tap.on_push_frame(pushed(transport.input(), EndFrame()))
+    assert told == [None], "once, as the media ends (the session starts its drain timer)"
+    assert tap.input_ended_at is not None

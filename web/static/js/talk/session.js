@@ -86,6 +86,7 @@ export class TalkSession extends EventTarget {
       this.emit("transcript", message);
     } else if (message.type === "tool") this.emit("tool", message);
     else if (message.type === "end") this.endReason = message.reason;
+    else if (message.type === "error") this.endReason = message.detail; // e.g. every line busy
   }
 
   captured(frame) {

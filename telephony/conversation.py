@@ -257,6 +257,8 @@ class CallConversation:
             await escalation.failed(str(e))
             self._taken_back(destination, e)
             raise
+        finally:
+            escalation.release()
         logger.info(f"call {self._facts.call_id}: transferred to {destination.target}")
         self._spawn(self._end_after_transfer())
 
@@ -297,6 +299,8 @@ class CallConversation:
             self._taken_back(destination, e)
             await self._speaker.say(self._facts.phrases.transfer_failed, wait=False)
             return
+        finally:
+            escalation.release()
         logger.info(f"call {self._facts.call_id}: taken over by an agent")
         self._spawn(self._end_after_transfer())
 

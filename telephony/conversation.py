@@ -20,6 +20,7 @@ from crm.followups import create_task
 from crm.models import utcnow
 from telephony.carrier import CallLeg, NotSupported
 from telephony.desk.escalation import Escalation
+from telephony.desk.handover import connect, open_escalation
 from telephony.desk.offers import AgentDesk
 from voice.playback import BotTurn
 from voice.speaker import CallSpeaker
@@ -232,29 +233,16 @@ class CallConversation:
     async def _to_queue(
         self, destination: TransferDestination, announcement: str, brief: TransferBrief | None
     ) -> None:
-        reason = "no agent desk is running" if self._desk is None else None
-        if destination.warm:
-            reason = reason or self._leg.cannot_warm_transfer()
-        else:
-            reason = reason or self._leg.cannot_transfer()
-        if reason or self._desk is None:
-            raise TransferFailed(reason)
         brief = brief or TransferBrief("the caller asked for a person", "")
-        escalation = await Escalation.open(self._desk, self._facts.call_id, destination, brief)
-        if not await escalation.anyone_available():
-            reason = f"no agent of the {escalation.queue} queue is available"
-            await escalation.failed(reason)
-            raise TransferFailed(reason)
+        escalation = await open_escalation(
+            self._desk, self._facts.call_id, self._leg, destination, brief
+        )
         self._speaker.hold_caller()
         await self._speaker.say(announcement)
         self.end_reason = "transferred"
         try:
-            if destination.warm:
-                await self._leg.warm_transfer(escalation)
-            else:
-                await self._blind_to_agent(escalation)
+            await connect(self._leg, escalation, destination)
         except TransferFailed as e:
-            await escalation.failed(str(e))
             self._taken_back(destination, e)
             raise
         logger.info(f"call {self._facts.call_id}: transferred to {destination.target}")
@@ -264,20 +252,19 @@ class CallConversation:
         """An agent takes the call over: the AI stops and leaves, their phone is bridged in.
 
         Returns once the takeover is recorded; the agent is rung in the background (as in
-        a warm transfer, with a whisper of what was said last).
+        a warm transfer).
 
         Raises:
             TransferFailed: The call is ending, or the carrier cannot hold its caller.
         """
         if self.end_reason is not None:
             raise TransferFailed(f"the call is already ending ({self.end_reason})")
-        if self._desk is None or (reason := self._leg.cannot_warm_transfer()):
-            raise TransferFailed(reason or "no agent desk is running")
         destination = TransferDestination(type="queue", queue=queue or "takeover", mode="warm")
         brief = TransferBrief("an agent took the call over", "You asked to take this call over.")
-        escalation = await Escalation.open(
+        escalation = await open_escalation(
             self._desk,
             self._facts.call_id,
+            self._leg,
             destination,
             brief,
             transfer_id=transfer_id,
@@ -291,25 +278,13 @@ class CallConversation:
     async def _hand_over(self, escalation: Escalation, destination: TransferDestination) -> None:
         await self._speaker.say(self._facts.phrases.transfer)
         try:
-            await self._leg.warm_transfer(escalation)
+            await connect(self._leg, escalation, destination)
         except TransferFailed as e:
-            await escalation.failed(str(e))
             self._taken_back(destination, e)
             await self._speaker.say(self._facts.phrases.transfer_failed, wait=False)
             return
         logger.info(f"call {self._facts.call_id}: taken over by an agent")
         self._spawn(self._end_after_transfer())
-
-    async def _blind_to_agent(self, escalation: Escalation) -> None:
-        agent = await escalation.next_agent()
-        if agent is None:
-            raise TransferFailed(f"no agent of the {escalation.queue} queue is available")
-        try:
-            await self._leg.transfer(agent.destination)
-        except TransferFailed as e:
-            await escalation.missed(agent, "failed")
-            raise TransferFailed(f"{agent.name}: {e}") from None
-        await escalation.transferred(agent)
 
     def _taken_back(self, destination: TransferDestination, error: TransferFailed) -> None:
         """The transfer failed: the caller is ours again and listened to."""

@@ -187,6 +187,15 @@ class Escalation:
         self._desk.forget(self.transfer_id)
         logger.info(f"transfer {self.transfer_id}: {status} ({reason})")
 
+    def release(self) -> None:
+        """The escalation is over, however it ended: no agent stays marked as being rung,
+        no offer stays open on a console."""
+        if self._agent is not None:
+            self._desk.ringing.discard(self._agent.id)
+        if self._offer.get("agentId") and self._offer.get("status") in ("ringing", "answered"):
+            self._publish(status="ended", done=True)
+        self._desk.forget(self.transfer_id)
+
     async def _attempt(self, agent: AgentRing, outcome: str) -> None:
         started = self._rung.get(agent.agent_id, time.monotonic())
         rang_at = utcnow()

@@ -168,7 +168,8 @@ def _transcriber(raw: dict[str, Any], entry: LoadedAssistant, target: VapiTarget
 
 def _destinations(entry: LoadedAssistant, tool: dict[str, Any]) -> list[dict[str, Any]]:
     if tool.get("destinations"):
-        return tool["destinations"]
+        # Our agents' queues are reached through our own call pipeline, never from VAPI's.
+        return [d for d in tool["destinations"] if d.get("type") != "queue"]
     number = entry.assistant.forwarding_phone_number
     return [{"type": "number", "number": number}] if number else []
 

@@ -82,6 +82,16 @@ def print_times(transfer: dict, twilio: FakeTwilio, caller_sid: str) -> None:
     )
 
 
+async def said(server: ServerProcess, call_id: str, words: str, timeout: float = 30.0) -> None:
+    """Wait until the assistant's transcript holds ``words`` (it was heard in full)."""
+    for _ in range(int(timeout / 0.2)):
+        body = await server.call(call_id, ended=False)
+        if any(words in line["text"] for line in body["transcript"]):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the assistant did not say {words!r}")
+
+
 async def test_no_answer_takes_the_caller_back_and_a_callback_is_offered(
     tools_server: ServerProcess, llm: FakeOpenAI, conferences: FakeTwilio
 ):
@@ -94,7 +104,7 @@ async def test_no_answer_takes_the_caller_back_and_a_callback_is_offered(
         await call.wait_for_bot()
         await call.say(speech_ulaw("Can I speak to a person?"), "transfer")
         await wait_until(lambda: call.streams == 2)
-        await call.wait_for_bot()
+        await said(tools_server, call.call_id, "couldn't reach a colleague")
         answer = await call.say(speech_ulaw("Yes please."), "yes")
     assert answer.voice_to_voice_ms is not None, "the assistant has the caller again"
     body = await tools_server.call(call.call_id)

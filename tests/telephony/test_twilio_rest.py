@@ -10,7 +10,7 @@ from pipecat.frames.frames import EndTaskFrame
 
 from agent.tool_config import TransferDestination
 from agent.tools import DtmfFailed
-from telephony.carrier import NotSupported
+from telephony.carrier import CallLeg, NotSupported
 from telephony.twilio.leg import StreamRoute, TwilioLeg
 from telephony.twilio.rest import TwilioRest, TwilioRestError, dial_twiml
 from telephony.twilio.serializer import TwilioMediaSerializer
@@ -87,3 +87,29 @@ async def test_keys_twilio_refuses_leave_the_call_on_its_stream(twilio_api: Fake
 
     with pytest.raises(NotSupported, match="TWILIO_ACCOUNT_SID"):
         await leg(None, handovers).send_dtmf("1")
+
+
+async def test_a_warm_transfer_says_what_it_lacks_before_the_caller_is_told(
+    twilio_api: FakeTwilio,
+):
+    handovers = StreamHandovers()
+    assert "TWILIO_ACCOUNT_SID" in (leg(None, handovers).cannot_warm_transfer() or "")
+    assert "PUBLIC_URL" in (leg(twilio_api, handovers).cannot_warm_transfer() or "")
+
+    class CanTransferOnly(CallLeg):
+        provider = "web"
+        far_end_hung_up = False
+
+        def transport(self):
+            raise NotImplementedError
+
+        async def hang_up(self) -> None:
+            pass
+
+        def cannot_transfer(self) -> str | None:
+            return None
+
+    reason = CanTransferOnly().cannot_warm_transfer() or ""
+    assert reason.startswith("web cannot hold a caller") and '"mode": "blind"' in reason, (
+        "a carrier without conferences refuses a warm transfer and says what to do"
+    )

@@ -77,6 +77,22 @@ def test_builtin_tools_run_here_and_call_tools_become_vapis_own():
     assert "transfer_to_human" not in tools
 
 
+def test_queue_destinations_stay_ours_and_numbers_go_to_vapi(tmp_path: Path):
+    path = tmp_path / "queues.json"
+    transfer = {
+        "type": "transferCall",
+        "destinations": [
+            {"type": "queue", "queue": "sales"},
+            {"type": "number", "number": "+15555550150"},
+        ],
+    }
+    path.write_text(json.dumps({"name": "queues", "model": {"tools": [transfer]}}))
+    [tool] = vapi_assistant(load_assistant(path), TARGET)["model"]["tools"]
+    assert tool["destinations"] == [{"type": "number", "number": "+15555550150"}], (
+        "VAPI cannot reach our agents' queues"
+    )
+
+
 def test_webhook_tools_keep_their_own_server_and_a_real_llm_is_kept():
     from tests.e2e.assistants import test_assistants
 

@@ -1,7 +1,7 @@
 """calls.owner and calls.lease_until: which instance holds a live call, and until when
 
 Revision ID: 0011_call_owner_lease
-Revises: 0008_call_language
+Revises: 0010_webhook_delivery_lead
 Create Date: 2026-12-02 17:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_call_owner_lease"
-down_revision = "0012_webhook_delivery_lead"
+down_revision = "0010_webhook_delivery_lead"
 branch_labels = None
 depends_on = None
 

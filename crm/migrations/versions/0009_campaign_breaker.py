@@ -1,6 +1,6 @@
 """campaigns: why a campaign paused itself (circuit breaker), when it tripped, when it resumes
 
-Revision ID: 0010_campaign_breaker
+Revision ID: 0009_campaign_breaker
 Revises: 0008_call_language
 Create Date: 2026-12-02 17:30:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_campaign_breaker"
+revision = "0009_campaign_breaker"
 down_revision = "0008_call_language"
 branch_labels = None
 depends_on = None

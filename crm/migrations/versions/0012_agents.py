@@ -1,7 +1,7 @@
 """agents and transfers: people who take transfers, their presence, and each escalation
 
-Revision ID: 0009_agents
-Revises: 0008_call_language
+Revision ID: 0012_agents
+Revises: 0011_call_owner_lease
 Create Date: 2026-12-02 17:30:00
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_agents"
+revision = "0012_agents"
 down_revision = "0011_call_owner_lease"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """webhook_deliveries.lead_id: the lead a delivery is about, so that an erase finds every one
 
-Revision ID: 0012_webhook_delivery_lead
-Revises: 0008_call_language
+Revision ID: 0010_webhook_delivery_lead
+Revises: 0009_campaign_breaker
 Create Date: 2026-12-02 17:30:00
 
 A lead's stage change queued by hand, by a CSV import or by a rule has no call id; before
@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_webhook_delivery_lead"
-down_revision = "0010_campaign_breaker"
+revision = "0010_webhook_delivery_lead"
+down_revision = "0009_campaign_breaker"
 branch_labels = None
 depends_on = None
 

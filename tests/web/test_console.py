@@ -25,7 +25,7 @@ from tests.conftest import ServerProcess
 from tests.e2e.desk import REASON, SUMMARY, caller, only_agent, transfer_request
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.twilio_rest import FakeTwilio
-from tests.web.conftest import api, open_tab, shot
+from tests.web.conftest import api, open_tab, shot, show
 
 pytestmark = pytest.mark.slow
 
@@ -146,4 +146,34 @@ async def test_the_console_offers_a_transfer_with_its_live_transcript_and_takes_
     ]
     assert "call.listen" in actions
     assert not tab.errors, tab.errors
+    await context.close()
+
+
+async def test_the_dashboard_lists_live_calls_and_streams_the_one_picked(
+    browser: Browser,
+    web_server: ServerProcess,
+    llm: FakeOpenAI,
+    conferences: FakeTwilio,
+    screenshots: Path,
+):
+    """Live: a call in progress is listed; picked, its transcript grows as the caller speaks."""
+    context, tab = await open_tab(browser)
+    await show(tab, web_server, "/live")
+    llm.script.append(Reply("Our fibre plans start at thirty dollars a month."))
+    call = caller(web_server, conferences, "+15555550136")
+    async with call:
+        await call.wait_for_bot(timeout=60)
+        row = tab.locator(f"button.live-call[data-call-id='{call.call_id}']")
+        await row.click(timeout=SPEECH)
+        transcript = tab.locator("#live-detail .console-transcript .line")
+        await expect(transcript.first).to_contain_text("Hi", timeout=SPEECH)
+        await call.say(speech_ulaw("How much is your cheapest plan?"), "price")
+        await expect(transcript.nth(2)).to_contain_text("thirty dollars", timeout=SPEECH)
+        await expect(tab.locator("#live-detail")).to_contain_text("+15555550136")
+        await shot(tab, screenshots, "22-live-calls")
+        await call.hang_up()
+    await expect(tab.locator("#live-detail .console-transcript")).to_have_attribute(
+        "data-ended", re.compile(".+"), timeout=SPEECH
+    )
+    await expect(row).to_have_count(0, timeout=SPEECH)
     await context.close()

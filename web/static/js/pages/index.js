@@ -8,7 +8,7 @@ import { kpisPage } from "./kpis.js";
 import { leadPage } from "./lead.js";
 import { leadsPage } from "./leads.js";
 import { consolePage } from "./console.js";
-import { livePage } from "./soon.js";
+import { livePage } from "./live.js";
 
 export const DASHBOARD = {
   title: "the dashboard",
@@ -17,7 +17,7 @@ export const DASHBOARD = {
   home: "/calls",
   nav: [
     { path: "/calls", label: "Calls", icon: "calls" },
-    { path: "/live", label: "Live", icon: "live", soon: true },
+    { path: "/live", label: "Live", icon: "live" },
     { path: "/leads", label: "Leads", icon: "leads" },
     { path: "/campaigns", label: "Campaigns", icon: "campaigns" },
     { path: "/kpis", label: "KPIs", icon: "kpis" },

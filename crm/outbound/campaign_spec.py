@@ -87,6 +87,13 @@ class Limits(SpecPart):
     )
     max_calls_per_day: int | None = Field(default=None, ge=1)
     max_concurrent: int = Field(default=2, ge=1, le=500)
+    paced_to_queue: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="progressive dialing: no more calls at once than this queue has agents "
+        "available, so that no caller the assistant transfers waits on hold for nobody",
+    )
     max_calls_per_number_per_day: int | None = Field(
         default=None, ge=1, description="calls each caller ID may place a day (every campaign)"
     )

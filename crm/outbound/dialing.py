@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.agents import available_agents
 from crm.db import Database
 from crm.models import Call, Campaign, CampaignContact, DialLock, Lead, Task
 from crm.outbound.call_permission import FINAL_REFUSALS, refusal
@@ -48,7 +49,11 @@ def _day_start(now: datetime, timezone: str) -> datetime:
 
 
 async def capacity(session: AsyncSession, campaign: Campaign, now: datetime) -> int:
-    """How many more calls the campaign may start now (concurrency and daily caps)."""
+    """How many more calls the campaign may start now (concurrency and daily caps).
+
+    A campaign paced to a queue (``limits.pacedToQueue``) also has no more calls in flight
+    than the queue has agents available: each call may end in a transfer to one of them.
+    """
     limits = spec_of(campaign).limits
     in_flight = (
         await session.scalar(
@@ -59,6 +64,9 @@ async def capacity(session: AsyncSession, campaign: Campaign, now: datetime) -> 
         or 0
     )
     room = limits.max_concurrent - in_flight
+    if limits.paced_to_queue is not None:
+        agents = await available_agents(session, limits.paced_to_queue)
+        room = min(room, len(agents) - in_flight)
     if limits.max_calls_per_day is not None:
         # Calls opened today, plus claimed contacts whose call row is not opened yet.
         calls_today = (

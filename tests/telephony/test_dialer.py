@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from crm.followups import create_task, mark_do_not_call
-from crm.models import Call, CampaignContact, DoNotCall, Lead, Task
+from crm.models import Agent, Call, CampaignContact, DoNotCall, Lead, Task
 from crm.outbound.calling_windows import CallingWindow
 from crm.outbound.campaign_runs import enroll_due
 from crm.outbound.dialing import PLACE_LEASE, claim_due
@@ -150,6 +150,40 @@ async def test_daily_cap_and_concurrency_hold(rig: Rig):
     for _ in range(6):
         await rig.tick(dialer)
     assert len(rig.twilio.calls) == 14, "the next day the cap resets"
+
+
+async def test_a_campaign_paced_to_a_queue_calls_no_more_at_once_than_agents_available(rig: Rig):
+    """Progressive dialing: each call may end in a transfer, so one available agent, one call."""
+    rig.twilio.talk_secs = 0.4
+    for i in range(6):
+        await rig.lead(f"+1212555{1400 + i:04d}", timezone="America/New_York")
+    async with rig.db.session() as session:
+        for name, presence, queues in [
+            ("Ana", "available", ["sales"]),
+            ("Bo", "away", ["sales"]),
+            ("Cy", "available", ["support"]),
+        ]:
+            session.add(Agent(name=name, presence=presence, queues=queues, token_hash=name))
+    await rig.campaign(
+        window=WINDOW,
+        limits={"maxConcurrent": 10, "maxAttempts": 1, "pacedToQueue": "sales"},
+        timezone="America/New_York",
+    )
+    dialer = rig.dialer()
+    for _ in range(15):
+        assert await dialer.tick() <= 1
+        await asyncio.sleep(0.1)
+    await rig.twilio.idle()
+    assert rig.twilio.max_active == 1, "one available agent of the queue: one call at a time"
+    assert len(rig.twilio.calls) >= 2, "the next call goes out once the line is free"
+
+    async with rig.db.session() as session:
+        for agent in await session.scalars(select(Agent)):
+            agent.presence = "offline"
+    before = len(rig.twilio.calls)
+    for _ in range(5):
+        await rig.tick(dialer)
+    assert len(rig.twilio.calls) == before, "nobody available: nobody is called"
 
 
 async def test_two_dialers_never_dial_the_same_contact_twice(rig: Rig):

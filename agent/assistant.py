@@ -74,6 +74,19 @@ class KeypadInputPlan(AssistantPart):
     delimiters: list[Literal["#", "*"]] = Field(default_factory=lambda: ["#"])
 
 
+class StopSpeakingPlan(AssistantPart):
+    """``stopSpeakingPlan``: what the caller must say over the bot to stop it (VAPI's field).
+
+    ``numWords`` 0 (the default): the caller's voice stops the bot at once (barge-in about
+    0.2 s after they start). Above 0: acknowledgements said over the bot ("uh-huh",
+    "okay", "sí", "ajá") let it talk on, and the caller stops it by saying more, by a stop
+    word ("wait", "no", "espera"), or by talking on for 0.8 s (see ``voice.overlap``):
+    fewer false stops, a slower barge-in.
+    """
+
+    num_words: int = Field(default=0, ge=0, le=10)
+
+
 class ArtifactPlan(AssistantPart):
     """``artifactPlan``: what is kept of a call besides its transcript (VAPI's field).
 
@@ -191,6 +204,7 @@ class Assistant(AssistantPart):
     variable_values: dict[str, Any] = Field(default_factory=dict)
     message_plan: MessagePlan = Field(default_factory=MessagePlan)
     keypad_input_plan: KeypadInputPlan = Field(default_factory=KeypadInputPlan)
+    stop_speaking_plan: StopSpeakingPlan = Field(default_factory=StopSpeakingPlan)
     metadata: dict[str, Any] = Field(default_factory=dict)
     phone_numbers: list[str] = Field(default_factory=list)
     number_routes: list[NumberRoute] = Field(default_factory=list, exclude=True)

@@ -159,7 +159,7 @@ def phone_pcm(ulaw: bytes) -> bytes:
 
 
 def strategies(models: SpeechModels, args: argparse.Namespace):
-    chosen = user_turn_strategies(models.smart_turn, TurnTaking())
+    chosen = user_turn_strategies(models.smart_turn, TurnTaking(backchannels_pass=True))
     if args.baseline:
         chosen.start = [VADUserTurnStartStrategy()]
     elif args.interrupt_secs is not None:

@@ -20,6 +20,7 @@ from telephony.dependencies import CallDependencies
 from telephony.readiness import choose_speech
 from voice.keypad import KeypadSettings
 from voice.pipeline import CallSpeech
+from voice.turns import TurnTaking
 
 
 @dataclass
@@ -104,6 +105,7 @@ def _speech(deps: CallDependencies, entry: LoadedAssistant, spoken: Assistant) -
         if keypad.enabled
         else None,
         idle_secs=assistant.silence_timeout_seconds / 2,
+        turns=TurnTaking(backchannels_pass=assistant.stop_speaking_plan.num_words > 0),
     )
 
 

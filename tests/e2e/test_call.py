@@ -109,8 +109,10 @@ async def test_talking_over_the_bot_clears_its_audio(server: ServerProcess, llm:
 async def test_a_backchannel_lets_the_bot_talk_on_and_wait_stop_cuts_it_off(
     server: ServerProcess, llm: FakeOpenAI
 ):
+    """The appointment setter lets backchannels pass (its stopSpeakingPlan.numWords is 2)."""
     llm.script += [Reply(LONG_REPLY), Reply("Sure, what is it?")]
-    async with simulator(server) as call:
+    setter = CallSimulator(server.url, auth_token=TWILIO_AUTH_TOKEN, to_number="+15555550101")
+    async with setter as call:
         await call.wait_for_bot()
         heard = call._playback.speech_frames
         await call.speak(speech_ulaw("What are your opening hours?"))

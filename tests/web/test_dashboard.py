@@ -318,11 +318,11 @@ async def test_assistants_page_shows_unavailable_ones_and_a_refused_file_by_json
     await shot(page, screenshots, "08-assistant")
 
 
-async def test_placeholders_name_what_is_coming_without_made_up_data(
+async def test_live_and_console_pages_show_no_made_up_data_with_no_call(
     page: Page, web_server: ServerProcess, screenshots: Path
 ):
     await show(page, web_server, "/live")
-    await expect(page.locator(".page-body")).to_contain_text("Live calls are coming")
+    await expect(page.locator("#live-calls")).to_contain_text("No call in progress")
     await shot(page, screenshots, "09-live")
     await page.goto(web_server.url + "/console")
     await page.wait_for_selector(".page[data-ready]")

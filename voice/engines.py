@@ -95,7 +95,10 @@ class SpeechModels:
     default_voice: Path
     silero: onnxruntime.InferenceSession
     smart_turn: onnxruntime.InferenceSession
-    synthesis: SynthesisPool = field(default_factory=lambda: SynthesisPool(os.cpu_count() or 1))
+    # One thread: a Piper run already uses every core (onnxruntime's default), so two at
+    # once only slow each other. Measured on 2 cores, 8 greetings at once: first audio
+    # p50 ~0.63 s on one thread, 0.77-1.17 s on two, 0.9-1.5 s on asyncio's threads.
+    synthesis: SynthesisPool = field(default_factory=lambda: SynthesisPool(workers=1))
     _voices: dict[Path, PiperVoice] = field(default_factory=dict)
     _voices_lock: threading.Lock = field(default_factory=threading.Lock)
     _whispers: dict[Path, WhisperEngine] = field(default_factory=dict)

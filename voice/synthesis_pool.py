@@ -21,7 +21,7 @@ class SynthesisPool:
     sentence that would not play for seconds anyway. Threads start on first use.
     """
 
-    def __init__(self, workers: int = 2):
+    def __init__(self, workers: int = 1):
         """Run steps on ``workers`` threads."""
         self._workers = max(1, workers)
         self._queue: list[tuple[float, int, Callable[[], Any], Future]] = []

@@ -110,22 +110,6 @@ async def test_keypad_digits_reach_the_llm_as_text(tools_server: ServerProcess, 
     assert assistant_lines(body)[-1]["text"] == "Thanks, I found account one two three four."
 
 
-async def test_a_phone_number_read_out_in_groups_is_answered_once_after_the_last(
-    tools_server: ServerProcess, llm: FakeOpenAI
-):
-    llm.script.append(Reply("Thanks, I have your number."))
-    groups = ["My number is five five five,", "one two three,", "four five six seven."]
-    async with caller(tools_server, "+15555550127") as call:
-        await call.wait_for_bot()
-        for pause, group in zip((1.0, 1.2, 0.0), groups, strict=True):
-            await call.speak(speech_ulaw(group))
-            await asyncio.sleep(pause)  # the caller looks at the next digits
-        await call.wait_for_bot(timeout=20)
-    assert len(llm.requests) == 1, f"answered once, not after a group: {llm.user_messages()}"
-    digits = "".join(c for c in llm.user_messages()[-1] if c.isdigit())
-    assert digits.endswith("1234567"), llm.user_messages()  # (tiny.en hears espeak's "five" badly)
-
-
 async def test_llm_failure_is_never_silence(tools_server: ServerProcess, llm: FakeOpenAI):
     lead_id = await named_lead(tools_server, "+15555550126", "Fox Mulder")
     # The first completion stalls past LLM_TIMEOUT_SECS (2 s); the retry fails with a 500.

@@ -155,7 +155,8 @@ async def test_a_caller_holds_a_conversation_barges_in_and_keys_digits(
     assert body["provider"] == "sip" and body["direction"] == "inbound"
     assert body["assistant"] == "sip-test" and body["endReason"] == "caller-hangup"
     said = " ".join(line["text"].lower() for line in body["transcript"] if line["role"] == "user")
-    assert "morning" in said and "tuesday" in said, body["transcript"]
+    # tiny.en sometimes hears the resumed "Tuesday" (after a short pause) as "two days"
+    assert "morning" in said and ("tuesday" in said or "two days" in said), body["transcript"]
     cut = [
         line for line in body["transcript"] if line["role"] == "assistant" and line["interrupted"]
     ]

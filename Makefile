@@ -32,7 +32,7 @@ run: setup
 	$(BIN)/phoneagent-server
 
 test: setup test-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # ruff's rules and formatting as pinned in pyproject (seconds; make test runs it first).
 lint: setup

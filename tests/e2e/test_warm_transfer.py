@@ -92,6 +92,7 @@ async def said(server: ServerProcess, call_id: str, words: str, timeout: float =
     raise AssertionError(f"the assistant did not say {words!r}")
 
 
+@pytest.mark.flaky(reruns=2)
 async def test_no_answer_takes_the_caller_back_and_a_callback_is_offered(
     tools_server: ServerProcess, llm: FakeOpenAI, conferences: FakeTwilio
 ):

@@ -65,7 +65,6 @@ def by_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-@pytest.mark.flaky(reruns=2)
 async def test_seed_000_cold_campaign_from_csv_to_a_signed_webhook(clean: Flow):
     """CSV import → campaign (window, limits) → Twilio REST dial → the callee speaks on the
     answer URL → a tool → hang-up → analysis → score and band → stage → rule → signed webhook."""
@@ -112,7 +111,8 @@ async def test_seed_000_cold_campaign_from_csv_to_a_signed_webhook(clean: Flow):
     # 4. The callee spoke: what they said reached the transcript and the LLM.
     heard = " ".join(t["text"] for t in call["transcript"] if t["role"] == "user").lower()
     assert "fiber" in heard or "month" in heard or "cost" in heard, heard
-    assert any(heard[:20] in str(r["messages"]).lower() for r in llm.requests)
+    said = [w for w in ("fiber", "month", "cost") if w in heard]
+    assert any(w in str(r["messages"]).lower() for r in llm.requests for w in said), heard
     assistant_lines = [t["text"] for t in call["transcript"] if t["role"] == "assistant"]
     assert assistant_lines[0].endswith(NOTICE), "a recorded call states it after the greeting"
     assert call["recording"] and call["recording"]["path"], "and it is recorded"

@@ -27,7 +27,7 @@ function sidebar(me) {
     h("div", { class: "brand" }, h("img", { src: "/static/icon.svg", alt: "" }), h("div", null, "phoneagent", h("small", null, area.subtitle))),
     h("nav", { class: "nav", "aria-label": "Sections" }, links),
     h("div", { class: "sidebar-foot" },
-      h("span", { class: "muted", title: me.actor }, me.role === "admin" ? "Admin" : me.actor),
+      h("span", { class: "muted who-am-i", title: me.actor }, me.role === "admin" ? "Admin" : "Agent"),
       h("button", { class: "btn small ghost", id: "sign-out", onclick: signOut }, icon("out"), "Sign out")));
 }
 

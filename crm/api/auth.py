@@ -78,17 +78,20 @@ async def find_session(request: web.Request, token: str) -> WebSession | None:
     """The live session of a cookie's token: not expired, and its credential still holds."""
     async with request.app[CRM].db.session() as session:
         row = await session.get(WebSession, token_hash(token))
-    if row is None or row.expires_at <= utcnow():
+        live = row is not None and row.expires_at > utcnow()
+        agent = None
+        if live and row.role == "agent":  # one session: the row and its agent
+            agent = await session.get(Agent, row.subject or "")
+    if not live:
         return None
     if row.role == "admin" and not hmac.compare_digest(
         row.credential, fingerprint(request.app[API_KEY])
     ):
         return None  # the API key changed since this browser signed in
-    if row.role == "agent":
-        async with request.app[CRM].db.session() as session:
-            agent = await session.get(Agent, row.subject or "")
-        if agent is None or not hmac.compare_digest(row.credential, fingerprint(agent.token_hash)):
-            return None  # the agent was removed, or their token was replaced
+    if row.role == "agent" and (
+        agent is None or not hmac.compare_digest(row.credential, fingerprint(agent.token_hash))
+    ):
+        return None  # the agent was removed, or their token was replaced
     return row
 
 

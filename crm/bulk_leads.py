@@ -31,6 +31,21 @@ async def existing_phones(session: AsyncSession, phones: list[str]) -> set[str]:
     return found
 
 
+async def leads_by_phone(session: AsyncSession, phones: list[str]) -> list[Lead]:
+    """The leads with these phones, looked up a chunk at a time.
+
+    One ``IN (...)`` with every phone of a 50,000-row CSV would pass SQLite's limit of
+    32,766 bound variables.
+    """
+    leads: list[Lead] = []
+    for i in range(0, len(phones), CHUNK):
+        leads.extend(
+            await session.scalars(select(Lead).where(Lead.phone.in_(phones[i : i + CHUNK])))
+        )
+        await asyncio.sleep(0)
+    return leads
+
+
 def new_lead_values(rows: list[ImportRow], policy: Policy, now: datetime) -> list[dict[str, Any]]:
     """Every column of a new lead per row, as the ORM path would have written it.
 

@@ -22,6 +22,7 @@ from crm.api.responses import (
     Progress,
 )
 from crm.audit import audit
+from crm.bulk_leads import leads_by_phone
 from crm.cpu_sharing import collector_paused
 from crm.models import Campaign, CampaignContact, Lead, utcnow
 from crm.outbound.campaign_spec import CampaignSpec
@@ -248,9 +249,7 @@ async def _enroll(request: web.Request) -> web.Response:
         if rows is not None:
             await lead_import.apply(session, crm.policy, rows, report, actor=actor(request))
             await session.flush()
-            leads = list(
-                await session.scalars(select(Lead).where(Lead.phone.in_([r.phone for r in rows])))
-            )
+            leads = await leads_by_phone(session, [r.phone for r in rows])
         else:
             leads = list(await session.scalars(select(Lead).where(Lead.id.in_(ids))))
             missing = sorted(set(ids) - {lead.id for lead in leads})

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from crm.bulk_leads import leads_by_phone
 from crm.db import Database
 from crm.leads import LeadStore
 from crm.phone_numbers import InvalidPhoneNumber, maybe_e164, region_of, to_e164
@@ -38,3 +39,13 @@ async def test_get_or_create_is_safe_under_concurrency(database: Database):
     )
     assert len({lead.id for lead in leads}) == 1
     assert (await store.by_phone("+14155550123")).source == "inbound-call"
+
+
+async def test_leads_are_found_by_phone_past_the_databases_bound_variable_limit(
+    database: Database,
+):
+    phones = [f"+1415{i:07d}" for i in range(33_000)]  # SQLite binds at most 32,766
+    await LeadStore(database).get_or_create(phones[-1], source="test")
+    async with database.session() as session:
+        found = await leads_by_phone(session, phones)
+    assert [lead.phone for lead in found] == [phones[-1]]

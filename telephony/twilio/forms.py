@@ -56,10 +56,14 @@ def kept_number(raw: str | None) -> str | None:
     return maybe_e164(sip_user.group(1) if sip_user else raw)
 
 
-class TwilioForm(BaseModel):
-    """The fields every voice webhook we serve reads."""
+class WebhookForm(BaseModel):
+    """A Twilio webhook's form: the fields we read are checked, the rest pass through."""
 
     model_config = ConfigDict(extra="allow", str_max_length=4096)
+
+
+class TwilioForm(WebhookForm):
+    """The fields every voice webhook we serve reads."""
 
     CallSid: str = Sid
     AccountSid: str | None = Field(default=None, max_length=64)
@@ -83,13 +87,11 @@ class AmdForm(TwilioForm):
     AnsweredBy: str = Field(min_length=1, max_length=64)
 
 
-class ConferenceForm(BaseModel):
+class ConferenceForm(WebhookForm):
     """A conference's status callback, or a participant leg's call status (warm transfers).
 
     Conference-wide events (``conference-start``, ``conference-end``) carry no ``CallSid``.
     """
-
-    model_config = ConfigDict(extra="allow", str_max_length=4096)
 
     CallSid: str = Field(default="", max_length=64)
     ConferenceSid: str | None = Field(default=None, max_length=64)

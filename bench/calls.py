@@ -67,6 +67,7 @@ async def one_call(
                 result["unanswered"] += 1
             else:
                 result["caller_v2v"].append(turn.voice_to_voice_ms)
+        result["gaps_ms"] = [gap * 1000 for gap in call.playout_gaps]
     headers = {"Authorization": f"Bearer {api_key}"}
     async with aiohttp.ClientSession() as http:
         for _ in range(40):
@@ -180,7 +181,8 @@ async def run_calls(title: str, place, args: argparse.Namespace) -> None:
     peak_sip = 0
     semaphore = asyncio.Semaphore(args.concurrency)
 
-    async def guarded() -> None:
+    async def guarded(index: int) -> None:
+        await asyncio.sleep(min(index, args.concurrency - 1) * args.stagger)
         async with semaphore:
             results.append(await place())
 
@@ -195,7 +197,7 @@ async def run_calls(title: str, place, args: argparse.Namespace) -> None:
 
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample(stop))
-    await asyncio.gather(*(guarded() for _ in range(args.calls)))
+    await asyncio.gather(*(guarded(i) for i in range(args.calls)))
     stop.set()
     await sampler
     elapsed = time.monotonic() - started
@@ -205,7 +207,7 @@ async def run_calls(title: str, place, args: argparse.Namespace) -> None:
     unanswered = sum(r["unanswered"] for r in results)
     print(
         f"\n{title}: {args.calls} calls x {args.turns} turns, {args.concurrency} at a time, "
-        f"in {elapsed:.0f}s"
+        f"in {elapsed:.0f}s" + (f", starts {args.stagger:g}s apart" if args.stagger else "")
     )
     if peak_sip:
         capacity = (before.get("sip") or {}).get("capacity")
@@ -226,6 +228,13 @@ async def run_calls(title: str, place, args: argparse.Namespace) -> None:
     for label, key in STAGES:
         print(row(label, [t[key] for t in turns if t.get(key) is not None]))
     print(f"  unanswered turns: {unanswered}")
+    gaps = [g for r in results for g in r.get("gaps_ms", [])]
+    if any("gaps_ms" in r for r in results):
+        worst = f"{max(gaps):.0f} ms" if gaps else "none"
+        print(
+            f"  playout stalls inside replies: {len(gaps)} (longest {worst}; "
+            f"{sum(g > 60 for g in gaps)} over 60 ms)"
+        )
     idle = before.get("memoryMb")
     if idle:
         extra = (peak_memory - idle) / max(1, args.concurrency)
@@ -245,6 +254,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument(
+        "--stagger", type=float, default=0.0, help="seconds between the first calls' starts"
+    )
     parser.add_argument("--api-key", default=os.environ.get("API_KEY", ""))
     parser.add_argument("--auth-token", default=os.environ.get("TWILIO_AUTH_TOKEN", ""))
     parser.add_argument(

@@ -55,6 +55,10 @@ class _Playback:
     heard: bytearray = field(default_factory=bytearray)
     last_speech_at: float = 0.0
     speech_frames: int = 0
+    # Underruns: the buffer ran dry after bot audio and more bot audio came later (seconds).
+    gaps: list[float] = field(default_factory=list)
+    starved_at: float | None = None
+    playing: bool = False
 
 
 class CallSimulator:
@@ -295,6 +299,7 @@ class CallSimulator:
                 pending = [item[1] for item in self._playback.items if isinstance(item, tuple)]
                 self._playback.items.clear()
                 self._playback.clears.append(now)
+                self._playback.playing, self._playback.starved_at = False, None
                 for name in pending:
                     await self._echo_mark(name)
                 if self._clear_waiter and not self._clear_waiter.done():
@@ -319,7 +324,15 @@ class CallSimulator:
         while self._ws is not None and not self._ws.closed:
             while playback.items and isinstance(playback.items[0], tuple):
                 await self._echo_mark(playback.items.popleft()[1])
-            frame = playback.items.popleft() if playback.items else SILENCE * FRAME_BYTES
+            if playback.items:
+                frame = playback.items.popleft()
+                if playback.starved_at is not None:
+                    playback.gaps.append(time.monotonic() - playback.starved_at)
+                playback.playing, playback.starved_at = True, None
+            else:
+                frame = SILENCE * FRAME_BYTES
+                if playback.playing and playback.starved_at is None:
+                    playback.starved_at = time.monotonic()
             playback.heard += frame
             if frame is not None and ulaw_energy(frame) > SPEECH_ENERGY:
                 playback.last_speech_at = time.monotonic()
@@ -338,6 +351,12 @@ class CallSimulator:
     def marks_echoed(self) -> list[str]:
         """Names of the marks we returned to the server, in order."""
         return list(self._playback.marks_echoed)
+
+    @property
+    def playout_gaps(self) -> list[float]:
+        """Seconds the bot's audio stalled mid-reply: the playout buffer ran dry and more of
+        the same reply came later (counted from the greeting on, reset by each :meth:`say`)."""
+        return list(self._playback.gaps)
 
     @property
     def clears(self) -> int:
@@ -376,6 +395,7 @@ class CallSimulator:
     async def say(self, ulaw: bytes, label: str, *, reply_timeout: float = 30.0) -> Turn:
         """Say a line and wait for the bot's answer; measures caller-side voice-to-voice."""
         turn = Turn(said=label, speech_secs=len(ulaw) / 8000)
+        self._playback.playing, self._playback.starved_at = False, None  # a new reply comes
         loop = asyncio.get_running_loop()
         self._first_media_after = (float("inf"), loop.create_future())
         ended = await self.speak(ulaw)

@@ -9,12 +9,16 @@ import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 import pytest
 import soxr
 from faster_whisper import WhisperModel
+from sqlalchemy import select
 
 from agent.phrases import phrases_for
+from crm.db import Database
+from crm.models import AuditLog
 from tests.conftest import ServerProcess, start_server
 from tests.e2e.assistants import QUEUE_HOLD_LINE
 from tests.e2e.desk import REASON, SUMMARY, transfer_request
@@ -243,3 +247,62 @@ async def test_no_answer_on_sip_takes_the_caller_back_and_a_callback_is_offered(
     ]
     _, still = await api(sip_server, "GET", f"/api/agents/{agent['id']}")
     assert still["presence"] == "available"
+
+
+async def listen_until_the_end(ws: aiohttp.ClientWebSocketResponse) -> tuple[int, bool]:
+    """Audio frames until the listen-in says ``end`` (or closes), and whether it said so."""
+    frames = 0
+    while True:
+        message = await ws.receive(timeout=60)
+        if message.type == aiohttp.WSMsgType.BINARY:
+            frames += 1
+        elif message.type == aiohttp.WSMsgType.TEXT:
+            if json.loads(message.data)["type"] == "end":
+                return frames, True
+        else:
+            return frames, False
+
+
+async def test_a_sip_call_is_listened_to_and_taken_over_and_the_listen_in_ends_at_the_bridge(
+    sip_server: ServerProcess, phones: dict[str, SipPhone]
+):
+    agent = await sip_agent(sip_server, "Tia Agent", phones["agent"].uri)
+    desk, token = phones["agent"], {"Authorization": f"Bearer {agent['token']}"}
+    rung = len(desk.events)
+    call = await PhoneCall.dial(phones["caller"], await sip_uri(sip_server, QUEUE_LINE))
+    await call.heard_bot_finish()
+    call_id = (await live_call(sip_server))["id"]
+    listen = sip_server.url.replace("http", "ws", 1) + f"/api/calls/{call_id}/listen"
+    async with aiohttp.ClientSession(headers=token) as http:
+        async with http.ws_connect(listen) as ws:
+            start = await ws.receive_json(timeout=10)
+            takeover = sip_server.url + f"/api/calls/{call_id}/takeover"
+            async with http.post(takeover) as response:
+                assert response.status == 202, await response.text()
+            incoming = await desk.wait_for("incoming", after=rung, timeout=40)
+            frames, ended = await listen_until_the_end(ws)
+    await call.hang_up()
+    await desk.wait_for("state", after=rung, call=incoming["call"], state="DISCONNECTED")
+
+    assert start == {"type": "start", "callId": call_id} and frames > 25, "the call was heard"
+    assert ended, "the listen-in ends when the AI leaves the bridged call"
+    body = await sip_server.call(call_id)
+    assert body["endReason"] == "taken-over", "the AI left the call"
+    [transfer] = body["transfers"]
+    assert (transfer["kind"], transfer["status"], transfer["agentId"]) == (
+        "takeover",
+        "bridged",
+        agent["id"],
+    )
+    database = Database(sip_server.database_url)
+    try:
+        async with database.session() as session:
+            entries = list(
+                await session.scalars(select(AuditLog).where(AuditLog.entity_id == call_id))
+            )
+    finally:
+        await database.close()
+    assert [(e.actor, e.action) for e in entries] == [
+        (f"api:agent:{agent['id']}", "call.listen"),
+        (f"api:agent:{agent['id']}", "call.takeover"),
+    ]

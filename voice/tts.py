@@ -65,7 +65,7 @@ async def speak_whole(synthesizer: Synthesizer, text: str, rate: int) -> bytes:
         audio += chunk
     samples = np.frombuffer(bytes(audio[: len(audio) // 2 * 2]), dtype="<i2")
     if source_rate and source_rate != rate:
-        samples = soxr.resample(samples, source_rate, rate)
+        samples = await asyncio.to_thread(soxr.resample, samples, source_rate, rate)
     return samples.astype("<i2").tobytes()
 
 

@@ -178,37 +178,41 @@ class SipWarmTransfer:
             except (CallFailed, TransferFailed, ValueError) as e:
                 logger.info(f"{self._caller.id}: agent {agent.agent_id} not reached: {e}")
                 return missed_outcome(e)
+        except BaseException:
+            await asyncio.shield(self._cancel(placing, dialing))  # no phone left ringing
+            raise
         finally:
             caller_left.cancel()
 
     async def _cancel(self, placing: asyncio.Future, dialing: asyncio.Future) -> None:
         """Stop ringing (CANCEL); a call answered meanwhile is hung up."""
-        await asyncio.wait([placing, dialing], timeout=DIALING_SECS, return_when=FIRST)
-        placing.cancel()
-        try:
-            person = await placing
-        except (asyncio.CancelledError, CallFailed, TransferFailed, ValueError):
-            return
-        await person.hangup()
+        if not placing.done():
+            await asyncio.wait([placing, dialing], timeout=DIALING_SECS, return_when=FIRST)
+            placing.cancel()
+            await asyncio.wait([placing])
+        if not placing.cancelled() and placing.exception() is None:
+            await placing.result().hangup()
 
     async def _hand_over(
         self, agent: AgentRing, person: SipCall, music: HoldMusic, whisper: bytes
     ) -> bool:
         """Whisper to the agent who answered, then bridge; False when they hung up first."""
-        await self._plan.answered(agent)
         try:
+            await self._plan.answered(agent)
             await self._whisper(person, whisper)
             await music.stop()
             await self._leg.connect(person)
         except TransferFailed as e:
+            await person.hangup()
             if self._caller.is_ended:
-                await person.hangup()
                 raise TransferFailed(CALLER_LEFT) from None
             logger.info(f"{self._caller.id}: agent {agent.agent_id} left before the bridge: {e}")
-            await person.hangup()
             await self._plan.missed(agent, "completed")
             music.start()
             return False
+        except BaseException:
+            await asyncio.shield(person.hangup())  # not bridged: nobody is left on the line
+            raise
         await self._plan.bridged(agent)
         await self._leg.transport().leave()  # recorded first: the call's end follows
         return True
@@ -225,7 +229,7 @@ class SipWarmTransfer:
         playing.result()
 
     async def _whisper_audio(self) -> bytes:
-        """The whisper as 8 kHz PCM; a short beep where no TTS is at hand."""
+        """The whisper as 8 kHz PCM; two seconds of the chime where no TTS is at hand."""
         if self._speak is not None:
             try:
                 return await self._speak(self._plan.whisper)

@@ -199,6 +199,8 @@ async def test_a_sip_warm_transfer_holds_whispers_to_the_agent_and_bridges(
     assert body["endReason"] == "transferred", "the assistant left the call"
     said = [line["text"] for line in body["transcript"] if line["role"] == "assistant"]
     assert said[-1] == QUEUE_HOLD_LINE, "the caller was told, and the AI said nothing after"
+    tools = [(t["name"], t["ok"]) for t in body["toolCalls"]]
+    assert tools == [("transfer_to_human", True)], "stored, though the call ended as it returned"
     [transfer] = body["transfers"]
     assert (transfer["queue"], transfer["mode"], transfer["status"]) == ("sales", "warm", "bridged")
     assert transfer["agentId"] == agent["id"] and transfer["reason"] == REASON
@@ -240,6 +242,7 @@ async def test_no_answer_on_sip_takes_the_caller_back_and_a_callback_is_offered(
     assert answer is not None, "the assistant has the caller again"
     body = await sip_server.call((await live_call(sip_server))["id"])
     assert body["endReason"] == "caller-hangup"
+    assert [(t["name"], t["ok"]) for t in body["toolCalls"]] == [("transfer_to_human", False)]
     [transfer] = body["transfers"]
     assert transfer["status"] == "no-answer" and transfer["bridgedAt"] is None
     assert [(a["agentId"], a["outcome"]) for a in transfer["attempts"]] == [

@@ -211,7 +211,8 @@ async def test_a_sip_warm_transfer_holds_whispers_to_the_agent_and_bridges(
     assert taken["presence"] == "busy"
     print(
         f"\nSIP warm transfer {call_id}: ring {transfer['ringSeconds']:.2f}s, escalation to "
-        f"bridge {transfer['bridgeSeconds']:.2f}s"
+        f"bridge {transfer['bridgeSeconds']:.2f}s, of which the agent heard "
+        f"{len(whispered) / 16000:.1f}s of whisper (and silence before it)"
     )
 
 

@@ -243,3 +243,26 @@ async def test_a_caller_who_hangs_up_on_hold_stops_the_ringing(
         await asyncio.wait_for(transfer, 15)
     await ringing_phone.wait_for("state", after=rung, call=incoming["call"], state="DISCONNECTED")
     assert plan.reports == [("ringing", "ringing")]
+
+
+async def test_an_agent_who_hangs_up_during_the_whisper_is_missed_and_the_caller_kept(
+    sip: Switchboard, caller_phone: SipPhone, agent_phone: SipPhone, piper_speak: Speak
+):
+    leg, index = await held_call(sip, caller_phone, piper_speak)
+    plan = RecordedPlan(ring(agent_phone))
+    rung = len(agent_phone.events)
+    transfer = asyncio.create_task(leg.warm_transfer(plan))
+    incoming = await agent_phone.wait_for("incoming", after=rung)
+    await agent_phone.wait_for("state", after=rung, call=incoming["call"], state="CONFIRMED")
+    await asyncio.sleep(0.5)  # the whisper is playing
+    await agent_phone.send("hangup", call=incoming["call"])
+
+    with pytest.raises(TransferFailed, match="no agent of the queue answered"):
+        await asyncio.wait_for(transfer, 15)
+    assert plan.reports == [
+        ("ringing", "agent"),
+        ("answered", "agent"),
+        ("missed", "agent", "completed"),
+    ]
+    assert not leg.call.is_ended and leg.bridged_to is None, "the caller stays with us"
+    await caller_phone.send("hangup", call=index)

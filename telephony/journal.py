@@ -69,6 +69,7 @@ class CallJournal:
         self.written = 0
         # The last line written, when it was the caller's.
         self._last_caller: TranscriptLine | None = None
+        self._late: set[asyncio.Task] = set()
         self._task = asyncio.create_task(self._write_all(), name=f"journal-{call_id}")
 
     @property
@@ -119,6 +120,13 @@ class CallJournal:
         return False
 
     def _put(self, entry: JournalEntry) -> None:
+        if self._task.done():
+            # Closed: the call ended before this came, e.g. a SIP transfer tool's result (the
+            # transfer's BYE or bridge ends the pipeline while the tool is returning).
+            task = asyncio.get_running_loop().create_task(self._write_through(entry))
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
+            return
         spool = self._spool
         if spool is not None and (spool.holds or len(self._pending) >= self._memory):
             spool.append([entry])

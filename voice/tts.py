@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable, Iterator
 
+import numpy as np
+import soxr
 from loguru import logger
 from pipecat.frames.frames import ErrorFrame, Frame, InterruptionFrame
 from pipecat.processors.frame_processor import FrameDirection
@@ -48,6 +51,22 @@ class Synthesizer(ABC):
                 the caller would not miss this audio (a shared engine serves calls
                 with less first).
         """
+
+
+async def speak_whole(synthesizer: Synthesizer, text: str, rate: int) -> bytes:
+    """``text`` said whole, as 16-bit mono PCM at ``rate`` (a line played outside a pipeline).
+
+    E.g. the whisper a SIP warm transfer plays to the agent alone, at the phone's 8 kHz.
+    """
+    audio, source_rate = bytearray(), synthesizer.rate
+    async for chunk in synthesizer.chunks(text):
+        if source_rate is None:  # the first chunk is a 44-byte WAV header that names the rate
+            source_rate, chunk = struct.unpack_from("<I", chunk, 24)[0], chunk[44:]
+        audio += chunk
+    samples = np.frombuffer(bytes(audio[: len(audio) // 2 * 2]), dtype="<i2")
+    if source_rate and source_rate != rate:
+        samples = await asyncio.to_thread(soxr.resample, samples, source_rate, rate)
+    return samples.astype("<i2").tobytes()
 
 
 class LocalTTSService(TTSService):

@@ -24,6 +24,7 @@ from telephony.sip.invite import IncomingInvite
 from telephony.sip.leg import SipLeg
 from telephony.sip.request import InviteRequest
 from telephony.sip.settings import SipTrunk
+from telephony.sip.warm import tts
 
 # While the server starts (models loading), callers are asked to try again this much later.
 STARTING_RETRY_AFTER_SECS = 10
@@ -136,6 +137,7 @@ class SipInbound:
             engine=self._engine,
             trunk=self._trunk,
             transfer_timeout=self._transfer_timeout,
+            speak=tts(deps.speech),
         )
         self.spawn(self._live.hold(CallSession(deps, call, entry, leg)))
 

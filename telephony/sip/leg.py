@@ -10,12 +10,14 @@ from loguru import logger
 from agent.tool_config import TransferDestination
 from agent.tools import TransferFailed
 from telephony.carrier import CallLeg, NotSupported
+from telephony.desk.plan import WarmPlan
 from telephony.sip.call import SipCall
 from telephony.sip.engine import SipEngine, dial_uri
 from telephony.sip.events import CallFailed, EndReason, MarkReached
 from telephony.sip.request import InviteRequest
 from telephony.sip.settings import SipTrunk
 from telephony.sip.transport import AudioTap, SipCallParams, SipCallTransport
+from telephony.sip.warm import SipWarmTransfer, Speak
 
 # The far end ended the call (anything else is ours, a transfer, or a failure).
 _HUNG_UP = (EndReason.REMOTE_BYE, EndReason.REMOTE_CANCEL)
@@ -48,11 +50,12 @@ class SipLeg(CallLeg):
     whose final NOTIFY says whether the target answered; digits go out as RFC 4733
     events. PJSIP records nothing: the call's audio is recorded from the pipeline.
 
-    A warm transfer (the human-agents console drives it) is three steps here:
-    :meth:`consult` calls the person while the caller stays with the assistant,
-    :meth:`whisper` plays them audio the caller does not hear (the AI's summary), and
-    :meth:`connect` bridges caller and person in our PJSIP bridge and lets the AI go;
-    the server stays in the media path, so it can still listen (or whisper again).
+    A warm transfer to a queue (:meth:`warm_transfer`, see :mod:`telephony.sip.warm`) is
+    three steps here, with hold music for the caller meanwhile: :meth:`consult` calls
+    the person while the caller stays on our line, :meth:`whisper` plays them audio the
+    caller does not hear (the AI's summary, said by our TTS), and :meth:`connect`
+    bridges caller and person in our PJSIP bridge and lets the AI go; the server stays
+    in the media path (the bridge), but the call's pipeline, and so its listen-in, ends.
     """
 
     provider = "sip"
@@ -65,9 +68,15 @@ class SipLeg(CallLeg):
         trunk: SipTrunk | None = None,
         transfer_timeout: float = 30.0,
         tap: AudioTap | None = None,
+        speak: Speak | None = None,
     ):
-        """Bind to a live (answered) call; ``tap`` also hears the caller (e.g. AMD)."""
+        """Bind to a live (answered) call; ``tap`` also hears the caller (e.g. AMD).
+
+        ``speak`` renders a line as 8 kHz PCM (a warm transfer's whisper); without it the
+        agent hears a short chime instead.
+        """
         self.call = call
+        self._speak = speak
         self._engine = engine
         self._trunk = trunk
         self._transfer_timeout = transfer_timeout
@@ -126,6 +135,24 @@ class SipLeg(CallLeg):
         if not outcome.succeeded:
             raise TransferFailed(f"the target answered {outcome.status_code} {outcome.reason}")
 
+    def cannot_warm_transfer(self) -> str | None:
+        """Agents are called through our own engine: it must be running, the call still up."""
+        if reason := self.cannot_transfer():
+            return reason
+        return "the SIP engine is not running" if self._engine() is None else None
+
+    async def warm_transfer(self, plan: WarmPlan) -> None:
+        """Hold the caller (music), ring the plan's agents, whisper to the one who answers,
+        bridge them; the assistant's pipeline then ends.
+
+        Raises:
+            TransferFailed: No agent took the call (the caller is back with the assistant),
+                or the caller hung up while on hold.
+        """
+        if reason := self.cannot_warm_transfer():
+            raise TransferFailed(reason)
+        await SipWarmTransfer(self, plan, self._speak).run()
+
     async def send_dtmf(self, digits: str) -> None:
         """Digits as RFC 4733 telephone-events.
 
@@ -152,15 +179,35 @@ class SipLeg(CallLeg):
             TransferFailed: SIP is not running, or the person did not answer (busy,
                 declined, no answer within ``ring_timeout``).
         """
+        try:
+            return await self.ring(destination, ring_timeout=ring_timeout)
+        except (ValueError, CallFailed) as e:
+            raise TransferFailed(f"could not reach {destination.target}: {e}") from None
+
+    async def ring(
+        self,
+        destination: TransferDestination,
+        *,
+        ring_timeout: float = 30.0,
+        on_dialing: Callable[[SipCall], None] | None = None,
+    ) -> SipCall:
+        """:meth:`consult`, with the SIP status of a failure; ``on_dialing``: the INVITE is out.
+
+        Cancelling it while it rings sends CANCEL.
+
+        Raises:
+            TransferFailed: SIP is not running, or a number with no way to reach it.
+            CallFailed: Busy (486), declined (603), no answer (408)...
+            ValueError: A URI PJSIP cannot dial.
+        """
         engine = self._engine()
         if engine is None:
             raise TransferFailed("the SIP engine is not running")
         uri = transfer_uri(destination, self._trunk, self.call.request)
         trunk = self._trunk if destination.type == "number" else None
-        try:
-            return await engine.place_call(uri, trunk=trunk, ring_timeout=ring_timeout)
-        except (ValueError, CallFailed) as e:
-            raise TransferFailed(f"could not reach {destination.target}: {e}") from None
+        return await engine.place_call(
+            uri, trunk=trunk, ring_timeout=ring_timeout, on_dialing=on_dialing
+        )
 
     async def whisper(self, person: SipCall, pcm: bytes) -> None:
         """Play 8 kHz 16-bit PCM (e.g. Piper reading the AI's summary) to ``person`` only.

@@ -20,6 +20,7 @@ from telephony.sip.events import CallFailed
 from telephony.sip.inbound import SipInbound, provider_call_id
 from telephony.sip.leg import SipLeg
 from telephony.sip.settings import SipTrunk
+from telephony.sip.warm import tts
 
 # As long as Twilio lets our calls ring (TwilioOutbound's timeout).
 RING_TIMEOUT_SECS = 25.0
@@ -134,7 +135,9 @@ class SipOutbound:
             return
         logger.info(f"call {row.id}: outbound SIP call {sip_call.id} answered → '{row.assistant}'")
         tap = self._detector(deps, row) if self._machine_detection else None
-        leg = SipLeg(sip_call, engine=self._engine, trunk=self._trunk, tap=tap)
+        leg = SipLeg(
+            sip_call, engine=self._engine, trunk=self._trunk, tap=tap, speak=tts(deps.speech)
+        )
         await self._live.hold(CallSession(deps, row, entry, leg))
 
     def _detector(self, deps: CallDependencies, row: Call) -> Callable[[bytes], None]:

@@ -96,6 +96,13 @@ class SipCallInput(BaseInputTransport):
         await super().cleanup()
         await self._stop_reading()
 
+    async def leave(self) -> None:
+        """The call goes on without us (bridged): hear no more of it, end the pipeline."""
+        if not self._tasks:
+            return  # never started (or already stopping)
+        await self._stop_reading()
+        await self.push_frame(EndTaskFrame(reason="transferred"), FrameDirection.UPSTREAM)
+
     async def _stop_reading(self) -> None:
         tasks, self._tasks = self._tasks, []
         for task in tasks:
@@ -250,3 +257,12 @@ class SipCallTransport(BaseTransport):
     def release_call(self) -> None:
         """Ending the pipeline no longer hangs up: the call lives on (e.g. bridged to a person)."""
         self._output.owns_call = False
+
+    async def leave(self) -> None:
+        """The call lives on without the pipeline (bridged): stop reading it and end the pipeline.
+
+        Nothing more of the caller reaches speech recognition or the transcript (their
+        talk with the person is not ours), and the call's audio tap (listen-in) ends.
+        """
+        self.release_call()
+        await self._input.leave()

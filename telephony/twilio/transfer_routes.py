@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import math
-import struct
-import wave
-from functools import cache
-
 from aiohttp import web
 from loguru import logger
 from twilio.twiml.voice_response import VoiceResponse
 
+from telephony.hold_music import hold_music
 from telephony.twilio.conference import ConferenceEvent
 from telephony.twilio.forms import ConferenceForm
 from telephony.twilio.routes import CONFERENCES, TWILIO, signed_form
@@ -23,24 +18,6 @@ HOLD_LINE = "Please hold. A colleague will be with you shortly."
 
 def _xml(response: VoiceResponse) -> web.Response:
     return web.Response(text=str(response), content_type="application/xml")
-
-
-@cache
-def hold_music() -> bytes:
-    """Four seconds of a soft two-note chime and quiet (8 kHz 16-bit WAV): not silence."""
-    rate, samples = 8000, []
-    for i in range(rate * 4):
-        t = i / rate
-        note = 523.25 if t < 0.6 else 659.25 if t < 1.2 else 0.0
-        fade = math.exp(-3 * (t % 0.6)) if note else 0.0
-        samples.append(int(6000 * fade * math.sin(2 * math.pi * note * t)))
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(struct.pack(f"<{len(samples)}h", *samples))
-    return out.getvalue()
 
 
 @routes.post("/twilio/transfer/events")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
 
 from crm.calls import CallStore, NewCall, NewToolCall, NewUtterance
 from crm.db import Database
+from crm.models import ToolCall
 from telephony.feed import CallEnded, CallFeed, ToolCalled, TranscriptLine
 from telephony.journal import CallJournal
 from voice.stt import Resumption
@@ -115,3 +119,21 @@ async def test_the_feed_tells_each_line_as_written_in_order_and_a_completed_line
     completed = events[2]
     assert completed.started_at == T0 + timedelta(seconds=3)
     assert completed.ended_at == T0 + timedelta(seconds=6)
+
+
+async def test_a_tool_call_that_returns_after_the_call_ended_is_still_stored(database: Database):
+    store = CallStore(database)
+    call = await store.open(NewCall(provider="sip", provider_call_id="sip-journal-late"))
+    journal = CallJournal(store, call.id)
+    journal.add(_line("assistant", "Connecting you.", 0, 1))
+    await journal.close()  # the transfer's BYE ended the pipeline first
+    journal.tool_called(NewToolCall(name="transfer_to_human", arguments={}, result={}, ok=True))
+
+    for _ in range(50):
+        async with database.session() as session:
+            query = select(ToolCall).where(ToolCall.call_id == call.id)
+            stored = [(t.name, t.ok) for t in await session.scalars(query)]
+        if stored:
+            break
+        await asyncio.sleep(0.05)
+    assert stored == [("transfer_to_human", True)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from pipecat.frames.frames import (
     ErrorFrame,
     InterruptionFrame,
@@ -17,7 +18,8 @@ from pipecat.frames.frames import (
 from pipecat.pipeline.worker import PipelineParams
 from pipecat.tests.utils import SleepFrame, run_test
 
-from voice.espeak import EspeakTTSService, EspeakVoice, espeak_voice
+from voice.espeak import EspeakSynthesizer, EspeakTTSService, EspeakVoice, espeak_voice
+from voice.tts import speak_whole
 
 PHONE = PipelineParams(audio_out_sample_rate=8000)
 # About 20 minutes of speech: far more than espeak-ng writes before a barge-in reaches it.
@@ -72,3 +74,12 @@ async def test_a_barge_in_stops_espeak_at_once():
     heard = sum(len(f.audio) for f in down if isinstance(f, TTSAudioRawFrame)) / 2 / 8000
     assert 0 < heard < 300, f"{heard:.0f}s of audio: the rest of the text was never spoken"
     assert not espeak_children(), "the interrupted espeak-ng process is gone"
+
+
+async def test_a_line_said_whole_comes_at_the_asked_rate_without_its_wav_header():
+    pcm = await speak_whole(EspeakSynthesizer(EspeakVoice("en-us")), "You have a call.", 8000)
+
+    assert not pcm.startswith(b"RIFF") and len(pcm) % 2 == 0
+    samples = np.frombuffer(pcm, "<i2").astype(float)
+    assert 0.5 < len(samples) / 8000 < 3.0, "about a second of speech at 8 kHz"
+    assert np.sqrt((samples**2).mean()) > 300, "and it is not silence"

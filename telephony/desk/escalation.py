@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -17,10 +18,20 @@ from telephony.desk.offers import AgentDesk
 from telephony.desk.plan import AgentRing
 
 
+def spoken_caller_id(from_number: str | None) -> str:
+    """A caller ID as a voice reads it: a number digit by digit, a SIP user as its name."""
+    if not from_number:
+        return "an unknown number"
+    if re.fullmatch(r"\+?[0-9]+", from_number):
+        return " ".join(from_number.lstrip("+"))
+    user = re.sub(r"^sips?:", "", from_number).split("@", 1)[0]
+    return f"SIP user {user}"
+
+
 def whisper_text(call: Call, lead: Lead | None, brief: TransferBrief, queue: str) -> str:
     """What the agent hears before the caller: who, why, the summary, the score and band."""
     who = (lead.name if lead and lead.name else None) or "A caller"
-    number = " ".join(call.from_number or "") if call.from_number else "an unknown number"
+    number = spoken_caller_id(call.from_number)
     score = f"Lead score {lead.score}" + (f", {lead.band}" if lead.band else "") if lead else ""
     parts = [f"{queue} transfer.", f"{who}, calling from {number}.", f"Reason: {brief.reason}."]
     parts += [f"Summary: {brief.summary}", f"{score}." if score else ""]

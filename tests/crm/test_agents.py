@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from crm.api.auth import COOKIE
 from crm.models import Agent, AuditLog, Note, Transfer, utcnow
+from telephony.desk.escalation import spoken_caller_id
 from tests.crm.conftest import AUTH, SALES_CALL, record_call
 
 
@@ -176,3 +178,16 @@ async def test_transfers_are_on_the_call_and_an_agent_writes_the_disposition(
         [note] = await session.scalars(select(Note).where(Note.lead_id == call.lead_id))
     assert note.body == "Agent disposition: sale. Signed up for 300 Mb."
     assert note.author == f"api:agent:{ana['id']}"
+
+
+@pytest.mark.parametrize(
+    ("from_number", "spoken"),
+    [
+        ("+14155550123", "1 4 1 5 5 5 5 0 1 2 3"),
+        ("sip:alice@10.0.0.5", "SIP user alice"),
+        ("alice", "SIP user alice"),
+        (None, "an unknown number"),
+    ],
+)
+def test_the_whisper_reads_a_number_digit_by_digit_and_a_sip_user_by_name(from_number, spoken):
+    assert spoken_caller_id(from_number) == spoken

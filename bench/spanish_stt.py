@@ -18,24 +18,20 @@ sentence's transcription.
 from __future__ import annotations
 
 import argparse
-import audioop
 import os
-import re
-import statistics
 import sys
 import time
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import soxr
 from faster_whisper import transcribe as transcribe_module
 from faster_whisper.audio import pad_or_trim
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stt_scoring import RATE, phone, score  # noqa: E402
 from telephony.simulator.caller_audio import speech_ulaw  # noqa: E402
 from voice.engines import SpeechConfig, WhisperEngine, _load_whisper  # noqa: E402
 from voice.packaged_whisper import default_cache_dir, multilingual_whisper_dir  # noqa: E402
@@ -63,34 +59,11 @@ SENTENCES = [
     "Perfecto, muchas gracias por la información.",
     "¿Puedo hablar con un asesor, por favor?",
 ]
-RATE = 16000
-
-
-def normalize(text: str) -> list[str]:
-    """Lower case, no accents, no punctuation, as words."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    return re.sub(r"[^\w\s]", " ", folded).split()
-
-
-def word_errors(reference: list[str], hypothesis: list[str]) -> int:
-    """Word-level Levenshtein distance."""
-    row = list(range(len(hypothesis) + 1))
-    for i, ref in enumerate(reference, start=1):
-        previous, row[0] = row[0], i
-        for j, hyp in enumerate(hypothesis, start=1):
-            previous, row[j] = (
-                row[j],
-                min(row[j] + 1, row[j - 1] + 1, previous + (ref != hyp)),
-            )
-    return row[-1]
 
 
 def phone_audio(text: str, voice: str, wpm: int) -> np.ndarray:
     """espeak-ng speech as a call delivers it: 8 kHz mu-law, resampled to 16 kHz float32."""
-    ulaw = speech_ulaw(text, voice=voice, words_per_minute=wpm)
-    pcm = np.frombuffer(audioop.ulaw2lin(ulaw, 2), dtype=np.int16)
-    return soxr.resample(pcm.astype(np.float32) / 32768, 8000, RATE).astype(np.float32)
+    return phone(speech_ulaw(text, voice=voice, words_per_minute=wpm))
 
 
 @contextmanager
@@ -125,28 +98,20 @@ def heard(engine: WhisperEngine, audio: np.ndarray, window: float) -> str:
 def heard_now(engine: WhisperEngine, audio: np.ndarray) -> str:
     """What the call path passes on now (``WhisperEngine.transcribe``: 10 s windows)."""
     segments = engine.transcribe(audio, "es")
-    return " ".join(t.strip() for t, p in segments if p < NO_SPEECH_THRESHOLD).strip()
+    return " ".join(t for t, _ in segments if t)  # "" where not speech, as in voice.stt
+
+
+def _show(sentence: str, text: str) -> None:
+    print(f"    {sentence!r} -> {text!r}")
 
 
 def measure(label: str, transcribe, audios: list[np.ndarray], repeat: int, show: bool) -> None:
-    errors = words = 0
-    latencies = []
-    for sentence, audio in zip(SENTENCES, audios, strict=True):
-        for _ in range(repeat):
-            started = time.perf_counter()
-            text = transcribe(audio)
-            latencies.append((time.perf_counter() - started) * 1000)
-        reference = normalize(sentence)
-        errors += word_errors(reference, normalize(text))
-        words += len(reference)
-        if show:
-            print(f"    {sentence!r} -> {text!r}")
-    latencies.sort()
-    p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
+    items = list(zip(SENTENCES, audios, strict=True))
+    result = score(transcribe, items, repeat=repeat, show=_show if show else None)
     print(
-        f"{label:>16} | WER {100 * errors / words:5.1f}% ({errors}/{words} words) | "
-        f"latency p50 {statistics.median(latencies):6.0f} ms, p95 {p95:6.0f} ms, "
-        f"max {latencies[-1]:6.0f} ms"
+        f"{label:>16} | WER {result.wer:5.1f}% ({result.errors}/{result.words} words) | "
+        f"latency p50 {result.p50:6.0f} ms, p95 {result.p95:6.0f} ms, "
+        f"max {result.latencies[-1]:6.0f} ms"
     )
 
 

@@ -20,19 +20,15 @@ where Whisper does.
 from __future__ import annotations
 
 import argparse
-import audioop
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.spanish_stt import normalize, word_errors  # noqa: E402
+from bench.stt_scoring import RATE, phone, score  # noqa: E402
 from telephony.simulator.caller_audio import _to_ulaw, speech_ulaw  # noqa: E402
 from voice.engines import SpeechConfig, WhisperEngine, _load_whisper  # noqa: E402
 from voice.model_files import piper_voice, whisper_dir  # noqa: E402
@@ -66,14 +62,7 @@ SENTENCES = [
 ]
 # Passages over one 10 s window: the sentences above, read one after another with short pauses.
 PASSAGES = [SENTENCES[i : i + n] for i, n in ((0, 4), (5, 5), (11, 4), (16, 6))]
-RATE = 16000
 PAUSE = b"\xff" * 2400  # 0.3 s of mu-law silence between a passage's sentences
-
-
-def phone(ulaw: bytes) -> np.ndarray:
-    """8 kHz mu-law as the pipeline hears it: 16 kHz float32."""
-    pcm = np.frombuffer(audioop.ulaw2lin(ulaw, 2), dtype=np.int16)
-    return soxr.resample(pcm.astype(np.float32) / 32768, 8000, RATE).astype(np.float32)
 
 
 def speakers(names: list[str]) -> dict[str, object]:
@@ -113,26 +102,18 @@ def full_window(engine: WhisperEngine, audio: np.ndarray) -> str:
 def windowed(engine: WhisperEngine, audio: np.ndarray) -> str:
     """The call path now."""
     segments = engine.transcribe(audio, "en")
-    return " ".join(t.strip() for t, p in segments if p < NO_SPEECH_THRESHOLD).strip()
+    return " ".join(t for t, _ in segments if t)  # "" where not speech, as in voice.stt
+
+
+def _show(reference: str, text: str) -> None:
+    print(f"      {reference!r}\n   -> {text!r}")
 
 
 def measure(label: str, transcribe, items: list[tuple[str, np.ndarray]], show: bool) -> None:
-    errors = words = 0
-    latencies = []
-    for reference, audio in items:
-        started = time.perf_counter()
-        text = transcribe(audio)
-        latencies.append((time.perf_counter() - started) * 1000)
-        expected = normalize(reference)
-        errors += word_errors(expected, normalize(text))
-        words += len(expected)
-        if show:
-            print(f"      {reference!r}\n   -> {text!r}")
-    latencies.sort()
-    p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
+    result = score(transcribe, items, show=_show if show else None)
     print(
-        f"  {label:<28} WER {100 * errors / words:5.1f}% ({errors:>3}/{words} words)  "
-        f"p50 {statistics.median(latencies):5.0f} ms  p95 {p95:5.0f} ms"
+        f"  {label:<28} WER {result.wer:5.1f}% ({result.errors:>3}/{result.words} words)  "
+        f"p50 {result.p50:5.0f} ms  p95 {result.p95:5.0f} ms"
     )
 
 

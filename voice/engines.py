@@ -73,7 +73,8 @@ class WhisperEngine:
         """Transcribe 16 kHz mono float32 audio as a caller's end of turn; blocking.
 
         Returns:
-            (text, no_speech_probability) per window-sized piece.
+            (text, no_speech_probability) per window-sized piece; the text is ""
+            where the piece is probably not speech (``voice.whisper_windows``).
         """
         return self.pool.submit(audio, language).result()
 

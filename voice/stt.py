@@ -30,9 +30,8 @@ from pipecat.utils.time import time_now_iso8601
 
 from voice.engines import WhisperEngine
 from voice.languages import DetectedLanguage, LanguageDetector
+from voice.whisper_windows import NO_SPEECH_THRESHOLD
 
-# Segments Whisper thinks are probably not speech (coughs, line noise) are dropped.
-NO_SPEECH_THRESHOLD = 0.6
 # Held speech longer than this is passed on (not final) rather than held any longer.
 MAX_HELD_SECS = 20.0
 # A caller who starts again this soon after a transcription is finishing that sentence.
@@ -289,7 +288,9 @@ class LocalWhisperSTTService(WhisperSTTService):
         samples = np.frombuffer(speech, dtype=np.int16).astype(np.float32) / 32768.0
         pool = self._engine.pool
         segments = await pool.transcribe(samples, self._language_code, urgent=urgent)
-        return " ".join(t.strip() for t, p in segments if p < NO_SPEECH_THRESHOLD).strip()
+        # The decoder gives "" for a piece that is probably not speech (a cough, line
+        # noise) or that it decoded as a loop ("mail mail mail ..."): voice.whisper_windows.
+        return " ".join(t for t, _ in segments if t)
 
     async def _transcribe_after(
         self, before: _Heard | None, speech: bytes, stopped: float, urgent: bool

@@ -9,7 +9,11 @@ import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
-from faster_whisper.transcribe import get_ctranslate2_storage, get_suppressed_tokens
+from faster_whisper.transcribe import (
+    get_compression_ratio,
+    get_ctranslate2_storage,
+    get_suppressed_tokens,
+)
 
 RATE = 16000  # Whisper's input
 HOP = 160  # samples per log-mel frame
@@ -31,12 +35,56 @@ LEAD_SAMPLES = int(0.1 * RATE)
 CUT_SEARCH_SECS = 3.0
 CUT_FRAME = RATE // 50
 PAUSE_SECS = 0.2
-# Greedy decoding (temperature 0, no fallback) capped at twice a brisk speaking rate
-# (~4 tokens a second, punctuation included): a hallucinating decoder stops there
-# instead of running on to Whisper's 224 tokens.
+# Greedy decoding (temperature 0) capped at twice a brisk speaking rate (~4 tokens a
+# second, punctuation included): a hallucinating decoder stops there instead of running
+# on to Whisper's 224 tokens.
 TOKENS_PER_SEC = 8.0
 MIN_TOKENS = 12
 MAX_LENGTH = 448  # the decoder's positions
+# faster-whisper's transcribe() judges each decode (its defaults): a window is silent when
+# its no-speech probability is over 0.6 and its average log-probability under -1; a decode
+# under -1, or one whose text gzips better than 2.4 to 1 (a decoder stuck in a loop), is
+# retried sampling at temperatures 0.2..1.0, and if every retry fails too the likeliest is
+# kept. Calls also dropped every window over 0.6 whatever its log-probability (pipecat's
+# Whisper service does), which contains faster-whisper's silent rule.
+NO_SPEECH_THRESHOLD = 0.6
+COMPRESSION_RATIO_THRESHOLD = 2.4
+# No retries here: a looping decode is dropped, an improbable one kept as decoded.
+# Measured (tiny.en, 2 loaded cores): one retry of 5 samples costs 150-240 ms; a clipped
+# "Sales," (greedy "Hail.", log-prob -1.28) retried as "No, no, no, no, no, no, no,"
+# (-0.5, gzip 1.9), which passes both tests; and the retries of the one bench sentence
+# under -1 (espeak) stayed under -1. Dropping improbable decodes instead loses real
+# speech: espeak's "For sales, press one." decodes at -1.24 ("4th ale, breath 1").
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One window as the greedy decoder heard it, with the scores faster-whisper judges by.
+
+    Parameters:
+        text: The words, stripped.
+        no_speech_prob: Whisper's probability that the window holds no speech.
+        avg_logprob: The tokens' log-probability per token (faster-whisper's measure:
+            their sum over their count plus one, for the end token).
+    """
+
+    text: str
+    no_speech_prob: float
+    avg_logprob: float
+
+    @property
+    def compression_ratio(self) -> float:
+        """The text's length over its gzip length: high for a decoder stuck repeating itself."""
+        return get_compression_ratio(self.text)
+
+    @property
+    def heard(self) -> str:
+        """The text, or "" when the window is probably not speech or its decoder looped."""
+        if self.no_speech_prob >= NO_SPEECH_THRESHOLD:
+            return ""
+        if self.compression_ratio > COMPRESSION_RATIO_THRESHOLD:
+            return ""
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -94,6 +142,15 @@ def _max_length(prompt: int, seconds: float) -> int:
     return min(MAX_LENGTH, 2 * (prompt + tokens))
 
 
+def _decoded(tokenizer: Tokenizer, result: ctranslate2.models.WhisperGenerationResult) -> Decoded:
+    tokens = result.sequences_ids[0]
+    # As faster-whisper recovers it: the score is the log-probability over the length
+    # (length penalty 1); the average counts the end token too.
+    avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+    text = tokenizer.decode([i for i in tokens if i < tokenizer.eot]).strip()
+    return Decoded(text, result.no_speech_prob, avg_logprob)
+
+
 class WindowDecoder:
     """Transcribes batches of pieces on one model: one encoder pass and one greedy decode each.
 
@@ -109,7 +166,15 @@ class WindowDecoder:
         self._tokenizers: dict[str | None, Tokenizer] = {}
 
     def __call__(self, batch: Sequence[Piece]) -> list[tuple[str, float]]:
-        """(text, no-speech probability) for each piece, in order."""
+        """(text, no-speech probability) for each piece, in order.
+
+        The text is "" for a piece that is probably not speech or that the decoder
+        looped on (see :attr:`Decoded.heard`).
+        """
+        return [(d.heard, d.no_speech_prob) for d in self.decode(batch)]
+
+    def decode(self, batch: Sequence[Piece]) -> list[Decoded]:
+        """Each piece as decoded, with its scores, in order; one encoder pass for all."""
         if not batch:
             return []
         mel = get_ctranslate2_storage(np.stack([features(self._model, p.audio) for p in batch]))
@@ -123,13 +188,11 @@ class WindowDecoder:
             beam_size=1,
             max_length=_max_length(len(prompts[0]), longest),
             return_no_speech_prob=True,
+            return_scores=True,
             suppress_blank=True,
             suppress_tokens=list(get_suppressed_tokens(tokenizers[0], [-1])),
         )
-        return [
-            (t.decode([i for i in r.sequences_ids[0] if i < t.eot]).strip(), r.no_speech_prob)
-            for t, r in zip(tokenizers, results, strict=True)
-        ]
+        return [_decoded(t, r) for t, r in zip(tokenizers, results, strict=True)]
 
     def _language(self, language: str | None, mel: ctranslate2.StorageView, index: int) -> str:
         if not self._multilingual:

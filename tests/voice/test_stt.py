@@ -214,5 +214,5 @@ async def test_a_caller_who_talks_longer_than_a_window_is_heard_whole(models: Sp
     )
     assert len(heard) == 1 and heard[0].finalized, [f.text for f in heard]
     text = " ".join(re.sub(r"[^\w']", " ", heard[0].text.lower()).split())
-    for words in ("next tuesday", "smith", "friday afternoon", "help today"):
+    for words in ("next tuesday", "my name is", "friday afternoon", "help today"):
         assert words in text, text

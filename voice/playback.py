@@ -19,7 +19,14 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from voice.frames import OutputPlaybackMarkFrame, PlaybackBarrierFrame, PlaybackMarkFrame
+from voice.frames import (
+    REPLAY_SECS,
+    BotPauseFrame,
+    BotResumeFrame,
+    OutputPlaybackMarkFrame,
+    PlaybackBarrierFrame,
+    PlaybackMarkFrame,
+)
 
 
 @dataclass
@@ -73,7 +80,9 @@ class PlaybackTracker(FrameProcessor):
     interruption are discarded and the sentence then playing is cut by playback
     time. Mark echoes arrive as :class:`PlaybackMarkFrame` from the input side.
     A :class:`PlaybackBarrierFrame` is resolved once every sentence before it was
-    heard or cut off (and goes no further).
+    heard or cut off (and goes no further). While the bot is paused
+    (:class:`BotPauseFrame`) its playback time stands still: an interruption then cuts
+    it where it paused, and a resume plays on from ``REPLAY_SECS`` before that.
 
     Events:
         on_bot_turn(tracker, turn: BotTurn): a bot turn finished playing, or was cut off.
@@ -86,6 +95,7 @@ class PlaybackTracker(FrameProcessor):
         self._marks: dict[str, tuple[_Turn, _Sentence]] = {}
         self._barriers: list[tuple[frozenset[str], PlaybackBarrierFrame]] = []
         self._counter = 0
+        self._paused_at: float | None = None
         self._register_event_handler("on_bot_turn")
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
@@ -99,8 +109,13 @@ class PlaybackTracker(FrameProcessor):
             self._barriers.append((frozenset(self._marks), frame))
             self._release_barriers()
             return
-        if isinstance(frame, InterruptionFrame):
-            await self._cut_all(interrupted=True)
+        if isinstance(frame, BotPauseFrame):
+            self._paused_at = self._paused_at or time.monotonic()
+        elif isinstance(frame, BotResumeFrame):
+            self._play_on()
+        elif isinstance(frame, InterruptionFrame):
+            await self._cut_all(interrupted=True, at=self._paused_at)
+            self._paused_at = None
             self._release_barriers()
         elif isinstance(frame, (EndFrame, CancelFrame)):
             await self._cut_all(interrupted=False)
@@ -157,15 +172,26 @@ class PlaybackTracker(FrameProcessor):
             return  # a mark flushed by a clear, or not ours
         turn, sentence = found
         sentence.heard = True
-        turn.last_heard = time.monotonic()
+        # An echo that comes while paused is of audio played before the pause.
+        turn.last_heard = min(time.monotonic(), self._paused_at or math.inf)
         await self._maybe_finish(turn)
 
     async def _maybe_finish(self, turn: _Turn) -> None:
         if turn.tts_stopped and turn.sentences and all(s.heard for s in turn.sentences):
             await self._report(turn, heard=[s.text for s in turn.sentences], interrupted=False)
 
-    async def _cut_all(self, *, interrupted: bool) -> None:
-        now = time.monotonic()
+    def _play_on(self) -> None:
+        """After a pause, playback goes on from a little before where it stopped."""
+        if self._paused_at is None:
+            return
+        shift = time.monotonic() - self._paused_at + REPLAY_SECS
+        self._paused_at = None
+        for turn in self._turns.values():
+            turn.started = turn.started and turn.started + shift
+            turn.last_heard = turn.last_heard and turn.last_heard + shift
+
+    async def _cut_all(self, *, interrupted: bool, at: float | None = None) -> None:
+        now = at or time.monotonic()
         for turn in list(self._turns.values()):
             if turn.sentences:
                 heard, cut = self._heard_by(turn, now)

@@ -14,7 +14,13 @@ from pipecat.frames.frames import (
 )
 from pipecat.tests.utils import SleepFrame, run_test
 
-from voice.frames import OutputPlaybackMarkFrame, PlaybackBarrierFrame, PlaybackMarkFrame
+from voice.frames import (
+    BotPauseFrame,
+    BotResumeFrame,
+    OutputPlaybackMarkFrame,
+    PlaybackBarrierFrame,
+    PlaybackMarkFrame,
+)
 from voice.playback import BotTurn, PlaybackTracker
 
 RATE = 8000
@@ -93,6 +99,48 @@ async def test_barge_in_keeps_heard_sentences_and_the_played_part_of_the_next():
     assert heard.startswith("Hi. one two three")
     assert "never heard" not in heard and "ten" not in heard
     assert turns[0].spoken_text.endswith("This part was never heard.")
+
+
+def ten_words() -> list:
+    return [
+        TTSStartedFrame(context_id="c1"),
+        audio(0.4),
+        text("Hi."),
+        audio(2.0),
+        text("one two three four five six seven eight nine ten"),
+        SleepFrame(0.05),
+        PlaybackMarkFrame(mark="s1"),
+        SleepFrame(0.6),  # three words of the second sentence play
+    ]
+
+
+async def test_an_interruption_after_a_pause_cuts_where_the_bot_paused():
+    """The caller's words are judged while the bot is silent: that time was not heard."""
+    tracker, turns = tracker_with_log()
+    await run_test(
+        tracker,
+        frames_to_send=[*ten_words(), BotPauseFrame(), SleepFrame(0.8), InterruptionFrame()],
+    )
+    assert len(turns) == 1 and turns[0].interrupted
+    heard = turns[0].text
+    assert heard.startswith("Hi. one two three") and "six" not in heard, "not 0.8 s more"
+
+
+async def test_a_resumed_turn_counts_playback_from_the_replayed_point():
+    tracker, turns = tracker_with_log()
+    await run_test(
+        tracker,
+        frames_to_send=[
+            *ten_words(),
+            BotPauseFrame(),
+            SleepFrame(0.8),
+            BotResumeFrame(),  # replays 0.2 s: the third word again
+            SleepFrame(0.6),  # three more words
+            InterruptionFrame(),
+        ],
+    )
+    heard = turns[0].text
+    assert heard.startswith("Hi. one two three four") and "eight" not in heard, heard
 
 
 async def test_end_of_call_reports_an_unfinished_turn():

@@ -85,10 +85,12 @@ class HeldOutput(BaseOutputTransport):
             return
         self._gate = asyncio.get_running_loop().create_future()
         self._held = await self.take_back()
+        logger.debug(f"{self}: paused, holding {len(self._held)} pieces")
         self._pause_limit = self.create_task(self._limit_pause(), f"{self}::pause-limit")
 
     def _resume(self) -> None:
         if self.paused and self._replay is None:
+            logger.debug(f"{self}: resuming")
             self._replay = self.create_task(self._play_held(), f"{self}::replay")
 
     async def _play_held(self) -> None:

@@ -7,6 +7,7 @@ import time
 
 from pipecat.frames.frames import (
     InterruptionFrame,
+    LLMMessagesTransformFrame,
     TTSAudioRawFrame,
     TTSStartedFrame,
     TTSStoppedFrame,
@@ -195,3 +196,40 @@ async def test_a_barrier_resolves_once_what_came_before_it_was_heard():
         "barriers stop at the tracker"
     )
     assert turns[0].text == "Goodbye." and not turns[0].interrupted
+
+
+async def test_the_llm_context_of_a_cut_turn_is_what_the_caller_heard():
+    """The aggregator records the sentences sent; the tracker's transform, what was heard."""
+    tracker, turns = tracker_with_log()
+    down, _ = await run_test(
+        tracker,
+        frames_to_send=[*ten_words(), BotPauseFrame(), SleepFrame(0.4), InterruptionFrame()],
+    )
+    transforms = [f.transform for f in down if isinstance(f, LLMMessagesTransformFrame)]
+    assert len(transforms) == 1
+    asked = {"role": "user", "content": "Tell me something."}
+    sent = {"role": "assistant", "content": "Hi. one two three four five six seven eight nine ten"}
+    assert transforms[0]([asked, sent]) == [asked, {**sent, "content": turns[0].text}]
+    assert transforms[0]([asked]) == [asked, {"role": "assistant", "content": turns[0].text}], (
+        "the aggregator had recorded nothing yet: the heard part is added"
+    )
+    earlier = {"role": "assistant", "content": "Something else entirely."}
+    assert transforms[0]([earlier]) == [earlier], "another turn's message is left alone"
+
+
+async def test_a_turn_heard_whole_leaves_the_context_alone():
+    tracker, _ = tracker_with_log()
+    down, _ = await run_test(
+        tracker,
+        frames_to_send=[
+            TTSStartedFrame(context_id="c1"),
+            audio(0.2),
+            text("Hi."),
+            SleepFrame(0.05),
+            PlaybackMarkFrame(mark="s1"),
+            TTSStoppedFrame(context_id="c1"),
+            SleepFrame(0.05),
+            InterruptionFrame(),
+        ],
+    )
+    assert not any(isinstance(f, LLMMessagesTransformFrame) for f in down)

@@ -181,6 +181,9 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
         elif isinstance(frame, TranscriptionFrame) and self._undecided:
             await self._judge(frame.text)
             return ProcessFrameResult.STOP
+        elif isinstance(frame, BotResumeFrame):  # resumed by someone else: nothing to judge
+            self._paused = False
+            await self._forget()
         elif isinstance(frame, NoWordsFrame) and self._undecided and self._piece is None:
             await self._forget()  # a cough, line noise: the bot plays on
             await self._resume()

@@ -240,3 +240,17 @@ async def test_the_bot_is_not_paused_when_it_is_silent():
         await turns.speech(0.3, "Hello?")
         await asyncio.sleep(0.1)
     assert pauses(turns) == ["interrupt"]
+
+
+async def test_a_bot_resumed_elsewhere_is_paused_again_by_the_next_speech():
+    """A held caller (the goodbye plays) is not judged: the speaker resumes the bot."""
+    async with user_turns(strategies()) as turns:
+        await bot_speaking(turns)
+        await turns.send(VADUserStartedSpeakingFrame(start_secs=0.15))
+        await turns.send(BotResumeFrame())
+        await asyncio.sleep(0.7)  # longer than interrupt_secs: nothing is judged any more
+        assert pauses(turns) == ["pause", "resume"]
+        await turns.send(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+        await turns.speech(0.3, "Uh-huh.")
+        await asyncio.sleep(0.1)
+    assert pauses(turns) == ["pause", "resume", "pause", "resume"]

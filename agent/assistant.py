@@ -77,14 +77,19 @@ class KeypadInputPlan(AssistantPart):
 class StopSpeakingPlan(AssistantPart):
     """``stopSpeakingPlan``: what the caller must say over the bot to stop it (VAPI's field).
 
-    ``numWords`` 0 (the default): the caller's voice stops the bot at once (barge-in about
-    0.2 s after they start). Above 0: acknowledgements said over the bot ("uh-huh",
-    "okay", "sí", "ajá") let it talk on, and the caller stops it by saying more, by a stop
-    word ("wait", "no", "espera"), or by talking on for 0.8 s (see ``voice.overlap``):
-    fewer false stops, a slower barge-in.
+    Left out (the default) or above 0: the caller's first sound pauses the bot at once
+    (about 0.2 s after they start); an acknowledgement ("uh-huh", "okay", "sí", "ajá")
+    lets it play on from where it paused, and saying more, a stop word ("wait", "no",
+    "espera") or talking on for 0.8 s stops it (see ``voice.overlap``). ``numWords`` 0,
+    as VAPI documents it: any sound stops the bot, and the bot answers whatever it was.
     """
 
-    num_words: int = Field(default=0, ge=0, le=10)
+    num_words: int | None = Field(default=None, ge=0, le=10)
+
+    @property
+    def backchannels_pass(self) -> bool:
+        """Whether an acknowledgement over the bot lets it play on (all but ``numWords`` 0)."""
+        return self.num_words != 0
 
 
 class ArtifactPlan(AssistantPart):

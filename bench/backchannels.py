@@ -9,11 +9,15 @@ time into the call's own turn-taking pieces while the bot is speaking: Silero VA
 the call's Whisper STT and the user aggregator with the strategies of
 ``voice.turns.user_turn_strategies`` (``--baseline``: pipecat's VAD start strategy,
 what calls used before ``voice.overlap``). A line "stops the bot" when the aggregator
-broadcasts an interruption (what sends Twilio's ``clear``).
+broadcasts an interruption. The bot goes silent for the caller at the first of a pause
+(``BotPauseFrame``: the transport sends Twilio's ``clear`` as it handles it) or an
+interruption.
 
 Prints, per kind of line, how many stopped the bot: a backchannel that did is a false
-stop, an interruption that did not (within 3 s of its end) a missed stop; and the clear
-latency of the stops, from the line's first sound and from its last.
+stop, an interruption that did not (within 3 s of its end) a missed stop; the clear
+latency of the interruptions (first sound -> the bot silent, and first or last sound ->
+the interruption); and for the backchannels, how long the bot was paused (it replays
+``REPLAY_SECS`` on resume, so the caller hears a gap of the pause's length).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
 from telephony.simulator.caller_audio import speech_ulaw, wav_ulaw  # noqa: E402
 from voice.engines import SpeechConfig, SpeechModels, load_speech_models  # noqa: E402
+from voice.frames import BotPauseFrame, BotResumeFrame  # noqa: E402
 from voice.overlap import Overlap, OverlapUserTurnStartStrategy  # noqa: E402
 from voice.stt import LocalWhisperSTTService  # noqa: E402
 from voice.turns import TurnTaking, user_turn_strategies, vad_analyzer  # noqa: E402
@@ -112,19 +117,34 @@ class Outcome:
     speech_secs: float
     stopped_after: float | None  # seconds from the first sound to the interruption
     heard: str
+    silenced_after: float | None = None  # seconds from the first sound to a pause or stop
+    paused_secs: float | None = None  # a pause that was resumed: how long
 
 
 class _Sink(FrameProcessor):
     def __init__(self) -> None:
         super().__init__()
         self.interrupted_at: float | None = None
+        self.paused_at: float | None = None
+        self.resumed_at: float | None = None
+        self.first_sound = 0.0
         self.heard: list[str] = []
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
+        now = time.monotonic()
         if isinstance(frame, InterruptionFrame) and self.interrupted_at is None:
-            self.interrupted_at = time.monotonic()
+            self.interrupted_at = now
+        elif isinstance(frame, BotPauseFrame) and self.paused_at is None:
+            self.paused_at = now
+        elif isinstance(frame, BotResumeFrame) and self.resumed_at is None:
+            self.resumed_at = now
         await self.push_frame(frame, direction)
+
+    def silenced(self) -> float | None:
+        """When the caller stopped hearing the bot: a pause or an interruption."""
+        times = [t for t in (self.paused_at, self.interrupted_at) if t is not None]
+        return min(times) if times else None
 
 
 class _Heard(FrameProcessor):
@@ -169,8 +189,8 @@ def strategies(models: SpeechModels, args: argparse.Namespace):
     return chosen
 
 
-async def play(models: SpeechModels, language: str, pcm: bytes, args) -> tuple[float | None, str]:
-    """Play ``pcm`` over a speaking bot: (secs from its first sound to a stop, what was heard)."""
+async def play(models: SpeechModels, language: str, pcm: bytes, args) -> _Sink:
+    """Play ``pcm`` over a speaking bot, from ``first_sound`` on; what the bot was told."""
     engine = models.whisper_for("", language)
     sink = _Sink()
     aggregator = LLMUserAggregator(
@@ -210,8 +230,36 @@ async def play(models: SpeechModels, language: str, pcm: bytes, args) -> tuple[f
         await asyncio.sleep(max(0.0, clock + (n + 1) * 0.02 - time.monotonic()))
     await worker.queue_frame(EndFrame())
     await asyncio.wait_for(task, 30)
-    stopped = None if sink.interrupted_at is None else sink.interrupted_at - first_sound
-    return stopped, " | ".join(sink.heard)
+    sink.first_sound = first_sound
+    return sink
+
+
+def outcome_of(kind, language, voice, text, pcm: bytes, sink: _Sink) -> Outcome:
+    def since(at: float | None) -> float | None:
+        return None if at is None else at - sink.first_sound
+
+    resumed = sink.paused_at is not None and sink.resumed_at is not None
+    return Outcome(
+        kind,
+        language,
+        voice,
+        text,
+        len(pcm) / 2 / RATE,
+        since(sink.interrupted_at),
+        " | ".join(sink.heard),
+        since(sink.silenced()),
+        sink.resumed_at - sink.paused_at if resumed else None,
+    )
+
+
+def show(o: Outcome) -> None:
+    verdict = "kept talking" if o.stopped_after is None else f"stopped at {o.stopped_after:.2f}s"
+    paused = "" if o.paused_secs is None else f" paused {o.paused_secs:.2f}s"
+    print(
+        f"  {o.kind:12} {o.voice:12} {o.text!r:28} {o.speech_secs:.2f}s "
+        f"{verdict:18}{paused} heard {o.heard!r}",
+        flush=True,
+    )
 
 
 def voices(language: str) -> list[str]:
@@ -231,16 +279,12 @@ async def run(args: argparse.Namespace) -> list[Outcome]:
         for voice in voices(language):
             for text in lines:
                 pcm = caller_pcm(models, voice, text)
-                stopped, heard = await play(models, language, pcm, args)
-                outcome = Outcome(kind, language, voice, text, len(pcm) / 2 / RATE, stopped, heard)
+                outcome = outcome_of(
+                    kind, language, voice, text, pcm, await play(models, language, pcm, args)
+                )
                 outcomes.append(outcome)
                 if args.show:
-                    verdict = "kept talking" if stopped is None else f"stopped at {stopped:.2f}s"
-                    print(
-                        f"  {kind:12} {voice:12} {text!r:28} {outcome.speech_secs:.2f}s "
-                        f"{verdict:18} heard {heard!r}",
-                        flush=True,
-                    )
+                    show(outcome)
     return outcomes
 
 
@@ -259,22 +303,36 @@ def report(outcomes: list[Outcome], label: str) -> None:
     missed = sum(o.stopped_after is None for o in interruptions) / len(interruptions)
     print(f"false stops (backchannels that stopped the bot): {false_stops:.0%}")
     print(f"missed stops (interruptions that did not):       {missed:.0%}")
+    silenced = [o.silenced_after * 1000 for o in interruptions if o.silenced_after is not None]
+    if silenced:
+        print(
+            f"bot silent for the caller after first sound ms: p50 "
+            f"{statistics.median(silenced):.0f} max {max(silenced):.0f}; within 300 ms: "
+            f"{sum(ms <= 300 for ms in silenced)}/{len(interruptions)}"
+        )
+    pauses = [o.paused_secs * 1000 for o in backchannels if o.paused_secs is not None]
+    if pauses:
+        print(
+            f"backchannel pause (bot silent, then plays on) ms: p50 "
+            f"{statistics.median(pauses):.0f} p90 {sorted(pauses)[int(0.9 * len(pauses))]:.0f} "
+            f"max {max(pauses):.0f} ({len(pauses)}/{len(backchannels)} resumed)"
+        )
     stopped = [o for o in interruptions if o.stopped_after is not None]
     if stopped:
         onset = [o.stopped_after * 1000 for o in stopped]
         end = [(o.stopped_after - o.speech_secs) * 1000 for o in stopped]
         print(
-            f"clear latency from first sound ms: p50 {statistics.median(onset):.0f} "
+            f"interruption latency from first sound ms: p50 {statistics.median(onset):.0f} "
             f"max {max(onset):.0f}"
         )
         print(
-            f"clear latency from last sound ms:  p50 {statistics.median(end):.0f} "
+            f"interruption latency from last sound ms:  p50 {statistics.median(end):.0f} "
             f"max {max(end):.0f}"
         )
         within = sum(
             o.stopped_after <= 0.3 or o.stopped_after - o.speech_secs <= 0.3 for o in stopped
         )
-        print(f"cleared within 300 ms of the first or last sound: {within}/{len(stopped)}")
+        print(f"interrupted within 300 ms of the first or last sound: {within}/{len(stopped)}")
 
 
 def main() -> None:

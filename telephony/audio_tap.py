@@ -22,6 +22,8 @@ from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 
+from voice.frames import BotPauseFrame
+
 # How much audio a slow stream follower may fall behind before the oldest is dropped.
 DEFAULT_AUDIO_BACKLOG = 250  # ~5 s of 20 ms frames
 
@@ -116,7 +118,8 @@ class CallAudioTap(BaseObserver):
     send ahead of real time (``WebsocketCallParams.playout_lead_secs``), so the tap
     keeps the same playout clock and stamps each frame with when it plays. When the
     output handles an interruption (the carrier is told to drop what it buffered),
-    listeners get :class:`BotCut`: what was due after that moment was never heard.
+    listeners get :class:`BotCut`: what was due after that moment was never heard (a
+    pause cuts too; what a resume plays again comes as audio once more).
 
     One per call (``CallSession.audio``); the recorder and any listen-in subscribe
     to it. :attr:`input_ended_at` is when the caller's audio stopped (the far end
@@ -184,7 +187,7 @@ class CallAudioTap(BaseObserver):
             audio = TappedAudio("bot", frame.audio, frame.sample_rate, start)
             self._playout_end = start + audio.seconds
             self._publish(audio)
-        elif data.source is self._output and isinstance(frame, InterruptionFrame):
+        elif data.source is self._output and isinstance(frame, (InterruptionFrame, BotPauseFrame)):
             now = self._at(data)
             self._playout_end = now
             self._publish(BotCut(now))

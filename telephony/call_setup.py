@@ -105,7 +105,7 @@ def _speech(deps: CallDependencies, entry: LoadedAssistant, spoken: Assistant) -
         if keypad.enabled
         else None,
         idle_secs=assistant.silence_timeout_seconds / 2,
-        turns=TurnTaking(backchannels_pass=assistant.stop_speaking_plan.num_words > 0),
+        turns=TurnTaking(backchannels_pass=assistant.stop_speaking_plan.backchannels_pass),
     )
 
 

@@ -24,8 +24,11 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessorSetup
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.transports.base_input import BaseInputTransport
-from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
+
+from telephony.held_output import HeldItem, HeldOutput
+from telephony.sent_audio import MarkNames, SentAudio
+from voice.frames import REPLAY_SECS, OutputPlaybackMarkFrame, PlaybackMarkFrame
 
 
 class WebsocketCallParams(TransportParams):
@@ -174,7 +177,11 @@ class WebsocketCallInput(BaseInputTransport):
             return
         if frame is None:
             return
-        if isinstance(frame, InputAudioRawFrame):
+        if isinstance(frame, PlaybackMarkFrame):
+            mark = self._transport.marks.echoed(frame.mark)
+            if mark is not None:
+                await self.push_frame(PlaybackMarkFrame(mark=mark))
+        elif isinstance(frame, InputAudioRawFrame):
             await self.push_audio_frame(frame)
         elif isinstance(frame, (EndTaskFrame, CancelTaskFrame)):
             await self.push_frame(frame, FrameDirection.UPSTREAM)
@@ -182,8 +189,13 @@ class WebsocketCallInput(BaseInputTransport):
             await self.push_frame(frame)
 
 
-class WebsocketCallOutput(BaseOutputTransport):
-    """Writes audio and carrier messages out, paced at real time plus a small lead."""
+class WebsocketCallOutput(HeldOutput):
+    """Writes audio and carrier messages out, paced at real time plus a small lead.
+
+    A pause (:class:`voice.frames.BotPauseFrame`) clears the carrier's buffer and takes
+    back what it had not played, as the pacing clock tells; the marks it held are sent
+    again under new names (the carrier echoes the old ones on ``clear``).
+    """
 
     def __init__(
         self,
@@ -197,6 +209,7 @@ class WebsocketCallOutput(BaseOutputTransport):
         self._socket = socket
         self._params = params
         self._playout_end = 0.0  # when the carrier will have played everything sent
+        self._sent = SentAudio()
 
     async def setup(self, setup: FrameProcessorSetup):
         await super().setup(setup)
@@ -229,16 +242,49 @@ class WebsocketCallOutput(BaseOutputTransport):
 
     async def write_transport_frame(self, frame: Frame):
         """Frames queued in order with the audio (e.g. playback marks) go to the serializer."""
+        if isinstance(frame, OutputPlaybackMarkFrame):
+            if await self.admit():
+                await self._send_mark(frame)
+            return
         await self._write(frame)
 
     async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
+        return await self.admit() and await self._send_audio(frame)
+
+    async def take_back(self) -> list[HeldItem]:
+        """Clear the carrier's buffer; what it had not played, its marks under their own names."""
+        now = time.monotonic()
+        held = self._sent.take_back(now, REPLAY_SECS)
+        await self._write(InterruptionFrame())  # the carrier's "clear"
+        self._playout_end = now
+        for n, item in enumerate(held):
+            if isinstance(item, OutputPlaybackMarkFrame):
+                held[n] = OutputPlaybackMarkFrame(mark=self._transport.marks.own(item.mark))
+                self._transport.marks.void(item.mark)
+        return held
+
+    async def send_held(self, item: HeldItem) -> None:
+        if isinstance(item, OutputPlaybackMarkFrame):
+            await self._send_mark(OutputPlaybackMarkFrame(self._transport.marks.again(item.mark)))
+        elif item:
+            frame = OutputAudioRawFrame(item, sample_rate=self.sample_rate, num_channels=1)
+            if await self._send_audio(frame):
+                await self.pushed_held(frame)
+
+    async def _send_mark(self, frame: OutputPlaybackMarkFrame) -> None:
+        self._sent.mark(max(self._playout_end, time.monotonic()), frame)
+        await self._write(frame)
+
+    async def _send_audio(self, frame: OutputAudioRawFrame) -> bool:
         if not self._socket.open:
             return False
         if not await self._write(frame):
             return False
         now = time.monotonic()
         duration = len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
-        self._playout_end = max(self._playout_end, now) + duration
+        start = max(self._playout_end, now)
+        self._sent.audio(start, frame.audio, frame.sample_rate)
+        self._playout_end = start + duration
         ahead = self._playout_end - now - self._params.playout_lead_secs
         if ahead > 0:
             await asyncio.sleep(ahead)
@@ -267,6 +313,7 @@ class WebsocketCallTransport(BaseTransport):
         """Wrap an open websocket."""
         super().__init__()
         self._socket = _Socket(ws)
+        self.marks = MarkNames()
         self._input = WebsocketCallInput(self, self._socket, params, name=self._input_name)
         self._output = WebsocketCallOutput(self, self._socket, params, name=self._output_name)
         self._register_event_handler("on_client_connected")

@@ -50,3 +50,28 @@ class PlaybackBarrierFrame(DataFrame):
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
     interruptible: bool = field(default=False, init=False)
+
+
+@dataclass
+class NoWordsFrame(DataFrame):
+    """The caller's speech was transcribed and held no words (a cough, line noise)."""
+
+
+@dataclass
+class BotPauseFrame(SystemFrame):
+    """The caller started speaking over the bot: silence it now, keeping what was not heard.
+
+    The output transport stops writing, tells the carrier to drop what it buffered
+    (Twilio: ``clear``) and keeps the unplayed audio and its marks. A
+    :class:`BotResumeFrame` plays them on; an ``InterruptionFrame`` drops them.
+    """
+
+
+@dataclass
+class BotResumeFrame(SystemFrame):
+    """The speech over the bot was a backchannel: play on from where it paused."""
+
+
+# A resumed bot plays on from this long before the point it paused at, so the word it
+# was cut in (and what the carrier played late) is heard whole.
+REPLAY_SECS = 0.2

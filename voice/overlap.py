@@ -20,6 +20,8 @@ from pipecat.frames.frames import (
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start import BaseUserTurnStartStrategy
 
+from voice.frames import BotPauseFrame, BotResumeFrame, NoWordsFrame
+
 # What a listener says to show they follow, by language; written without accents.
 BACKCHANNELS: dict[str, tuple[str, ...]] = {
     "en": tuple(
@@ -119,8 +121,8 @@ class Overlap:
             this less ``stop_secs`` is judged by its words.) Pieces of speech apart
             by less than ``JOINED_PAUSE_SECS`` count as one ("wait, stop").
         transcript_wait_secs: After shorter speech ends, how long its transcript may
-            take (a loaded server transcribes late); none by then (a cough, line noise,
-            Whisper heard no words) and the bot talks on.
+            take (a loaded server transcribes late); none by then, or one with no words
+            (a cough, line noise: :class:`NoWordsFrame`), and the bot talks on.
     """
 
     interrupt_secs: float = 0.8
@@ -131,10 +133,12 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
     """Starts a turn on VAD speech, except over the bot, where a backchannel is let pass.
 
     While the bot is silent this is pipecat's ``VADUserTurnStartStrategy``. While it
-    speaks, caller speech starts a turn (and so interrupts the bot) once it has lasted
-    ``Overlap.interrupt_secs``; speech that ends sooner is decided by its transcript:
-    backchannel words (see :func:`lets_the_bot_talk`) leave the bot talking and keep
-    the words out of the LLM's context, anything else interrupts.
+    speaks, caller speech pauses it at once (:class:`BotPauseFrame`: the caller hears
+    silence within the VAD's start time) and starts a turn (the pause becomes an
+    interruption) once it has lasted ``Overlap.interrupt_secs``; speech that ends
+    sooner is decided by its transcript: backchannel words (see
+    :func:`lets_the_bot_talk`) resume the bot where it paused (:class:`BotResumeFrame`)
+    and keep the words out of the LLM's context, anything else interrupts.
     """
 
     def __init__(self, *, overlap: Overlap | None = None, **kwargs):
@@ -144,6 +148,8 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
         self._bot_speaking = False
         # Caller speech over the bot waiting for a verdict.
         self._undecided = False
+        # Whether we paused the bot (and owe it a resume or an interruption).
+        self._paused = False
         # The piece of it being spoken now (its start, wall time), or None between pieces.
         self._piece: float | None = None
         # When the last piece ended, and when the utterance of the pieces started.
@@ -152,7 +158,9 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
         self._timer: asyncio.Task | None = None
 
     async def handle_user_turn_started(self):
-        """A turn started (by us or otherwise): nothing is left to judge."""
+        """A turn started (by us or otherwise): nothing is left to judge; its interruption
+        drops what was paused."""
+        self._paused = False
         await self._forget()
 
     async def cleanup(self):
@@ -173,6 +181,12 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
         elif isinstance(frame, TranscriptionFrame) and self._undecided:
             await self._judge(frame.text)
             return ProcessFrameResult.STOP
+        elif isinstance(frame, BotResumeFrame):  # resumed by someone else: nothing to judge
+            self._paused = False
+            await self._forget()
+        elif isinstance(frame, NoWordsFrame) and self._undecided and self._piece is None:
+            await self._forget()  # a cough, line noise: the bot plays on
+            await self._resume()
         return ProcessFrameResult.CONTINUE
 
     async def _speech_started(self, frame: VADUserStartedSpeakingFrame) -> ProcessFrameResult:
@@ -183,6 +197,9 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
         if self._piece - self._piece_ended > JOINED_PAUSE_SECS:
             self._utterance = self._piece  # a new utterance, not the next word of the last
         self._undecided = True
+        if not self._paused:
+            self._paused = True
+            await self.push_frame(BotPauseFrame())
         self._arm_interruption()
         return ProcessFrameResult.STOP
 
@@ -206,6 +223,7 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
         await self.trigger_reset_aggregation()  # the words stay out of the context
         if self._piece is None:
             await self._forget()
+            await self._resume()
         else:  # the caller already went on: judge what they say now on its own
             self._utterance = self._piece
             self._arm_interruption()
@@ -225,13 +243,21 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
         self._timer = None
         if interrupt:
             await self._interrupt()
-        self._undecided = False  # interrupted, or no words came: it was noise
+        else:  # no words came: it was noise
+            await self._resume()
+        self._undecided = False
 
     async def _interrupt(self) -> None:
         logger.debug(f"{self}: the caller talks on over the bot; interrupting")
         await self.trigger_user_turn_started()
 
+    async def _resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            await self.push_frame(BotResumeFrame())
+
     async def _forget(self) -> None:
+        """Nothing left to judge; a turn that starts now interrupts whatever was paused."""
         self._undecided, self._piece = False, None
         timer, self._timer = self._timer, None
         if timer is not None and timer is not asyncio.current_task():

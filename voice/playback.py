@@ -12,6 +12,7 @@ from pipecat.frames.frames import (
     EndFrame,
     Frame,
     InterruptionFrame,
+    LLMMessagesTransformFrame,
     TTSAudioRawFrame,
     TTSStartedFrame,
     TTSStoppedFrame,
@@ -19,7 +20,15 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from voice.frames import OutputPlaybackMarkFrame, PlaybackBarrierFrame, PlaybackMarkFrame
+from voice.frames import (
+    REPLAY_SECS,
+    BotPauseFrame,
+    BotResumeFrame,
+    OutputPlaybackMarkFrame,
+    PlaybackBarrierFrame,
+    PlaybackMarkFrame,
+)
+from voice.heard_context import said_as_heard
 
 
 @dataclass
@@ -73,7 +82,11 @@ class PlaybackTracker(FrameProcessor):
     interruption are discarded and the sentence then playing is cut by playback
     time. Mark echoes arrive as :class:`PlaybackMarkFrame` from the input side.
     A :class:`PlaybackBarrierFrame` is resolved once every sentence before it was
-    heard or cut off (and goes no further).
+    heard or cut off (and goes no further). While the bot is paused
+    (:class:`BotPauseFrame`) its playback time stands still: an interruption then cuts
+    it where it paused, and a resume plays on from ``REPLAY_SECS`` before that.
+    A turn cut short is followed downstream by a context transform that has the LLM's
+    record of it say what was heard (:func:`voice.heard_context.said_as_heard`).
 
     Events:
         on_bot_turn(tracker, turn: BotTurn): a bot turn finished playing, or was cut off.
@@ -86,6 +99,7 @@ class PlaybackTracker(FrameProcessor):
         self._marks: dict[str, tuple[_Turn, _Sentence]] = {}
         self._barriers: list[tuple[frozenset[str], PlaybackBarrierFrame]] = []
         self._counter = 0
+        self._paused_at: float | None = None
         self._register_event_handler("on_bot_turn")
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
@@ -99,9 +113,18 @@ class PlaybackTracker(FrameProcessor):
             self._barriers.append((frozenset(self._marks), frame))
             self._release_barriers()
             return
-        if isinstance(frame, InterruptionFrame):
-            await self._cut_all(interrupted=True)
+        if isinstance(frame, BotPauseFrame):
+            self._paused_at = self._paused_at or time.monotonic()
+        elif isinstance(frame, BotResumeFrame):
+            self._play_on()
+        elif isinstance(frame, InterruptionFrame):
+            cut = await self._cut_all(interrupted=True, at=self._paused_at)
+            self._paused_at = None
             self._release_barriers()
+            await self.push_frame(frame, direction)
+            for turn in cut:  # after the interruption, which has the aggregator record it
+                await self.push_frame(LLMMessagesTransformFrame(transform=said_as_heard(turn)))
+            return
         elif isinstance(frame, (EndFrame, CancelFrame)):
             await self._cut_all(interrupted=False)
             self._release_barriers(everything=True)
@@ -157,21 +180,38 @@ class PlaybackTracker(FrameProcessor):
             return  # a mark flushed by a clear, or not ours
         turn, sentence = found
         sentence.heard = True
-        turn.last_heard = time.monotonic()
+        # An echo that comes while paused is of audio played before the pause.
+        turn.last_heard = min(time.monotonic(), self._paused_at or math.inf)
         await self._maybe_finish(turn)
 
     async def _maybe_finish(self, turn: _Turn) -> None:
         if turn.tts_stopped and turn.sentences and all(s.heard for s in turn.sentences):
             await self._report(turn, heard=[s.text for s in turn.sentences], interrupted=False)
 
-    async def _cut_all(self, *, interrupted: bool) -> None:
-        now = time.monotonic()
+    def _play_on(self) -> None:
+        """After a pause, playback goes on from a little before where it stopped."""
+        if self._paused_at is None:
+            return
+        shift = time.monotonic() - self._paused_at + REPLAY_SECS
+        self._paused_at = None
+        for turn in self._turns.values():
+            turn.started = turn.started and turn.started + shift
+            turn.last_heard = turn.last_heard and turn.last_heard + shift
+
+    async def _cut_all(self, *, interrupted: bool, at: float | None = None) -> list[BotTurn]:
+        """Report every turn still playing; returns those cut short."""
+        now = at or time.monotonic()
+        cut: list[BotTurn] = []
         for turn in list(self._turns.values()):
             if turn.sentences:
-                heard, cut = self._heard_by(turn, now)
-                await self._report(turn, heard=heard, interrupted=interrupted or cut, at=now)
+                heard, short = self._heard_by(turn, now)
+                report = await self._report(
+                    turn, heard=heard, interrupted=interrupted or short, at=now
+                )
+                cut += [report] if report.text != report.spoken_text else []
             else:
                 self._turns.pop(turn.key, None)
+        return cut
 
     def _heard_by(self, turn: _Turn, now: float) -> tuple[list[str], bool]:
         """Sentences confirmed by marks, then whatever playback time says was heard after them."""
@@ -192,19 +232,18 @@ class PlaybackTracker(FrameProcessor):
 
     async def _report(
         self, turn: _Turn, *, heard: list[str], interrupted: bool, at: float | None = None
-    ) -> None:
+    ) -> BotTurn:
         self._turns.pop(turn.key, None)
         for sentence in turn.sentences:
             self._marks.pop(sentence.mark, None)
         ended = at if at is not None else (turn.last_heard or time.monotonic())
         started = turn.started or ended
-        await self._call_event_handler(
-            "on_bot_turn",
-            BotTurn(
-                text=" ".join(heard),
-                spoken_text=" ".join(s.text for s in turn.sentences),
-                started_at=_wall(started),
-                ended_at=_wall(ended),
-                interrupted=interrupted,
-            ),
+        report = BotTurn(
+            text=" ".join(heard),
+            spoken_text=" ".join(s.text for s in turn.sentences),
+            started_at=_wall(started),
+            ended_at=_wall(ended),
+            interrupted=interrupted,
         )
+        await self._call_event_handler("on_bot_turn", report)
+        return report

@@ -9,7 +9,7 @@ from pipecat.frames.frames import EndFrame, Frame, InterruptionFrame, TTSSpeakFr
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.turns.user_mute.base_user_mute_strategy import BaseUserMuteStrategy
 
-from voice.frames import PlaybackBarrierFrame
+from voice.frames import BotResumeFrame, PlaybackBarrierFrame
 
 # Longest wait for a line to play: a few seconds plus its length read slowly.
 BASE_WAIT_SECS = 8.0
@@ -58,11 +58,13 @@ class CallSpeaker:
         Returns:
             Whether it played out in time (always True without ``wait``).
         """
+        await self._play_on_if_held()
         await self._worker.queue_frame(TTSSpeakFrame(text, append_to_context=append_to_context))
         return await self.played_out(self.wait_secs(text)) if wait else True
 
     async def played_out(self, timeout: float = BASE_WAIT_SECS) -> bool:
         """Wait until what is queued so far has played; False on timeout."""
+        await self._play_on_if_held()
         barrier = PlaybackBarrierFrame()
         await self._worker.queue_frame(barrier)
         try:
@@ -75,6 +77,11 @@ class CallSpeaker:
     async def interrupt(self) -> None:
         """Cut off whatever the bot is saying (the carrier's buffer is cleared too)."""
         await self._worker.queue_frame(InterruptionFrame())
+
+    async def _play_on_if_held(self) -> None:
+        # A held caller's speech no longer judged: a bot it paused plays on.
+        if self._hold.holding:
+            await self._worker.queue_frame(BotResumeFrame())
 
     def hold_caller(self, holding: bool = True) -> None:
         """Ignore (or listen to again) what the caller says."""

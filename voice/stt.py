@@ -29,6 +29,7 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
 from voice.engines import WhisperEngine
+from voice.frames import NoWordsFrame
 from voice.languages import DetectedLanguage, LanguageDetector
 from voice.whisper_windows import NO_SPEECH_THRESHOLD
 
@@ -254,6 +255,8 @@ class LocalWhisperSTTService(WhisperSTTService):
         self._heard = heard if final else None
         detected = self._reported_language(text)
         if not text:
+            if final:
+                yield NoWordsFrame()  # a bot paused for these sounds plays on now
             return
         logger.debug(f"{self}: transcribed {seconds:.2f}s of audio")
         segment = SpeechSegment(

@@ -46,8 +46,9 @@ class TurnTaking:
         stop_timeout_secs: A turn with no speech and no transcription for this long
             ends without one (pipecat's watchdog; its default). A transcription
             that comes later still gets its answer (:class:`LateTranscriptStopStrategy`).
-        backchannels_pass: Over the bot, a backchannel ("uh-huh", "okay") lets it talk
-            on (``voice.overlap``, a slower barge-in); False: any speech stops the bot.
+        backchannels_pass: Over the bot, the caller's first sound pauses it and a
+            backchannel ("uh-huh", "okay") lets it play on (``voice.overlap``); False:
+            any speech stops the bot.
     """
 
     vad_confidence: float = 0.6
@@ -56,7 +57,7 @@ class TurnTaking:
     vad_min_volume: float = 0.5
     max_pause_secs: float = 1.2
     stop_timeout_secs: float = 5.0
-    backchannels_pass: bool = False
+    backchannels_pass: bool = True
 
 
 class SharedSileroVADAnalyzer(SileroVADAnalyzer):
@@ -139,9 +140,9 @@ def user_turn_strategies(
     """Start a turn on VAD speech (barge-in) or on a transcription that came late; end it
     when smart-turn says the caller is done (or at once, for a late transcription).
 
-    Over the bot, a backchannel starts no turn when ``turns.backchannels_pass``
-    (``voice.overlap``); a caller reading out a number or an email may pause longer
-    (``voice.dictation``).
+    Over the bot, speech pauses it and a backchannel starts no turn when
+    ``turns.backchannels_pass`` (``voice.overlap``); a caller reading out a number or an
+    email may pause longer (``voice.dictation``).
     """
     analyzer = SharedSmartTurnAnalyzer(
         session=session, params=SmartTurnParams(stop_secs=turns.max_pause_secs)

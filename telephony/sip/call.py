@@ -106,6 +106,11 @@ class SipCall:
         """Stop sending at once: drop queued audio and marks; returns the marks dropped."""
         return self.outgoing.clear()
 
+    def take_back_audio(self, replay_secs: float) -> list[bytes | str]:
+        """Stop sending at once; return the queued audio and marks (by name), in order, after
+        the last ``replay_secs`` already sent: to queue again where the caller stopped hearing."""
+        return self.outgoing.take_back(round(replay_secs * SAMPLE_RATE) * 2)
+
     @property
     def queued_audio_secs(self) -> float:
         """Seconds of audio waiting to be sent."""

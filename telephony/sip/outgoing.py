@@ -9,6 +9,8 @@ SAMPLE_RATE = 8000
 FRAME_MSEC = 20
 FRAME_BYTES = SAMPLE_RATE * FRAME_MSEC // 1000 * 2  # 16-bit mono
 SILENCE = bytes(FRAME_BYTES)
+# How much sent audio is remembered, for a pause to play again (``take_back``).
+RECENT_BYTES = SAMPLE_RATE * 2  # 1 s
 
 
 class OutgoingAudio:
@@ -28,6 +30,7 @@ class OutgoingAudio:
         self._taken = 0  # bytes taken since the start of the call
         self._queued = 0  # bytes queued since the start of the call
         self._marks: deque[tuple[int, str]] = deque()  # (byte position, name)
+        self._recent = bytearray()  # the last audio taken, up to RECENT_BYTES
 
     @property
     def queued_bytes(self) -> int:
@@ -57,6 +60,26 @@ class OutgoingAudio:
             self._pcm.clear()
         return dropped
 
+    def take_back(self, replay_bytes: int) -> list[bytes | str]:
+        """Drop all queued audio and marks; return them (marks by name), in order, after the
+        last ``replay_bytes`` already sent (to send again from a little before the cut), if
+        any audio was still queued."""
+        with self._lock:
+            # Nothing queued: the pause cut nothing off, there is nothing to replay.
+            replay_bytes = min(replay_bytes, len(self._recent)) if self._pcm else 0
+            replay = bytes(self._recent[len(self._recent) - replay_bytes :])
+            held: list[bytes | str] = [replay] if replay else []
+            start = self._taken
+            for position, name in self._marks:
+                held += [bytes(self._pcm[start - self._taken : position - self._taken]), name]
+                start = position
+            held.append(bytes(self._pcm[start - self._taken :]))
+            self._marks.clear()
+            self._queued = self._taken
+            self._pcm.clear()
+            self._recent.clear()
+        return [item for item in held if item]
+
     def take(self) -> tuple[bytes | None, list[str]]:
         """One frame to send (None when nothing is queued) and the marks it reaches.
 
@@ -68,6 +91,8 @@ class OutgoingAudio:
             frame = bytes(self._pcm[:FRAME_BYTES])
             del self._pcm[:FRAME_BYTES]
             self._taken += len(frame)
+            self._recent += frame
+            del self._recent[: max(0, len(self._recent) - RECENT_BYTES)]
             marks = self._reached()
         if len(frame) < FRAME_BYTES:
             frame += bytes(FRAME_BYTES - len(frame))

@@ -24,13 +24,13 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.transports.base_input import BaseInputTransport
-from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 
+from telephony.held_output import HeldItem, HeldOutput
 from telephony.sip.call import SipCall
 from telephony.sip.events import DtmfReceived, EndReason, HoldChanged, MarkReached
 from telephony.sip.outgoing import SAMPLE_RATE
-from voice.frames import OutputPlaybackMarkFrame, PlaybackMarkFrame
+from voice.frames import REPLAY_SECS, OutputPlaybackMarkFrame, PlaybackMarkFrame
 
 # Ends we caused ourselves: the pipeline is already stopping, nothing to report upstream.
 _OUR_ENDS = (EndReason.LOCAL_HANGUP, EndReason.SHUTDOWN)
@@ -150,8 +150,12 @@ class SipCallInput(BaseInputTransport):
         await self.push_frame(InputDTMFFrame(button=entry))
 
 
-class SipCallOutput(BaseOutputTransport):
-    """Queues audio to the call in real time (plus a small lead); an interruption empties it."""
+class SipCallOutput(HeldOutput):
+    """Queues audio to the call in real time (plus a small lead); an interruption empties it.
+
+    A pause (:class:`voice.frames.BotPauseFrame`) takes the queue back whole, marks
+    included, to queue again on resume: nothing sits on the far side.
+    """
 
     def __init__(self, transport: SipCallTransport, call: SipCall, params: SipCallParams, **kw):
         super().__init__(params, **kw)
@@ -182,10 +186,26 @@ class SipCallOutput(BaseOutputTransport):
 
     async def write_transport_frame(self, frame: Frame):
         """A playback mark, queued in order with the audio before it."""
-        if isinstance(frame, OutputPlaybackMarkFrame):
+        if isinstance(frame, OutputPlaybackMarkFrame) and await self.admit():
             self._call.mark(frame.mark)
 
     async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
+        return await self.admit() and await self._send_audio(frame)
+
+    async def take_back(self) -> list[HeldItem]:
+        """Empty the call's queue; what it held, from a little before the cut."""
+        held = self._call.take_back_audio(REPLAY_SECS)
+        return [OutputPlaybackMarkFrame(i) if isinstance(i, str) else i for i in held]
+
+    async def send_held(self, item: HeldItem) -> None:
+        if isinstance(item, OutputPlaybackMarkFrame):
+            self._call.mark(item.mark)
+            return
+        frame = OutputAudioRawFrame(item, sample_rate=SAMPLE_RATE, num_channels=1)
+        if await self._send_audio(frame):
+            await self.pushed_held(frame)
+
+    async def _send_audio(self, frame: OutputAudioRawFrame) -> bool:
         if self._call.is_ended:
             return False
         audio = frame.audio

@@ -431,3 +431,14 @@ def test_the_end_of_call_report_goes_to_the_assistants_server_unless_server_mess
         is None
     )
     assert Assistant.model_validate({"name": "a"}).report_server() is None
+
+
+def test_backchannels_pass_unless_stop_speaking_plan_says_any_sound_stops_the_bot():
+    from agent.assistant import Assistant
+
+    def passes(plan: dict | None) -> bool:
+        body = {"name": "a"} | ({"stopSpeakingPlan": plan} if plan is not None else {})
+        return Assistant.model_validate(body).stop_speaking_plan.backchannels_pass
+
+    assert passes(None) and passes({}) and passes({"numWords": 2})
+    assert not passes({"numWords": 0}), "VAPI's meaning: any sound stops the bot"

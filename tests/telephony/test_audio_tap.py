@@ -18,6 +18,7 @@ from pipecat.observers.base_observer import FramePushed
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from telephony.audio_tap import BotCut, CallAudioTap, TappedAudio
+from voice.frames import BotPauseFrame
 
 BASE = time.monotonic_ns()
 
@@ -84,6 +85,20 @@ async def test_the_bot_is_stamped_when_it_plays_and_a_barge_in_cuts_it(tap):
     assert [round(b.at - bots[0].at, 3) for b in bots] == [0.0, 0.04, 0.08], "played back to back"
     assert isinstance(cut, BotCut) and cut.at < bots[2].at, "the cut drops queued audio"
     assert events[5].at >= cut.at + 0.01, "after a cut, audio plays when it is sent"
+
+
+async def test_a_pause_cuts_the_bot_and_what_it_plays_again_is_laid_after_it(tap):
+    tap, transport, events = tap
+    for _ in range(3):  # 120 ms sent ahead
+        bot = OutputAudioRawFrame(pcm(0.04, 8000), sample_rate=8000, num_channels=1)
+        await tap.on_push_frame(pushed(transport.output(), bot))
+    await tap.on_push_frame(pushed(transport.output(), BotPauseFrame()))
+    await asyncio.sleep(0.05)
+    again = OutputAudioRawFrame(pcm(0.04, 8000), sample_rate=8000, num_channels=1)
+    await tap.on_push_frame(pushed(transport.output(), again))  # resumed: sent again
+    cut, replayed = events[3], events[4]
+    assert isinstance(cut, BotCut) and cut.at < events[2].at, "the held audio was not heard"
+    assert replayed.side == "bot" and replayed.at >= cut.at + 0.04, "heard when played again"
 
 
 async def test_only_the_transport_halves_count(tap):

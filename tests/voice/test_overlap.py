@@ -20,6 +20,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.utils.time import time_now_iso8601
 
 from tests.voice.user_turns import AlwaysDone, UserTurns, user_turns
+from voice.frames import BotPauseFrame, BotResumeFrame, NoWordsFrame
 from voice.overlap import Overlap, OverlapUserTurnStartStrategy, is_backchannel, lets_the_bot_talk
 
 BACKCHANNELS = [
@@ -188,3 +189,68 @@ async def test_speech_while_the_bot_is_silent_starts_a_turn_at_once():
     async with user_turns(strategies()) as turns:
         await turns.speech(0.2, None)
         assert turns.interruptions == 1
+
+
+def pauses(turns: UserTurns) -> list[str]:
+    """What the bot was told, in order: pause, resume, interrupt."""
+    names = {BotPauseFrame: "pause", BotResumeFrame: "resume", InterruptionFrame: "interrupt"}
+    return [names[type(f)] for _, f in turns._seen if type(f) in names]
+
+
+async def test_the_bot_pauses_at_the_callers_first_sound_and_resumes_after_a_backchannel():
+    async with user_turns(strategies()) as turns:
+        await bot_speaking(turns)
+        await turns.send(VADUserStartedSpeakingFrame(start_secs=0.15))
+        assert pauses(turns) == ["pause"], "silent before a word is known"
+        await asyncio.sleep(0.2)
+        await turns.send(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+        await turns.send(TranscriptionFrame("Mm-hmm.", "caller", time_now_iso8601()))
+        await asyncio.sleep(0.1)
+    assert pauses(turns) == ["pause", "resume"]
+
+
+async def test_a_paused_bot_is_interrupted_by_a_stop_word_and_never_resumed():
+    async with user_turns(strategies()) as turns:
+        await bot_speaking(turns)
+        await turns.speech(0.35, "Wait, no.")
+        await asyncio.sleep(0.1)
+    assert pauses(turns) == ["pause", "interrupt"]
+
+
+async def test_a_cough_resumes_the_bot_as_soon_as_the_stt_heard_no_words():
+    async with user_turns(strategies()) as turns:
+        await bot_speaking(turns)
+        await turns.speech(0.3, None)
+        await turns.send(NoWordsFrame())
+        assert pauses(turns) == ["pause", "resume"], "not after transcript_wait_secs"
+
+
+async def test_speech_in_pieces_pauses_the_bot_once():
+    async with user_turns(strategies()) as turns:
+        await bot_speaking(turns)
+        await turns.speech(0.3, None)
+        await asyncio.sleep(0.1)
+        await turns.speech(0.2, "Uh-huh, okay.")
+        await asyncio.sleep(0.1)
+    assert pauses(turns) == ["pause", "resume"]
+
+
+async def test_the_bot_is_not_paused_when_it_is_silent():
+    async with user_turns(strategies()) as turns:
+        await turns.speech(0.3, "Hello?")
+        await asyncio.sleep(0.1)
+    assert pauses(turns) == ["interrupt"]
+
+
+async def test_a_bot_resumed_elsewhere_is_paused_again_by_the_next_speech():
+    """A held caller (the goodbye plays) is not judged: the speaker resumes the bot."""
+    async with user_turns(strategies()) as turns:
+        await bot_speaking(turns)
+        await turns.send(VADUserStartedSpeakingFrame(start_secs=0.15))
+        await turns.send(BotResumeFrame())
+        await asyncio.sleep(0.7)  # longer than interrupt_secs: nothing is judged any more
+        assert pauses(turns) == ["pause", "resume"]
+        await turns.send(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+        await turns.speech(0.3, "Uh-huh.")
+        await asyncio.sleep(0.1)
+    assert pauses(turns) == ["pause", "resume", "pause", "resume"]

@@ -7,6 +7,7 @@ import time
 
 from pipecat.frames.frames import (
     InterruptionFrame,
+    LLMMessagesTransformFrame,
     TTSAudioRawFrame,
     TTSStartedFrame,
     TTSStoppedFrame,
@@ -14,7 +15,13 @@ from pipecat.frames.frames import (
 )
 from pipecat.tests.utils import SleepFrame, run_test
 
-from voice.frames import OutputPlaybackMarkFrame, PlaybackBarrierFrame, PlaybackMarkFrame
+from voice.frames import (
+    BotPauseFrame,
+    BotResumeFrame,
+    OutputPlaybackMarkFrame,
+    PlaybackBarrierFrame,
+    PlaybackMarkFrame,
+)
 from voice.playback import BotTurn, PlaybackTracker
 
 RATE = 8000
@@ -95,6 +102,48 @@ async def test_barge_in_keeps_heard_sentences_and_the_played_part_of_the_next():
     assert turns[0].spoken_text.endswith("This part was never heard.")
 
 
+def ten_words() -> list:
+    return [
+        TTSStartedFrame(context_id="c1"),
+        audio(0.4),
+        text("Hi."),
+        audio(2.0),
+        text("one two three four five six seven eight nine ten"),
+        SleepFrame(0.05),
+        PlaybackMarkFrame(mark="s1"),
+        SleepFrame(0.6),  # three words of the second sentence play
+    ]
+
+
+async def test_an_interruption_after_a_pause_cuts_where_the_bot_paused():
+    """The caller's words are judged while the bot is silent: that time was not heard."""
+    tracker, turns = tracker_with_log()
+    await run_test(
+        tracker,
+        frames_to_send=[*ten_words(), BotPauseFrame(), SleepFrame(0.8), InterruptionFrame()],
+    )
+    assert len(turns) == 1 and turns[0].interrupted
+    heard = turns[0].text
+    assert heard.startswith("Hi. one two three") and "six" not in heard, "not 0.8 s more"
+
+
+async def test_a_resumed_turn_counts_playback_from_the_replayed_point():
+    tracker, turns = tracker_with_log()
+    await run_test(
+        tracker,
+        frames_to_send=[
+            *ten_words(),
+            BotPauseFrame(),
+            SleepFrame(0.8),
+            BotResumeFrame(),  # replays 0.2 s: the third word again
+            SleepFrame(0.6),  # three more words
+            InterruptionFrame(),
+        ],
+    )
+    heard = turns[0].text
+    assert heard.startswith("Hi. one two three four") and "eight" not in heard, heard
+
+
 async def test_end_of_call_reports_an_unfinished_turn():
     tracker, turns = tracker_with_log()
     await run_test(
@@ -147,3 +196,40 @@ async def test_a_barrier_resolves_once_what_came_before_it_was_heard():
         "barriers stop at the tracker"
     )
     assert turns[0].text == "Goodbye." and not turns[0].interrupted
+
+
+async def test_the_llm_context_of_a_cut_turn_is_what_the_caller_heard():
+    """The aggregator records the sentences sent; the tracker's transform, what was heard."""
+    tracker, turns = tracker_with_log()
+    down, _ = await run_test(
+        tracker,
+        frames_to_send=[*ten_words(), BotPauseFrame(), SleepFrame(0.4), InterruptionFrame()],
+    )
+    transforms = [f.transform for f in down if isinstance(f, LLMMessagesTransformFrame)]
+    assert len(transforms) == 1
+    asked = {"role": "user", "content": "Tell me something."}
+    sent = {"role": "assistant", "content": "Hi. one two three four five six seven eight nine ten"}
+    assert transforms[0]([asked, sent]) == [asked, {**sent, "content": turns[0].text}]
+    assert transforms[0]([asked]) == [asked, {"role": "assistant", "content": turns[0].text}], (
+        "the aggregator had recorded nothing yet: the heard part is added"
+    )
+    earlier = {"role": "assistant", "content": "Something else entirely."}
+    assert transforms[0]([earlier]) == [earlier], "another turn's message is left alone"
+
+
+async def test_a_turn_heard_whole_leaves_the_context_alone():
+    tracker, _ = tracker_with_log()
+    down, _ = await run_test(
+        tracker,
+        frames_to_send=[
+            TTSStartedFrame(context_id="c1"),
+            audio(0.2),
+            text("Hi."),
+            SleepFrame(0.05),
+            PlaybackMarkFrame(mark="s1"),
+            TTSStoppedFrame(context_id="c1"),
+            SleepFrame(0.05),
+            InterruptionFrame(),
+        ],
+    )
+    assert not any(isinstance(f, LLMMessagesTransformFrame) for f in down)

@@ -87,6 +87,23 @@ def test_outgoing_audio_comes_in_frames_reaches_marks_in_order_and_clears_at_onc
     assert audio.take() == (None, [])
 
 
+def test_a_pause_takes_the_queue_back_with_its_marks_and_the_audio_just_sent():
+    audio = OutgoingAudio()
+    audio.push(b"\x01\x00" * 160)  # one frame, sent before the pause
+    audio.mark("a")
+    audio.push(b"\x02\x00" * 100)
+    audio.mark("b")
+    audio.push(b"\x03\x00" * 50)
+    assert audio.take() == (b"\x01\x00" * 160, ["a"])
+
+    held = audio.take_back(replay_bytes=40)
+    assert held == [b"\x01\x00" * 20, b"\x02\x00" * 100, "b", b"\x03\x00" * 50]
+    assert audio.queued_bytes == 0 and audio.take() == (None, [])
+    for item in held:  # resumed: queued again, the mark where it was
+        audio.mark(item) if isinstance(item, str) else audio.push(item)
+    assert audio.take()[1] == ["b"], "reached after the held audio before it (240 bytes)"
+
+
 def test_policy_allows_listed_sources_and_rejects_bad_networks_up_front():
     policy = InboundPolicy(allowed_sources=("10.0.0.0/8", "192.0.2.7"))
 

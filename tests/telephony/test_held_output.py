@@ -1,0 +1,159 @@
+"""Pausing the bot over a real Twilio media stream: clear at once, the rest sent again on resume."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from pipecat.frames.frames import (
+    EndFrame,
+    Frame,
+    InterruptionFrame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+    TTSTextFrame,
+)
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.workers.runner import WorkerRunner
+
+from telephony.simulator import CallSimulator
+from telephony.simulator.call import TICK
+from telephony.twilio.serializer import TwilioMediaSerializer
+from telephony.ws_transport import WebsocketCallParams, WebsocketCallTransport
+from voice.frames import REPLAY_SECS, BotPauseFrame, BotResumeFrame
+from voice.playback import BotTurn, PlaybackTracker
+
+RATE = 8000
+SENTENCES = ["One two three.", "Four five six.", "Seven eight nine."]
+SENTENCE_SECS = 1.0
+
+
+def tone(secs: float) -> bytes:
+    t = np.arange(int(secs * RATE)) / RATE
+    return (np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2").tobytes()
+
+
+def reply() -> list[Frame]:
+    """A bot reply as the TTS pushes it: each sentence's audio, then its text."""
+    frames: list[Frame] = [TTSStartedFrame(context_id="r1")]
+    for sentence in SENTENCES:
+        frames.append(TTSAudioRawFrame(tone(SENTENCE_SECS), RATE, 1, context_id="r1"))
+        text = TTSTextFrame(sentence, text_type="sentence")
+        text.context_id = "r1"
+        frames.append(text)
+    frames.append(TTSStoppedFrame(context_id="r1"))
+    return frames
+
+
+@dataclass
+class Stream:
+    """The server's half (a pipeline on our transport) and Twilio's (the call simulator)."""
+
+    worker: PipelineWorker
+    call: CallSimulator
+    turns: list[BotTurn] = field(default_factory=list)
+
+    @property
+    def heard_secs(self) -> float:
+        return self.call._playback.speech_frames * TICK
+
+    async def until_heard(self, secs: float) -> None:
+        while self.heard_secs < secs:
+            await asyncio.sleep(TICK)
+
+
+@asynccontextmanager
+async def twilio_stream() -> AsyncIterator[Stream]:
+    """Our websocket transport with the Twilio serializer, a tracker, and a fake Twilio caller."""
+    ready: asyncio.Future[Stream] = asyncio.get_running_loop().create_future()
+    done = asyncio.Event()
+    call = CallSimulator("http://127.0.0.1")
+
+    async def media(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        params = WebsocketCallParams(
+            serializer=TwilioMediaSerializer(call.stream_sid),
+            audio_in_enabled=True,
+            audio_out_enabled=True,
+        )
+        transport = WebsocketCallTransport(ws, params)
+        tracker = PlaybackTracker()
+        worker = PipelineWorker(
+            Pipeline([transport.input(), tracker, transport.output()]),
+            params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=RATE),
+            cancel_on_idle_timeout=False,
+            enable_rtvi=False,
+        )
+        stream = Stream(worker, call)
+
+        @tracker.event_handler("on_bot_turn")
+        async def on_turn(_tracker, turn: BotTurn):
+            stream.turns.append(turn)
+
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(worker)
+        running = asyncio.create_task(runner.run())
+        ready.set_result(stream)
+        await done.wait()
+        await worker.queue_frame(EndFrame())
+        await asyncio.wait_for(running, 10)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/media", media)
+    async with TestServer(app, host="127.0.0.1") as server:
+        url = f"ws://127.0.0.1:{server.port}/media"
+        await call.connect(f'<Response><Connect><Stream url="{url}"/></Connect></Response>')
+        stream = await asyncio.wait_for(ready, 10)
+        try:
+            yield stream
+        finally:
+            done.set()
+            await asyncio.sleep(0.3)
+            await call.hang_up()
+
+
+async def test_a_pause_clears_at_once_and_a_resume_plays_the_rest_of_the_reply():
+    async with twilio_stream() as stream:
+        for frame in reply():
+            await stream.worker.queue_frame(frame)
+        # Near the end of the second sentence: its mark is sent (we send 0.4 s ahead), not reached.
+        await stream.until_heard(1.75)
+        await stream.worker.queue_frame(BotPauseFrame())
+        await asyncio.sleep(0.1)
+        assert stream.call.clears == 1, "Twilio was told to drop what it buffered"
+        paused_at = stream.heard_secs
+        await asyncio.sleep(0.6)
+        assert stream.heard_secs - paused_at <= 2 * TICK, "the caller hears silence"
+        await stream.worker.queue_frame(BotResumeFrame())
+        await stream.call.wait_for_bot(quiet_secs=0.5)
+        await asyncio.sleep(0.2)
+    whole = len(SENTENCES) * SENTENCE_SECS
+    assert whole <= stream.heard_secs <= whole + REPLAY_SECS + 0.1, "the rest, sent again"
+    assert [t.text for t in stream.turns] == [" ".join(SENTENCES)]
+    assert not stream.turns[0].interrupted, "every sentence's mark came back after its audio"
+    echoed = stream.call.marks_echoed
+    assert any("~" in mark for mark in echoed), f"marks pending at the clear were resent: {echoed}"
+
+
+async def test_an_interruption_during_a_pause_drops_the_rest_and_cuts_where_it_paused():
+    async with twilio_stream() as stream:
+        for frame in reply():
+            await stream.worker.queue_frame(frame)
+        await stream.until_heard(1.5)  # half of the second sentence
+        await stream.worker.queue_frame(BotPauseFrame())
+        await asyncio.sleep(0.6)  # the caller's words are being judged
+        await stream.worker.queue_frame(InterruptionFrame())
+        await asyncio.sleep(1.0)
+    assert 1.5 <= stream.heard_secs <= 1.7, "nothing more after the pause"
+    assert len(stream.turns) == 1 and stream.turns[0].interrupted
+    heard = stream.turns[0].text
+    assert heard.startswith(SENTENCES[0]) and len(heard) < len(" ".join(SENTENCES[:2])), heard

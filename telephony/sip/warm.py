@@ -24,6 +24,8 @@ from voice.tts import speak_whole
 Speak = Callable[[str], Awaitable[bytes]]
 # How much hold music waits in the caller's queue: what still plays once the music stops.
 HOLD_LEAD_SECS = 0.3
+# Music is queued in pieces this long, whenever less than HOLD_LEAD_SECS waits.
+MUSIC_PIECE_SECS = 0.1
 # How long an INVITE may take to leave once asked (before a decline can cancel it).
 DIALING_SECS = 5.0
 CALLER_LEFT = "the caller hung up while on hold"
@@ -94,14 +96,14 @@ class HoldMusic:
             self._task = asyncio.get_running_loop().create_task(self._play())
 
     async def stop(self) -> None:
-        """No more music: at most HOLD_LEAD_SECS of it still plays."""
+        """No more music: at most HOLD_LEAD_SECS + MUSIC_PIECE_SECS of it still plays."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
     async def _play(self) -> None:
-        chime, piece = hold_chime(), int(HOLD_LEAD_SECS * 8000) * 2
+        chime, piece = hold_chime(), int(MUSIC_PIECE_SECS * 8000) * 2
         while not self._call.is_ended:
             if self._call.queued_audio_secs < HOLD_LEAD_SECS:
                 self._call.send_audio(chime[self._at : self._at + piece])

@@ -32,16 +32,33 @@ MODULES = ("g711", "aufile", "sndfile", "ctrl_tcp")
 MODULE_DIR = Path("/usr/lib/baresip/modules")
 
 
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (SIP listens on both)."""
+def _free(port: int, kind: socket.SocketKind) -> bool:
+    with socket.socket(type=kind) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as tcp:
+        tcp.bind(("127.0.0.1", 0))
+        return tcp.getsockname()[1]
+
+
+def free_sip_port(avoid: int = 0) -> int:
+    """A port for baresip's SIP: free for UDP and TCP, and the next one for TCP (its TLS)."""
     while True:
-        with socket.socket() as tcp, socket.socket(type=socket.SOCK_DGRAM) as udp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            try:
-                udp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        port = free_tcp_port()
+        if avoid not in (port, port + 1) and all(
+            _free(p, kind)
+            for p, kind in (
+                (port, socket.SOCK_DGRAM),
+                (port, socket.SOCK_STREAM),
+                (port + 1, socket.SOCK_STREAM),
+            )
+        ):
             return port
 
 
@@ -80,10 +97,10 @@ class Baresip:
         self.folder = folder
         self.user = user
         self.auto_answer = auto_answer
-        self.port = free_port()
         self.events: list[dict] = []
         self.silence = write_pcm_wav(folder / "silence.wav", bytes(PADDING_SECS * RATE * 2))
-        self._ctrl_port = free_port()
+        self._ctrl_port = free_tcp_port()
+        self.port = free_sip_port(avoid=self._ctrl_port)
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task | None = None
         self._writer: asyncio.StreamWriter | None = None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
 
 from crm.calls import CallStore, NewCall, NewToolCall, NewUtterance
 from crm.db import Database
+from crm.models import ToolCall
 from telephony.feed import CallEnded, CallFeed, ToolCalled, TranscriptLine
 from telephony.journal import CallJournal
 from voice.stt import Resumption
@@ -115,3 +119,34 @@ async def test_the_feed_tells_each_line_as_written_in_order_and_a_completed_line
     completed = events[2]
     assert completed.started_at == T0 + timedelta(seconds=3)
     assert completed.ended_at == T0 + timedelta(seconds=6)
+
+
+async def test_a_tool_that_answers_after_the_call_ended_is_still_stored_with_it(
+    database: Database,
+):
+    store = CallStore(database)
+    call = await store.open(NewCall(provider="sip", provider_call_id="sip-journal-late-tool"))
+    journal = CallJournal(store, call.id)
+    journal.tool_started()  # a transfer: its call is moved, and ends, before the tool answers
+    closing = asyncio.create_task(journal.close())
+    await asyncio.sleep(0.2)
+    waited = not closing.done()
+    journal.tool_called(NewToolCall("transfer_to_human", {"destination": "support"}, "Moved."))
+    assert await closing
+
+    async with database.session() as session:
+        stored = (await session.execute(select(ToolCall.name))).scalars().all()
+    assert waited and stored == ["transfer_to_human"]
+
+
+async def test_a_tool_still_running_does_not_hold_the_end_of_the_call_past_its_wait(
+    database: Database,
+):
+    store = CallStore(database)
+    call = await store.open(NewCall(provider="sip", provider_call_id="sip-journal-stuck-tool"))
+    journal = CallJournal(store, call.id)
+    journal.add(_line("assistant", "One moment.", 0, 1))
+    journal.tool_started()  # and never answers
+
+    assert await journal.close(tool_wait=0.2)
+    assert await _transcript(store, call.id) == [("assistant", "One moment.")]

@@ -53,8 +53,7 @@ def transfer_assistant(agent: str, busy: str) -> dict:
 
 @pytest.fixture(scope="module")
 async def phones(tmp_path_factory) -> AsyncIterator[dict[str, Baresip]]:
-    """A caller; an agent's desk phone that answers; one that rings (refused by the test);
-    the lead behind the trunk, who answers."""
+    """A caller, an agent's phone that answers, one the test refuses, a lead behind the trunk."""
     specs = {"caller": ("caller", False), "agent": ("agent", True), "busy": ("busy", False)}
     specs["callee"] = (CALLED, True)
     started = await asyncio.gather(
@@ -65,6 +64,13 @@ async def phones(tmp_path_factory) -> AsyncIterator[dict[str, Baresip]]:
     )
     yield dict(zip(specs, started, strict=True))
     await asyncio.gather(*(phone.stop() for phone in started))
+
+
+@pytest.fixture(autouse=True)
+async def hang_up_after(phones: dict[str, Baresip]) -> AsyncIterator[None]:
+    """No call outlives its test (a failed one's rerun starts on idle phones)."""
+    yield
+    await asyncio.gather(*(phone.hang_up_all() for phone in phones.values()))
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,14 @@ played as its microphone (``say`` switches the file mid-call with ``/ausrc``;
 the end of the file ends the call, so every line is padded with silence).
 What it hears and what it sends are written by the ``sndfile`` filter to
 ``rec/dump-<time>-dec.wav`` and ``-enc.wav`` (8 kHz 16-bit), one pair a call,
-named to the second. Commands (``dial``, ``hangup``, ``sndcode`` for RFC 4733
-digits, ``transfer``) and events (``CALL_ESTABLISHED``, ``CALL_CLOSED``...) go
-over ``ctrl_tcp`` as netstrings of JSON. On a loopback-only machine baresip
-needs ``net_interface 127.0.0.1`` (an address: ``lo`` fails with "No such
-device"), or its SDP names an address that cannot be reached.
+named to the second (no audio player is loaded: nothing else hears it). Commands
+(the ``menu`` module's: ``dial``, ``hangup``, ``sndcode`` for RFC 4733 digits,
+``transfer``, ``ausrc``) and events (``CALL_INCOMING``, ``CALL_ESTABLISHED``,
+``CALL_CLOSED``...) go over ``ctrl_tcp`` as netstrings of JSON. It follows a
+REFER by itself (a new call to the Refer-To, with NOTIFYs back). On a
+loopback-only machine baresip needs ``net_interface 127.0.0.1`` (an address:
+``lo`` fails with "No such device"), or its SDP names an address that cannot be
+reached.
 """
 
 from __future__ import annotations
@@ -105,6 +108,7 @@ class Baresip:
         self._reader: asyncio.Task | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._responses: asyncio.Queue[dict] = asyncio.Queue()
+        self._one_command = asyncio.Lock()  # responses come back in order, unlabelled
         self._changed = asyncio.Event()
 
     @property
@@ -136,7 +140,7 @@ class Baresip:
         """Start baresip and connect to its control port."""
         binary = shutil.which("baresip")
         if not binary:
-            raise RuntimeError("baresip is not installed (make test-deps: apt-get install baresip)")
+            raise RuntimeError("baresip is not installed: make test-deps (Debian: baresip-core)")
         self._write_config()
         self._process = await asyncio.create_subprocess_exec(
             binary,
@@ -181,9 +185,10 @@ class Baresip:
         """Run a baresip command (as typed after ``/``); returns its output."""
         assert self._writer
         body = json.dumps({"command": name, "params": params, "token": name}).encode()
-        self._writer.write(b"%d:%s," % (len(body), body))
-        await self._writer.drain()
-        response = await asyncio.wait_for(self._responses.get(), 10)
+        async with self._one_command:
+            self._writer.write(b"%d:%s," % (len(body), body))
+            await self._writer.drain()
+            response = await asyncio.wait_for(self._responses.get(), 10)
         if not response.get("ok"):
             raise RuntimeError(f"baresip {name} {params}: {response.get('data')}")
         return response.get("data", "")
@@ -220,6 +225,15 @@ class Baresip:
                 self._changed.set()
             else:
                 await self._responses.put(message)
+
+    async def hang_up_all(self) -> None:
+        """End every call this phone is on (a test that failed half-way leaves them)."""
+        for _ in range(10):
+            listed = await self.command("listcalls")
+            if "Active calls (0)" in listed:
+                return
+            await self.command("hangup")
+            await asyncio.sleep(0.2)
 
     async def say(self, wav: Path) -> None:
         """Play ``wav`` (8 kHz mono 16-bit) as the microphone from now on, then silence."""

@@ -22,7 +22,7 @@ from tests.e2e.sip_rig import (
     sip_uri,
     speech_wav,
 )
-from tests.fakes.baresip import Baresip, BaresipCall, levels
+from tests.fakes.baresip import LOUD_RMS, Baresip, BaresipCall, levels
 from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCall
 
 pytestmark = pytest.mark.slow
@@ -133,7 +133,7 @@ async def test_a_baresip_caller_holds_a_conversation_barges_in_and_keys_digits(
     seen = len(llm.requests)
     await call.send_digits("123#")  # RFC 4733
     await llm_got(llm, "DTMF: 123", seen)
-    heard, onsets = levels(call.phone.heard()) > 200, call.sent_onsets()
+    heard, onsets = levels(call.phone.heard()) > LOUD_RMS, call.sent_onsets()
     await call.hang_up()
 
     body = await latest_call(sip_server)
@@ -212,7 +212,7 @@ async def test_a_campaign_call_over_sip_to_a_baresip_is_answered_held_and_settle
     incoming = call.event("CALL_ESTABLISHED") or {}
     assert "+15555550000@" in incoming.get("peeruri", ""), incoming
     assert health["liveCalls"] == 1 and health["sip"]["calls"] == 1
-    assert np.count_nonzero(heard > 200) > 25, "the lead heard the greeting"
+    assert np.count_nonzero(heard > LOUD_RMS) > 25, "the lead heard the greeting"
     assert contact["status"] == "completed", contact
     body = await sip_server.call(contact["lastCallId"])
     assert body["provider"] == "sip" and body["direction"] == "outbound"

@@ -31,6 +31,7 @@ import numpy as np
 RATE = 8000
 FRAME = 320  # bytes in 20 ms of 8 kHz 16-bit PCM
 PADDING_SECS = 90  # silence after each line, so the file does not end the call
+LOUD_RMS = 200.0  # a 20 ms frame louder than this is sound
 MODULES = ("g711", "aufile", "sndfile", "ctrl_tcp")
 MODULE_DIR = Path("/usr/lib/baresip/modules")
 
@@ -317,7 +318,7 @@ class BaresipCall:
     async def _poll(self, find: Callable[[np.ndarray], int | None], timeout: float) -> int:
         async def poll() -> int:
             while True:
-                found = find(levels(self.phone.heard()) > 200)
+                found = find(levels(self.phone.heard()) > LOUD_RMS)
                 if found is not None:
                     return found
                 await asyncio.sleep(0.1)
@@ -337,11 +338,11 @@ class BaresipCall:
         """Key ``digits`` (RFC 4733 telephone-events)."""
         await self.phone.command("sndcode", digits)
 
-    def sent_onsets(self, rms: float = 200) -> list[int]:
+    def sent_onsets(self) -> list[int]:
         """The frames (of the heard timeline) where the caller's sent audio turned loud."""
         sent, heard = levels(self.phone.sent()), levels(self.phone.heard())
         offset = len(sent) - len(heard)  # both are written to the end; the heard one started later
-        loud = sent > rms
+        loud = sent > LOUD_RMS
         return [i - offset for i in range(1, len(loud)) if loud[i] and not loud[i - 1]]
 
 

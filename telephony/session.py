@@ -181,6 +181,7 @@ class CallSession:
             http=deps.http,
             provider=self.call.provider,
             direction=self.call.direction,
+            on_tool_start=self._journal.tool_started,
             on_tool_call=self._journal.tool_called,
         )
 

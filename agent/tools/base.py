@@ -132,6 +132,8 @@ class ToolContext:
         on_tool_call: Takes each tool call's record once it answered, to store it (the
             live call's journal: in order with the lines, kept through a database
             outage, and told to the call's feed); None: stored here at once.
+        on_tool_start: Told as each tool call starts, before its record comes (the
+            journal waits for the records of tools still running when the call ends).
     """
 
     db: Database
@@ -151,6 +153,7 @@ class ToolContext:
     direction: str = "inbound"
     now: Callable[[], datetime] = utcnow
     on_tool_call: Callable[[NewToolCall], None] | None = None
+    on_tool_start: Callable[[], None] | None = None
 
 
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[ToolResult]]

@@ -42,6 +42,8 @@ async def execute(
         tool_call_id: The LLM's id for this call (kept on the record).
     """
     started = time.perf_counter()
+    if context.on_tool_start is not None:
+        context.on_tool_start()
     tool = context.tools.get(name)
     try:
         if tool is None:

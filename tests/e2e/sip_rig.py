@@ -1,20 +1,28 @@
-"""What the SIP end-to-end tests share: test phones that speak espeak lines, the SIP address."""
+"""What the SIP end-to-end tests share: espeak lines, test phones, the SIP address, API look-ups."""
 
 from __future__ import annotations
 
 import asyncio
 import audioop
+import time
 import wave
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 
 from telephony.simulator.caller_audio import speech_ulaw
 from tests.conftest import ServerProcess
+from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.sip_phone import SipPhone
 
 RATE = 8000
 FRAME = 320  # bytes in 20 ms of 8 kHz 16-bit PCM
+LONG_REPLY = (  # a bot turn long enough to talk over
+    "We are open from nine in the morning until six in the evening on weekdays, "
+    "and on Saturdays from ten until two. We are closed on Sundays and on public holidays, "
+    "but you can always leave a message and we will call you back."
+)
 
 
 def speech_wav(folder: Path, name: str, text: str, *, after: bytes = b"") -> Path:
@@ -156,15 +164,59 @@ class PhoneCall:
             return wav.readframes(wav.getnframes())
 
 
-def silent_from(
-    heard: bytes, frame: int, *, quiet_frames: int = 25, rms: float = 200
-) -> int | None:
-    """The first frame at or after ``frame`` that starts ``quiet_frames`` frames of silence."""
-    levels = [
-        float(np.sqrt((np.frombuffer(heard[i : i + FRAME], "<i2").astype(float) ** 2).mean()))
-        for i in range(0, len(heard) - FRAME + 1, FRAME)
-    ]
-    for start in range(frame, len(levels) - quiet_frames + 1):
-        if all(level <= rms for level in levels[start : start + quiet_frames]):
-            return start
-    return None
+async def latest_call(server: ServerProcess, **query: str) -> dict:
+    """The newest call (matching ``query``), once the server finalized it."""
+    params = "&".join(f"{k}={v}" for k, v in query.items())
+    _, page = await server.get_json(f"/api/calls?limit=1&{params}")
+    return await server.call(page["data"][0]["id"])
+
+
+async def said_by_bot(server: ServerProcess, text: str, timeout: float = 40) -> None:
+    """Wait until the live call's transcript has the bot's line ``text`` (heard whole)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, page = await server.get_json("/api/calls?limit=1")
+        body = await server.call(page["data"][0]["id"], ended=False)
+        if any(line["role"] == "assistant" and line["text"] == text for line in body["transcript"]):
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"the bot never said {text!r}")
+
+
+async def campaign_call(server: ServerProcess, name: str, phone: str, assistant: str) -> dict:
+    """Start a one-contact campaign over SIP; returns the contact once its attempt settled."""
+    spec = {
+        "name": name,
+        "assistant": assistant,
+        "provider": "sip",
+        "window": {"start": "00:00", "end": "23:59", "days": [1, 2, 3, 4, 5, 6, 7]},
+        "limits": {"maxAttempts": 2, "retryMinutes": {"voicemail": 600}},
+    }
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {server.api_key}"}) as http:
+        async with http.post(server.url + "/api/campaigns", json=spec) as response:
+            campaign = (await response.json())["id"]
+        await http.post(
+            f"{server.url}/api/campaigns/{campaign}/contacts",
+            data=f"phone\n{phone}\n",
+            headers={"Content-Type": "text/csv"},
+        )
+        await http.post(f"{server.url}/api/campaigns/{campaign}/start")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            async with http.get(f"{server.url}/api/campaigns/{campaign}/contacts") as response:
+                contact = (await response.json())["data"][0]
+            if contact["lastOutcome"]:
+                return contact
+            await asyncio.sleep(0.3)
+    raise TimeoutError(f"campaign {name}: the call never settled: {contact}")
+
+
+async def llm_got(llm: FakeOpenAI, text: str, after: int, timeout: float = 20) -> None:
+    """Wait until a request to the LLM (from index ``after``) carries ``text`` from the caller."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        users = [m for r in llm.requests[after:] for m in r["messages"] if m.get("role") == "user"]
+        if any(text in str(m.get("content")) for m in users):
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"the LLM never got {text!r}")

@@ -137,3 +137,34 @@ async def test_a_tool_call_that_returns_after_the_call_ended_is_still_stored(dat
             break
         await asyncio.sleep(0.05)
     assert stored == [("transfer_to_human", True)]
+
+
+async def test_a_tool_that_answers_after_the_call_ended_is_still_stored_with_it(
+    database: Database,
+):
+    store = CallStore(database)
+    call = await store.open(NewCall(provider="sip", provider_call_id="sip-journal-late-tool"))
+    journal = CallJournal(store, call.id)
+    journal.tool_started()  # a transfer: its call is moved, and ends, before the tool answers
+    closing = asyncio.create_task(journal.close())
+    await asyncio.sleep(0.2)
+    waited = not closing.done()
+    journal.tool_called(NewToolCall("transfer_to_human", {"destination": "support"}, "Moved."))
+    assert await closing
+
+    async with database.session() as session:
+        stored = (await session.execute(select(ToolCall.name))).scalars().all()
+    assert waited and stored == ["transfer_to_human"]
+
+
+async def test_a_tool_still_running_does_not_hold_the_end_of_the_call_past_its_wait(
+    database: Database,
+):
+    store = CallStore(database)
+    call = await store.open(NewCall(provider="sip", provider_call_id="sip-journal-stuck-tool"))
+    journal = CallJournal(store, call.id)
+    journal.add(_line("assistant", "One moment.", 0, 1))
+    journal.tool_started()  # and never answers
+
+    assert await journal.close(tool_wait=0.2)
+    assert await _transcript(store, call.id) == [("assistant", "One moment.")]

@@ -20,6 +20,15 @@ CHANNEL = "phoneagent_live_calls"
 ACK_TIMEOUT_SECS = 2.0
 # Waits between attempts to (re)connect the listener while PostgreSQL is away.
 RECONNECT_SECS = (0.5, 1.0, 2.0, 5.0)
+# What a connection being cut may raise: asyncpg's InternalClientError ("cannot switch to
+# state ...") is no InterfaceError, and comes when a query meets the connection's end.
+CONNECTION_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
 def plain_postgres_url(url: str) -> str:
@@ -126,7 +135,7 @@ class PostgresCalls:
             async with self._send_lock:
                 await connection.execute("SELECT pg_notify($1, $2)", CHANNEL, json.dumps(message))
             return True
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+        except CONNECTION_ERRORS as e:
             logger.warning(f"live calls: could not notify other instances ({e!r})")
             return False
 
@@ -175,7 +184,7 @@ class PostgresCalls:
             lost = asyncio.Event()
             try:
                 connection = await self._listen(lost)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as e:
+            except CONNECTION_ERRORS as e:
                 if failures == 0:
                     logger.warning(f"live calls: cannot listen on PostgreSQL ({e!r}); retrying")
                 await asyncio.sleep(RECONNECT_SECS[min(failures, len(RECONNECT_SECS) - 1)])
@@ -211,7 +220,7 @@ class PostgresCalls:
                     async with self._send_lock:
                         await connection.fetchval("SELECT 1", timeout=3)
                     continue
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                except CONNECTION_ERRORS:
                     pass
             logger.warning("live calls: lost the PostgreSQL connection; reconnecting")
             return

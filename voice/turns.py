@@ -26,8 +26,9 @@ from pipecat.turns.user_start import (
 from pipecat.turns.user_stop import BaseUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-from voice.dictation import DictationUserTurnStopStrategy, last_assistant_line
+from voice.dictation import last_assistant_line
 from voice.overlap import OverlapUserTurnStartStrategy
+from voice.speculation import SpeculativeUserTurnStopStrategy
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class TurnTaking:
             that comes later still gets its answer (:class:`LateTranscriptStopStrategy`).
         backchannels_pass: Over the bot, a backchannel ("uh-huh", "okay") lets it talk
             on (``voice.overlap``, a slower barge-in); False: any speech stops the bot.
+        speculate: While the turn waits (smart-turn heard the caller mid-sentence, or
+            they are reading something out), the LLM answers their final words ahead,
+            held until the turn ends and dropped if they go on (``voice.speculation``).
     """
 
     vad_confidence: float = 0.6
@@ -57,6 +61,7 @@ class TurnTaking:
     max_pause_secs: float = 1.2
     stop_timeout_secs: float = 5.0
     backchannels_pass: bool = False
+    speculate: bool = True
 
 
 class SharedSileroVADAnalyzer(SileroVADAnalyzer):
@@ -141,7 +146,7 @@ def user_turn_strategies(
 
     Over the bot, a backchannel starts no turn when ``turns.backchannels_pass``
     (``voice.overlap``); a caller reading out a number or an email may pause longer
-    (``voice.dictation``).
+    (``voice.dictation``); while the turn waits, the LLM answers ahead (``voice.speculation``).
     """
     analyzer = SharedSmartTurnAnalyzer(
         session=session, params=SmartTurnParams(stop_secs=turns.max_pause_secs)
@@ -151,7 +156,8 @@ def user_turn_strategies(
         start=[on_voice(), TranscriptionUserTurnStartStrategy()],
         stop=[
             LateTranscriptStopStrategy(),
-            DictationUserTurnStopStrategy(
+            SpeculativeUserTurnStopStrategy(
+                speculate=turns.speculate,
                 turn_analyzer=analyzer,
                 last_bot_line=lambda: last_assistant_line(context) if context else "",
             ),

@@ -12,16 +12,17 @@ from pipecat.frames.frames import (
 from pipecat.turns.types import ProcessFrameResult, UserTurnSpeculation
 from pipecat.utils.string import TextPartForConcatenation, concatenate_aggregated_text
 
-from voice.dictation import DictationUserTurnStopStrategy
+from voice.turn_words import WordsUserTurnStopStrategy
 
 
-class SpeculativeUserTurnStopStrategy(DictationUserTurnStopStrategy):
-    """Smart-turn (and dictation) end of turn that answers ahead while it waits.
+class SpeculativeUserTurnStopStrategy(WordsUserTurnStopStrategy):
+    """Smart-turn end of turn (with words and dictation) that answers ahead while it waits.
 
     When the caller has stopped and their words are transcribed (final) but the turn
-    is still open (smart-turn heard them mid-sentence and waits ``max_pause_secs``, or
-    they are reading something out), the LLM is asked at once, on a provisional
-    context (pipecat's speculative inference). Its reply is held in the LLM service's
+    is still open (smart-turn heard them mid-sentence and their words do not read
+    finished, so it waits ``max_pause_secs``; or they are reading something out),
+    the LLM is asked at once, on a provisional context (pipecat's speculative
+    inference). Its reply is held in the LLM service's
     speculation gate. When the turn then ends on silence, the held reply is released
     at once and the caller's words are written to the context without a second
     request. When the caller goes on instead (VAD hears them, or more words come),
@@ -35,9 +36,9 @@ class SpeculativeUserTurnStopStrategy(DictationUserTurnStopStrategy):
         """Create the strategy.
 
         Args:
-            speculate: Answer ahead while the turn waits; False: behave as the
-                dictation strategy alone.
-            **kwargs: Passed to ``DictationUserTurnStopStrategy``.
+            speculate: Answer ahead while the turn waits; False: end turns as the
+                strategy below does, and only then ask.
+            **kwargs: Passed to ``WordsUserTurnStopStrategy``.
         """
         super().__init__(**kwargs)
         self._speculate = speculate

@@ -45,17 +45,18 @@ class SpeculativeUserTurnStopStrategy(WordsUserTurnStopStrategy):
         self._parts: list[TextPartForConcatenation] = []
         self._speculation: UserTurnSpeculation | None = None
         self._confirming = False
+        self._in_turn = False  # words over the bot (a backchannel) may come outside any turn
 
     async def handle_user_turn_started(self):
         """A new turn: no words, nothing speculated."""
         await self._withdraw("a new turn started")
-        self._parts = []
+        self._parts, self._in_turn = [], True
         await super().handle_user_turn_started()
 
     async def handle_user_turn_stopped(self):
         """The turn ended; a speculation it did not confirm is void."""
         await self._withdraw("the turn ended without it")
-        self._parts = []
+        self._parts, self._in_turn = [], False
         await super().handle_user_turn_stopped()
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
@@ -86,6 +87,7 @@ class SpeculativeUserTurnStopStrategy(WordsUserTurnStopStrategy):
         """The caller stopped, their words are final, and the turn did not end on them."""
         return (
             self._speculate
+            and self._in_turn
             and self._speculation is None
             and bool(self._parts)
             and self._vad_stopped

@@ -9,19 +9,17 @@ from loguru import logger
 
 from voice.dictation import DictationUserTurnStopStrategy
 
-# Words a sentence does not end on: it goes on after them ("I'd like to", "for my").
+# Words a finished sentence almost never ends on: it goes on after them ("I'd like to",
+# "for my", "and the"). Only those: a word that ends short answers ("Yes, I do.", "Thank
+# you.", "Hold on.", "Sí.", "¿Qué?", "para mí") is not one, whatever it usually does.
 CONTINUING: dict[str, frozenset[str]] = {
     "en": frozenset(
-        "a an the to and or but so because of for in on at with from by about into than as "
-        "if when that which who whose my your our their his her its is are was were am be "
-        "been being will would can could should shall may might must do does did have has "
-        "had i i'm i'd i'll we we're you you're they they're it's um uh er erm hmm like "
-        "just very really".split()
+        "a an the to and or but because of for with from at by into than as if my your our "
+        "their his her its i i'm i'd i'll we're they're you're um uh er erm".split()
     ),
     "es": frozenset(
-        "y e o u pero porque que de del en con por para a al el la los las un una unos unas "
-        "mi mis tu tus su sus es son fue era estoy esta está quiero quisiera como si cuando "
-        "muy eh este pues".split()
+        "y e o u pero porque de del en con por para a al el la los las un una unos unas mis "
+        "tus su sus eh".split()
     ),
 }
 

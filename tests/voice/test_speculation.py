@@ -52,8 +52,7 @@ async def test_an_answer_ahead_is_dropped_when_the_caller_goes_on_and_runs_no_to
 @pytest.mark.flaky(reruns=2)
 async def test_a_tool_an_answer_ahead_reaches_runs_once_after_the_turn_ends(llm: FakeOpenAI):
     llm.script += [
-        Reply("", tool_calls=[BOOKING]),  # asked ahead: withdrawn at the tool call
-        Reply("", tool_calls=[BOOKING]),  # asked again once the turn ended
+        Reply("", tool_calls=[BOOKING]),  # asked ahead (withdrawn at the tool call), then again
         Reply("You're booked."),
     ]
     tool_runs: list[dict] = []
@@ -64,3 +63,4 @@ async def test_a_tool_an_answer_ahead_reaches_runs_once_after_the_turn_ends(llm:
         await caller.pauses(PAUSE_SECS + 0.8)
     assert tool_runs == [{"start": "2026-03-03T10:00"}], "run once"
     assert caller.replies() == "You're booked."
+    assert caller.runs() == [True, False], "asked ahead, then at the turn's end"

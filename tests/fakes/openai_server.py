@@ -86,10 +86,10 @@ class FakeOpenAI:
 
     Streaming replies are taken from ``script`` in order (when empty, ``DEFAULT_REPLY``);
     a reply the server hangs up on before its end (the caller talked over the turn) is
-    put back for the next request. So is a reply sent whole that the conversation never
-    took up: the next request carries neither its text nor its tool calls (the call
-    answered a turn ahead, ``voice.speculation``, and dropped the answer when the caller
-    went on or the answer wanted a tool); its request is then forgotten. Every other
+    put back for the next request. So is a reply sent whole that the conversation dropped
+    (the call answered a turn ahead, ``voice.speculation``, and the caller went on, or the
+    answer wanted a tool): the next request shows it (:meth:`_put_back_if_dropped`), and
+    the dropped request is forgotten. Every other
     streaming request body is kept in ``requests``.
     Non-streaming requests take the first matching :class:`JsonReply` of ``json_script``
     (when none, ``DEFAULT_ANALYSIS``) and are kept in ``json_requests``.
@@ -243,18 +243,24 @@ class FakeOpenAI:
         return response
 
     def _put_back_if_dropped(self, body: dict[str, Any]) -> None:
-        """Serve the last reply again if ``body`` shows it was dropped unheard."""
+        """Serve the last reply again if ``body`` shows the conversation dropped it unheard.
+
+        Dropped: the words it answered never became a line of the conversation (they
+        were a turn's beginning, asked ahead, and the caller went on), or it called
+        tools and none of their results came back (the call withdrew it before they ran).
+        """
         if self._unconfirmed is None:
             return
         reply, request, ids = self._unconfirmed
         self._unconfirmed = None
-        for message in body.get("messages", []):
-            if message.get("role") == "tool" and message.get("tool_call_id") in ids:
-                return
-            content = message.get("content")
-            said = isinstance(content, str) and content.strip()
-            if message.get("role") == "assistant" and said and reply.text.startswith(said[:12]):
-                return
+        messages = body.get("messages", [])
+        asked = [m.get("content") for m in request.get("messages", []) if m.get("role") == "user"]
+        kept = asked[-1:] == [] or any(
+            m.get("role") == "user" and m.get("content") == asked[-1] for m in messages
+        )
+        ran = not ids or any(m.get("tool_call_id") in ids for m in messages)
+        if kept and ran:
+            return
         self.script.insert(0, reply)
         if request in self.requests:
             self.requests.remove(request)

@@ -9,7 +9,7 @@ from typing import Any
 
 from loguru import logger
 from openai.types.chat import ChatCompletionChunk
-from pipecat.frames.frames import TTSSpeakFrame
+from pipecat.frames.frames import EagerEndOfTurnCancelFrame, TTSSpeakFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.openai.llm import OpenAILLMService
 
@@ -37,7 +37,9 @@ class GuardedLLMService(OpenAILLMService):
     ``retry_line``. If the retry fails too, ``on_llm_failure`` fires and the call's
     owner ends the call gracefully. A completion that fails after it started
     answering keeps what it said; it is not repeated. The OpenAI client's own
-    retries are off: they would hold the caller in silence.
+    retries are off: they would hold the caller in silence. A speculative completion
+    (answering ahead of a turn that has not ended, ``voice.speculation``) that fails
+    is withdrawn without a word; the turn, once it ends, asks again.
 
     Events:
         on_llm_failure(service, error): the completion and its retry both failed.
@@ -122,6 +124,13 @@ class GuardedLLMService(OpenAILLMService):
             except asyncio.CancelledError:
                 raise
             except Exception as e:
+                if self._speculation_gate.is_speculating:
+                    # Answering ahead of a turn that has not ended: nothing was said and
+                    # nothing is lost. Withdrawn, the confirmed turn asks again (with
+                    # the retry) instead of a caller hearing a retry line mid-sentence.
+                    logger.debug(f"{self}: speculative completion failed ({describe(e)})")
+                    await self.broadcast_frame(EagerEndOfTurnCancelFrame)
+                    return
                 if self._produced:
                     logger.warning(
                         f"{self}: completion broke off after it started ({describe(e)}); keeping it"

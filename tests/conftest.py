@@ -106,10 +106,7 @@ async def fake_llm() -> AsyncIterator[FakeOpenAI]:
 @pytest.fixture
 def llm(fake_llm: FakeOpenAI) -> Iterator[FakeOpenAI]:
     """The fake LLM with empty scripts and no recorded requests for this test."""
-    fake_llm.script.clear()
-    fake_llm.requests.clear()
-    fake_llm.json_script.clear()
-    fake_llm.json_requests.clear()
+    fake_llm.reset()
     yield fake_llm
     fake_llm.script.clear()
     fake_llm.json_script.clear()

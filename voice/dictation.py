@@ -224,18 +224,26 @@ class DictationUserTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         heard = " ".join(self._heard)
         return ends_in_dictation(heard) or asks_for_dictation(self._last_bot_line())
 
+    def pause_secs(self) -> float:
+        """Silence after the caller's speech before their turn may end (0: at once).
+
+        The dictation pause while they read something out; subclasses add reasons.
+        """
+        return self._dictation.pause_secs if self.dictating() else 0.0
+
     async def trigger_user_turn_stopped(self, *, enable_user_speaking_frames: bool | None = None):
         """End the turn, or (dictating) end it after the longer pause unless they go on."""
         if self._hold is not None:
             return
         ended = self._speech_ended or time.time()
-        wait = ended + self._dictation.pause_secs - time.time()
-        if wait <= 0 or not self.dictating():
+        pause = self.pause_secs()
+        wait = ended + pause - time.time()
+        if pause <= 0 or wait <= 0:
             await super().trigger_user_turn_stopped(
                 enable_user_speaking_frames=enable_user_speaking_frames
             )
             return
-        logger.debug(f"{self}: the caller is reading something out; waiting {wait:.1f}s more")
+        logger.debug(f"{self}: the caller may go on; waiting {wait:.1f}s more")
         self._hold = self.task_manager.create_task(
             self._stop_after(wait, enable_user_speaking_frames), f"{self}::dictation"
         )

@@ -86,7 +86,11 @@ class FakeOpenAI:
 
     Streaming replies are taken from ``script`` in order (when empty, ``DEFAULT_REPLY``);
     a reply the server hangs up on before its end (the caller talked over the turn) is
-    put back for the next request. Every streaming request body is kept in ``requests``.
+    put back for the next request. So is a reply sent whole that the conversation dropped
+    (the call answered a turn ahead, ``voice.speculation``, and the caller went on, or the
+    answer wanted a tool): the next request shows it (:meth:`_put_back_if_dropped`), and
+    the dropped request is forgotten. Every other
+    streaming request body is kept in ``requests``.
     Non-streaming requests take the first matching :class:`JsonReply` of ``json_script``
     (when none, ``DEFAULT_ANALYSIS``) and are kept in ``json_requests``.
     """
@@ -97,6 +101,9 @@ class FakeOpenAI:
     json_requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
     _runner: web.AppRunner | None = None
+    # The last scripted reply sent whole, its request and its tool call ids: until the
+    # next request shows the conversation took it up.
+    _unconfirmed: tuple[Reply, dict[str, Any], list[str]] | None = None
 
     async def start(self) -> FakeOpenAI:
         app = web.Application()
@@ -108,6 +115,14 @@ class FakeOpenAI:
     async def stop(self) -> None:
         if self._runner:
             await self._runner.cleanup()
+
+    def reset(self) -> None:
+        """Empty scripts and recorded requests: a new test's conversation."""
+        self.script.clear()
+        self.requests.clear()
+        self.json_script.clear()
+        self.json_requests.clear()
+        self._unconfirmed = None
 
     def tool_results(self) -> list[dict[str, Any]]:
         """Every ``role: tool`` message the server has been sent (results of the calls it made)."""
@@ -166,7 +181,9 @@ class FakeOpenAI:
         body = await request.json()
         if not body.get("stream"):
             return await self._json_completion(body)
+        self._put_back_if_dropped(body)
         self.requests.append(body)
+        scripted = bool(self.script)
         reply = self.script.pop(0) if self.script else Reply()
         if reply.status != 200:
             return web.json_response(
@@ -200,8 +217,10 @@ class FakeOpenAI:
                     {"content": " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")}
                 )
                 await asyncio.sleep(0.01)
-            for index, call in enumerate(reply.tool_calls):
+            ids = [
                 await self._send_tool_call(send, index, call)
+                for index, call in enumerate(reply.tool_calls)
+            ]
         except ConnectionError:
             # The server hung up mid-reply: the caller went on talking, so the turn was
             # cancelled and nothing of it was acted on. The script's reply is the answer
@@ -209,6 +228,8 @@ class FakeOpenAI:
             self.script.insert(0, reply)
             return response
         await send({}, finish="tool_calls" if reply.tool_calls else "stop")
+        if scripted:
+            self._unconfirmed = (reply, body, ids)
         await send(
             {},
             usage={
@@ -221,8 +242,31 @@ class FakeOpenAI:
         await response.write_eof()
         return response
 
+    def _put_back_if_dropped(self, body: dict[str, Any]) -> None:
+        """Serve the last reply again if ``body`` shows the conversation dropped it unheard.
+
+        Dropped: the words it answered never became a line of the conversation (they
+        were a turn's beginning, asked ahead, and the caller went on), or it called
+        tools and none of their results came back (the call withdrew it before they ran).
+        """
+        if self._unconfirmed is None:
+            return
+        reply, request, ids = self._unconfirmed
+        self._unconfirmed = None
+        messages = body.get("messages", [])
+        asked = [m.get("content") for m in request.get("messages", []) if m.get("role") == "user"]
+        kept = asked[-1:] == [] or any(
+            m.get("role") == "user" and m.get("content") == asked[-1] for m in messages
+        )
+        ran = not ids or any(m.get("tool_call_id") in ids for m in messages)
+        if kept and ran:
+            return
+        self.script.insert(0, reply)
+        if request in self.requests:
+            self.requests.remove(request)
+
     @staticmethod
-    async def _send_tool_call(send, index: int, call: ToolCall) -> None:
+    async def _send_tool_call(send, index: int, call: ToolCall) -> str:
         """A tool call as OpenAI streams it: id and name first, then the arguments in pieces."""
         call_id = call.id or f"call_{uuid.uuid4().hex[:20]}"
         head = {
@@ -243,6 +287,7 @@ class FakeOpenAI:
                 }
             )
             await asyncio.sleep(0.005)
+        return call_id
 
 
 async def _serve(port: int) -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The OpenAI client imports its chat resources (hundreds of pydantic models, ~100 ms
+# holding the GIL) on first use. Imported here they load at start-up, not inside the
+# first call's first reply, where they stalled the event loop and PJSIP's media clock.
+import openai.resources.chat.chat  # noqa: F401
 from pipecat.services.openai.llm import OpenAILLMService
 
 from agent.assistant import EMBEDDED_LLM, Assistant

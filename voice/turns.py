@@ -86,6 +86,17 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
 
+    def _get_smoothed_volume(self, audio: bytes) -> float:
+        """The volume, rising at once and falling smoothly (pipecat smooths both ways).
+
+        Smoothed on the way up, speech after digital silence (a SIP caller's line
+        between words, a muted phone) takes ~5 windows (160 ms) to pass ``min_volume``
+        before ``start_secs`` even begins to count: a barge-in stops the bot that much
+        later than over line hiss. The loudness is already measured over a rolling
+        400 ms window, so one loud click still does not pass; quiet audio never does.
+        """
+        return max(super()._get_smoothed_volume(audio), self._volume_tracker.volume)
+
 
 class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
     """Smart-turn v3 whose ONNX session is shared by all calls; audio buffers are per call."""

@@ -31,6 +31,7 @@ from telephony.sip.call import SipCall
 from telephony.sip.events import DtmfReceived, EndReason, HoldChanged, MarkReached
 from telephony.sip.outgoing import SAMPLE_RATE
 from voice.frames import REPLAY_SECS, OutputPlaybackMarkFrame, PlaybackMarkFrame
+from voice.upsampling import FrameUpsampler
 
 # Ends we caused ourselves: the pipeline is already stopping, nothing to report upstream.
 _OUR_ENDS = (EndReason.LOCAL_HANGUP, EndReason.SHUTDOWN)
@@ -71,7 +72,7 @@ class SipCallInput(BaseInputTransport):
         self._call = call
         self._tap = tap
         self._tasks: list[asyncio.Task] = []
-        self._resampler = create_stream_resampler()
+        self._resampler = FrameUpsampler()  # each frame on at once: the VAD hears a barge-in now
 
     async def start(self, frame: StartFrame):
         await super().start(frame)

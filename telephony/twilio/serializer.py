@@ -11,6 +11,7 @@ from pipecat.frames.frames import EndTaskFrame, Frame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from voice.frames import OutputPlaybackMarkFrame, PlaybackMarkFrame
+from voice.upsampling import FrameUpsampler
 
 
 class MalformedMessage(ValueError):
@@ -38,6 +39,9 @@ class TwilioMediaSerializer(TwilioFrameSerializer):
             call_sid,
             params=TwilioFrameSerializer.InputParams(auto_hang_up=False),
         )
+        # pipecat's stream resampler hands the caller's audio on in ~100 ms batches, late
+        # for the VAD (see voice.upsampling); each 20 ms media message goes on at once.
+        self._input_resampler = FrameUpsampler()
         self.stopped = False
         self.moving = False
 

@@ -34,6 +34,9 @@ PADDING_SECS = 90  # silence after each line, so the file does not end the call
 LOUD_RMS = 200.0  # a 20 ms frame louder than this is sound
 MODULES = ("g711", "aufile", "sndfile", "ctrl_tcp")
 MODULE_DIR = Path("/usr/lib/baresip/modules")
+# What baresip holds back before playing (20 ms frames, min-max): a desk phone's 40-60 ms,
+# where baresip's own default (5-10) adds 100-200 ms to everything the tests hear.
+JITTER_BUFFER_FRAMES = "2-3"
 
 
 def _free(port: int, kind: socket.SocketKind) -> bool:
@@ -133,6 +136,7 @@ class Baresip:
             f"ctrl_tcp_listen 127.0.0.1:{self._ctrl_port}\n"
             f"audio_source aufile,{self.silence}\n"
             f"snd_path {self.recordings}\n"
+            f"jitter_buffer_delay {JITTER_BUFFER_FRAMES}\n"
         )
         answer = ";answermode=auto" if self.auto_answer else ""
         (self.folder / "accounts").write_text(f"<sip:{self.user}@127.0.0.1>;regint=0{answer}\n")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import audioop
 import time
 from pathlib import Path
 
+import numpy as np
 import onnxruntime
 import pytest
+from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -22,8 +25,10 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.utils.time import time_now_iso8601
 
+from telephony.simulator.caller_audio import speech_ulaw
 from voice.engines import SpeechConfig, load_speech_models
-from voice.turns import TurnTaking, user_turn_params
+from voice.turns import TurnTaking, user_turn_params, vad_analyzer
+from voice.upsampling import FrameUpsampler
 
 RATE = 16000
 QUESTION = "What are your opening hours on Saturday?"
@@ -31,8 +36,13 @@ CALL_GOES_ON = "(the call goes on)"
 
 
 @pytest.fixture(scope="module")
-def smart_turn() -> onnxruntime.InferenceSession:
-    return load_speech_models(SpeechConfig(models_dir=Path("models"))).smart_turn
+def models():
+    return load_speech_models(SpeechConfig(models_dir=Path("models")))
+
+
+@pytest.fixture(scope="module")
+def smart_turn(models) -> onnxruntime.InferenceSession:
+    return models.smart_turn
 
 
 def _caller_speaks(secs: float) -> list:
@@ -86,3 +96,26 @@ async def test_words_in_time_are_answered_once(smart_turn):
         [*_caller_speaks(1.0), SleepFrame(sleep=0.3), _transcript(QUESTION), SleepFrame(sleep=2.5)],
     )
     assert len(runs) == 1 and runs[0].context.messages[-1]["content"] == QUESTION
+
+
+async def _frames_until_speaking(silero: onnxruntime.InferenceSession, before: bytes) -> int:
+    """20 ms phone frames of a spoken line, after ``before``, until the VAD says speaking."""
+    line = audioop.ulaw2lin(speech_ulaw("Wait, I would like to book for Tuesday."), 2)
+    vad, upsample = vad_analyzer(silero, TurnTaking()), FrameUpsampler()
+    vad.set_sample_rate(RATE)
+    for at in range(0, len(before), 320):
+        await vad.analyze_audio(await upsample.resample(before[at : at + 320], 8000, RATE))
+    for frame, at in enumerate(range(0, len(line) - 319, 320), 1):
+        if await vad.analyze_audio(await upsample.resample(line[at : at + 320], 8000, RATE)) == (
+            VADState.SPEAKING
+        ):
+            return frame
+    raise AssertionError("the VAD never heard the line")
+
+
+async def test_speech_after_digital_silence_is_heard_as_soon_as_after_line_hiss(models):
+    """The volume gate rises at once: silence before the words does not hold them back."""
+    hiss = np.random.default_rng(7).normal(0, 30, 8000).astype("<i2").tobytes()
+    after_hiss = await _frames_until_speaking(models.silero, hiss)
+    after_silence = await _frames_until_speaking(models.silero, bytes(16000))
+    assert after_silence <= after_hiss + 1, (after_silence, after_hiss)

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from voice.playback import BotTurn
+from typing import Any, Protocol
 
 Messages = list[Any]
+
+
+class BotTurn(Protocol):
+    """What is known of a bot turn (``voice.playback.BotTurn`` is one)."""
+
+    @property
+    def text(self) -> str:
+        """What the caller heard of it."""
+
+    @property
+    def spoken_text(self) -> str:
+        """Everything it was to say."""
 
 
 def _words(text: str) -> list[str]:

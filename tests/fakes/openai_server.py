@@ -243,23 +243,30 @@ class FakeOpenAI:
         return response
 
     def _put_back_if_dropped(self, body: dict[str, Any]) -> None:
-        """Serve the last reply again if ``body`` shows the conversation dropped it unheard.
+        """Serve the last reply again if ``body`` shows its conversation dropped it unheard.
 
-        Dropped: the words it answered never became a line of the conversation (they
-        were a turn's beginning, asked ahead, and the caller went on), or it called
-        tools and none of their results came back (the call withdrew it before they ran).
+        Dropped: the words it answered came back only as the start of a longer line (they
+        were a turn's beginning, asked ahead, and the caller went on), or they came back
+        as they were but none of the tools it called answered (the call withdrew it before
+        they ran). A request whose conversation never had those words is another call's:
+        the reply stands.
         """
         if self._unconfirmed is None:
             return
         reply, request, ids = self._unconfirmed
         self._unconfirmed = None
-        messages = body.get("messages", [])
         asked = [m.get("content") for m in request.get("messages", []) if m.get("role") == "user"]
-        kept = asked[-1:] == [] or any(
-            m.get("role") == "user" and m.get("content") == asked[-1] for m in messages
-        )
-        ran = not ids or any(m.get("tool_call_id") in ids for m in messages)
-        if kept and ran:
+        if not asked or not isinstance(asked[-1], str) or not asked[-1]:
+            return
+        said = [
+            m["content"]
+            for m in body.get("messages", [])
+            if m.get("role") == "user" and isinstance(m.get("content"), str)
+        ]
+        answered = {m.get("tool_call_id") for m in body.get("messages", [])}
+        went_on = asked[-1] not in said and any(asked[-1] in line for line in said)
+        withdrawn = asked[-1] in said and bool(ids) and not answered.intersection(ids)
+        if not (went_on or withdrawn):
             return
         self.script.insert(0, reply)
         if request in self.requests:

@@ -34,8 +34,7 @@ class SpeechConfig:
         models_dir: The models/ folder, searched for configured names.
         whisper_model: Empty for the packaged tiny.en, else a folder path or name.
         piper_voice: Empty for the packaged en_US-joe-medium, else a path or name.
-        stt_threads: CPU threads per Whisper pass (0: the cores, at most 4, shared
-            among the workers).
+        stt_threads: CPU threads per Whisper pass (0: :func:`default_stt_threads`).
         stt_workers: Whisper passes that may run at once; each pass is a batch of
             pieces from any calls (see ``voice.whisper_pool``), so one is enough for
             a few cores.
@@ -241,14 +240,25 @@ class SpeechModels:
         return SpeechChoice(whisper=engine, voice=voice)
 
 
+def default_stt_threads(workers: int = 1, cores: int | None = None) -> int:
+    """Whisper's threads per pass: every core but one (at most 4), shared among the workers.
+
+    The core left over keeps the event loop, Piper and the VAD running while Whisper
+    encodes. Measured on 2 cores (bench/calls.py, 16 calls, 8 at a time, 3 turns each):
+    Whisper on both cores gave caller-side voice-to-voice p95 1325-1912 ms and 9-20
+    playout stalls over 60 ms; on one core, 978 ms and 1.
+    """
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(4, cores - 1) // max(1, workers))
+
+
 def _load_whisper(model_dir: Path, config: SpeechConfig, name: str = "") -> WhisperEngine:
     started = time.perf_counter()
     whisper = WhisperModel(
         str(model_dir),
         device="cpu",
         compute_type="int8",
-        cpu_threads=config.stt_threads
-        or max(1, min(4, os.cpu_count() or 1) // max(1, config.stt_workers)),
+        cpu_threads=config.stt_threads or default_stt_threads(config.stt_workers),
         num_workers=max(1, config.stt_workers),
     )
     engine = WhisperEngine(

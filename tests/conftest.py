@@ -226,16 +226,28 @@ async def start_server(tmp: Path, **env: str | None) -> ServerProcess:
     raise RuntimeError(f"server did not become healthy:\n{server.logs()[-3000:]}")
 
 
+async def start_scripted_server(
+    tmp: Path, llm: FakeOpenAI, *, database_url: str = "", **env: str | None
+) -> ServerProcess:
+    """:func:`start_server` answering with the scripted LLM, on ``database_url`` (default: a
+    SQLite file in ``tmp``)."""
+    return await start_server(
+        tmp,
+        DATABASE_URL=database_url or f"sqlite:///{tmp / 'calls.db'}",
+        LLM_BASE_URL=llm.url,
+        LLM_API_KEY="test",
+        LLM_MODEL="fake-model",
+        **env,
+    )
+
+
 @pytest.fixture(scope="session")
 async def server(fake_llm: FakeOpenAI, tmp_path_factory) -> AsyncIterator[ServerProcess]:
     """The real server on SQLite, with the real speech models, signed webhooks and the fake LLM."""
     tmp = tmp_path_factory.mktemp("server")
-    process = await start_server(
+    process = await start_scripted_server(
         tmp,
-        DATABASE_URL=f"sqlite:///{tmp / 'calls.db'}",
-        LLM_BASE_URL=fake_llm.url,
-        LLM_API_KEY="test",
-        LLM_MODEL="fake-model",
+        fake_llm,
         TWILIO_AUTH_TOKEN=TWILIO_AUTH_TOKEN,
         ASSISTANTS_DIR=str(ROOT / "assistants"),
     )
@@ -309,12 +321,9 @@ async def tools_server(
     """A real server whose assistants have tools, wired to the fake LLM, Twilio and tool server."""
     tmp = tmp_path_factory.mktemp("tools-server")
     write_test_assistants(tmp / "assistants", fake_tools.url)
-    process = await start_server(
+    process = await start_scripted_server(
         tmp,
-        DATABASE_URL=f"sqlite:///{tmp / 'calls.db'}",
-        LLM_BASE_URL=fake_llm.url,
-        LLM_API_KEY="test",
-        LLM_MODEL="fake-model",
+        fake_llm,
         LLM_TIMEOUT_SECS="2",
         TWILIO_AUTH_TOKEN=fake_twilio.auth_token,
         TWILIO_ACCOUNT_SID=fake_twilio.account_sid,

@@ -20,7 +20,7 @@ from tests.conftest import (
     ServerProcess,
     _create_postgres_database,
     _drop_postgres_database,
-    start_server,
+    start_scripted_server,
 )
 from tests.fakes.openai_server import FakeOpenAI, JsonReply
 from tests.fakes.signatures import signature_problem
@@ -192,12 +192,10 @@ async def start_flow(
     await twilio.start()
     server = None
     try:
-        server = await start_server(
+        server = await start_scripted_server(
             tmp,
-            DATABASE_URL=url,
-            LLM_BASE_URL=llm.url,
-            LLM_API_KEY="test",
-            LLM_MODEL="fake-model",
+            llm,
+            database_url=url,
             TWILIO_ACCOUNT_SID=twilio.account_sid,
             TWILIO_AUTH_TOKEN=twilio.auth_token,
             TWILIO_API_BASE_URL=twilio.url,

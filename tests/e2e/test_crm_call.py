@@ -10,7 +10,13 @@ import pytest
 
 from telephony.simulator import CallSimulator
 from telephony.simulator.caller_audio import speech_ulaw
-from tests.conftest import ROOT, TWILIO_AUTH_TOKEN, ServerProcess, start_server
+from tests.conftest import (
+    ROOT,
+    TWILIO_AUTH_TOKEN,
+    ServerProcess,
+    start_scripted_server,
+    start_server,
+)
 from tests.fakes.openai_server import FakeOpenAI, JsonReply, Reply
 from tests.fakes.signatures import signature_problem
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -52,12 +58,10 @@ async def crm_server(
     fake_llm: FakeOpenAI, receiver: WebhookReceiver, tmp_path_factory
 ) -> ServerProcess:
     tmp: Path = tmp_path_factory.mktemp("crm-server")
-    process = await start_server(
+    process = await start_scripted_server(
         tmp,
-        DATABASE_URL=f"sqlite:///{tmp / 'crm.db'}",
-        LLM_BASE_URL=fake_llm.url,
-        LLM_API_KEY="test",
-        LLM_MODEL="fake-model",
+        fake_llm,
+        database_url=f"sqlite:///{tmp / 'crm.db'}",
         TWILIO_AUTH_TOKEN=TWILIO_AUTH_TOKEN,
         ASSISTANTS_DIR=str(ROOT / "assistants"),
         RULES_DIR=str(ROOT / "rules"),

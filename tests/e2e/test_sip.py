@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, ServerProcess, start_server
+from tests.conftest import ROOT, ServerProcess, start_scripted_server, start_server
 from tests.e2e.sip_rig import (
     PhoneCall,
     campaign_call,
@@ -76,12 +76,9 @@ async def sip_server(
     (assistants / "sip-missing.json").write_text(
         json.dumps({**missing, "phoneNumbers": [UNAVAILABLE_LINE]})
     )
-    server = await start_server(
+    server = await start_scripted_server(
         tmp,
-        DATABASE_URL=f"sqlite:///{tmp / 'calls.db'}",
-        LLM_BASE_URL=fake_llm.url,
-        LLM_API_KEY="test",
-        LLM_MODEL="fake-model",
+        fake_llm,
         ASSISTANTS_DIR=str(assistants),
         SIP_TRUNK_HOST=f"127.0.0.1:{phones['callee'].port}",
         SIP_FROM_NUMBER="+15555550000",

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from agent.phrases import phrases_for
-from tests.conftest import ROOT, ServerProcess, start_server
+from tests.conftest import ROOT, ServerProcess, start_scripted_server
 from tests.e2e.sip_rig import (
     LONG_REPLY,
     campaign_call,
@@ -84,12 +84,9 @@ async def sip_server(
     (assistants / "default.json").write_text((ROOT / "assistants" / "default.json").read_text())
     test_assistant = transfer_assistant(phones["agent"].uri, phones["busy"].uri)
     (assistants / "baresip-test.json").write_text(json.dumps(test_assistant))
-    server = await start_server(
+    server = await start_scripted_server(
         tmp,
-        DATABASE_URL=f"sqlite:///{tmp / 'calls.db'}",
-        LLM_BASE_URL=fake_llm.url,
-        LLM_API_KEY="test",
-        LLM_MODEL="fake-model",
+        fake_llm,
         ASSISTANTS_DIR=str(assistants),
         SIP_TRUNK_HOST=f"127.0.0.1:{phones['callee'].port}",
         SIP_FROM_NUMBER="+15555550000",

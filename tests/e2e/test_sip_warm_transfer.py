@@ -19,7 +19,7 @@ from sqlalchemy import select
 from agent.phrases import phrases_for
 from crm.db import Database
 from crm.models import AuditLog
-from tests.conftest import ServerProcess, start_server
+from tests.conftest import ServerProcess, start_scripted_server
 from tests.e2e.assistants import QUEUE_HOLD_LINE
 from tests.e2e.desk import REASON, SUMMARY, transfer_request
 from tests.e2e.sip_rig import PhoneCall, sip_uri, speech_wav, tone_pcm
@@ -77,12 +77,9 @@ async def sip_server(fake_llm: FakeOpenAI, tmp_path_factory) -> AsyncIterator[Se
     assistants = tmp / "assistants"
     assistants.mkdir()
     (assistants / "sip-queue.json").write_text(json.dumps(queue_assistant()))
-    server = await start_server(
+    server = await start_scripted_server(
         tmp,
-        DATABASE_URL=f"sqlite:///{tmp / 'calls.db'}",
-        LLM_BASE_URL=fake_llm.url,
-        LLM_API_KEY="test",
-        LLM_MODEL="fake-model",
+        fake_llm,
         ASSISTANTS_DIR=str(assistants),
     )
     yield server

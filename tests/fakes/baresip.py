@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.fakes.events import first_event
+
 RATE = 8000
 FRAME = 320  # bytes in 20 ms of 8 kHz 16-bit PCM
 PADDING_SECS = 90  # silence after each line, so the file does not end the call
@@ -202,21 +204,15 @@ class Baresip:
         self, match: str | Callable[[dict], bool], *, after: int = 0, timeout: float = 15, **fields
     ) -> dict:
         """The first event (from index ``after``) of type ``match`` with ``fields``, or matching."""
-
-        def matches(event: dict) -> bool:
-            if callable(match):
-                return match(event)
-            return event.get("type") == match and all(event.get(k) == v for k, v in fields.items())
-
-        async def find() -> dict:
-            while True:
-                for event in self.events[after:]:
-                    if matches(event):
-                        return event
-                self._changed.clear()
-                await self._changed.wait()
-
-        return await asyncio.wait_for(find(), timeout)
+        return await first_event(
+            self.events,
+            self._changed,
+            match,
+            kind="type",
+            after=after,
+            timeout=timeout,
+            fields=fields,
+        )
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         while True:

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.events import first_event
+
 
 class SipPhone:
     """Starts a test phone process and talks to it (asyncio)."""
@@ -94,21 +96,15 @@ class SipPhone:
         self, match: str | Callable[[dict], bool], *, timeout: float = 15, after: int = 0, **fields
     ) -> dict:
         """The first event (from index ``after``) named ``match`` with ``fields``, or matching."""
-
-        def matches(event: dict) -> bool:
-            if callable(match):
-                return match(event)
-            return event["event"] == match and all(event.get(k) == v for k, v in fields.items())
-
-        async def find() -> dict:
-            while True:
-                for event in self.events[after:]:
-                    if matches(event):
-                        return event
-                self._changed.clear()
-                await self._changed.wait()
-
-        return await asyncio.wait_for(find(), timeout)
+        return await first_event(
+            self.events,
+            self._changed,
+            match,
+            kind="event",
+            after=after,
+            timeout=timeout,
+            fields=fields,
+        )
 
     async def _read(self) -> None:
         assert self._process and self._process.stdout

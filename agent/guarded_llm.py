@@ -29,6 +29,33 @@ def describe(error: BaseException) -> str:
     return f"HTTP {status}" if status else f"{type(error).__name__}: {error}"
 
 
+def join_unanswered_turns(messages: list[Any]) -> list[Any]:
+    """The conversation with each run of caller messages that got no answer as one message.
+
+    A caller who pauses mid-sentence ("... for next" | "Tuesday") can have their turn
+    end at the pause; when they go on before the bot said anything, the context holds
+    two user messages in a row. The LLM reads them as one thing said, as it was. Only
+    plain-text messages are joined; the dicts in ``messages`` are not changed.
+    """
+    joined: list[Any] = []
+    for message in messages:
+        previous = joined[-1] if joined else None
+        if _plain_user(message) and _plain_user(previous):
+            text = f"{previous['content']} {message['content']}".strip()
+            joined[-1] = {**previous, "content": text}
+        else:
+            joined.append(message)
+    return joined
+
+
+def _plain_user(message: Any) -> bool:
+    return (
+        isinstance(message, dict)
+        and message.get("role") == "user"
+        and isinstance(message.get("content"), str)
+    )
+
+
 class GuardedLLMService(OpenAILLMService):
     """An OpenAI-compatible LLM with a deadline on every chunk and one spoken retry.
 
@@ -39,7 +66,8 @@ class GuardedLLMService(OpenAILLMService):
     answering keeps what it said; it is not repeated. The OpenAI client's own
     retries are off: they would hold the caller in silence. A speculative completion
     (answering ahead of a turn that has not ended, ``voice.speculation``) that fails
-    is withdrawn without a word; the turn, once it ends, asks again.
+    is withdrawn without a word; the turn, once it ends, asks again. Caller messages
+    that no answer came between are sent as one (:func:`join_unanswered_turns`).
 
     Events:
         on_llm_failure(service, error): the completion and its retry both failed.
@@ -116,6 +144,7 @@ class GuardedLLMService(OpenAILLMService):
 
     async def _process_context(self, context: LLMContext):
         self._apply_late_results(context)
+        context.transform_messages(join_unanswered_turns)
         for attempt in (1, 2):
             self._produced = False
             try:

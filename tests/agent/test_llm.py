@@ -103,6 +103,31 @@ async def test_two_failures_fire_on_llm_failure_without_hidden_retries(llm: Fake
     assert len(llm.requests) == 2, "the OpenAI SDK's own retries are off"
 
 
+async def test_caller_words_with_no_answer_between_reach_the_llm_as_one_message(llm: FakeOpenAI):
+    # A turn that ended at a pause ("... for next.") and went on ("Tuesday.") before the
+    # bot said anything: one thing said, one message; answered turns stay apart.
+    llm.script.append(Reply("Tuesday works."))
+    service, _ = guarded(llm)
+    context = LLMContext(
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hello."},
+            {"role": "assistant", "content": "Hi, how can I help?"},
+            {"role": "user", "content": "I would like an appointment for next."},
+            {"role": "user", "content": "Tuesday."},
+            {"role": "user", "content": " "},
+        ]
+    )
+    await run_test(service, frames_to_send=[LLMContextFrame(context=context)])
+    sent = [(m["role"], m["content"]) for m in llm.requests[0]["messages"]]
+    assert sent[-3:] == [
+        ("user", "Hello."),
+        ("assistant", "Hi, how can I help?"),
+        ("user", "I would like an appointment for next. Tuesday."),
+    ]
+    assert len(context.get_messages()) == 4, "the call's context keeps them joined"
+
+
 async def test_streamed_tool_calls_run_their_handler(llm: FakeOpenAI):
     llm.script.append(
         Reply(

@@ -13,6 +13,7 @@ from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     Frame,
+    SystemFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -129,6 +130,11 @@ class Overlap:
     transcript_wait_secs: float = 5.0
 
 
+@dataclass
+class _CallerTakesTheFloorFrame(SystemFrame):
+    """Queued by the strategy to itself: start the caller's turn once this is dequeued."""
+
+
 class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
     """Starts a turn on VAD speech, except over the bot, where a backchannel is let pass.
 
@@ -156,11 +162,13 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
         self._piece_ended = 0.0
         self._utterance = 0.0
         self._timer: asyncio.Task | None = None
+        # An interruption on its way to us through the aggregator's queue.
+        self._taking_floor = False
 
     async def handle_user_turn_started(self):
         """A turn started (by us or otherwise): nothing is left to judge; its interruption
         drops what was paused."""
-        self._paused = False
+        self._paused = self._taking_floor = False
         await self._forget()
 
     async def cleanup(self):
@@ -184,6 +192,11 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
         elif isinstance(frame, BotResumeFrame):  # resumed by someone else: nothing to judge
             self._paused = False
             await self._forget()
+        elif isinstance(frame, _CallerTakesTheFloorFrame):
+            if self._taking_floor:  # no turn started meanwhile
+                logger.debug(f"{self}: the caller talks on over the bot; interrupting")
+                await self.trigger_user_turn_started()
+            return ProcessFrameResult.STOP
         elif isinstance(frame, NoWordsFrame) and self._undecided and self._piece is None:
             await self._forget()  # a cough, line noise: the bot plays on
             await self._resume()
@@ -248,8 +261,11 @@ class OverlapUserTurnStartStrategy(BaseUserTurnStartStrategy):
         self._undecided = False
 
     async def _interrupt(self) -> None:
-        logger.debug(f"{self}: the caller talks on over the bot; interrupting")
-        await self.trigger_user_turn_started()
+        # Through the aggregator's queue, behind the pause it holds for us: started here
+        # (a timer's task), the turn's interruption would be sent downstream at once and
+        # reach the output before the pause, which would then hold the next reply.
+        self._taking_floor = True
+        await self.push_frame(_CallerTakesTheFloorFrame())
 
     async def _resume(self) -> None:
         if self._paused:

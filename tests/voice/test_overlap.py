@@ -254,3 +254,29 @@ async def test_a_bot_resumed_elsewhere_is_paused_again_by_the_next_speech():
         await turns.speech(0.3, "Uh-huh.")
         await asyncio.sleep(0.1)
     assert pauses(turns) == ["pause", "resume", "pause", "resume"]
+
+
+class _WaitsOnSpeech(TurnAnalyzerUserTurnStopStrategy):
+    """A stop strategy that awaits something when the caller starts (the speculative
+    one withdraws its request): the aggregator yields mid-frame."""
+
+    async def process_frame(self, frame):
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            await asyncio.sleep(0.01)
+        return await super().process_frame(frame)
+
+
+async def test_speech_that_goes_on_over_the_next_reply_reaches_the_output_paused_then_interrupted():
+    """The caller talks on over a reply that started at their last pause: the pause and the
+    interruption are decided together, and must reach the output in that order; an
+    interruption that overtook its pause left the output paused, holding the next reply.
+    """
+    strategy = UserTurnStrategies(
+        start=[OverlapUserTurnStartStrategy(overlap=Overlap(interrupt_secs=0.6))],
+        stop=[_WaitsOnSpeech(turn_analyzer=AlwaysDone())],
+    )
+    async with user_turns(strategy) as turns:
+        await bot_speaking(turns)
+        await turns.send(VADUserStartedSpeakingFrame(start_secs=0.15, timestamp=time.time() - 1))
+        await asyncio.sleep(0.1)
+    assert pauses(turns) == ["pause", "interrupt"]

@@ -67,6 +67,7 @@ async def one_call(
                 result["unanswered"] += 1
             else:
                 result["caller_v2v"].append(turn.voice_to_voice_ms)
+                result.setdefault("lines", []).append((turn.voice_to_voice_ms, i, call.call_id))
         result["gaps_ms"] = [gap * 1000 for gap in call.playout_gaps]
     headers = {"Authorization": f"Bearer {api_key}"}
     async with aiohttp.ClientSession() as http:
@@ -131,9 +132,9 @@ async def sip_uri_of(server: str) -> str:
 
 def row(label: str, values: list[float]) -> str:
     if not values:
-        return f"  {label:<30} {'-':>8} {'-':>8} {0:>5}"
+        return f"  {label:<30} {'-':>8} {'-':>8} {'-':>8} {0:>5}"
     p50, p95 = percentile(values, 50), percentile(values, 95)
-    return f"  {label:<30} {p50:>8.0f} {p95:>8.0f} {len(values):>5}"
+    return f"  {label:<30} {p50:>8.0f} {p95:>8.0f} {max(values):>8.0f} {len(values):>5}"
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -212,7 +213,7 @@ async def run_calls(title: str, place, args: argparse.Namespace) -> None:
     if peak_sip:
         capacity = (before.get("sip") or {}).get("capacity")
         print(f"  SIP calls held at once: {peak_sip} (capacity {capacity})")
-    print(f"  {'figure (ms)':<30} {'p50':>8} {'p95':>8} {'n':>5}")
+    print(f"  {'figure (ms)':<30} {'p50':>8} {'p95':>8} {'max':>8} {'n':>5}")
     print(
         row(
             "greeting, caller-side", [r["greeting_caller"] for r in results if r["greeting_caller"]]
@@ -244,6 +245,9 @@ async def run_calls(title: str, place, args: argparse.Namespace) -> None:
         )
     if caller:
         print(f"  caller-side voice-to-voice mean {statistics.mean(caller):.0f} ms")
+    slowest = sorted((t for r in results for t in r.get("lines", [])), reverse=True)[:3]
+    for ms, i, call_id in slowest:
+        print(f"  slow turn: {ms:.0f} ms, line {i + 1} {LINES[i % len(LINES)]!r}, call {call_id}")
 
 
 def parse() -> argparse.Namespace:

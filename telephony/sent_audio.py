@@ -42,6 +42,10 @@ class SentAudio:
         """A mark was sent; the carrier reaches it at ``at``."""
         self._sent.append(_Sent(at, mark))
 
+    def forget(self) -> None:
+        """The carrier dropped everything (an interruption): nothing sent is left to play."""
+        self._sent.clear()
+
     def take_back(self, now: float, replay_secs: float) -> list[bytes | OutputPlaybackMarkFrame]:
         """Forget everything sent; return what plays after ``now - replay_secs``, in order.
 

@@ -234,6 +234,7 @@ class WebsocketCallOutput(HeldOutput):
         if isinstance(frame, InterruptionFrame):
             await self._write(frame)
             self._playout_end = 0.0
+            self._sent.forget()  # the carrier dropped it: no later pause may replay it
 
     async def send_message(
         self, frame: OutputTransportMessageFrame | OutputTransportMessageUrgentFrame

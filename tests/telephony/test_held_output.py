@@ -157,3 +157,18 @@ async def test_an_interruption_during_a_pause_drops_the_rest_and_cuts_where_it_p
     assert len(stream.turns) == 1 and stream.turns[0].interrupted
     heard = stream.turns[0].text
     assert heard.startswith(SENTENCES[0]) and len(heard) < len(" ".join(SENTENCES[:2])), heard
+
+
+async def test_a_pause_after_an_interruption_replays_nothing_of_the_reply_it_cut():
+    """Twilio dropped what it buffered at the interruption's clear: a pause right after
+    (the caller's next sound) has nothing of that reply to hold or play again."""
+    async with twilio_stream() as stream:
+        for frame in reply():
+            await stream.worker.queue_frame(frame)
+        await stream.until_heard(1.5)
+        await stream.worker.queue_frame(InterruptionFrame())
+        await stream.worker.queue_frame(BotPauseFrame())
+        await asyncio.sleep(0.2)
+        await stream.worker.queue_frame(BotResumeFrame())
+        await asyncio.sleep(1.0)
+    assert 1.5 <= stream.heard_secs <= 1.7, f"heard {stream.heard_secs:.2f} s: the cut reply again"

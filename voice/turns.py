@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import onnxruntime
@@ -29,6 +30,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from voice.dictation import last_assistant_line
 from voice.overlap import OverlapUserTurnStartStrategy
 from voice.speculation import SpeculativeUserTurnStopStrategy
+from voice.turn_words import reads_finished
 
 
 @dataclass(frozen=True)
@@ -122,30 +124,51 @@ def vad_analyzer(session: onnxruntime.InferenceSession, turns: TurnTaking) -> VA
 
 
 class LateTranscriptStopStrategy(BaseUserTurnStopStrategy):
-    """Ends at once a turn that a late transcription started: the caller already stopped.
+    """Ends a turn that a transcription started once no speech is left to wait for.
 
     When the STT takes longer than ``TurnTaking.stop_timeout_secs`` (a loaded
     server), pipecat ends the caller's turn with no words. The transcription that
     comes afterwards starts a turn of its own (``TranscriptionUserTurnStartStrategy``),
-    one that no voice activity belongs to; there is nothing left to wait for, so it
-    ends as soon as its transcription is final, and the caller gets their answer.
+    one that no voice activity belongs to; so does speech over the bot that its
+    transcript showed was not a backchannel (``voice.overlap``), judged after the
+    caller paused. Words that read finished (``voice.turn_words``) end it at once;
+    words that do not ("please book it") wait ``pause_secs`` for the caller to go on,
+    and when they do, the turn is theirs to end as any other.
     """
 
-    def __init__(self, **kwargs):
-        """Create the strategy for one call."""
+    def __init__(self, *, pause_secs: float = 0.8, **kwargs):
+        """Create the strategy for one call.
+
+        Args:
+            pause_secs: How long words that do not read finished wait for more.
+            **kwargs: Passed to ``BaseUserTurnStopStrategy``.
+        """
         super().__init__(**kwargs)
+        self._pause_secs = pause_secs
         self._speaking = False
         self._voice_in_turn = False
+        self._wait: asyncio.Task | None = None
 
     async def handle_user_turn_started(self):
         """A new turn: voiced only if the caller is speaking (or starts to, next frame)."""
         self._voice_in_turn = self._speaking
+        await self._stop_waiting()
+
+    async def handle_user_turn_stopped(self):
+        """Nothing to end any more."""
+        await self._stop_waiting()
+
+    async def cleanup(self):
+        """Stop a pending wait."""
+        await self._stop_waiting()
+        await super().cleanup()
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         """Watch voice activity; end a turn that only a final transcription made."""
         await super().process_frame(frame)
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._speaking = self._voice_in_turn = True
+            await self._stop_waiting()  # the caller went on: an ordinary turn now
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._speaking = False
         elif (
@@ -153,8 +176,24 @@ class LateTranscriptStopStrategy(BaseUserTurnStopStrategy):
             and frame.finalized
             and not (self._speaking or self._voice_in_turn)
         ):
-            await self.trigger_user_turn_stopped()
+            await self._stop_waiting()
+            if reads_finished(frame.text):
+                await self.trigger_user_turn_stopped()
+            else:
+                self._wait = self.task_manager.create_task(
+                    self._end_after_pause(), f"{self}::late-words"
+                )
         return ProcessFrameResult.CONTINUE
+
+    async def _end_after_pause(self) -> None:
+        await asyncio.sleep(self._pause_secs)
+        self._wait = None
+        await self.trigger_user_turn_stopped()
+
+    async def _stop_waiting(self) -> None:
+        wait, self._wait = self._wait, None
+        if wait is not None and wait is not asyncio.current_task():
+            await self.task_manager.cancel_task(wait)
 
 
 def user_turn_strategies(
@@ -175,7 +214,7 @@ def user_turn_strategies(
     return UserTurnStrategies(
         start=[on_voice(), TranscriptionUserTurnStartStrategy()],
         stop=[
-            LateTranscriptStopStrategy(),
+            LateTranscriptStopStrategy(pause_secs=turns.max_pause_secs),
             SpeculativeUserTurnStopStrategy(
                 speculate=turns.speculate,
                 trust_words=turns.trust_words,

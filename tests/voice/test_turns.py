@@ -45,9 +45,10 @@ def smart_turn(models) -> onnxruntime.InferenceSession:
     return models.smart_turn
 
 
-def _caller_speaks(secs: float) -> list:
-    """The bot's greeting played out, then the caller speaks for ``secs``."""
-    now = time.time()
+def _caller_speaks(secs: float, after: float = 0.0) -> list:
+    """The bot's greeting played out, then the caller speaks for ``secs``, ``after`` seconds
+    from now (the frames' timestamps: the turn strategies' STT deadline counts from them)."""
+    now = time.time() + after
     chunk = bytes(RATE // 50 * 2)  # the audio's content does not matter here: VAD said speech
     return [
         BotStartedSpeakingFrame(),
@@ -87,6 +88,54 @@ async def test_a_transcription_later_than_the_turn_watchdog_is_still_answered(sm
     )
     assert len(runs) == 1, "the late words are answered, once"
     assert runs[0].context.messages[-1]["content"] == QUESTION
+
+
+async def test_late_words_that_trail_off_wait_for_the_caller_to_go_on(smart_turn):
+    """Words that came after the turn ended, and do not read finished, wait the longest
+    pause: the caller who goes on in it is answered once, on all their words."""
+    turns = TurnTaking(stop_timeout_secs=0.5)
+    runs = await _llm_runs(
+        smart_turn,
+        turns,
+        [
+            *_caller_speaks(1.0),
+            SleepFrame(sleep=1.5),
+            _transcript("Please book it for"),
+            SleepFrame(sleep=0.3),
+            *_caller_speaks(0.8, after=2.8),
+            SleepFrame(sleep=0.1),
+            _transcript("ten o'clock."),
+            SleepFrame(sleep=1.5),
+        ],
+    )
+    assert len(runs) == 1, runs[-1].context.messages
+    assert runs[0].context.messages[-1]["content"] == "Please book it for ten o'clock."
+
+
+async def test_late_words_that_trail_off_are_answered_after_the_pause(smart_turn):
+    turns = TurnTaking(stop_timeout_secs=0.5, max_pause_secs=0.5)
+    runs = await _llm_runs(
+        smart_turn,
+        turns,
+        [
+            *_caller_speaks(1.0),
+            SleepFrame(sleep=1.5),
+            _transcript("Please book it for"),
+            SleepFrame(sleep=0.2),
+        ],
+    )
+    assert not runs, "not before the pause"
+    runs = await _llm_runs(
+        smart_turn,
+        turns,
+        [
+            *_caller_speaks(1.0),
+            SleepFrame(sleep=1.5),
+            _transcript("Please book it for"),
+            SleepFrame(sleep=0.8),
+        ],
+    )
+    assert len(runs) == 1 and runs[0].context.messages[-1]["content"] == "Please book it for"
 
 
 async def test_words_in_time_are_answered_once(smart_turn):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 import time
 import unicodedata
@@ -163,6 +164,12 @@ class Dictation:
     pause_secs: float = 2.0
 
 
+def _ended_before(frame: TranscriptionFrame, moment: float) -> bool:
+    """Whether the speech ``frame`` transcribes (``voice.stt.SpeechSegment``) ended before."""
+    ended = getattr(frame.result, "ended_at", None)
+    return ended is not None and ended.timestamp() <= moment
+
+
 class DictationUserTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
     """Smart-turn end of turn, held back while the caller is reading something out.
 
@@ -192,6 +199,7 @@ class DictationUserTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._last_bot_line = last_bot_line
         self._heard: list[str] = []
         self._speech_ended = 0.0
+        self._went_on = 0.0  # when the caller's latest speech started (wall time)
         self._hold: asyncio.Task | None = None
 
     async def handle_user_turn_started(self):
@@ -210,11 +218,22 @@ class DictationUserTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         await super().cleanup()
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
-        """Note the turn's words and when the caller stopped, then decide as smart-turn does."""
+        """Note the turn's words and when the caller stopped, then decide as smart-turn does.
+
+        A final transcription of speech that ended before the caller went on is not
+        final for the turn: it was made as they started again (the STT could not know),
+        and reaches us after their new speech did (transcriptions queue behind voice
+        activity). Taken as final, it ended the turn on its words at the next pause,
+        before the words said after it were transcribed ("That's all," | "thank you.").
+        """
         if isinstance(frame, TranscriptionFrame):
             self._heard.append(frame.text)
+            if frame.finalized and _ended_before(frame, self._went_on):
+                frame = copy.copy(frame)
+                frame.finalized = False
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             await self._cancel_hold()
+            self._went_on = (frame.timestamp or time.time()) - frame.start_secs
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._speech_ended = (frame.timestamp or time.time()) - frame.stop_secs
         return await super().process_frame(frame)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ from agent.assistant import Assistant
 from agent.llm import LLMEndpoint, create_llm
 from tests.fakes.openai_server import FakeOpenAI, ToolCall
 from voice.speculation import SpeculativeUserTurnStopStrategy
+from voice.stt import SpeechSegment
 
 RATE = 16000
 PAUSE_SECS = 0.6  # smart-turn's longest wait, scaled down for the test
@@ -98,6 +100,20 @@ class Call:
         await asyncio.sleep(0.05)
         transcript = TranscriptionFrame(text, "caller", time_now_iso8601(), finalized=True)
         await self._worker.queue_frame(transcript)
+
+    async def speech(self, secs: float) -> None:
+        """Speech as VAD reports it, without a transcription yet."""
+        await self._worker.queue_frame(VADUserStartedSpeakingFrame(start_secs=0.15))
+        await self._audio(secs)
+        await self._worker.queue_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+
+    async def transcribed(self, text: str, *, ended: float) -> None:
+        """A final transcription of speech that ended at ``ended`` (wall time)."""
+        at = datetime.fromtimestamp(ended, UTC)
+        segment = SpeechSegment(started_at=at, ended_at=at, audio_secs=0.5)
+        await self._worker.queue_frame(
+            TranscriptionFrame(text, "caller", time_now_iso8601(), result=segment, finalized=True)
+        )
 
     async def pauses(self, secs: float) -> None:
         await self._audio(secs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAI, Reply
@@ -87,3 +89,23 @@ async def test_words_left_hanging_end_the_turn_after_the_longest_pause(llm: Fake
         await caller.pauses(PAUSE_SECS + 0.4)
         assert caller.turn_ends() == 1
     assert caller.replies() == "Sorry, to what?"
+
+
+@pytest.mark.flaky(reruns=2)
+async def test_a_transcript_made_as_the_caller_went_on_does_not_end_their_turn(llm: FakeOpenAI):
+    """The STT passed on "That's all." just as the caller went on ("thank you."); the
+    transcript reaches the turn-taking after their new speech did. Their next pause
+    waits for the rest of their words, and the turn is one line."""
+    llm.script.append(Reply("You're welcome."))
+    async with call(llm, [], hears_ends=True) as caller:
+        first_ended = time.time()
+        await caller.speech(0.5)
+        await caller.pauses(0.1)
+        await caller.transcribed("That's all.", ended=first_ended + 0.3)  # made before they went on
+        await caller.speech(0.5)
+        await caller.pauses(0.1)
+        assert caller.turn_ends() == 0, "the words said after it are not transcribed yet"
+        await caller.transcribed("Thank you.", ended=time.time() - 0.2)
+        await caller.pauses(0.3)
+        assert caller.turn_ends() == 1
+    assert caller.user_lines() == ["That's all. Thank you."], "one turn, whole"

@@ -69,6 +69,7 @@ async def one_call(
                 result["caller_v2v"].append(turn.voice_to_voice_ms)
                 result.setdefault("lines", []).append((turn.voice_to_voice_ms, i, call.call_id))
         result["gaps_ms"] = [gap * 1000 for gap in call.playout_gaps]
+        result["call_id"] = call.call_id
     headers = {"Authorization": f"Bearer {api_key}"}
     async with aiohttp.ClientSession() as http:
         for _ in range(40):
@@ -231,7 +232,11 @@ async def run_calls(title: str, place, args: argparse.Namespace) -> None:
     print(f"  unanswered turns: {unanswered}")
     gaps = [g for r in results for g in r.get("gaps_ms", [])]
     if any("gaps_ms" in r for r in results):
-        worst = f"{max(gaps):.0f} ms" if gaps else "none"
+        worst = "none"
+        if gaps:
+            with_gaps = [r for r in results if r.get("gaps_ms")]
+            longest = max((max(r["gaps_ms"]), r.get("call_id")) for r in with_gaps)
+            worst = f"{longest[0]:.0f} ms" + (f", call {longest[1]}" if longest[1] else "")
         print(
             f"  playout stalls inside replies: {len(gaps)} (longest {worst}; "
             f"{sum(g > 60 for g in gaps)} over 60 ms)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 
 from aiohttp import web
@@ -12,7 +13,7 @@ from crm.api.agent_records import TransferOut, transfer_json
 from crm.api.http import CRM, PRINCIPAL, ApiError, Routes, actor
 from crm.audit import audit
 from crm.models import Agent, Transfer, new_id
-from telephony.audio_tap import BotCut, TappedAudio
+from telephony.audio_tap import AudioStream, BotCut, TappedAudio
 from telephony.dependencies import DEPS
 from telephony.desk.access import assistant_queues, followable
 from telephony.live import LIVE, TakeOver
@@ -52,6 +53,9 @@ async def listen(request: web.Request) -> web.StreamResponse:
         audit(session, actor(request), "call.listen", "call", call.id)
     await ws.prepare(request)
     logger.info(f"call {call.id}: {actor(request)} listens in")
+    # Read what the listener sends (nothing but its close): a listener that goes away
+    # ends the stream at once, not at the next audio, and its close is answered.
+    reader = asyncio.create_task(_until_closed(ws, stream))
     try:
         await ws.send_json({"type": "start", "callId": call.id})
         async for event in stream:
@@ -68,7 +72,14 @@ async def listen(request: web.Request) -> web.StreamResponse:
     finally:
         stream.close()
         await ws.close()
+        reader.cancel()
     return ws
+
+
+async def _until_closed(ws: web.WebSocketResponse, stream: AudioStream) -> None:
+    async for _ in ws:
+        pass
+    stream.close()
 
 
 @api.route("POST", "/api/calls/{call_id}/takeover", response=TransferOut, status=202, agents=True)

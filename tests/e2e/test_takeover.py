@@ -46,6 +46,9 @@ async def listened(server: ServerProcess, call_id: str, token: str) -> tuple[dic
                     frames += 1
                 elif message.type != aiohttp.WSMsgType.TEXT:
                     break
+    # The server answered our close (1006: it never read it and the close timed out,
+    # leaving its side of the listen running on a silent call).
+    assert ws.close_code == 1000, ws.close_code
     return start, frames
 
 

@@ -127,7 +127,10 @@ async def test_a_bilingual_assistant_answers_each_caller_in_their_language(
         heard = [line["text"] for line in body["transcript"] if line["role"] == "assistant"]
         greeting = GREETINGS["en" if language == "es" else "es"]
         assert heard == [greeting, answer], "greeted in the lead's language, else the first one"
-        assert [line["role"] for line in body["transcript"]].count("user") == 1
+        said = [line["text"] for line in body["transcript"] if line["role"] == "user"]
+        # Once; in two lines when the VAD heard a pause mid-sentence and Whisper heard the
+        # two parts differently together (not a continuation of the first).
+        assert said and len(said) <= 2 and len(set(said)) == len(said), said
         prompt = llm.requests[0]["messages"][0]["content"]
         assert (SPANISH_PROMPT in prompt) == (language == "es"), "the LLM answers in the language"
         _, lead = await tools_server.get_json(f"/api/leads/{body['leadId']}")

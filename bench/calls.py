@@ -67,7 +67,7 @@ async def one_call(
                 result["unanswered"] += 1
             else:
                 result["caller_v2v"].append(turn.voice_to_voice_ms)
-                result.setdefault("lines", []).append((turn.voice_to_voice_ms, i, call.call_id))
+                result.setdefault("lines", []).append((turn.voice_to_voice_ms, i))
         result["gaps_ms"] = [gap * 1000 for gap in call.playout_gaps]
         result["call_id"] = call.call_id
     headers = {"Authorization": f"Bearer {api_key}"}
@@ -250,7 +250,8 @@ async def run_calls(title: str, place, args: argparse.Namespace) -> None:
         )
     if caller:
         print(f"  caller-side voice-to-voice mean {statistics.mean(caller):.0f} ms")
-    slowest = sorted((t for r in results for t in r.get("lines", [])), reverse=True)[:3]
+    turns_by_call = ((ms, i, r["call_id"]) for r in results for ms, i in r.get("lines", []))
+    slowest = sorted(turns_by_call, reverse=True)[:3]
     for ms, i, call_id in slowest:
         print(f"  slow turn: {ms:.0f} ms, line {i + 1} {LINES[i % len(LINES)]!r}, call {call_id}")
 

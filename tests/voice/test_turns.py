@@ -63,6 +63,12 @@ def _transcript(text: str) -> TranscriptionFrame:
     return TranscriptionFrame(text, "", time_now_iso8601(), finalized=True)
 
 
+def _late(text: str, *then) -> list:
+    """The caller speaks; the turn's watchdog (0.5 s) ends it empty before their words
+    (``text``) arrive; then ``then``."""
+    return [*_caller_speaks(1.0), SleepFrame(sleep=1.5), _transcript(text), *then]
+
+
 async def _llm_runs(smart_turn, turns: TurnTaking, frames: list) -> list[LLMContextFrame]:
     context = LLMContext()
     user = LLMContextAggregatorPair(context, user_params=user_turn_params(smart_turn, turns)).user()
@@ -76,16 +82,7 @@ async def _llm_runs(smart_turn, turns: TurnTaking, frames: list) -> list[LLMCont
 async def test_a_transcription_later_than_the_turn_watchdog_is_still_answered(smart_turn):
     """The STT was slower than the turn's stop timeout: the turn ended without words."""
     turns = TurnTaking(stop_timeout_secs=0.5)  # the 5 s default, scaled down for the test
-    runs = await _llm_runs(
-        smart_turn,
-        turns,
-        [
-            *_caller_speaks(1.0),
-            SleepFrame(sleep=1.5),  # past the watchdog: the turn ends empty
-            _transcript(QUESTION),  # ...and the caller's words arrive
-            SleepFrame(sleep=0.5),
-        ],
-    )
+    runs = await _llm_runs(smart_turn, turns, _late(QUESTION, SleepFrame(sleep=0.5)))
     assert len(runs) == 1, "the late words are answered, once"
     assert runs[0].context.messages[-1]["content"] == QUESTION
 
@@ -97,16 +94,14 @@ async def test_late_words_that_trail_off_wait_for_the_caller_to_go_on(smart_turn
     runs = await _llm_runs(
         smart_turn,
         turns,
-        [
-            *_caller_speaks(1.0),
-            SleepFrame(sleep=1.5),
-            _transcript("Please book it for"),
+        _late(
+            "Please book it for",
             SleepFrame(sleep=0.3),
             *_caller_speaks(0.8, after=2.8),
             SleepFrame(sleep=0.1),
             _transcript("ten o'clock."),
             SleepFrame(sleep=1.5),
-        ],
+        ),
     )
     assert len(runs) == 1, runs[-1].context.messages
     assert runs[0].context.messages[-1]["content"] == "Please book it for ten o'clock."
@@ -114,27 +109,9 @@ async def test_late_words_that_trail_off_wait_for_the_caller_to_go_on(smart_turn
 
 async def test_late_words_that_trail_off_are_answered_after_the_pause(smart_turn):
     turns = TurnTaking(stop_timeout_secs=0.5, max_pause_secs=0.5)
-    runs = await _llm_runs(
-        smart_turn,
-        turns,
-        [
-            *_caller_speaks(1.0),
-            SleepFrame(sleep=1.5),
-            _transcript("Please book it for"),
-            SleepFrame(sleep=0.2),
-        ],
-    )
+    runs = await _llm_runs(smart_turn, turns, _late("Please book it for", SleepFrame(sleep=0.2)))
     assert not runs, "not before the pause"
-    runs = await _llm_runs(
-        smart_turn,
-        turns,
-        [
-            *_caller_speaks(1.0),
-            SleepFrame(sleep=1.5),
-            _transcript("Please book it for"),
-            SleepFrame(sleep=0.8),
-        ],
-    )
+    runs = await _llm_runs(smart_turn, turns, _late("Please book it for", SleepFrame(sleep=0.8)))
     assert len(runs) == 1 and runs[0].context.messages[-1]["content"] == "Please book it for"
 
 

@@ -39,6 +39,7 @@ from telephony.desk import routes as desk_routes
 from telephony.desk.offers import AgentDesk
 from telephony.live import LIVE, LiveCalls
 from telephony.live_postgres import PostgresCalls
+from telephony.loop_lag import LoopLag
 from telephony.orphans import ASK_CARRIER, CALL_LEASES, CallLeases
 from telephony.outbound.dialer import Dialer
 from telephony.outbound.providers import build_providers, register_outbound
@@ -71,6 +72,7 @@ health = web.RouteTableDef()
 HEALTH_DATABASE_SECS = 0.8
 # The database check in flight, if any (one at a time, however often /healthz is asked).
 HEALTH_CHECK = web.AppKey("health_check", dict)
+LOOP_LAG = web.AppKey("loop_lag", LoopLag)
 
 
 @health.get("/healthz")
@@ -85,6 +87,7 @@ async def healthz(request: web.Request) -> web.Response:
         "finishingCalls": live.finishing,
         "capacity": request.app[CAPACITY].report(),
         "memoryMb": _resident_mb(),
+        "loopLag": request.app[LOOP_LAG].report(),
     }
     body |= {name: report() for name, report in request.app.get(HEALTH, {}).items()}
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
@@ -141,6 +144,7 @@ def create_app(settings: Settings) -> web.Application:
     app[CAPACITY] = CallCapacity.for_server(app[LIVE], settings.max_calls)
     app[OVERFLOW] = Overflows(OverflowDefaults.for_server(settings))
     app[HEALTH_CHECK] = {}
+    app[LOOP_LAG] = LoopLag()
     app[ASK_CARRIER] = {}
     app.add_routes(health)
     app.add_routes(crm_api.routes)
@@ -160,6 +164,7 @@ def create_app(settings: Settings) -> web.Application:
             mounted=(talk_api,),
         )
     )
+    app.cleanup_ctx.append(_loop_lag)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_crm)
     app.cleanup_ctx.append(_call_dependencies)
@@ -188,6 +193,12 @@ async def _remote_calls(app: web.Application) -> AsyncIterator[None]:
     await app[REMOTE_CALLS].start(app[LIVE])
     yield
     await app[REMOTE_CALLS].close()
+
+
+async def _loop_lag(app: web.Application) -> AsyncIterator[None]:
+    app[LOOP_LAG].start()
+    yield
+    await app[LOOP_LAG].stop()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

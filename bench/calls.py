@@ -181,6 +181,7 @@ async def run_calls(title: str, place, args: argparse.Namespace) -> None:
     results: list[dict] = []
     peak_memory = before.get("memoryMb") or 0.0
     peak_sip = 0
+    loop_lags: list[tuple[float, float]] = []
     semaphore = asyncio.Semaphore(args.concurrency)
 
     async def guarded(index: int) -> None:
@@ -195,6 +196,9 @@ async def run_calls(title: str, place, args: argparse.Namespace) -> None:
                 now = await health(http, server)
                 peak_memory = max(peak_memory, now.get("memoryMb") or 0.0)
                 peak_sip = max(peak_sip, (now.get("sip") or {}).get("calls") or 0)
+                lag = now.get("loopLag") or {}
+                if lag.get("maxMs") is not None:
+                    loop_lags.append((lag["p99Ms"], lag["maxMs"]))
                 await asyncio.sleep(0.5)
 
     stop = asyncio.Event()
@@ -240,6 +244,11 @@ async def run_calls(title: str, place, args: argparse.Namespace) -> None:
         print(
             f"  playout stalls inside replies: {len(gaps)} (longest {worst}; "
             f"{sum(g > 60 for g in gaps)} over 60 ms)"
+        )
+    if loop_lags:  # /healthz: how late the server's loop woke over the last 10 s
+        print(
+            f"  server event loop lateness, worst 10 s: p99 {max(p for p, _ in loop_lags):.0f} ms, "
+            f"max {max(m for _, m in loop_lags):.0f} ms"
         )
     idle = before.get("memoryMb")
     if idle:

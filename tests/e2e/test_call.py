@@ -68,6 +68,9 @@ async def test_two_turn_conversation_lands_in_the_database(server: ServerProcess
     assert latency["greeting_ms"] is not None and latency["turns"] >= 1
     assert latency["voice_to_voice_p50_ms"] > 0
     assert all("stt_ms" in t for t in latency["per_turn"] if t["kind"] == "turn")
+    # /healthz says how late the event loop ran in the last 10 s (every call's audio waits on it)
+    _, health = await server.get_json("/healthz")
+    assert 0 <= health["loopLag"]["p99Ms"] <= health["loopLag"]["maxMs"], health
 
 
 async def test_talking_over_the_bot_clears_its_audio(server: ServerProcess, llm: FakeOpenAI):

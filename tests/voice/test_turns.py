@@ -145,3 +145,17 @@ async def test_speech_after_digital_silence_is_heard_as_soon_as_after_line_hiss(
     after_hiss = await _frames_until_speaking(models.silero, hiss)
     after_silence = await _frames_until_speaking(models.silero, bytes(16000))
     assert after_silence <= after_hiss + 1, (after_silence, after_hiss)
+
+
+async def test_the_vad_hears_each_frame_on_the_event_loop(models):
+    """No thread hop per 20 ms frame: under load the hop, not the model, made the VAD late."""
+    vad = vad_analyzer(models.silero, TurnTaking())
+    vad.set_sample_rate(RATE)
+    line = audioop.ulaw2lin(speech_ulaw("Hello there."), 2)
+    upsample = FrameUpsampler()
+    states = [
+        await vad.analyze_audio(await upsample.resample(line[at : at + 320], 8000, RATE))
+        for at in range(0, len(line) - 319, 320)
+    ]
+    assert VADState.SPEAKING in states
+    assert not vad._executor._threads  # pipecat's per-call VAD thread was never started

@@ -33,8 +33,8 @@ class CallerTranscriptObserver(BaseObserver):
     """Calls ``on_user_said`` for every final caller transcription."""
 
     def __init__(self, on_user_said: UserSaid, **kwargs):
-        """Create the observer for one call."""
-        super().__init__(**kwargs)
+        """Create the observer for one call (told of each frame's first push only)."""
+        super().__init__(observe_every_push=False, **kwargs)
         self._on_user_said = on_user_said
 
     async def on_push_frame(self, data: FramePushed):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -14,6 +15,7 @@ import onnxruntime
 from faster_whisper import WhisperModel
 from loguru import logger
 from piper import PiperVoice
+from piper.config import PiperConfig
 
 from voice.espeak import DEMO_VOICE_NOTICE, EspeakVoice, espeak_voice
 from voice.model_files import ModelNotFoundError, language_piper_voice, piper_voice, whisper_dir
@@ -95,9 +97,11 @@ class SpeechModels:
     default_voice: Path
     silero: onnxruntime.InferenceSession
     smart_turn: onnxruntime.InferenceSession
-    # One thread: a Piper run already uses every core (onnxruntime's default), so two at
-    # once only slow each other. Measured on 2 cores, 8 greetings at once: first audio
-    # p50 ~0.63 s on one thread, 0.77-1.17 s on two, 0.9-1.5 s on asyncio's threads.
+    # One worker. Measured on 2 cores, when a Piper run still used every core: 8 greetings
+    # at once, first audio p50 ~0.63 s on one worker, 0.77-1.17 s on two, 0.9-1.5 s on
+    # asyncio's threads; with each run on one thread (_load_piper), 8 calls at once, three
+    # runs each: caller-side voice-to-voice p95 1013/1286/1022 ms on one worker,
+    # 1418/1196/1327 ms on two (Whisper and the calls' audio need the other core).
     synthesis: SynthesisPool = field(default_factory=lambda: SynthesisPool(workers=1))
     _voices: dict[Path, PiperVoice] = field(default_factory=dict)
     _voices_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -112,7 +116,7 @@ class SpeechModels:
         with self._voices_lock:
             if path not in self._voices:
                 started = time.perf_counter()
-                self._voices[path] = PiperVoice.load(str(path))
+                self._voices[path] = _load_piper(path)
                 logger.info(
                     f"Loaded Piper voice {path.name} in {time.perf_counter() - started:.2f}s"
                 )
@@ -293,6 +297,28 @@ def _onnx_session(path: str, threads: int = 1) -> onnxruntime.InferenceSession:
     return onnxruntime.InferenceSession(
         path, sess_options=options, providers=["CPUExecutionProvider"]
     )
+
+
+def _load_piper(path: Path) -> PiperVoice:
+    """A Piper voice (``path`` and its ``.json`` beside it) whose session runs on one thread.
+
+    Piper's own loader gives the session every core. Alone that is faster (the first
+    sentence of a reply in ~75 ms instead of ~140 ms here), but with other calls'
+    speech running, a run split over two threads waits for whichever was preempted:
+    measured on 2 cores (bench/calls.py, 8 calls at once, 4 turns each, three runs of
+    each setting interleaved), caller-side voice-to-voice p50/p95 was 801/1144,
+    921/1758 and 1535/2875 ms with 19, 69 and 375 playout stalls on two threads, and
+    671/1019, 833/1324 and 707/1011 ms with 2, 28 and 0 stalls on one (two threads
+    without spin-waiting: 780/1327, 959/1436, 906/1349 ms).
+    """
+    config = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(
+        str(path), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    return PiperVoice(session=session, config=PiperConfig.from_dict(config))
 
 
 def shrink_piper_arena(voice: PiperVoice) -> None:

@@ -75,6 +75,12 @@ def test_piper_speaks(models: SpeechModels):
     assert chunks[0].sample_rate == 22050 and len(audio) / 2 / 22050 > 0.5
 
 
+def test_piper_runs_on_one_thread(models: SpeechModels):
+    """Beside other calls' speech, a run split over threads waits for the preempted one."""
+    options = models.voice().session.get_session_options()
+    assert options.intra_op_num_threads == 1
+
+
 def test_voices_load_once(models: SpeechModels):
     assert models.voice() is models.voice(models.default_voice)
 

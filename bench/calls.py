@@ -39,6 +39,7 @@ LINES = [
     "My name is John Smith.",
     "Thank you, that's all.",
 ]
+BARGE_IN = "Wait, sorry, one more thing."
 STAGES = [
     ("end of speech (VAD + turn)", "end_of_speech_ms"),
     ("STT", "stt_ms"),
@@ -55,7 +56,12 @@ async def health(http: aiohttp.ClientSession, server: str) -> dict:
 
 
 async def one_call(
-    server: str, api_key: str, turns: int, auth_token: str, audio: list[bytes]
+    server: str,
+    api_key: str,
+    turns: int,
+    auth_token: str,
+    audio: list[bytes],
+    barge_in: bytes | None = None,
 ) -> dict:
     result: dict = {"caller_v2v": [], "server_turns": [], "greeting_caller": None, "unanswered": 0}
     async with CallSimulator(server, auth_token=auth_token) as call:
@@ -69,6 +75,13 @@ async def one_call(
                 result["caller_v2v"].append(turn.voice_to_voice_ms)
                 result.setdefault("lines", []).append((turn.voice_to_voice_ms, i))
         result["gaps_ms"] = [gap * 1000 for gap in call.playout_gaps]
+        if barge_in is not None:  # one more line, and talk over its answer 1 s into it
+            await call.speak(audio[0])
+            while not call.bot_speaking:
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(1.0)
+            result["clear_ms"] = (await call.barge_in(barge_in, BARGE_IN)).clear_ms
+            await call.wait_for_bot(timeout=60)
         result["call_id"] = call.call_id
     headers = {"Authorization": f"Bearer {api_key}"}
     async with aiohttp.ClientSession() as http:
@@ -141,11 +154,12 @@ def row(label: str, values: list[float]) -> str:
 async def main(args: argparse.Namespace) -> None:
     server = args.server.rstrip("/")
     audio = [speech_ulaw(line) for line in LINES]
+    barge_in = speech_ulaw(BARGE_IN) if args.barge_in else None
     print("Warming up with one call (model arenas are allocated on first use)...")
     await one_call(server, args.api_key, 1, args.auth_token, audio)
 
     async def twilio_call() -> dict:
-        return await one_call(server, args.api_key, args.turns, args.auth_token, audio)
+        return await one_call(server, args.api_key, args.turns, args.auth_token, audio, barge_in)
 
     await run_calls("Twilio Media Streams (simulator)", twilio_call, args)
     if not args.sip:
@@ -233,6 +247,10 @@ async def run_calls(title: str, place, args: argparse.Namespace) -> None:
     print(row("voice-to-voice, caller-side", caller))
     for label, key in STAGES:
         print(row(label, [t[key] for t in turns if t.get(key) is not None]))
+    clears = [r["clear_ms"] for r in results if "clear_ms" in r]
+    if clears or any("clear_ms" in r for r in results):
+        print(row("barge-in: first sound -> clear", [c for c in clears if c is not None]))
+        print(f"  barge-ins never cleared: {sum(c is None for c in clears)}")
     print(f"  unanswered turns: {unanswered}")
     gaps = [g for r in results for g in r.get("gaps_ms", [])]
     if any("gaps_ms" in r for r in results):
@@ -275,6 +293,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument(
         "--stagger", type=float, default=0.0, help="seconds between the first calls' starts"
+    )
+    parser.add_argument(
+        "--barge-in",
+        action="store_true",
+        help="after its turns, each call talks over an answer 1 s in: first sound -> clear",
     )
     parser.add_argument("--api-key", default=os.environ.get("API_KEY", ""))
     parser.add_argument("--auth-token", default=os.environ.get("TWILIO_AUTH_TOKEN", ""))

@@ -248,7 +248,7 @@ async def run_calls(title: str, place, args: argparse.Namespace) -> None:
     for label, key in STAGES:
         print(row(label, [t[key] for t in turns if t.get(key) is not None]))
     clears = [r["clear_ms"] for r in results if "clear_ms" in r]
-    if clears or any("clear_ms" in r for r in results):
+    if clears:
         print(row("barge-in: first sound -> clear", [c for c in clears if c is not None]))
         print(f"  barge-ins never cleared: {sum(c is None for c in clears)}")
     print(f"  unanswered turns: {unanswered}")

@@ -22,7 +22,7 @@ class LoopLag:
     def __init__(self, tick: float = TICK_SECS, window: float = WINDOW_SECS):
         """Measure every ``tick`` seconds; keep ``window`` seconds of measurements."""
         self._tick = tick
-        self._lags: deque[tuple[float, float]] = deque(maxlen=max(1, int(window / tick)))
+        self._lags: deque[float] = deque(maxlen=max(1, int(window / tick)))
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -41,12 +41,11 @@ class LoopLag:
         while True:
             asked = time.perf_counter()
             await asyncio.sleep(self._tick)
-            now = time.perf_counter()
-            self._lags.append((now, max(0.0, now - asked - self._tick)))
+            self._lags.append(max(0.0, time.perf_counter() - asked - self._tick))
 
     def report(self) -> dict[str, float | None]:
         """``maxMs`` and ``p99Ms`` over the window (None before the first tick)."""
-        lags = sorted(lag for _, lag in self._lags)
+        lags = sorted(self._lags)
         if not lags:
             return {"maxMs": None, "p99Ms": None}
         return {

@@ -12,6 +12,10 @@ RATE = 8000  # phone audio; the recording needs no more
 # The caller's audio runs on as it arrives; once it falls this far behind the clock
 # (a muted browser, a stalled network) the gap becomes silence.
 CALLER_GAP_SECS = 0.25
+# ...unless audio then comes faster than it is spoken (a stalled network or server
+# catching up): it was late, not absent, so the silence before it shrinks. That stays
+# possible for this long: no gap younger than this is written to the file.
+CALLER_LATE_SECS = 5.0
 BITRATE = 24_000  # both channels together (Opus spends less on silence)
 PAGE_SECS = 0.2  # an Ogg page reaches the disk at least this often
 
@@ -25,7 +29,8 @@ class StereoTimeline:
 
     Times are monotonic seconds. The caller's audio is laid end to end as it arrives
     (carriers send it continuously), with silence once it falls more than
-    :data:`CALLER_GAP_SECS` behind the clock. The bot's audio is laid where it plays
+    :data:`CALLER_GAP_SECS` behind the clock; audio that then runs ahead of the clock
+    came late in a burst and closes that silence again. The bot's audio is laid where it plays
     out, and :meth:`cut_bot` drops what was queued past a barge-in, so the right
     channel is what the caller heard. :meth:`take` hands out what is final: nothing
     earlier can change, and silence fills what neither side said.
@@ -39,6 +44,7 @@ class StereoTimeline:
         self._left = np.zeros(0, dtype=np.int16)  # from sample _taken on
         self._right = np.zeros(0, dtype=np.int16)
         self._left_end = 0  # where the caller's audio ends (absolute sample)
+        self._gap: tuple[int, int] | None = None  # the caller's last silence, while it may shrink
         self._caller_resampler: tuple[int, soxr.ResampleStream] | None = None
 
     @property
@@ -55,9 +61,28 @@ class StereoTimeline:
         samples = self._caller_samples(audio, sample_rate)
         start = self.index(at)
         if start > self._left_end + CALLER_GAP_SECS * self.rate:
+            self._gap = (self._left_end, start)
             self._left_end = start
         self._left = self._place(self._left, samples, self._left_end)
         self._left_end += len(samples)
+        self._close_gap(ahead=self._left_end - (start + len(samples)))
+
+    def _close_gap(self, ahead: int) -> None:
+        """The caller's track ends ``ahead`` samples past the clock: take that from its last gap.
+
+        The audio arrived faster than it is spoken, so it was said earlier: e.g. Twilio
+        catching up over TCP after a stall, or frames queued while the call started.
+        """
+        if ahead <= 0 or self._gap is None:
+            return
+        start, end = max(self._gap[0], self._taken), self._gap[1]
+        shrink = min(ahead, end - start)
+        if shrink <= 0:
+            return
+        cut = end - shrink - self._taken
+        self._left = np.concatenate([self._left[:cut], self._left[cut + shrink :]])
+        self._left_end -= shrink
+        self._gap = (start, end - shrink) if shrink < end - start else None
 
     def add_bot(self, audio: bytes, sample_rate: int, at: float) -> None:
         """Bot audio (16-bit mono PCM) that starts playing to the caller at ``at``."""
@@ -76,7 +101,7 @@ class StereoTimeline:
         if until is None:
             end = max(self._left_end, self._taken + len(self._right))
         else:
-            end = self.index(until)
+            end = min(self.index(until), self._caller_final(until))
         count = end - self._taken
         if count <= 0:
             return np.zeros((0, 2), dtype=np.int16)
@@ -84,6 +109,17 @@ class StereoTimeline:
         self._left, self._right = self._left[count:], self._right[count:]
         self._taken = end
         return np.column_stack([left, right])
+
+    def _caller_final(self, until: float) -> int:
+        """Up to where the caller's track can no longer change by ``until``.
+
+        Its end, or the start of a gap late audio may still close, but never more than
+        :data:`CALLER_LATE_SECS` behind ``until`` (a caller who sends nothing: a SIP hold).
+        """
+        if self._gap is not None and self._gap[1] <= self._taken:
+            self._gap = None
+        settled = self._left_end if self._gap is None else self._gap[0]
+        return max(settled, self.index(until - CALLER_LATE_SECS))
 
     def _caller_samples(self, audio: bytes, sample_rate: int) -> np.ndarray:
         samples = _pcm(audio)

@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from voice.recording import RATE, OpusRecordingFile, StereoTimeline
+from voice.recording import CALLER_LATE_SECS, RATE, OpusRecordingFile, StereoTimeline
 
 
 def tone(secs: float, rate: int = RATE, level: int = 8000) -> bytes:
@@ -61,8 +61,36 @@ def test_the_bot_is_laid_where_it_plays_and_a_barge_in_cuts_what_was_queued():
     assert len(first) + len(rest) == samples_in(3.0), "the caller's line ends at 3.0"
 
 
+def test_a_burst_after_a_stall_lands_where_it_was_said_not_after_the_stall():
+    """Twilio catching up after 2 s without frames: the recording stays as long as the call."""
+    timeline = StereoTimeline(origin=0.0)
+    frame = tone(0.02)
+    for i in range(50):  # 0.0-1.0 s, each frame as it arrives
+        timeline.add_caller(frame, RATE, at=i * 0.02)
+    timeline.add_bot(tone(0.5), RATE, at=1.5)  # the bot goes on meanwhile
+    early = timeline.take(until=2.5)  # nothing the stall hides is written yet
+    assert len(early) == samples_in(1.0)
+    for _ in range(50, 150):  # 1.0-3.0 s, all arriving at 3.0 s
+        timeline.add_caller(frame, RATE, at=3.0 - 0.02)
+    for i in range(150, 200):  # on time again
+        timeline.add_caller(frame, RATE, at=i * 0.02)
+    stereo = np.concatenate([early, timeline.take()])
+    assert len(stereo) == samples_in(4.0), len(stereo) / RATE
+    assert loud(stereo[:, 0])[1:399].all(), "the caller's line runs on without a hole"
+    assert loud(stereo[:, 1])[151:199].all(), "still beside the bot's audio as it played"
+
+
+def test_a_caller_who_sends_nothing_does_not_hold_the_file_back_for_long():
+    timeline = StereoTimeline(origin=0.0)
+    timeline.add_caller(tone(1.0), RATE, at=0.0)
+    timeline.add_bot(tone(8.0), RATE, at=1.0)  # the caller is on hold, the bot plays music
+    written = timeline.take(until=9.0)
+    assert len(written) == samples_in(9.0 - CALLER_LATE_SECS)
+
+
 def test_audio_for_a_time_already_written_is_dropped_not_shifted():
     timeline = StereoTimeline(origin=0.0)
+    timeline.add_caller(tone(1.0), RATE, at=0.0)
     timeline.add_bot(tone(1.0), RATE, at=0.0)
     timeline.take(until=0.5)
     timeline.add_bot(tone(1.0, level=0), RATE, at=0.0)  # too late for 0.0-0.5: only 0.5-1.0 changes

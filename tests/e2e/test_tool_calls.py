@@ -267,7 +267,11 @@ async def test_the_assistant_presses_keys_in_a_phone_menu(
     assert [line["role"] for line in lines].count("user") >= 2, "the menu's words on both streams"
     [record] = await rows(tools_server, ToolCall, call_id=call.call_id)
     assert (record.name, record.ok, record.arguments) == ("dtmf", True, {"keys": "1"})
-    assert len(llm.requests) == 2, "no reply to the keys: the LLM waits for the menu's next words"
+    # Counting requests is not enough: the menu's "Sales, | how can I help you?" may be
+    # asked ahead at the comma and cancelled when it goes on (3 requests, 2 answered).
+    answered = [r["messages"][-1]["role"] for r in llm.requests]
+    assert "tool" not in answered, "no reply to the keys: the LLM waits for the menu's next words"
+    assert answered[-1] == "user" and len(llm.requests) >= 2
 
 
 async def test_a_tool_the_caller_talks_over_still_reaches_the_llm(

@@ -221,13 +221,13 @@ class FakeOpenAI:
                 await self._send_tool_call(send, index, call)
                 for index, call in enumerate(reply.tool_calls)
             ]
+            await send({}, finish="tool_calls" if reply.tool_calls else "stop")
         except ConnectionError:
             # The server hung up mid-reply: the caller went on talking, so the turn was
             # cancelled and nothing of it was acted on. The script's reply is the answer
             # to the turn that does complete.
             self.script.insert(0, reply)
             return response
-        await send({}, finish="tool_calls" if reply.tool_calls else "stop")
         if scripted:
             self._unconfirmed = (reply, body, ids)
         await send(

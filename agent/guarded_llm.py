@@ -4,14 +4,48 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
 from loguru import logger
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 from openai.types.chat import ChatCompletionChunk
 from pipecat.frames.frames import EagerEndOfTurnCancelFrame, TTSSpeakFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.openai.llm import OpenAILLMService
+from pipecat.utils.http import connection_limits
+
+_http_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, DefaultAsyncHttpxClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def http_client() -> DefaultAsyncHttpxClient:
+    """The connection pool every call's LLM service on this event loop shares.
+
+    pipecat gives each service, so each call, an HTTP client of its own: ~40 ms at
+    every call's start building its TLS context (the CA bundle is read and parsed),
+    on the event loop, while every other call's audio waits; and its connections stay
+    open until the client is collected. Outside an event loop (a service built in a
+    plain function), a client of its own.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return _new_http_client()
+    client = _http_clients.get(loop)
+    if client is None or client.is_closed:
+        client = _http_clients[loop] = _new_http_client()
+    return client
+
+
+def _new_http_client() -> DefaultAsyncHttpxClient:
+    # pipecat's own limits for its OpenAI clients.
+    limits = connection_limits(
+        max_keepalive_connections=100, max_connections=1000, keepalive_expiry=None
+    )
+    return DefaultAsyncHttpxClient(limits=limits)
 
 
 def _has_output(chunk: ChatCompletionChunk) -> bool:
@@ -110,10 +144,25 @@ class GuardedLLMService(OpenAILLMService):
                 message["content"] = content
                 self._late_results.pop(message["tool_call_id"])
 
-    def create_client(self, *args, **kwargs):
-        """pipecat's client, without the OpenAI SDK's silent retries."""
-        client = super().create_client(*args, **kwargs)
-        return client.with_options(max_retries=0) if client is not None else None
+    def create_client(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        default_headers: dict[str, str] | None = None,
+        **kwargs,
+    ) -> AsyncOpenAI:
+        """pipecat's client on the shared connection pool, without the SDK's silent retries."""
+        return AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            default_headers=default_headers,
+            http_client=http_client(),
+            max_retries=0,
+        )
 
     async def open_stream(self, context: LLMContext) -> Any:
         """Start a streaming completion (subclasses change where chunks come from)."""

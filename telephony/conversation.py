@@ -82,6 +82,7 @@ class CallConversation:
         self._leg = leg
         self._db = db
         self._idle_prompts = 0
+        self._far_end_holding = False
         self._caller_spoke = False
         self._tasks: set[asyncio.Task] = set()
         self.end_reason: str | None = None
@@ -130,10 +131,23 @@ class CallConversation:
 
     # Pipeline hooks
 
+    async def far_end_holds(self, holding: bool) -> None:
+        """The caller's side put the call on hold (a PBX's hold button), or took it off.
+
+        Nobody hears the bot meanwhile, so what it is saying stops; the silence that
+        follows is not the caller's, so it prompts no one and ends nothing. Once they
+        are back, the silence count starts over and the bot waits for them to speak.
+        """
+        self._far_end_holding = holding
+        self._idle_prompts = 0
+        logger.info(f"call {self._facts.call_id}: {'on hold' if holding else 'off hold'}")
+        if holding:
+            await self._speaker.interrupt()
+
     async def user_idle(self) -> None:
         """The caller said nothing for half the silence timeout: prompt once, then say goodbye."""
-        if self.end_reason is not None:
-            return  # ending, or held for a transfer
+        if self.end_reason is not None or self._far_end_holding:
+            return  # ending, held for a transfer, or the caller's side holds us
         if self._idle_prompts == 0:
             self._idle_prompts += 1
             prompts = self._facts.assistant.message_plan.idle_messages

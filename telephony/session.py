@@ -250,6 +250,10 @@ class CallSession:
             self._end_reason = self._end_reason or "disconnected"
             await self.end("disconnected")
 
+        @transport.event_handler("on_hold_changed")
+        async def _held(_transport, on_hold: bool):
+            await conversation.far_end_holds(on_hold)
+
         @worker.event_handler("on_idle_timeout")
         async def _idle(_worker):
             self._end_reason = self._end_reason or "idle-timeout"

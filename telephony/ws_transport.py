@@ -308,6 +308,8 @@ class WebsocketCallTransport(BaseTransport):
     Events:
         on_client_connected(transport): the pipeline started reading the socket.
         on_client_disconnected(transport): the peer closed the socket (not us).
+        on_hold_changed(transport, on_hold: bool): never fired (Twilio's media streams and
+            the browser cannot hold us); offered so a call wires it whatever its carrier.
     """
 
     def __init__(self, ws: web.WebSocketResponse, params: WebsocketCallParams):
@@ -319,6 +321,7 @@ class WebsocketCallTransport(BaseTransport):
         self._output = WebsocketCallOutput(self, self._socket, params, name=self._output_name)
         self._register_event_handler("on_client_connected")
         self._register_event_handler("on_client_disconnected")
+        self._register_event_handler("on_hold_changed")
 
     def input(self) -> WebsocketCallInput:
         """The half that reads the socket."""

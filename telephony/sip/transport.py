@@ -73,6 +73,9 @@ class SipCallInput(BaseInputTransport):
         self._tap = tap
         self._tasks: list[asyncio.Task] = []
         self._resampler = FrameUpsampler()  # each frame on at once: the VAD hears a barge-in now
+        # The far end holds us (a PBX's hold, re-INVITE sendonly/inactive): what comes in
+        # is its music or announcements, not the caller; the pipeline hears silence.
+        self.on_hold = False
 
     async def start(self, frame: StartFrame):
         await super().start(frame)
@@ -112,7 +115,9 @@ class SipCallInput(BaseInputTransport):
     async def _read_audio(self) -> None:
         async for pcm in self._call.audio():
             if self._tap is not None:
-                self._listen(pcm)
+                self._listen(pcm)  # the recording keeps the line as it was
+            if self.on_hold:
+                pcm = bytes(len(pcm))
             audio = await self._resampler.resample(pcm, SAMPLE_RATE, self.sample_rate)
             if audio:
                 await self.push_audio_frame(
@@ -126,6 +131,7 @@ class SipCallInput(BaseInputTransport):
             elif isinstance(event, MarkReached):
                 await self.push_frame(PlaybackMarkFrame(mark=event.name))
             elif isinstance(event, HoldChanged):
+                self.on_hold = event.on_hold
                 await self._transport.call_event("on_hold_changed", event.on_hold)
         end = self._call.ended.result()
         await self._transport.call_event("on_call_ended", end)
@@ -247,7 +253,8 @@ class SipCallTransport(BaseTransport):
         on_client_connected(transport): the pipeline started.
         on_client_disconnected(transport): the far end ended the call (not us).
         on_call_ended(transport, end: CallEnded): the call ended, whoever ended it.
-        on_hold_changed(transport, on_hold: bool): the far end put us on hold or resumed.
+        on_hold_changed(transport, on_hold: bool): the far end put us on hold or resumed;
+            while it holds us, the pipeline hears silence (not its hold music).
     """
 
     def __init__(

@@ -106,6 +106,34 @@ async def test_digits_keyed_by_rfc_4733_and_by_sip_info_reach_the_llm_as_one_ent
     assert body["provider"] == "sip" and body["endReason"] == "caller-hangup", body
 
 
+async def test_a_caller_who_puts_the_bot_on_hold_is_not_answered_until_back(
+    sip_server: ServerProcess, phones: dict[str, SipPhone], llm: FakeOpenAI, tmp_path
+):
+    """A PBX's hold (re-INVITE sendonly) plays its own announcement: not the caller's words."""
+    llm.script += [Reply("No problem, take your time.")]
+    caller = phones["caller"]
+    call = await PhoneCall.dial(caller, await sip_uri(sip_server, SIP_LINE))
+    await call.heard_bot_finish()  # the greeting
+    seen, events = len(llm.requests), len(caller.events)
+    await caller.send("hold", call=call.index)
+    await caller.wait_for("media", after=events, call=call.index)
+    announcement = "Please hold, your call is very important to us."
+    await call.say(speech_wav(tmp_path, "announcement", announcement))
+    await asyncio.sleep(5.0)  # the announcement, and a pause after it that would end a turn
+    assert len(llm.requests) == seen, "the hold's announcement reached the LLM"
+    events = len(caller.events)
+    await caller.send("unhold", call=call.index)
+    await caller.wait_for("media", after=events, call=call.index)
+    answered = await call.turn(speech_wav(tmp_path, "back", "Sorry about that, I am back now."))
+    assert answered is not None, "back off hold, the caller is answered"
+    await call.hang_up()
+
+    body = await latest_call(sip_server)
+    said = [line["text"].lower() for line in body["transcript"] if line["role"] == "user"]
+    assert said and not any("important" in line or "hold" in line for line in said), said
+    assert body["endReason"] == "caller-hangup", body
+
+
 async def test_a_taken_sip_port_stops_the_start_with_a_message_that_says_what_to_set(tmp_path):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))

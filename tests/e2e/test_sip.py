@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 SIP_LINE = "+15555550310"
 SHORT_LINE = "+15555550311"  # the assistant hangs up after 5 s
 UNAVAILABLE_LINE = "+15555550312"  # its assistant's speech model is missing
+HOLD_LINE = "+15555550313"  # the SIP line's assistant with a silence timeout of 8 s
 CALLED = "+12125550142"  # the lead the campaign calls: an answering machine behind the trunk
 VOICEMAIL = "Sorry we missed you. We will call back."
 
@@ -70,6 +71,8 @@ async def sip_server(
     assistants.mkdir()
     (assistants / "default.json").write_text((ROOT / "assistants" / "default.json").read_text())
     (assistants / "sip-test.json").write_text(json.dumps(sip_assistant()))
+    hold = {**sip_assistant(), "name": "sip-hold", "silenceTimeoutSeconds": 8}
+    (assistants / "sip-hold.json").write_text(json.dumps({**hold, "phoneNumbers": [HOLD_LINE]}))
     short = {"name": "sip-short", "firstMessage": "Hello.", "maxDurationSeconds": 5}
     (assistants / "sip-short.json").write_text(json.dumps({**short, "phoneNumbers": [SHORT_LINE]}))
     missing = {"name": "sip-missing", "transcriber": {"model": "no-such-whisper-model"}}
@@ -109,17 +112,22 @@ async def test_digits_keyed_by_rfc_4733_and_by_sip_info_reach_the_llm_as_one_ent
 async def test_a_caller_who_puts_the_bot_on_hold_is_not_answered_until_back(
     sip_server: ServerProcess, phones: dict[str, SipPhone], llm: FakeOpenAI, tmp_path
 ):
-    """A PBX's hold (re-INVITE sendonly) plays its own announcement: not the caller's words."""
-    llm.script += [Reply("No problem, take your time.")]
+    """A PBX's hold (re-INVITE sendonly) plays its own announcement: not the caller's words.
+
+    Nor is the silence of a hold theirs: 10 s of it, past the line's 8 s silence timeout
+    (a prompt at 4 s, goodbye at 8 s), neither prompts nor hangs up.
+    """
+    answer = "No problem, take your time."
+    llm.script += [Reply(answer)]
     caller = phones["caller"]
-    call = await PhoneCall.dial(caller, await sip_uri(sip_server, SIP_LINE))
+    call = await PhoneCall.dial(caller, await sip_uri(sip_server, HOLD_LINE))
     await call.heard_bot_finish()  # the greeting
     seen, events = len(llm.requests), len(caller.events)
     await caller.send("hold", call=call.index)
     await caller.wait_for("media", after=events, call=call.index)
     announcement = "Please hold, your call is very important to us."
     await call.say(speech_wav(tmp_path, "announcement", announcement))
-    await asyncio.sleep(5.0)  # the announcement, and a pause after it that would end a turn
+    await asyncio.sleep(10.0)
     assert len(llm.requests) == seen, "the hold's announcement reached the LLM"
     events = len(caller.events)
     await caller.send("unhold", call=call.index)
@@ -129,8 +137,11 @@ async def test_a_caller_who_puts_the_bot_on_hold_is_not_answered_until_back(
     await call.hang_up()
 
     body = await latest_call(sip_server)
-    said = [line["text"].lower() for line in body["transcript"] if line["role"] == "user"]
+    lines = body["transcript"]
+    said = [line["text"].lower() for line in lines if line["role"] == "user"]
     assert said and not any("important" in line or "hold" in line for line in said), said
+    spoken = [line["text"] for line in lines if line["role"] == "assistant"]
+    assert spoken == ["Hello, this is the SIP line.", answer], "no prompt into the hold"
     assert body["endReason"] == "caller-hangup", body
 
 

@@ -125,6 +125,7 @@ async def test_a_caller_who_puts_the_bot_on_hold_is_not_answered_until_back(
     seen, events = len(llm.requests), len(caller.events)
     await caller.send("hold", call=call.index)
     await caller.wait_for("media", after=events, call=call.index)
+    await asyncio.sleep(0.5)  # as a PBX's music starts: after the re-INVITE, not with it
     announcement = "Please hold, your call is very important to us."
     await call.say(speech_wav(tmp_path, "announcement", announcement))
     await asyncio.sleep(10.0)

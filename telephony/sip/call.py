@@ -14,6 +14,7 @@ from telephony.sip.events import (
     CallFailed,
     DtmfReceived,
     EndReason,
+    HoldChanged,
     MarkReached,
     TransferProgress,
 )
@@ -72,7 +73,7 @@ class SipCall:
         self._frames: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._events: asyncio.Queue[CallEvent | None] = asyncio.Queue()
         self._transfer: asyncio.Future[TransferProgress] | None = None
-        self.on_hold = False
+        self.on_hold = False  # the far end holds us (re-INVITE sendonly/inactive)
 
     def __repr__(self) -> str:
         return f"<SipCall {self.id} {self.direction}>"
@@ -197,6 +198,8 @@ class SipCall:
         """DTMF, a mark, hold or transfer progress."""
         if self.is_ended and not isinstance(event, TransferProgress):
             return
+        if isinstance(event, HoldChanged):
+            self.on_hold = event.on_hold
         if isinstance(event, TransferProgress) and event.final:
             if self._transfer and not self._transfer.done():
                 self._transfer.set_result(event)

@@ -73,9 +73,6 @@ class SipCallInput(BaseInputTransport):
         self._tap = tap
         self._tasks: list[asyncio.Task] = []
         self._resampler = FrameUpsampler()  # each frame on at once: the VAD hears a barge-in now
-        # The far end holds us (a PBX's hold, re-INVITE sendonly/inactive): what comes in
-        # is its music or announcements, not the caller; the pipeline hears silence.
-        self.on_hold = False
 
     async def start(self, frame: StartFrame):
         await super().start(frame)
@@ -116,7 +113,7 @@ class SipCallInput(BaseInputTransport):
         async for pcm in self._call.audio():
             if self._tap is not None:
                 self._listen(pcm)  # the recording keeps the line as it was
-            if self.on_hold:
+            if self._call.on_hold:  # a PBX's music or announcement, not the caller
                 pcm = bytes(len(pcm))
             audio = await self._resampler.resample(pcm, SAMPLE_RATE, self.sample_rate)
             if audio:
@@ -131,7 +128,6 @@ class SipCallInput(BaseInputTransport):
             elif isinstance(event, MarkReached):
                 await self.push_frame(PlaybackMarkFrame(mark=event.name))
             elif isinstance(event, HoldChanged):
-                self.on_hold = event.on_hold
                 await self._transport.call_event("on_hold_changed", event.on_hold)
         end = self._call.ended.result()
         await self._transport.call_event("on_call_ended", end)

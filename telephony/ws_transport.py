@@ -23,9 +23,9 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessorSetup
 from pipecat.serializers.base_serializer import FrameSerializer
-from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 
+from telephony.audio_input import DirectAudioInput
 from telephony.held_output import HeldItem, HeldOutput
 from telephony.sent_audio import MarkNames, SentAudio
 from voice.frames import REPLAY_SECS, OutputPlaybackMarkFrame, PlaybackMarkFrame
@@ -40,10 +40,16 @@ class WebsocketCallParams(TransportParams):
             buffers what we send; keeping that buffer short makes ``clear`` (barge-in)
             cut the bot off at once and keeps "sent" close to "heard", while the lead
             absorbs network jitter.
+        audio_out_10ms_chunks: The bot's audio goes out in 100 ms pieces (pipecat's
+            default is 40 ms). pipecat's output hands each piece on through two
+            ``asyncio.wait_for`` (on Python 3.11 a task and three turns of the event
+            loop each): at 8 calls on 2 cores, 40 ms pieces came slower than they play
+            and the caller heard the reply stall.
     """
 
     serializer: FrameSerializer
     playout_lead_secs: float = 0.4
+    audio_out_10ms_chunks: int = 10
 
 
 class _Socket:
@@ -103,7 +109,7 @@ class _Socket:
                 pass
 
 
-class WebsocketCallInput(BaseInputTransport):
+class WebsocketCallInput(DirectAudioInput):
     """Reads carrier messages, turns them into frames and pushes them into the pipeline.
 
     Text and binary messages alike go to the serializer (the browser sends raw PCM as

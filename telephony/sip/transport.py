@@ -23,9 +23,9 @@ from pipecat.frames.frames import (
     StartFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection
-from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 
+from telephony.audio_input import DirectAudioInput
 from telephony.held_output import HeldItem, HeldOutput
 from telephony.sip.call import SipCall
 from telephony.sip.events import DtmfReceived, EndReason, HoldChanged, MarkReached
@@ -56,7 +56,7 @@ class SipCallParams(TransportParams):
     hangup_on_stop: bool = True
 
 
-class SipCallInput(BaseInputTransport):
+class SipCallInput(DirectAudioInput):
     """Pushes the call's audio (resampled to the pipeline's rate), keypad digits and marks."""
 
     def __init__(

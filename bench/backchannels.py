@@ -198,7 +198,7 @@ async def play(models: SpeechModels, language: str, pcm: bytes, args) -> _Sink:
     )
     pipeline = Pipeline(
         [
-            VADProcessor(vad_analyzer=vad_analyzer(models.silero, TurnTaking())),
+            VADProcessor(vad_analyzer=vad_analyzer(models.vad, TurnTaking())),
             LocalWhisperSTTService(engine=engine, language=language, ttfs_p99_latency=2.0),
             _Heard(sink),
             aggregator,

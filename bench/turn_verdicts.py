@@ -82,7 +82,7 @@ def espeak_paused(first: str, rest: str, pause: float) -> bytes:
 
 async def stops(models, turns: TurnTaking, audio: np.ndarray) -> list[tuple[float, float, str]]:
     """(smart-turn probability, audio time of the VAD stop, transcript) for each VAD stop."""
-    vad = vad_analyzer(models.silero, turns)
+    vad = vad_analyzer(models.vad, turns)
     vad.set_sample_rate(RATE)
     smart = SharedSmartTurnAnalyzer(
         session=models.smart_turn, params=SmartTurnParams(stop_secs=turns.max_pause_secs)

@@ -29,11 +29,11 @@ LINES = ("Wait, no.", "Do you have anything in the morning?", "Can I talk to a p
 FRAME = 320  # bytes: 20 ms of 8 kHz 16-bit PCM
 
 
-async def onset_ms(silero, resampler, before: bytes, text: str) -> int | None:
+async def onset_ms(pool, resampler, before: bytes, text: str) -> int | None:
     line = audioop.ulaw2lin(speech_ulaw(text), 2)
     levels = np.sqrt(np.frombuffer(line[: len(line) // FRAME * FRAME], "<i2").astype(float) ** 2)
     first = int(np.argmax(levels.reshape(-1, FRAME // 2).mean(axis=1) > 200**2))
-    vad = vad_analyzer(silero, TurnTaking())
+    vad = vad_analyzer(pool, TurnTaking())
     vad.set_sample_rate(16000)
     audio = before + line
     for frame, at in enumerate(range(0, len(audio) - FRAME + 1, FRAME)):
@@ -46,14 +46,14 @@ async def onset_ms(silero, resampler, before: bytes, text: str) -> int | None:
 
 
 async def main() -> None:
-    silero = load_speech_models(SpeechConfig(models_dir=Path("models"))).silero
+    pool = load_speech_models(SpeechConfig(models_dir=Path("models"))).vad
     hiss = np.random.default_rng(1).normal(0, 30, 8000).astype("<i2").tobytes()
     for name, make in (
         ("pipecat stream", create_stream_resampler),
         ("frame upsampler", FrameUpsampler),
     ):
         for quiet, before in (("digital silence", bytes(16000)), ("line hiss", hiss)):
-            onsets = [await onset_ms(silero, make(), before, text) for text in LINES]
+            onsets = [await onset_ms(pool, make(), before, text) for text in LINES]
             print(f"{name:16} after {quiet:15}: first sound -> VAD speaking {onsets} ms")
 
 

@@ -21,6 +21,7 @@ from voice.espeak import DEMO_VOICE_NOTICE, EspeakVoice, espeak_voice
 from voice.model_files import ModelNotFoundError, language_piper_voice, piper_voice, whisper_dir
 from voice.packaged_whisper import default_cache_dir, multilingual_whisper_dir
 from voice.synthesis_pool import SynthesisPool
+from voice.vad_pool import VADPool
 from voice.whisper_pool import WhisperPool
 from voice.whisper_windows import WindowDecoder
 
@@ -103,12 +104,17 @@ class SpeechModels:
     # runs each: caller-side voice-to-voice p95 1013/1286/1022 ms on one worker,
     # 1418/1196/1327 ms on two (Whisper and the calls' audio need the other core).
     synthesis: SynthesisPool = field(default_factory=lambda: SynthesisPool(workers=1))
+    # Every call's VAD windows, scored off the event loop on one thread (voice.vad_pool).
+    vad: VADPool = field(init=False)
     _voices: dict[Path, PiperVoice] = field(default_factory=dict)
     _voices_lock: threading.Lock = field(default_factory=threading.Lock)
     _whispers: dict[Path, WhisperEngine] = field(default_factory=dict)
     _whispers_lock: threading.Lock = field(default_factory=threading.Lock)
     _multilingual_dir: Path | None = None
     _espeak_noticed: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.vad = VADPool(self.silero)
 
     def voice(self, path: Path | None = None) -> PiperVoice:
         """The Piper voice at ``path`` (default voice if None), loaded on first use."""
@@ -123,8 +129,9 @@ class SpeechModels:
             return self._voices[path]
 
     def close(self) -> None:
-        """Stop the Whisper workers and the synthesis threads (queued work is cancelled)."""
+        """Stop the Whisper workers, the synthesis and VAD threads (queued work is cancelled)."""
         self.synthesis.close()
+        self.vad.close()
         with self._whispers_lock:
             for engine in {id(e): e for e in [self.whisper, *self._whispers.values()]}.values():
                 engine.pool.close()

@@ -232,7 +232,7 @@ def build_call_worker(
     pipeline = Pipeline(
         [
             transport.input(),
-            VADProcessor(vad_analyzer=vad_analyzer(models.silero, speech.turns)),
+            VADProcessor(vad_analyzer=vad_analyzer(models.vad, speech.turns)),
             stt,
             *switch,
             *_keypad(speech.keypad, hooks),

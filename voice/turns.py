@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass
 
 import onnxruntime
@@ -31,6 +32,7 @@ from voice.dictation import last_assistant_line
 from voice.overlap import OverlapUserTurnStartStrategy
 from voice.speculation import SpeculativeUserTurnStopStrategy
 from voice.turn_words import reads_finished
+from voice.vad_pool import VADPool
 
 
 @dataclass(frozen=True)
@@ -75,29 +77,74 @@ class TurnTaking:
 
 
 class SharedSileroVADAnalyzer(SileroVADAnalyzer):
-    """Silero VAD whose ONNX session is shared by all calls; the recurrent state is per call."""
+    """Silero VAD scored on the process-wide pool (:mod:`voice.vad_pool`); the state is per call."""
 
-    def __init__(self, *, session: onnxruntime.InferenceSession, params: VADParams):
-        """Create a per-call analyzer on the process-wide session."""
+    def __init__(self, *, pool: VADPool, params: VADParams):
+        """Create a per-call analyzer on the process-wide pool."""
         VADAnalyzer.__init__(self, sample_rate=None, params=params)
         model = SileroOnnxModel.__new__(SileroOnnxModel)
-        model.session = session
+        model.session = pool.session
         model.sample_rates = [8000, 16000]
         model.reset_states()
         self._model = model
+        self._pool = pool
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+        self._partial = b""  # audio short of a window
+        self._due: list[bytes] = []  # windows for the next request
+        self._in_pool = False  # a request of this call's is with the pool
+        self._scored: deque[tuple[bytes, float]] = deque()
+        self._confidence = 0.0
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
-        """The VAD state after ``buffer``, analyzed right here on the event loop.
+        """The VAD state as of the windows scored so far; ``buffer``'s go to the pool's thread.
 
-        pipecat hands every 20 ms frame to a thread of the call's own; the model takes
-        ~0.16 ms a frame, the hop far longer under load: measured at 8 calls on 2 cores,
-        a frame waited 5-16 ms p50 and 20-40 ms p95 (up to 100 ms) for its thread and
-        the interpreter lock, so a call's VAD, and the end of its caller's turn, ran
-        late by as much.
+        Nothing waits for the model: a window's score counts from the next frame on
+        (20 ms later, well inside ``start_secs``). Waiting for each window's score
+        instead held each call's frames behind a thread hop (a hop per frame for each
+        call made the VAD 5-16 ms p50 late on asyncio's threads; on a busy loop the
+        waits added up to seconds behind the caller), and scoring on the event loop
+        took its largest share: at 8 calls the loop fell behind the audio by ~2 s.
+        A call's windows that come while its last ones are scored go in one request
+        once those are back.
         """
-        return self._run_analyzer(buffer)
+        self._partial += buffer
+        size = self._vad_frames_num_bytes
+        while len(self._partial) >= size:
+            self._due.append(self._partial[:size])
+            self._partial = self._partial[size:]
+        if not self._in_pool and self._due:
+            self._submit()
+        while self._scored:
+            window, self._confidence = self._scored.popleft()
+            self._run_analyzer(window)
+        return self._vad_state
+
+    def voice_confidence(self, buffer: bytes) -> float:
+        """The pool's score for the window ``_run_analyzer`` is on."""
+        return self._confidence
+
+    def _submit(self) -> None:
+        loop = asyncio.get_running_loop()
+        windows, self._due = self._due, []
+
+        def done(scores: list[float]) -> None:  # on the pool's thread
+            loop.call_soon_threadsafe(self._on_scored, windows, scores)
+
+        self._pool.submit(
+            self._model,
+            windows,
+            self.sample_rate,
+            after_window=self._maybe_reset_model,
+            done=done,
+        )
+        self._in_pool = True
+
+    def _on_scored(self, windows: list[bytes], scores: list[float]) -> None:
+        self._scored.extend(zip(windows, scores, strict=True))
+        self._in_pool = False
+        if self._due:  # came in while these were scored
+            self._submit()
 
     def _get_smoothed_volume(self, audio: bytes) -> float:
         """The volume, rising at once and falling smoothly (pipecat smooths both ways).
@@ -107,7 +154,14 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         before ``start_secs`` even begins to count: a barge-in stops the bot that much
         later than over line hiss. The loudness is already measured over a rolling
         400 ms window, so one loud click still does not pass; quiet audio never does.
+
+        A window the model does not score as speech is not speech whatever its volume:
+        its audio joins the rolling window unmeasured (a BS.1770 measure is ~0.3 ms, 31
+        a second per call; at 8 calls that was 7 % of the event loop) and it reads 0.
         """
+        if self._confidence < self._params.confidence:
+            self._volume_tracker.update(audio, self.sample_rate)
+            return 0.0
         return max(super()._get_smoothed_volume(audio), self._volume_tracker.volume)
 
 
@@ -121,10 +175,10 @@ class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
         self._session = session
 
 
-def vad_analyzer(session: onnxruntime.InferenceSession, turns: TurnTaking) -> VADAnalyzer:
+def vad_analyzer(pool: VADPool, turns: TurnTaking) -> VADAnalyzer:
     """A per-call VAD analyzer with the tuned settings."""
     return SharedSileroVADAnalyzer(
-        session=session,
+        pool=pool,
         params=VADParams(
             confidence=turns.vad_confidence,
             start_secs=turns.vad_start_secs,

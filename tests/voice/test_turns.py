@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import audioop
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from telephony.simulator.caller_audio import speech_ulaw
 from voice.engines import SpeechConfig, load_speech_models
 from voice.turns import TurnTaking, user_turn_params, vad_analyzer
 from voice.upsampling import FrameUpsampler
+from voice.vad_pool import VADPool
 
 RATE = 16000
 QUESTION = "What are your opening hours on Saturday?"
@@ -124,38 +126,60 @@ async def test_words_in_time_are_answered_once(smart_turn):
     assert len(runs) == 1 and runs[0].context.messages[-1]["content"] == QUESTION
 
 
-async def _frames_until_speaking(silero: onnxruntime.InferenceSession, before: bytes) -> int:
+async def _frames_until_speaking(pool: VADPool, before: bytes) -> int:
     """20 ms phone frames of a spoken line, after ``before``, until the VAD says speaking."""
     line = audioop.ulaw2lin(speech_ulaw("Wait, I would like to book for Tuesday."), 2)
-    vad, upsample = vad_analyzer(silero, TurnTaking()), FrameUpsampler()
+    vad, upsample = vad_analyzer(pool, TurnTaking()), FrameUpsampler()
     vad.set_sample_rate(RATE)
     for at in range(0, len(before), 320):
-        await vad.analyze_audio(await upsample.resample(before[at : at + 320], 8000, RATE))
+        await _hear(vad, await upsample.resample(before[at : at + 320], 8000, RATE))
     for frame, at in enumerate(range(0, len(line) - 319, 320), 1):
-        if await vad.analyze_audio(await upsample.resample(line[at : at + 320], 8000, RATE)) == (
+        if await _hear(vad, await upsample.resample(line[at : at + 320], 8000, RATE)) == (
             VADState.SPEAKING
         ):
             return frame
     raise AssertionError("the VAD never heard the line")
 
 
+async def _hear(vad, frame: bytes) -> VADState:
+    """One frame to the VAD, once the pool has scored the last (a frame's score counts
+    from the next frame on: on a server the next comes 20 ms later)."""
+    while vad._in_pool:
+        await asyncio.sleep(0.001)
+    return await vad.analyze_audio(frame)
+
+
 async def test_speech_after_digital_silence_is_heard_as_soon_as_after_line_hiss(models):
     """The volume gate rises at once: silence before the words does not hold them back."""
     hiss = np.random.default_rng(7).normal(0, 30, 8000).astype("<i2").tobytes()
-    after_hiss = await _frames_until_speaking(models.silero, hiss)
-    after_silence = await _frames_until_speaking(models.silero, bytes(16000))
+    after_hiss = await _frames_until_speaking(models.vad, hiss)
+    after_silence = await _frames_until_speaking(models.vad, bytes(16000))
     assert after_silence <= after_hiss + 1, (after_silence, after_hiss)
 
 
-async def test_the_vad_hears_each_frame_on_the_event_loop(models):
-    """No thread hop per 20 ms frame: under load the hop, not the model, made the VAD late."""
-    vad = vad_analyzer(models.silero, TurnTaking())
-    vad.set_sample_rate(RATE)
-    line = audioop.ulaw2lin(speech_ulaw("Hello there."), 2)
-    upsample = FrameUpsampler()
-    states = [
-        await vad.analyze_audio(await upsample.resample(line[at : at + 320], 8000, RATE))
-        for at in range(0, len(line) - 319, 320)
-    ]
-    assert VADState.SPEAKING in states
-    assert not vad._executor._threads  # pipecat's per-call VAD thread was never started
+async def test_calls_at_once_each_hear_their_own_line_with_the_vad_off_the_event_loop(models):
+    """Eight calls' VAD on the shared pool: each hears its caller start and stop, as one
+    call alone does, and no window is scored on a thread of the call's own."""
+    line = audioop.ulaw2lin(speech_ulaw("Hello there."), 2) + bytes(16000)
+    loud = [line, bytes(len(line))] * 4  # half the calls hear the line, half silence
+
+    async def call(audio: bytes) -> tuple[list[VADState], object]:
+        vad, upsample = vad_analyzer(models.vad, TurnTaking()), FrameUpsampler()
+        vad.set_sample_rate(RATE)
+        states = []
+        for at in range(0, len(audio) - 319, 320):
+            frame = await upsample.resample(audio[at : at + 320], 8000, RATE)
+            states.append(await vad.analyze_audio(frame))
+            await asyncio.sleep(0.002)  # the calls' frames interleave, as on a server
+        return states, vad
+
+    windows_before = models.vad.windows
+    results = await asyncio.gather(*(call(audio) for audio in loud))
+    for (states, vad), audio in zip(results, loud, strict=True):
+        heard = [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]]
+        if audio == line:
+            assert VADState.SPEAKING in heard and heard[-1] == VADState.QUIET, heard
+        else:
+            assert heard == [VADState.QUIET], heard
+        assert not vad._executor._threads  # pipecat's per-call VAD thread was never started
+    assert models.vad.windows - windows_before >= 8 * (len(line) // 2 // 256)

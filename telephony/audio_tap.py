@@ -168,6 +168,10 @@ class CallAudioTap(BaseObserver):
                 listener.close()
         self._listeners.clear()
 
+    def wants_push(self, data: FramePushed) -> bool:
+        """Only pushes from the transport's two halves (``voice.worker.SparseWorkerObserver``)."""
+        return data.source is self._input or data.source is self._output
+
     async def on_push_frame(self, data: FramePushed) -> None:
         """Pick the caller's and the bot's audio (and barge-ins) out of the pipeline."""
         frame = data.frame

@@ -30,6 +30,7 @@ from voice.stt import LocalWhisperSTTService
 from voice.transcript import CallerTranscriptObserver, UserSaid
 from voice.tts import LocalTTSService, PiperSynthesizer, Synthesizer
 from voice.turns import TurnTaking, user_turn_params, vad_analyzer
+from voice.worker import CallWorker
 
 # Whisper needs 16 kHz in; phone audio goes out at 8 kHz.
 AUDIO_IN_RATE = 16000
@@ -245,7 +246,7 @@ def build_call_worker(
             aggregators.assistant(),
         ]
     )
-    worker = PipelineWorker(
+    worker = CallWorker(
         pipeline,
         params=PipelineParams(
             audio_in_sample_rate=AUDIO_IN_RATE,

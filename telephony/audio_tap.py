@@ -22,7 +22,7 @@ from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 
-from voice.frames import BotPauseFrame
+from voice.frames import CARRIER_AUDIO, BotPauseFrame
 
 # How much audio a slow stream follower may fall behind before the oldest is dropped.
 DEFAULT_AUDIO_BACKLOG = 250  # ~5 s of 20 ms frames
@@ -113,7 +113,8 @@ class AudioStream:
 class CallAudioTap(BaseObserver):
     """Publishes a call's audio, both sides, as the caller heard it: a pipecat observer.
 
-    The caller's side is each audio frame the transport's input pushes. The bot's
+    The caller's side is each audio frame the transport's input pushes, as the carrier
+    sent it where the frame carries that (``voice.frames.CARRIER_AUDIO``). The bot's
     side is each audio frame the transport's output has written: output transports
     send ahead of real time (``WebsocketCallParams.playout_lead_secs``), so the tap
     keeps the same playout clock and stamps each frame with when it plays. When the
@@ -183,9 +184,10 @@ class CallAudioTap(BaseObserver):
         if not self._listeners or data.direction != FrameDirection.DOWNSTREAM:
             return
         if data.source is self._input and isinstance(frame, InputAudioRawFrame):
-            seconds = len(frame.audio) / (2 * frame.sample_rate)
+            audio, rate = frame.metadata.get(CARRIER_AUDIO) or (frame.audio, frame.sample_rate)
+            seconds = len(audio) / (2 * rate)
             began = self._at(data) - seconds
-            self._publish(TappedAudio("caller", frame.audio, frame.sample_rate, began))
+            self._publish(TappedAudio("caller", audio, rate, began))
         elif data.source is self._output and isinstance(frame, OutputAudioRawFrame):
             start = max(self._playout_end, self._at(data))
             audio = TappedAudio("bot", frame.audio, frame.sample_rate, start)

@@ -18,7 +18,7 @@ from pipecat.observers.base_observer import FramePushed
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from telephony.audio_tap import BotCut, CallAudioTap, TappedAudio
-from voice.frames import BotPauseFrame
+from voice.frames import CARRIER_AUDIO, BotPauseFrame
 
 BASE = time.monotonic_ns()
 
@@ -99,6 +99,19 @@ async def test_a_pause_cuts_the_bot_and_what_it_plays_again_is_laid_after_it(tap
     cut, replayed = events[3], events[4]
     assert isinstance(cut, BotCut) and cut.at < events[2].at, "the held audio was not heard"
     assert replayed.side == "bot" and replayed.at >= cut.at + 0.04, "heard when played again"
+
+
+async def test_the_caller_is_published_as_the_carrier_sent_it(tap):
+    """A frame that carries the carrier's own audio (a Twilio call's 8 kHz) is published
+    as that: the recording and listen-in need not resample the pipeline's 16 kHz back."""
+    tap, transport, events = tap
+    caller = InputAudioRawFrame(pcm(0.02, 16000), sample_rate=16000, num_channels=1)
+    caller.metadata[CARRIER_AUDIO] = (b"\x02\x00" * 160, 8000)
+    before = time.monotonic()
+    await tap.on_push_frame(pushed(transport.input(), caller))
+    (heard,) = events
+    assert (heard.side, heard.audio, heard.sample_rate) == ("caller", b"\x02\x00" * 160, 8000)
+    assert before - 0.03 < heard.at <= time.monotonic() - 0.02, "when it began to arrive"
 
 
 async def test_only_the_transport_halves_count(tap):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import audioop
 import base64
 import json
 
@@ -14,7 +15,7 @@ from pipecat.frames.frames import (
 )
 
 from telephony.twilio.serializer import MalformedMessage, TwilioMediaSerializer
-from voice.frames import OutputPlaybackMarkFrame, PlaybackMarkFrame
+from voice.frames import CARRIER_AUDIO, OutputPlaybackMarkFrame, PlaybackMarkFrame
 
 
 @pytest.fixture
@@ -34,6 +35,15 @@ async def test_media_becomes_16khz_audio(serializer):
     assert audio and all(
         isinstance(f, InputAudioRawFrame) and f.sample_rate == 16000 for f in audio
     )
+
+
+async def test_media_carries_the_callers_own_8khz_audio_along(serializer):
+    """What the recording and listen-in take as is, instead of resampling the 16 kHz back."""
+    ulaw = bytes(range(256))[:160]
+    message = json.dumps({"event": "media", "media": {"payload": base64.b64encode(ulaw).decode()}})
+    frame = await serializer.deserialize(message)
+    assert len(frame.audio) == 2 * len(ulaw) * 2  # 16 kHz for the pipeline
+    assert frame.metadata[CARRIER_AUDIO] == (audioop.ulaw2lin(ulaw, 2), 8000)
 
 
 @pytest.mark.parametrize(

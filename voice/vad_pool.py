@@ -1,13 +1,11 @@
 """Silero VAD for every call of the process on one thread, the calls' windows scored together.
 
 The model is small (~0.16 ms a 32 ms window on an idle core) but runs 31 times a
-second per call, and on the event loop it took its share of the loop twice over:
-measured at 8 calls on 2 cores (py-spy), 15.8 % of the loop's samples were the
-VAD's ONNX run, ~0.6 ms a window on a loaded box, and the loop, at 100 % of a
-core, fell behind the callers' audio by up to 1.9 s: a barge-in was heard
-seconds late. Off the loop, one run scores the window each call has due (8 windows
-in one run take 0.6 ms, 0.08 ms each), and the interpreter lock is free while it
-runs.
+second per call: measured at 8 calls on 2 cores (py-spy), the VAD's ONNX run was
+15.8 % of the event loop's samples, ~0.6 ms a window on the loaded box, the largest
+share of a loop at 100 % of a core. Off the loop, one run scores the window each
+call has due (8 windows in one run take 0.6 ms, 0.08 ms each), and the interpreter
+lock is free while it runs.
 """
 
 from __future__ import annotations
@@ -46,8 +44,8 @@ class VADPool:
     and audio context of :class:`SileroOnnxModel`); a pass runs each call's next
     window in one batch, then the next, and hands every call its confidences back
     on its own event loop. A call has at most one request in the pool at a time
-    (``SharedSileroVADAnalyzer`` waits for it), so only this thread touches a model
-    while its request is in.
+    (``SharedSileroVADAnalyzer`` sends the windows that came meanwhile once its last
+    request is back), so only this thread touches a model while its request is in.
     """
 
     def __init__(self, session: onnxruntime.InferenceSession):

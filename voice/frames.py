@@ -76,8 +76,8 @@ class BotResumeFrame(SystemFrame):
 # was cut in (and what the carrier played late) is heard whole.
 REPLAY_SECS = 0.2
 
-# An input audio frame's metadata key: the caller's audio as the carrier sent it, before it
-# was resampled for the pipeline, as ``(pcm, sample_rate)``. A Twilio call's recording and
-# listen-in take it as is instead of resampling the pipeline's copy back (at 8 calls that
-# resample was ~10 % of the event loop's samples).
+# An input audio frame's metadata key: the caller's audio as the line carried it, before it
+# was resampled for the pipeline, as ``(pcm, sample_rate)`` (``voice.upsampling.caller_frame``,
+# for Twilio and SIP). The recording and listen-in take it as is instead of resampling the
+# pipeline's copy back (at 8 calls that resample was ~10 % of the event loop's samples).
 CARRIER_AUDIO = "carrier_audio"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 from pipecat.audio.resamplers.base_audio_resampler import BaseAudioResampler
 from pipecat.audio.utils import create_stream_resampler
+from pipecat.frames.frames import InputAudioRawFrame
+
+from voice.frames import CARRIER_AUDIO
 
 TAPS_PER_PHASE = 32  # 64 taps at 16 kHz: images above 4.4 kHz down > 70 dB, 2 ms of delay
 CUTOFF = 0.45  # of the input rate: keeps the telephone band (up to 3.6 kHz at 8 kHz)
@@ -56,3 +59,17 @@ class FrameUpsampler(BaseAudioResampler):
         # Output sample factor*n + p = sum_j phases[p][j] * x[n - j]: one convolution a phase.
         out = np.stack([np.convolve(padded, phase, "valid") for phase in self._phases], axis=1)
         return np.clip(np.rint(out.ravel()), -32768, 32767).astype("<i2").tobytes()
+
+
+async def caller_frame(
+    upsampler: FrameUpsampler, pcm: bytes, rate: int, pipeline_rate: int
+) -> InputAudioRawFrame | None:
+    """The caller's ``pcm`` (as the line carries it) at the pipeline's rate, carrying the
+    line's own along (``voice.frames.CARRIER_AUDIO``: what the recording and listen-in
+    take as is); None for no audio."""
+    audio = await upsampler.resample(pcm, rate, pipeline_rate)
+    if not audio:
+        return None
+    frame = InputAudioRawFrame(audio=audio, sample_rate=pipeline_rate, num_channels=1)
+    frame.metadata[CARRIER_AUDIO] = (pcm, rate)
+    return frame

@@ -14,7 +14,6 @@ from pipecat.frames.frames import (
     EndFrame,
     EndTaskFrame,
     Frame,
-    InputAudioRawFrame,
     InputDTMFFrame,
     InterruptionFrame,
     OutputAudioRawFrame,
@@ -31,7 +30,7 @@ from telephony.sip.call import SipCall
 from telephony.sip.events import DtmfReceived, EndReason, HoldChanged, MarkReached
 from telephony.sip.outgoing import SAMPLE_RATE
 from voice.frames import REPLAY_SECS, OutputPlaybackMarkFrame, PlaybackMarkFrame
-from voice.upsampling import FrameUpsampler
+from voice.upsampling import FrameUpsampler, caller_frame
 
 # Ends we caused ourselves: the pipeline is already stopping, nothing to report upstream.
 _OUR_ENDS = (EndReason.LOCAL_HANGUP, EndReason.SHUTDOWN)
@@ -115,11 +114,9 @@ class SipCallInput(DirectAudioInput):
                 self._listen(pcm)  # the recording keeps the line as it was
             if self._call.on_hold:  # a PBX's music or announcement, not the caller
                 pcm = bytes(len(pcm))
-            audio = await self._resampler.resample(pcm, SAMPLE_RATE, self.sample_rate)
-            if audio:
-                await self.push_audio_frame(
-                    InputAudioRawFrame(audio=audio, sample_rate=self.sample_rate, num_channels=1)
-                )
+            frame = await caller_frame(self._resampler, pcm, SAMPLE_RATE, self.sample_rate)
+            if frame is not None:
+                await self.push_audio_frame(frame)
 
     async def _read_events(self) -> None:
         async for event in self._call.events():

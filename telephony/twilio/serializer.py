@@ -8,11 +8,11 @@ import binascii
 import json
 
 from loguru import logger
-from pipecat.frames.frames import EndTaskFrame, Frame, InputAudioRawFrame
+from pipecat.frames.frames import EndTaskFrame, Frame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
-from voice.frames import CARRIER_AUDIO, OutputPlaybackMarkFrame, PlaybackMarkFrame
-from voice.upsampling import FrameUpsampler
+from voice.frames import OutputPlaybackMarkFrame, PlaybackMarkFrame
+from voice.upsampling import FrameUpsampler, caller_frame
 
 
 class MalformedMessage(ValueError):
@@ -88,7 +88,10 @@ class TwilioMediaSerializer(TwilioFrameSerializer):
                 ulaw = base64.b64decode(payload, validate=True)
             except binascii.Error as e:
                 raise MalformedMessage(f"media payload is not base64: {e}") from None
-            return await self._caller_audio(ulaw) if ulaw else None
+            pcm = audioop.ulaw2lin(ulaw, 2)
+            return await caller_frame(
+                self._input_resampler, pcm, self._twilio_sample_rate, self._sample_rate
+            )
         if event == "dtmf":
             return await super().deserialize(data)
         if event == "mark":
@@ -102,16 +105,3 @@ class TwilioMediaSerializer(TwilioFrameSerializer):
         if event not in ("connected", "start"):
             logger.debug(f"ignoring Media Streams event {str(event)[:40]!r}")
         return None
-
-    async def _caller_audio(self, ulaw: bytes) -> InputAudioRawFrame:
-        """The caller's mu-law at the pipeline's rate, carrying the carrier's own PCM along
-        (``voice.frames.CARRIER_AUDIO``: what the recording and listen-in take as is)."""
-        pcm = audioop.ulaw2lin(ulaw, 2)
-        rate = self._twilio_sample_rate
-        frame = InputAudioRawFrame(
-            audio=await self._input_resampler.resample(pcm, rate, self._sample_rate),
-            num_channels=1,
-            sample_rate=self._sample_rate,
-        )
-        frame.metadata[CARRIER_AUDIO] = (pcm, rate)
-        return frame

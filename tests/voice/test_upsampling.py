@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from pipecat.audio.utils import create_stream_resampler
 
-from voice.upsampling import FrameUpsampler
+from voice.frames import CARRIER_AUDIO
+from voice.upsampling import FrameUpsampler, caller_frame
 
 FRAME = 160  # 20 ms at 8 kHz
 
@@ -51,3 +52,12 @@ async def test_a_click_comes_out_where_it_went_in_two_ms_later():
 async def test_rates_that_are_not_a_whole_multiple_go_to_pipecats_resampler():
     out = b"".join(await frames_through(FrameUpsampler(), tone(1000), out_rate=22050))
     assert abs(len(out) // 2 - 22050) < 2000  # pipecat's stream resampler holds a little back
+
+
+async def test_a_callers_frame_carries_the_lines_own_audio_along():
+    """Twilio's and SIP's frames: 16 kHz for the pipeline, the line's 8 kHz for the recording."""
+    pcm = np.arange(160, dtype="<i2").tobytes()
+    frame = await caller_frame(FrameUpsampler(), pcm, 8000, 16000)
+    assert (frame.sample_rate, len(frame.audio)) == (16000, 2 * len(pcm))
+    assert frame.metadata[CARRIER_AUDIO] == (pcm, 8000)
+    assert await caller_frame(FrameUpsampler(), b"", 8000, 16000) is None

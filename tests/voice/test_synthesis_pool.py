@@ -55,3 +55,20 @@ async def test_one_calls_long_reply_does_not_hold_up_another_calls_first_sentenc
     assert events.count("reading ahead") == 4
     assert events.index("waiting") < len(events) - 1, events
     assert events.index("waiting") <= 2, f"served after at most one more sentence: {events}"
+
+
+async def test_audio_ahead_of_playback_is_served_once_it_is_due():
+    """Later first sentences of other calls do not pass a sentence whose time has come."""
+    pool = SynthesisPool(workers=1)
+    release, ran = threading.Event(), []
+    try:
+        busy = asyncio.ensure_future(pool.run(release.wait))
+        ahead = asyncio.ensure_future(pool.run(lambda: ran.append("due"), ahead_secs=0.05))
+        await asyncio.sleep(0.15)  # its caller has now heard everything before it
+        waiting = asyncio.ensure_future(pool.run(lambda: ran.append("new"), ahead_secs=0.0))
+        await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.gather(busy, ahead, waiting)
+        assert ran == ["due", "new"]
+    finally:
+        pool.close()

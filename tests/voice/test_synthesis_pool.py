@@ -20,20 +20,34 @@ LONG_REPLY = (
 )
 
 
-async def test_a_waiting_caller_goes_ahead_of_audio_far_ahead_of_playback():
+async def _served(
+    first: tuple[str, float], then: tuple[str, float], pause: float = 0.0
+) -> list[str]:
+    """The order one busy thread serves two steps in: (name, seconds ahead) each, ``then``
+    queued ``pause`` seconds after ``first``."""
     pool = SynthesisPool(workers=1)
     release, ran = threading.Event(), []
     try:
-        busy = pool.run(release.wait)  # the only thread is busy: the next two queue up
-        task = asyncio.ensure_future(busy)
-        far = asyncio.ensure_future(pool.run(lambda: ran.append("5 s ahead"), ahead_secs=5.0))
-        waiting = asyncio.ensure_future(pool.run(lambda: ran.append("waiting"), ahead_secs=0.0))
-        await asyncio.sleep(0.05)
+        busy = asyncio.ensure_future(pool.run(release.wait))  # the next two queue up
+        steps = [asyncio.ensure_future(pool.run(lambda n=first[0]: ran.append(n), first[1]))]
+        await asyncio.sleep(pause)
+        steps.append(asyncio.ensure_future(pool.run(lambda n=then[0]: ran.append(n), then[1])))
+        await asyncio.sleep(0.01)
         release.set()
-        await asyncio.gather(task, far, waiting)
-        assert ran == ["waiting", "5 s ahead"]
+        await asyncio.gather(busy, *steps)
+        return ran
     finally:
         pool.close()
+
+
+async def test_a_waiting_caller_goes_ahead_of_audio_far_ahead_of_playback():
+    assert await _served(("5 s ahead", 5.0), ("waiting", 0.0)) == ["waiting", "5 s ahead"]
+
+
+async def test_audio_ahead_of_playback_is_served_once_it_is_due():
+    """Later first sentences of other calls do not pass a sentence whose time has come."""
+    # 0.15 s later its caller has heard everything before it
+    assert await _served(("due", 0.05), ("new", 0.0), pause=0.15) == ["due", "new"]
 
 
 async def test_one_calls_long_reply_does_not_hold_up_another_calls_first_sentence():
@@ -55,20 +69,3 @@ async def test_one_calls_long_reply_does_not_hold_up_another_calls_first_sentenc
     assert events.count("reading ahead") == 4
     assert events.index("waiting") < len(events) - 1, events
     assert events.index("waiting") <= 2, f"served after at most one more sentence: {events}"
-
-
-async def test_audio_ahead_of_playback_is_served_once_it_is_due():
-    """Later first sentences of other calls do not pass a sentence whose time has come."""
-    pool = SynthesisPool(workers=1)
-    release, ran = threading.Event(), []
-    try:
-        busy = asyncio.ensure_future(pool.run(release.wait))
-        ahead = asyncio.ensure_future(pool.run(lambda: ran.append("due"), ahead_secs=0.05))
-        await asyncio.sleep(0.15)  # its caller has now heard everything before it
-        waiting = asyncio.ensure_future(pool.run(lambda: ran.append("new"), ahead_secs=0.0))
-        await asyncio.sleep(0.01)
-        release.set()
-        await asyncio.gather(busy, ahead, waiting)
-        assert ran == ["due", "new"]
-    finally:
-        pool.close()

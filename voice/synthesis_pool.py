@@ -22,8 +22,7 @@ class SynthesisPool:
     runs past what its caller hears. The step due first runs first, so a sentence that
     would not play for seconds waits, but only until it is due: new first sentences of
     other calls, due the moment they come, do not keep passing it (ordering by the
-    seconds ahead at submission let them, and at 12 calls a reply went silent for 1.7 s
-    between its sentences). Threads start on first use.
+    seconds ahead at submission let them). Threads start on first use.
     """
 
     def __init__(self, workers: int = 1):

@@ -95,7 +95,12 @@ async def test_llm_books_an_appointment_during_a_call(tools_server: ServerProces
     assert heard == ["Hi Dana Scully, this is the test line.", confirmation], (
         "greeted from the CRM lead, then one answer after both tools, not one per tool"
     )
-    assert len(llm.requests) == 2, "the tool calls, then one completion for both results"
+    # Counting all requests is not enough: the caller's line may be asked ahead at a pause
+    # and cut when more words come (a third request, answered by nothing).
+    answers = [r for r in llm.requests if r["messages"][-1]["role"] == "tool"]
+    assert len(answers) == 1, "one completion for both results, not one per tool"
+    answered = {m["tool_call_id"] for m in answers[0]["messages"] if m["role"] == "tool"}
+    assert len(answered) == 2, "it waited for both tools before asking again"
 
     [appointment] = await rows(tools_server, Appointment, lead_id=lead_id)
     assert (

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from crm.db import Database
 from crm.models import Call, Utterance
@@ -36,20 +36,31 @@ async def hold(db: Database, owner: str, call_ids: Collection[str], until: datet
         )
 
 
-async def orphans(db: Database, owner: str, now: datetime, *, restarted: bool) -> list[Call]:
-    """Calls not ended whose holder's lease lapsed (and, after a restart, ``owner``'s own).
+def _unheld(owner: str, now: datetime, restarted_at: datetime | None):
+    """Calls nobody holds: lease lapsed, or (after a restart) left by ``owner``'s last run.
 
-    A restarted instance holds no call yet, so every call still under its name was
-    left by its previous run, whatever the lease says.
+    A restarted instance holds none of the calls its previous run left under its name,
+    whatever their leases say; those are the ones opened before ``restarted_at`` (when
+    this run began). A call opened since is this run's own, answered and not yet live
+    (its media has not started): it is not left.
     """
     lapsed = Call.lease_until < now
+    if restarted_at is None:
+        return lapsed
+    return or_(lapsed, and_(Call.owner == owner, Call.created_at < restarted_at))
+
+
+async def orphans(
+    db: Database, owner: str, now: datetime, *, restarted_at: datetime | None = None
+) -> list[Call]:
+    """Calls not ended that nobody holds (see :func:`_unheld`), the longest unheld first."""
     async with db.session() as session:
         rows = await session.scalars(
             select(Call)
             .where(
                 Call.ended_at.is_(None),
                 Call.lease_until.is_not(None),
-                or_(lapsed, Call.owner == owner) if restarted else lapsed,
+                _unheld(owner, now, restarted_at),
             )
             .order_by(Call.lease_until)
             .limit(100)
@@ -58,17 +69,22 @@ async def orphans(db: Database, owner: str, now: datetime, *, restarted: bool) -
 
 
 async def claim(
-    db: Database, call_id: str, owner: str, now: datetime, until: datetime, *, restarted: bool
+    db: Database,
+    call_id: str,
+    owner: str,
+    now: datetime,
+    until: datetime,
+    *,
+    restarted_at: datetime | None = None,
 ) -> bool:
     """Take the settling of an orphaned call; False when another instance took it first."""
-    lapsed = Call.lease_until < now
     async with db.session() as session:
         result = await session.execute(
             update(Call)
             .where(
                 Call.id == call_id,
                 Call.ended_at.is_(None),
-                or_(lapsed, Call.owner == owner) if restarted else lapsed,
+                _unheld(owner, now, restarted_at),
             )
             .values(owner=owner, lease_until=until)
         )

@@ -76,6 +76,7 @@ class CallLeases:
         self._task: asyncio.Task | None = None
         self._outage = OutageLog("call leases")
         self._reached_since = time.monotonic()
+        self._began = utcnow()  # calls opened before this are a previous run's
         self.settled = 0
 
     async def start(self) -> None:
@@ -106,7 +107,7 @@ class CallLeases:
             self._outage.succeeded()
             await self._write_spools()
             for call in await call_leases.orphans(
-                self._deps.database, self.owner, now, restarted=restarted
+                self._deps.database, self.owner, now, restarted_at=self._restarted_at(restarted)
             ):
                 if call.id not in self._live and self._may_settle(call, restarted):
                     await self._settle(call, restarted=restarted)
@@ -115,6 +116,9 @@ class CallLeases:
                 self._reached_since = time.monotonic()
             else:
                 logger.exception(f"call leases: {e}")
+
+    def _restarted_at(self, restarted: bool) -> datetime | None:
+        return self._began if restarted else None
 
     def _may_settle(self, call: Call, restarted: bool) -> bool:
         """Whether a lapsed lease proves its holder gone.
@@ -146,7 +150,7 @@ class CallLeases:
         own = restarted and call.owner == self.owner
         db = self._deps.database
         if not await call_leases.claim(
-            db, call.id, self.owner, now, now + self._lease, restarted=own
+            db, call.id, self.owner, now, now + self._lease, restarted_at=self._restarted_at(own)
         ):
             return  # another instance is settling it
         verdict = await self._ask_carrier(call)

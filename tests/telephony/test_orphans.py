@@ -151,6 +151,38 @@ async def test_a_call_answered_by_an_instance_that_died_before_its_media_started
     assert settled.duration_seconds is None, "it never started"
 
 
+async def test_a_restart_settles_what_its_last_run_left_not_a_call_it_is_answering(rig: Rig):
+    """The start's sweep runs in the background while calls arrive: a call answered then
+    is under this instance's name and not live yet (its media has not started)."""
+    assistants = AssistantLibrary(ROOT / "assistants")
+    await assistants.load()
+    # a long lease: only the start's sweep runs during the test, no renewal round
+    deps = CallDependencies(rig.db, assistants, instance="instance-a", lease_secs=60)
+
+    async def answered(sid: str) -> Call:
+        new = NewCall(provider="sip", provider_call_id=sid, to_number="+15555550199")
+        call, _ = await open_call(deps, new)
+        return call
+
+    left = await answered("sip-left-by-the-last-run")
+    restarted = CallLeases(deps, LiveCalls(), "instance-a", lease_secs=60)
+    arriving = await answered("sip-answered-as-it-starts")
+    try:
+        await restarted.start()
+        deadline = time.monotonic() + 10
+        while (settled := await deps.calls.get(left.id)).ended_at is None:
+            assert time.monotonic() < deadline, "the last run's call was never settled"
+            await asyncio.sleep(0.05)
+    finally:
+        await restarted.stop()
+    assert settled.end_reason == "orphaned: server restarted"
+    answering = await deps.calls.get(arriving.id)
+    assert answering.ended_at is None and answering.end_reason is None, (
+        "a call this run answered was taken for one its last run left"
+    )
+    assert restarted.settled == 1
+
+
 async def test_a_live_call_outlives_a_database_outage_longer_than_its_lease(
     database: Database, outage: Outage
 ):
